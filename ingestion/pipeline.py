@@ -1,0 +1,97 @@
+"""One place that builds dlt pipelines into the warehouse and turns their failures into plain words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingestion import settings
+from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
+
+
+def make_pipeline(source_system: str, duckdb_path: Path | None = None) -> dlt.Pipeline:
+    """A pipeline per source system, each into its own dataset ``raw_<source_system>``.
+
+    The DuckDB file and dlt's working folder come from settings (environment variables), so tests and
+    users can point a run elsewhere without touching code.
+    """
+    path = duckdb_path or settings.duckdb_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"customer360_{source_system}",
+        destination=dlt.destinations.duckdb(str(path)),
+        dataset_name=f"raw_{source_system}",
+        pipelines_dir=str(settings.pipelines_dir()),
+        progress="log",
+    )
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost exception of a dlt failure, which is the one that names the real problem."""
+    seen: set[int] = set()
+    current = error
+    while id(current) not in seen:
+        seen.add(id(current))
+        nested = current.__cause__ or current.__context__
+        if nested is None:
+            break
+        current = nested
+    return current
+
+
+@contextmanager
+def user_errors(source_system: str, duckdb_path: Path | None = None) -> Iterator[None]:
+    """Re-raise a failed load as a one-line ``UserError`` naming the source and the reason."""
+    try:
+        yield
+    except UserError:
+        raise
+    except PipelineStepFailed as error:
+        if is_duckdb_lock_error(error):
+            raise duckdb_locked(duckdb_path or settings.duckdb_path()) from error
+        cause = root_cause(error)
+        raise UserError(
+            f"loading {source_system} failed at the {error.step} step, nothing was committed: "
+            f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+        ) from error
+    except Exception as error:
+        if is_duckdb_lock_error(error):
+            raise duckdb_locked(duckdb_path or settings.duckdb_path()) from error
+        raise
+
+
+def rows_loaded(info: LoadInfo, pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows written per table in the last run (from dlt's normalize step)."""
+    counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    return {table: n for table, n in counts.items() if not table.startswith("_dlt")}
+
+
+@dataclass
+class LoadSummary:
+    """What one `customer360 load <source>` did, for the CLI summary and the benchmarks."""
+
+    source_system: str
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    skipped: str | None = None  # why nothing was loaded (e.g. "no new files"), when nothing was
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_table.values())
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"{self.source_system}: nothing new ({self.skipped}) in {self.seconds:.1f}s"
+        tables = ", ".join(f"{t}={n:,}" for t, n in sorted(self.rows_by_table.items()))
+        rate = f", {self.rows / self.seconds:,.0f} rows/s" if self.seconds > 0 else ""
+        return (
+            f"{self.source_system}: {self.rows:,} rows ({tables}), {self.rejected:,} rejected, "
+            f"{self.seconds:.1f}s{rate}"
+        )

@@ -1,0 +1,295 @@
+"""Building blocks shared by the local source servers: threads, auth, request log, fault injection.
+
+The servers stand in for SaaS APIs that are unreachable here. They serve generated data with the real
+wire contracts, and they misbehave on demand so the loaders' retry and failure paths can be proven:
+
+* ``rate_limit``   -> 429 with a ``Retry-After`` header
+* ``server_error`` -> 500/503
+* ``slow``         -> the response is delayed by ``delay`` seconds
+* ``truncate``     -> a ``Content-Length`` larger than the body actually sent (a cut connection)
+
+A fault is armed for the next ``count`` requests that match ``path_contains`` (all paths if empty),
+either from Python (``server.faults.arm(...)``) or over HTTP (``POST /_control/faults``). Every request
+is written to a log (``server.request_log`` or ``GET /_control/requests``) so tests can assert what a
+loader actually fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+FAULT_KINDS = ("rate_limit", "server_error", "slow", "truncate")
+
+
+@dataclass
+class Fault:
+    kind: str
+    count: int = 1
+    path_contains: str = ""
+    retry_after: float = 1.0
+    delay: float = 2.0
+    status: int = 503
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+
+
+class FaultPlan:
+    """Thread-safe queue of armed faults; each matching request consumes one shot."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def arm(self, kind: str, count: int = 1, **options: Any) -> None:
+        with self._lock:
+            self._faults.append(Fault(kind=kind, count=count, **options))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.path_contains in path and fault.count > 0:
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int
+    at: float
+    body: Any = None
+    fault: str | None = None
+
+
+@dataclass
+class Request:
+    """What a route handler sees."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any = None
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Route = Callable[[Request], Response]
+
+
+class SourceServer:
+    """A ThreadingHTTPServer on 127.0.0.1 that dispatches to ``routes`` after auth and fault checks.
+
+    Subclasses set ``name`` and implement ``authorize`` and ``route``.
+    """
+
+    name = "source"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.faults = FaultPlan()
+        self.request_log: list[LoggedRequest] = []
+        self._log_lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- to implement -------------------------------------------------------------------------
+    def authorize(self, request: Request) -> Response | None:
+        """Return an error response when the request is not authorized, else None."""
+        raise NotImplementedError
+
+    def route(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def before_route(self, request: Request) -> Response | None:
+        """Hook for per-server throttling (Shopify's leaky bucket); None lets the request through."""
+        return None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> SourceServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{self.name}-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SourceServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request log ----------------------------------------------------------------------------
+    def requests_to(self, path_contains: str) -> list[LoggedRequest]:
+        with self._log_lock:
+            return [r for r in self.request_log if path_contains in r.path]
+
+    def clear_log(self) -> None:
+        with self._log_lock:
+            self.request_log.clear()
+
+    def _log(self, entry: LoggedRequest) -> None:
+        with self._log_lock:
+            self.request_log.append(entry)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _control(self, request: Request) -> Response:
+        if request.path == "/_control/faults" and request.method == "POST":
+            spec = request.body or {}
+            self.faults.arm(**spec)
+            return Response(200, {"armed": spec})
+        if request.path == "/_control/faults" and request.method == "DELETE":
+            self.faults.clear()
+            return Response(200, {"cleared": True})
+        if request.path == "/_control/requests" and request.method == "GET":
+            with self._log_lock:
+                return Response(200, [asdict(r) for r in self.request_log])
+        if request.path == "/_control/requests" and request.method == "DELETE":
+            self.clear_log()
+            return Response(200, {"cleared": True})
+        return Response(404, {"message": f"unknown control endpoint {request.method} {request.path}"})
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                return
+
+            def _handle(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw_body = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw_body) if raw_body else None
+                except json.JSONDecodeError:
+                    body = None
+                request = Request(
+                    method=method,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                if request.path.startswith("/_control/"):
+                    self._send(server._control(request))
+                    return
+                fault = server.faults.take(request.path)
+                response, truncate = server._respond(request, fault)
+                server._log(
+                    LoggedRequest(
+                        method=method,
+                        path=request.path,
+                        query=request.query,
+                        status=response.status,
+                        at=time.time(),
+                        body=body,
+                        fault=fault.kind if fault else None,
+                    )
+                )
+                self._send(response, truncate=truncate)
+
+            def _send(self, response: Response, truncate: bool = False) -> None:
+                payload = b"" if response.body is None else json.dumps(response.body).encode()
+                self.send_response(response.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                if truncate:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                if truncate:
+                    # Promise the full length, deliver half, hang up: what a dropped connection looks like.
+                    self.wfile.write(payload[: max(1, len(payload) // 2)])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+            def do_DELETE(self) -> None:
+                self._handle("DELETE")
+
+        return Handler
+
+    def _respond(self, request: Request, fault: Fault | None) -> tuple[Response, bool]:
+        denied = self.authorize(request)
+        if denied is not None:
+            return denied, False
+        if fault is not None and fault.kind == "rate_limit":
+            return (
+                Response(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    {"errors": "Exceeded request rate limit (injected fault)"},
+                    {"Retry-After": f"{fault.retry_after:g}"},
+                ),
+                False,
+            )
+        if fault is not None and fault.kind == "server_error":
+            return Response(fault.status, {"errors": "Internal server error (injected fault)"}), False
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.delay)
+        throttled = self.before_route(request)
+        if throttled is not None:
+            return throttled, False
+        try:
+            response = self.route(request)
+        except Exception as error:  # a server bug must surface as a 500, not a hung client
+            response = Response(500, {"errors": f"{type(error).__name__}: {error}"})
+        return response, fault is not None and fault.kind == "truncate"
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:] if header.lower().startswith("bearer ") else None

@@ -1,0 +1,41 @@
+"""Paths and settings shared by the CLI, the loaders and the tests.
+
+Every setting comes from an environment variable with a sensible default, so the demo runs with no
+configuration while a deployment can point at its own files. Secrets (API tokens) are read by dlt
+from its own environment variables (``SOURCES__HUBSPOT__ACCESS_TOKEN`` ...), never from the repo.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DUCKDB_PATH_ENV = "CUSTOMER360_DUCKDB_PATH"
+DATA_DIR_ENV = "CUSTOMER360_DATA_DIR"
+PIPELINES_DIR_ENV = "CUSTOMER360_PIPELINES_DIR"
+
+DEFAULT_DUCKDB_PATH = PROJECT_ROOT / "warehouse" / "customer360.duckdb"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "demo"
+DEFAULT_PIPELINES_DIR = PROJECT_ROOT / ".dlt_pipelines"
+
+
+def _path_from_env(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def duckdb_path() -> Path:
+    """The warehouse file. dbt's profiles.yml reads the same variable with the same default."""
+    return _path_from_env(DUCKDB_PATH_ENV, DEFAULT_DUCKDB_PATH)
+
+
+def data_dir() -> Path:
+    """Where `customer360 generate` writes demo data and where `load` reads files from."""
+    return _path_from_env(DATA_DIR_ENV, DEFAULT_DATA_DIR)
+
+
+def pipelines_dir() -> Path:
+    """dlt's local working folder (pipeline state also lives in the warehouse itself)."""
+    return _path_from_env(PIPELINES_DIR_ENV, DEFAULT_PIPELINES_DIR)
