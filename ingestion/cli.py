@@ -83,8 +83,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "load":
         from ingestion.loading import load
 
-        for summary in load(args.source, data_dir=args.data, path=args.path, mapping=args.mapping,
-                            source_name=args.source_name):
+        for summary in load(
+            args.source, data_dir=args.data, path=args.path, mapping=args.mapping, source_name=args.source_name
+        ):
             print(summary.line())
         return 0
     if args.command == "build":

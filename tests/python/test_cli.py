@@ -1,0 +1,97 @@
+"""The CLI's contract with a user: one clear line and a non-zero exit for user errors, no traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("customer360: error:")]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_missing_events_folder_is_one_clear_line(warehouse: Path, tmp_path: Path) -> None:
+    result = run_cli("load", "segment", "--path", str(tmp_path / "nowhere"))
+    assert_user_error(result, "nowhere")
+
+
+def test_serve_without_generated_data(tmp_path: Path) -> None:
+    result = run_cli("serve", "--data", str(tmp_path / "empty"))
+    assert_user_error(result, "customer360 generate")
+
+
+def test_csv_drop_needs_mapping_and_name(warehouse: Path, tmp_path: Path) -> None:
+    result = run_cli("load", "csv_contacts", "--path", str(tmp_path))
+    assert_user_error(result, "--mapping", "--source-name")
+
+
+def test_unreachable_server_names_the_source(warehouse: Path) -> None:
+    env = {
+        "SOURCES__HUBSPOT__BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "SOURCES__HUBSPOT__ACCESS_TOKEN": "not-used",
+        "RUNTIME__REQUEST_MAX_ATTEMPTS": "1",
+    }
+    result = run_cli("load", "hubspot", env=env)
+    assert_user_error(result, "hubspot")
+
+
+def test_locked_warehouse_is_reported_not_a_traceback(warehouse: Path, demo_data: Path) -> None:
+    # Another process holds DuckDB's single write lock for the duration of the load attempt.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import duckdb, sys, time
+                con = duckdb.connect({str(warehouse)!r})
+                con.execute("create table if not exists held (x int)")
+                print("locked", flush=True)
+                time.sleep(60)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = run_cli("load", "segment", "--path", str(demo_data / "segment"))
+        assert_user_error(result, "locked by another process", str(warehouse))
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("argv", [["generate", "--customers", "0"], ["demo", "--as-of", "yesterday"]])
+def test_bad_arguments_exit_non_zero(argv: list[str]) -> None:
+    result = run_cli(*argv)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
