@@ -1,0 +1,172 @@
+"""`customer360 evaluate`: score the identity map (marts.customer_identities) against known truth.
+
+Pairwise metrics over the source records present in both the truth and the map: a pair of records is
+*predicted* when both have the same customer_id and *true* when both have the same entity_id.
+precision = correct predicted pairs / predicted pairs, recall = correct predicted pairs / true pairs.
+Pairs are counted from group sizes (n choose 2), never enumerated, so 1M records score in seconds.
+
+The truth is the generator's ``truth/source_records.csv`` in the data folder, or any labelled sample
+given with ``--truth FILE.csv`` (columns source_system, source_record_id, entity_id).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ingestion import settings
+from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
+
+TRUTH_COLUMNS = ("source_system", "source_record_id", "entity_id")
+IDENTITY_TABLE = "marts.customer_identities"
+
+
+@dataclass(frozen=True)
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+    true_pairs: int
+    predicted_pairs: int
+    correct_pairs: int
+    records_scored: int
+    truth_records: int
+    records_missing: int  # in the truth, not in the identity map
+    records_unlabelled: int  # in the identity map, not in the truth
+    true_persons: int
+    customers: int
+
+    def lines(self) -> list[str]:
+        return [
+            f"precision: {self.precision:.4f}",
+            f"recall: {self.recall:.4f}",
+            f"f1: {self.f1:.4f}",
+            f"true_persons: {self.true_persons}",
+            f"customers: {self.customers}",
+            f"records_scored: {self.records_scored}",
+            f"records_missing_from_identities: {self.records_missing}",
+            f"records_not_in_truth: {self.records_unlabelled}",
+            f"true_pairs: {self.true_pairs}",
+            f"predicted_pairs: {self.predicted_pairs}",
+            f"correct_pairs: {self.correct_pairs}",
+        ]
+
+
+def default_truth_path() -> Path:
+    return settings.data_dir() / "truth" / "source_records.csv"
+
+
+def _check_truth_file(path: Path) -> None:
+    if not path.is_file():
+        raise UserError(
+            f"no truth file at {path}; run `customer360 generate` first or pass --truth FILE.csv "
+            "(columns source_system, source_record_id, entity_id)"
+        )
+    with path.open(encoding="utf-8") as handle:
+        header = [column.strip().lower() for column in handle.readline().strip().split(",")]
+    missing = [column for column in TRUTH_COLUMNS if column not in header]
+    if missing:
+        raise UserError(f"{path} lacks the column(s) {', '.join(missing)}; expected {', '.join(TRUTH_COLUMNS)}")
+
+
+def score(con: duckdb.DuckDBPyConnection, truth_relation: str, identity_relation: str) -> Scores:
+    """Pairwise scores of ``identity_relation`` (source_system, source_record_id, customer_id) against
+    ``truth_relation`` (source_system, source_record_id, entity_id): both are table names or subqueries."""
+    row = con.execute(
+        f"""
+        with truth as (
+            select distinct
+                cast(source_system as varchar) as source_system,
+                cast(source_record_id as varchar) as source_record_id,
+                cast(entity_id as varchar) as entity_id
+            from {truth_relation}
+        ),
+        predicted as (
+            select
+                cast(source_system as varchar) as source_system,
+                cast(source_record_id as varchar) as source_record_id,
+                cast(customer_id as varchar) as customer_id
+            from {identity_relation}
+        ),
+        scored as (
+            select truth.entity_id, predicted.customer_id
+            from truth
+            inner join predicted using (source_system, source_record_id)
+        ),
+        true_groups as (select count(*) as n from scored group by entity_id),
+        predicted_groups as (select count(*) as n from scored group by customer_id),
+        both_groups as (select count(*) as n from scored group by entity_id, customer_id)
+        select
+            (select coalesce(sum(n * (n - 1) / 2), 0) from true_groups),
+            (select coalesce(sum(n * (n - 1) / 2), 0) from predicted_groups),
+            (select coalesce(sum(n * (n - 1) / 2), 0) from both_groups),
+            (select count(*) from scored),
+            (select count(*) from truth),
+            (select count(*) from truth anti join predicted using (source_system, source_record_id)),
+            (select count(*) from predicted anti join truth using (source_system, source_record_id)),
+            (select count(*) from true_groups),
+            (select count(*) from predicted_groups)
+        """
+    ).fetchone()
+    assert row is not None
+    true_pairs, predicted_pairs, correct, scored, truth_records, missing, unlabelled, persons, customers = (
+        int(value) for value in row
+    )
+    precision = correct / predicted_pairs if predicted_pairs else 1.0
+    recall = correct / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Scores(
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        true_pairs=true_pairs,
+        predicted_pairs=predicted_pairs,
+        correct_pairs=correct,
+        records_scored=scored,
+        truth_records=truth_records,
+        records_missing=missing,
+        records_unlabelled=unlabelled,
+        true_persons=persons,
+        customers=customers,
+    )
+
+
+def _read_csv(path: Path) -> str:
+    escaped = str(path).replace("'", "''")
+    return f"read_csv('{escaped}', header = true, all_varchar = true)"
+
+
+def evaluate_warehouse(warehouse: Path, truth: Path) -> Scores:
+    """Score the warehouse's customer_identities against a truth CSV."""
+    _check_truth_file(truth)
+    if not warehouse.is_file():
+        raise UserError(f"no warehouse at {warehouse}; run `customer360 demo` or load + build first")
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as error:
+        if is_duckdb_lock_error(error):
+            raise duckdb_locked(warehouse) from error
+        raise
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'customer_identities'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            raise UserError(f"{warehouse} has no {IDENTITY_TABLE}; run `customer360 build` first")
+        return score(con, _read_csv(truth), IDENTITY_TABLE)
+    finally:
+        con.close()
+
+
+def evaluate(truth: Path | None) -> int:
+    """The CLI command: print one figure a line, return the exit status."""
+    truth_path = (truth or default_truth_path()).expanduser().resolve()
+    scores = evaluate_warehouse(settings.duckdb_path(), truth_path)
+    print(f"scoring {IDENTITY_TABLE} in {settings.duckdb_path()} against {truth_path}", file=sys.stderr)
+    for line in scores.lines():
+        print(line)
+    return 0

@@ -1,0 +1,225 @@
+"""What the bulk file loaders (Segment events, CSV contact drops) share.
+
+Both loaders read folders of files that only ever grow or get re-exported. They remember, in dlt state,
+each loaded file's size, mtime and sha256 so a rerun reads only new or changed files, and they make the
+state advance only when the warehouse has committed the load:
+
+* a failure during extract is rolled back by dlt itself (managed state);
+* a failure after extract (normalize/load) would leave dlt's *local* state ahead of the warehouse, with a
+  pending package that dlt's next ``run`` would load *instead of* extracting new data. We therefore wipe
+  the local working folder; the next run restores state and schema from the warehouse, where only
+  committed loads count, and simply reads those files again (the merges are idempotent).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pyarrow as pa
+from dlt.common.pipeline import LoadInfo
+from dlt.common.schema.typing import TColumnSchema
+
+from ingestion.pipeline import LoadSummary
+
+_CHUNK = 8 << 20
+
+
+def progress(message: str) -> None:
+    """One short progress line on stderr (stdout stays for the CLI's summary)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """How a file looked when it was loaded. Stored in dlt state as ``[size, mtime_ns, sha256]``."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    def to_state(self) -> list[Any]:
+        return [self.size, self.mtime_ns, self.sha256]
+
+    @classmethod
+    def from_state(cls, value: Any) -> Fingerprint | None:
+        if isinstance(value, list | tuple) and len(value) == 3:
+            return cls(int(value[0]), int(value[1]), str(value[2]))
+        return None
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """A new or changed file, read once to hash it and check its text encoding."""
+
+    rel: str  # POSIX path relative to the loaded folder: what `_source_file` stores
+    path: Path
+    fingerprint: Fingerprint
+    utf8_error: str | None  # None when the whole file decodes as UTF-8
+    has_blank_line: bool  # an empty line somewhere ("\n\n"): CSV row numbering must account for it
+
+
+def scan_file(path: Path, find_blank_lines: bool = False) -> tuple[str, str | None, bool]:
+    """sha256, the first UTF-8 decoding problem (or None) and, if asked, whether there is an empty line.
+
+    One streaming pass with bounded memory; the hash and the decoder both run at C speed. The empty
+    line search costs as much as the hash, so only the CSV loader asks for it.
+    """
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8_error: str | None = None
+    blank = False
+    offset = 0
+    tail = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if utf8_error is None:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as error:
+                    utf8_error = f"byte 0x{chunk[error.start]:02x} at offset {offset + error.start}"
+            if find_blank_lines and not blank:
+                window = tail + chunk
+                blank = b"\n\n" in window or b"\n\r\n" in window
+                tail = chunk[-2:]
+            offset += len(chunk)
+    if utf8_error is None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_error = f"truncated character at the end (offset {offset})"
+    return digest.hexdigest(), utf8_error, blank
+
+
+@dataclass
+class FilePlan:
+    """Which files a run reads, and the file map dlt state gets once that run commits."""
+
+    to_load: list[ScannedFile] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    state_after: dict[str, list[Any]] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)  # loaded before, no longer in the folder
+
+
+def plan_files(
+    candidates: Iterable[tuple[str, Path]],
+    loaded: Mapping[str, Any],
+    force: bool = False,
+    find_blank_lines: bool = False,
+) -> FilePlan:
+    """Compare the folder with the files recorded in state.
+
+    Same size and mtime → unchanged without reading a byte (that is what makes a rerun over a big archive
+    fast). Otherwise hash it: same sha256 → unchanged (a `touch` or a copy), else it is (re)loaded.
+    ``force`` reloads everything (e.g. the CSV mapping changed).
+    """
+    plan = FilePlan()
+    seen: set[str] = set()
+    for rel, path in candidates:
+        seen.add(rel)
+        stat = path.stat()
+        before = Fingerprint.from_state(loaded.get(rel))
+        if not force and before and before.size == stat.st_size and before.mtime_ns == stat.st_mtime_ns:
+            plan.unchanged.append(rel)
+            plan.state_after[rel] = before.to_state()
+            continue
+        sha, utf8_error, blank = scan_file(path, find_blank_lines)
+        now = Fingerprint(stat.st_size, stat.st_mtime_ns, sha)
+        plan.state_after[rel] = now.to_state()
+        if not force and before and before.sha256 == sha:
+            plan.unchanged.append(rel)
+            continue
+        plan.to_load.append(ScannedFile(rel, path, now, utf8_error, blank))
+    # Files that disappeared keep their rows; keep their fingerprints too, so that if one comes back
+    # unchanged it is not loaded twice.
+    plan.gone = sorted(set(loaded) - seen)
+    for rel in plan.gone:
+        plan.state_after[rel] = list(loaded[rel])
+    return plan
+
+
+_ARROW_TYPES = {
+    "text": pa.string(),
+    "bigint": pa.int64(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_schema(columns: Mapping[str, TColumnSchema]) -> pa.Schema:
+    """The Arrow schema matching dlt column hints, nullability included.
+
+    Batches are cast to it so dlt sees exactly the hinted columns (and does not warn, per batch, that a
+    NOT NULL hint differs from Arrow's default nullable fields).
+    """
+    return pa.schema(
+        [pa.field(name, _ARROW_TYPES[str(col["data_type"])], nullable=col.get("nullable", True))
+         for name, col in columns.items()]
+    )
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def merge_condition(sql: str) -> str:
+    """dlt formats merge conditions with str.format (for ``{table}``), so literal braces are doubled."""
+    return sql.replace("{", "{{").replace("}", "}}")
+
+
+def in_list(column: str, values: Iterable[str]) -> str:
+    items = ", ".join(sql_literal(value) for value in values)
+    return f'"{column}" IN ({items})' if items else "FALSE"
+
+
+def source_state(pipeline: dlt.Pipeline, source_name: str) -> dict[str, Any]:
+    """The committed state of one source (after ``sync_destination``), or {} for a first run."""
+    state: dict[str, Any] = pipeline.state.get("sources", {}).get(source_name, {})  # type: ignore[assignment]
+    return state
+
+
+def discard_unfinished(pipeline: dlt.Pipeline) -> dlt.Pipeline:
+    """Forget a package left behind by a run that was killed between extract and load commit.
+
+    Its files are still marked as loaded in the local state only; wiping the working folder makes dlt
+    restore the warehouse's state, so those files are read again instead of being silently skipped.
+    """
+    if pipeline.has_pending_data:
+        progress(f"{pipeline.pipeline_name}: discarding an unfinished load from an interrupted run")
+        pipeline.drop()
+    return pipeline
+
+
+def run_committed(pipeline: dlt.Pipeline, data: Any) -> LoadInfo:
+    """extract → normalize → load, with state that only moves forward when the load commits.
+
+    The caller already ran ``sync_destination`` (it needed the committed state to plan the files), so
+    the steps are called one by one rather than through ``run``, which would sync a second time.
+    """
+    try:
+        pipeline.extract(data)
+        pipeline.normalize()
+        return pipeline.load()
+    except BaseException:
+        # extract rolls its own state back; anything that failed after it leaves a package pending
+        if pipeline.has_pending_data:
+            pipeline.drop()
+        raise
+
+
+@dataclass
+class FileLoadSummary(LoadSummary):
+    """A LoadSummary that also says which files were read and how many were skipped as unchanged."""
+
+    files_read: list[str] = field(default_factory=list)
+    files_unchanged: int = 0
+
+    def line(self) -> str:
+        files = f" [{len(self.files_read):,} files read, {self.files_unchanged:,} unchanged]"
+        return super().line() + files

@@ -1,0 +1,367 @@
+"""Segment events: ``events_dir/YYYY-MM-DD/*.jsonl`` → ``raw_segment.events`` and ``rejected_events``.
+
+Speed is the point of this module's shape. Lines never become Python dicts: an in-memory DuckDB splits
+each file into numbered lines, parses each line once (``from_json`` into the contract's columns, inside
+``try`` so a broken line yields NULL instead of failing the scan) and streams Arrow record batches that
+dlt writes as parquet and merges in the warehouse.
+
+Decisions (also in docs/data_contracts.md):
+
+* ``timestamp``, ``sent_at``, ``received_at`` are TIMESTAMPTZ. A value that is present but does not parse
+  is NULL there and kept verbatim in ``_invalid_timestamps`` (a JSON object, NULL when all parsed), so
+  dbt can quarantine it without the loader dropping the event.
+* ``traits``, ``properties``, ``context`` are JSON text: new fields in them never change the schema.
+* Rejected (``rejected_events``): lines that are not JSON, JSON that is not an object, or an object with
+  no (or an empty) ``messageId``, and lines that are not valid UTF-8. Everything else loads, even an
+  event with no identity or a track without a name: judging those is dbt's job. Blank lines carry no
+  message and are skipped.
+* ``message_id`` is the merge key. A message delivered twice (same messageId, often a later day folder)
+  stays one row; the latest delivery (highest ``received_at``) wins, within a run and across runs.
+* A changed file is read again: its events merge by message_id (an event that vanished from a file is
+  kept), and its old rejected lines are replaced by the new ones.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common.schema.typing import TColumnSchema
+
+from ingestion.errors import UserError
+from ingestion.pipeline import LoadSummary, make_pipeline, user_errors
+from ingestion.sources.file_loads import (
+    FileLoadSummary,
+    ScannedFile,
+    arrow_schema,
+    discard_unfinished,
+    in_list,
+    merge_condition,
+    plan_files,
+    progress,
+    run_committed,
+    source_state,
+    sql_literal,
+)
+
+SOURCE = "segment"
+EVENTS_TABLE = "events"
+REJECTED_TABLE = "rejected_events"
+BATCH_ROWS = 100_000
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# Contract field → column. Everything is read as text first; the three timestamps are cast afterwards.
+_MESSAGE_FIELDS = {
+    "messageId": "message_id",
+    "type": "type",
+    "event": "event",
+    "name": "name",
+    "anonymousId": "anonymous_id",
+    "userId": "user_id",
+    "timestamp": "timestamp",
+    "sentAt": "sent_at",
+    "receivedAt": "received_at",
+}
+_TIMESTAMPS = ("timestamp", "sent_at", "received_at")
+_JSON_FIELDS = {"traits": "traits", "properties": "properties", "context": "context"}
+
+EVENT_COLUMNS: dict[str, TColumnSchema] = {
+    "message_id": {"data_type": "text", "nullable": False},
+    "type": {"data_type": "text"},
+    "event": {"data_type": "text"},
+    "name": {"data_type": "text"},
+    "anonymous_id": {"data_type": "text"},
+    "user_id": {"data_type": "text"},
+    "timestamp": {"data_type": "timestamp", "timezone": True},
+    "sent_at": {"data_type": "timestamp", "timezone": True},
+    # the latest delivery of a message wins the merge
+    "received_at": {"data_type": "timestamp", "timezone": True, "dedup_sort": "desc"},
+    "traits": {"data_type": "text"},
+    "properties": {"data_type": "text"},
+    "context": {"data_type": "text"},
+    "_invalid_timestamps": {"data_type": "text"},
+    "_source_file": {"data_type": "text", "nullable": False},
+    "_line_number": {"data_type": "bigint", "nullable": False},
+    "_dlt_load_id": {"data_type": "text", "nullable": False},
+}
+REJECTED_COLUMNS: dict[str, TColumnSchema] = {
+    "source_file": {"data_type": "text", "nullable": False},
+    "line_number": {"data_type": "bigint", "nullable": False},
+    "raw_text": {"data_type": "text"},
+    "reason": {"data_type": "text", "nullable": False},
+    "rejected_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "_dlt_load_id": {"data_type": "text", "nullable": False},
+}
+EVENTS_SCHEMA = arrow_schema(EVENT_COLUMNS)
+REJECTED_SCHEMA = arrow_schema(REJECTED_COLUMNS)
+
+
+def discover_event_files(events_dir: Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """``(relative path, path)`` of every ``YYYY-MM-DD/*.jsonl``, sorted, plus what was ignored."""
+    files: list[tuple[str, Path]] = []
+    ignored: list[str] = []
+    for entry in sorted(events_dir.iterdir()):
+        if not entry.is_dir():
+            ignored.append(entry.name)
+            continue
+        if not _DAY.match(entry.name) or not _is_date(entry.name):
+            ignored.append(entry.name + "/")
+            continue
+        for file in sorted(entry.iterdir()):
+            if file.is_file() and file.suffix == ".jsonl":
+                if any(char in file.name for char in "*?[]{}"):
+                    # DuckDB would read these characters as a glob pattern, not as a file name
+                    raise UserError(f"unsupported characters (*?[]{{}}) in event file name {file}; rename it")
+                files.append((f"{entry.name}/{file.name}", file))
+            else:
+                ignored.append(f"{entry.name}/{file.name}")
+    return files, ignored
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_sql(events_dir: Path, utf8_files: Sequence[ScannedFile], has_fallback: bool, load_id: str) -> str:
+    """One streaming query: lines → parsed messages, good and rejected rows side by side (``_ok``)."""
+    parts = []
+    if utf8_files:
+        paths = ", ".join(sql_literal(str(f.path)) for f in utf8_files)
+        # chr(10) split keeps line numbers exact; a trailing "\r" (CRLF files) is JSON whitespace.
+        parts.append(
+            "SELECT filename, unnest(l) AS raw_text, generate_subscripts(l, 1) AS line_number "
+            f"FROM (SELECT filename, string_split(content, chr(10)) AS l FROM read_text([{paths}]))"
+        )
+    if has_fallback:
+        parts.append("SELECT filename, raw_text, line_number FROM fallback_lines")
+    lines = " UNION ALL ".join(parts)
+    shape = {key: "VARCHAR" for key in _MESSAGE_FIELDS} | {key: "JSON" for key in _JSON_FIELDS}
+    shape_sql = sql_literal(_json_object(shape))
+    prefix_len = len(str(events_dir)) + 1
+    fields = ",\n  ".join(
+        f'm."{key}" AS "{col}"' for key, col in _MESSAGE_FIELDS.items() if col not in _TIMESTAMPS
+    )
+    stamps = ",\n  ".join(f'try_cast(m."{key}" AS TIMESTAMPTZ) AS "{col}"' for key, col in _stamp_fields())
+    bad_stamp = " OR ".join(
+        f'(m."{key}" IS NOT NULL AND try_cast(m."{key}" AS TIMESTAMPTZ) IS NULL)' for key, _ in _stamp_fields()
+    )
+    # json_merge_patch drops the NULL entries, so only the unparseable values remain
+    bad_stamp_json = "json_merge_patch('{}', json_object(" + ", ".join(
+        f"'{col}', CASE WHEN try_cast(m.\"{key}\" AS TIMESTAMPTZ) IS NULL THEN m.\"{key}\" END"
+        for key, col in _stamp_fields()
+    ) + "))::VARCHAR"
+    json_fields = ",\n  ".join(f'm."{key}"::VARCHAR AS "{col}"' for key, col in _JSON_FIELDS.items())
+    return f"""
+WITH lines AS ({lines}),
+parsed AS (
+  SELECT filename, line_number, raw_text,
+         try(from_json(raw_text, {shape_sql})) AS m
+  FROM lines
+  WHERE raw_text <> ''
+),
+flagged AS (
+  SELECT *, coalesce(m."messageId" <> '', false) AS _ok FROM parsed
+)
+SELECT
+  _ok,
+  {fields},
+  {stamps},
+  {json_fields},
+  CASE WHEN _ok AND ({bad_stamp}) THEN {bad_stamp_json} END AS _invalid_timestamps,
+  substr(filename, {prefix_len + 1}) AS _source_file,
+  line_number::BIGINT AS _line_number,
+  {sql_literal(load_id)} AS _dlt_load_id,
+  CASE WHEN NOT _ok THEN rtrim(raw_text, chr(13)) END AS raw_text,
+  CASE WHEN NOT _ok THEN
+    CASE WHEN NOT json_valid(raw_text) THEN 'not valid JSON'
+         WHEN json_type(raw_text) <> 'OBJECT' THEN 'not a JSON object'
+         ELSE 'no messageId' END
+  END AS reason
+FROM flagged
+WHERE _ok OR trim(raw_text, ' ' || chr(9) || chr(13)) <> ''
+"""
+
+
+def _stamp_fields() -> list[tuple[str, str]]:
+    return [(key, col) for key, col in _MESSAGE_FIELDS.items() if col in _TIMESTAMPS]
+
+
+def _json_object(mapping: dict[str, str]) -> str:
+    return "{" + ", ".join(f'"{k}": "{v}"' for k, v in mapping.items()) + "}"
+
+
+def _fallback_lines(files: Sequence[ScannedFile]) -> tuple[pa.Table, pa.Table]:
+    """Lines of files that are not valid UTF-8 as a whole: decodable lines go on to the JSON parse,
+    undecodable ones are rejected here. Rare, so plain Python is fine."""
+    names: list[str] = []
+    numbers: list[int] = []
+    texts: list[str] = []
+    rejected: list[tuple[str, int, str]] = []
+    for file in files:
+        with file.path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8").rstrip("\n")
+                except UnicodeDecodeError:
+                    rejected.append((file.rel, number, raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")))
+                    continue
+                names.append(str(file.path))
+                numbers.append(number)
+                texts.append(text)
+    lines = pa.table(
+        {"filename": pa.array(names, pa.string()), "raw_text": pa.array(texts, pa.string()),
+         "line_number": pa.array(numbers, pa.int64())}
+    )
+    bad = pa.table(
+        {"source_file": pa.array([r[0] for r in rejected], pa.string()),
+         "line_number": pa.array([r[1] for r in rejected], pa.int64()),
+         "raw_text": pa.array([r[2] for r in rejected], pa.string())}
+    )
+    return lines, bad
+
+
+def _rejected_table(source_file: Any, line_number: Any, raw_text: Any, reason: Any, rejected_at: datetime,
+                    load_id: str) -> pa.Table:
+    n = len(source_file)
+    return pa.table(
+        [source_file, line_number, raw_text, reason, pa.array([rejected_at] * n, pa.timestamp("us", tz="UTC")),
+         pa.array([load_id] * n, pa.string())],
+        schema=REJECTED_SCHEMA,
+    )
+
+
+@dlt.source(name=SOURCE)
+def segment_source(events_dir: Path, files: Sequence[ScannedFile], state_after: dict[str, list[Any]],
+                   stats: dict[str, int] | None = None) -> Any:
+    """The files to (re)load, as one resource that fills ``events`` and ``rejected_events``.
+
+    ``state_after`` (the fingerprints of every known file) becomes the source state once all batches
+    were extracted; dlt commits it together with the data.
+    """
+    counts = stats if stats is not None else {}
+
+    def extract() -> Iterator[Any]:
+        load_id = dlt.current.load_package_state()["load_id"]
+        rejected_at = datetime.now(UTC)
+        utf8_files = [f for f in files if f.utf8_error is None]
+        fallback = [f for f in files if f.utf8_error is not None]
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            if fallback:
+                lines, undecodable = _fallback_lines(fallback)
+                con.register("fallback_lines", lines)
+                if undecodable.num_rows:
+                    n = undecodable.num_rows
+                    counts["rejected"] = counts.get("rejected", 0) + n
+                    yield dlt.mark.with_table_name(
+                        _rejected_table(undecodable["source_file"], undecodable["line_number"],
+                                        undecodable["raw_text"], pa.array(["not valid UTF-8"] * n, pa.string()),
+                                        rejected_at, load_id),
+                        REJECTED_TABLE,
+                    )
+            sql = _parse_sql(events_dir, utf8_files, bool(fallback), load_id)
+            reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+            good_total = bad_total = 0
+            for batch in reader:
+                ok = batch.column("_ok")
+                table = pa.Table.from_batches([batch])
+                n_good = pc.sum(ok).as_py() or 0
+                good = table if n_good == table.num_rows else table.filter(ok)
+                yield dlt.mark.with_table_name(good.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA), EVENTS_TABLE)
+                if n_good < table.num_rows:
+                    bad = table.filter(pc.invert(ok))
+                    yield dlt.mark.with_table_name(
+                        _rejected_table(bad["_source_file"], bad["_line_number"], bad["raw_text"], bad["reason"],
+                                        rejected_at, load_id),
+                        REJECTED_TABLE,
+                    )
+                good_total += n_good
+                bad_total += table.num_rows - n_good
+                progress(f"segment: {good_total + bad_total:,} lines parsed, {bad_total:,} rejected")
+            counts["events"] = counts.get("events", 0) + good_total
+            counts["rejected"] = counts.get("rejected", 0) + bad_total
+        finally:
+            con.close()
+        # An empty batch still makes dlt run the rejected_events merge, whose scope deletes the old
+        # rejects of every file read now: a fixed line must not stay rejected.
+        yield dlt.mark.with_table_name(
+            _rejected_table(pa.array([], pa.string()), pa.array([], pa.int64()), pa.array([], pa.string()),
+                            pa.array([], pa.string()), rejected_at, load_id),
+            REJECTED_TABLE,
+        )
+        dlt.current.source_state()["files"] = state_after
+
+    resource = dlt.resource(extract, name="event_files")
+    resource.apply_hints(
+        table_name=EVENTS_TABLE,
+        create_table_variant=True,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key="message_id",
+        columns=EVENT_COLUMNS,
+    )
+    resource.apply_hints(
+        table_name=REJECTED_TABLE,
+        create_table_variant=True,
+        write_disposition={
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            # replace, not accumulate, the rejects of the files read in this run
+            "destination_scope": merge_condition(in_list("source_file", (f.rel for f in files))),
+        },
+        primary_key=["source_file", "line_number"],
+        columns=REJECTED_COLUMNS,
+    )
+    return resource
+
+
+def load_segment(events_dir: Path) -> LoadSummary:
+    """Load new and changed event files into ``raw_segment``; unchanged files are not even opened."""
+    started = time.monotonic()
+    events_dir = Path(events_dir).expanduser().resolve()
+    if not events_dir.is_dir():
+        raise UserError(f"segment events folder not found: {events_dir}")
+    candidates, ignored = discover_event_files(events_dir)
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (" ..." if len(ignored) > 5 else "")
+        progress(f"segment: ignored {len(ignored)} entries that are not YYYY-MM-DD/*.jsonl: {shown}")
+    if not candidates:
+        return FileLoadSummary(SOURCE, skipped=f"no event files in {events_dir}",
+                               seconds=time.monotonic() - started)
+
+    pipeline = make_pipeline(SOURCE)
+    with user_errors(SOURCE):
+        discard_unfinished(pipeline)
+        pipeline.sync_destination()
+        loaded = source_state(pipeline, SOURCE).get("files", {})
+        plan = plan_files(candidates, loaded)
+        days = len({rel.split("/", 1)[0] for rel, _ in candidates})
+        progress(
+            f"segment: {len(candidates):,} files in {days:,} day folders; {len(plan.to_load):,} new or changed, "
+            f"{len(plan.unchanged):,} unchanged"
+        )
+        if not plan.to_load:
+            return FileLoadSummary(SOURCE, skipped="no new or changed event files",
+                                   seconds=time.monotonic() - started, files_unchanged=len(plan.unchanged))
+        stats: dict[str, int] = {}
+        run_committed(pipeline, segment_source(events_dir, plan.to_load, plan.state_after, stats))
+    return FileLoadSummary(
+        SOURCE,
+        rows_by_table={EVENTS_TABLE: stats.get("events", 0), REJECTED_TABLE: stats.get("rejected", 0)},
+        rejected=stats.get("rejected", 0),
+        seconds=time.monotonic() - started,
+        files_read=[f.rel for f in plan.to_load],
+        files_unchanged=len(plan.unchanged),
+    )

@@ -1,0 +1,84 @@
+{#
+    Email normalization (conventions in docs/data_contracts.md and macros/_macros.yml).
+
+    Every macro takes a SQL expression and returns one. They apply clean_email() themselves, so they
+    accept raw or already-normalized addresses; for speed pass the normalized column when you have it.
+#}
+
+{# Trim, lower-case, drop a leading "mailto:". Blank -> null. No domain correction. #}
+{% macro clean_email(expr) -%}
+    nullif(trim({{ customer360.regex_replace('lower(trim(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')))', '^mailto:', '') }}), '')
+{%- endmacro %}
+
+
+{% macro email_local_part(expr) -%}
+    {%- set email = customer360.clean_email(expr) -%}
+    case when {{ dbt.position("'@'", email) }} > 0 then nullif({{ dbt.split_part(email, "'@'", 1) }}, '') end
+{%- endmacro %}
+
+
+{% macro email_domain(expr) -%}
+    {%- set email = customer360.clean_email(expr) -%}
+    case when {{ dbt.position("'@'", email) }} > 0 then nullif({{ dbt.split_part(email, "'@'", 2) }}, '') end
+{%- endmacro %}
+
+
+{#
+    normalize_email(expr): clean_email() plus the domain typo fix from seed email_domain_corrections
+    (gmial.com -> gmail.com). Only an address with exactly one "@" is corrected: rewriting the domain of a
+    malformed address could make it look valid. Plus-tags are kept (they are part of the address).
+#}
+{% macro normalize_email(expr) -%}
+    {%- set email = customer360.clean_email(expr) -%}
+    {%- set domain = dbt.split_part(email, "'@'", 2) -%}
+    case
+        when {{ dbt.length(email) }} - {{ dbt.length(dbt.replace(email, "'@'", "''")) }} = 1
+            then {{ dbt.concat([
+                dbt.split_part(email, "'@'", 1),
+                "'@'",
+                "coalesce(" ~ customer360.seed_lookup('email_domain_corrections', 'typo_domain', 'corrected_domain', domain) ~ ", " ~ domain ~ ")"
+            ]) }}
+        else {{ email }}
+    end
+{%- endmacro %}
+
+
+{#
+    is_valid_email(expr): syntax only. One "@", a non-empty local part without spaces, a domain of
+    non-empty dot-separated labels ending in a TLD of 2+ letters. Null in -> null out.
+#}
+{% macro is_valid_email(expr) -%}
+    {{ customer360.regex_matches(customer360.clean_email(expr), '^[^@[:space:]]+@([^@[:space:].]+\.)+[A-Za-z]{2,}$') }}
+{%- endmacro %}
+
+
+{#
+    email_match_key(expr): the identity layer's email identifier. The normalized address with the
+    plus-tag removed (jane+shop@x.com -> jane@x.com); for gmail.com / googlemail.com also the dots of
+    the local part removed and the domain unified to gmail.com (Gmail ignores both). Null when the
+    address is not valid, so a malformed value never links two records. Pass normalize_email() output.
+#}
+{% macro email_match_key(expr) -%}
+    {%- set email = customer360.clean_email(expr) -%}
+    {%- set local_part = customer360.regex_replace(dbt.split_part(email, "'@'", 1), '\+.*$', '') -%}
+    {%- set domain = dbt.split_part(email, "'@'", 2) -%}
+    case
+        when not {{ customer360.is_valid_email(email) }} then null
+        when {{ domain }} in ('gmail.com', 'googlemail.com')
+            then {{ dbt.concat([dbt.replace(local_part, "'.'", "''"), "'@gmail.com'"]) }}
+        else {{ dbt.concat([local_part, "'@'", domain]) }}
+    end
+{%- endmacro %}
+
+
+{# is_role_email(expr): the local part (plus-tag ignored) is in seed role_email_local_parts. #}
+{% macro is_role_email(expr) -%}
+    {%- set local_part = customer360.regex_replace(customer360.email_local_part(expr), '\+.*$', '') -%}
+    {{ customer360.seed_contains('role_email_local_parts', 'local_part', local_part) }}
+{%- endmacro %}
+
+
+{# is_free_email_domain(expr): the domain is a consumer mailbox provider (seed free_email_domains). #}
+{% macro is_free_email_domain(expr) -%}
+    {{ customer360.seed_contains('free_email_domains', 'domain', customer360.email_domain(expr)) }}
+{%- endmacro %}

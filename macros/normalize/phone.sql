@@ -1,0 +1,98 @@
+{#
+    normalize_phone_e164(phone_expr, country_iso2_expr): a phone number to E.164 ('+14155550123'), or
+    null when it cannot be one. Rules (docs/data_contracts.md, "Phones"):
+
+    * Only digits, spaces and ( ) . / - are allowed, with an optional leading "+": letters
+      ("555-CALL-NOW"), extensions ("x12") or other symbols -> null.
+    * Written with "+" or "00": it carries its country code. "(0)" after the code (the national trunk
+      prefix, "+44 (0)20 ...") is dropped. The code is found in seed phone_numbering_plans (calling
+      codes are prefix-free, so at most one of the first 1, 2 or 3 digits matches).
+    * Otherwise national format: the country is country_iso2_expr, or var('default_phone_country')
+      when that is null or blank. The country's trunk prefix (national_prefix: 0 in GB/DE/FR/AU/NL, 1 in
+      the US/CA) is dropped when present.
+    * The national significant number must have a length in [nsn_min_length, nsn_max_length] of
+      its country (US/CA 10, GB 10, DE 10-11, FR/AU/NL 9 per the project convention; libphonenumber's
+      lengths elsewhere). NANP numbers (+1) also need area code and exchange starting 2-9.
+
+    country_iso2_expr must already be an ISO2 code (use country_iso2() on a free-text country first).
+#}
+{% macro normalize_phone_e164(phone_expr, country_iso2_expr=none) -%}
+    {%- set default_country = var('default_phone_country', 'US') | upper -%}
+    {%- set raw = 'trim(cast(' ~ phone_expr ~ ' as ' ~ dbt.type_string() ~ '))' -%}
+    {%- if country_iso2_expr is none -%}
+        {%- set country = "'" ~ default_country ~ "'" -%}
+    {%- else -%}
+        {%- set country = "coalesce(upper(nullif(trim(" ~ country_iso2_expr ~ "), '')), '" ~ default_country ~ "')" -%}
+    {%- endif -%}
+    {%- set intl_digits = customer360.regex_replace(
+        customer360.regex_replace(customer360.regex_replace(raw, '\(0\)', ''), '[^0-9]', ''), '^00', ''
+    ) -%}
+    {%- set national_digits = customer360.regex_replace(raw, '[^0-9]', '') -%}
+    {%- set plans = ref('phone_numbering_plans') -%}
+    case
+        when {{ raw }} is null or {{ raw }} = '' then null
+        when not {{ customer360.regex_matches(raw, '^\+?[0-9[:space:]()./-]+$') }} then null
+        when {{ customer360.regex_matches(raw, '^(\+|00)') }} then coalesce(
+            {%- for code_length in [1, 2, 3] %}
+            (
+                {#- The aggregate must reference the subquery's table: max() over outer columns only
+                    would be an aggregate of the outer query (SQL scoping rule). -#}
+                select max({{ dbt.concat([
+                    "'+'", 'c360_plan.c360_calling_code', 'substr(' ~ intl_digits ~ ', ' ~ (code_length + 1) ~ ')'
+                ]) }})
+                from (
+                    select
+                        calling_code as c360_calling_code,
+                        min(nsn_min_length) as c360_min_length,
+                        max(nsn_max_length) as c360_max_length
+                    from {{ plans }}
+                    group by calling_code
+                ) as c360_plan
+                where
+                    c360_plan.c360_calling_code = substr({{ intl_digits }}, 1, {{ code_length }})
+                    and {{ dbt.length(intl_digits) }} - {{ code_length }}
+                    between c360_plan.c360_min_length and c360_plan.c360_max_length
+                    and (
+                        c360_plan.c360_calling_code <> '1'
+                        or {{ customer360.regex_matches(intl_digits, '^1[2-9][0-9]{2}[2-9]') }}
+                    )
+            ){{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+        else (
+            {#- The trunk prefix depends on the country, so the national number is built inside. -#}
+            {%- set nsn -%}
+                case
+                    when c360_plan.c360_national_prefix is not null
+                        and substr({{ national_digits }}, 1, {{ dbt.length('c360_plan.c360_national_prefix') }})
+                        = c360_plan.c360_national_prefix
+                        then substr({{ national_digits }}, {{ dbt.length('c360_plan.c360_national_prefix') }} + 1)
+                    else {{ national_digits }}
+                end
+            {%- endset %}
+            select max({{ dbt.concat(["'+'", 'c360_plan.c360_calling_code', nsn]) }})
+            from (
+                select
+                    iso2 as c360_iso2,
+                    calling_code as c360_calling_code,
+                    nullif(national_prefix, '') as c360_national_prefix,
+                    nsn_min_length as c360_min_length,
+                    nsn_max_length as c360_max_length
+                from {{ plans }}
+            ) as c360_plan
+            where
+                c360_plan.c360_iso2 = {{ country }}
+                and {{ dbt.length(nsn) }} between c360_plan.c360_min_length and c360_plan.c360_max_length
+                and (
+                    c360_plan.c360_calling_code <> '1'
+                    or {{ customer360.regex_matches(nsn, '^[2-9][0-9]{2}[2-9]') }}
+                )
+        )
+    end
+{%- endmacro %}
+
+
+{# is_valid_e164(expr): '+', a non-zero first digit, 7 to 15 digits in all. #}
+{% macro is_valid_e164(expr) -%}
+    {{ customer360.regex_matches(expr, '^\+[1-9][0-9]{6,14}$') }}
+{%- endmacro %}

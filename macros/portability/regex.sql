@@ -1,0 +1,36 @@
+{#
+    Regular expressions. Patterns are plain Python strings written in the subset that RE2 (DuckDB,
+    BigQuery) and PostgreSQL's ARE share: [..] classes, POSIX [[:space:]]-style classes, \s, anchors,
+    {m,n}, groups, alternation, \1 back-references in replacements. No \pL, look-arounds or lazy
+    quantifiers: they do not exist on every engine.
+#}
+
+{% macro sql_string_literal(text) -%}
+    '{{ text | replace("'", "''") }}'
+{%- endmacro %}
+
+
+{% macro regex_matches(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches', 'customer360')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expr, pattern) -%}
+    regexp_matches({{ expr }}, {{ customer360.sql_string_literal(pattern) }})
+{%- endmacro %}
+
+{% macro default__regex_matches(expr, pattern) -%}
+    ({{ expr }} ~ {{ customer360.sql_string_literal(pattern) }})
+{%- endmacro %}
+
+
+{% macro regex_replace(expr, pattern, replacement) -%}
+    {{ return(adapter.dispatch('regex_replace', 'customer360')(expr, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro duckdb__regex_replace(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ customer360.sql_string_literal(pattern) }}, {{ customer360.sql_string_literal(replacement) }}, 'g')
+{%- endmacro %}
+
+{% macro default__regex_replace(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ customer360.sql_string_literal(pattern) }}, {{ customer360.sql_string_literal(replacement) }}, 'g')
+{%- endmacro %}

@@ -1,0 +1,129 @@
+{#
+    Preferred and recommended product category per customer.
+
+    preferred_category: the category the customer spent most on (net, counted orders), then most units.
+    recommended_category: a category the customer has not bought yet, chosen by, in order:
+      1. recent interest: product views (1 point) and cart adds (3 points) in the last
+         `engagement_window_days` days;
+      2. co-purchase: the category most often bought by other customers who also bought the customer's
+         preferred category;
+      3. the best-selling categories overall (top 3, by buyers).
+    A customer who has bought every candidate gets their preferred category.
+#}
+
+with
+
+reference as (
+    select {{ dbt.dateadd('day', -1 * var('engagement_window_days'), 'reference_at') }} as window_start
+    from {{ ref('int_customers__reference_time') }}
+),
+
+purchases as (
+    select
+        customer_id,
+        category,
+        sum(net_amount) as net_amount,
+        sum(quantity) as quantity
+    from {{ ref('order_items') }}
+    where is_revenue_order and customer_id is not null and category is not null
+    group by customer_id, category
+),
+
+preferred as (
+    select
+        customer_id,
+        category as preferred_category,
+        row_number() over (partition by customer_id order by net_amount desc, quantity desc, category) as preference_rank
+    from purchases
+),
+
+interest as (
+    select
+        events.customer_id,
+        events.product_category as category,
+        sum(case events.event_name when 'Product Added' then 3 when 'Product Viewed' then 1 else 0 end) as score
+    from {{ ref('int_engagement__events') }} as events
+    cross join reference
+    where events.customer_id is not null
+    and events.product_category is not null
+    and events.event_at >= reference.window_start
+    and events.event_name in ('Product Viewed', 'Product Added')
+    group by events.customer_id, events.product_category
+),
+
+co_purchase as (
+    -- customers who bought category a also bought category b: number of such customers
+    select
+        bought_a.category as category_a,
+        bought_b.category as category_b,
+        count(*) as buyers
+    from purchases as bought_a
+    inner join purchases as bought_b
+        on bought_a.customer_id = bought_b.customer_id and bought_a.category <> bought_b.category
+    group by bought_a.category, bought_b.category
+),
+
+best_sellers as (
+    select
+        category,
+        count(*) as buyers,
+        row_number() over (order by count(*) desc, category) as popularity_rank
+    from purchases
+    group by category
+),
+
+customers as (
+    select customer_id from purchases
+    union
+    select customer_id from interest
+),
+
+candidates as (
+    select
+        interest.customer_id,
+        interest.category,
+        1 as priority,
+        interest.score
+    from interest
+    union all
+    select
+        preferred.customer_id,
+        co_purchase.category_b as category,
+        2 as priority,
+        co_purchase.buyers as score
+    from preferred
+    inner join co_purchase on preferred.preferred_category = co_purchase.category_a
+    where preferred.preference_rank = 1
+    union all
+    select
+        customers.customer_id,
+        best_sellers.category,
+        3 as priority,
+        best_sellers.buyers as score
+    from customers
+    cross join best_sellers
+    where best_sellers.popularity_rank <= 3
+),
+
+recommendations as (
+    select
+        candidates.customer_id,
+        candidates.category,
+        row_number() over (
+            partition by candidates.customer_id
+            order by candidates.priority, candidates.score desc, candidates.category
+        ) as recommendation_rank
+    from candidates
+    left join purchases
+        on candidates.customer_id = purchases.customer_id and candidates.category = purchases.category
+    where purchases.customer_id is null
+)
+
+select
+    customers.customer_id,
+    preferred.preferred_category,
+    coalesce(recommendations.category, preferred.preferred_category) as recommended_category
+from customers
+left join preferred on customers.customer_id = preferred.customer_id and preferred.preference_rank = 1
+left join recommendations
+    on customers.customer_id = recommendations.customer_id and recommendations.recommendation_rank = 1

@@ -1,0 +1,150 @@
+{#
+    Consent and deliverability of every address known for a customer, one row per (customer_id, email).
+
+    The signals that count for an address are those given by any of the customer's records (whatever
+    address they named) and those naming the address, from any source (a Segment unsubscribe typed into
+    a form, a bounce). The latest *explicit* signal decides (opt-out first at the same instant); without
+    one, the latest implied default does (`consent_basis` = implied). An address is undeliverable once any
+    source reported it bounced or invalid. Sendable = consent in `sendable_consent_states` (implied consent
+    only when `send_on_implied_consent`), deliverable, and not a role address unless `send_to_role_emails`.
+#}
+
+with
+
+identities as (
+    select
+        source_system,
+        source_record_id,
+        customer_id
+    from {{ ref('customer_identities') }}
+),
+
+addresses as (
+    select
+        identities.customer_id,
+        observations.email,
+        max(case when observations.is_role_email then 1 else 0 end) = 1 as is_role_email
+    from {{ ref('int_identity__observations') }} as observations
+    inner join identities
+        on observations.source_system = identities.source_system
+        and observations.source_record_id = identities.source_record_id
+    where observations.email is not null
+    group by identities.customer_id, observations.email
+),
+
+signals as (
+    select
+        consent_signal_id,
+        customer_id,
+        source_system,
+        email,
+        consent_state,
+        is_explicit,
+        signal_at,
+        case consent_state when 'opted_in' then 1 when 'pending' then 2 when 'opted_out' then 3 else 4 end
+            as state_precedence
+    from {{ ref('int_engagement__consent_signals') }}
+),
+
+relevant as (
+    select
+        addresses.customer_id,
+        addresses.email as address,
+        signals.consent_signal_id,
+        signals.source_system,
+        signals.email as signal_email,
+        signals.consent_state,
+        signals.is_explicit,
+        signals.signal_at,
+        signals.state_precedence
+    from addresses
+    inner join signals on addresses.customer_id = signals.customer_id
+    union
+    select
+        addresses.customer_id,
+        addresses.email as address,
+        signals.consent_signal_id,
+        signals.source_system,
+        signals.email as signal_email,
+        signals.consent_state,
+        signals.is_explicit,
+        signals.signal_at,
+        signals.state_precedence
+    from addresses
+    inner join signals on addresses.email = signals.email
+),
+
+consent_ranked as (
+    select
+        *,
+        row_number() over (
+            partition by customer_id, address, is_explicit
+            order by signal_at desc, state_precedence desc, consent_signal_id desc
+        ) as recency_rank
+    from relevant
+    where consent_state in ('opted_in', 'opted_out', 'pending')
+),
+
+latest_explicit as (
+    select * from consent_ranked where is_explicit and recency_rank = 1
+),
+
+latest_implied as (
+    select * from consent_ranked where not is_explicit and recency_rank = 1
+),
+
+undeliverable as (
+    select
+        customer_id,
+        address,
+        max(signal_at) as undeliverable_since
+    from relevant
+    where consent_state = 'invalid' and signal_email = address
+    group by customer_id, address
+),
+
+resolved as (
+    select
+        addresses.customer_id,
+        addresses.email,
+        addresses.is_role_email,
+        coalesce(latest_explicit.consent_state, latest_implied.consent_state, 'unknown') as consent_state,
+        case
+            when latest_explicit.consent_state is not null then 'explicit'
+            when latest_implied.consent_state is not null then 'implied'
+            else 'none'
+        end as consent_basis,
+        coalesce(latest_explicit.source_system, latest_implied.source_system) as consent_source_system,
+        coalesce(latest_explicit.signal_at, latest_implied.signal_at) as consent_updated_at,
+        undeliverable.undeliverable_since is not null as is_undeliverable,
+        undeliverable.undeliverable_since
+    from addresses
+    left join latest_explicit
+        on addresses.customer_id = latest_explicit.customer_id and addresses.email = latest_explicit.address
+    left join latest_implied
+        on addresses.customer_id = latest_implied.customer_id and addresses.email = latest_implied.address
+    left join undeliverable
+        on addresses.customer_id = undeliverable.customer_id and addresses.email = undeliverable.address
+)
+
+select
+    *,
+    {{ is_valid_email('email') }} as is_valid_email,
+    (
+        consent_state in ({{ "'" ~ var('sendable_consent_states') | join("', '") ~ "'" }})
+        {% if not var('send_on_implied_consent') %}and consent_basis = 'explicit'{% endif %}
+        and not is_undeliverable
+        and {{ is_valid_email('email') }}
+        {% if not var('send_to_role_emails') %}and not is_role_email{% endif %}
+    ) as is_email_sendable,
+    case
+        when consent_state = 'opted_out' then 'unsubscribed'
+        when is_undeliverable then 'undeliverable'
+        when not {{ is_valid_email('email') }} then 'invalid_address'
+        {% if not var('send_to_role_emails') %}when is_role_email then 'role_address'{% endif %}
+        when consent_state = 'pending' then 'consent_pending'
+        when consent_state not in ({{ "'" ~ var('sendable_consent_states') | join("', '") ~ "'" }})
+            then 'no_consent'
+        {% if not var('send_on_implied_consent') %}when consent_basis <> 'explicit' then 'implied_consent_only'{% endif %}
+    end as not_sendable_reason
+from resolved

@@ -1,0 +1,88 @@
+{#
+    Lifetime order metrics per customer, in the reporting currency, from orders that count
+    (`orders.is_revenue_order`: not cancelled or voided). Net revenue has refunds taken off.
+    Next-order window: the last order plus the customer's average gap between orders, widened by
+    `next_order_window_spread` on each side (2+ orders only). Simple CLV: lifetime net revenue plus the
+    average order value times the historic order rate over the next `clv_horizon_months`.
+#}
+
+with
+
+orders as (
+    select
+        customer_id,
+        order_id,
+        ordered_at,
+        total_amount,
+        refunded_amount,
+        net_revenue,
+        item_quantity
+    from {{ ref('orders') }}
+    where is_revenue_order and customer_id is not null
+),
+
+reference as (
+    select reference_at from {{ ref('int_customers__reference_time') }}
+),
+
+aggregated as (
+    select
+        customer_id,
+        count(*) as lifetime_orders,
+        sum(total_amount) as lifetime_gross_revenue,
+        sum(refunded_amount) as lifetime_refunded_amount,
+        sum(net_revenue) as lifetime_net_revenue,
+        sum(item_quantity) as lifetime_items,
+        min(ordered_at) as first_order_at,
+        max(ordered_at) as last_order_at
+    from orders
+    group by customer_id
+),
+
+with_rates as (
+    select
+        aggregated.*,
+        reference.reference_at,
+        aggregated.lifetime_net_revenue / aggregated.lifetime_orders as average_order_value,
+        case
+            when aggregated.lifetime_orders > 1 then
+                {{ dbt.datediff('aggregated.first_order_at', 'aggregated.last_order_at', 'second') }}
+                / 86400.0 / (aggregated.lifetime_orders - 1)
+        end as average_days_between_orders,
+        -- orders per day since the first order, never over less than 30 days (one order yesterday is not
+        -- a rate of one a day)
+        aggregated.lifetime_orders / greatest(
+            {{ dbt.datediff('aggregated.first_order_at', 'reference.reference_at', 'second') }} / 86400.0, 30.0
+        ) as orders_per_day
+    from aggregated
+    cross join reference
+)
+
+select
+    customer_id,
+    cast(lifetime_orders as integer) as lifetime_orders,
+    cast(round(lifetime_gross_revenue, 2) as decimal(18, 2)) as lifetime_gross_revenue,
+    cast(round(lifetime_refunded_amount, 2) as decimal(18, 2)) as lifetime_refunded_amount,
+    cast(round(lifetime_net_revenue, 2) as decimal(18, 2)) as lifetime_net_revenue,
+    cast(lifetime_items as integer) as lifetime_items,
+    cast(round(average_order_value, 2) as decimal(18, 2)) as average_order_value,
+    first_order_at,
+    last_order_at,
+    cast({{ dbt.datediff('last_order_at', 'reference_at', 'day') }} as integer) as days_since_last_order,
+    cast(round(average_days_between_orders, 1) as decimal(10, 1)) as average_days_between_orders,
+    case when average_days_between_orders is not null then
+        cast({{ dbt.dateadd('second',
+            'cast(average_days_between_orders * (1 - ' ~ var('next_order_window_spread') ~ ') * 86400 as bigint)',
+            'last_order_at') }} as date)
+    end as next_order_expected_from,
+    case when average_days_between_orders is not null then
+        cast({{ dbt.dateadd('second',
+            'cast(average_days_between_orders * (1 + ' ~ var('next_order_window_spread') ~ ') * 86400 as bigint)',
+            'last_order_at') }} as date)
+    end as next_order_expected_to,
+    cast(round(
+        lifetime_net_revenue
+        + average_order_value * orders_per_day * 365.25 * {{ var('clv_horizon_months') }} / 12.0,
+        2
+    ) as decimal(18, 2)) as predicted_clv
+from with_rates

@@ -1,0 +1,82 @@
+{#
+    Everything the marts issue adds to `customers` except email consent, one row per customer_id (every
+    customer of customer_identities): order metrics, RFM, loyalty tier, categories, site engagement,
+    sources present. `customers` joins it on customer_id. Consent and sendability depend on which address
+    is the golden email, so they live per (customer_id, email) in int_customers__email_consent, which
+    `customers` joins on its golden email. Neither reads `customers`, so there is no cycle.
+#}
+
+with
+
+customers as (
+    select
+        customer_id,
+        count(*) as source_record_count,
+        {{ dbt.listagg('distinct source_system', "','", 'order by source_system') }} as sources_present
+    from {{ ref('customer_identities') }}
+    group by customer_id
+),
+
+metrics as (
+    select * from {{ ref('int_customers__order_metrics') }}
+),
+
+tiers as (
+    select
+        loyalty_tier,
+        tier_rank,
+        min_lifetime_net_revenue
+    from {{ ref('loyalty_tiers') }}
+),
+
+tiered as (
+    select
+        metrics.customer_id,
+        tiers.loyalty_tier,
+        row_number() over (partition by metrics.customer_id order by tiers.tier_rank desc) as tier_rank_desc
+    from metrics
+    inner join tiers
+        on tiers.min_lifetime_net_revenue is not null
+        and metrics.lifetime_net_revenue >= tiers.min_lifetime_net_revenue
+)
+
+select
+    customers.customer_id,
+    cast(customers.source_record_count as integer) as source_record_count,
+    customers.sources_present,
+    cast(coalesce(metrics.lifetime_orders, 0) as integer) as lifetime_orders,
+    cast(coalesce(metrics.lifetime_gross_revenue, 0) as decimal(18, 2)) as lifetime_gross_revenue,
+    cast(coalesce(metrics.lifetime_refunded_amount, 0) as decimal(18, 2)) as lifetime_refunded_amount,
+    cast(coalesce(metrics.lifetime_net_revenue, 0) as decimal(18, 2)) as lifetime_net_revenue,
+    metrics.average_order_value,
+    metrics.first_order_at,
+    metrics.last_order_at,
+    metrics.days_since_last_order,
+    metrics.average_days_between_orders,
+    metrics.next_order_expected_from,
+    metrics.next_order_expected_to,
+    metrics.predicted_clv,
+    rfm.recency_score,
+    rfm.frequency_score,
+    rfm.monetary_score,
+    rfm.rfm_cell,
+    case when metrics.customer_id is null then 'prospects' else rfm.rfm_segment end as rfm_segment,
+    coalesce(
+        tiered.loyalty_tier,
+        (select tiers.loyalty_tier from tiers where tiers.min_lifetime_net_revenue is null)
+    ) as loyalty_tier,
+    categories.preferred_category,
+    categories.recommended_category,
+    engagement.last_seen_on_site_at,
+    cast(coalesce(engagement.lifetime_sessions, 0) as integer) as lifetime_sessions,
+    cast(coalesce(engagement.sessions_30d, 0) as integer) as sessions_30d,
+    cast(coalesce(engagement.product_views_30d, 0) as integer) as product_views_30d,
+    engagement.last_viewed_product_id,
+    engagement.last_viewed_product_title,
+    engagement.last_viewed_category
+from customers
+left join metrics on customers.customer_id = metrics.customer_id
+left join tiered on customers.customer_id = tiered.customer_id and tiered.tier_rank_desc = 1
+left join {{ ref('int_customers__rfm') }} as rfm on customers.customer_id = rfm.customer_id
+left join {{ ref('int_customers__category_affinity') }} as categories on customers.customer_id = categories.customer_id
+left join {{ ref('int_customers__engagement') }} as engagement on customers.customer_id = engagement.customer_id

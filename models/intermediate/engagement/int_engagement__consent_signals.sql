@@ -1,0 +1,89 @@
+{#
+    Every consent or suppression signal any source ever gave, one row per distinct
+    (source record, address, state, moment):
+      record_state   a version of a stateful record's consent (HubSpot contact, Shopify account, CSV
+                     contact) from the snapshot, so a state the source later overwrote is not lost;
+      event          a Segment `Email Unsubscribed` / `Email Bounced` message;
+      order          the consent a Shopify checkout recorded (buyer_accepts_marketing);
+      export_row     a CSV contact row of any export, older ones included.
+    `unknown` states say nothing and are left out. `is_explicit` is false for the states a source
+    assumes by default (seeds/marts/consent_signal_rules.csv: HubSpot's and the legacy CRM's opt-out
+    model): those never override a choice the person made.
+#}
+
+{%- set point_in_time_models = ['stg_segment__events', 'stg_shopify__orders'] -%}
+{%- for drop in var('csv_contact_drops') -%}
+    {%- do point_in_time_models.append('stg_csv_contacts__' ~ drop) -%}
+{%- endfor %}
+
+with
+
+record_versions as (
+    select
+        source_system,
+        source_record_id,
+        email,
+        consent_state,
+        coalesce(consent_updated_at, record_updated_at, dbt_valid_from) as signal_at,
+        'record_state' as signal_origin
+    from {{ ref('email_consent_snapshot') }}
+),
+
+point_in_time as (
+    {% for model in point_in_time_models -%}
+        select
+            source_system,
+            source_record_id,
+            email,
+            email_consent_state as consent_state,
+            coalesce(email_consent_updated_at, source_updated_at, source_created_at, loaded_at) as signal_at,
+            '{{ "event" if model == "stg_segment__events" else ("order" if model == "stg_shopify__orders" else "export_row") }}'
+                as signal_origin
+        from {{ ref(model) }}
+        where source_record_id is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+signals as (
+    select * from record_versions
+    union all
+    select * from point_in_time
+),
+
+deduplicated as (
+    -- The same statement reaches us several times (a snapshot version and the CSV row it came from,
+    -- a re-exported CSV row): keep one, preferring the most specific origin.
+    select
+        *,
+        row_number() over (
+            partition by source_system, source_record_id, email, consent_state, signal_at
+            order by case signal_origin when 'event' then 1 when 'order' then 2 when 'export_row' then 3 else 4 end
+        ) as duplicate_rank
+    from signals
+    where consent_state is not null and consent_state <> 'unknown' and signal_at is not null
+)
+
+select
+    {{ surrogate_key(['signals.source_system', 'signals.source_record_id', 'signals.email', 'signals.consent_state',
+        'signals.signal_at']) }} as consent_signal_id,
+    identities.customer_id,
+    signals.source_system,
+    signals.source_record_id,
+    signals.email,
+    signals.consent_state,
+    signals.signal_at,
+    signals.signal_origin,
+    coalesce(rules.is_explicit, true) as is_explicit,
+    case
+        when signals.consent_state = 'opted_in' then 'opt_in'
+        when signals.consent_state = 'opted_out' then 'opt_out'
+        when signals.consent_state = 'pending' then 'pending'
+        when signals.consent_state = 'invalid' then 'undeliverable'
+    end as signal_type
+from deduplicated as signals
+left join {{ ref('consent_signal_rules') }} as rules
+    on signals.source_system = rules.source_system and signals.consent_state = rules.consent_state
+left join {{ ref('customer_identities') }} as identities
+    on signals.source_system = identities.source_system and signals.source_record_id = identities.source_record_id
+where signals.duplicate_rank = 1

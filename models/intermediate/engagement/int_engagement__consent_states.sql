@@ -1,0 +1,51 @@
+{#
+    The email consent state each *stateful* source record holds right now: a HubSpot contact
+    (hs_email_optout), a Shopify account (email_marketing_consent), a CSV contact (its latest export).
+    These sources only tell the current state, so `snapshots/email_consent_snapshot` keeps every
+    version and `email_consent` reads the history from there. Point-in-time sources (Segment email
+    events, Shopify orders, older CSV exports) are history already and go to the ledger directly.
+#}
+
+{%- set stateful_models = ['stg_hubspot__contacts', 'stg_shopify__customers'] -%}
+{%- for drop in var('csv_contact_drops') -%}
+    {%- do stateful_models.append('stg_csv_contacts__' ~ drop) -%}
+{%- endfor %}
+
+with
+
+unioned as (
+    {% for model in stateful_models -%}
+        select
+            source_system,
+            source_record_id,
+            email,
+            email_consent_state as consent_state,
+            email_consent_updated_at as consent_updated_at,
+            coalesce(source_updated_at, source_created_at, loaded_at) as record_updated_at,
+            loaded_at
+        from {{ ref(model) }}
+        where source_record_id is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by source_system, source_record_id
+            order by record_updated_at desc, loaded_at desc, consent_updated_at desc nulls last
+        ) as recency_rank
+    from unioned
+)
+
+select
+    source_system,
+    source_record_id,
+    email,
+    coalesce(consent_state, 'unknown') as consent_state,
+    consent_updated_at,
+    record_updated_at,
+    loaded_at
+from ranked
+where recency_rank = 1

@@ -1,0 +1,114 @@
+{#
+    Every identifier attached to a source record: one row per (record, identifier type, value).
+
+      email             normalized address, match key form (plus-tag and gmail dots removed)
+      phone             E.164
+      shopify_customer  the Shopify customer id: an account, its orders, and the Segment userId
+      shopify_order     a Shopify order id: a guest checkout, an account's order, a Segment Order Completed
+      hubspot_contact   a HubSpot contact id: the contact itself, and the ids merged into it
+
+    A record keeps all of its values (old and new emails, every order's phone): a person who changed
+    email still meets the records that only know the old one.
+
+    Guards: an identifier is not used for a strong (deterministic) edge when it is a role address
+    (info@, sales@ ...), is listed in the identity_exclusions seed, or is shared by more records than
+    var identity_max_records_per_identifier. Such identifiers stay here, flagged, with the reason.
+#}
+
+with
+
+observations as (
+    select * from {{ ref('int_identity__observations') }}
+),
+
+merges as (
+    select * from {{ ref('stg_hubspot__contact_merges') }}
+),
+
+exclusions as (
+    select
+        lower(trim(identifier_type)) as identifier_type,
+        lower(trim(identifier_value)) as identifier_value,
+        any_value(reason) as reason
+    from {{ ref('identity_exclusions') }}
+    group by 1, 2
+),
+
+raw_identifiers as (
+    select record_key, 'email' as identifier_type, email_match_key as identifier_value,
+        coalesce(is_role_email, false) as is_role_email, observed_at
+    from observations
+    where email_match_key is not null
+
+    union all
+
+    select record_key, 'phone', phone_e164, false, observed_at
+    from observations
+    where phone_e164 is not null
+
+    union all
+
+    select record_key, 'shopify_customer', shopify_customer_id, false, observed_at
+    from observations
+    where shopify_customer_id is not null
+
+    union all
+
+    select record_key, 'shopify_order', shopify_order_id, false, observed_at
+    from observations
+    where shopify_order_id is not null
+
+    union all
+
+    select record_key, 'hubspot_contact', source_record_id, false, observed_at
+    from observations
+    where source_system = 'hubspot'
+
+    union all
+
+    -- HubSpot states the merge: the surviving contact also carries the ids merged into it.
+    select
+        {{ identity_record_key("'hubspot'", 'cast(merges.contact_id as varchar)') }},
+        'hubspot_contact',
+        cast(merges.merged_contact_id as varchar),
+        false,
+        cast(null as timestamp)
+    from merges
+),
+
+identifiers as (
+    select
+        record_key,
+        identifier_type,
+        identifier_value,
+        bool_or(is_role_email) as is_role_email,
+        max(observed_at) as last_observed_at
+    from raw_identifiers
+    group by record_key, identifier_type, identifier_value
+),
+
+shared as (
+    select
+        identifiers.*,
+        count(*) over (partition by identifier_type, identifier_value) as records_sharing
+    from identifiers
+)
+
+select
+    shared.record_key,
+    shared.identifier_type,
+    shared.identifier_value,
+    shared.is_role_email,
+    exclusions.identifier_value is not null as is_excluded,
+    shared.records_sharing,
+    shared.last_observed_at,
+    case
+        when shared.is_role_email then 'role_email'
+        when exclusions.identifier_value is not null then 'excluded: ' || coalesce(exclusions.reason, 'identity_exclusions seed')
+        when shared.records_sharing > {{ var('identity_max_records_per_identifier') }} then 'shared_by_too_many_records'
+    end as guard_reason,
+    guard_reason is null as is_usable
+from shared
+left join exclusions
+    on shared.identifier_type = exclusions.identifier_type
+    and lower(shared.identifier_value) = exclusions.identifier_value

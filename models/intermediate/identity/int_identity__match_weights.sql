@@ -1,0 +1,68 @@
+{#
+    The m/u probabilities in force, and each level's Fellegi-Sunter weight log2(m / u).
+
+    var identity_match_weights_source:
+      'estimated'  (default) from int_identity__match_weight_estimates, i.e. from this warehouse's data;
+                   a comparison with fewer than var identity_min_pairs_for_estimate labelled or random
+                   pairs keeps the seed values;
+      'seed'       the fixed values of seeds/identity/identity_match_weights.csv.
+    Level 'null' (a side has no value) always weighs 0.
+#}
+
+with
+
+seeded as (
+    select comparison, level, m_probability, u_probability
+    from {{ ref('identity_match_weights') }}
+),
+
+estimated as (
+    select * from {{ ref('int_identity__match_weight_estimates') }}
+),
+
+chosen as (
+    select
+        seeded.comparison,
+        seeded.level,
+        {% if var('identity_match_weights_source') == 'estimated' -%}
+        case
+            when estimated.m_total >= {{ var('identity_min_pairs_for_estimate') }}
+                then estimated.m_probability
+            else seeded.m_probability
+        end as m_probability,
+        case
+            when estimated.u_total >= {{ var('identity_min_pairs_for_estimate') }}
+                then estimated.u_probability
+            else seeded.u_probability
+        end as u_probability,
+        case
+            when estimated.m_total >= {{ var('identity_min_pairs_for_estimate') }} then 'estimated'
+            else 'seed'
+        end as m_from,
+        case
+            when estimated.u_total >= {{ var('identity_min_pairs_for_estimate') }} then 'estimated'
+            else 'seed'
+        end as u_from
+        {%- elif var('identity_match_weights_source') == 'seed' -%}
+        seeded.m_probability,
+        seeded.u_probability,
+        'seed' as m_from,
+        'seed' as u_from
+        {%- else -%}
+        {{ exceptions.raise_compiler_error(
+            "var identity_match_weights_source must be 'estimated' or 'seed', got "
+            ~ var('identity_match_weights_source')) }}
+        {%- endif %}
+    from seeded
+    left join estimated on seeded.comparison = estimated.comparison and seeded.level = estimated.level
+)
+
+select
+    comparison,
+    level,
+    m_probability,
+    u_probability,
+    case when level = 'null' then 0.0 else log2(m_probability / u_probability) end as match_weight,
+    m_from,
+    u_from
+from chosen

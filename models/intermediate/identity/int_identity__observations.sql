@@ -1,0 +1,109 @@
+{#
+    Every staged row that says something about a person, in one shape, tagged with the source record
+    it belongs to. A source record can have several observations: a Shopify account has its own
+    profile plus one row per order, a CSV contact is re-exported in later files, a Segment device sends
+    several identify calls. Later models pick attribute values (latest, most trusted ...) from here.
+
+    observation_kind:
+      profile  the record's own row (HubSpot contact, Shopify account, guest order, CSV row)
+      order    an order placed by a Shopify account (its email, phone and shipping address)
+      event    a Segment message (identify traits, email events), or one link row per device
+#}
+
+{%- set person_columns = [
+    'source_system', 'source_record_id', 'email', 'email_match_key', 'is_role_email', 'phone_e164',
+    'first_name', 'last_name', 'first_name_key', 'last_name_key', 'given_name_canonical',
+    'date_of_birth', 'address_line1', 'address_line2', 'city', 'postal_code', 'region_code', 'country_code',
+    'source_created_at', 'source_updated_at', 'loaded_at',
+] -%}
+
+with
+
+hubspot_contacts as (
+    select
+        'profile' as observation_kind,
+        coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
+        {{ person_columns | join(', ') }},
+        cast(null as varchar) as shopify_customer_id,
+        cast(null as varchar) as shopify_order_id
+    from {{ ref('stg_hubspot__contacts') }}
+),
+
+shopify_customers as (
+    select
+        'profile' as observation_kind,
+        coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
+        {{ person_columns | join(', ') }},
+        cast(customer_id as varchar) as shopify_customer_id,
+        cast(null as varchar) as shopify_order_id
+    from {{ ref('stg_shopify__customers') }}
+),
+
+shopify_orders as (
+    -- A guest checkout is a source record of its own (order:<id>); an account's order is one more
+    -- observation of the account (customer:<id>), as the source itself states.
+    select
+        case when is_guest_checkout then 'profile' else 'order' end as observation_kind,
+        -- An order is observed when it was placed (a later refund updates it, not the person).
+        coalesce(source_created_at, source_updated_at, loaded_at) as observed_at,
+        {{ person_columns | join(', ') }},
+        cast(customer_id as varchar) as shopify_customer_id,
+        cast(order_id as varchar) as shopify_order_id
+    from {{ ref('stg_shopify__orders') }}
+),
+
+csv_contacts as (
+    {#- Every drop in var csv_contact_drops (staging's list) has a stg_csv_contacts__<drop> model. #}
+    {%- for drop in var('csv_contact_drops', {}) %}
+    select
+        'profile' as observation_kind,
+        coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
+        {{ person_columns | join(', ') }},
+        cast(null as varchar) as shopify_customer_id,
+        cast(null as varchar) as shopify_order_id
+    from {{ ref('stg_csv_contacts__' ~ drop) }}
+    {% if not loop.last %}union all{% endif %}
+    {%- else %}
+    -- No CSV drops configured: an empty relation of the same shape.
+    select
+        'profile' as observation_kind,
+        cast(null as timestamp) as observed_at,
+        {{ person_columns | join(', ') }},
+        cast(null as varchar) as shopify_customer_id,
+        cast(null as varchar) as shopify_order_id
+    from {{ ref('stg_hubspot__contacts') }}
+    where false
+    {%- endfor %}
+),
+
+segment_observations as (
+    select
+        'event' as observation_kind,
+        coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
+        {{ person_columns | join(', ') }},
+        shopify_customer_id,
+        shopify_order_id
+    from {{ ref('int_identity__segment_observations') }}
+),
+
+unioned as (
+    select * from hubspot_contacts
+    union all
+    select * from shopify_customers
+    union all
+    select * from shopify_orders
+    union all
+    select * from csv_contacts
+    union all
+    select * from segment_observations
+)
+
+select
+    {{ identity_record_key('source_system', 'source_record_id') }} as record_key,
+    observation_kind,
+    observed_at,
+    {{ person_columns | join(',\n    ') }},
+    shopify_customer_id,
+    shopify_order_id
+from unioned
+where source_record_id is not null

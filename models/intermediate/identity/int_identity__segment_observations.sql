@@ -1,0 +1,162 @@
+{#
+    Segment messages as observations of source records (docs/data_contracts.md):
+      anonymous:<anonymousId>  one record per browser/device;
+      user:<userId>            only for a userId never seen with an anonymousId.
+    A message sent with a userId only (server-side, e.g. Order Completed from the backend) belongs to
+    the device that userId was last seen on, so its email or order id still reaches a record.
+
+    Each device also carries the userId it was last seen with (the Shopify customer id: the source's
+    own link device -> account) and the order ids of its Order Completed events (device -> order).
+    Only messages that carry something for identity are kept: one link row per record, identify /
+    email-event rows with person columns, and Order Completed rows.
+#}
+
+with
+
+events as (
+    select
+        message_id,
+        anonymous_id,
+        user_id,
+        email,
+        email_match_key,
+        is_role_email,
+        phone_e164,
+        first_name,
+        last_name,
+        first_name_key,
+        last_name_key,
+        given_name_canonical,
+        date_of_birth,
+        address_line1,
+        address_line2,
+        city,
+        postal_code,
+        region_code,
+        country_code,
+        case when event_name = 'Order Completed' then order_id end as shopify_order_id,
+        coalesce(event_at, loaded_at) as event_at,
+        loaded_at
+    from {{ ref('stg_segment__events') }}
+    -- Messages with neither id are quarantined by staging (rule missing_identity).
+    where anonymous_id is not null or user_id is not null
+),
+
+device_users as (
+    -- The account a device was last seen logged into.
+    select
+        anonymous_id,
+        arg_max(user_id, event_at) as user_id
+    from events
+    where anonymous_id is not null and user_id is not null
+    group by anonymous_id
+),
+
+user_devices as (
+    -- The device a userId was last seen on, for messages that carry the userId only.
+    select
+        user_id,
+        arg_max(anonymous_id, event_at) as anonymous_id
+    from events
+    where anonymous_id is not null and user_id is not null
+    group by user_id
+),
+
+assigned as (
+    select
+        events.*,
+        coalesce(events.anonymous_id, user_devices.anonymous_id) as device_id
+    from events
+    left join user_devices
+        on events.anonymous_id is null and events.user_id = user_devices.user_id
+),
+
+with_record as (
+    select
+        assigned.*,
+        case
+            when assigned.device_id is not null then 'anonymous:' || assigned.device_id
+            else 'user:' || assigned.user_id
+        end as source_record_id,
+        case
+            when assigned.device_id is not null then device_users.user_id
+            else assigned.user_id
+        end as linked_user_id
+    from assigned
+    left join device_users on assigned.device_id = device_users.anonymous_id
+),
+
+record_links as (
+    -- One row per record, so that a device that never identified is still a source record.
+    select
+        source_record_id,
+        any_value(linked_user_id) as linked_user_id,
+        min(event_at) as first_event_at,
+        max(event_at) as last_event_at,
+        max(loaded_at) as loaded_at
+    from with_record
+    group by source_record_id
+),
+
+person_messages as (
+    select *
+    from with_record
+    where
+        email is not null or phone_e164 is not null or first_name_key is not null
+        or last_name_key is not null or date_of_birth is not null or postal_code is not null
+        or shopify_order_id is not null
+)
+
+select
+    'segment' as source_system,
+    source_record_id,
+    cast(null as varchar) as email,
+    cast(null as varchar) as email_match_key,
+    cast(null as boolean) as is_role_email,
+    cast(null as varchar) as phone_e164,
+    cast(null as varchar) as first_name,
+    cast(null as varchar) as last_name,
+    cast(null as varchar) as first_name_key,
+    cast(null as varchar) as last_name_key,
+    cast(null as varchar) as given_name_canonical,
+    cast(null as date) as date_of_birth,
+    cast(null as varchar) as address_line1,
+    cast(null as varchar) as address_line2,
+    cast(null as varchar) as city,
+    cast(null as varchar) as postal_code,
+    cast(null as varchar) as region_code,
+    cast(null as varchar) as country_code,
+    first_event_at as source_created_at,
+    last_event_at as source_updated_at,
+    loaded_at,
+    linked_user_id as shopify_customer_id,
+    cast(null as varchar) as shopify_order_id
+from record_links
+
+union all
+
+select
+    'segment' as source_system,
+    source_record_id,
+    email,
+    email_match_key,
+    is_role_email,
+    phone_e164,
+    first_name,
+    last_name,
+    first_name_key,
+    last_name_key,
+    given_name_canonical,
+    date_of_birth,
+    address_line1,
+    address_line2,
+    city,
+    postal_code,
+    region_code,
+    country_code,
+    event_at as source_created_at,
+    event_at as source_updated_at,
+    loaded_at,
+    linked_user_id as shopify_customer_id,
+    shopify_order_id
+from person_messages

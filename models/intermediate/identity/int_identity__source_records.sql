@@ -1,0 +1,98 @@
+{#
+    One row per source record (HubSpot contact, Shopify account, guest order, Segment device or
+    user, CSV contact), with the attribute values the matcher compares.
+
+    Values are taken as blocks from one observation each, so a record never pairs the street of one
+    row with the postal code of another: the name from the latest observation that has one, the
+    address likewise, and so on. The record's own profile row wins over its orders / events
+    (observation_kind 'profile' first), then the most recent.
+#}
+
+with
+
+observations as (
+    select
+        *,
+        -- Sort key: own profile first, then most recent; record_key-stable tie-break on email.
+        {
+            'profile_first': case observation_kind when 'profile' then 1 else 0 end,
+            'observed_at': observed_at,
+            'email': coalesce(email, '')
+        } as preference
+    from {{ ref('int_identity__observations') }}
+),
+
+records as (
+    select
+        record_key,
+        any_value(source_system) as source_system,
+        any_value(source_record_id) as source_record_id,
+        -- email and phone: the values the record shows now (all of its values are identifiers).
+        arg_max(email, preference) filter (where email is not null) as email,
+        arg_max(email_match_key, preference) filter (where email is not null) as email_match_key,
+        arg_max(is_role_email, preference) filter (where email is not null) as is_role_email,
+        arg_max(phone_e164, preference) filter (where phone_e164 is not null) as phone_e164,
+        arg_max(
+            {
+                'first_name': first_name,
+                'last_name': last_name,
+                'first_name_key': first_name_key,
+                'last_name_key': last_name_key,
+                'given_name_canonical': given_name_canonical
+            },
+            preference
+        ) filter (where first_name_key is not null or last_name_key is not null) as name,
+        arg_max(date_of_birth, preference) filter (where date_of_birth is not null) as date_of_birth,
+        arg_max(
+            {
+                'address_line1': address_line1,
+                'address_line2': address_line2,
+                'city': city,
+                'postal_code': postal_code,
+                'region_code': region_code
+            },
+            preference
+        ) filter (where address_line1 is not null or postal_code is not null or city is not null) as address,
+        arg_max(country_code, preference) filter (where country_code is not null) as country_code,
+        min(source_created_at) as source_created_at,
+        max(source_updated_at) as source_updated_at,
+        min(loaded_at) as first_loaded_at,
+        max(loaded_at) as last_loaded_at,
+        count(*) as observations
+    from observations
+    group by record_key
+)
+
+select
+    -- A compact integer id for joins and label propagation; internal to one build (customer ids, not
+    -- this, are what stays stable).
+    row_number() over (order by record_key) as record_id,
+    record_key,
+    source_system,
+    source_record_id,
+    email,
+    email_match_key,
+    coalesce(is_role_email, false) as is_role_email,
+    split_part(email_match_key, '@', 1) as email_local_part,
+    phone_e164,
+    name.first_name as first_name,
+    name.last_name as last_name,
+    name.first_name_key as first_name_key,
+    name.last_name_key as last_name_key,
+    name.given_name_canonical as given_name_canonical,
+    {{ identity_phonetic_key('name.last_name_key') }} as last_name_phonetic,
+    date_of_birth,
+    address.address_line1 as address_line1,
+    address.address_line2 as address_line2,
+    {{ identity_address_key('address.address_line1') }} as address_key,
+    address.city as city,
+    lower(address.city) as city_key,
+    address.postal_code as postal_code,
+    address.region_code as region_code,
+    country_code,
+    source_created_at,
+    source_updated_at,
+    first_loaded_at,
+    last_loaded_at,
+    observations
+from records

@@ -1,0 +1,196 @@
+{#
+    The customer id of every source record over time: append-only, one row each time a record gets an
+    id (first seen, or moved by a merge or a split). It is the state that keeps ids stable, so it is
+    never rebuilt: full_refresh is off, and `dbt build --full-refresh` leaves it alone.
+
+    Each build, for the clusters of int_identity__clusters:
+      - every id the cluster's records held before is a *claim*; an id claimed by several clusters
+        (a split) stays with the cluster holding the record it was minted from, else with the cluster
+        holding most of its records;
+      - a cluster keeps the oldest id it owns (first assigned earliest); the other ids it owns are
+        merged into that one (customer_id_merges records them);
+      - a cluster owning no id gets a new one, minted from its anchor record (earliest created,
+        then smallest record key): 'cus_' + the first 16 hex digits of md5(anchor record key), with
+        '#n' appended to the key when that anchor already minted n ids (after a split), so a rebuild
+        from nothing gives the same ids again.
+    Rows are written only for records whose id is new or changed (change_reason below); a record that
+    keeps its id writes nothing, so unrelated arrivals never touch existing customers.
+
+    change_reason: new_customer | joined_customer (a new record joining an existing id) | merge
+    (its customer merged into an older one) | split (its cluster broke away and got a new id) |
+    reassigned (moved to another existing customer).
+#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        full_refresh=false,
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+clusters as (
+    select
+        clusters.record_key,
+        clusters.cluster_id,
+        records.source_system,
+        records.source_record_id,
+        records.source_created_at
+    from {{ ref('int_identity__clusters') }} as clusters
+    inner join {{ ref('int_identity__source_records') }} as records on clusters.record_key = records.record_key
+),
+
+{% if is_incremental() %}
+
+history as (
+    select * from {{ this }}
+),
+
+{% else %}
+
+history as (
+    -- First build: no state yet.
+    select
+        cast(null as varchar) as record_key,
+        cast(null as varchar) as customer_id,
+        cast(null as varchar) as anchor_record_key,
+        cast(null as timestamp) as anchor_created_at,
+        cast(null as timestamp) as assigned_at,
+        cast(null as bigint) as history_seq
+    where false
+),
+
+{% endif %}
+
+previous as (
+    -- Each record's id before this build.
+    select record_key, customer_id
+    from history
+    qualify row_number() over (partition by record_key order by assigned_at desc, history_seq desc) = 1
+),
+
+known_ids as (
+    select
+        customer_id,
+        min(assigned_at) as first_assigned_at,
+        any_value(anchor_record_key) filter (where anchor_record_key is not null) as anchor_record_key,
+        min(anchor_created_at) as anchor_created_at
+    from history
+    group by customer_id
+),
+
+minted_per_anchor as (
+    select anchor_record_key, count(distinct customer_id) as ids_minted
+    from history
+    where anchor_record_key is not null
+    group by anchor_record_key
+),
+
+claims as (
+    select
+        clusters.cluster_id,
+        previous.customer_id,
+        count(*) as records_claiming,
+        bool_or(clusters.record_key = known_ids.anchor_record_key) as holds_anchor
+    from clusters
+    inner join previous on clusters.record_key = previous.record_key
+    inner join known_ids on previous.customer_id = known_ids.customer_id
+    group by clusters.cluster_id, previous.customer_id
+),
+
+owned as (
+    -- Each previous id goes to exactly one cluster.
+    select cluster_id, customer_id
+    from claims
+    qualify row_number() over (
+        partition by customer_id order by holds_anchor desc, records_claiming desc, cluster_id
+    ) = 1
+),
+
+survivors as (
+    -- The oldest id a cluster owns: first assigned earliest; among ids first assigned in the same build,
+    -- the one whose anchor record was created first (the customer that existed first).
+    select
+        owned.cluster_id,
+        owned.customer_id
+    from owned
+    inner join known_ids on owned.customer_id = known_ids.customer_id
+    qualify row_number() over (
+        partition by owned.cluster_id
+        order by known_ids.first_assigned_at, known_ids.anchor_created_at nulls last, owned.customer_id
+    ) = 1
+),
+
+anchors as (
+    select
+        cluster_id,
+        arg_min(record_key, {'created': source_created_at, 'key': record_key}) as anchor_record_key,
+        min(source_created_at) as anchor_created_at
+    from clusters
+    group by cluster_id
+),
+
+minted as (
+    select
+        anchors.cluster_id,
+        anchors.anchor_record_key,
+        anchors.anchor_created_at,
+        'cus_' || left(
+            md5(
+                anchors.anchor_record_key
+                || case when coalesce(minted_per_anchor.ids_minted, 0) > 0
+                    then '#' || minted_per_anchor.ids_minted else '' end
+            ),
+            16
+        ) as customer_id
+    from anchors
+    left join survivors on anchors.cluster_id = survivors.cluster_id
+    left join minted_per_anchor on anchors.anchor_record_key = minted_per_anchor.anchor_record_key
+    where survivors.cluster_id is null
+),
+
+assigned as (
+    select
+        clusters.record_key,
+        clusters.source_system,
+        clusters.source_record_id,
+        coalesce(survivors.customer_id, minted.customer_id) as customer_id,
+        minted.anchor_record_key,
+        minted.anchor_created_at,
+        previous.customer_id as previous_customer_id,
+        case
+            when previous.customer_id is null and minted.customer_id is not null then 'new_customer'
+            when previous.customer_id is null then 'joined_customer'
+            when previous.customer_id = coalesce(survivors.customer_id, minted.customer_id) then null
+            when owned.cluster_id = clusters.cluster_id then 'merge'
+            when minted.customer_id is not null then 'split'
+            else 'reassigned'
+        end as change_reason
+    from clusters
+    left join survivors on clusters.cluster_id = survivors.cluster_id
+    left join minted on clusters.cluster_id = minted.cluster_id
+    left join previous on clusters.record_key = previous.record_key
+    left join owned on previous.customer_id = owned.customer_id
+)
+
+select
+    record_key,
+    source_system,
+    source_record_id,
+    customer_id,
+    previous_customer_id,
+    change_reason,
+    -- Only a minted id names its anchor; set on every row that carries a freshly minted id.
+    anchor_record_key,
+    anchor_created_at,
+    -- The build's start time, the same in every model of one build.
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as assigned_at,
+    -- Orders rows of one build; with assigned_at it finds a record's latest row.
+    row_number() over (order by record_key)
+    + coalesce((select max(history_seq) from history), 0) as history_seq,
+    '{{ invocation_id }}' as invocation_id
+from assigned
+where change_reason is not null

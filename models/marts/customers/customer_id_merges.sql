@@ -1,0 +1,97 @@
+{#
+    Every time two customers became one: the id that was retired, the id that survived (the older one),
+    when, and why (the edge that bridged them). Append-only and never rebuilt (full_refresh off), so a
+    system that stored an old id can always follow it: old id -> new id.
+
+    Derived from customer_id_history rows with change_reason 'merge' that are newer than the last
+    merge recorded here. why: the strongest edge between a record that held the retired id and a record
+    that did not (a new bridging record, or one of the survivor's).
+#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        full_refresh=false,
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+history as (
+    select * from {{ ref('customer_id_history') }}
+),
+
+merge_rows as (
+    select *
+    from history
+    where change_reason = 'merge'
+    {% if is_incremental() %}
+        and assigned_at > (select coalesce(max(merged_at), '1900-01-01'::timestamp) from {{ this }})
+    {% endif %}
+),
+
+merges as (
+    select
+        previous_customer_id as merged_customer_id,
+        customer_id as surviving_customer_id,
+        assigned_at as merged_at,
+        count(*) as records_moved
+    from merge_rows
+    group by previous_customer_id, customer_id, assigned_at
+),
+
+held as (
+    -- The records that held the retired id just before the merge (they are the ones that moved).
+    select previous_customer_id as merged_customer_id, record_key
+    from merge_rows
+),
+
+edge_ends as (
+    select record_key_a as record_key, record_key_b as other_record_key, match_rule, match_score, is_strong
+    from {{ ref('int_identity__edges') }}
+    union all
+    select record_key_b, record_key_a, match_rule, match_score, is_strong
+    from {{ ref('int_identity__edges') }}
+),
+
+bridges as (
+    -- Edges with one end in the retired customer and the other end outside it.
+    select
+        held.merged_customer_id,
+        edge_ends.match_rule,
+        edge_ends.match_score,
+        edge_ends.is_strong,
+        least(edge_ends.record_key, edge_ends.other_record_key) as record_key_a,
+        greatest(edge_ends.record_key, edge_ends.other_record_key) as record_key_b
+    from held
+    inner join edge_ends on held.record_key = edge_ends.record_key
+    left join held as other_side
+        on held.merged_customer_id = other_side.merged_customer_id
+        and edge_ends.other_record_key = other_side.record_key
+    where other_side.record_key is null
+),
+
+best_bridge as (
+    select *
+    from bridges
+    qualify row_number() over (
+        partition by merged_customer_id
+        order by is_strong desc, match_score desc, record_key_a, record_key_b
+    ) = 1
+)
+
+select
+    merges.merged_customer_id,
+    merges.surviving_customer_id,
+    merges.merged_at,
+    merges.records_moved,
+    best_bridge.match_rule,
+    best_bridge.match_score,
+    coalesce(
+        best_bridge.match_rule || ' edge between ' || best_bridge.record_key_a || ' and ' || best_bridge.record_key_b,
+        'clusters joined (bridging edge no longer present)'
+    ) as merge_reason
+from merges
+left join best_bridge on merges.merged_customer_id = best_bridge.merged_customer_id

@@ -1,0 +1,168 @@
+{#
+    Web sessions from Segment events: per device (anonymousId), a new session starts after
+    `session_inactivity_minutes` (30) without an event. Entry page, referrer and UTM campaign come from the
+    session's first event; source/medium are the UTM values when present, else the referrer (search
+    engines → organic, other sites → referral), else (direct)/(none). Sessions carry the unified customer of
+    the device once the device is identified — retroactively, for sessions before the login too.
+    Server-side messages (userId only, no device) are not sessions.
+
+    Incremental (delete+insert by anonymous_id): every device with an event loaded within the
+    look-back window, or whose customer changed, has all its sessions rebuilt from its whole history, so
+    a late event that lands between or inside existing sessions splits or merges them exactly as a full
+    refresh would.
+#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='anonymous_id',
+    on_schema_change='append_new_columns',
+) }}
+
+{%- set search_engines = ['google.', 'bing.', 'duckduckgo.', 'yahoo.', 'ecosia.', 'baidu.', 'yandex.'] -%}
+
+with
+
+{% if is_incremental() %}
+devices_to_rebuild as (
+    select events.anonymous_id
+    from {{ ref('int_engagement__events') }} as events
+    where events.anonymous_id is not null
+    and events.loaded_at >= (
+        select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(last_loaded_at)') }}
+        from {{ this }}
+    )
+    union
+    select events.anonymous_id
+    from {{ ref('int_engagement__events') }} as events
+    inner join {{ this }} as existing on events.anonymous_id = existing.anonymous_id
+    where events.customer_id is distinct from existing.customer_id
+),
+{% endif %}
+
+events as (
+    select events.*
+    from {{ ref('int_engagement__events') }} as events
+    where events.anonymous_id is not null
+    {% if is_incremental() %}
+        and events.anonymous_id in (select devices_to_rebuild.anonymous_id from devices_to_rebuild)
+    {% endif %}
+),
+
+ordered as (
+    select
+        *,
+        lag(event_at) over (partition by anonymous_id order by event_at, message_id) as previous_event_at
+    from events
+),
+
+flagged as (
+    select
+        *,
+        case
+            when previous_event_at is null then 1
+            when {{ dbt.datediff('previous_event_at', 'event_at', 'second') }}
+                > {{ var('session_inactivity_minutes') }} * 60 then 1
+            else 0
+        end as is_session_start
+    from ordered
+),
+
+numbered as (
+    select
+        *,
+        sum(is_session_start) over (
+            partition by anonymous_id order by event_at, message_id rows between unbounded preceding and current row
+        ) as session_number
+    from flagged
+),
+
+positioned as (
+    select
+        *,
+        row_number() over (partition by anonymous_id, session_number order by event_at, message_id) as event_position
+    from numbered
+),
+
+sessions as (
+    select
+        anonymous_id,
+        session_number,
+        max(customer_id) as customer_id,
+        max(case when is_identified then 1 else 0 end) = 1 as is_identified,
+        max(user_id) as user_id,
+        min(event_at) as session_started_at,
+        max(event_at) as session_ended_at,
+        count(*) as event_count,
+        sum(case when event_type = 'page' then 1 else 0 end) as page_view_count,
+        sum(case when event_name = 'Product Viewed' then 1 else 0 end) as product_view_count,
+        sum(case when event_name = 'Product Added' then 1 else 0 end) as product_added_count,
+        max(case when event_name = 'Checkout Started' then 1 else 0 end) = 1 as has_checkout_started,
+        max(case when event_name = 'Order Completed' then 1 else 0 end) = 1 as has_order_completed,
+        max(loaded_at) as last_loaded_at
+    from positioned
+    group by anonymous_id, session_number
+),
+
+entries as (
+    select
+        anonymous_id,
+        session_number,
+        page_url as entry_page_url,
+        page_path as entry_page_path,
+        page_referrer as entry_referrer,
+        device_type,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        lower({{ dbt.split_part(dbt.split_part('page_referrer', "'://'", 2), "'/'", 1) }}) as referrer_host,
+        lower({{ dbt.split_part(dbt.split_part('page_url', "'://'", 2), "'/'", 1) }}) as page_host
+    from positioned
+    where event_position = 1
+)
+
+select
+    {{ surrogate_key(['sessions.anonymous_id', 'sessions.session_started_at']) }} as session_id,
+    sessions.anonymous_id,
+    sessions.customer_id,
+    sessions.is_identified,
+    sessions.user_id,
+    cast(sessions.session_number as integer) as session_number,
+    sessions.session_started_at,
+    sessions.session_ended_at,
+    cast({{ dbt.datediff('sessions.session_started_at', 'sessions.session_ended_at', 'second') }} as integer)
+        as duration_seconds,
+    cast(sessions.event_count as integer) as event_count,
+    cast(sessions.page_view_count as integer) as page_view_count,
+    cast(sessions.product_view_count as integer) as product_view_count,
+    cast(sessions.product_added_count as integer) as product_added_count,
+    sessions.has_checkout_started,
+    sessions.has_order_completed,
+    entries.entry_page_url,
+    entries.entry_page_path,
+    entries.entry_referrer,
+    case
+        when entries.utm_source is not null then lower(entries.utm_source)
+        when entries.referrer_host is not null and entries.referrer_host <> ''
+            and entries.referrer_host <> coalesce(entries.page_host, '') then entries.referrer_host
+        else '(direct)'
+    end as traffic_source,
+    case
+        when entries.utm_source is not null then coalesce(lower(entries.utm_medium), '(not set)')
+        when entries.referrer_host is not null and entries.referrer_host <> ''
+            and entries.referrer_host <> coalesce(entries.page_host, '') then
+            case
+                {%- for engine in search_engines %}
+                    when entries.referrer_host like '%{{ engine }}%' then 'organic'
+                {%- endfor %}
+                else 'referral'
+            end
+        else '(none)'
+    end as traffic_medium,
+    entries.utm_campaign as traffic_campaign,
+    coalesce(entries.device_type, 'unknown') as device_type,
+    sessions.last_loaded_at
+from sessions
+inner join entries
+    on sessions.anonymous_id = entries.anonymous_id
+    and sessions.session_number = entries.session_number

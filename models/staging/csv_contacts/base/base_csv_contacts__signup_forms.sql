@@ -1,0 +1,1 @@
+{{ stage_csv_contact_rows('signup_forms') }}

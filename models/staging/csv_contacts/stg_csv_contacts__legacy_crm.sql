@@ -1,0 +1,1 @@
+{{ stage_csv_contacts('legacy_crm') }}

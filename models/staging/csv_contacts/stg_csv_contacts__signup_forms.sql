@@ -1,0 +1,1 @@
+{{ stage_csv_contacts('signup_forms') }}

@@ -1,0 +1,85 @@
+{#
+    One row per HubSpot contact (live and archived), in the shared person vocabulary.
+    Invalid values are nulled and flagged here; int_quality__quarantine lists them with the reason.
+#}
+with
+
+source as (
+    select * from {{ source('hubspot', 'contacts') }}
+),
+
+renamed as (
+    select
+        cast(source.id as {{ dbt.type_string() }}) as contact_id,
+        source.properties__email as email_raw,
+        source.properties__phone as phone_raw,
+        source.properties__firstname as first_name_raw,
+        source.properties__lastname as last_name_raw,
+        source.properties__address as address_line1_raw,
+        cast(null as {{ dbt.type_string() }}) as address_line2_raw,
+        source.properties__city as city_raw,
+        source.properties__zip as postal_code_raw,
+        source.properties__state as region_raw,
+        source.properties__country as country_raw,
+        source.properties__date_of_birth as date_of_birth_raw,
+        {{ customer360.clean_text('source.properties__company') }} as company,
+        {{ customer360.clean_text('source.properties__jobtitle') }} as job_title,
+        {{ customer360.blank_to_null('source.properties__lifecyclestage') }} as lifecycle_stage_raw,
+        source.properties__hs_email_optout as email_optout_raw,
+        coalesce(source.properties__createdate, cast(source.created_at as {{ dbt.type_string() }}))
+            as source_created_at_raw,
+        coalesce(
+            {{ customer360.to_utc_timestamp('source.properties__createdate') }},
+            {{ customer360.to_utc_timestamp('source.created_at') }}
+        ) as c360_created_at,
+        coalesce(
+            {{ customer360.to_utc_timestamp('source.properties__lastmodifieddate') }},
+            {{ customer360.to_utc_timestamp('source.updated_at') }}
+        ) as source_updated_at,
+        coalesce(source.archived, false) as is_archived,
+        {{ customer360.to_utc_timestamp('source.archived_at') }} as archived_at,
+        source._dlt_load_id as load_id,
+        {{ customer360.load_id_to_timestamp('source._dlt_load_id') }} as loaded_at
+    from source
+),
+
+{{ customer360.staging_person_ctes('renamed', date_of_birth_format='%Y-%m-%d') }},
+
+final as (
+    select
+        'hubspot' as source_system,
+        person_columns.contact_id as source_record_id,
+        person_columns.contact_id,
+        {{ customer360.staging_person_column_list('person_columns') }},
+        coalesce(
+            {{ customer360.email_consent_state('hubspot', 'person_columns.email_optout_raw') }}, 'unknown'
+        ) as email_consent_state,
+        cast(null as {{ dbt.type_timestamp() }}) as email_consent_updated_at,
+        case
+            when {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
+                is null
+                then person_columns.c360_created_at
+        end as source_created_at,
+        person_columns.source_updated_at,
+        person_columns.loaded_at,
+        person_columns.company,
+        person_columns.job_title,
+        {{ customer360.seed_lookup(
+            'enum_lifecycle_stages', 'source_value', 'lifecycle_stage', 'lower(person_columns.lifecycle_stage_raw)'
+        ) }} as lifecycle_stage,
+        person_columns.is_archived,
+        person_columns.archived_at,
+        person_columns.load_id,
+        {{ customer360.staging_person_quality_columns('person_columns') }},
+        person_columns.lifecycle_stage_raw,
+        person_columns.lifecycle_stage_raw is not null
+        and {{ customer360.seed_lookup(
+            'enum_lifecycle_stages', 'source_value', 'lifecycle_stage', 'lower(person_columns.lifecycle_stage_raw)'
+        ) }} is null as is_lifecycle_stage_unknown,
+        person_columns.source_created_at_raw,
+        {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
+            as source_created_at_issue
+    from person_columns
+)
+
+select * from final

@@ -1,0 +1,29 @@
+{#
+    One row per line of the event files that the loader could not turn into a message, with the
+    loader's reason. The record key is `<file relative to the events folder>:<line>`.
+#}
+with
+
+source as (
+    select * from {{ source('segment', 'rejected_events') }}
+),
+
+final as (
+    select
+        'segment' as source_system,
+        {{ dbt.concat(['source.source_file', "':'", 'cast(source.line_number as ' ~ dbt.type_string() ~ ')']) }}
+            as record_key,
+        source.source_file,
+        source.line_number,
+        source.raw_text,
+        source.reason,
+        {#- Valid JSON without a messageId lacks its key; everything else could not be read at all. -#}
+        case when lower(source.reason) like '%messageid%' then 'missing_required_key' else 'broken_json' end
+            as rule,
+        {{ customer360.to_utc_timestamp('source.rejected_at') }} as rejected_at,
+        source._dlt_load_id as load_id,
+        {{ customer360.load_id_to_timestamp('source._dlt_load_id') }} as loaded_at
+    from source
+)
+
+select * from final

@@ -1,0 +1,99 @@
+{#
+    One row per Shopify customer account, in the shared person vocabulary. Person columns come from
+    the account (email, names, phone) and its default address.
+#}
+with
+
+source as (
+    select * from {{ source('shopify', 'customers') }}
+),
+
+renamed as (
+    select
+        cast(source.id as {{ dbt.type_string() }}) as customer_id,
+        source.email as email_raw,
+        coalesce(
+            {{ customer360.blank_to_null('source.phone') }},
+            {{ customer360.blank_to_null('source.default_address__phone') }}
+        ) as phone_raw,
+        coalesce(
+            {{ customer360.blank_to_null('source.first_name') }},
+            {{ customer360.blank_to_null('source.default_address__first_name') }}
+        ) as first_name_raw,
+        coalesce(
+            {{ customer360.blank_to_null('source.last_name') }},
+            {{ customer360.blank_to_null('source.default_address__last_name') }}
+        ) as last_name_raw,
+        source.default_address__address1 as address_line1_raw,
+        source.default_address__address2 as address_line2_raw,
+        source.default_address__city as city_raw,
+        source.default_address__zip as postal_code_raw,
+        coalesce(
+            {{ customer360.blank_to_null('source.default_address__province_code') }},
+            {{ customer360.blank_to_null('source.default_address__province') }}
+        ) as region_raw,
+        coalesce(
+            {{ customer360.blank_to_null('source.default_address__country_code') }},
+            {{ customer360.blank_to_null('source.default_address__country') }}
+        ) as country_raw,
+        cast(null as {{ dbt.type_string() }}) as date_of_birth_raw,
+        {{ customer360.blank_to_null('source.email_marketing_consent__state') }} as email_consent_state_raw,
+        {{ customer360.blank_to_null('source.email_marketing_consent__opt_in_level') }} as email_opt_in_level,
+        {{ customer360.to_utc_timestamp('source.email_marketing_consent__consent_updated_at') }}
+            as email_consent_updated_at,
+        {{ customer360.blank_to_null('source.sms_marketing_consent__state') }} as sms_consent_state,
+        {{ customer360.blank_to_null('source.state') }} as account_state,
+        source.verified_email as is_email_verified,
+        {{ customer360.currency_code('source.currency') }} as currency,
+        {{ customer360.clean_text('source.tags') }} as tags,
+        source.orders_count,
+        {{ customer360.to_money('source.total_spent') }} as total_spent,
+        cast(source.created_at as {{ dbt.type_string() }}) as source_created_at_raw,
+        {{ customer360.to_utc_timestamp('source.created_at') }} as c360_created_at,
+        {{ customer360.to_utc_timestamp('source.updated_at') }} as source_updated_at,
+        source._dlt_load_id as load_id,
+        {{ customer360.load_id_to_timestamp('source._dlt_load_id') }} as loaded_at
+    from source
+),
+
+{{ customer360.staging_person_ctes('renamed') }},
+
+final as (
+    select
+        'shopify' as source_system,
+        {{ dbt.concat(["'customer:'", 'person_columns.customer_id']) }} as source_record_id,
+        person_columns.customer_id,
+        {{ customer360.staging_person_column_list('person_columns') }},
+        case
+            when person_columns.email_consent_state_raw is null then 'unknown'
+            else {{ customer360.email_consent_state('shopify', 'person_columns.email_consent_state_raw') }}
+        end as email_consent_state,
+        person_columns.email_consent_updated_at,
+        case
+            when {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
+                is null
+                then person_columns.c360_created_at
+        end as source_created_at,
+        person_columns.source_updated_at,
+        person_columns.loaded_at,
+        person_columns.email_opt_in_level,
+        person_columns.sms_consent_state,
+        person_columns.account_state,
+        person_columns.is_email_verified,
+        person_columns.currency,
+        person_columns.tags,
+        person_columns.orders_count,
+        person_columns.total_spent,
+        person_columns.load_id,
+        {{ customer360.staging_person_quality_columns('person_columns') }},
+        person_columns.email_consent_state_raw,
+        person_columns.email_consent_state_raw is not null
+        and {{ customer360.email_consent_state('shopify', 'person_columns.email_consent_state_raw') }} is null
+            as is_email_consent_state_unknown,
+        person_columns.source_created_at_raw,
+        {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
+            as source_created_at_issue
+    from person_columns
+)
+
+select * from final

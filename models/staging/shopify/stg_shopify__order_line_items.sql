@@ -1,0 +1,70 @@
+{#
+    One row per order line item. dlt stores nested lists as child tables whose rows carry only
+    `_dlt_parent_id` (the parent row's `_dlt_id`), not the order id: the join to the raw parent for
+    the order id and load id is the one join staging allows itself (it adds keys, never rows).
+    A negative price is nulled and flagged (quarantine rule negative_amount).
+#}
+with
+
+line_items as (
+    select * from {{ source('shopify', 'orders__line_items') }}
+),
+
+orders as (
+    select
+        _dlt_id,
+        id,
+        _dlt_load_id
+    from {{ source('shopify', 'orders') }}
+),
+
+renamed as (
+    select
+        cast(line_items.id as {{ dbt.type_string() }}) as line_item_id,
+        cast(orders.id as {{ dbt.type_string() }}) as order_id,
+        cast(line_items.product_id as {{ dbt.type_string() }}) as product_id,
+        cast(line_items.variant_id as {{ dbt.type_string() }}) as variant_id,
+        {{ customer360.clean_text('line_items.title') }} as title,
+        {{ customer360.clean_text('line_items.sku') }} as sku,
+        {{ customer360.clean_text('line_items.vendor') }} as vendor,
+        line_items.quantity,
+        line_items.price as price_raw,
+        {{ customer360.to_money('line_items.price') }} as c360_price,
+        {{ customer360.to_money('line_items.total_discount') }} as c360_total_discount,
+        line_items._dlt_list_idx as line_position,
+        orders._dlt_load_id as load_id,
+        {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
+    from line_items
+    left join orders on line_items._dlt_parent_id = orders._dlt_id
+),
+
+final as (
+    select
+        line_item_id,
+        order_id,
+        line_position,
+        product_id,
+        variant_id,
+        title,
+        sku,
+        vendor,
+        quantity,
+        case when c360_price >= 0 then c360_price end as price,
+        case when c360_total_discount >= 0 then c360_total_discount end as total_discount,
+        case
+            when c360_price >= 0 and c360_total_discount >= 0
+                then c360_price * quantity - c360_total_discount
+        end as line_total,
+        loaded_at,
+        load_id,
+        price_raw,
+        case
+            when c360_price < 0
+                then {{ dbt.concat(["'price='", 'cast(c360_price as ' ~ dbt.type_string() ~ ')']) }}
+            when c360_total_discount < 0
+                then {{ dbt.concat(["'total_discount='", 'cast(c360_total_discount as ' ~ dbt.type_string() ~ ')']) }}
+        end as negative_amount
+    from renamed
+)
+
+select * from final

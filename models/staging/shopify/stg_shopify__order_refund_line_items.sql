@@ -1,0 +1,40 @@
+{#
+    One row per line item returned in a refund. Keys come from the raw parents (dlt child tables carry
+    only `_dlt_parent_id` = the refund row, `_dlt_root_id` = the order row).
+#}
+with
+
+refund_line_items as (
+    select * from {{ source('shopify', 'orders__refunds__refund_line_items') }}
+),
+
+refunds as (
+    select
+        _dlt_id,
+        id
+    from {{ source('shopify', 'orders__refunds') }}
+),
+
+orders as (
+    select
+        _dlt_id,
+        id,
+        _dlt_load_id
+    from {{ source('shopify', 'orders') }}
+),
+
+final as (
+    select
+        cast(refund_line_items.id as {{ dbt.type_string() }}) as refund_line_item_id,
+        cast(refunds.id as {{ dbt.type_string() }}) as refund_id,
+        cast(orders.id as {{ dbt.type_string() }}) as order_id,
+        cast(refund_line_items.line_item_id as {{ dbt.type_string() }}) as line_item_id,
+        refund_line_items.quantity,
+        {{ customer360.to_money('refund_line_items.subtotal') }} as subtotal,
+        {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
+    from refund_line_items
+    left join refunds on refund_line_items._dlt_parent_id = refunds._dlt_id
+    left join orders on refund_line_items._dlt_root_id = orders._dlt_id
+)
+
+select * from final

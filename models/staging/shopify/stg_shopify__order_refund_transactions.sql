@@ -1,0 +1,40 @@
+{#
+    One row per money movement of a refund. Keys come from the raw parents (dlt child tables carry
+    only `_dlt_parent_id` = the refund row, `_dlt_root_id` = the order row).
+#}
+with
+
+transactions as (
+    select * from {{ source('shopify', 'orders__refunds__transactions') }}
+),
+
+refunds as (
+    select
+        _dlt_id,
+        id
+    from {{ source('shopify', 'orders__refunds') }}
+),
+
+orders as (
+    select
+        _dlt_id,
+        id,
+        _dlt_load_id
+    from {{ source('shopify', 'orders') }}
+),
+
+final as (
+    select
+        cast(transactions.id as {{ dbt.type_string() }}) as transaction_id,
+        cast(refunds.id as {{ dbt.type_string() }}) as refund_id,
+        cast(orders.id as {{ dbt.type_string() }}) as order_id,
+        {{ customer360.to_money('transactions.amount') }} as amount,
+        lower({{ customer360.clean_text('transactions.kind') }}) as kind,
+        lower({{ customer360.clean_text('transactions.status') }}) as status,
+        {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
+    from transactions
+    left join refunds on transactions._dlt_parent_id = refunds._dlt_id
+    left join orders on transactions._dlt_root_id = orders._dlt_id
+)
+
+select * from final

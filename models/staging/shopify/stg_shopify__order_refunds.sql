@@ -1,0 +1,30 @@
+{#
+    One row per refund of an order. The order id comes from the raw parent row (dlt child tables carry
+    only `_dlt_parent_id`), the one join staging allows itself.
+#}
+with
+
+refunds as (
+    select * from {{ source('shopify', 'orders__refunds') }}
+),
+
+orders as (
+    select
+        _dlt_id,
+        id,
+        _dlt_load_id
+    from {{ source('shopify', 'orders') }}
+),
+
+final as (
+    select
+        cast(refunds.id as {{ dbt.type_string() }}) as refund_id,
+        cast(orders.id as {{ dbt.type_string() }}) as order_id,
+        {{ customer360.to_utc_timestamp('refunds.created_at') }} as refunded_at,
+        {{ customer360.clean_text('refunds.note') }} as note,
+        {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
+    from refunds
+    left join orders on refunds._dlt_parent_id = orders._dlt_id
+)
+
+select * from final

@@ -1,0 +1,20 @@
+{# One row per product of the catalogue; the merchant's product_type is the product category. #}
+with
+
+source as (
+    select * from {{ source('shopify', 'products') }}
+),
+
+final as (
+    select
+        cast(id as {{ dbt.type_string() }}) as product_id,
+        {{ customer360.clean_text('title') }} as title,
+        {{ customer360.clean_text('product_type') }} as category,
+        {{ customer360.clean_text('vendor') }} as vendor,
+        {{ customer360.to_utc_timestamp('created_at') }} as source_created_at,
+        {{ customer360.to_utc_timestamp('updated_at') }} as source_updated_at,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from source
+)
+
+select * from final

@@ -1,0 +1,432 @@
+"""The Segment file loader: counts, rejects, incremental reruns, re-deliveries and failure safety.
+
+Small hand-written day folders make every expected row known exactly; one test runs on the generated
+demo data and checks the rejects against the generator's planted defects.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ingestion.errors import UserError
+from ingestion.pipeline import make_pipeline
+from ingestion.sources import file_loads, segment
+from ingestion.sources.segment import EVENT_COLUMNS, load_segment
+
+
+def message(message_id: str, kind: str = "track", day: str = "2026-01-01", **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "messageId": message_id,
+        "type": kind,
+        "anonymousId": "anon-1",
+        "userId": None,
+        "context": {"ip": "203.0.113.9", "library": {"name": "analytics.js", "version": "2.11.1"}},
+        "timestamp": f"{day}T10:00:00.000Z",
+        "sentAt": f"{day}T10:00:01.000Z",
+        "receivedAt": f"{day}T10:00:02.500Z",
+    }
+    if kind == "track":
+        base["event"] = "Product Viewed"
+        base["properties"] = {"product_id": 7, "price": "19.99"}
+    base.update(fields)
+    return base
+
+
+def write_lines(path: Path, lines: list[Any], newline: str = "\n") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = newline.join(line if isinstance(line, str) else json.dumps(line) for line in lines) + newline
+    path.write_bytes(text.encode())
+
+
+BROKEN = '{"messageId": "m3", "type": "page"'
+NO_ID = '{"type": "track", "event": "Product Added", "anonymousId": "anon-9"}'
+NOT_OBJECT = "[1, 2, 3]"
+
+
+@pytest.fixture
+def events_dir(tmp_path: Path) -> Path:
+    """Two day folders whose every line's fate is known (see the test below)."""
+    root = tmp_path / "segment"
+    write_lines(
+        root / "2026-01-01" / "events-0000.jsonl",
+        [
+            message("m1", "identify", userId="42", traits={"email": "ann@example.com", "first_name": "Ann"}),
+            message("m2"),
+            BROKEN,  # line 3
+            message("m4", "page", name="Home", timestamp="not-a-date"),
+            "",  # line 5: blank, skipped
+            NO_ID,  # line 6
+            NOT_OBJECT,  # line 7
+            message("m5", anonymousId=None),  # no identity at all: loads, dbt quarantines it
+            message("m6", event=None),  # a track without a name: loads too
+        ],
+    )
+    write_lines(
+        root / "2026-01-02" / "events-0000.jsonl",
+        [
+            message("m7", day="2026-01-02"),
+            message("m2", receivedAt="2026-01-02T00:00:05.000Z"),  # re-delivered a day later
+            message("m8", day="2026-01-02"),
+        ],
+        newline="\r\n",
+    )
+    (root / "2026-01-02" / "notes.txt").write_text("not an event file")
+    (root / "misc").mkdir()
+    return root
+
+
+def rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(path))
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def loaded_state(path: Path) -> dict[str, Any]:
+    """The committed segment state, as a fresh pipeline restores it from the warehouse."""
+    pipeline = make_pipeline("segment", path)
+    pipeline.sync_destination()
+    return dict(pipeline.state.get("sources", {}).get("segment", {}).get("files", {}))
+
+
+def test_full_load_splits_good_and_rejected_lines(events_dir: Path, warehouse: Path) -> None:
+    summary = load_segment(events_dir)
+
+    # 11 non-blank lines: 8 good (m2 twice), 3 rejected
+    assert summary.rows_by_table == {"events": 8, "rejected_events": 3}
+    assert summary.rejected == 3
+    assert sorted(summary.files_read) == ["2026-01-01/events-0000.jsonl", "2026-01-02/events-0000.jsonl"]
+    ids = [r[0] for r in rows(warehouse, "select message_id from raw_segment.events order by 1")]
+    assert ids == ["m1", "m2", "m4", "m5", "m6", "m7", "m8"]
+
+    rejected = rows(
+        warehouse,
+        "select source_file, line_number, reason, raw_text from raw_segment.rejected_events order by 2",
+    )
+    assert rejected == [
+        ("2026-01-01/events-0000.jsonl", 3, "not valid JSON", BROKEN),
+        ("2026-01-01/events-0000.jsonl", 6, "no messageId", NO_ID),
+        ("2026-01-01/events-0000.jsonl", 7, "not a JSON object", NOT_OBJECT),
+    ]
+    assert rows(warehouse, "select count(*) from raw_segment.rejected_events where rejected_at is null") == [(0,)]
+
+    # the re-delivered message is one row: the later delivery, with its file and line
+    assert rows(
+        warehouse, "select _source_file, _line_number, received_at from raw_segment.events where message_id = 'm2'"
+    ) == [("2026-01-02/events-0000.jsonl", 2, datetime(2026, 1, 2, 0, 0, 5, tzinfo=UTC))]
+
+
+def test_columns_types_and_json_text(events_dir: Path, warehouse: Path) -> None:
+    load_segment(events_dir)
+    types = dict(
+        rows(
+            warehouse,
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw_segment' and table_name = 'events'",
+        )
+    )
+    assert types["timestamp"] == types["sent_at"] == types["received_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["traits"] == types["properties"] == types["context"] == "VARCHAR"
+    assert types["_line_number"] == "BIGINT"
+    assert "_dlt_load_id" in types
+
+    identify = rows(
+        warehouse,
+        "select type, user_id, anonymous_id, traits, properties, context, timestamp, _line_number "
+        "from raw_segment.events where message_id = 'm1'",
+    )[0]
+    assert identify[:3] == ("identify", "42", "anon-1")
+    assert json.loads(identify[3]) == {"email": "ann@example.com", "first_name": "Ann"}
+    assert identify[4] is None
+    assert json.loads(identify[5]) == {"ip": "203.0.113.9", "library": {"name": "analytics.js", "version": "2.11.1"}}
+    assert identify[6] == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    assert identify[7] == 1
+    assert json.loads(rows(warehouse, "select properties from raw_segment.events where message_id = 'm2'")[0][0]) == {
+        "product_id": 7,
+        "price": "19.99",
+    }
+
+    # an unparseable timestamp: NULL in the typed column, kept verbatim beside it
+    page = rows(
+        warehouse,
+        "select name, timestamp, sent_at, _invalid_timestamps from raw_segment.events where message_id = 'm4'",
+    )[0]
+    assert page[0] == "Home"
+    assert page[1] is None
+    assert page[2] == datetime(2026, 1, 1, 10, 0, 1, tzinfo=UTC)
+    assert json.loads(page[3]) == {"timestamp": "not-a-date"}
+    assert rows(warehouse, "select count(*) from raw_segment.events where _invalid_timestamps is not null") == [(1,)]
+
+    # events the loader must not judge: no identity, no event name
+    assert rows(
+        warehouse,
+        "select message_id, anonymous_id, user_id, event from raw_segment.events "
+        "where message_id in ('m5', 'm6') order by 1",
+    ) == [("m5", None, None, "Product Viewed"), ("m6", "anon-1", None, None)]
+    # CRLF lines: no stray carriage return anywhere
+    assert rows(warehouse, "select count(*) from raw_segment.events where context like '%' || chr(13) || '%'") == [
+        (0,)
+    ]
+
+
+def test_contract_columns_exist_even_when_always_null(tmp_path: Path, warehouse: Path) -> None:
+    root = tmp_path / "segment"
+    write_lines(root / "2026-03-01" / "events-0000.jsonl", [{"messageId": "only-id"}])
+    assert load_segment(root).rows_by_table == {"events": 1, "rejected_events": 0}
+    columns = {
+        r[0]
+        for r in rows(
+            warehouse,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw_segment' and table_name = 'events'",
+        )
+    }
+    assert set(EVENT_COLUMNS) <= columns
+    rejected_columns = {
+        r[0]
+        for r in rows(
+            warehouse,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw_segment' and table_name = 'rejected_events'",
+        )
+    }
+    assert {"source_file", "line_number", "raw_text", "reason", "rejected_at"} <= rejected_columns
+
+
+@pytest.fixture
+def count_scans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
+    """Records every file the planner had to open (hash) instead of trusting size and mtime."""
+    scanned: list[Path] = []
+    original = file_loads.scan_file
+
+    def spy(path: Path, find_blank_lines: bool = False) -> tuple[str, str | None, bool]:
+        scanned.append(path)
+        return original(path, find_blank_lines)
+
+    monkeypatch.setattr(file_loads, "scan_file", spy)
+    yield scanned
+
+
+def test_rerun_reads_nothing_and_adds_nothing(events_dir: Path, warehouse: Path, count_scans: list[Path]) -> None:
+    load_segment(events_dir)
+    assert len(count_scans) == 2
+    loads_before = rows(warehouse, "select count(*) from raw_segment._dlt_loads")
+
+    count_scans.clear()
+    again = load_segment(events_dir)
+
+    assert again.skipped == "no new or changed event files"
+    assert again.files_read == []
+    assert again.files_unchanged == 2
+    assert again.rows == 0
+    assert count_scans == []  # not a byte read: size and mtime matched the state
+    assert rows(warehouse, "select count(*) from raw_segment.events") == [(7,)]
+    assert rows(warehouse, "select count(*) from raw_segment._dlt_loads") == loads_before
+
+
+def test_new_day_folder_is_the_only_file_read(events_dir: Path, warehouse: Path, count_scans: list[Path]) -> None:
+    load_segment(events_dir)
+    first_load = rows(warehouse, "select distinct _dlt_load_id from raw_segment.events")
+    write_lines(events_dir / "2026-01-03" / "events-0000.jsonl", [message("m9", day="2026-01-03"), message("m1")])
+    count_scans.clear()
+
+    summary = load_segment(events_dir)
+
+    assert summary.files_read == ["2026-01-03/events-0000.jsonl"]
+    assert summary.files_unchanged == 2
+    assert count_scans == [events_dir / "2026-01-03" / "events-0000.jsonl"]
+    assert summary.rows_by_table == {"events": 2, "rejected_events": 0}
+    assert rows(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(8, 8)]
+    # the re-delivered m1 replaced the old row; the other old rows were not touched
+    assert rows(warehouse, "select _source_file from raw_segment.events where message_id = 'm1'") == [
+        ("2026-01-03/events-0000.jsonl",)
+    ]
+    assert rows(
+        warehouse, "select count(*) from raw_segment.events where _dlt_load_id = ?", first_load[0][0]
+    ) == [(6,)]
+    assert sorted(loaded_state(warehouse)) == [
+        "2026-01-01/events-0000.jsonl",
+        "2026-01-02/events-0000.jsonl",
+        "2026-01-03/events-0000.jsonl",
+    ]
+
+
+def test_changed_file_reloads_and_replaces_its_rejects(events_dir: Path, warehouse: Path) -> None:
+    load_segment(events_dir)
+    day1 = events_dir / "2026-01-01" / "events-0000.jsonl"
+    lines = day1.read_text().splitlines()
+    lines[2] = json.dumps(message("m3", "page", name="Fixed"))  # the broken line, fixed
+    lines.append(json.dumps(message("m10")))
+    day1.write_text("\n".join(lines) + "\n")
+
+    summary = load_segment(events_dir)
+
+    assert summary.files_read == ["2026-01-01/events-0000.jsonl"]
+    assert summary.rows_by_table == {"events": 8, "rejected_events": 2}
+    assert rows(warehouse, "select line_number, reason from raw_segment.rejected_events order by 1") == [
+        (6, "no messageId"),
+        (7, "not a JSON object"),
+    ]
+    assert rows(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(9, 9)]
+    assert rows(warehouse, "select name from raw_segment.events where message_id = 'm3'") == [("Fixed",)]
+
+
+def test_touched_but_identical_file_is_not_reloaded(events_dir: Path, warehouse: Path) -> None:
+    load_segment(events_dir)
+    day2 = events_dir / "2026-01-02" / "events-0000.jsonl"
+    os.utime(day2, ns=(day2.stat().st_atime_ns, day2.stat().st_mtime_ns + 5_000_000_000))
+
+    summary = load_segment(events_dir)
+
+    assert summary.skipped == "no new or changed event files"
+    assert summary.files_unchanged == 2
+
+
+def test_missing_and_empty_folders(tmp_path: Path, warehouse: Path) -> None:
+    with pytest.raises(UserError, match="segment events folder not found"):
+        load_segment(tmp_path / "nope")
+    empty = tmp_path / "segment"
+    (empty / "2026-01-01").mkdir(parents=True)
+    summary = load_segment(empty)
+    assert summary.skipped == f"no event files in {empty.resolve()}"
+    assert summary.rows == 0
+    assert not warehouse.exists()
+
+
+def test_invalid_utf8_lines_are_rejected_not_fatal(tmp_path: Path, warehouse: Path) -> None:
+    root = tmp_path / "segment"
+    good = json.dumps(message("u1")).encode()
+    bad = b'{"messageId": "u2", "type": "track", "event": "caf\xe9"}'
+    path = root / "2026-02-01" / "events-0000.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(good + b"\n" + bad + b"\n" + json.dumps(message("u3")).encode() + b"\n")
+
+    summary = load_segment(root)
+
+    assert summary.rows_by_table == {"events": 2, "rejected_events": 1}
+    assert rows(warehouse, "select message_id, _line_number from raw_segment.events order by 1") == [
+        ("u1", 1),
+        ("u3", 3),
+    ]
+    assert rows(warehouse, "select line_number, reason, raw_text from raw_segment.rejected_events") == [
+        (2, "not valid UTF-8", '{"messageId": "u2", "type": "track", "event": "caf\\xe9"}')
+    ]
+
+
+def test_locked_warehouse_is_a_user_error(events_dir: Path, warehouse: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+         "time.sleep(60)", str(warehouse)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(UserError, match="is locked by another process"):
+            load_segment(events_dir)
+    finally:
+        holder.terminate()
+        holder.wait(timeout=10)
+    # once the other process is gone the same call works
+    assert load_segment(events_dir).rows_by_table["events"] == 8
+
+
+def test_failure_during_extract_changes_nothing(
+    events_dir: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_segment(events_dir)
+    before = rows(warehouse, "select * from raw_segment.events order by message_id")
+    state_before = loaded_state(warehouse)
+    write_lines(events_dir / "2026-01-03" / "events-0000.jsonl", [message("m9"), message("m1", name="changed")])
+
+    def explode(text: str) -> None:
+        if "lines parsed" in text:  # said right after the first batch was handed to dlt
+            raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(segment, "progress", explode)
+    with pytest.raises(UserError, match="failed at the extract step.*disk on fire"):
+        load_segment(events_dir)
+    monkeypatch.undo()
+
+    assert rows(warehouse, "select * from raw_segment.events order by message_id") == before
+    assert loaded_state(warehouse) == state_before
+    summary = load_segment(events_dir)
+    assert summary.files_read == ["2026-01-03/events-0000.jsonl"]
+    assert rows(warehouse, "select count(*) from raw_segment.events") == [(8,)]
+
+
+def test_failure_during_load_changes_nothing(
+    events_dir: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlt.destinations.exceptions import DatabaseTerminalException
+    from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+
+    load_segment(events_dir)
+    before = rows(warehouse, "select * from raw_segment.events order by message_id")
+    state_before = loaded_state(warehouse)
+    write_lines(events_dir / "2026-01-03" / "events-0000.jsonl", [message("m9")])
+
+    original = DuckDbSqlClient.execute_query
+
+    def failing_merge(self: DuckDbSqlClient, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if 'INSERT INTO "raw_segment"."events"' in str(query):
+            raise DatabaseTerminalException(RuntimeError("merge blew up"))
+        return original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDbSqlClient, "execute_query", failing_merge)
+    with pytest.raises(UserError, match="failed at the load step"):
+        load_segment(events_dir)
+    monkeypatch.undo()
+
+    assert rows(warehouse, "select * from raw_segment.events order by message_id") == before
+    assert loaded_state(warehouse) == state_before
+    # the next run reads the file again (no stale local state claims it was loaded)
+    summary = load_segment(events_dir)
+    assert summary.files_read == ["2026-01-03/events-0000.jsonl"]
+    assert rows(warehouse, "select count(*) from raw_segment.events where message_id = 'm9'") == [(1,)]
+
+
+def test_generated_demo_events(demo_data: Path, warehouse: Path) -> None:
+    """On generated data: every non-blank line is an event or a reject, and the rejects are exactly the
+    generator's planted ``broken_json`` defects."""
+    events_dir = demo_data / "segment"
+    good_ids: list[str] = []
+    lines = 0
+    for path in sorted(events_dir.glob("*/*.jsonl")):
+        for text in path.read_text(encoding="utf-8").splitlines():
+            if not text.strip():
+                continue
+            lines += 1
+            try:
+                good_ids.append(json.loads(text)["messageId"])
+            except (ValueError, KeyError):
+                pass
+    with (demo_data / "truth" / "planted_defects.csv").open(newline="", encoding="utf-8") as handle:
+        defects = list(csv.DictReader(handle))
+    broken = {d["record_key"] for d in defects if d["source_system"] == "segment" and d["rule"] == "broken_json"}
+    assert broken, "the generator plants broken JSON lines"
+
+    summary = load_segment(events_dir)
+
+    assert summary.rows_by_table["events"] == lines - summary.rejected == len(good_ids)
+    rejected = rows(warehouse, "select source_file || ':' || line_number from raw_segment.rejected_events")
+    assert {r[0] for r in rejected} == broken
+    assert rows(warehouse, "select count(*) from raw_segment.events") == [(len(set(good_ids)),)]
+    no_identity = [d["record_key"] for d in defects if d["source_system"] == "segment" and d["rule"] == "missing_identity"]
+    assert rows(
+        warehouse,
+        f"select count(*) from raw_segment.events where message_id in ({', '.join('?' * len(no_identity))})",
+        *no_identity,
+    ) == [(len(no_identity),)]
