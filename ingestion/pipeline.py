@@ -19,7 +19,8 @@ def make_pipeline(source_system: str, duckdb_path: Path | None = None) -> dlt.Pi
     """A pipeline per source system, each into its own dataset ``raw_<source_system>``.
 
     The DuckDB file and dlt's working folder come from settings (environment variables), so tests and
-    users can point a run elsewhere without touching code.
+    users can point a run elsewhere without touching code. Loaders print their own short progress lines
+    on stderr; dlt's progress collector would write blocks to stdout, which is the CLI's summary.
     """
     path = duckdb_path or settings.duckdb_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +29,6 @@ def make_pipeline(source_system: str, duckdb_path: Path | None = None) -> dlt.Pi
         destination=dlt.destinations.duckdb(str(path)),
         dataset_name=f"raw_{source_system}",
         pipelines_dir=str(settings.pipelines_dir()),
-        progress="log",
     )
 
 

@@ -204,10 +204,21 @@ def main() -> int:
         # E.164 caps the whole number (country code + national number) at 15 digits.
         high = min(high, 15 - len(code))
         national_prefix = PhoneMetadata.metadata_for_region(c.alpha_2).national_prefix
-        plans.append([c.alpha_2, code, national_prefix, low, high, source])
+        # A number written as +61 ... says only "calling code 61": it is checked against the code's
+        # main country (AU, not the Cocos Islands' wider range), as libphonenumber does.
+        is_primary = phonenumbers.region_code_for_country_code(int(code)) == c.alpha_2
+        plans.append([c.alpha_2, code, national_prefix, low, high, source, str(is_primary).lower()])
     counts["phone_numbering_plans.csv"] = write_csv(
         "phone_numbering_plans.csv",
-        ["iso2", "calling_code", "national_prefix", "nsn_min_length", "nsn_max_length", "length_source"],
+        [
+            "iso2",
+            "calling_code",
+            "national_prefix",
+            "nsn_min_length",
+            "nsn_max_length",
+            "length_source",
+            "is_primary_for_calling_code",
+        ],
         plans,
     )
 

@@ -69,8 +69,13 @@ def generate(
     *,
     events_days: int = config.EVENTS_DAYS,
     chunk_size: int = config.CHUNK_SIZE,
+    segment_events: bool = True,
 ) -> dict[str, Any]:
-    """Write the demo folder for ``customers`` people and return its manifest (also in manifest.json)."""
+    """Write the demo folder for ``customers`` people and return its manifest (also in manifest.json).
+
+    ``segment_events=False`` leaves the Segment folder empty (no events, no anonymous visitors, no
+    Segment records in truth): for CRM-only demos and for benchmarking the other sources alone.
+    """
     out_dir = Path(out_dir)
     as_of = as_of or datetime.now(UTC).date()
     _validate(out_dir, customers, events_days, chunk_size)
@@ -109,17 +114,22 @@ def generate(
             truth.person(person)
             hubspot.render(person)
             shopper = shopify.render(person)
-            segment.render(person, shopper)
+            if segment_events:
+                segment.render(person, shopper)
             csv_contacts.render(person)
-            if (index + 1) % config.VISITORS_EVERY == 0:
+            if segment_events and (index + 1) % config.VISITORS_EVERY == 0:
                 segment.render_visitor(index // config.VISITORS_EVERY)
                 visitors += 1
         segment.end_chunk()
         if progress:
             done = min(customers, (chunk + 1) * chunk_size)
             elapsed = time.perf_counter() - started
-            print(f"generate: chunk {chunk + 1}/{chunks}, {done:,}/{customers:,} people, "
-                  f"{done / max(elapsed, 1e-9):,.0f} people/s", file=sys.stderr, flush=True)
+            print(
+                f"generate: chunk {chunk + 1}/{chunks}, {done:,}/{customers:,} people, "
+                f"{done / max(elapsed, 1e-9):,.0f} people/s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     row_counts: dict[str, int] = {"shopify/products.jsonl": products_writer.rows}
     row_counts.update(hubspot.close())
@@ -139,6 +149,7 @@ def generate(
         "generated_at": f"{as_of.isoformat()}T00:00:00Z",
         "events_days": events_days,
         "chunk_size": chunk_size,
+        "segment_events": segment_events,
         "row_counts": dict(sorted(row_counts.items())),
         "truth_counts": {
             "truth/source_records.csv": truth.record_rows,
@@ -154,6 +165,10 @@ def generate(
     staging.rmdir()
     if progress:
         elapsed = time.perf_counter() - started
-        print(f"generate: {customers:,} people + {visitors:,} visitors in {elapsed:.1f}s "
-              f"({customers / max(elapsed, 1e-9):,.0f} people/s) -> {out_dir}", file=sys.stderr, flush=True)
+        print(
+            f"generate: {customers:,} people + {visitors:,} visitors in {elapsed:.1f}s "
+            f"({customers / max(elapsed, 1e-9):,.0f} people/s) -> {out_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
     return manifest

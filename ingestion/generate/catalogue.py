@@ -57,32 +57,45 @@ def build_catalogue(seed: int, timeline: Timeline) -> tuple[Product, ...]:
         sizes = PRODUCT_SIZES if category in ("Tops", "Bottoms", "Outerwear", "Sportswear") else ("One Size",)
         prefix = email_letters(category)[:3].upper()
         variants = tuple(
-            Variant(_VARIANT_BASE + number * 10 + k, f"{prefix}-{number:04d}-{size.replace(' ', '').upper()}", size, price)
+            Variant(
+                _VARIANT_BASE + number * 10 + k, f"{prefix}-{number:04d}-{size.replace(' ', '').upper()}", size, price
+            )
             for k, size in enumerate(sizes)
         )
         created = rng.between(r, timeline.start_ms, timeline.start_ms + 20 * rng.DAY_MS)
         updated = rng.between(r, created, timeline.end_ms)
         handle = "-".join(email_letters(word) for word in title.split())
-        products.append(Product(product_id, title, handle, category, r.choice(PRODUCT_VENDORS), created, updated, variants))
+        products.append(
+            Product(product_id, title, handle, category, r.choice(PRODUCT_VENDORS), created, updated, variants)
+        )
     return tuple(products)
 
 
 def write_products(writer: JsonlWriter, products: tuple[Product, ...]) -> None:
     for product in products:
         created, updated = rng.shopify_ts(product.created_ms), rng.shopify_ts(product.updated_ms)
-        writer.write({
-            "id": product.id,
-            "title": product.title,
-            "handle": product.handle,
-            "product_type": product.category,
-            "vendor": product.vendor,
-            "status": "active",
-            "tags": product.category.lower(),
-            "created_at": created,
-            "updated_at": updated,
-            "variants": [
-                {"id": v.id, "product_id": product.id, "title": v.title, "sku": v.sku,
-                 "price": f"{v.price_cents / 100:.2f}", "created_at": created, "updated_at": updated}
-                for v in product.variants
-            ],
-        })
+        writer.write(
+            {
+                "id": product.id,
+                "title": product.title,
+                "handle": product.handle,
+                "product_type": product.category,
+                "vendor": product.vendor,
+                "status": "active",
+                "tags": product.category.lower(),
+                "created_at": created,
+                "updated_at": updated,
+                "variants": [
+                    {
+                        "id": v.id,
+                        "product_id": product.id,
+                        "title": v.title,
+                        "sku": v.sku,
+                        "price": f"{v.price_cents / 100:.2f}",
+                        "created_at": created,
+                        "updated_at": updated,
+                    }
+                    for v in product.variants
+                ],
+            }
+        )

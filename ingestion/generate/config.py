@@ -29,6 +29,7 @@ P_EMAIL_CHANGED = 0.12  # got a new personal email during the history; older rec
 P_HOUSEHOLD_MOVED = 0.12  # the household moved; older records keep the old address
 P_UNSUBSCRIBED = 0.08
 P_BOUNCED = 0.02
+BOUNCE_DAYS = 120
 P_SHARED_LANDLINE = 0.55  # multi-person households with one home phone written on every member's records
 P_SINGLE_LANDLINE = 0.15
 P_SHARED_SURNAME = 0.7  # household members who share the head's last name

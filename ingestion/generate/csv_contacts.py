@@ -22,29 +22,77 @@ from ingestion.generate.population import Person
 from ingestion.generate.writers import CsvWriter
 
 LEGACY_HEADER = (
-    "Customer ID", "First Name", "Last Name", "E-mail Address", "Phone Number", "Street", "Street 2", "City", "ZIP",
-    "State/Province", "Country", "Birth Date", "Customer Since", "Last Updated", "Opt Out", "Notes",
+    "Customer ID",
+    "First Name",
+    "Last Name",
+    "E-mail Address",
+    "Phone Number",
+    "Street",
+    "Street 2",
+    "City",
+    "ZIP",
+    "State/Province",
+    "Country",
+    "Birth Date",
+    "Customer Since",
+    "Last Updated",
+    "Opt Out",
+    "Notes",
 )
 LEGACY_MAPPING = {
-    "Customer ID": "contact_id", "First Name": "first_name", "Last Name": "last_name", "E-mail Address": "email",
-    "Phone Number": "phone", "Street": "address_line1", "Street 2": "address_line2", "City": "city",
-    "ZIP": "postal_code", "State/Province": "region", "Country": "country", "Birth Date": "date_of_birth",
+    "Customer ID": "contact_id",
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "E-mail Address": "email",
+    "Phone Number": "phone",
+    "Street": "address_line1",
+    "Street 2": "address_line2",
+    "City": "city",
+    "ZIP": "postal_code",
+    "State/Province": "region",
+    "Country": "country",
+    "Birth Date": "date_of_birth",
     "Last Updated": "updated_at",
 }
 SIGNUP_HEADER = (
-    "submission_id", "submitted_at", "form_name", "email_address", "given_name", "family_name", "mobile", "postcode",
-    "country", "dob", "marketing_opt_in",
+    "submission_id",
+    "submitted_at",
+    "form_name",
+    "email_address",
+    "given_name",
+    "family_name",
+    "mobile",
+    "postcode",
+    "country",
+    "dob",
+    "marketing_opt_in",
 )
 SIGNUP_MAPPING = {
-    "submission_id": "contact_id", "submitted_at": "updated_at", "email_address": "email", "given_name": "first_name",
-    "family_name": "last_name", "mobile": "phone", "postcode": "postal_code", "country": "country",
+    "submission_id": "contact_id",
+    "submitted_at": "updated_at",
+    "email_address": "email",
+    "given_name": "first_name",
+    "family_name": "last_name",
+    "mobile": "phone",
+    "postcode": "postal_code",
+    "country": "country",
     "dob": "date_of_birth",
 }
 LAST_NAME_FIELD = LEGACY_HEADER.index("Last Name")
 SIGNUP_LAST_NAME_FIELD = SIGNUP_HEADER.index("family_name")
 LEGACY_EXPORT_DAYS_BEFORE = (730, 365, 30)  # export dates, counted back from as_of
-_NOTES = ("", "", "", "", "", "VIP", "Prefers phone, not email", "Met at trade show, spring event",
-          "Wholesale inquiry", "Do not call before 10am")
+_NOTES = (
+    "",
+    "",
+    "",
+    "",
+    "",
+    "VIP",
+    "Prefers phone, not email",
+    "Met at trade show, spring event",
+    "Wholesale inquiry",
+    "Do not call before 10am",
+)
 _FORMS = (("newsletter_footer", ("yes", "no")), ("spring_giveaway", ("true", "false")), ("app_waitlist", ("1", "0")))
 
 
@@ -139,8 +187,18 @@ class CsvContactsRenderer:
             if written:
                 ctx.truth.record("legacy_crm", contact_id, person.entity_id)
 
-    def _legacy_row(self, person: Person, r: random.Random, contact_id: str, created: int, updated: int, email: str,
-                    country_missing: bool, has_dob: bool, note: str) -> list[str]:
+    def _legacy_row(
+        self,
+        person: Person,
+        r: random.Random,
+        contact_id: str,
+        created: int,
+        updated: int,
+        email: str,
+        country_missing: bool,
+        has_dob: bool,
+        note: str,
+    ) -> list[str]:
         address = person.address_at(updated)
         country_iso2 = None if country_missing else address.country
         email_clean = person.email_at(updated) if email == person.email else email
@@ -148,7 +206,9 @@ class CsvContactsRenderer:
         if r.random() > config.P_PHONE_MISSING:
             number = person.landline if person.landline and r.random() < config.P_LANDLINE_INSTEAD else person.mobile
             phone = noise.phone(r, number, country_iso2)
-        opt_out = "Y" if person.unsubscribed_ms is not None and person.unsubscribed_ms < updated else r.choice(("N", "N", ""))
+        opt_out = (
+            "Y" if person.unsubscribed_ms is not None and person.unsubscribed_ms < updated else r.choice(("N", "N", ""))
+        )
         return [
             contact_id,
             noise.given_name(r, person.first_name),
@@ -168,7 +228,9 @@ class CsvContactsRenderer:
             note,
         ]
 
-    def _legacy_defect(self, person: Person, defect: DefectKind, writer: CsvWriter, row: list[str], contact_id: str) -> None:
+    def _legacy_defect(
+        self, person: Person, defect: DefectKind, writer: CsvWriter, row: list[str], contact_id: str
+    ) -> None:
         dr = rng.derive(self.ctx.seed, rng.DEFECT, person.index)
         if defect.rule == "broken_csv_row":
             writer.write(row)
@@ -241,8 +303,9 @@ class CsvContactsRenderer:
                 writer.write(row)
             ctx.truth.record("signup_forms", submission_id, person.entity_id)
 
-    def _signup_defect(self, person: Person, defect: DefectKind, writer: CsvWriter, row: list[str],
-                       submission_id: str) -> None:
+    def _signup_defect(
+        self, person: Person, defect: DefectKind, writer: CsvWriter, row: list[str], submission_id: str
+    ) -> None:
         dr = rng.derive(self.ctx.seed, rng.DEFECT, person.index)
         if defect.rule == "broken_csv_row":
             writer.write(row)
@@ -267,4 +330,3 @@ class CsvContactsRenderer:
             row[9] = offending = defects.future_date(dr, self.ctx.timeline.as_of).isoformat()
         writer.write(row)
         self.ctx.defects.plant(defect, submission_id, offending)
-

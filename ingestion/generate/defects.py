@@ -5,22 +5,22 @@ these and nothing else. So defects are planted on a fixed schedule (config.DEFEC
 flip inside the noise, and each value made here is invalid under the shared conventions while the noise
 in noise.py never is. One person carries at most one defect kind, on one record.
 
-Where each rule is planted (``source`` / ``table``: the raw table the staging quarantine reads):
+Where each rule is planted (source / raw table the staging quarantine reads: field):
 
-| rule                 | hubspot contacts | shopify customers | shopify orders | orders__line_items | segment events | CSV drops |
-|----------------------|------------------|-------------------|----------------|--------------------|----------------|-----------|
-| invalid_email        | email            | email             |                |                    |                | email     |
-| invalid_phone        | phone            |                   |                |                    |                | phone     |
-| invalid_date         | date_of_birth    |                   |                |                    |                | date_of_birth |
-| future_date          | dob / createdate | created_at        |                |                    |                | date_of_birth |
-| date_before_1900     | date_of_birth    |                   |                |                    |                | date_of_birth |
-| unknown_enum         | lifecyclestage   |                   | financial_status |                  |                |           |
-| negative_amount      |                  |                   |                | price              |                |           |
-| order_total_mismatch |                  |                   | total_price    |                    |                |           |
-| missing_required_key |                  |                   |                |                    | event (track)  | contact_id |
-| missing_identity     |                  |                   |                |                    | both ids       |           |
-| broken_json          | segment ``rejected_events``: a truncated line                                        |
-| broken_csv_row       | CSV ``rejected_rows``: a line with the wrong number of fields                        |
+* invalid_email: hubspot contacts email; shopify customers email; legacy_crm / signup_forms email
+* invalid_phone: hubspot contacts phone; legacy_crm / signup_forms phone
+* invalid_date: hubspot contacts date_of_birth; legacy_crm / signup_forms date_of_birth
+* future_date: hubspot contacts date_of_birth or createdate; shopify customers created_at;
+  legacy_crm / signup_forms date_of_birth
+* date_before_1900: hubspot contacts date_of_birth; legacy_crm date_of_birth
+* unknown_enum: hubspot contacts lifecyclestage; shopify orders financial_status
+* negative_amount: shopify orders__line_items price (the order's totals stay consistent and positive)
+* order_total_mismatch: shopify orders total_price
+* missing_required_key: segment events (a track without ``event``); legacy_crm / signup_forms contact_id
+* missing_identity: segment events (neither anonymousId nor userId)
+* broken_json: segment rejected_events (a truncated copy of a line, keyed ``<day>/<file>:<line>``)
+* broken_csv_row: legacy_crm / signup_forms rejected_rows (a copy of a row with an unquoted comma or cut
+  short, keyed ``<file>:<data row>``)
 """
 
 from __future__ import annotations
@@ -74,8 +74,17 @@ KINDS: tuple[DefectKind, ...] = (
 assert config.DEFECT_PHASE + (len(KINDS) - 1) * config.DEFECT_STEP < config.DEFECT_PERIOD
 
 RULES = (
-    "invalid_email", "invalid_phone", "invalid_date", "future_date", "date_before_1900", "negative_amount",
-    "order_total_mismatch", "missing_required_key", "unknown_enum", "missing_identity", "broken_json",
+    "invalid_email",
+    "invalid_phone",
+    "invalid_date",
+    "future_date",
+    "date_before_1900",
+    "negative_amount",
+    "order_total_mismatch",
+    "missing_required_key",
+    "unknown_enum",
+    "missing_identity",
+    "broken_json",
     "broken_csv_row",
 )
 

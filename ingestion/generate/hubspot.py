@@ -18,7 +18,15 @@ from ingestion.generate.context import RunContext
 from ingestion.generate.population import Person
 from ingestion.generate.writers import JsonlWriter
 
-_STAGES_PROSPECT = ("subscriber", "lead", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "other")
+_STAGES_PROSPECT = (
+    "subscriber",
+    "lead",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "other",
+)
 _STAGES_CUSTOMER = ("customer", "customer", "customer", "evangelist")
 
 # (name, label, type, fieldType, groupName, description) of every property written.
@@ -30,10 +38,22 @@ PROPERTIES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("phone", "Phone Number", "string", "phonenumber", "contactinformation", "A contact's primary phone number."),
     ("company", "Company Name", "string", "text", "contactinformation", "Name of the contact's company."),
     ("jobtitle", "Job Title", "string", "text", "contactinformation", "A contact's job title."),
-    ("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", "contactinformation",
-     "The qualification of contacts to sales readiness."),
-    ("hs_email_optout", "Unsubscribed from all email", "bool", "booleancheckbox", "contactinformation",
-     "Indicates that the contact has opted out of all email."),
+    (
+        "lifecyclestage",
+        "Lifecycle Stage",
+        "enumeration",
+        "radio",
+        "contactinformation",
+        "The qualification of contacts to sales readiness.",
+    ),
+    (
+        "hs_email_optout",
+        "Unsubscribed from all email",
+        "bool",
+        "booleancheckbox",
+        "contactinformation",
+        "Indicates that the contact has opted out of all email.",
+    ),
     ("address", "Street Address", "string", "text", "contactinformation", "Contact's street address."),
     ("city", "City", "string", "text", "contactinformation", "A contact's city of residence."),
     ("zip", "Postal Code", "string", "text", "contactinformation", "Contact's zip code."),
@@ -41,13 +61,33 @@ PROPERTIES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("country", "Country/Region", "string", "text", "contactinformation", "The contact's country/region."),
     ("date_of_birth", "Date of birth", "date", "date", "contactinformation", "The contact's date of birth."),
     ("createdate", "Create Date", "datetime", "date", "contactinformation", "The date the contact was created."),
-    ("lastmodifieddate", "Last Modified Date", "datetime", "date", "contactinformation",
-     "Most recent timestamp of any property update for this contact."),
-    ("hs_merged_object_ids", "Merged Contact IDs", "enumeration", "checkbox", "contactinformation",
-     "The list of contact IDs that have been merged into this contact."),
+    (
+        "lastmodifieddate",
+        "Last Modified Date",
+        "datetime",
+        "date",
+        "contactinformation",
+        "Most recent timestamp of any property update for this contact.",
+    ),
+    (
+        "hs_merged_object_ids",
+        "Merged Contact IDs",
+        "enumeration",
+        "checkbox",
+        "contactinformation",
+        "The list of contact IDs that have been merged into this contact.",
+    ),
 )
-_LIFECYCLE_OPTIONS = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-                      "customer", "evangelist", "other")
+_LIFECYCLE_OPTIONS = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
 
 
 def properties_document() -> dict[str, Any]:
@@ -56,18 +96,33 @@ def properties_document() -> dict[str, Any]:
     for order, (name, label, type_, field_type, group, description) in enumerate(PROPERTIES):
         options: list[dict[str, Any]] = []
         if name == "lifecyclestage":
-            options = [{"label": value, "value": value, "displayOrder": i, "hidden": False}
-                       for i, value in enumerate(_LIFECYCLE_OPTIONS)]
+            options = [
+                {"label": value, "value": value, "displayOrder": i, "hidden": False}
+                for i, value in enumerate(_LIFECYCLE_OPTIONS)
+            ]
         elif name == "hs_email_optout":
-            options = [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
-                       {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]
-        results.append({
-            "name": name, "label": label, "type": type_, "fieldType": field_type, "groupName": group,
-            "description": description, "options": options, "displayOrder": order, "calculated": False,
-            "externalOptions": False, "hasUniqueValue": name == "hs_object_id", "hidden": False,
-            "hubspotDefined": name != "date_of_birth", "formField": name not in ("hs_object_id", "createdate",
-                                                                                 "lastmodifieddate", "hs_merged_object_ids"),
-        })
+            options = [
+                {"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+                {"label": "No", "value": "false", "displayOrder": 1, "hidden": False},
+            ]
+        results.append(
+            {
+                "name": name,
+                "label": label,
+                "type": type_,
+                "fieldType": field_type,
+                "groupName": group,
+                "description": description,
+                "options": options,
+                "displayOrder": order,
+                "calculated": False,
+                "externalOptions": False,
+                "hasUniqueValue": name == "hs_object_id",
+                "hidden": False,
+                "hubspotDefined": name != "date_of_birth",
+                "formField": name not in ("hs_object_id", "createdate", "lastmodifieddate", "hs_merged_object_ids"),
+            }
+        )
     return {"results": results}
 
 
@@ -101,8 +156,9 @@ class HubSpotRenderer:
                 record["archived"] = True
                 record["archivedAt"] = rng.iso_z_ms(archived_at)
                 merged.append(record)
-        primary = self._contact(person, r, contact_id, created, updated, duplicate=False,
-                                merged_ids=[m["id"] for m in merged])
+        primary = self._contact(
+            person, r, contact_id, created, updated, duplicate=False, merged_ids=[m["id"] for m in merged]
+        )
         self.contacts.write(primary)
         ctx.truth.record("hubspot", primary["id"], person.entity_id)
         for record in merged:
@@ -111,12 +167,23 @@ class HubSpotRenderer:
         if r.random() < config.P_HUBSPOT_DUPLICATE:
             dup_id = ctx.ids.take("hubspot_contact")
             dup_created = rng.between(r, timeline.start_ms, timeline.end_ms - rng.DAY_MS)
-            dup = self._contact(person, r, dup_id, dup_created, rng.between(r, dup_created, timeline.end_ms), duplicate=True)
+            dup = self._contact(
+                person, r, dup_id, dup_created, rng.between(r, dup_created, timeline.end_ms), duplicate=True
+            )
             self.contacts.write(dup)
             ctx.truth.record("hubspot", dup["id"], person.entity_id)
 
-    def _contact(self, person: Person, r: random.Random, contact_id: int, created: int, updated: int, *,
-                 duplicate: bool, merged_ids: list[str] | None = None) -> dict[str, Any]:
+    def _contact(
+        self,
+        person: Person,
+        r: random.Random,
+        contact_id: int,
+        created: int,
+        updated: int,
+        *,
+        duplicate: bool,
+        merged_ids: list[str] | None = None,
+    ) -> dict[str, Any]:
         timeline = self.ctx.timeline
         defect = person.defect if not duplicate and person.defect and person.defect.source == "hubspot" else None
         address = person.address_at(updated)

@@ -16,9 +16,30 @@ from ingestion.generate.population import Phone
 from ingestion.generate.reference import COUNTRY_BY_ISO2, DOMAIN_TYPOS, NICKNAMES, fold_accents
 
 _KEYBOARD_NEIGHBOURS = {
-    "a": "sq", "b": "vn", "c": "xv", "d": "sf", "e": "wr", "f": "dg", "g": "fh", "h": "gj", "i": "uo",
-    "j": "hk", "k": "jl", "l": "k", "m": "n", "n": "bm", "o": "ip", "p": "o", "r": "et", "s": "ad",
-    "t": "ry", "u": "yi", "v": "cb", "w": "qe", "y": "tu", "z": "x",
+    "a": "sq",
+    "b": "vn",
+    "c": "xv",
+    "d": "sf",
+    "e": "wr",
+    "f": "dg",
+    "g": "fh",
+    "h": "gj",
+    "i": "uo",
+    "j": "hk",
+    "k": "jl",
+    "l": "k",
+    "m": "n",
+    "n": "bm",
+    "o": "ip",
+    "p": "o",
+    "r": "et",
+    "s": "ad",
+    "t": "ry",
+    "u": "yi",
+    "v": "cb",
+    "w": "qe",
+    "y": "tu",
+    "z": "x",
 }
 
 
@@ -146,7 +167,9 @@ def phone(r: random.Random, number: Phone, record_country: str | None) -> str:
     if number.country in ("US", "CA"):
         a, e, line = groups
         if national_ok and r.random() < 0.75:
-            return r.choice((f"({a}) {e}-{line}", f"{a}-{e}-{line}", f"{a}.{e}.{line}", f"{a}{e}{line}", f"1-{a}-{e}-{line}"))
+            return r.choice(
+                (f"({a}) {e}-{line}", f"{a}-{e}-{line}", f"{a}.{e}.{line}", f"{a}{e}{line}", f"1-{a}-{e}-{line}")
+            )
         return r.choice((f"+1 {a} {e} {line}", f"+1 ({a}) {e}-{line}", f"+1{a}{e}{line}", f"+1-{a}-{e}-{line}"))
     spaced = " ".join(groups)
     if national_ok and r.random() < 0.7:

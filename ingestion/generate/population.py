@@ -182,7 +182,9 @@ def make_address(r: random.Random, country: Country) -> Address:
         line2 = r.choice(("Apt", "Unit", "Suite", "Apt.", "#")) + f" {r.randrange(1, 40)}"
         if not country.number_first:
             line2 = r.choice(("2. OG", "Etage 3", "bis", "App. 4", "3 hoog"))
-    return Address(line1, line2, city.name, city.region_code, city.region_name, postal_code(r, country.iso2, city), country.iso2)
+    return Address(
+        line1, line2, city.name, city.region_code, city.region_name, postal_code(r, country.iso2, city), country.iso2
+    )
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,9 @@ def company_name(index: int) -> str:
 
 
 def company_domain(index: int) -> str:
-    return email_letters(company_name(index)) + str(index // (len(COMPANY_WORDS_A) * len(COMPANY_WORDS_B)) or "") + ".com"
+    return (
+        email_letters(company_name(index)) + str(index // (len(COMPANY_WORDS_A) * len(COMPANY_WORDS_B)) or "") + ".com"
+    )
 
 
 def role_companies(customers: int) -> int:
@@ -279,7 +283,12 @@ def build_person(seed: int, index: int, timeline: Timeline, customers: int) -> P
         email_changed_ms = rng.between(r, timeline.start_ms + 90 * rng.DAY_MS, timeline.end_ms - 10 * rng.DAY_MS)
     mobile = make_phone(country, phone_serial(index, landline=False), r, landline=False)
     unsubscribed_ms = rng.between(r, timeline.start_ms, timeline.end_ms) if r.random() < config.P_UNSUBSCRIBED else None
-    bounced_ms = rng.between(r, timeline.start_ms, timeline.end_ms) if r.random() < config.P_BOUNCED else None
+    # Bounces come from recent sends: the last BOUNCE_DAYS days.
+    bounced_ms = (
+        rng.between(r, timeline.end_ms - config.BOUNCE_DAYS * rng.DAY_MS, timeline.end_ms)
+        if r.random() < config.P_BOUNCED
+        else None
+    )
     company_index = r.randrange(10_000)
     role_email = None
     if r.random() < config.P_HUBSPOT_ROLE_EMAIL:

@@ -20,7 +20,14 @@ from ingestion.generate import config, noise, rng
 from ingestion.generate.catalogue import Product
 from ingestion.generate.context import RunContext
 from ingestion.generate.population import Person
-from ingestion.generate.reference import CAMPAIGNS, COUNTRIES, COUNTRY_CUM_WEIGHTS, CURRENCY_RATE, REFERRERS, USER_AGENTS
+from ingestion.generate.reference import (
+    CAMPAIGNS,
+    COUNTRIES,
+    COUNTRY_CUM_WEIGHTS,
+    CURRENCY_RATE,
+    REFERRERS,
+    USER_AGENTS,
+)
 from ingestion.generate.shopify import ShopperInfo, WindowOrder
 from ingestion.generate.writers import SegmentWriter, dumps
 
@@ -75,8 +82,13 @@ class SegmentRenderer:
             return
         ctx, timeline = self.ctx, self.ctx.timeline
         r = rng.derive(ctx.seed, rng.SEGMENT, person.index)
-        identifies_p = config.P_DEVICE_IDENTIFIES_ACCOUNT if shopper.customer_id else config.P_DEVICE_IDENTIFIES_NO_ACCOUNT
-        devices = [self._device(r, r.random() < identifies_p) for _ in range(r.choices((1, 2, 3), cum_weights=_DEVICE_COUNT_CUM)[0])]
+        identifies_p = (
+            config.P_DEVICE_IDENTIFIES_ACCOUNT if shopper.customer_id else config.P_DEVICE_IDENTIFIES_NO_ACCOUNT
+        )
+        devices = [
+            self._device(r, r.random() < identifies_p)
+            for _ in range(r.choices((1, 2, 3), cum_weights=_DEVICE_COUNT_CUM)[0])
+        ]
         state = _PersonState({}, {}, set())
         user_id = str(shopper.customer_id) if shopper.customer_id else None
 
@@ -98,9 +110,14 @@ class SegmentRenderer:
                 messages.extend(self._browse_session(r, person, device, start, user_id))
         for moment, event in ((person.unsubscribed_ms, "Email Unsubscribed"), (person.bounced_ms, "Email Bounced")):
             if moment is not None and timeline.events_start_ms <= moment < last_start:
-                identity = {"anonymousId": None, "userId": user_id} if user_id else {
-                    "anonymousId": devices[0].anonymous_id, "userId": None}
-                properties = {"email_address": person.email_at(moment), "list_id": "newsletter"}
+                identity = (
+                    {"anonymousId": None, "userId": user_id}
+                    if user_id
+                    else {"anonymousId": devices[0].anonymous_id, "userId": None}
+                )
+                # A bounce hits the address the person abandoned, when there is one.
+                address = person.old_email if event == "Email Bounced" and person.old_email else person.email_at(moment)
+                properties = {"email_address": address, "list_id": "newsletter"}
                 messages.append((moment, self._track(r, event, identity, properties, {"library": _SERVER_LIBRARY})))
         messages.sort(key=lambda item: item[0])
         self._plant_and_write(r, person, messages, state)
@@ -151,24 +168,50 @@ class SegmentRenderer:
 
     @staticmethod
     def _page_info(path: str, title: str, referrer: str, search: str = "") -> dict[str, str]:
-        return {"url": f"{SHOP_URL}{path}{search}", "path": path, "referrer": referrer, "title": title, "search": search}
+        return {
+            "url": f"{SHOP_URL}{path}{search}",
+            "path": path,
+            "referrer": referrer,
+            "title": title,
+            "search": search,
+        }
 
     def _identity(self, device: Device) -> dict[str, str | None]:
         return {"anonymousId": device.anonymous_id, "userId": device.user_id}
 
-    def _track(self, r: random.Random, event: str, identity: dict[str, str | None], properties: dict[str, Any],
-               context: dict[str, Any]) -> dict[str, Any]:
-        return {"messageId": rng.uuid4_text(r), "type": "track", "event": event, **identity,
-                "properties": properties, "context": context}
+    def _track(
+        self,
+        r: random.Random,
+        event: str,
+        identity: dict[str, str | None],
+        properties: dict[str, Any],
+        context: dict[str, Any],
+    ) -> dict[str, Any]:
+        return {
+            "messageId": rng.uuid4_text(r),
+            "type": "track",
+            "event": event,
+            **identity,
+            "properties": properties,
+            "context": context,
+        }
 
-    def _page(self, r: random.Random, device: Device, name: str, page: dict[str, str],
-              campaign: dict[str, str] | None) -> dict[str, Any]:
+    def _page(
+        self, r: random.Random, device: Device, name: str, page: dict[str, str], campaign: dict[str, str] | None
+    ) -> dict[str, Any]:
         properties = dict(page)
-        return {"messageId": rng.uuid4_text(r), "type": "page", "name": name, **self._identity(device),
-                "properties": properties, "context": self._context(device, page, campaign)}
+        return {
+            "messageId": rng.uuid4_text(r),
+            "type": "page",
+            "name": name,
+            **self._identity(device),
+            "properties": properties,
+            "context": self._context(device, page, campaign),
+        }
 
-    def _identify(self, r: random.Random, person: Person, device: Device, user_id: str | None, moment: int,
-                  page: dict[str, str]) -> dict[str, Any]:
+    def _identify(
+        self, r: random.Random, person: Person, device: Device, user_id: str | None, moment: int, page: dict[str, str]
+    ) -> dict[str, Any]:
         traits: dict[str, Any] = {"email": noise.email(r, person.email_at(moment), mailto=False)}
         if user_id is not None or r.random() < 0.5:
             traits["first_name"] = noise.given_name(r, person.first_name)
@@ -177,15 +220,25 @@ class SegmentRenderer:
             traits["phone"] = noise.phone(r, person.mobile, None)
         device.user_id = user_id
         device.identified = True
-        return {"messageId": rng.uuid4_text(r), "type": "identify", **self._identity(device), "traits": traits,
-                "context": self._context(device, page, None)}
+        return {
+            "messageId": rng.uuid4_text(r),
+            "type": "identify",
+            **self._identity(device),
+            "traits": traits,
+            "context": self._context(device, page, None),
+        }
 
-    def _product_properties(self, product: Product, r: random.Random, currency: str, cart_id: str | None = None,
-                            quantity: int | None = None) -> dict[str, Any]:
+    def _product_properties(
+        self, product: Product, r: random.Random, currency: str, cart_id: str | None = None, quantity: int | None = None
+    ) -> dict[str, Any]:
         variant = r.choice(product.variants)
         properties: dict[str, Any] = {
-            "product_id": str(product.id), "sku": variant.sku, "category": product.category, "name": product.title,
-            "price": round(variant.price_cents * CURRENCY_RATE[currency]) / 100, "currency": currency,
+            "product_id": str(product.id),
+            "sku": variant.sku,
+            "category": product.category,
+            "name": product.title,
+            "price": round(variant.price_cents * CURRENCY_RATE[currency]) / 100,
+            "currency": currency,
         }
         if cart_id is not None:
             properties["cart_id"] = cart_id
@@ -193,8 +246,15 @@ class SegmentRenderer:
             properties["quantity"] = quantity
         return properties
 
-    def _browse_session(self, r: random.Random, person: Person | None, device: Device, start: int, user_id: str | None,
-                        currency: str | None = None) -> list[tuple[int, dict[str, Any]]]:
+    def _browse_session(
+        self,
+        r: random.Random,
+        person: Person | None,
+        device: Device,
+        start: int,
+        user_id: str | None,
+        currency: str | None = None,
+    ) -> list[tuple[int, dict[str, Any]]]:
         currency = currency or (person.country.currency if person else "USD")
         out: list[tuple[int, dict[str, Any]]] = []
         moment = start
@@ -217,35 +277,66 @@ class SegmentRenderer:
             moment += r.randrange(15_000, 120_000)
             out.append((moment, self._page(r, device, "Product", page, campaign)))
             moment += r.randrange(1_000, 5_000)
-            out.append((moment, self._track(r, "Product Viewed", self._identity(device),
-                                            self._product_properties(product, r, currency),
-                                            self._context(device, page, campaign))))
+            out.append(
+                (
+                    moment,
+                    self._track(
+                        r,
+                        "Product Viewed",
+                        self._identity(device),
+                        self._product_properties(product, r, currency),
+                        self._context(device, page, campaign),
+                    ),
+                )
+            )
         if r.random() < config.P_CHECKOUT_ABANDONED_SESSION + 0.15:
             cart_id = f"cart_{r.getrandbits(48):012x}"
             product = viewed[-1]
             page = self._page_info(f"/products/{product.handle}", product.title, landing["url"])
             moment += r.randrange(10_000, 90_000)
             added = self._product_properties(product, r, currency, cart_id, 1)
-            out.append((moment, self._track(r, "Product Added", self._identity(device), added,
-                                            self._context(device, page, campaign))))
+            out.append(
+                (
+                    moment,
+                    self._track(
+                        r, "Product Added", self._identity(device), added, self._context(device, page, campaign)
+                    ),
+                )
+            )
             if r.random() < config.P_CHECKOUT_ABANDONED_SESSION / (config.P_CHECKOUT_ABANDONED_SESSION + 0.15):
                 moment += r.randrange(20_000, 180_000)
                 checkout_page = self._page_info("/checkout", "Checkout", f"{SHOP_URL}/cart")
                 properties = dict(added)
                 properties["value"] = added["price"]
                 properties["products"] = [dict(added)]
-                out.append((moment, self._track(r, "Checkout Started", self._identity(device), properties,
-                                                self._context(device, checkout_page, campaign))))
+                out.append(
+                    (
+                        moment,
+                        self._track(
+                            r,
+                            "Checkout Started",
+                            self._identity(device),
+                            properties,
+                            self._context(device, checkout_page, campaign),
+                        ),
+                    )
+                )
         return out
 
-    def _order_session(self, r: random.Random, person: Person, device: Device, order: WindowOrder
-                       ) -> list[tuple[int, dict[str, Any]]]:
+    def _order_session(
+        self, r: random.Random, person: Person, device: Device, order: WindowOrder
+    ) -> list[tuple[int, dict[str, Any]]]:
         out: list[tuple[int, dict[str, Any]]] = []
         moment = order.created_ms  # provisional; shifted at the end
         landing = self._page_info("/", "Northfield Shop", r.choice(REFERRERS))
         out.append((moment, self._page(r, device, "Home", landing, None)))
         server_side = order.customer_id is not None and r.random() < config.P_SERVER_SIDE_ORDER
-        if order.customer_id is not None and not server_side and device.identifies and device.user_id != str(order.customer_id):
+        if (
+            order.customer_id is not None
+            and not server_side
+            and device.identifies
+            and device.user_id != str(order.customer_id)
+        ):
             # Logging in to check out with the account: the identify that links this device.
             moment += r.randrange(5_000, 60_000)
             out.append((moment, self._identify(r, person, device, str(order.customer_id), moment, landing)))
@@ -253,36 +344,80 @@ class SegmentRenderer:
         products = []
         for product, variant, quantity, price in order.lines:
             page = self._page_info(f"/products/{product.handle}", product.title, landing["url"])
-            item = {"product_id": str(product.id), "sku": variant.sku, "category": product.category,
-                    "name": product.title, "price": price / 100, "quantity": quantity, "currency": order.currency,
-                    "cart_id": cart_id}
+            item = {
+                "product_id": str(product.id),
+                "sku": variant.sku,
+                "category": product.category,
+                "name": product.title,
+                "price": price / 100,
+                "quantity": quantity,
+                "currency": order.currency,
+                "cart_id": cart_id,
+            }
             products.append({k: v for k, v in item.items() if k not in ("cart_id", "currency")})
             moment += r.randrange(15_000, 90_000)
             out.append((moment, self._page(r, device, "Product", page, None)))
             moment += r.randrange(1_000, 4_000)
             viewed = {k: v for k, v in item.items() if k not in ("cart_id", "quantity")}
-            out.append((moment, self._track(r, "Product Viewed", self._identity(device), viewed,
-                                            self._context(device, page, None))))
+            out.append(
+                (
+                    moment,
+                    self._track(r, "Product Viewed", self._identity(device), viewed, self._context(device, page, None)),
+                )
+            )
             moment += r.randrange(5_000, 40_000)
-            out.append((moment, self._track(r, "Product Added", self._identity(device), item,
-                                            self._context(device, page, None))))
+            out.append(
+                (
+                    moment,
+                    self._track(r, "Product Added", self._identity(device), item, self._context(device, page, None)),
+                )
+            )
         checkout_page = self._page_info("/checkout", "Checkout", f"{SHOP_URL}/cart")
         first = products[0]
-        checkout = {"cart_id": cart_id, "product_id": first["product_id"], "sku": first["sku"],
-                    "category": first["category"], "price": first["price"], "value": order.total_cents / 100,
-                    "currency": order.currency, "products": products}
+        checkout = {
+            "cart_id": cart_id,
+            "product_id": first["product_id"],
+            "sku": first["sku"],
+            "category": first["category"],
+            "price": first["price"],
+            "value": order.total_cents / 100,
+            "currency": order.currency,
+            "products": products,
+        }
         moment = max(moment + 10_000, order.created_ms - r.randrange(60_000, 300_000))
-        out.append((moment, self._track(r, "Checkout Started", self._identity(device), checkout,
-                                        self._context(device, checkout_page, None))))
-        completed = {"order_id": str(order.order_id), "checkout_id": cart_id, "total": order.total_cents / 100,
-                     "revenue": order.total_cents / 100, "currency": order.currency, "products": products}
+        out.append(
+            (
+                moment,
+                self._track(
+                    r, "Checkout Started", self._identity(device), checkout, self._context(device, checkout_page, None)
+                ),
+            )
+        )
+        completed = {
+            "order_id": str(order.order_id),
+            "checkout_id": cart_id,
+            "total": order.total_cents / 100,
+            "revenue": order.total_cents / 100,
+            "currency": order.currency,
+            "products": products,
+        }
         done_at = moment + r.randrange(20_000, 120_000)
         if server_side:
             identity: dict[str, str | None] = {"anonymousId": None, "userId": str(order.customer_id)}
             out.append((done_at, self._track(r, "Order Completed", identity, completed, {"library": _SERVER_LIBRARY})))
         else:
-            out.append((done_at, self._track(r, "Order Completed", self._identity(device), completed,
-                                             self._context(device, checkout_page, None))))
+            out.append(
+                (
+                    done_at,
+                    self._track(
+                        r,
+                        "Order Completed",
+                        self._identity(device),
+                        completed,
+                        self._context(device, checkout_page, None),
+                    ),
+                )
+            )
         # Shift the session so Order Completed happens when Shopify created the order; drop whatever
         # would fall before the window.
         shift = order.created_ms - done_at
@@ -290,8 +425,9 @@ class SegmentRenderer:
         return [(moment + shift, message) for moment, message in out if moment + shift >= window_start]
 
     # -- writing -----------------------------------------------------------------------------------------
-    def _plant_and_write(self, r: random.Random, person: Person | None, messages: list[tuple[int, dict[str, Any]]],
-                         state: _PersonState) -> None:
+    def _plant_and_write(
+        self, r: random.Random, person: Person | None, messages: list[tuple[int, dict[str, Any]]], state: _PersonState
+    ) -> None:
         defect = person.defect if person is not None and person.defect and person.defect.source == "segment" else None
         broken_target = None
         if defect is not None:

@@ -104,13 +104,18 @@ class ShopifyRenderer:
             info.customer_id = main.customer_id
             if r.random() < config.P_SHOPIFY_SECOND_ACCOUNT:
                 second_created = rng.between(r, timeline.start_ms, timeline.end_ms - 2 * rng.DAY_MS)
-                second_email = person.old_email if person.old_email and r.random() < 0.5 else person.alt_email(r.randrange(6))
+                second_email = (
+                    person.old_email if person.old_email and r.random() < 0.5 else person.alt_email(r.randrange(6))
+                )
                 second = _Account(ctx.ids.take("shopify_customer"), second_created, second_email, False)
-                second.orders = sorted(rng.between(r, second_created + rng.HOUR_MS, timeline.end_ms)
-                                       for _ in range(r.choice((0, 1, 1, 2))))
+                second.orders = sorted(
+                    rng.between(r, second_created + rng.HOUR_MS, timeline.end_ms) for _ in range(r.choice((0, 1, 1, 2)))
+                )
                 accounts.append(second)
         else:
-            guest_orders = sorted(rng.between(r, timeline.start_ms, timeline.end_ms) for _ in range(r.choice((1, 1, 2, 3))))
+            guest_orders = sorted(
+                rng.between(r, timeline.start_ms, timeline.end_ms) for _ in range(r.choice((1, 1, 2, 3)))
+            )
 
         for account_number, account in enumerate(accounts):
             account_defect = defect if account_number == 0 else None
@@ -126,8 +131,9 @@ class ShopifyRenderer:
         return info
 
     # -- customers -----------------------------------------------------------------------------------------
-    def _customer_with_orders(self, person: Person, r: random.Random, account: _Account, defect: defects.DefectKind | None,
-                              info: ShopperInfo) -> None:
+    def _customer_with_orders(
+        self, person: Person, r: random.Random, account: _Account, defect: defects.DefectKind | None, info: ShopperInfo
+    ) -> None:
         timeline = self.ctx.timeline
         orders: list[dict[str, Any]] = []
         for number, moment in enumerate(account.orders):
@@ -153,25 +159,37 @@ class ShopifyRenderer:
         default_address = person.address_at(updated)
         # dict.fromkeys keeps first-seen order (a set's order would vary with PYTHONHASHSEED).
         used = dict.fromkeys([default_address, *(person.address_at(moment) for moment in account.orders)])
-        addresses = [self._customer_address(account.customer_id, address, first, last, address == default_address)
-                     for address in used]
+        addresses = [
+            self._customer_address(account.customer_id, address, first, last, address == default_address)
+            for address in used
+        ]
         phone = person.mobile.e164 if r.random() < 0.55 else None
         opted_out = person.unsubscribed_ms is not None and person.unsubscribed_ms < updated
         state_roll = r.random()
         if opted_out:
-            consent = {"state": "unsubscribed", "opt_in_level": "single_opt_in",
-                       "consent_updated_at": rng.shopify_ts(max(person.unsubscribed_ms or 0, account.created_ms))}
+            consent = {
+                "state": "unsubscribed",
+                "opt_in_level": "single_opt_in",
+                "consent_updated_at": rng.shopify_ts(max(person.unsubscribed_ms or 0, account.created_ms)),
+            }
         elif state_roll < 0.5:
-            consent = {"state": "subscribed", "opt_in_level": r.choice(("single_opt_in", "confirmed_opt_in")),
-                       "consent_updated_at": created_text}
+            consent = {
+                "state": "subscribed",
+                "opt_in_level": r.choice(("single_opt_in", "confirmed_opt_in")),
+                "consent_updated_at": created_text,
+            }
         elif state_roll < 0.95:
             consent = {"state": "not_subscribed", "opt_in_level": "single_opt_in", "consent_updated_at": None}
         else:
             consent = {"state": "pending", "opt_in_level": "confirmed_opt_in", "consent_updated_at": created_text}
         sms = None
         if phone is not None:
-            sms = {"state": r.choice(("subscribed", "not_subscribed", "not_subscribed")), "opt_in_level": "single_opt_in",
-                   "consent_updated_at": None, "consent_collected_from": "OTHER"}
+            sms = {
+                "state": r.choice(("subscribed", "not_subscribed", "not_subscribed")),
+                "opt_in_level": "single_opt_in",
+                "consent_updated_at": None,
+                "consent_collected_from": "OTHER",
+            }
         spent = sum(int(o["_spent_cents"]) for o in orders)
         customer = {
             "id": account.customer_id,
@@ -204,8 +222,9 @@ class ShopifyRenderer:
     def _account_email(person: Person, account: _Account, moment: int) -> str:
         return person.email_at(moment) if account.follows_email_changes else account.email
 
-    def _customer_address(self, customer_id: int, address: Address, first: str, last: str,
-                          default: bool) -> dict[str, Any]:
+    def _customer_address(
+        self, customer_id: int, address: Address, first: str, last: str, default: bool
+    ) -> dict[str, Any]:
         country = COUNTRY_BY_ISO2[address.country]
         return {
             "id": self.ctx.ids.take("shopify_address"),
@@ -228,8 +247,16 @@ class ShopifyRenderer:
         }
 
     # -- orders --------------------------------------------------------------------------------------------
-    def _order(self, person: Person, r: random.Random, moment: int, account: _Account | None, email: str,
-               defect: defects.DefectKind | None, info: ShopperInfo) -> dict[str, Any]:
+    def _order(
+        self,
+        person: Person,
+        r: random.Random,
+        moment: int,
+        account: _Account | None,
+        email: str,
+        defect: defects.DefectKind | None,
+        info: ShopperInfo,
+    ) -> dict[str, Any]:
         ctx, timeline = self.ctx, self.ctx.timeline
         order_id = ctx.ids.take("shopify_order")
         number = ctx.ids.take("shopify_order_number")
@@ -287,7 +314,12 @@ class ShopifyRenderer:
         refunds: list[dict[str, Any]] = []
         refunded = 0
         updated = max(moment + r.randrange(rng.MINUTE_MS, 3 * rng.DAY_MS), cancel_ms)
-        if financial == "paid" and defect is None and r.random() < config.P_REFUND and timeline.end_ms - moment > 2 * rng.DAY_MS:
+        if (
+            financial == "paid"
+            and defect is None
+            and r.random() < config.P_REFUND
+            and timeline.end_ms - moment > 2 * rng.DAY_MS
+        ):
             refund_ms = rng.between(r, moment + rng.DAY_MS, min(timeline.end_ms, moment + 30 * rng.DAY_MS))
             refund, refunded, full = self._refund(r, refund_ms, line_items, lines, currency)
             refunds.append(refund)
@@ -324,8 +356,13 @@ class ShopifyRenderer:
         }
         landing = "/"
         if r.random() < 0.4:
-            source, medium, campaign = r.choice((("newsletter", "email", "spring_sale"), ("google", "cpc", "brand_search"),
-                                                 ("facebook", "social", "retargeting")))
+            source, medium, campaign = r.choice(
+                (
+                    ("newsletter", "email", "spring_sale"),
+                    ("google", "cpc", "brand_search"),
+                    ("facebook", "social", "retargeting"),
+                )
+            )
             landing = f"/products/{lines[0][0].handle}?utm_source={source}&utm_medium={medium}&utm_campaign={campaign}"
         customer = None
         if account is not None:
@@ -339,7 +376,9 @@ class ShopifyRenderer:
                 "created_at": rng.shopify_ts(account.created_ms),
             }
         created_text = rng.shopify_ts(moment)
-        accepts_marketing = not (person.unsubscribed_ms is not None and person.unsubscribed_ms < moment) and r.random() < 0.55
+        accepts_marketing = (
+            not (person.unsubscribed_ms is not None and person.unsubscribed_ms < moment) and r.random() < 0.55
+        )
         order = {
             "id": order_id,
             "name": f"#{number}",
@@ -397,8 +436,14 @@ class ShopifyRenderer:
             "product_type": product.category,
         }
 
-    def _refund(self, r: random.Random, refund_ms: int, line_items: list[dict[str, Any]],
-                lines: list[tuple[Product, Variant, int, int]], currency: str) -> tuple[dict[str, Any], int, bool]:
+    def _refund(
+        self,
+        r: random.Random,
+        refund_ms: int,
+        line_items: list[dict[str, Any]],
+        lines: list[tuple[Product, Variant, int, int]],
+        currency: str,
+    ) -> tuple[dict[str, Any], int, bool]:
         count = r.randrange(1, len(line_items) + 1)
         chosen = sorted(r.sample(range(len(line_items)), count))
         refund_lines = []
@@ -410,24 +455,27 @@ class ShopifyRenderer:
             full &= refund_quantity == quantity
             subtotal = refund_quantity * price
             amount += subtotal
-            refund_lines.append({
-                "id": self.ctx.ids.take("shopify_refund_line_item"),
-                "line_item_id": line_items[index]["id"],
-                "quantity": refund_quantity,
-                "subtotal": money(subtotal),
-            })
+            refund_lines.append(
+                {
+                    "id": self.ctx.ids.take("shopify_refund_line_item"),
+                    "line_item_id": line_items[index]["id"],
+                    "quantity": refund_quantity,
+                    "subtotal": money(subtotal),
+                }
+            )
         refund = {
             "id": self.ctx.ids.take("shopify_refund"),
             "created_at": rng.shopify_ts(refund_ms),
             "note": r.choice((None, "Wrong size", "Damaged in transit", "Changed mind")),
             "refund_line_items": refund_lines,
-            "transactions": [{
-                "id": self.ctx.ids.take("shopify_transaction"),
-                "amount": money(amount),
-                "kind": "refund",
-                "status": "success",
-                "currency": currency,
-            }],
+            "transactions": [
+                {
+                    "id": self.ctx.ids.take("shopify_transaction"),
+                    "amount": money(amount),
+                    "kind": "refund",
+                    "status": "success",
+                    "currency": currency,
+                }
+            ],
         }
         return refund, amount, full
-

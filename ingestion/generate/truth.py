@@ -17,7 +17,14 @@ from ingestion.generate.population import Person
 class TruthWriter:
     SOURCE_RECORDS_HEADER = ("source_system", "source_record_id", "entity_id")
     PEOPLE_HEADER = (
-        "entity_id", "first_name", "last_name", "email", "phone", "date_of_birth", "country", "household_id",
+        "entity_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "date_of_birth",
+        "country",
+        "household_id",
         "is_anonymous_visitor",
     )
 
@@ -39,8 +46,15 @@ class TruthWriter:
     def person(self, person: Person) -> None:
         self._people.writerow(
             (
-                person.entity_id, person.first_name, person.last_name, person.email, person.mobile.e164,
-                person.date_of_birth.isoformat(), person.country.iso2, person.household_id, "false",
+                person.entity_id,
+                person.first_name,
+                person.last_name,
+                person.email,
+                person.mobile.e164,
+                person.date_of_birth.isoformat(),
+                person.country.iso2,
+                person.household_id,
+                "false",
             )
         )
         self.people_rows += 1

@@ -105,4 +105,3 @@ class SegmentWriter:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
-

@@ -17,6 +17,7 @@ loader actually fetched.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -98,11 +99,21 @@ class Request:
 @dataclass
 class Response:
     status: int = 200
-    body: Any = None
+    body: Any = None  # JSON-serializable, or bytes of JSON sent as they are
     headers: dict[str, str] = field(default_factory=dict)
 
 
 Route = Callable[[Request], Response]
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that hangs up (a loader process exiting with a keep-alive connection open, or giving up
+    on a slow answer) is normal here: do not print a traceback for it on the serving terminal."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class SourceServer:
@@ -117,7 +128,7 @@ class SourceServer:
         self.faults = FaultPlan()
         self.request_log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd = _QuietHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -242,7 +253,10 @@ class SourceServer:
                     self.close_connection = True
 
             def _send(self, response: Response, truncate: bool = False) -> None:
-                payload = b"" if response.body is None else json.dumps(response.body).encode()
+                if isinstance(response.body, bytes):  # already-encoded JSON (a server keeping records as text)
+                    payload = response.body
+                else:
+                    payload = b"" if response.body is None else json.dumps(response.body).encode()
                 self.send_response(response.status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 for name, value in response.headers.items():

@@ -13,7 +13,8 @@ It follows the wire contract a real shop serves, so the loader is proven against
   ``X-Shopify-Shop-Api-Call-Limit`` on every response; an overflowing call gets 429 with
   ``Retry-After: 2.0`` and Shopify's message.
 
-Records are kept as their JSON text and parsed per page, so memory stays close to the files' size.
+Records are kept as their JSON text and sent as such, so memory stays close to the files' size and a
+page costs no JSON encoding.
 Tests change records between loads with :meth:`ShopifyServer.update` and :meth:`ShopifyServer.add`,
 which bump ``updated_at`` like Shopify does on every write.
 """
@@ -205,6 +206,10 @@ class ShopifyServer(SourceServer):
         )
         super().__init__(host=host, port=port)
 
+    def __enter__(self) -> ShopifyServer:
+        self.start()
+        return self
+
     # -- data ----------------------------------------------------------------------------------
     @staticmethod
     def _load(path: Path, name: str) -> _Collection:
@@ -341,9 +346,12 @@ class ShopifyServer(SourceServer):
             collection = self._collections[resource]
             page, has_before, has_after = _select(collection, filters, direction, boundary, limit)
             texts = [collection.raw[i] for i in page]
-        records = [json.loads(text) for text in texts]
+        body: Any
         if fields:
-            records = [{k: r[k] for k in fields if k in r} for r in records]
+            records = [json.loads(text) for text in texts]
+            body = {resource: [{k: r[k] for k in fields if k in r} for r in records]}
+        else:  # the stored JSON text goes out as is: no parse and re-encode per record
+            body = f'{{"{resource}":[{",".join(texts)}]}}'.encode()
 
         links = []
         base = f"http://{request.headers.get('host') or f'127.0.0.1:{self.port}'}{request.path}"
@@ -356,7 +364,7 @@ class ShopifyServer(SourceServer):
             links.append(f'<{base}?limit={limit}{extra_params}&page_info={token}>; rel="next"')
         with self._log_lock:
             self.served.append(ServedPage(resource, query, list(page)))
-        return Response(200, {resource: records}, {"Link": ", ".join(links)} if links else {})
+        return Response(200, body, {"Link": ", ".join(links)} if links else {})
 
     def served_ids(self, resource: str) -> list[int]:
         """Ids of every record served for ``resource`` since the log was last cleared."""

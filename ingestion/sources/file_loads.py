@@ -159,8 +159,10 @@ def arrow_schema(columns: Mapping[str, TColumnSchema]) -> pa.Schema:
     NOT NULL hint differs from Arrow's default nullable fields).
     """
     return pa.schema(
-        [pa.field(name, _ARROW_TYPES[str(col["data_type"])], nullable=col.get("nullable", True))
-         for name, col in columns.items()]
+        [
+            pa.field(name, _ARROW_TYPES[str(col["data_type"])], nullable=col.get("nullable", True))
+            for name, col in columns.items()
+        ]
     )
 
 

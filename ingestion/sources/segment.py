@@ -32,8 +32,8 @@ from typing import Any
 
 import dlt
 import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from dlt.common.schema.typing import TColumnSchema
 
 from ingestion.errors import UserError
@@ -150,18 +150,20 @@ def _parse_sql(events_dir: Path, utf8_files: Sequence[ScannedFile], has_fallback
     shape = {key: "VARCHAR" for key in _MESSAGE_FIELDS} | {key: "JSON" for key in _JSON_FIELDS}
     shape_sql = sql_literal(_json_object(shape))
     prefix_len = len(str(events_dir)) + 1
-    fields = ",\n  ".join(
-        f'm."{key}" AS "{col}"' for key, col in _MESSAGE_FIELDS.items() if col not in _TIMESTAMPS
-    )
+    fields = ",\n  ".join(f'm."{key}" AS "{col}"' for key, col in _MESSAGE_FIELDS.items() if col not in _TIMESTAMPS)
     stamps = ",\n  ".join(f'try_cast(m."{key}" AS TIMESTAMPTZ) AS "{col}"' for key, col in _stamp_fields())
     bad_stamp = " OR ".join(
         f'(m."{key}" IS NOT NULL AND try_cast(m."{key}" AS TIMESTAMPTZ) IS NULL)' for key, _ in _stamp_fields()
     )
     # json_merge_patch drops the NULL entries, so only the unparseable values remain
-    bad_stamp_json = "json_merge_patch('{}', json_object(" + ", ".join(
-        f"'{col}', CASE WHEN try_cast(m.\"{key}\" AS TIMESTAMPTZ) IS NULL THEN m.\"{key}\" END"
-        for key, col in _stamp_fields()
-    ) + "))::VARCHAR"
+    bad_stamp_json = (
+        "json_merge_patch('{}', json_object("
+        + ", ".join(
+            f'\'{col}\', CASE WHEN try_cast(m."{key}" AS TIMESTAMPTZ) IS NULL THEN m."{key}" END'
+            for key, col in _stamp_fields()
+        )
+        + "))::VARCHAR"
+    )
     json_fields = ",\n  ".join(f'm."{key}"::VARCHAR AS "{col}"' for key, col in _JSON_FIELDS.items())
     return f"""
 WITH lines AS ({lines}),
@@ -221,30 +223,60 @@ def _fallback_lines(files: Sequence[ScannedFile]) -> tuple[pa.Table, pa.Table]:
                 numbers.append(number)
                 texts.append(text)
     lines = pa.table(
-        {"filename": pa.array(names, pa.string()), "raw_text": pa.array(texts, pa.string()),
-         "line_number": pa.array(numbers, pa.int64())}
+        {
+            "filename": pa.array(names, pa.string()),
+            "raw_text": pa.array(texts, pa.string()),
+            "line_number": pa.array(numbers, pa.int64()),
+        }
     )
     bad = pa.table(
-        {"source_file": pa.array([r[0] for r in rejected], pa.string()),
-         "line_number": pa.array([r[1] for r in rejected], pa.int64()),
-         "raw_text": pa.array([r[2] for r in rejected], pa.string())}
+        {
+            "source_file": pa.array([r[0] for r in rejected], pa.string()),
+            "line_number": pa.array([r[1] for r in rejected], pa.int64()),
+            "raw_text": pa.array([r[2] for r in rejected], pa.string()),
+        }
     )
     return lines, bad
 
 
-def _rejected_table(source_file: Any, line_number: Any, raw_text: Any, reason: Any, rejected_at: datetime,
-                    load_id: str) -> pa.Table:
+def _split(table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """(good rows, rejected rows) of a parsed batch, by its ``_ok`` column.
+
+    Rejects are rare, so the good rows are the slices between them: zero-copy, where ``filter`` would
+    copy every string of the batch. A batch that is mostly broken is filtered instead.
+    """
+    ok = table.column("_ok").to_numpy(zero_copy_only=False)
+    bad_rows = np.flatnonzero(~ok)
+    if not len(bad_rows):
+        return table, table.slice(0, 0)
+    if len(bad_rows) > 1_000:
+        return table.filter(pa.array(ok)), table.take(bad_rows)
+    bounds = [-1, *bad_rows.tolist(), table.num_rows]
+    pieces = [table.slice(start + 1, end - start - 1) for start, end in zip(bounds, bounds[1:]) if end - start > 1]
+    good = pa.concat_tables(pieces) if pieces else table.slice(0, 0)
+    return good, table.take(bad_rows)
+
+
+def _rejected_table(
+    source_file: Any, line_number: Any, raw_text: Any, reason: Any, rejected_at: datetime, load_id: str
+) -> pa.Table:
+    """Columns come as Arrow arrays (a parsed batch's bad rows) or plain lists (undecodable lines)."""
     n = len(source_file)
-    return pa.table(
-        [source_file, line_number, raw_text, reason, pa.array([rejected_at] * n, pa.timestamp("us", tz="UTC")),
-         pa.array([load_id] * n, pa.string())],
-        schema=REJECTED_SCHEMA,
-    )
+    values = [source_file, line_number, raw_text, reason, [rejected_at] * n, [load_id] * n]
+    arrays = [
+        v if isinstance(v, pa.Array | pa.ChunkedArray) else pa.array(v, f.type)
+        for v, f in zip(values, REJECTED_SCHEMA, strict=True)
+    ]
+    return pa.table(arrays, schema=REJECTED_SCHEMA)
 
 
 @dlt.source(name=SOURCE)
-def segment_source(events_dir: Path, files: Sequence[ScannedFile], state_after: dict[str, list[Any]],
-                   stats: dict[str, int] | None = None) -> Any:
+def segment_source(
+    events_dir: Path,
+    files: Sequence[ScannedFile],
+    state_after: dict[str, list[Any]],
+    stats: dict[str, int] | None = None,
+) -> Any:
     """The files to (re)load, as one resource that fills ``events`` and ``rejected_events``.
 
     ``state_after`` (the fingerprints of every known file) becomes the source state once all batches
@@ -257,51 +289,63 @@ def segment_source(events_dir: Path, files: Sequence[ScannedFile], state_after: 
         rejected_at = datetime.now(UTC)
         utf8_files = [f for f in files if f.utf8_error is None]
         fallback = [f for f in files if f.utf8_error is not None]
+        rejected: list[pa.Table] = [_rejected_table([], [], [], [], rejected_at, load_id)]
+        parsed = {"good": 0, "bad": 0}
+
+        def flush(batches: list[pa.RecordBatch]) -> Iterator[Any]:
+            # DuckDB streams small batches (one per file chunk); dlt's cost is per item, so hand it
+            # ~BATCH_ROWS at a time. from_batches does not copy.
+            table = pa.Table.from_batches(batches)
+            good, bad = _split(table)
+            yield dlt.mark.with_table_name(good.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA), EVENTS_TABLE)
+            if bad.num_rows:
+                rejected.append(
+                    _rejected_table(
+                        bad["_source_file"], bad["_line_number"], bad["raw_text"], bad["reason"], rejected_at, load_id
+                    )
+                )
+            parsed["good"] += good.num_rows
+            parsed["bad"] += bad.num_rows
+            progress(f"segment: {parsed['good'] + parsed['bad']:,} lines parsed, {parsed['bad']:,} rejected")
+
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             if fallback:
                 lines, undecodable = _fallback_lines(fallback)
                 con.register("fallback_lines", lines)
-                if undecodable.num_rows:
-                    n = undecodable.num_rows
-                    counts["rejected"] = counts.get("rejected", 0) + n
-                    yield dlt.mark.with_table_name(
-                        _rejected_table(undecodable["source_file"], undecodable["line_number"],
-                                        undecodable["raw_text"], pa.array(["not valid UTF-8"] * n, pa.string()),
-                                        rejected_at, load_id),
-                        REJECTED_TABLE,
+                n = undecodable.num_rows
+                reason = pa.array(["not valid UTF-8"] * n, pa.string())
+                rejected.append(
+                    _rejected_table(
+                        undecodable["source_file"],
+                        undecodable["line_number"],
+                        undecodable["raw_text"],
+                        reason,
+                        rejected_at,
+                        load_id,
                     )
-            sql = _parse_sql(events_dir, utf8_files, bool(fallback), load_id)
-            reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
-            good_total = bad_total = 0
-            for batch in reader:
-                ok = batch.column("_ok")
-                table = pa.Table.from_batches([batch])
-                n_good = pc.sum(ok).as_py() or 0
-                good = table if n_good == table.num_rows else table.filter(ok)
-                yield dlt.mark.with_table_name(good.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA), EVENTS_TABLE)
-                if n_good < table.num_rows:
-                    bad = table.filter(pc.invert(ok))
-                    yield dlt.mark.with_table_name(
-                        _rejected_table(bad["_source_file"], bad["_line_number"], bad["raw_text"], bad["reason"],
-                                        rejected_at, load_id),
-                        REJECTED_TABLE,
-                    )
-                good_total += n_good
-                bad_total += table.num_rows - n_good
-                progress(f"segment: {good_total + bad_total:,} lines parsed, {bad_total:,} rejected")
-            counts["events"] = counts.get("events", 0) + good_total
-            counts["rejected"] = counts.get("rejected", 0) + bad_total
+                )
+                parsed["bad"] += n
+            pending: list[pa.RecordBatch] = []
+            pending_rows = 0
+            for batch in con.sql(_parse_sql(events_dir, utf8_files, bool(fallback), load_id)).to_arrow_reader(
+                BATCH_ROWS
+            ):
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= BATCH_ROWS:
+                    yield from flush(pending)
+                    pending, pending_rows = [], 0
+            if pending:
+                yield from flush(pending)
         finally:
             con.close()
-        # An empty batch still makes dlt run the rejected_events merge, whose scope deletes the old
-        # rejects of every file read now: a fixed line must not stay rejected.
-        yield dlt.mark.with_table_name(
-            _rejected_table(pa.array([], pa.string()), pa.array([], pa.int64()), pa.array([], pa.string()),
-                            pa.array([], pa.string()), rejected_at, load_id),
-            REJECTED_TABLE,
-        )
+        # Always one (possibly empty) rejected_events item: it makes dlt run that table's merge, whose
+        # scope deletes the old rejects of every file read now, so a fixed line does not stay rejected.
+        yield dlt.mark.with_table_name(pa.concat_tables(rejected), REJECTED_TABLE)
+        counts["events"] = counts.get("events", 0) + parsed["good"]
+        counts["rejected"] = counts.get("rejected", 0) + parsed["bad"]
         dlt.current.source_state()["files"] = state_after
 
     resource = dlt.resource(extract, name="event_files")
@@ -338,8 +382,7 @@ def load_segment(events_dir: Path) -> LoadSummary:
         shown = ", ".join(ignored[:5]) + (" ..." if len(ignored) > 5 else "")
         progress(f"segment: ignored {len(ignored)} entries that are not YYYY-MM-DD/*.jsonl: {shown}")
     if not candidates:
-        return FileLoadSummary(SOURCE, skipped=f"no event files in {events_dir}",
-                               seconds=time.monotonic() - started)
+        return FileLoadSummary(SOURCE, skipped=f"no event files in {events_dir}", seconds=time.monotonic() - started)
 
     pipeline = make_pipeline(SOURCE)
     with user_errors(SOURCE):
@@ -353,8 +396,12 @@ def load_segment(events_dir: Path) -> LoadSummary:
             f"{len(plan.unchanged):,} unchanged"
         )
         if not plan.to_load:
-            return FileLoadSummary(SOURCE, skipped="no new or changed event files",
-                                   seconds=time.monotonic() - started, files_unchanged=len(plan.unchanged))
+            return FileLoadSummary(
+                SOURCE,
+                skipped="no new or changed event files",
+                seconds=time.monotonic() - started,
+                files_unchanged=len(plan.unchanged),
+            )
         stats: dict[str, int] = {}
         run_committed(pipeline, segment_source(events_dir, plan.to_load, plan.state_after, stats))
     return FileLoadSummary(

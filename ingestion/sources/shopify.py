@@ -21,6 +21,7 @@ or a local server) and ``SOURCES__SHOPIFY__ACCESS_TOKEN``. Retries follow dlt's 
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -30,8 +31,10 @@ from urllib.parse import urlsplit
 
 import dlt
 import requests
+from dlt.common import jsonpath as dlt_jsonpath
 from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs import RuntimeConfiguration
+from dlt.common.jsonpath import JSONPathFields
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.requests.retry import (
     DEFAULT_RETRY_EXCEPTIONS,
@@ -244,6 +247,15 @@ def make_client(shop_url: str, access_token: str, config: RuntimeConfiguration |
     )
 
 
+def memoize_jsonpath_parser() -> None:
+    """dlt compiles the incremental cursor path (``updated_at``) with jsonpath-ng's parser generator five
+    times per resource and run, ~70 ms each: over a second of every load. The parse of a given string
+    never changes, so cache it. Guarded: if dlt moves its private ``_parse``, loads only get slower."""
+    parse = getattr(dlt_jsonpath, "_parse", None)
+    if callable(parse) and not hasattr(parse, "cache_info"):
+        dlt_jsonpath._parse = functools.lru_cache(maxsize=256)(parse)
+
+
 def _progress(message: str) -> None:
     print(f"shopify: {message}", file=sys.stderr, flush=True)
 
@@ -261,6 +273,8 @@ def shopify_source(
 
     def list_resource(name: str) -> Any:
         columns, nested, fixed_params = RESOURCE_HINTS[name]
+        # A ready-made path: dlt compiles a string selector with a parser generator on every page (~70 ms).
+        selector = JSONPathFields(name)
 
         @dlt.resource(
             name=name,
@@ -279,7 +293,7 @@ def shopify_source(
             if updated_at.start_value is not None:
                 params["updated_at_min"] = updated_at.start_value
             pages = rows = 0
-            for page in client.paginate(f"{name}.json", params=params, data_selector=name):
+            for page in client.paginate(f"{name}.json", params=params, data_selector=selector):
                 pages += 1
                 rows += len(page)
                 if progress_every and pages % progress_every == 0:
@@ -360,6 +374,7 @@ def load_shopify(shop_url: str | None = None, access_token: str | None = None) -
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise UserError(f"{SHOP_URL_ENV} must be an http(s) URL such as https://<shop>.myshopify.com, got {url!r}")
     config = runtime_config()
+    memoize_jsonpath_parser()
     started = time.monotonic()
     with user_errors("shopify"):
         pipeline = make_pipeline("shopify")

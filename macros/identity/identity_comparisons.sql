@@ -8,7 +8,7 @@
 #}
 
 {% macro identity_comparison_names() -%}
-    {{ return(['first_name', 'last_name', 'date_of_birth', 'email', 'phone', 'address', 'postal_code', 'city']) }}
+    {{ return(['first_name', 'last_name', 'date_of_birth', 'email', 'phone', 'location']) }}
 {%- endmacro %}
 
 
@@ -41,10 +41,19 @@
         else 'different'
     end as date_of_birth_level,
     case
-        when {{ l }}.email_match_key is null or {{ r }}.email_match_key is null then 'null'
+        -- A role address (info@, sales@ ...) says nothing about which person it is.
+        when {{ l }}.email_match_key is null or {{ r }}.email_match_key is null
+            or {{ l }}.is_role_email or {{ r }}.is_role_email then 'null'
         when {{ l }}.email_match_key = {{ r }}.email_match_key then 'exact'
+        -- Same mailbox name at another provider.
         when {{ l }}.email_local_part = {{ r }}.email_local_part then 'same_local_part'
-        when jaro_winkler_similarity({{ l }}.email_local_part, {{ r }}.email_local_part) >= 0.88 then 'fuzzy'
+        -- Different mailbox names with the same number in them (jsmith1984@ / john.smith1984@): people
+        -- reuse a number across their addresses. There is no fuzzy level on the whole local part on
+        -- purpose: it is mostly built from the person's name, so its similarity would count the name
+        -- agreement a second time; the number is independent of the name.
+        when regexp_extract({{ l }}.email_local_part, '[0-9]{3,}') <> ''
+            and regexp_extract({{ l }}.email_local_part, '[0-9]{3,}')
+            = regexp_extract({{ r }}.email_local_part, '[0-9]{3,}') then 'same_number'
         else 'different'
     end as email_level,
     case
@@ -52,27 +61,29 @@
         when {{ l }}.phone_e164 = {{ r }}.phone_e164 then 'exact'
         else 'different'
     end as phone_level,
+    -- Street, postal code and city are one comparison, at the most specific level both sides allow:
+    -- counted separately they would weigh the same fact (same home) three times. A street line only
+    -- counts inside the same postal code (or the same city when a postal code is missing): the same
+    -- "12 Main St" exists in many towns.
     case
-        when {{ l }}.address_key is null or {{ r }}.address_key is null then 'null'
-        when {{ l }}.address_key = {{ r }}.address_key then 'exact'
-        when jaro_winkler_similarity({{ l }}.address_key, {{ r }}.address_key) >= 0.90 then 'fuzzy'
+        when coalesce({{ l }}.address_key, {{ l }}.postal_code, {{ l }}.city_key) is null
+            or coalesce({{ r }}.address_key, {{ r }}.postal_code, {{ r }}.city_key) is null then 'null'
+        when {{ l }}.address_key = {{ r }}.address_key
+            and coalesce({{ l }}.postal_code = {{ r }}.postal_code, {{ l }}.city_key = {{ r }}.city_key, false)
+            then 'address_exact'
+        -- a slip in the street name, same house number
+        when jaro_winkler_similarity({{ l }}.address_key, {{ r }}.address_key) >= 0.90
+            and regexp_extract({{ l }}.address_key, '[0-9]+') = regexp_extract({{ r }}.address_key, '[0-9]+')
+            and coalesce({{ l }}.postal_code = {{ r }}.postal_code, {{ l }}.city_key = {{ r }}.city_key, false)
+            then 'address_fuzzy'
+        when {{ l }}.postal_code = {{ r }}.postal_code then 'postal_code'
+        when {{ l }}.city_key = {{ r }}.city_key then 'city'
         else 'different'
-    end as address_level,
-    case
-        when {{ l }}.postal_code is null or {{ r }}.postal_code is null then 'null'
-        when {{ l }}.postal_code = {{ r }}.postal_code then 'exact'
-        else 'different'
-    end as postal_code_level,
-    case
-        when {{ l }}.city_key is null or {{ r }}.city_key is null then 'null'
-        when {{ l }}.city_key = {{ r }}.city_key then 'exact'
-        when jaro_winkler_similarity({{ l }}.city_key, {{ r }}.city_key) >= 0.90 then 'fuzzy'
-        else 'different'
-    end as city_level
+    end as location_level
 {%- endmacro %}
 
 
 {% macro identity_term_frequency_columns() -%}
-    {#- Comparisons whose exact level is adjusted by how common the value is, and the value compared. -#}
-    {{ return({'first_name': 'given_name_canonical', 'last_name': 'last_name_key', 'city': 'city_key'}) }}
+    {#- Comparisons whose exact level is weighed by how common the value is, and the column compared. -#}
+    {{ return({'first_name': 'given_name_canonical', 'last_name': 'last_name_key'}) }}
 {%- endmacro %}

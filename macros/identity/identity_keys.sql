@@ -42,7 +42,7 @@
                             regexp_replace(
                                 regexp_replace(
                                     regexp_replace(
-                                        regexp_replace(lower(strip_accents({{ address_line }})), '[^a-z0-9 ]', ' ', 'g'),
+                                        regexp_replace(strip_accents(replace(lower({{ address_line }}), 'ß', 'ss')), '[^a-z0-9 ]', ' ', 'g'),
                                         '\bstreet\b', 'st', 'g'),
                                     '\bavenue\b', 'ave', 'g'),
                                 '\broad\b', 'rd', 'g'),

@@ -5,8 +5,8 @@
 
 {# ISO-8601 pieces shared by the implementations; hours/minutes/seconds are range-checked here. #}
 {% macro _iso_date_pattern() -%}[0-9]{4}-[0-9]{2}-[0-9]{2}{%- endmacro %}
-{% macro _iso_time_pattern() -%}([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.,][0-9]{1,9})?)?{%- endmacro %}
-{% macro _iso_offset_pattern() -%}[[:space:]]*(Z|z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?){%- endmacro %}
+{% macro _iso_time_pattern() -%}([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,9})?)?{%- endmacro %}
+{% macro _iso_offset_pattern() -%}(Z|z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?){%- endmacro %}
 
 {% macro _iso_naive_pattern() -%}
     {{- '^' ~ customer360._iso_date_pattern() ~ '([T ]' ~ customer360._iso_time_pattern() ~ ')?$' -}}

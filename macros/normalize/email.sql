@@ -48,7 +48,7 @@
     non-empty dot-separated labels ending in a TLD of 2+ letters. Null in -> null out.
 #}
 {% macro is_valid_email(expr) -%}
-    {{ customer360.regex_matches(customer360.clean_email(expr), '^[^@[:space:]]+@([^@[:space:].]+\.)+[A-Za-z]{2,}$') }}
+    {{ customer360.regex_matches(customer360.clean_email(expr), '^[^@[:space:]]+@([^@[:space:].]+[.])+[A-Za-z]{2,}$') }}
 {%- endmacro %}
 
 
@@ -60,7 +60,7 @@
 #}
 {% macro email_match_key(expr) -%}
     {%- set email = customer360.clean_email(expr) -%}
-    {%- set local_part = customer360.regex_replace(dbt.split_part(email, "'@'", 1), '\+.*$', '') -%}
+    {%- set local_part = customer360.regex_replace(dbt.split_part(email, "'@'", 1), '[+].*$', '') -%}
     {%- set domain = dbt.split_part(email, "'@'", 2) -%}
     case
         when not {{ customer360.is_valid_email(email) }} then null
@@ -73,7 +73,7 @@
 
 {# is_role_email(expr): the local part (plus-tag ignored) is in seed role_email_local_parts. #}
 {% macro is_role_email(expr) -%}
-    {%- set local_part = customer360.regex_replace(customer360.email_local_part(expr), '\+.*$', '') -%}
+    {%- set local_part = customer360.regex_replace(customer360.email_local_part(expr), '[+].*$', '') -%}
     {{ customer360.seed_contains('role_email_local_parts', 'local_part', local_part) }}
 {%- endmacro %}
 

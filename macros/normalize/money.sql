@@ -6,7 +6,7 @@
 {% macro to_money(expr) -%}
     {%- set text = 'trim(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ '))' -%}
     case
-        when {{ customer360.regex_matches(text, '^[+-]?([0-9]{1,16}(\.[0-9]*)?|\.[0-9]+)$') }}
+        when {{ customer360.regex_matches(text, '^[+-]?([0-9]{1,16}([.][0-9]*)?|[.][0-9]+)$') }}
             then {{ dbt.safe_cast(text, 'decimal(18, 2)') }}
     end
 {%- endmacro %}

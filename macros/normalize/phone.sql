@@ -6,7 +6,8 @@
       ("555-CALL-NOW"), extensions ("x12") or other symbols -> null.
     * Written with "+" or "00": it carries its country code. "(0)" after the code (the national trunk
       prefix, "+44 (0)20 ...") is dropped. The code is found in seed phone_numbering_plans (calling
-      codes are prefix-free, so at most one of the first 1, 2 or 3 digits matches).
+      codes are prefix-free, so at most one of the first 1, 2 or 3 digits matches) and the length is
+      checked against the code's main country (+1 -> US, +44 -> GB, +61 -> AU).
     * Otherwise national format: the country is country_iso2_expr, or var('default_phone_country')
       when that is null or blank. The country's trunk prefix (national_prefix: 0 in GB/DE/FR/AU/NL, 1 in
       the US/CA) is dropped when present.
@@ -25,14 +26,14 @@
         {%- set country = "coalesce(upper(nullif(trim(" ~ country_iso2_expr ~ "), '')), '" ~ default_country ~ "')" -%}
     {%- endif -%}
     {%- set intl_digits = customer360.regex_replace(
-        customer360.regex_replace(customer360.regex_replace(raw, '\(0\)', ''), '[^0-9]', ''), '^00', ''
+        customer360.regex_replace(customer360.regex_replace(raw, '[(]0[)]', ''), '[^0-9]', ''), '^00', ''
     ) -%}
     {%- set national_digits = customer360.regex_replace(raw, '[^0-9]', '') -%}
     {%- set plans = ref('phone_numbering_plans') -%}
     case
         when {{ raw }} is null or {{ raw }} = '' then null
-        when not {{ customer360.regex_matches(raw, '^\+?[0-9[:space:]()./-]+$') }} then null
-        when {{ customer360.regex_matches(raw, '^(\+|00)') }} then coalesce(
+        when not {{ customer360.regex_matches(raw, '^[+]?[0-9[:space:]()./-]+$') }} then null
+        when {{ customer360.regex_matches(raw, '^([+]|00)') }} then coalesce(
             {%- for code_length in [1, 2, 3] %}
             (
                 {#- The aggregate must reference the subquery's table: max() over outer columns only
@@ -43,10 +44,10 @@
                 from (
                     select
                         calling_code as c360_calling_code,
-                        min(nsn_min_length) as c360_min_length,
-                        max(nsn_max_length) as c360_max_length
+                        nsn_min_length as c360_min_length,
+                        nsn_max_length as c360_max_length
                     from {{ plans }}
-                    group by calling_code
+                    where is_primary_for_calling_code
                 ) as c360_plan
                 where
                     c360_plan.c360_calling_code = substr({{ intl_digits }}, 1, {{ code_length }})
@@ -94,5 +95,5 @@
 
 {# is_valid_e164(expr): '+', a non-zero first digit, 7 to 15 digits in all. #}
 {% macro is_valid_e164(expr) -%}
-    {{ customer360.regex_matches(expr, '^\+[1-9][0-9]{6,14}$') }}
+    {{ customer360.regex_matches(expr, '^[+][1-9][0-9]{6,14}$') }}
 {%- endmacro %}

@@ -2,7 +2,8 @@
     Regular expressions. Patterns are plain Python strings written in the subset that RE2 (DuckDB,
     BigQuery) and PostgreSQL's ARE share: [..] classes, POSIX [[:space:]]-style classes, \s, anchors,
     {m,n}, groups, alternation, \1 back-references in replacements. No \pL, look-arounds or lazy
-    quantifiers: they do not exist on every engine.
+    quantifiers: they do not exist on every engine. Escape a metacharacter with a bracket ([.] [+])
+    rather than a backslash: Jinja string literals process backslash escapes (and warn on \. or \+).
 #}
 
 {% macro sql_string_literal(text) -%}

@@ -36,8 +36,9 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage",
 )
 PROBE_ID = "c360-lineage-probe"
-# Polls the docs app's graph service until the lineage view is drawn, then writes what it shows into a
-# <pre>, because Chromium's --dump-dom can read the DOM but not the canvas cytoscape paints on.
+# Reads the docs app's graph service every 250 ms and writes what the lineage view shows into a <pre>
+# (rewritten each time, so the DOM Chromium dumps when its virtual time budget runs out holds the final
+# view), because --dump-dom can read the DOM but not the canvas cytoscape paints the graph on.
 PROBE_SCRIPT = """
 <script>
 (function () {
@@ -45,19 +46,26 @@ PROBE_SCRIPT = """
     try {
       var graph = angular.element(document.body).injector().get('graph').graph;
       var shown = (graph.elements || []).filter(function (el) {
-        return el.data && el.data.display !== 'none' && el.data.unique_id;
+        return el.data && el.data.display === 'element' && el.data.unique_id && !el.data.source;
       }).map(function (el) { return el.data.unique_id; });
-      if (shown.length === 0 || !document.querySelector('canvas')) { return setTimeout(probe, 250); }
-      var pre = document.createElement('pre');
-      pre.id = '%s';
-      pre.textContent = JSON.stringify({shown: shown, canvases: document.querySelectorAll('canvas').length});
-      document.body.appendChild(pre);
-    } catch (e) { setTimeout(probe, 250); }
+      var pre = document.getElementById('__PROBE_ID__');
+      if (!pre) {
+        pre = document.createElement('pre');
+        pre.id = '__PROBE_ID__';
+        document.body.appendChild(pre);
+      }
+      pre.textContent = JSON.stringify({
+        shown: shown,
+        total: (graph.elements || []).filter(function (el) { return el.data && !el.data.source; }).length,
+        canvases: document.querySelectorAll('canvas').length
+      });
+    } catch (e) { /* the app is not up yet */ }
+    setTimeout(probe, 250);
   }
-  setTimeout(probe, 500);
+  setTimeout(probe, 250);
 })();
 </script>
-""" % PROBE_ID  # noqa: UP031 - the script is full of braces, %-formatting keeps it readable
+""".replace("__PROBE_ID__", PROBE_ID)
 
 
 def _chromium() -> str:

@@ -32,7 +32,7 @@ count_mismatches as (
     where events.events is distinct from sessions.events
 ),
 
-overlaps as (
+overlapping_sessions as (
     select
         earlier.anonymous_id,
         'overlapping sessions' as problem
@@ -46,4 +46,4 @@ overlaps as (
 
 select * from count_mismatches
 union all
-select * from overlaps
+select * from overlapping_sessions

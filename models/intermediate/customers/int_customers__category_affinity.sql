@@ -1,5 +1,6 @@
 {#
-    Preferred and recommended product category per customer.
+    Preferred and recommended product category per customer (every customer: one who never bought or
+    browsed gets a best seller).
 
     preferred_category: the category the customer spent most on (net, counted orders), then most units.
     recommended_category: a category the customer has not bought yet, chosen by, in order:
@@ -73,9 +74,7 @@ best_sellers as (
 ),
 
 customers as (
-    select customer_id from purchases
-    union
-    select customer_id from interest
+    select distinct customer_id from {{ ref('customer_identities') }}
 ),
 
 candidates as (

@@ -9,7 +9,7 @@
 
 {% if setting == 'data' %}
     select
-        coalesce(
+        cast(coalesce(
             greatest(
                 (select max(ordered_at) from {{ ref('orders') }}),
                 (select max(event_at) from {{ ref('int_engagement__events') }})
@@ -17,7 +17,7 @@
             (select max(ordered_at) from {{ ref('orders') }}),
             (select max(event_at) from {{ ref('int_engagement__events') }}),
             {{ dbt.current_timestamp() }}
-        ) as reference_at
+        ) as {{ dbt.type_timestamp() }}) as reference_at
 {% elif setting == 'today' %}
     select cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as reference_at
 {% else %}

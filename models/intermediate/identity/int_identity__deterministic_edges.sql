@@ -7,8 +7,9 @@
       shopify_order_id      a Segment device completed the order (Order Completed order_id)
       hubspot_merge         HubSpot merged one contact into the other (hs_merged_object_ids)
       email_exact           same normalized email
-      phone_exact_and_name  same E.164 phone and compatible first and last names (households share
-                            phones: a shared number alone is not enough)
+      phone_exact_and_name  same E.164 phone, both first names known and agreeing, last names agreeing,
+                            and no two different personal emails (households share a landline: a
+                            shared number alone is not enough)
 
     Only usable identifiers count (see int_identity__identifiers: no role addresses, no excluded values,
     none shared by too many records). Email and phone edges are also vetoed when the two records state
@@ -51,7 +52,11 @@ compared as (
             when 'phone' then 'phone_exact_and_name'
         end as match_rule,
         shared_pairs.identifier_type in ('shopify_customer', 'shopify_order', 'hubspot_contact') as is_source_link,
-        {{ identity_names_compatible('a', 'b') }} as names_compatible,
+        a.first_name_key is not null and b.first_name_key is not null
+        and {{ identity_names_compatible('a', 'b') }} as names_agree,
+        a.email_match_key is not null and b.email_match_key is not null
+        and not a.is_role_email and not b.is_role_email
+        and a.email_match_key <> b.email_match_key as emails_differ,
         a.date_of_birth is not null and b.date_of_birth is not null
         and a.date_of_birth <> b.date_of_birth as dob_conflict
     from shared_pairs
@@ -65,7 +70,8 @@ judged as (
         case
             when is_source_link then null
             when dob_conflict then 'dob_conflict'
-            when identifier_type = 'phone' and not names_compatible then 'names_differ'
+            when identifier_type = 'phone' and not names_agree then 'names_differ'
+            when identifier_type = 'phone' and emails_differ then 'emails_differ'
         end as veto_reason
     from compared
 )

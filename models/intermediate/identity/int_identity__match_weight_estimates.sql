@@ -2,14 +2,21 @@
     m and u probabilities estimated from the data itself, per comparison level.
 
     u = P(level | two different people): the level frequencies among random pairs of records. A fixed,
-        hash-ordered sample of var identity_u_sample_records records is compared with itself; true
-        matches are a negligible share of random pairs.
+        hash-ordered sample of var identity_u_sample_records records is compared with itself, leaving
+        out pairs a strong edge links (known matches).
     m = P(level | same person): the level frequencies among pairs that a strong deterministic edge
         links (same Shopify id, HubSpot merge, same email ...). For each comparison only edges whose
         rule does not use that comparison's own field are counted (email edges say nothing about how
         often the same person's emails differ).
 
-    Both are smoothed (add-one per level) so no level gets a zero. int_identity__match_weights uses these
+    The scored matcher only sees pairs the deterministic rules did not link, and an exact email always
+    links (unless guarded). So for the email comparison the m of the other levels is estimated among
+    labelled pairs whose emails are not equal (m conditional on "not the same address"); otherwise a
+    shared number in two different addresses would look rare among matches when, among the pairs left
+    to score, it is the usual way the same person shows up.
+
+    Both are smoothed with half a pair per level (Jeffreys prior), so no level gets a zero while a
+    level seen in thousands of pairs keeps its frequency. int_identity__match_weights uses these
     when var identity_match_weights_source is 'estimated', falling back to the seed
     identity_match_weights for a comparison with fewer than var identity_min_pairs_for_estimate pairs.
 #}
@@ -23,16 +30,22 @@ records as (
 ),
 
 sampled as (
-    select *
+    select
+        records.*,
+        clusters.strong_cluster_id
     from records
-    order by hash(record_key)
+    inner join {{ ref('int_identity__strong_clusters') }} as clusters on records.record_id = clusters.record_id
+    order by hash(records.record_key)
     limit {{ var('identity_u_sample_records') }}
 ),
 
 random_pairs as (
+    -- Pairs a strong edge already links are left out: they are known matches, and at a few records
+    -- per person they would make rare agreements (same email, same number) look common among
+    -- non-matches.
     select {{ identity_comparison_levels('a', 'b') }}
     from sampled as a
-    inner join sampled as b on a.record_id < b.record_id
+    inner join sampled as b on a.record_id < b.record_id and a.strong_cluster_id <> b.strong_cluster_id
 ),
 
 labelled_pairs as (
@@ -83,21 +96,34 @@ counted as (
         levels.level,
         coalesce(m_counts.pairs, 0) as m_pairs,
         coalesce(u_counts.pairs, 0) as u_pairs,
-        sum(coalesce(m_counts.pairs, 0)) over (partition by levels.comparison) as m_total,
+        -- the exact email level is its own population (see above)
+        case when levels.comparison = 'email' and levels.level <> 'exact' then 'not_exact' else 'all' end
+            as m_population,
         sum(coalesce(u_counts.pairs, 0)) over (partition by levels.comparison) as u_total,
         count(*) over (partition by levels.comparison) as level_count
     from levels
     left join m_counts on levels.comparison = m_counts.comparison and levels.level = m_counts.level
     left join u_counts on levels.comparison = u_counts.comparison and levels.level = u_counts.level
+),
+
+normalized as (
+    select
+        counted.*,
+        case
+            when m_population = 'not_exact'
+                then sum(m_pairs) over (partition by comparison, m_population)
+            else sum(m_pairs) over (partition by comparison)
+        end as m_total
+    from counted
 )
 
 select
     comparison,
     level,
-    (m_pairs + 1.0) / (m_total + level_count) as m_probability,
-    (u_pairs + 1.0) / (u_total + level_count) as u_probability,
+    (m_pairs + 0.5) / (m_total + 0.5 * level_count) as m_probability,
+    (u_pairs + 0.5) / (u_total + 0.5 * level_count) as u_probability,
     m_pairs,
     m_total,
     u_pairs,
     u_total
-from counted
+from normalized

@@ -1,0 +1,305 @@
+"""Throughput of the bulk file loaders against DuckDB reading the same files itself.
+
+    python benchmarks/bench_loaders.py [--events 200000] [--csv-rows 200000] [--repeat 3] [--json OUT]
+
+Synthesizes Segment day folders and a CSV drop in the contract's shapes (a few broken lines/rows and
+re-delivered messages included, like the generator's), then, interleaving the contenders so a noisy
+machine hurts them alike, times end to end into a fresh DuckDB file each time:
+
+* ours: ``load_segment`` / ``load_csv_contacts`` (hashing, planning, parse, dlt extract/normalize/load
+  with merge, state), in this already-warm process;
+* DuckDB alone: ``CREATE TABLE AS SELECT * FROM read_json(...)`` (schema sniffed, and with the contract's
+  columns given) and ``read_csv(...)`` (sniffed, and all-VARCHAR), with ``ignore_errors`` so the broken
+  lines do not stop it (it drops them silently, which the loaders must not do).
+
+Prints rows/s (input lines per second) for each, the ratio ours/DuckDB, and a no-change rerun time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import duckdb
+
+EVENT_NAMES = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
+CSV_HEADER = (
+    "Customer ID,First Name,Last Name,E-mail Address,Phone Number,Street,Street 2,City,ZIP,State/Province,"
+    "Country,Birth Date,Customer Since,Last Updated,Opt Out,Notes"
+)
+CSV_MAPPING = {
+    "Customer ID": "contact_id",
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "E-mail Address": "email",
+    "Phone Number": "phone",
+    "Street": "address_line1",
+    "Street 2": "address_line2",
+    "City": "city",
+    "ZIP": "postal_code",
+    "State/Province": "region",
+    "Country": "country",
+    "Birth Date": "date_of_birth",
+    "Last Updated": "updated_at",
+}
+
+
+def synth_events(root: Path, n: int, seed: int = 7, days: int = 30, per_file: int = 2500) -> int:
+    """``n`` lines of Segment messages over ``days`` day folders: ~0.05% broken, ~0.5% re-delivered."""
+    rnd = random.Random(seed)
+    written = 0
+    per_day = -(-n // days)
+    for day in range(days):
+        folder = root / f"2026-01-{day + 1:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        count = min(per_day, n - written)
+        for part, start in enumerate(range(0, count, per_file)):
+            lines = []
+            for i in range(start, min(start + per_file, count)):
+                number = written + i
+                if rnd.random() < 0.0005:
+                    lines.append(
+                        '{"messageId": "broken-' + str(number) + '", "type": "page", "properties": {"url": "https://sh'
+                    )
+                    continue
+                mid = f"m-{rnd.randrange(number) if number and rnd.random() < 0.005 else number:09d}"
+                ts = f"2026-01-{day + 1:02d}T{rnd.randrange(24):02d}:{rnd.randrange(60):02d}:{rnd.randrange(60):02d}"
+                kind = rnd.choice(("track", "track", "page", "identify"))
+                message: dict[str, Any] = {
+                    "messageId": mid,
+                    "type": kind,
+                    "anonymousId": f"{rnd.getrandbits(64):016x}-anon",
+                    "userId": str(7_100_000_000 + rnd.randrange(100_000)) if rnd.random() < 0.4 else None,
+                    "context": {
+                        "ip": f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}",
+                        "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/124.0.0.0",
+                        "page": {"url": "https://shop.example.com/p/1", "path": "/p/1", "referrer": "", "title": "P"},
+                        "campaign": {"source": "newsletter", "medium": "email", "name": "spring"},
+                        "device": {"type": "mobile"},
+                        "library": {"name": "analytics.js", "version": "2.11.1"},
+                    },
+                    "timestamp": ts + ".120Z",
+                    "sentAt": ts + ".480Z",
+                    "receivedAt": ts + ".910Z",
+                }
+                if kind == "track":
+                    message["event"] = rnd.choice(EVENT_NAMES)
+                    message["properties"] = {"product_id": rnd.randrange(500), "price": "19.99", "currency": "USD"}
+                elif kind == "page":
+                    message["name"] = "Product"
+                    message["properties"] = {"url": "https://shop.example.com/p/1", "path": "/p/1"}
+                else:
+                    message["traits"] = {"email": f"user{number}@example.com", "first_name": "Ann"}
+                lines.append(json.dumps(message, separators=(",", ":")))
+            (folder / f"events-{part:04d}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written += count
+    return written
+
+
+def synth_csv(folder: Path, n: int, seed: int = 7, files: int = 4) -> int:
+    """A drop of ``files`` exports totalling ``n`` data rows (BOM, quoted commas, ~0.05% broken rows)."""
+    rnd = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mapping.json").write_text(json.dumps(CSV_MAPPING, indent=2))
+    per_file = -(-n // files)
+    written = 0
+    for part in range(files):
+        count = min(per_file, n - written)
+        lines = ["\ufeff" + CSV_HEADER]
+        for i in range(count):
+            number = written + i
+            row = [
+                f"LC-{number:07d}",
+                rnd.choice(("Ann", "Bob", "Élodie", "Daniel")),
+                rnd.choice(("Lee", "Stone", "Michel", "WILLIAMS")),
+                f" user{number}@example.com ",
+                f"+1 (404) {rnd.randrange(1000):03d}-{rnd.randrange(10000):04d}",
+                f"{rnd.randrange(9999)} Main St",
+                "",
+                "Washington",
+                f"{rnd.randrange(100000):05d}",
+                "DC",
+                "US",
+                "09/20/1952",
+                "06/18/2024",
+                "09/30/2024 22:58",
+                rnd.choice(("", "N", "Y")),
+                '"Prefers phone, not email"' if rnd.random() < 0.3 else "VIP",
+            ]
+            if rnd.random() < 0.0005:
+                row = row[:12]  # a short row: rejected
+            lines.append(",".join(row))
+        (folder / f"crm_export_{part:02d}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written += count
+    return written
+
+
+def fresh_warehouse(work: Path, name: str) -> Path:
+    """Point the loaders at a new DuckDB file and dlt folder (the same variables the CLI reads)."""
+    target = work / "runs" / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    os.environ["CUSTOMER360_DUCKDB_PATH"] = str(target / "warehouse.duckdb")
+    os.environ["CUSTOMER360_PIPELINES_DIR"] = str(target / "dlt")
+    return target / "warehouse.duckdb"
+
+
+def duckdb_into_table(work: Path, name: str, sql: str) -> float:
+    path = fresh_warehouse(work, name)
+    started = time.perf_counter()
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+    return time.perf_counter() - started
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--csv-rows", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder, removed after")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+    from ingestion.sources import csv_contacts, segment
+    from ingestion.sources.csv_contacts import load_csv_contacts
+    from ingestion.sources.segment import load_segment
+
+    # keep the output to the figures (the loaders' progress lines go to stderr anyway)
+    segment.progress = csv_contacts.progress = lambda message: None
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_loaders_"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        events_dir, drop = work / "segment", work / "csv" / "legacy_crm"
+        shutil.rmtree(events_dir, ignore_errors=True)
+        shutil.rmtree(drop, ignore_errors=True)
+        started = time.perf_counter()
+        n_events = synth_events(events_dir, args.events)
+        n_rows = synth_csv(drop, args.csv_rows)
+        size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file()) / 1e6
+        print(
+            f"synthesized {n_events:,} event lines and {n_rows:,} CSV rows ({size:,.0f} MB) in "
+            f"{time.perf_counter() - started:.1f}s under {work}"
+        )
+
+        event_files = [str(p) for p in sorted(events_dir.glob("*/*.jsonl"))]
+        csv_files = [str(p) for p in sorted(drop.glob("*.csv"))]
+        shape = (
+            "{'messageId': 'VARCHAR', 'type': 'VARCHAR', 'event': 'VARCHAR', 'name': 'VARCHAR', "
+            "'anonymousId': 'VARCHAR', 'userId': 'VARCHAR', 'timestamp': 'TIMESTAMPTZ', 'sentAt': 'TIMESTAMPTZ', "
+            "'receivedAt': 'TIMESTAMPTZ', 'traits': 'JSON', 'properties': 'JSON', 'context': 'JSON'}"
+        )
+        contenders: dict[str, tuple[int, Callable[[], float]]] = {
+            "events: ours (load_segment)": (
+                n_events,
+                lambda: (fresh_warehouse(work, "ours_events"), timed(lambda: load_segment(events_dir)))[1],
+            ),
+            "events: duckdb read_json (sniffed)": (
+                n_events,
+                lambda: duckdb_into_table(
+                    work,
+                    "duck_json",
+                    f"CREATE TABLE events AS SELECT * FROM read_json({event_files!r}, "
+                    "format = 'newline_delimited', ignore_errors = true)",
+                ),
+            ),
+            "events: duckdb read_json (columns given)": (
+                n_events,
+                lambda: duckdb_into_table(
+                    work,
+                    "duck_json_cols",
+                    f"CREATE TABLE events AS SELECT * FROM read_json({event_files!r}, "
+                    f"format = 'newline_delimited', ignore_errors = true, columns = {shape})",
+                ),
+            ),
+            "csv: ours (load_csv_contacts)": (
+                n_rows,
+                lambda: (
+                    fresh_warehouse(work, "ours_csv"),
+                    timed(lambda: load_csv_contacts(drop, drop / "mapping.json", "legacy_crm")),
+                )[1],
+            ),
+            "csv: duckdb read_csv (sniffed)": (
+                n_rows,
+                lambda: duckdb_into_table(
+                    work,
+                    "duck_csv",
+                    f"CREATE TABLE contacts AS SELECT * FROM read_csv({csv_files!r}, "
+                    "union_by_name = true, ignore_errors = true)",
+                ),
+            ),
+            "csv: duckdb read_csv (all_varchar)": (
+                n_rows,
+                lambda: duckdb_into_table(
+                    work,
+                    "duck_csv_text",
+                    f"CREATE TABLE contacts AS SELECT * FROM read_csv({csv_files!r}, "
+                    "union_by_name = true, ignore_errors = true, all_varchar = true)",
+                ),
+            ),
+        }
+        # one untimed warm-up each (imports, first dlt pipeline), then interleaved timed rounds
+        for _, run in contenders.values():
+            run()
+        seconds: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(args.repeat):
+            for name, (_, run) in contenders.items():
+                seconds[name].append(run())
+
+        # a rerun over unchanged files: what every scheduled load costs when nothing arrived
+        fresh_warehouse(work, "ours_events_rerun")
+        load_segment(events_dir)
+        rerun = timed(lambda: load_segment(events_dir))
+
+        figures: dict[str, Any] = {"events": n_events, "csv_rows": n_rows, "repeat": args.repeat, "results": {}}
+        print(f"\n{'contender':44} {'best s':>8} {'median s':>9} {'rows/s (best)':>14}")
+        for name, (rows, _) in contenders.items():
+            best, median = min(seconds[name]), statistics.median(seconds[name])
+            figures["results"][name] = {"rows": rows, "best_s": best, "median_s": median, "rows_per_s": rows / best}
+            print(f"{name:44} {best:8.2f} {median:9.2f} {rows / best:14,.0f}")
+        print()
+        rate = {name: r["rows_per_s"] for name, r in figures["results"].items()}
+        for ours, theirs in (
+            ("events: ours (load_segment)", "events: duckdb read_json (sniffed)"),
+            ("events: ours (load_segment)", "events: duckdb read_json (columns given)"),
+            ("csv: ours (load_csv_contacts)", "csv: duckdb read_csv (sniffed)"),
+            ("csv: ours (load_csv_contacts)", "csv: duckdb read_csv (all_varchar)"),
+        ):
+            ratio = rate[ours] / rate[theirs]
+            figures["results"][f"ratio {ours} / {theirs}"] = ratio
+            print(f"ratio {ours.split(':')[0]}: ours / {theirs.split(': ', 1)[1]:36} {ratio:5.2f}")
+        figures["rerun_unchanged_events_s"] = rerun
+        print(f"\nsegment rerun with nothing new ({len(event_files)} files): {rerun:.2f}s")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

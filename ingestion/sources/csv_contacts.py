@@ -1,0 +1,428 @@
+"""CSV contact drops: ``DIR/*.csv`` + ``mapping.json`` → ``raw_csv_contacts.<source_name>``.
+
+Each drop is its own source system (``legacy_crm``, ``signup_forms``): its own table, its own dlt
+pipeline (``customer360_csv_contacts_<name>``, schema ``csv_contacts_<name>``, so drops never share a
+stored schema or state), all in the one dataset ``raw_csv_contacts``. Rows that DuckDB's CSV reader
+cannot split (wrong field count, unterminated quote) go to the shared ``rejected_rows`` table with the
+drop's name.
+
+Files are parsed by an in-memory DuckDB (``read_csv`` with the dialect fixed from the header line, every
+column VARCHAR, ``store_rejects`` to catch broken rows with their line and message) and handed to dlt as
+Arrow tables: no row ever becomes a Python dict.
+
+Contract details:
+* Columns: canonical names from the mapping, other headers snake_cased (dlt's naming), all text; empty
+  fields are NULL. ``_source_file`` (file name in the drop), ``_row_number`` (1-based data row: the
+  header and blank lines are not rows, a quoted multi-line value is one row), ``_file_checksum``
+  (sha256 of the file).
+* A file with the same checksum as when it was loaded is skipped; a changed file is reloaded and its
+  previous rows (and rejects) are replaced, so a shrunken file leaves nothing stale. Files that
+  vanished from the folder keep their rows. A changed mapping reloads every file.
+* UTF-8 with or without BOM; any other encoding is a user error naming the file and byte offset.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import numpy as np
+import pyarrow as pa
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.common.schema.typing import TColumnSchema
+
+from ingestion import settings
+from ingestion.errors import UserError
+from ingestion.pipeline import LoadSummary, user_errors
+from ingestion.sources.file_loads import (
+    FileLoadSummary,
+    ScannedFile,
+    arrow_schema,
+    discard_unfinished,
+    in_list,
+    merge_condition,
+    plan_files,
+    progress,
+    run_committed,
+    source_state,
+    sql_literal,
+)
+
+DATASET = "raw_csv_contacts"
+REJECTED_TABLE = "rejected_rows"
+CANONICAL_FIELDS = (
+    "contact_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "region",
+    "country",
+    "date_of_birth",
+    "updated_at",
+)
+META_COLUMNS: dict[str, TColumnSchema] = {
+    "_source_file": {"data_type": "text", "nullable": False},
+    "_row_number": {"data_type": "bigint", "nullable": False},
+    "_file_checksum": {"data_type": "text", "nullable": False},
+    "_dlt_load_id": {"data_type": "text", "nullable": False},
+}
+REJECTED_COLUMNS: dict[str, TColumnSchema] = {
+    "source_name": {"data_type": "text", "nullable": False},
+    "source_file": {"data_type": "text", "nullable": False},
+    "row_number": {"data_type": "bigint", "nullable": False},
+    "raw_text": {"data_type": "text"},
+    "reason": {"data_type": "text", "nullable": False},
+    "rejected_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "_dlt_load_id": {"data_type": "text", "nullable": False},
+}
+REJECTED_SCHEMA = arrow_schema(REJECTED_COLUMNS)
+# Names a drop cannot take: the API sources' systems, and tables that share its dataset.
+RESERVED_NAMES = frozenset({"hubspot", "shopify", "segment", "csv_contacts", REJECTED_TABLE})
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_DELIMITERS = (",", ";", "\t", "|")
+_HEADER_LIMIT = 1 << 20
+_NAMING = NamingConvention()
+
+
+def validate_source_name(source_name: str) -> str:
+    if not _SOURCE_NAME.match(source_name or ""):
+        raise UserError(
+            f"--source-name {source_name!r} must be a lower snake_case identifier (a-z, 0-9, _; starts with a "
+            "letter; at most 40 characters)"
+        )
+    if source_name in RESERVED_NAMES:
+        raise UserError(f"--source-name {source_name!r} is reserved; choose a name for the drop's own system")
+    return source_name
+
+
+def read_mapping(mapping_path: Path) -> dict[str, str]:
+    """``{file header: canonical field}``; unknown fields and duplicate targets are user errors."""
+    if not mapping_path.is_file():
+        raise UserError(f"mapping file not found: {mapping_path}")
+    try:
+        mapping = json.loads(mapping_path.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UserError(f"mapping file {mapping_path} is not valid JSON: {error}") from error
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise UserError(f'mapping file {mapping_path} must be one JSON object of "file header": "canonical field"')
+    problems = []
+    unknown = sorted({v for v in mapping.values() if v not in CANONICAL_FIELDS})
+    if unknown:
+        problems.append(f"unknown canonical fields {unknown} (expected some of {', '.join(CANONICAL_FIELDS)})")
+    targets: dict[str, list[str]] = {}
+    for header, field in mapping.items():
+        targets.setdefault(field, []).append(header)
+    duplicates = {field: headers for field, headers in targets.items() if len(headers) > 1}
+    if duplicates:
+        shown = "; ".join(f"{field} <- {', '.join(repr(h) for h in headers)}" for field, headers in duplicates.items())
+        problems.append(f"several headers map to the same field ({shown})")
+    if problems:
+        raise UserError(f"mapping file {mapping_path}: " + "; ".join(problems))
+    return mapping
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How one file is read: delimiter, header names and the column each header becomes."""
+
+    rel: str
+    path: Path
+    delimiter: str
+    headers: tuple[str, ...]
+    columns: tuple[str, ...]  # the table column of each header, same order
+
+
+def read_header(path: Path) -> tuple[str, list[str]]:
+    """Delimiter and header names from the first line (BOM stripped). An empty file has no header."""
+    with path.open("rb") as handle:
+        first = handle.readline(_HEADER_LIMIT)
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    try:
+        line = first.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"{path} is not UTF-8 (byte 0x{first[error.start]:02x} in the header line); re-export it as UTF-8"
+        ) from error
+    if not line.strip():
+        return ",", []
+    # the delimiter that splits the header into the most fields; a one-column file reads the same either way
+    best = max(_DELIMITERS, key=lambda d: (len(next(csv.reader([line], delimiter=d))), d == ","))
+    return best, [h.strip() for h in next(csv.reader([line], delimiter=best))]
+
+
+def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, str]) -> dict[str, CsvLayout]:
+    """Every file's layout, after checking the mapping against all the files' headers at once."""
+    layouts: dict[str, CsvLayout] = {}
+    seen_headers: set[str] = set()
+    problems: list[str] = []
+    for rel, path in files:
+        delimiter, headers = read_header(path)
+        seen_headers.update(headers)
+        columns = []
+        for index, header in enumerate(headers, start=1):
+            columns.append(
+                mapping[header] if header in mapping else (_NAMING.normalize_identifier(header) or f"column_{index}")
+            )
+        clashes: dict[str, list[str]] = {}
+        for header, column in zip(headers, columns, strict=True):
+            clashes.setdefault(column, []).append(header)
+        for column, owners in clashes.items():
+            if len(owners) > 1:
+                problems.append(f"{rel}: headers {owners} all become column {column!r}")
+            if column in META_COLUMNS or column.startswith("_dlt"):
+                problems.append(f"{rel}: header {owners[0]!r} would overwrite the loader's column {column!r}")
+        layouts[rel] = CsvLayout(rel, path, delimiter, tuple(headers), tuple(columns))
+    absent = sorted(set(mapping) - seen_headers)
+    if absent:
+        problems.append(f"mapped headers not found in any file: {absent}")
+    if problems:
+        raise UserError("CSV drop does not match its mapping: " + "; ".join(problems))
+    return layouts
+
+
+def _blank_records(path: Path, delimiter: str) -> list[int]:
+    """Record numbers (header = 1, as DuckDB counts) of empty lines. Only for files that have one."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return [number for number, record in enumerate(csv.reader(handle, delimiter=delimiter), start=1) if not record]
+
+
+def _row_numbers(good_rows: int, rejected_lines: Sequence[int], blanks: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+    """1-based data row numbers of the good rows (in file order) and of the rejected rows.
+
+    DuckDB reports a rejected row by its record number (header = 1, blank lines counted, a multi-line
+    quoted value counted once) but says nothing about good rows, which come back in file order. Good rows
+    therefore take, in order, the data row numbers that no reject holds.
+    """
+    blank_arr = np.asarray(sorted(blanks), dtype=np.int64)
+    rejected = [int(line - 1 - np.searchsorted(blank_arr, line)) for line in rejected_lines]
+    numbers = np.arange(1, good_rows + 1, dtype=np.int64)
+    for taken in sorted(rejected):
+        numbers[numbers >= taken] += 1
+    return numbers, rejected
+
+
+def _read_file(
+    layout: CsvLayout, scanned: ScannedFile, all_columns: Sequence[str], load_id: str
+) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    """The file's good rows as an Arrow table in the table's column order, and its rejected rows."""
+    con = duckdb.connect()
+    try:
+        if not layout.headers:
+            good = pa.table({name: pa.array([], pa.string()) for name in all_columns})
+            rejects: list[tuple[int, str, str]] = []
+        else:
+            positional = {f"c{i}": "VARCHAR" for i in range(len(layout.headers))}
+            by_column = {column: f"c{i}" for i, column in enumerate(layout.columns)}
+            select = ", ".join(
+                f'{by_column[name]} AS "{name}"' if name in by_column else f'NULL::VARCHAR AS "{name}"'
+                for name in all_columns
+            )
+            options = ", ".join(
+                [
+                    f"columns = {{{', '.join(f'{sql_literal(k)}: {sql_literal(v)}' for k, v in positional.items())}}}",
+                    "header = true",
+                    "auto_detect = false",
+                    f"delim = {sql_literal(layout.delimiter)}",
+                    "quote = '\"'",
+                    "escape = '\"'",
+                    "strict_mode = true",
+                    "null_padding = false",
+                    "store_rejects = true",
+                    "rejects_table = 'csv_rejects'",
+                    "rejects_scan = 'csv_reject_scans'",
+                ]
+            )
+            good = con.sql(
+                f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})"
+            ).to_arrow_table()
+            rejects = [
+                (int(line), str(reason), raw or "")
+                for line, reason, raw in con.execute(
+                    # DuckDB may log one error per missing column: the first names the row's field count
+                    "SELECT line, arg_min(lower(error_type) || ': ' || error_message, column_idx), "
+                    "arg_min(csv_line, column_idx) FROM csv_rejects GROUP BY line ORDER BY line"
+                ).fetchall()
+            ]
+    finally:
+        con.close()
+    blanks = _blank_records(layout.path, layout.delimiter) if scanned.has_blank_line and layout.headers else []
+    numbers, rejected_rows = _row_numbers(good.num_rows, [line for line, _, _ in rejects], blanks)
+    n = good.num_rows
+    constants = {"_source_file": layout.rel, "_file_checksum": scanned.fingerprint.sha256, "_dlt_load_id": load_id}
+    good = good.append_column(
+        pa.field("_source_file", pa.string(), nullable=False), pa.array([constants["_source_file"]] * n, pa.string())
+    )
+    good = good.append_column(pa.field("_row_number", pa.int64(), nullable=False), pa.array(numbers, pa.int64()))
+    for name in ("_file_checksum", "_dlt_load_id"):
+        good = good.append_column(
+            pa.field(name, pa.string(), nullable=False), pa.array([constants[name]] * n, pa.string())
+        )
+    return good, [(row, reason, raw) for row, (_, reason, raw) in zip(rejected_rows, rejects, strict=True)]
+
+
+def _rejected_table(
+    source_name: str, source_file: str, rejects: Sequence[tuple[int, str, str]], rejected_at: datetime, load_id: str
+) -> pa.Table:
+    n = len(rejects)
+    return pa.table(
+        [
+            pa.array([source_name] * n, pa.string()),
+            pa.array([source_file] * n, pa.string()),
+            pa.array([r[0] for r in rejects], pa.int64()),
+            pa.array([r[2].strip("\r\n") for r in rejects], pa.string()),  # CRLF files: DuckDB keeps the LF
+            pa.array([r[1] for r in rejects], pa.string()),
+            pa.array([rejected_at] * n, pa.timestamp("us", tz="UTC")),
+            pa.array([load_id] * n, pa.string()),
+        ],
+        schema=REJECTED_SCHEMA,
+    )
+
+
+def csv_contacts_source(
+    source_name: str,
+    files: Sequence[ScannedFile],
+    layouts: Mapping[str, CsvLayout],
+    state_after: dict[str, Any],
+    stats: dict[str, int],
+) -> Any:
+    """A dlt source named ``csv_contacts_<source_name>`` filling ``<source_name>`` and ``rejected_rows``.
+
+    ``state_after`` (file fingerprints and the mapping's checksum) becomes the source state once every
+    file was extracted; dlt commits it together with the data.
+    """
+    extra = sorted({c for f in files for c in layouts[f.rel].columns} - set(CANONICAL_FIELDS))
+    all_columns = [*CANONICAL_FIELDS, *extra]
+    table_columns: dict[str, TColumnSchema] = {name: {"data_type": "text"} for name in all_columns} | META_COLUMNS
+    target = arrow_schema(table_columns)
+
+    def extract() -> Iterator[Any]:
+        load_id = dlt.current.load_package_state()["load_id"]
+        rejected_at = datetime.now(UTC)
+        for scanned in files:
+            good, rejects = _read_file(layouts[scanned.rel], scanned, all_columns, load_id)
+            # always yield, even empty: the merge must run to delete the file's previous rows
+            yield dlt.mark.with_table_name(good.cast(target), source_name)
+            yield dlt.mark.with_table_name(
+                _rejected_table(source_name, scanned.rel, rejects, rejected_at, load_id), REJECTED_TABLE
+            )
+            stats["rows"] = stats.get("rows", 0) + good.num_rows
+            stats["rejected"] = stats.get("rejected", 0) + len(rejects)
+            progress(f"{source_name}: {scanned.rel}: {good.num_rows:,} rows, {len(rejects):,} rejected")
+        dlt.current.source_state().update(state_after)
+
+    resource = dlt.resource(extract, name=f"{source_name}_files")
+    resource.apply_hints(
+        table_name=source_name,
+        create_table_variant=True,
+        write_disposition={
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            # a reloaded file replaces all of its previous rows, however many it has now
+            "destination_scope": merge_condition(in_list("_source_file", (f.rel for f in files))),
+        },
+        columns=table_columns,
+    )
+    resource.apply_hints(
+        table_name=REJECTED_TABLE,
+        create_table_variant=True,
+        write_disposition={
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            # the table is shared by every drop: only this drop's reloaded files are replaced
+            "destination_scope": merge_condition(
+                f'"source_name" = {sql_literal(source_name)} AND {in_list("source_file", (f.rel for f in files))}'
+            ),
+        },
+        columns=REJECTED_COLUMNS,
+    )
+
+    def drop_source() -> Any:
+        return resource
+
+    return dlt.source(drop_source, name=f"csv_contacts_{source_name}", section="csv_contacts")()
+
+
+def make_csv_pipeline(source_name: str, duckdb_path: Path | None = None) -> dlt.Pipeline:
+    """One pipeline per drop, all into ``raw_csv_contacts`` (same file and folders as make_pipeline)."""
+    path = duckdb_path or settings.duckdb_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"customer360_csv_contacts_{source_name}",
+        destination=dlt.destinations.duckdb(str(path)),
+        dataset_name=DATASET,
+        pipelines_dir=str(settings.pipelines_dir()),
+        progress="log",
+    )
+
+
+def _mapping_checksum(mapping: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
+
+
+def load_csv_contacts(path: Path, mapping: Path, source_name: str) -> LoadSummary:
+    """Load a drop's new and changed CSV files into ``raw_csv_contacts.<source_name>``."""
+    started = time.monotonic()
+    source_name = validate_source_name(source_name)
+    folder = Path(path).expanduser().resolve()
+    if not folder.is_dir():
+        raise UserError(f"CSV drop folder not found: {folder}")
+    header_map = read_mapping(Path(mapping).expanduser())
+    candidates = sorted((p.name, p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+    for rel, _ in candidates:
+        if any(char in rel for char in "*?[]{}"):
+            # DuckDB would read these characters as a glob pattern, not as a file name
+            raise UserError(f"unsupported characters (*?[]{{}}) in CSV file name {folder / rel}; rename it")
+    if not candidates:
+        return FileLoadSummary(source_name, skipped=f"no CSV files in {folder}", seconds=time.monotonic() - started)
+    layouts = plan_layouts(candidates, header_map)
+    mapping_sha = _mapping_checksum(header_map)
+
+    pipeline = make_csv_pipeline(source_name)
+    schema_name = f"csv_contacts_{source_name}"
+    with user_errors(source_name):
+        discard_unfinished(pipeline)
+        pipeline.sync_destination()
+        state = source_state(pipeline, schema_name)
+        remapped = bool(state.get("files")) and state.get("mapping_sha256") != mapping_sha
+        plan = plan_files(candidates, state.get("files", {}), force=remapped, find_blank_lines=True)
+        undecodable = [f"{f.path} ({f.utf8_error})" for f in plan.to_load if f.utf8_error]
+        if undecodable:
+            raise UserError(f"not UTF-8, re-export as UTF-8: {'; '.join(undecodable)}")
+        progress(
+            f"{source_name}: {len(candidates):,} CSV files; {len(plan.to_load):,} new or changed"
+            f"{' (mapping changed: all reloaded)' if remapped else ''}, {len(plan.unchanged):,} unchanged"
+        )
+        if not plan.to_load:
+            return FileLoadSummary(
+                source_name,
+                skipped="no new or changed CSV files",
+                seconds=time.monotonic() - started,
+                files_unchanged=len(plan.unchanged),
+            )
+        stats: dict[str, int] = {}
+        state_after = {"files": plan.state_after, "mapping_sha256": mapping_sha}
+        run_committed(pipeline, csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats))
+    return FileLoadSummary(
+        source_name,
+        rows_by_table={source_name: stats.get("rows", 0), REJECTED_TABLE: stats.get("rejected", 0)},
+        rejected=stats.get("rejected", 0),
+        seconds=time.monotonic() - started,
+        files_read=[f.rel for f in plan.to_load],
+        files_unchanged=len(plan.unchanged),
+    )

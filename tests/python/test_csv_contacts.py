@@ -1,0 +1,381 @@
+"""The CSV contact drop loader: mapping, rejects, row numbers, reloads, several drops, failure safety."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ingestion.errors import UserError
+from ingestion.sources import csv_contacts, file_loads
+from ingestion.sources.csv_contacts import CANONICAL_FIELDS, load_csv_contacts, make_csv_pipeline
+
+LEGACY_MAPPING = {
+    "Customer ID": "contact_id",
+    "E-mail Address": "email",
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "Birth Date": "date_of_birth",
+}
+# BOM + CRLF, a doubled quote, a quoted multi-line value, a short row and a long row
+EXPORT_A = (
+    "\ufeffCustomer ID,First Name,Last Name,E-mail Address,Birth Date,Opt Out,Notes\r\n"
+    'C1,Ann,Lee,ann@example.com,1980-01-02,N,"likes ""quotes"""\r\n'
+    'C2,Bob,Stone,bob@example.com,,Y,"multi\r\nline note"\r\n'
+    "C3,Cy,Short,cy@example.com,1990-01-01,N\r\n"
+    "C4,Di,Long,di@example.com,,N,note,EXTRA\r\n"
+    "C5,Ed,Last,ed@example.com,,N,\r\n"
+)
+# another export of the same system: semicolons, other column order, one more column
+EXPORT_B = "E-mail Address;Customer ID;Loyalty Tier\nfay@example.com;C6;gold\n  gus@example.com ;C7;\n"
+
+
+def write_drop(folder: Path, files: dict[str, str | bytes], mapping: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content.encode() if isinstance(content, str) else content)
+    (folder / "mapping.json").write_text(json.dumps(mapping))
+    return folder
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    return write_drop(tmp_path / "legacy_crm", {"a.csv": EXPORT_A, "b.csv": EXPORT_B}, LEGACY_MAPPING)
+
+
+def load(folder: Path, name: str | None = None) -> Any:
+    return load_csv_contacts(folder, folder / "mapping.json", folder.name if name is None else name)
+
+
+def rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(path))
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def columns(path: Path, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in rows(
+            path,
+            "select column_name from information_schema.columns where table_schema = 'raw_csv_contacts' "
+            "and table_name = ? order by ordinal_position",
+            table,
+        )
+    ]
+
+
+def test_full_load_maps_keeps_and_rejects(drop: Path, warehouse: Path) -> None:
+    summary = load(drop)
+
+    assert summary.source_system == "legacy_crm"
+    assert summary.rows_by_table == {"legacy_crm": 5, "rejected_rows": 2}
+    assert summary.rejected == 2
+    assert summary.files_read == ["a.csv", "b.csv"]
+
+    # every canonical column exists (phone, city ... are never mapped), then the kept extra columns
+    cols = columns(warehouse, "legacy_crm")
+    assert cols[: len(CANONICAL_FIELDS)] == list(CANONICAL_FIELDS)
+    assert {"opt_out", "notes", "loyalty_tier", "_source_file", "_row_number", "_file_checksum", "_dlt_load_id"} <= set(
+        cols
+    )
+    assert rows(
+        warehouse,
+        "select _source_file, _row_number, contact_id, first_name, last_name, email, date_of_birth, opt_out, notes, "
+        "loyalty_tier, phone from raw_csv_contacts.legacy_crm order by _source_file, _row_number",
+    ) == [
+        ("a.csv", 1, "C1", "Ann", "Lee", "ann@example.com", "1980-01-02", "N", 'likes "quotes"', None, None),
+        ("a.csv", 2, "C2", "Bob", "Stone", "bob@example.com", None, "Y", "multi\r\nline note", None, None),
+        ("a.csv", 5, "C5", "Ed", "Last", "ed@example.com", None, "N", None, None, None),
+        ("b.csv", 1, "C6", None, None, "fay@example.com", None, None, None, "gold", None),
+        ("b.csv", 2, "C7", None, None, "  gus@example.com ", None, None, None, None, None),
+    ]
+    checksum = hashlib.sha256((drop / "a.csv").read_bytes()).hexdigest()
+    assert rows(
+        warehouse, "select distinct _file_checksum from raw_csv_contacts.legacy_crm where _source_file = 'a.csv'"
+    ) == [(checksum,)]
+    assert rows(
+        warehouse,
+        "select source_name, source_file, row_number, reason, raw_text from raw_csv_contacts.rejected_rows order by 3",
+    ) == [
+        (
+            "legacy_crm",
+            "a.csv",
+            3,
+            "missing columns: Expected Number of Columns: 7 Found: 6",
+            "C3,Cy,Short,cy@example.com,1990-01-01,N",
+        ),
+        (
+            "legacy_crm",
+            "a.csv",
+            4,
+            "too many columns: Expected Number of Columns: 7 Found: 8",
+            "C4,Di,Long,di@example.com,,N,note,EXTRA",
+        ),
+    ]
+    assert rows(warehouse, "select count(*) from raw_csv_contacts.rejected_rows where rejected_at is null") == [(0,)]
+
+
+def test_rerun_skips_unchanged_files_without_reading_them(
+    drop: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(drop)
+    loads = rows(warehouse, "select count(*) from raw_csv_contacts._dlt_loads")
+    scanned: list[Path] = []
+    original = file_loads.scan_file
+    monkeypatch.setattr(file_loads, "scan_file", lambda p, blank=False: scanned.append(p) or original(p, blank))
+
+    again = load(drop)
+
+    assert again.skipped == "no new or changed CSV files"
+    assert again.files_read == [] and again.files_unchanged == 2
+    assert scanned == []
+    assert rows(warehouse, "select count(*) from raw_csv_contacts.legacy_crm") == [(5,)]
+    assert rows(warehouse, "select count(*) from raw_csv_contacts._dlt_loads") == loads
+
+
+def test_changed_file_replaces_its_rows_and_rejects(drop: Path, warehouse: Path) -> None:
+    load(drop)
+    b_load = rows(
+        warehouse, "select distinct _dlt_load_id from raw_csv_contacts.legacy_crm where _source_file = 'b.csv'"
+    )
+    # a re-export with fewer rows and nothing broken
+    (drop / "a.csv").write_text(
+        "Customer ID,First Name,Last Name,E-mail Address,Birth Date,Opt Out,Notes\nC1,Ann,Lee-Smith,,,,\n"
+    )
+
+    summary = load(drop)
+
+    assert summary.files_read == ["a.csv"] and summary.files_unchanged == 1
+    assert summary.rows_by_table == {"legacy_crm": 1, "rejected_rows": 0}
+    assert rows(
+        warehouse,
+        "select contact_id, last_name, _row_number from raw_csv_contacts.legacy_crm where _source_file = 'a.csv'",
+    ) == [("C1", "Lee-Smith", 1)]
+    assert rows(warehouse, "select count(*) from raw_csv_contacts.rejected_rows") == [(0,)]
+    assert (
+        rows(warehouse, "select distinct _dlt_load_id from raw_csv_contacts.legacy_crm where _source_file = 'b.csv'")
+        == b_load
+    )
+
+    # emptied down to its header: the file's rows are gone, not left stale
+    (drop / "a.csv").write_text("Customer ID,First Name,Last Name,E-mail Address,Birth Date,Opt Out,Notes\n")
+    assert load(drop).rows_by_table == {"legacy_crm": 0, "rejected_rows": 0}
+    assert rows(warehouse, "select _source_file, count(*) from raw_csv_contacts.legacy_crm group by 1") == [
+        ("b.csv", 2)
+    ]
+
+
+def test_two_drops_share_the_dataset(drop: Path, tmp_path: Path, warehouse: Path) -> None:
+    signups = write_drop(
+        tmp_path / "signup_forms",
+        {"q1.csv": "submission_id,email_address,form_name\nS1,sue@example.com,spring\nS2,broken,row,here\n"},
+        {"submission_id": "contact_id", "email_address": "email"},
+    )
+    load(drop)
+    assert load(signups).rows_by_table == {"signup_forms": 1, "rejected_rows": 1}
+
+    assert rows(warehouse, "select contact_id, email, form_name from raw_csv_contacts.signup_forms") == [
+        ("S1", "sue@example.com", "spring")
+    ]
+    assert "loyalty_tier" not in columns(warehouse, "signup_forms")
+    assert rows(warehouse, "select count(*) from raw_csv_contacts.legacy_crm") == [(5,)]
+    assert rows(
+        warehouse, "select source_name, source_file, row_number from raw_csv_contacts.rejected_rows order by 1, 3"
+    ) == [("legacy_crm", "a.csv", 3), ("legacy_crm", "a.csv", 4), ("signup_forms", "q1.csv", 2)]
+
+    # reloading one drop's file touches neither the other drop's rows nor its rejects
+    (drop / "a.csv").write_text("Customer ID,E-mail Address,Birth Date,First Name,Last Name\nC1,a@b.c,,A,L\n")
+    load(drop)
+    assert rows(
+        warehouse, "select source_name, source_file, row_number from raw_csv_contacts.rejected_rows order by 1, 3"
+    ) == [("signup_forms", "q1.csv", 2)]
+    assert rows(warehouse, "select count(*) from raw_csv_contacts.signup_forms") == [(1,)]
+    # each drop keeps its own state: both reruns are no-ops
+    assert load(drop).skipped and load(signups).skipped
+    for name in ("legacy_crm", "signup_forms"):
+        pipeline = make_csv_pipeline(name, warehouse)
+        pipeline.sync_destination()
+        assert pipeline.dataset_name == "raw_csv_contacts"
+        assert set(pipeline.state["sources"]) == {f"csv_contacts_{name}"}
+
+
+def test_mapping_errors_list_every_problem(drop: Path, warehouse: Path) -> None:
+    bad = drop / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "Customer ID": "contact_id",
+                "E-mail Address": "email_address",
+                "First Name": "name",
+                "Last Name": "contact_id",
+            }
+        )
+    )
+    with pytest.raises(UserError) as error:
+        load_csv_contacts(drop, bad, "legacy_crm")
+    message = str(error.value)
+    assert "unknown canonical fields ['email_address', 'name']" in message
+    assert "contact_id <- 'Customer ID', 'Last Name'" in message
+
+    bad.write_text(json.dumps({"Customer ID": "contact_id", "Email": "email", "Zip Code": "postal_code"}))
+    with pytest.raises(UserError, match=r"mapped headers not found in any file: \['Email', 'Zip Code'\]"):
+        load_csv_contacts(drop, bad, "legacy_crm")
+
+    # an unmapped header that would land on a mapped column is ambiguous
+    write_drop(drop, {"c.csv": "Customer ID,E-mail Address,Email\nC9,x@y.z,other@y.z\n"}, LEGACY_MAPPING)
+    with pytest.raises(UserError, match=r"c.csv: headers \['E-mail Address', 'Email'\] all become column 'email'"):
+        load(drop)
+    with pytest.raises(UserError, match="mapping file not found"):
+        load_csv_contacts(drop, drop / "missing.json", "legacy_crm")
+    (drop / "broken.json").write_text("{not json")
+    with pytest.raises(UserError, match="is not valid JSON"):
+        load_csv_contacts(drop, drop / "broken.json", "legacy_crm")
+    assert not warehouse.exists()
+
+
+@pytest.mark.parametrize("name", ["Legacy CRM", "legacy-crm", "1crm", "", "hubspot", "segment", "rejected_rows"])
+def test_source_name_is_validated(drop: Path, warehouse: Path, name: str) -> None:
+    with pytest.raises(UserError, match="--source-name"):
+        load(drop, name)
+
+
+def test_folders_and_encodings(tmp_path: Path, warehouse: Path) -> None:
+    with pytest.raises(UserError, match="CSV drop folder not found"):
+        load(tmp_path / "nope")
+    empty = write_drop(tmp_path / "empty_drop", {}, {"id": "contact_id"})
+    assert load(empty).skipped == f"no CSV files in {empty.resolve()}"
+
+    latin = write_drop(
+        tmp_path / "latin_drop",
+        {"ok.csv": "id,name\n1,Zoe\n", "latin.csv": "id,name\n1,Ren\xe9e\n".encode("latin-1")},
+        {"id": "contact_id", "name": "first_name"},
+    )
+    with pytest.raises(UserError, match=r"not UTF-8.*latin\.csv \(byte 0xe9 at offset 13\)"):
+        load(latin)
+    assert rows(warehouse, "select count(*) from information_schema.tables where table_name = 'latin_drop'") == [(0,)]
+
+
+def test_row_numbers_skip_blank_lines(tmp_path: Path, warehouse: Path) -> None:
+    folder = write_drop(
+        tmp_path / "gaps",
+        {"g.csv": 'id,name\n1,a\n\n2,b\n3,c,extra\n\n\n4,"two\n\nparagraphs"\n5,e\n\n'},
+        {"id": "contact_id"},
+    )
+    load(folder)
+    assert rows(warehouse, "select contact_id, _row_number, name from raw_csv_contacts.gaps order by 2") == [
+        ("1", 1, "a"),
+        ("2", 2, "b"),
+        ("4", 4, "two\n\nparagraphs"),
+        ("5", 5, "e"),
+    ]
+    assert rows(warehouse, "select row_number, raw_text from raw_csv_contacts.rejected_rows") == [(3, "3,c,extra")]
+
+
+def test_changed_mapping_reloads_every_file(drop: Path, warehouse: Path) -> None:
+    load(drop)
+    remapped = {k: v for k, v in LEGACY_MAPPING.items() if k != "Birth Date"}
+    (drop / "mapping.json").write_text(json.dumps(remapped))
+
+    summary = load(drop)
+
+    assert summary.files_read == ["a.csv", "b.csv"]
+    assert rows(
+        warehouse, "select count(*), count(date_of_birth), count(birth_date) from raw_csv_contacts.legacy_crm"
+    ) == [(5, 0, 1)]
+
+
+def test_locked_warehouse_is_a_user_error(drop: Path, warehouse: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
+            str(warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(UserError, match="is locked by another process"):
+            load(drop)
+    finally:
+        holder.terminate()
+        holder.wait(timeout=10)
+
+
+def test_failure_mid_load_changes_nothing(drop: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    load(drop)
+    before = rows(warehouse, "select * from raw_csv_contacts.legacy_crm order by _source_file, _row_number")
+    (drop / "c.csv").write_text("Customer ID,E-mail Address,Birth Date,First Name,Last Name\nC8,h@x.y,,H,X\n")
+    (drop / "b.csv").write_text("E-mail Address;Customer ID\nnew@example.com;C6\n")
+
+    def explode(text: str) -> None:
+        if text.endswith("rejected"):  # said after each file was handed to dlt
+            raise RuntimeError("power cut")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(csv_contacts, "progress", explode)
+        with pytest.raises(UserError, match=r"failed at the extract step.*power cut"):
+            load(drop)
+
+    assert rows(warehouse, "select * from raw_csv_contacts.legacy_crm order by _source_file, _row_number") == before
+    summary = load(drop)
+    assert summary.files_read == ["b.csv", "c.csv"]
+    assert rows(warehouse, "select contact_id from raw_csv_contacts.legacy_crm order by 1") == [
+        ("C1",),
+        ("C2",),
+        ("C5",),
+        ("C6",),
+        ("C8",),
+    ]
+
+
+def test_generated_drops(demo_data: Path, warehouse: Path) -> None:
+    """Generated drops load with every data row either in the table or rejected, and the rejects are
+    exactly the generator's planted ``broken_csv_row`` defects (same file:row, same raw text)."""
+    with (demo_data / "truth" / "planted_defects.csv").open(newline="", encoding="utf-8") as handle:
+        defects = [d for d in csv.DictReader(handle) if d["rule"] == "broken_csv_row"]
+    for folder in sorted((demo_data / "csv_contacts").iterdir()):
+        data_rows = 0
+        for path in folder.glob("*.csv"):
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                data_rows += sum(1 for record in csv.reader(handle) if record) - 1
+        summary = load(folder)
+        assert summary.rows_by_table[folder.name] + summary.rejected == data_rows
+        planted = {(d["record_key"], d["offending_value"]) for d in defects if d["source_system"] == folder.name}
+        assert planted, f"the generator plants broken rows in {folder.name}"
+        got = rows(
+            warehouse,
+            "select source_file || ':' || row_number, raw_text from raw_csv_contacts.rejected_rows "
+            "where source_name = ?",
+            folder.name,
+        )
+        assert set(got) == planted
+        assert rows(warehouse, f"select count(*) from raw_csv_contacts.{folder.name}") == [
+            (summary.rows_by_table[folder.name],)
+        ]
+        # a row with a missing key is data for dbt's tests to flag, not a broken row
+        for d in defects_of(demo_data, folder.name, "missing_required_key"):
+            source_file, row_number = d["record_key"].rsplit(":", 1)
+            assert rows(
+                warehouse,
+                f"select contact_id from raw_csv_contacts.{folder.name} where _source_file = ? and _row_number = ?",
+                source_file,
+                int(row_number),
+            ) == [(None,)]
+
+
+def defects_of(demo_data: Path, source_system: str, rule: str) -> list[dict[str, str]]:
+    with (demo_data / "truth" / "planted_defects.csv").open(newline="", encoding="utf-8") as handle:
+        return [d for d in csv.DictReader(handle) if d["source_system"] == source_system and d["rule"] == rule]

@@ -1,0 +1,499 @@
+"""The normalization macros, reference seeds and custom generic tests, proven on DuckDB.
+
+dbt costs a few seconds per invocation, so the whole suite is two invocations on a copy of the dbt
+project holding only this module's files (macros, seeds, generic tests, dbt_project.yml): `dbt build`
+of the seeds and their data tests, then ONE `dbt show --inline` query in which every macro runs over
+a VALUES list of edge cases. Each row comes back as text and is compared with the known answer.
+The copy keeps the test independent of models being written elsewhere and of target/ in the repo.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MY_MACRO_DIRS = ("macros/normalize", "macros/portability", "macros/utils")
+
+# (SQL template of the call, [(input, extra, expected), ...]). In templates `v.input` / `v.extra` are
+# the columns of the case; `expected` is the output cast to text (None = SQL null).
+Case = tuple[str | None, str | None, str | None]
+
+EMAIL_CASES: dict[str, list[Case]] = {
+    "customer360.normalize_email('v.input')": [
+        (" Jane.Doe+Shop@GMIAL.com ", None, "jane.doe+shop@gmail.com"),
+        ("mailto:Info@Acme.COM", None, "info@acme.com"),
+        ("BOB@Hotmial.com", None, "bob@hotmail.com"),
+        ("x@yahoo.con", None, "x@yahoo.com"),
+        ("sam@gmail.co", None, "sam@gmail.com"),
+        ("pat@outlok.com", None, "pat@outlook.com"),
+        ("kim@iclod.com", None, "kim@icloud.com"),
+        ("gmial.com@gmial.com", None, "gmial.com@gmail.com"),
+        # Two "@": left alone (a corrected domain could make a malformed address look valid).
+        ("a@gmial.com@x.com", None, "a@gmial.com@x.com"),
+        ("   ", None, None),
+        (None, None, None),
+    ],
+    "customer360.clean_email('v.input')": [
+        ("MAILTO:X@Y.COM ", None, "x@y.com"),
+        ("x@gmial.com", None, "x@gmial.com"),
+    ],
+    "customer360.email_match_key(customer360.normalize_email('v.input'))": [
+        ("Jane.Doe+Shop@GMIAL.com", None, "janedoe@gmail.com"),
+        ("J.Doe@googlemail.com", None, "jdoe@gmail.com"),
+        ("jane.doe+news@acme.com", None, "jane.doe@acme.com"),
+        ("bad@@x.com", None, None),
+        ("no-at.com", None, None),
+    ],
+    "customer360.is_valid_email('v.input')": [
+        ("jane@x.com", None, "true"),
+        (" MAILTO:Jane@X.co.uk ", None, "true"),
+        ("no-at.com", None, "false"),
+        ("sp ace@x.com", None, "false"),
+        ("x@nodot", None, "false"),
+        ("a@b@c.com", None, "false"),
+        ("x@a.c", None, "false"),
+        ("@x.com", None, "false"),
+        ("x@.com", None, "false"),
+        (None, None, None),
+    ],
+    "customer360.is_role_email('v.input')": [
+        ("Info+x@acme.com", None, "true"),
+        ("no-reply@x.com", None, "true"),
+        ("jane@x.com", None, "false"),
+        (None, None, None),
+    ],
+    "customer360.is_free_email_domain('v.input')": [
+        ("a@gmail.com", None, "true"),
+        ("a@acme.com", None, "false"),
+    ],
+    "customer360.email_local_part('v.input')": [("Jane+x@Acme.com", None, "jane+x"), ("no-at", None, None)],
+    "customer360.email_domain('v.input')": [("Jane+x@Acme.com", None, "acme.com"), ("x@", None, None)],
+}
+
+PHONE_CASES: dict[str, list[Case]] = {
+    "customer360.normalize_phone_e164('v.input', 'v.extra')": [
+        # Every format of the convention, with the record's country (or none: default US).
+        ("(415) 555-0123", "US", "+14155550123"),
+        ("415-555-0123", "US", "+14155550123"),
+        ("415.555.0123", None, "+14155550123"),
+        ("4155550123", "", "+14155550123"),
+        ("+1 415 555 0123", "GB", "+14155550123"),
+        ("1-415-555-0123", "US", "+14155550123"),
+        ("+1 (415) 555-0123", None, "+14155550123"),
+        ("(604) 555-0198", "CA", "+16045550198"),
+        ("+44 20 7946 0958", "GB", "+442079460958"),
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("07700 900123", "gb", "+447700900123"),
+        ("+44 (0)7700 900123", None, "+447700900123"),
+        ("0044 7700 900123", "US", "+447700900123"),
+        ("+49 30 12345678", "DE", "+493012345678"),
+        ("030 12345678", "DE", "+493012345678"),
+        ("0171 2345678", "DE", "+491712345678"),
+        ("+49 (0)171 2345678", "DE", "+491712345678"),
+        ("030 123456789", "DE", "+4930123456789"),
+        ("+33 1 23 45 67 89", "FR", "+33123456789"),
+        ("01 23 45 67 89", "FR", "+33123456789"),
+        ("06 12 34 56 78", "FR", "+33612345678"),
+        ("+61 2 9876 5432", "AU", "+61298765432"),
+        ("02 9876 5432", "AU", "+61298765432"),
+        ("0412 345 678", "AU", "+61412345678"),
+        ("+31 20 123 4567", "NL", "+31201234567"),
+        ("020 123 4567", "NL", "+31201234567"),
+        ("06 12345678", "NL", "+31612345678"),
+        # Outside the seven core countries: libphonenumber lengths and trunk prefixes.
+        ("06 1234 5678", "IT", "+390612345678"),
+        ("8 912 345 67 89", "RU", "+79123456789"),
+        # Invalid: letters, too short, wrong length, NANP area/exchange, national number of the wrong country.
+        ("555-CALL-NOW", "US", None),
+        ("12345", "US", None),
+        ("415 555 012", "US", None),
+        ("020 7946 095", "GB", None),
+        ("01 23 45 67 8", "FR", None),
+        ("+1 115 555 0123", "US", None),
+        ("(415) 155-0123", "US", None),
+        ("+999 1234567", None, None),
+        # +61 is checked against AU (9 digits), not the Cocos Islands' 6-12 that share the code.
+        ("+61 2 9876 543", None, None),
+        ("0171 2345678", "US", None),
+        ("415 555 0123 x12", "US", None),
+        ("+44 020 7946 0958", "GB", None),
+        ("  ", "US", None),
+        (None, "US", None),
+    ],
+    "customer360.is_valid_e164('v.input')": [
+        ("+14155550123", None, "true"),
+        ("14155550123", None, "false"),
+        ("+04155550123", None, "false"),
+        ("+123456", None, "false"),
+        ("+1234567", None, "true"),
+        ("+1234567890123456", None, "false"),
+    ],
+}
+
+NAME_CASES: dict[str, list[Case]] = {
+    "customer360.clean_name('v.input')": [
+        ("  o'BRIEN  ", None, "O'Brien"),
+        ("mary-jane   SMITH", None, "Mary-Jane Smith"),
+        ("JOSÉ", None, "José"),
+        ("MCDONALD", None, "Mcdonald"),
+        ("d'artagnan", None, "D'Artagnan"),
+        ("o’neil", None, "O’Neil"),
+        ("st. john", None, "St. John"),
+        ("ødegård", None, "Ødegård"),
+        ("  ", None, None),
+        (None, None, None),
+    ],
+    "customer360.name_match_key('v.input')": [
+        ("O'Brien", None, "obrien"),
+        ("José  María", None, "josemaria"),
+        ("Jose Maria", None, "josemaria"),
+        ("Müller", None, "muller"),
+        ("Søren Ødegård", None, "sorenodegard"),
+        ("Straße", None, "strasse"),
+        ("Łukasz", None, "lukasz"),
+        ("Zoë-Anne", None, "zoeanne"),
+        ("Иван", None, "иван"),
+        (" .- ", None, None),
+    ],
+    "customer360.canonical_given_name('v.input')": [
+        ("BILL", None, "william"),
+        ("Liam", None, "william"),
+        ("bob", None, "robert"),
+        (" Liz ", None, "elizabeth"),
+        ("Chris", None, "christopher"),
+        ("Kate", None, "katherine"),
+        ("Peggy", None, "margaret"),
+        ("Meg", None, "megan"),
+        ("William", None, "william"),
+        ("José", None, "jose"),
+    ],
+}
+
+ADDRESS_CASES: dict[str, list[Case]] = {
+    "customer360.country_iso2('v.input')": [
+        *[(spelling, None, "US") for spelling in ("US", "USA", "United States", "United States of America", "U.S.A.")],
+        *[(spelling, None, "CA") for spelling in ("CA", "CAN", "Canada")],
+        *[(spelling, None, "GB") for spelling in ("GB", "UK", "United Kingdom", "Great Britain")],
+        *[(spelling, None, "DE") for spelling in ("DE", "DEU", "Germany", "Deutschland")],
+        *[(spelling, None, "FR") for spelling in ("FR", "FRA", "France")],
+        *[(spelling, None, "AU") for spelling in ("AU", "AUS", "Australia")],
+        *[(spelling, None, "NL") for spelling in ("NL", "NLD", "Netherlands", "The Netherlands", "Holland")],
+        ("  united   STATES ", None, "US"),
+        ("u.s.a.", None, "US"),
+        (" holland", None, "NL"),
+        ("Côte d'Ivoire", None, "CI"),
+        ("cote d'ivoire", None, "CI"),
+        ("Namibia", None, "NA"),
+        ("Narnia", None, None),
+        (None, None, None),
+    ],
+    "customer360.region_code('v.input', 'v.extra')": [
+        ("ca", "US", "CA"),
+        ("California", "US", "CA"),
+        ("N.Y.", "US", "NY"),
+        ("US-NY", "US", "NY"),
+        ("district of columbia", "US", "DC"),
+        ("Québec", "CA", "QC"),
+        ("ON", "CA", "ON"),
+        ("Bavaria", "DE", None),
+        ("Narnia", "US", None),
+    ],
+    "customer360.normalize_postal_code('v.input', 'v.extra')": [
+        ("94105", "US", "94105"),
+        ("94105-1234", "US", "94105"),
+        ("941051234", "US", "94105"),
+        ("9410", "US", None),
+        ("ABCDE", "US", None),
+        ("k1a0b1", "CA", "K1A 0B1"),
+        ("K1A 0B1", "CA", "K1A 0B1"),
+        ("Z1A 0B1", "CA", None),
+        ("sw1a1aa", "GB", "SW1A 1AA"),
+        ("M1 1AE", "GB", "M1 1AE"),
+        ("EC1A-1BB", "GB", "EC1A 1BB"),
+        ("12345", "GB", None),
+        ("1234ab", "NL", "1234 AB"),
+        ("0123 AB", "NL", None),
+        (" 80331 ", "DE", "80331"),
+        ("1011", "DE", None),
+        ("75001", "FR", "75001"),
+        ("2000", "AU", "2000"),
+        ("20000", "AU", None),
+        (" x9  y ", "CI", "X9 Y"),
+        ("", "FR", None),
+    ],
+    "customer360.is_valid_postal_code('v.input', 'v.extra')": [
+        ("94105-1234", "US", "true"),
+        ("9410", "US", "false"),
+        ("SW1A 1AA", "GB", "true"),
+        ("x9", "CI", "true"),
+        (" ", "US", None),
+    ],
+    "customer360.clean_text('v.input')": [(" 1  Main\tSt \n", None, "1 Main St"), ("\t", None, None)],
+}
+
+TIME_CASES: dict[str, list[Case]] = {
+    "customer360.to_utc_timestamp('v.input')": [
+        ("2024-03-01T05:00:00-05:00", None, "2024-03-01 10:00:00"),
+        ("2025-06-01T09:30:12.512Z", None, "2025-06-01 09:30:12.512"),
+        ("2024-03-01T05:00:00+05:30", None, "2024-02-29 23:30:00"),
+        ("2024-03-01 10:00", None, "2024-03-01 10:00:00"),
+        ("2024-03-01", None, "2024-03-01 00:00:00"),
+        ("2024-02-30T00:00:00Z", None, None),
+        ("2024-03-01T25:00:00Z", None, None),
+        ("2024-03-01T05:00:00 +05:00", None, None),
+        ("03/01/2024", None, None),
+    ],
+    "customer360.parse_date('v.input', '%m/%d/%Y')": [
+        ("02/28/1985", None, "1985-02-28"),
+        ("2/3/1985", None, "1985-02-03"),
+        ("02/29/1984", None, "1984-02-29"),
+        ("02/29/1985", None, None),
+        ("02/30/1985", None, None),
+        ("13/01/1985", None, None),
+        ("1985-02-28", None, None),
+    ],
+    "customer360.parse_date('v.input', '%Y-%m-%d')": [
+        ("1980-04-02", None, "1980-04-02"),
+        ("1985-02-30", None, None),
+        ("2000-02-29", None, "2000-02-29"),
+        ("1900-02-29", None, None),
+    ],
+    "customer360.parse_timestamp('v.input', '%m/%d/%Y %H:%M')": [
+        ("12/31/2023 23:59", None, "2023-12-31 23:59:00"),
+        ("12/31/2023 24:00", None, None),
+        ("02/30/2023 10:00", None, None),
+    ],
+    "customer360.to_money('v.input')": [
+        ("19.99", None, "19.99"),
+        ("-5", None, "-5.00"),
+        (" 0.5 ", None, "0.50"),
+        ("19.999", None, "20.00"),
+        ("12,50", None, None),
+        ("1e3", None, None),
+        ("$5", None, None),
+        ("", None, None),
+    ],
+    "customer360.currency_code('v.input')": [(" usd ", None, "USD"), ("EUR", None, "EUR"), ("XYZ", None, None)],
+}
+
+ACCENTED: Case = ("José Ødegård Straße Œuvre", None, "Jose Odegard Strasse OEuvre")
+
+# The ANSI/PostgreSQL implementations that only need ANSI SQL plus the regex dispatch run on DuckDB
+# too: calling them directly proves their parsing and calendar logic on the same cases.
+PORTABLE_CASES: dict[str, list[Case]] = {
+    "customer360.default__parse_date('v.input', '%m/%d/%Y')": TIME_CASES[
+        "customer360.parse_date('v.input', '%m/%d/%Y')"
+    ],
+    "customer360.default__parse_date('v.input', '%Y-%m-%d')": TIME_CASES[
+        "customer360.parse_date('v.input', '%Y-%m-%d')"
+    ],
+    "customer360.default__parse_timestamp('v.input', '%m/%d/%Y %H:%M')": TIME_CASES[
+        "customer360.parse_timestamp('v.input', '%m/%d/%Y %H:%M')"
+    ],
+    "customer360.default__to_utc_timestamp('v.input')": TIME_CASES["customer360.to_utc_timestamp('v.input')"],
+    "customer360.strip_accents('v.input')": [ACCENTED],
+    "customer360.default__strip_accents('v.input')": [ACCENTED],
+    "customer360.sha256_hex('v.input')": [("abc", None, hashlib.sha256(b"abc").hexdigest())],
+    "customer360.jaro_winkler('v.input', 'v.extra')": [("martha", "marhta", "0.9611111111111111")],
+    "customer360.levenshtein_distance('v.input', 'v.extra')": [("kitten", "sitting", "3")],
+    # dbt_utils.generate_surrogate_key's contract: md5 of the '-'-joined texts, nulls as a marker.
+    "customer360.surrogate_key(['v.input', 'v.extra'])": [
+        ("a", "bc", hashlib.md5(b"a-bc").hexdigest()),
+        ("ab", "c", hashlib.md5(b"ab-c").hexdigest()),
+        (None, "x", hashlib.md5(b"_dbt_utils_surrogate_key_null_-x").hexdigest()),
+    ],
+    "customer360.is_excluded_identifier('email', 'v.input')": [
+        ("test@example.com", None, "true"),
+        ("jane@example.org", None, "false"),
+    ],
+    "customer360.is_excluded_identifier('phone', 'v.input')": [
+        ("+15555555555", None, "true"),
+        ("test@example.com", None, "false"),
+    ],
+}
+
+ALL_CASES = {**EMAIL_CASES, **PHONE_CASES, **NAME_CASES, **ADDRESS_CASES, **TIME_CASES, **PORTABLE_CASES}
+
+# Generic tests, run inline on a relation with known bad rows: (test macro call, failing rows).
+GENERIC_TEST_FIXTURE = """
+    select * from (values
+        ('a@b.com', '+14155550123', 'US', 5.0, date '2020-01-01', 'paid'),
+        ('bad', '4155550123', 'XX', -1.0, date '1899-12-31', 'bogus'),
+        (null, null, null, null, date '2999-01-01', null),
+        ('x@y.org', '+4420', 'us', 0.0, date '2026-06-01', 'refunded')
+    ) as fixture (email, phone, country, amount, event_date, financial_status)
+"""
+GENERIC_TESTS: dict[str, int] = {
+    "test_valid_email(model='fixture', column_name='email')": 1,
+    "test_e164_phone(model='fixture', column_name='phone')": 2,
+    "test_iso2_country(model='fixture', column_name='country')": 2,
+    "test_non_negative(model='fixture', column_name='amount')": 1,
+    "test_not_before(model='fixture', column_name='event_date', date='1900-01-01')": 1,
+    "test_not_in_future(model='fixture', column_name='event_date')": 1,
+    "test_not_in_future(model='fixture', column_name='event_date', as_of='2026-01-01')": 2,
+    "test_not_in_future(model='fixture', column_name='event_date', as_of='2026-01-01', grace_interval=6, "
+    "grace_datepart='month')": 1,
+    "test_accepted_values_from_seed(model='fixture', column_name='financial_status', "
+    "seed='enum_order_financial_statuses', column='financial_status')": 1,
+    "test_accepted_values_from_seed(model='fixture', column_name='financial_status', "
+    "seed='enum_order_financial_statuses', column='financial_status', seed_where=\"is_refunded\")": 2,
+}
+
+
+def sql_literal(value: str | None) -> str:
+    return "null" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def build_inline_query() -> str:
+    """One query: a (check, input, extra, actual) row per case, then one row per generic test."""
+    selects = []
+    for template, cases in ALL_CASES.items():
+        rows = ", ".join(f"({sql_literal(inp)}, {sql_literal(extra)})" for inp, extra, _ in cases)
+        selects.append(
+            f"select {sql_literal(template)} as check_name, v.input, v.extra, "
+            f"cast({{{{ {template} }}}} as varchar) as actual "
+            f"from (values {rows}) as v (input, extra)"
+        )
+    for call, _ in GENERIC_TESTS.items():
+        selects.append(
+            f"select {sql_literal(call)}, null, null, cast(count(*) as varchar) "
+            f"from ({{{{ customer360.{call} }}}}) as failures"
+        )
+    return f"with fixture as ({GENERIC_TEST_FIXTURE})\n" + "\nunion all\n".join(selects)
+
+
+def copy_module_project(destination: Path) -> Path:
+    """The dbt project with only this module's files: macros, root seeds, generic tests."""
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy2(PROJECT_ROOT / name, destination / name)
+    for folder in MY_MACRO_DIRS:
+        shutil.copytree(PROJECT_ROOT / folder, destination / folder)
+    shutil.copy2(PROJECT_ROOT / "macros" / "_macros.yml", destination / "macros" / "_macros.yml")
+    shutil.copytree(PROJECT_ROOT / "tests" / "generic", destination / "tests" / "generic")
+    (destination / "seeds").mkdir()
+    for seed_file in (PROJECT_ROOT / "seeds").iterdir():
+        if seed_file.is_file() and seed_file.suffix in {".csv", ".yml"}:
+            shutil.copy2(seed_file, destination / "seeds" / seed_file.name)
+    (destination / "models").mkdir()
+    return destination
+
+
+@pytest.fixture(scope="module")
+def dbt_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Seeds built and tested, the inline query run; yields both results and the manifest."""
+    from dbt.cli.main import dbtRunner
+
+    project = copy_module_project(tmp_path_factory.mktemp("dbt_macros_project"))
+    common = [
+        "--project-dir", str(project), "--profiles-dir", str(project),
+        "--target-path", str(project / "target"), "--log-path", str(project / "logs"),
+    ]  # fmt: skip
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CUSTOMER360_DUCKDB_PATH", str(project / "macros.duckdb"))
+        env.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        runner = dbtRunner()
+        build = runner.invoke(["build", "--quiet", *common])
+        assert build.success, f"dbt build of the seeds failed: {build.exception or build.result}"
+        show = runner.invoke(["show", "--inline", build_inline_query(), "--limit", "-1", "--quiet", *common])
+        assert show.success, f"dbt show failed: {show.exception or show.result}"
+    table = show.result.results[0].agate_table
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    yield {
+        "build": build.result,
+        "rows": [tuple(row) for row in table.rows],
+        "manifest": manifest,
+    }
+
+
+def actual_outputs(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str | None, str | None], str | None]:
+    return {(check, inp, extra): actual for check, inp, extra, actual in rows}
+
+
+@pytest.mark.parametrize(
+    "family",
+    [EMAIL_CASES, PHONE_CASES, NAME_CASES, ADDRESS_CASES, TIME_CASES, PORTABLE_CASES],
+    ids=["email", "phone", "name", "address", "time_money", "portability"],
+)
+def test_macro_outputs(dbt_run: dict[str, Any], family: dict[str, list[Case]]) -> None:
+    actual = actual_outputs(dbt_run["rows"])
+    wrong = []
+    for template, cases in family.items():
+        for inp, extra, expected in cases:
+            got = actual.get((template, inp, extra), "<missing row>")
+            if got != expected:
+                wrong.append(f"{template} on ({inp!r}, {extra!r}): expected {expected!r}, got {got!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_generic_tests_count_exactly_the_bad_rows(dbt_run: dict[str, Any]) -> None:
+    actual = actual_outputs(dbt_run["rows"])
+    counts = {call: actual.get((call, None, None)) for call in GENERIC_TESTS}
+    assert counts == {call: str(expected) for call, expected in GENERIC_TESTS.items()}
+
+
+def test_seeds_load_and_pass_their_data_tests(dbt_run: dict[str, Any]) -> None:
+    results = dbt_run["build"].results
+    statuses = {result.node.unique_id: str(result.status) for result in results}
+    failed = {node: status for node, status in statuses.items() if status not in {"success", "pass"}}
+    assert not failed
+    seeds = {node for node in statuses if node.startswith("seed.")}
+    csv_names = {path.stem for path in (PROJECT_ROOT / "seeds").glob("*.csv")}
+    assert seeds == {f"seed.customer360.{name}" for name in csv_names}
+    # Every seed has at least a not_null + unique pair on its key (the custom tests run here too).
+    tests = [node for node in statuses if node.startswith("test.")]
+    assert len(tests) >= 2 * len(seeds)
+    assert any(".valid_email_" in node for node in tests) and any(".iso2_country_" in node for node in tests)
+
+
+def test_reference_seed_contents() -> None:
+    """The ISO seeds are complete and the convention lists are all present."""
+
+    def read(name: str) -> list[dict[str, str]]:
+        with (PROJECT_ROOT / "seeds" / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    assert len(read("country_codes")) == 249
+    assert len(read("currencies")) >= 170
+    assert {row["alias"] for row in read("country_aliases")} >= {
+        "us", "usa", "united states", "united states of america", "u.s.a.", "ca", "can", "canada", "gb", "uk",
+        "united kingdom", "great britain", "de", "deu", "germany", "deutschland", "fr", "fra", "france", "au",
+        "aus", "australia", "nl", "nld", "netherlands", "the netherlands", "holland",
+    }  # fmt: skip
+    plans = {row["iso2"]: row for row in read("phone_numbering_plans")}
+    lengths = {iso2: (plan["nsn_min_length"], plan["nsn_max_length"]) for iso2, plan in plans.items()}
+    assert [lengths[iso2] for iso2 in ("US", "CA", "GB", "DE", "FR", "AU", "NL")] == [
+        ("10", "10"), ("10", "10"), ("10", "10"), ("10", "11"), ("9", "9"), ("9", "9"), ("9", "9"),
+    ]  # fmt: skip
+    nicknames = {row["nickname"]: row["canonical_given_name"] for row in read("given_name_nicknames")}
+    assert len(nicknames) >= 150
+    assert all(name == name.lower() for pair in nicknames.items() for name in pair)
+    regions = read("region_codes")
+    assert sum(row["country_iso2"] == "US" for row in regions) == 51  # 50 states + DC
+    assert sum(row["country_iso2"] == "CA" for row in regions) == 13
+    corrections = {row["typo_domain"]: row["corrected_domain"] for row in read("email_domain_corrections")}
+    assert corrections["gmial.com"] == "gmail.com" and len(corrections) == 16
+
+
+def test_every_macro_generic_test_and_seed_column_is_documented(dbt_run: dict[str, Any]) -> None:
+    manifest = dbt_run["manifest"]
+    undocumented = [
+        unique_id
+        for unique_id, macro in manifest["macros"].items()
+        if macro["package_name"] == "customer360" and not macro["description"].strip()
+    ]
+    assert not undocumented
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] != "seed":
+            continue
+        header = (PROJECT_ROOT / node["original_file_path"]).read_text(encoding="utf-8").splitlines()[0].split(",")
+        documented = {name for name, column in node["columns"].items() if column["description"].strip()}
+        assert node["description"].strip(), unique_id
+        assert set(header) <= documented, f"{unique_id}: undocumented columns {set(header) - documented}"
