@@ -37,6 +37,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson  # a dependency of dlt; ~4x faster than json for the start-up parse
+
 from ingestion.errors import UserError
 from ingestion.servers.common import Fault, Request, Response, SourceServer
 
@@ -218,16 +220,20 @@ class ShopifyServer(SourceServer):
         collection = _Collection(name)
         with path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, start=1):
-                if not line.strip():
+                text = line.strip()
+                if not text:
                     continue
                 try:
-                    record = json.loads(line)
+                    record = orjson.loads(text)
                     record_id = int(record["id"])
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                except (KeyError, TypeError, ValueError) as error:
                     raise UserError(f"{path}:{number}: not a Shopify {name[:-1]} with an id ({error})") from error
                 if record_id in collection.raw:
                     raise UserError(f"{path}:{number}: duplicate {name[:-1]} id {record_id}")
-                collection.put(record)
+                # The line itself is what gets served: no re-encoding, and one sort at the end.
+                collection.raw[record_id] = text
+                collection.meta[record_id] = _meta(record)
+        collection.ids = sorted(collection.raw)
         return collection
 
     def _collection(self, resource: str) -> _Collection:
@@ -242,13 +248,6 @@ class ShopifyServer(SourceServer):
     def get(self, resource: str, record_id: int) -> dict[str, Any]:
         with self._store_lock:
             return json.loads(self._collection(resource).raw[record_id])
-
-    def records(self, resource: str) -> Iterable[dict[str, Any]]:
-        """Every record, in id order (a snapshot: later changes are not seen)."""
-        with self._store_lock:
-            collection = self._collection(resource)
-            texts = [collection.raw[i] for i in collection.ids]
-        return (json.loads(text) for text in texts)
 
     def _next_timestamp(self, like: Any) -> str:
         """A write time later than every ``updated_at`` in the store (the demo data may run ahead of the

@@ -23,6 +23,7 @@ Decisions (also in docs/data_contracts.md):
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -169,7 +170,7 @@ def _parse_sql(events_dir: Path, utf8_files: Sequence[ScannedFile], has_fallback
 WITH lines AS ({lines}),
 parsed AS (
   SELECT filename, line_number, raw_text,
-         try(from_json(raw_text, {shape_sql})) AS m
+         CASE WHEN json_valid(raw_text) THEN from_json(raw_text, {shape_sql}) END AS m
   FROM lines
   WHERE raw_text <> ''
 ),
@@ -252,7 +253,7 @@ def _split(table: pa.Table) -> tuple[pa.Table, pa.Table]:
     if len(bad_rows) > 1_000:
         return table.filter(pa.array(ok)), table.take(bad_rows)
     bounds = [-1, *bad_rows.tolist(), table.num_rows]
-    pieces = [table.slice(start + 1, end - start - 1) for start, end in zip(bounds, bounds[1:]) if end - start > 1]
+    pieces = [table.slice(start + 1, end - start - 1) for start, end in itertools.pairwise(bounds) if end - start > 1]
     good = pa.concat_tables(pieces) if pieces else table.slice(0, 0)
     return good, table.take(bad_rows)
 
@@ -292,21 +293,11 @@ def segment_source(
         rejected: list[pa.Table] = [_rejected_table([], [], [], [], rejected_at, load_id)]
         parsed = {"good": 0, "bad": 0}
 
-        def flush(batches: list[pa.RecordBatch]) -> Iterator[Any]:
-            # DuckDB streams small batches (one per file chunk); dlt's cost is per item, so hand it
-            # ~BATCH_ROWS at a time. from_batches does not copy.
-            table = pa.Table.from_batches(batches)
-            good, bad = _split(table)
-            yield dlt.mark.with_table_name(good.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA), EVENTS_TABLE)
-            if bad.num_rows:
-                rejected.append(
-                    _rejected_table(
-                        bad["_source_file"], bad["_line_number"], bad["raw_text"], bad["reason"], rejected_at, load_id
-                    )
-                )
-            parsed["good"] += good.num_rows
-            parsed["bad"] += bad.num_rows
+        def flush(pieces: list[pa.Table]) -> Any:
+            # DuckDB streams small batches (about one per file); dlt's cost is per item, so it gets
+            # ~BATCH_ROWS rows at a time. concat_tables does not copy.
             progress(f"segment: {parsed['good'] + parsed['bad']:,} lines parsed, {parsed['bad']:,} rejected")
+            return dlt.mark.with_table_name(pa.concat_tables(pieces).cast(EVENTS_SCHEMA), EVENTS_TABLE)
 
         con = duckdb.connect()
         try:
@@ -327,18 +318,31 @@ def segment_source(
                     )
                 )
                 parsed["bad"] += n
-            pending: list[pa.RecordBatch] = []
+            pending: list[pa.Table] = []
             pending_rows = 0
-            for batch in con.sql(_parse_sql(events_dir, utf8_files, bool(fallback), load_id)).to_arrow_reader(
-                BATCH_ROWS
-            ):
-                pending.append(batch)
-                pending_rows += batch.num_rows
+            query = con.sql(_parse_sql(events_dir, utf8_files, bool(fallback), load_id))
+            for batch in query.to_arrow_reader(BATCH_ROWS):
+                good, bad = _split(pa.Table.from_batches([batch]))
+                if bad.num_rows:
+                    rejected.append(
+                        _rejected_table(
+                            bad["_source_file"],
+                            bad["_line_number"],
+                            bad["raw_text"],
+                            bad["reason"],
+                            rejected_at,
+                            load_id,
+                        )
+                    )
+                pending.append(good.select(EVENTS_SCHEMA.names))
+                pending_rows += good.num_rows
+                parsed["good"] += good.num_rows
+                parsed["bad"] += bad.num_rows
                 if pending_rows >= BATCH_ROWS:
-                    yield from flush(pending)
+                    yield flush(pending)
                     pending, pending_rows = [], 0
             if pending:
-                yield from flush(pending)
+                yield flush(pending)
         finally:
             con.close()
         # Always one (possibly empty) rejected_events item: it makes dlt run that table's merge, whose

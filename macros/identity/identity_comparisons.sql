@@ -22,6 +22,9 @@
     end as first_name_level,
     case
         when {{ l }}.last_name_key is null or {{ r }}.last_name_key is null then 'null'
+        -- Households share a home and usually a surname: at the same home a shared surname is weak
+        -- evidence, so it is its own level (weights from the seed, see int_identity__match_weights).
+        when {{ l }}.last_name_key = {{ r }}.last_name_key and {{ identity_same_home(l, r) }} then 'exact_at_home'
         when {{ l }}.last_name_key = {{ r }}.last_name_key then 'exact'
         when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key) >= 0.92 then 'fuzzy_high'
         when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key) >= 0.80 then 'fuzzy_low'
@@ -58,6 +61,8 @@
     end as email_level,
     case
         when {{ l }}.phone_e164 is null or {{ r }}.phone_e164 is null then 'null'
+        -- ... and often a landline.
+        when {{ l }}.phone_e164 = {{ r }}.phone_e164 and {{ identity_same_home(l, r) }} then 'exact_at_home'
         when {{ l }}.phone_e164 = {{ r }}.phone_e164 then 'exact'
         else 'different'
     end as phone_level,
@@ -68,18 +73,31 @@
     case
         when coalesce({{ l }}.address_key, {{ l }}.postal_code, {{ l }}.city_key) is null
             or coalesce({{ r }}.address_key, {{ r }}.postal_code, {{ r }}.city_key) is null then 'null'
-        when {{ l }}.address_key = {{ r }}.address_key
-            and coalesce({{ l }}.postal_code = {{ r }}.postal_code, {{ l }}.city_key = {{ r }}.city_key, false)
-            then 'address_exact'
+        when {{ l }}.address_key = {{ r }}.address_key and {{ identity_same_home(l, r) }} then 'address_exact'
         -- a slip in the street name, same house number
-        when jaro_winkler_similarity({{ l }}.address_key, {{ r }}.address_key) >= 0.90
-            and regexp_extract({{ l }}.address_key, '[0-9]+') = regexp_extract({{ r }}.address_key, '[0-9]+')
-            and coalesce({{ l }}.postal_code = {{ r }}.postal_code, {{ l }}.city_key = {{ r }}.city_key, false)
-            then 'address_fuzzy'
+        when {{ identity_same_home(l, r) }} then 'address_fuzzy'
         when {{ l }}.postal_code = {{ r }}.postal_code then 'postal_code'
         when {{ l }}.city_key = {{ r }}.city_key then 'city'
         else 'different'
     end as location_level
+{%- endmacro %}
+
+
+{% macro identity_same_home(l, r) -%}
+    {#-
+        The two records give the same street line (exactly, or with a slip in the street name but the
+        same house number) inside the same postal code, or the same city when a postal code is missing.
+    -#}
+    (
+        (
+            {{ l }}.address_key = {{ r }}.address_key
+            or (
+                jaro_winkler_similarity({{ l }}.address_key, {{ r }}.address_key) >= 0.90
+                and regexp_extract({{ l }}.address_key, '[0-9]+') = regexp_extract({{ r }}.address_key, '[0-9]+')
+            )
+        )
+        and coalesce({{ l }}.postal_code = {{ r }}.postal_code, {{ l }}.city_key = {{ r }}.city_key, false)
+    )
 {%- endmacro %}
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
+
+from ingestion.dbt_runner import DbtOutcome
 
 DEMO_AS_OF = date(2026, 11, 1)
 DEMO_SEED = 7
@@ -39,3 +42,39 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     yield path
     os.environ.pop("CUSTOMER360_DUCKDB_PATH", None)
+
+
+@dataclass
+class BuiltWarehouse:
+    """The demo data loaded by every loader and built by one `dbt build` (read it, never write it)."""
+
+    path: Path
+    data: Path
+    outcome: DbtOutcome
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
+    """`demo_data` served, loaded with dlt (all sources) and built with ONE `dbt build` for the session.
+
+    Shared by the tests that only read the result (staging, quality, identity ...): dbt costs ~10 s per
+    invocation and the build is the same for all of them. Tests that change data build their own.
+    Open it with `duckdb.connect(str(built_warehouse.path), read_only=True)`.
+    """
+    from ingestion.dbt_runner import run_dbt
+    from ingestion.loading import load
+    from ingestion.servers.run import running_servers
+
+    root = tmp_path_factory.mktemp("built_warehouse")
+    path = root / "warehouse.duckdb"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CUSTOMER360_DUCKDB_PATH", str(path))
+        env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
+        env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
+        with running_servers(demo_data) as servers:
+            for name, value in servers.loader_environment().items():
+                env.setenv(name, value)
+            load("all", data_dir=demo_data)
+        outcome = run_dbt(["build"])
+    return BuiltWarehouse(path=path, data=demo_data, outcome=outcome)

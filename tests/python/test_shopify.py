@@ -302,6 +302,17 @@ def test_incremental_load_takes_exactly_the_changed_records(
     assert emails == {customer_id: f"changed.{n}@example.com" for n, customer_id in enumerate(changed)}
     assert parse_timestamp(cursor("customers")) == parse_timestamp(server.get("customers", changed[-1])["updated_at"])
 
+    # A new customer (and nothing else) is one more row on the next run.
+    template = server.get("customers", changed[0])
+    new_id = max(server.ids("customers")) + 1
+    server.add("customers", {**template, "id": new_id, "email": "brand.new@example.com", "addresses": []})
+    summary = load_shopify(server.url, TOKEN)
+    assert summary.rows_by_table == {"customers": 1}
+    assert query(warehouse, f"select email from raw_shopify.customers where id = {new_id}") == [
+        ("brand.new@example.com",)
+    ]
+    assert table_counts(warehouse)["customers"] == before["customers"] + 1
+
 
 def test_changed_order_replaces_its_child_rows(server: ShopifyServer, demo_data: Path, warehouse: Path) -> None:
     orders = shop_files(demo_data)["orders"]

@@ -2,7 +2,8 @@
     No suppressed, bounced or invalid address may reach the email platform, however the sources
     disagree. Re-derived here from the staged signals themselves (every person model, Segment email events
     and the consent snapshot's history), not from the marts' own consent models, and checked against
-    `email_audience` and the newest batch of `cart_abandonment_triggers`. A row fails when its address:
+    `email_audience` and the batch of `cart_abandonment_triggers` the running build emits (earlier batches
+    were checked by the build that emitted them). A row fails when its address:
       - is not a syntactically valid address;
       - was reported bounced / undeliverable by any source, at any time;
       - or was opted out (by any record of the customer, or by any source naming the address) with no
@@ -63,7 +64,9 @@ activated as (
         customer_id,
         email
     from {{ ref('cart_abandonment_triggers') }}
-    where triggered_at = (select max(triggered_at) from {{ ref('cart_abandonment_triggers') }})
+    -- the triggers this build emits; earlier batches were checked by the build that emitted them (a
+    -- customer may rightly unsubscribe after being sent a reminder)
+    where trigger_batch_id = '{{ invocation_id }}'
 ),
 
 applicable as (

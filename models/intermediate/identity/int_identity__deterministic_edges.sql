@@ -80,6 +80,8 @@ select
     record_key_a,
     record_key_b,
     match_rule,
+    identifier_type,
+    identifier_value,
     identifier_type || ' ' || identifier_value as evidence,
     veto_reason,
     veto_reason is null as is_strong,

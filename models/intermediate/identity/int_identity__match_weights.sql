@@ -6,7 +6,11 @@
                    a comparison with fewer than var identity_min_pairs_for_estimate labelled or random
                    pairs keeps the seed values;
       'seed'       the fixed values of seeds/identity/identity_match_weights.csv.
-    Level 'null' (a side has no value) always weighs 0.
+    Level 'null' (a side has no value) always weighs 0. Levels '*_at_home' (same surname / same phone
+    for two records at the same home) always come from the seed: their u is the chance that two
+    *different people at one home* agree (household members), which random pairs almost never sample,
+    so the data cannot estimate it; treated as independent of the shared home, a shared surname or
+    landline would count the household twice.
 #}
 
 with
@@ -25,24 +29,10 @@ chosen as (
         seeded.comparison,
         seeded.level,
         {% if var('identity_match_weights_source') == 'estimated' -%}
-        case
-            when estimated.m_total >= {{ var('identity_min_pairs_for_estimate') }}
-                then estimated.m_probability
-            else seeded.m_probability
-        end as m_probability,
-        case
-            when estimated.u_total >= {{ var('identity_min_pairs_for_estimate') }}
-                then estimated.u_probability
-            else seeded.u_probability
-        end as u_probability,
-        case
-            when estimated.m_total >= {{ var('identity_min_pairs_for_estimate') }} then 'estimated'
-            else 'seed'
-        end as m_from,
-        case
-            when estimated.u_total >= {{ var('identity_min_pairs_for_estimate') }} then 'estimated'
-            else 'seed'
-        end as u_from
+        case when m_estimable then estimated.m_probability else seeded.m_probability end as m_probability,
+        case when u_estimable then estimated.u_probability else seeded.u_probability end as u_probability,
+        case when m_estimable then 'estimated' else 'seed' end as m_from,
+        case when u_estimable then 'estimated' else 'seed' end as u_from
         {%- elif var('identity_match_weights_source') == 'seed' -%}
         seeded.m_probability,
         seeded.u_probability,
@@ -55,6 +45,13 @@ chosen as (
         {%- endif %}
     from seeded
     left join estimated on seeded.comparison = estimated.comparison and seeded.level = estimated.level
+    cross join lateral (
+        select
+            seeded.level not like '%\_at\_home' escape '\'
+            and coalesce(estimated.m_total, 0) >= {{ var('identity_min_pairs_for_estimate') }} as m_estimable,
+            seeded.level not like '%\_at\_home' escape '\'
+            and coalesce(estimated.u_total, 0) >= {{ var('identity_min_pairs_for_estimate') }} as u_estimable
+    ) as estimable
 )
 
 select

@@ -14,8 +14,9 @@
               pair that would otherwise be accepted (int_identity__review_pairs lists them)
       reject  the rest
     Vetoes (conflicting strong identifiers, never overridden by a score): both dates of birth known
-    and different (not a one-digit typo); both first names known and different (canonical given
-    names differ and Jaro-Winkler < 0.80): household members share phone, address and surname.
+    and different (even by one digit: such a pair goes to review, where a person can confirm a typo);
+    both first names known and different (canonical given names differ and Jaro-Winkler < 0.80):
+    household members share phone, address and surname.
 #}
 
 {%- set comparisons = identity_comparison_names() %}
@@ -115,7 +116,7 @@ judged as (
         *,
         1.0 / (1.0 + pow(2.0, -match_weight)) as match_probability,
         case
-            when date_of_birth_level = 'different' then 'dob_conflict'
+            when date_of_birth_level in ('different', 'typo') then 'dob_conflict'
             when first_name_level = 'different' then 'first_name_conflict'
         end as veto_reason
     from scored

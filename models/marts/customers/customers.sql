@@ -78,7 +78,9 @@ phone_pick as (
 name_candidates as (
     select
         *,
-        (first_name is not null)::int + (last_name is not null)::int as completeness,
+        -- Both parts first, then the fuller spelling (William over Bill).
+        ((first_name is not null)::int + (last_name is not null)::int) * 100
+        + length(coalesce(first_name, '')) + length(coalesce(last_name, '')) as completeness,
         count(*) over (partition by customer_id, first_name, last_name) as value_count
     from observations
     where first_name is not null or last_name is not null

@@ -1,0 +1,56 @@
+{#
+    Nothing is nulled silently: wherever a source wrote an email, a phone or a date of birth and the
+    staged person column is null, the quarantine holds that record under a rule for that column.
+    Returns the records that lost a value without a quarantine entry.
+#}
+{%- set person_models = [
+    {'model': 'stg_hubspot__contacts', 'source_system': "'hubspot'", 'table': 'contacts', 'key': 'contact_id'},
+    {'model': 'stg_shopify__customers', 'source_system': "'shopify'", 'table': 'customers', 'key': 'customer_id'},
+    {'model': 'stg_shopify__orders', 'source_system': "'shopify'", 'table': 'orders', 'key': 'order_id'},
+    {'model': 'stg_segment__events', 'source_system': "'segment'", 'table': 'events', 'key': 'message_id'},
+] -%}
+{%- for drop in var('csv_contact_drops', {}) -%}
+    {%- do person_models.append(
+        {'model': 'base_csv_contacts__' ~ drop, 'source_system': "'" ~ drop ~ "'", 'table': drop, 'key': 'record_key'}
+    ) -%}
+{%- endfor -%}
+{%- set fields = [
+    {'raw': 'email_raw', 'staged': 'email', 'column': 'email'},
+    {'raw': 'phone_raw', 'staged': 'phone_e164', 'column': 'phone'},
+    {'raw': 'date_of_birth_raw', 'staged': 'date_of_birth', 'column': 'date_of_birth'},
+] -%}
+
+with
+
+lost_values as (
+    {%- for model in person_models %}
+    {%- set outer_loop = loop %}
+    {%- for field in fields %}
+    select
+        {{ model.source_system }} as source_system,
+        '{{ model.table }}' as source_table,
+        cast({{ model.key }} as {{ dbt.type_string() }}) as record_key,
+        '{{ field.column }}' as column_name,
+        cast({{ field.raw }} as {{ dbt.type_string() }}) as raw_value
+    from {{ ref(model.model) }}
+    where
+        {{ customer360.clean_text(field.raw) }} is not null
+        and {{ field.staged }} is null
+    {%- if not (outer_loop.last and loop.last) %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- endfor %}
+)
+
+select lost_values.*
+from lost_values
+where not exists (
+    select 1
+    from {{ ref('int_quality__quarantine') }} as quarantine
+    where
+        quarantine.source_system = lost_values.source_system
+        and quarantine.source_table = lost_values.source_table
+        and quarantine.record_key = lost_values.record_key
+        and quarantine.column_name = lost_values.column_name
+)
