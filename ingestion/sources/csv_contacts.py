@@ -211,68 +211,65 @@ def _row_numbers(good_rows: int, rejected_lines: Sequence[int], blanks: Sequence
     """
     blank_arr = np.asarray(sorted(blanks), dtype=np.int64)
     rejected = [int(line - 1 - np.searchsorted(blank_arr, line)) for line in rejected_lines]
-    numbers = np.arange(1, good_rows + 1, dtype=np.int64)
-    for taken in sorted(rejected):
-        numbers[numbers >= taken] += 1
-    return numbers, rejected
+    total = good_rows + len(rejected)
+    taken = np.zeros(total + 1, dtype=bool)
+    taken[0] = True  # row numbers start at 1
+    taken[[r for r in rejected if 0 < r <= total]] = True
+    return np.flatnonzero(~taken)[:good_rows].astype(np.int64), rejected
 
 
 def _read_file(
-    layout: CsvLayout, scanned: ScannedFile, all_columns: Sequence[str], load_id: str
+    layout: CsvLayout, scanned: ScannedFile, target: pa.Schema, load_id: str
 ) -> tuple[pa.Table, list[tuple[int, str, str]]]:
-    """The file's good rows as an Arrow table in the table's column order, and its rejected rows."""
+    """The file's good rows as an Arrow table of the ``target`` schema, and its rejected rows."""
+    if not layout.headers:  # an empty file: no rows, but its old rows must still be replaced
+        return target.empty_table(), []
+    positional = {f"c{i}": "VARCHAR" for i in range(len(layout.headers))}
+    by_column = {column: f"c{i}" for i, column in enumerate(layout.columns)}
+    constants = {"_source_file": layout.rel, "_file_checksum": scanned.fingerprint.sha256, "_dlt_load_id": load_id}
+
+    def projection(name: str) -> str:
+        if name in by_column:
+            return f'{by_column[name]} AS "{name}"'
+        if name in constants:
+            return f'{sql_literal(constants[name])} AS "{name}"'
+        if name == "_row_number":
+            return '0::BIGINT AS "_row_number"'  # numbered below, once the rejects are known
+        return f'NULL::VARCHAR AS "{name}"'  # a column this file does not have
+
+    select = ", ".join(projection(name) for name in target.names)
+    options = ", ".join(
+        [
+            f"columns = {{{', '.join(f'{sql_literal(k)}: {sql_literal(v)}' for k, v in positional.items())}}}",
+            "header = true",
+            "auto_detect = false",
+            f"delim = {sql_literal(layout.delimiter)}",
+            "quote = '\"'",
+            "escape = '\"'",
+            "strict_mode = true",
+            "null_padding = false",
+            "store_rejects = true",
+            "rejects_table = 'csv_rejects'",
+            "rejects_scan = 'csv_reject_scans'",
+        ]
+    )
     con = duckdb.connect()
     try:
-        if not layout.headers:
-            good = pa.table({name: pa.array([], pa.string()) for name in all_columns})
-            rejects: list[tuple[int, str, str]] = []
-        else:
-            positional = {f"c{i}": "VARCHAR" for i in range(len(layout.headers))}
-            by_column = {column: f"c{i}" for i, column in enumerate(layout.columns)}
-            select = ", ".join(
-                f'{by_column[name]} AS "{name}"' if name in by_column else f'NULL::VARCHAR AS "{name}"'
-                for name in all_columns
-            )
-            options = ", ".join(
-                [
-                    f"columns = {{{', '.join(f'{sql_literal(k)}: {sql_literal(v)}' for k, v in positional.items())}}}",
-                    "header = true",
-                    "auto_detect = false",
-                    f"delim = {sql_literal(layout.delimiter)}",
-                    "quote = '\"'",
-                    "escape = '\"'",
-                    "strict_mode = true",
-                    "null_padding = false",
-                    "store_rejects = true",
-                    "rejects_table = 'csv_rejects'",
-                    "rejects_scan = 'csv_reject_scans'",
-                ]
-            )
-            good = con.sql(
-                f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})"
-            ).to_arrow_table()
-            rejects = [
-                (int(line), str(reason), raw or "")
-                for line, reason, raw in con.execute(
-                    # DuckDB may log one error per missing column: the first names the row's field count
-                    "SELECT line, arg_min(lower(error_type) || ': ' || error_message, column_idx), "
-                    "arg_min(csv_line, column_idx) FROM csv_rejects GROUP BY line ORDER BY line"
-                ).fetchall()
-            ]
+        good = con.sql(f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})").to_arrow_table()
+        rejects = [
+            (int(line), str(reason), raw or "")
+            for line, reason, raw in con.execute(
+                # DuckDB may log one error per missing column: the first names the row's field count
+                "SELECT line, arg_min(lower(error_type) || ': ' || error_message, column_idx), "
+                "arg_min(csv_line, column_idx) FROM csv_rejects GROUP BY line ORDER BY line"
+            ).fetchall()
+        ]
     finally:
         con.close()
-    blanks = _blank_records(layout.path, layout.delimiter) if scanned.has_blank_line and layout.headers else []
+    blanks = _blank_records(layout.path, layout.delimiter) if scanned.has_blank_line else []
     numbers, rejected_rows = _row_numbers(good.num_rows, [line for line, _, _ in rejects], blanks)
-    n = good.num_rows
-    constants = {"_source_file": layout.rel, "_file_checksum": scanned.fingerprint.sha256, "_dlt_load_id": load_id}
-    good = good.append_column(
-        pa.field("_source_file", pa.string(), nullable=False), pa.array([constants["_source_file"]] * n, pa.string())
-    )
-    good = good.append_column(pa.field("_row_number", pa.int64(), nullable=False), pa.array(numbers, pa.int64()))
-    for name in ("_file_checksum", "_dlt_load_id"):
-        good = good.append_column(
-            pa.field(name, pa.string(), nullable=False), pa.array([constants[name]] * n, pa.string())
-        )
+    index = target.get_field_index("_row_number")
+    good = good.set_column(index, target.field(index), pa.array(numbers, pa.int64())).cast(target)
     return good, [(row, reason, raw) for row, (_, reason, raw) in zip(rejected_rows, rejects, strict=True)]
 
 
@@ -315,9 +312,9 @@ def csv_contacts_source(
         load_id = dlt.current.load_package_state()["load_id"]
         rejected_at = datetime.now(UTC)
         for scanned in files:
-            good, rejects = _read_file(layouts[scanned.rel], scanned, all_columns, load_id)
+            good, rejects = _read_file(layouts[scanned.rel], scanned, target, load_id)
             # always yield, even empty: the merge must run to delete the file's previous rows
-            yield dlt.mark.with_table_name(good.cast(target), source_name)
+            yield dlt.mark.with_table_name(good, source_name)
             yield dlt.mark.with_table_name(
                 _rejected_table(source_name, scanned.rel, rejects, rejected_at, load_id), REJECTED_TABLE
             )
@@ -407,6 +404,7 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str) -> LoadSummar
         progress(
             f"{source_name}: {len(candidates):,} CSV files; {len(plan.to_load):,} new or changed"
             f"{' (mapping changed: all reloaded)' if remapped else ''}, {len(plan.unchanged):,} unchanged"
+            f"{plan.gone_note()}"
         )
         if not plan.to_load:
             return FileLoadSummary(

@@ -107,6 +107,11 @@ class FilePlan:
     state_after: dict[str, list[Any]] = field(default_factory=dict)
     gone: list[str] = field(default_factory=list)  # loaded before, no longer in the folder
 
+    def gone_note(self) -> str:
+        if not self.gone:
+            return ""
+        return f"; {len(self.gone):,} loaded before are gone from the folder (their rows are kept)"
+
 
 def plan_files(
     candidates: Iterable[tuple[str, Path]],

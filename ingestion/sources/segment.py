@@ -397,7 +397,7 @@ def load_segment(events_dir: Path) -> LoadSummary:
         days = len({rel.split("/", 1)[0] for rel, _ in candidates})
         progress(
             f"segment: {len(candidates):,} files in {days:,} day folders; {len(plan.to_load):,} new or changed, "
-            f"{len(plan.unchanged):,} unchanged"
+            f"{len(plan.unchanged):,} unchanged{plan.gone_note()}"
         )
         if not plan.to_load:
             return FileLoadSummary(

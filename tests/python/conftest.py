@@ -59,7 +59,8 @@ def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     Shared by the tests that only read the result (staging, quality, identity ...): dbt costs ~10 s per
     invocation and the build is the same for all of them. Tests that change data build their own.
-    Open it with `duckdb.connect(str(built_warehouse.path), read_only=True)`.
+    Open it with `duckdb.connect(str(built_warehouse.path))` and close it after each query: dbt-duckdb
+    keeps the file open in this process, and DuckDB refuses a read_only connection beside it.
     """
     from ingestion.dbt_runner import run_dbt
     from ingestion.loading import load

@@ -15,7 +15,7 @@ import pytest
 
 from ingestion.errors import UserError
 from ingestion.sources import csv_contacts, file_loads
-from ingestion.sources.csv_contacts import CANONICAL_FIELDS, load_csv_contacts, make_csv_pipeline
+from ingestion.sources.csv_contacts import CANONICAL_FIELDS, _row_numbers, load_csv_contacts, make_csv_pipeline
 
 LEGACY_MAPPING = {
     "Customer ID": "contact_id",
@@ -279,6 +279,17 @@ def test_row_numbers_skip_blank_lines(tmp_path: Path, warehouse: Path) -> None:
         ("5", 5, "e"),
     ]
     assert rows(warehouse, "select row_number, raw_text from raw_csv_contacts.rejected_rows") == [(3, "3,c,extra")]
+
+
+def test_row_numbering_around_many_rejects() -> None:
+    # records: header=1, then rows; DuckDB reports rejects by record number, blank lines included
+    numbers, rejected = _row_numbers(good_rows=5, rejected_lines=[2, 5, 9], blanks=[4])
+    assert rejected == [1, 3, 7]
+    assert numbers.tolist() == [2, 4, 5, 6, 8]
+    # a large file: the numbering stays linear in the rows, not rows x rejects
+    numbers, rejected = _row_numbers(1_000_000, list(range(3, 400_003, 2)), [])
+    assert len(numbers) == 1_000_000 and numbers[0] == 1 and numbers[1] == 3 and numbers[-1] == 1_200_000
+    assert rejected[:2] == [2, 4]
 
 
 def test_changed_mapping_reloads_every_file(drop: Path, warehouse: Path) -> None:

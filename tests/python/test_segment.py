@@ -399,6 +399,25 @@ def test_failure_during_load_changes_nothing(
     assert rows(warehouse, "select count(*) from raw_segment.events where message_id = 'm9'") == [(1,)]
 
 
+def test_run_killed_before_commit_is_redone(events_dir: Path, warehouse: Path) -> None:
+    """A process killed between extract and load commit leaves a package and a local state that claims
+    its files; the next run must throw both away rather than skip those files."""
+    pipeline = make_pipeline("segment", warehouse)
+    pipeline.sync_destination()
+    files, _ = segment.discover_event_files(events_dir.resolve())
+    plan = file_loads.plan_files(files, {})
+    pipeline.extract(segment.segment_source(events_dir.resolve(), plan.to_load, plan.state_after))
+    pipeline.normalize()  # ...and the process dies here
+    assert pipeline.has_pending_data
+    assert sorted(pipeline.state["sources"]["segment"]["files"]) == sorted(rel for rel, _ in files)
+
+    summary = load_segment(events_dir)
+
+    assert len(summary.files_read) == 2
+    assert rows(warehouse, "select count(*) from raw_segment.events") == [(7,)]
+    assert rows(warehouse, "select count(*) from raw_segment._dlt_loads") == [(1,)]
+
+
 def test_generated_demo_events(demo_data: Path, warehouse: Path) -> None:
     """On generated data: every non-blank line is an event or a reject, and the rejects are exactly the
     generator's planted ``broken_json`` defects."""

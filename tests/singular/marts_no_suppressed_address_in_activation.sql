@@ -11,7 +11,9 @@
       - is a role address while `send_to_role_emails` is false.
 #}
 
-{%- set person_models = ['stg_hubspot__contacts', 'stg_shopify__customers', 'stg_shopify__orders', 'stg_segment__events'] -%}
+{%- set person_models = [
+    'stg_hubspot__contacts', 'stg_shopify__customers', 'stg_shopify__orders', 'stg_segment__events'
+] -%}
 {%- for drop in var('csv_contact_drops') -%}
     {%- do person_models.append('stg_csv_contacts__' ~ drop) -%}
 {%- endfor %}
@@ -45,8 +47,9 @@ signals as (
         coalesce(rules.is_explicit, true) as is_explicit
     from raw_signals
     left join {{ ref('customer_identities') }} as identities
-        on raw_signals.source_system = identities.source_system
-        and raw_signals.source_record_id = identities.source_record_id
+        on
+            raw_signals.source_system = identities.source_system
+            and raw_signals.source_record_id = identities.source_record_id
     left join {{ ref('consent_signal_rules') }} as rules
         on raw_signals.source_system = rules.source_system and raw_signals.consent_state = rules.consent_state
     where raw_signals.consent_state in ('opted_in', 'opted_out', 'invalid')
@@ -103,8 +106,11 @@ select
     case
         when activated.email is null or not {{ is_valid_email('activated.email') }} then 'invalid address'
         when verdicts.is_bounced = 1 then 'bounced or undeliverable'
-        when verdicts.last_opt_out_at is not null
-            and (verdicts.last_explicit_opt_in_at is null or verdicts.last_opt_out_at >= verdicts.last_explicit_opt_in_at)
+        when
+            verdicts.last_opt_out_at is not null
+            and (
+                verdicts.last_explicit_opt_in_at is null or verdicts.last_opt_out_at >= verdicts.last_explicit_opt_in_at
+            )
             then 'unsubscribed'
         {% if not var('send_to_role_emails') %}
             when {{ is_role_email('activated.email') }} then 'role address'
@@ -112,9 +118,10 @@ select
     end as violation
 from activated
 left join verdicts
-    on activated.activation = verdicts.activation
-    and activated.customer_id = verdicts.customer_id
-    and activated.email = verdicts.email
+    on
+        activated.activation = verdicts.activation
+        and activated.customer_id = verdicts.customer_id
+        and activated.email = verdicts.email
 where
     activated.email is null
     or not {{ is_valid_email('activated.email') }}

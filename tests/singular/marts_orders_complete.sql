@@ -26,9 +26,10 @@ order_problems as (
         end as problem
     from expected_orders
     full outer join {{ ref('orders') }} as orders on expected_orders.order_id = orders.order_id
-    where orders.order_id is null
-    or expected_orders.order_id is null
-    or orders.customer_id is distinct from expected_orders.customer_id
+    where
+        orders.order_id is null
+        or expected_orders.order_id is null
+        or orders.customer_id is distinct from expected_orders.customer_id
 ),
 
 item_problems as (
@@ -42,9 +43,10 @@ item_problems as (
     from {{ ref('stg_shopify__order_line_items') }} as staged
     full outer join {{ ref('order_items') }} as items on staged.line_item_id = items.line_item_id
     left join {{ ref('orders') }} as orders on coalesce(staged.order_id, items.order_id) = orders.order_id
-    where items.line_item_id is null
-    or staged.line_item_id is null
-    or items.customer_id is distinct from orders.customer_id
+    where
+        items.line_item_id is null
+        or staged.line_item_id is null
+        or items.customer_id is distinct from orders.customer_id
 )
 
 select * from order_problems

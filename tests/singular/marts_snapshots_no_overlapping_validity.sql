@@ -19,6 +19,10 @@
         {%- if not loop.last %}{% do key_parts.append("'|'") %}{% do earlier_key_parts.append("'|'") %}{% endif -%}
     {%- endfor -%}
     {%- set key_expr = dbt.concat(key_parts) -%}
+    {%- set join_keys = [] -%}
+    {%- for key in keys -%}
+        {%- do join_keys.append('earlier.' ~ key ~ ' = later.' ~ key) -%}
+    {%- endfor -%}
     {%- set earlier_key_expr = dbt.concat(earlier_key_parts) -%}
     select
         '{{ name }}' as snapshot_name,
@@ -27,10 +31,11 @@
         earlier.dbt_scd_id
     from {{ ref(name) }} as earlier
     inner join {{ ref(name) }} as later
-        on {% for key in keys %}earlier.{{ key }} = later.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
-        and earlier.dbt_scd_id <> later.dbt_scd_id
-        and earlier.dbt_valid_from <= later.dbt_valid_from
-        and later.dbt_valid_from < earlier.dbt_valid_to
+        on
+            {{ join_keys | join(' and ') }}
+            and earlier.dbt_scd_id <> later.dbt_scd_id
+            and earlier.dbt_valid_from <= later.dbt_valid_from
+            and earlier.dbt_valid_to > later.dbt_valid_from
     union all
     select
         '{{ name }}' as snapshot_name,

@@ -38,10 +38,11 @@ overlapping_sessions as (
         'overlapping sessions' as problem
     from {{ ref('web_sessions') }} as earlier
     inner join {{ ref('web_sessions') }} as later
-        on earlier.anonymous_id = later.anonymous_id
-        and earlier.session_id <> later.session_id
-        and earlier.session_started_at <= later.session_started_at
-        and later.session_started_at <= earlier.session_ended_at
+        on
+            earlier.anonymous_id = later.anonymous_id
+            and earlier.session_id <> later.session_id
+            and earlier.session_started_at <= later.session_started_at
+            and earlier.session_ended_at >= later.session_started_at
 )
 
 select * from count_mismatches

@@ -7,8 +7,8 @@ with
 
 rates as (
     select
-        upper(currency_code) as currency_code,
-        usd_per_unit
+        usd_per_unit,
+        upper(currency_code) as currency_code
     from {{ ref('fx_rates') }}
 ),
 

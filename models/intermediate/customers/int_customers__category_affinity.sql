@@ -34,7 +34,9 @@ preferred as (
     select
         customer_id,
         category as preferred_category,
-        row_number() over (partition by customer_id order by net_amount desc, quantity desc, category) as preference_rank
+        row_number()
+            over (partition by customer_id order by net_amount desc, quantity desc, category asc)
+            as preference_rank
     from purchases
 ),
 
@@ -45,10 +47,11 @@ interest as (
         sum(case events.event_name when 'Product Added' then 3 when 'Product Viewed' then 1 else 0 end) as score
     from {{ ref('int_engagement__events') }} as events
     cross join reference
-    where events.customer_id is not null
-    and events.product_category is not null
-    and events.event_at >= reference.window_start
-    and events.event_name in ('Product Viewed', 'Product Added')
+    where
+        events.customer_id is not null
+        and events.product_category is not null
+        and events.event_at >= reference.window_start
+        and events.event_name in ('Product Viewed', 'Product Added')
     group by events.customer_id, events.product_category
 ),
 
@@ -110,7 +113,7 @@ recommendations as (
         candidates.category,
         row_number() over (
             partition by candidates.customer_id
-            order by candidates.priority, candidates.score desc, candidates.category
+            order by candidates.priority asc, candidates.score desc, candidates.category asc
         ) as recommendation_rank
     from candidates
     left join purchases

@@ -26,8 +26,9 @@ addresses as (
         max(case when observations.is_role_email then 1 else 0 end) = 1 as is_role_email
     from {{ ref('int_identity__observations') }} as observations
     inner join identities
-        on observations.source_system = identities.source_system
-        and observations.source_record_id = identities.source_record_id
+        on
+            observations.source_system = identities.source_system
+            and observations.source_record_id = identities.source_record_id
     where observations.email is not null
     group by identities.customer_id, observations.email
 ),
@@ -86,11 +87,13 @@ consent_ranked as (
 ),
 
 latest_explicit as (
-    select * from consent_ranked where is_explicit and recency_rank = 1
+    select * from consent_ranked
+    where is_explicit and recency_rank = 1
 ),
 
 latest_implied as (
-    select * from consent_ranked where not is_explicit and recency_rank = 1
+    select * from consent_ranked
+    where not is_explicit and recency_rank = 1
 ),
 
 undeliverable as (
@@ -108,6 +111,7 @@ resolved as (
         addresses.customer_id,
         addresses.email,
         addresses.is_role_email,
+        undeliverable.undeliverable_since,
         coalesce(latest_explicit.consent_state, latest_implied.consent_state, 'unknown') as consent_state,
         case
             when latest_explicit.consent_state is not null then 'explicit'
@@ -116,8 +120,7 @@ resolved as (
         end as consent_basis,
         coalesce(latest_explicit.source_system, latest_implied.source_system) as consent_source_system,
         coalesce(latest_explicit.signal_at, latest_implied.signal_at) as consent_updated_at,
-        undeliverable.undeliverable_since is not null as is_undeliverable,
-        undeliverable.undeliverable_since
+        undeliverable.undeliverable_since is not null as is_undeliverable
     from addresses
     left join latest_explicit
         on addresses.customer_id = latest_explicit.customer_id and addresses.email = latest_explicit.address
@@ -145,6 +148,6 @@ select
         when consent_state = 'pending' then 'consent_pending'
         when consent_state not in ({{ "'" ~ var('sendable_consent_states') | join("', '") ~ "'" }})
             then 'no_consent'
-        {% if not var('send_on_implied_consent') %}when consent_basis <> 'explicit' then 'implied_consent_only'{% endif %}
+    {% if not var('send_on_implied_consent') %}when consent_basis <> 'explicit' then 'implied_consent_only'{% endif %}
     end as not_sendable_reason
 from resolved

@@ -40,9 +40,17 @@ event_metrics as (
     select
         events.customer_id,
         max(events.event_at) as last_seen_on_site_at,
-        sum(case when events.event_name = 'Product Viewed' and events.event_at >= reference.window_start then 1 else 0 end)
+        sum(
+            case
+                when events.event_name = 'Product Viewed' and events.event_at >= reference.window_start then 1 else 0
+            end
+        )
             as product_views_recent,
-        sum(case when events.event_name = 'Product Added' and events.event_at >= reference.window_start then 1 else 0 end)
+        sum(
+            case
+                when events.event_name = 'Product Added' and events.event_at >= reference.window_start then 1 else 0
+            end
+        )
             as cart_adds_recent
     from events
     cross join reference
@@ -77,8 +85,8 @@ select
     cast(event_metrics.cart_adds_recent as integer) as cart_adds_30d,
     last_viewed.product_id as last_viewed_product_id,
     products.title as last_viewed_product_title,
-    coalesce(products.category, last_viewed.product_category) as last_viewed_category,
-    last_viewed.event_at as last_viewed_at
+    last_viewed.event_at as last_viewed_at,
+    coalesce(products.category, last_viewed.product_category) as last_viewed_category
 from event_metrics
 left join sessions on event_metrics.customer_id = sessions.customer_id
 left join last_viewed on event_metrics.customer_id = last_viewed.customer_id and last_viewed.recency_rank = 1

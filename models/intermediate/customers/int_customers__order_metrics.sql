@@ -51,11 +51,21 @@ with_rates as (
         end as average_days_between_orders,
         -- orders per day since the first order, never over less than 30 days (one order yesterday is not
         -- a rate of one a day)
-        aggregated.lifetime_orders / greatest(
-            {{ dbt.datediff('aggregated.first_order_at', 'reference.reference_at', 'second') }} / 86400.0, 30.0
-        ) as orders_per_day
+        {%- set tenure_seconds = dbt.datediff('aggregated.first_order_at', 'reference.reference_at', 'second') %}
+        aggregated.lifetime_orders / greatest({{ tenure_seconds }} / 86400.0, 30.0) as orders_per_day,  -- noqa: LT05
+        {{ dbt.datediff('aggregated.last_order_at', 'reference.reference_at', 'day') }} as days_since_last_order  -- noqa: LT05
     from aggregated
     cross join reference
+),
+
+with_windows as (
+    select
+        *,
+        cast(average_days_between_orders * (1 - {{ var('next_order_window_spread') }}) * 86400 as bigint)
+            as early_gap_seconds,
+        cast(average_days_between_orders * (1 + {{ var('next_order_window_spread') }}) * 86400 as bigint)
+            as late_gap_seconds
+    from with_rates
 )
 
 select
@@ -68,21 +78,13 @@ select
     cast(round(average_order_value, 2) as decimal(18, 2)) as average_order_value,
     first_order_at,
     last_order_at,
-    cast({{ dbt.datediff('last_order_at', 'reference_at', 'day') }} as integer) as days_since_last_order,
+    cast(days_since_last_order as integer) as days_since_last_order,
     cast(round(average_days_between_orders, 1) as decimal(10, 1)) as average_days_between_orders,
-    case when average_days_between_orders is not null then
-        cast({{ dbt.dateadd('second',
-            'cast(average_days_between_orders * (1 - ' ~ var('next_order_window_spread') ~ ') * 86400 as bigint)',
-            'last_order_at') }} as date)
-    end as next_order_expected_from,
-    case when average_days_between_orders is not null then
-        cast({{ dbt.dateadd('second',
-            'cast(average_days_between_orders * (1 + ' ~ var('next_order_window_spread') ~ ') * 86400 as bigint)',
-            'last_order_at') }} as date)
-    end as next_order_expected_to,
+    cast({{ dbt.dateadd('second', 'early_gap_seconds', 'last_order_at') }} as date) as next_order_expected_from,
+    cast({{ dbt.dateadd('second', 'late_gap_seconds', 'last_order_at') }} as date) as next_order_expected_to,
     cast(round(
         lifetime_net_revenue
         + average_order_value * orders_per_day * 365.25 * {{ var('clv_horizon_months') }} / 12.0,
         2
     ) as decimal(18, 2)) as predicted_clv
-from with_rates
+from with_windows

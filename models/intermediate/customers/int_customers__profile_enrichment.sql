@@ -36,8 +36,9 @@ tiered as (
         row_number() over (partition by metrics.customer_id order by tiers.tier_rank desc) as tier_rank_desc
     from metrics
     inner join tiers
-        on tiers.min_lifetime_net_revenue is not null
-        and metrics.lifetime_net_revenue >= tiers.min_lifetime_net_revenue
+        on
+            tiers.min_lifetime_net_revenue is not null
+            and metrics.lifetime_net_revenue >= tiers.min_lifetime_net_revenue
 )
 
 select
@@ -60,11 +61,6 @@ select
     rfm.frequency_score,
     rfm.monetary_score,
     rfm.rfm_cell,
-    case when metrics.customer_id is null then 'prospects' else rfm.rfm_segment end as rfm_segment,
-    coalesce(
-        tiered.loyalty_tier,
-        (select tiers.loyalty_tier from tiers where tiers.min_lifetime_net_revenue is null)
-    ) as loyalty_tier,
     categories.preferred_category,
     categories.recommended_category,
     engagement.last_seen_on_site_at,
@@ -73,7 +69,15 @@ select
     cast(coalesce(engagement.product_views_30d, 0) as integer) as product_views_30d,
     engagement.last_viewed_product_id,
     engagement.last_viewed_product_title,
-    engagement.last_viewed_category
+    engagement.last_viewed_category,
+    case when metrics.customer_id is null then 'prospects' else rfm.rfm_segment end as rfm_segment,
+    coalesce(
+        tiered.loyalty_tier,
+        (
+            select tiers.loyalty_tier from tiers
+            where tiers.min_lifetime_net_revenue is null
+        )
+    ) as loyalty_tier
 from customers
 left join metrics on customers.customer_id = metrics.customer_id
 left join tiered on customers.customer_id = tiered.customer_id and tiered.tier_rank_desc = 1

@@ -44,6 +44,7 @@ select
     segments.rfm_segment
 from scored
 left join {{ ref('rfm_segment_map') }} as segments
-    on scored.recency_score = segments.recency_score
-    and cast(round((scored.frequency_score + scored.monetary_score) / 2.0, 0) as integer)
-    = segments.frequency_monetary_score
+    on
+        scored.recency_score = segments.recency_score
+        and cast(round((scored.frequency_score + scored.monetary_score) / 2.0, 0) as integer)
+        = segments.frequency_monetary_score

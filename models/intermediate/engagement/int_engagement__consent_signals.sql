@@ -11,9 +11,10 @@
     model): those never override a choice the person made.
 #}
 
-{%- set point_in_time_models = ['stg_segment__events', 'stg_shopify__orders'] -%}
+{#- model -> signal_origin -#}
+{%- set point_in_time_models = {'stg_segment__events': 'event', 'stg_shopify__orders': 'order'} -%}
 {%- for drop in var('csv_contact_drops') -%}
-    {%- do point_in_time_models.append('stg_csv_contacts__' ~ drop) -%}
+    {%- do point_in_time_models.update({'stg_csv_contacts__' ~ drop: 'export_row'}) -%}
 {%- endfor %}
 
 with
@@ -30,15 +31,14 @@ record_versions as (
 ),
 
 point_in_time as (
-    {% for model in point_in_time_models -%}
+    {% for model, origin in point_in_time_models.items() -%}
         select
             source_system,
             source_record_id,
             email,
             email_consent_state as consent_state,
             coalesce(email_consent_updated_at, source_updated_at, source_created_at, loaded_at) as signal_at,
-            '{{ "event" if model == "stg_segment__events" else ("order" if model == "stg_shopify__orders" else "export_row") }}'
-                as signal_origin
+            '{{ origin }}' as signal_origin
         from {{ ref(model) }}
         where source_record_id is not null
         {% if not loop.last %}union all{% endif %}

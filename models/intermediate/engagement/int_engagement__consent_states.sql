@@ -43,9 +43,9 @@ select
     source_system,
     source_record_id,
     email,
-    coalesce(consent_state, 'unknown') as consent_state,
     consent_updated_at,
     record_updated_at,
-    loaded_at
+    loaded_at,
+    coalesce(consent_state, 'unknown') as consent_state
 from ranked
 where recency_rank = 1

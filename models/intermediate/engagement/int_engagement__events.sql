@@ -40,12 +40,16 @@ staged as (
         -- UTM: Segment's context.campaign, else the utm_ parameters of the page URL
         {%- for part, campaign_column in [('source', 'campaign_source'), ('medium', 'campaign_medium'),
                                           ('campaign', 'campaign_name')] %}
-        coalesce(
-            nullif(trim({{ campaign_column }}), ''),
-            case when page_url like '%utm_{{ part }}=%' then
-                nullif({{ customer360.regex_replace('page_url', '^.*[?&]utm_' ~ part ~ '=([^&#]*).*$', '\\1') }}, '')
-            end
-        ) as utm_{{ part }},
+            coalesce(
+                nullif(trim({{ campaign_column }}), ''),
+                case
+                    when page_url like '%utm_{{ part }}=%' then
+                        nullif(
+                            {{ customer360.regex_replace('page_url', '^.*[?&]utm_' ~ part ~ '=([^&#]*).*$', '\\1') }},
+                            ''
+                        )
+                end
+            ) as utm_{{ part }},
         {%- endfor %}
         device_type,
         product_id,
@@ -67,12 +71,12 @@ resolution as (
 ),
 
 {% if is_incremental() %}
-changed_keys as (
-    select distinct existing.identity_key
-    from {{ this }} as existing
-    left join resolution on existing.identity_key = resolution.identity_key
-    where resolution.customer_id is distinct from existing.customer_id
-),
+    changed_keys as (
+        select distinct already_built.identity_key
+        from {{ this }} as already_built
+        left join resolution on already_built.identity_key = resolution.identity_key
+        where resolution.customer_id is distinct from already_built.customer_id
+    ),
 {% endif %}
 
 to_process as (
@@ -95,7 +99,6 @@ select
     to_process.user_id,
     to_process.identity_key,
     resolution.customer_id,
-    coalesce(resolution.is_identified, false) as is_identified,
     to_process.event_at,
     to_process.received_at,
     to_process.loaded_at,
@@ -112,6 +115,7 @@ select
     to_process.cart_id,
     to_process.order_id,
     to_process.price,
-    to_process.email
+    to_process.email,
+    coalesce(resolution.is_identified, false) as is_identified
 from to_process
 left join resolution on to_process.identity_key = resolution.identity_key

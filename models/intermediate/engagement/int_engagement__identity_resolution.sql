@@ -47,8 +47,8 @@ users as (
     -- userId-only messages: the Segment `user:` record when identity made one, else the Shopify account
     -- the userId names (userId is the Shopify customer id).
     select distinct
-        'user:' || user_id as identity_key,
-        user_id
+        user_id,
+        'user:' || user_id as identity_key
     from events
     where anonymous_id is null
 ),
@@ -61,8 +61,9 @@ device_resolution as (
             as customer_id
     from devices
     left join identities
-        on identities.source_system = 'segment'
-        and devices.identity_key = identities.source_record_id
+        on
+            identities.source_system = 'segment'
+            and devices.identity_key = identities.source_record_id
     left join cluster_has_known_record as known on identities.customer_id = known.customer_id
 ),
 
@@ -73,11 +74,13 @@ user_resolution as (
         coalesce(segment_user.customer_id, shopify_account.customer_id) as customer_id
     from users
     left join identities as segment_user
-        on segment_user.source_system = 'segment'
-        and users.identity_key = segment_user.source_record_id
+        on
+            segment_user.source_system = 'segment'
+            and users.identity_key = segment_user.source_record_id
     left join identities as shopify_account
-        on shopify_account.source_system = 'shopify'
-        and shopify_account.source_record_id = 'customer:' || users.user_id
+        on
+            shopify_account.source_system = 'shopify'
+            and shopify_account.source_record_id = 'customer:' || users.user_id
 )
 
 select * from device_resolution

@@ -37,8 +37,9 @@ cart_events as (
         product_category,
         price
     from {{ ref('int_engagement__events') }}
-    where cart_id is not null
-    and event_name in ('Product Added', 'Checkout Started')
+    where
+        cart_id is not null
+        and event_name in ('Product Added', 'Checkout Started')
 ),
 
 carts as (
@@ -82,17 +83,19 @@ abandoned as (
     select carts.*
     from carts
     cross join reference
-    where carts.customer_id is not null
-    and carts.last_cart_activity_at <= reference.abandoned_before
-    and carts.last_cart_activity_at >= reference.oldest_cart
-    and not exists (
-        select 1 from orders_by_customer
-        where orders_by_customer.customer_id = carts.customer_id
-        and orders_by_customer.ordered_at >= carts.cart_started_at
-    )
-    {% if is_incremental() %}
-        and carts.cart_id not in (select triggered.cart_id from {{ this }} as triggered)
-    {% endif %}
+    where
+        carts.customer_id is not null
+        and carts.last_cart_activity_at <= reference.abandoned_before
+        and carts.last_cart_activity_at >= reference.oldest_cart
+        and not exists (
+            select 1 from orders_by_customer
+            where
+                orders_by_customer.customer_id = carts.customer_id
+                and orders_by_customer.ordered_at >= carts.cart_started_at
+        )
+        {% if is_incremental() %}
+            and carts.cart_id not in (select triggered.cart_id from {{ this }} as triggered)
+        {% endif %}
 ),
 
 products as (

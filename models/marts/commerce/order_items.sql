@@ -32,9 +32,10 @@ orders as (
             from {{ this }}
         )
         or not exists (
-            select 1 from {{ this }} as existing
-            where existing.order_id = orders.order_id
-            and existing.customer_id is not distinct from orders.customer_id
+            select 1 from {{ this }} as already_built
+            where
+                already_built.order_id = orders.order_id
+                and already_built.customer_id is not distinct from orders.customer_id
         )
     {% endif %}
 ),
@@ -47,7 +48,7 @@ products as (
     from {{ ref('stg_shopify__products') }}
 )
 
-select
+select  -- noqa: ST06
     items.line_item_id,
     items.order_id,
     orders.customer_id,
@@ -65,12 +66,15 @@ select
     cast(round(items.price * orders.rate_to_reporting, 2) as decimal(18, 2)) as unit_price,
     cast(round(items.price * items.quantity * orders.rate_to_reporting, 2) as decimal(18, 2)) as gross_amount,
     cast(round(coalesce(items.total_discount, 0) * orders.rate_to_reporting, 2) as decimal(18, 2)) as discount_amount,
-    cast(round(coalesce(refunds.refunded_amount, 0) * orders.rate_to_reporting, 2) as decimal(18, 2)) as refunded_amount,
-    cast(round(
-        (items.price * items.quantity - coalesce(items.total_discount, 0) - coalesce(refunds.refunded_amount, 0))
-        * orders.rate_to_reporting,
-        2
-    ) as decimal(18, 2)) as net_amount,
+    cast(round(coalesce(refunds.refunded_amount, 0) * orders.rate_to_reporting, 2) as decimal(18, 2))
+        as refunded_amount,
+    -- the difference of the rounded amounts, so the columns reconcile to the cent
+    cast(
+        round(items.price * items.quantity * orders.rate_to_reporting, 2)
+        - round(coalesce(items.total_discount, 0) * orders.rate_to_reporting, 2)
+        - round(coalesce(refunds.refunded_amount, 0) * orders.rate_to_reporting, 2)
+        as decimal(18, 2)
+    ) as net_amount,
     orders.is_revenue_order,
     orders.loaded_at
 from {{ ref('stg_shopify__order_line_items') }} as items

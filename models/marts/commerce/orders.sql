@@ -18,21 +18,23 @@
 with
 
 {% if is_incremental() %}
-to_process as (
-    select order_id
-    from {{ ref('stg_shopify__orders') }}
-    where loaded_at >= (
-        select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(loaded_at)') }}
-        from {{ this }}
-    )
-    union
-    select existing.order_id
-    from {{ this }} as existing
-    left join {{ ref('customer_identities') }} as identities
-        on identities.source_system = 'shopify'
-        and existing.source_record_id = identities.source_record_id
-    where identities.customer_id is distinct from existing.customer_id
-),
+    to_process as (
+        select order_id
+        from {{ ref('stg_shopify__orders') }}
+        where
+            loaded_at >= (
+                select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(loaded_at)') }}
+                from {{ this }}
+            )
+        union
+        select already_built.order_id
+        from {{ this }} as already_built
+        left join {{ ref('customer_identities') }} as identities
+            on
+                identities.source_system = 'shopify'
+                and already_built.source_record_id = identities.source_record_id
+        where identities.customer_id is distinct from already_built.customer_id
+    ),
 {% endif %}
 
 orders as (
@@ -61,7 +63,7 @@ identities as (
 ),
 
 converted as (
-    select
+    select  -- noqa: ST06
         orders.order_id,
         orders.order_name,
         orders.source_record_id,
@@ -101,7 +103,7 @@ converted as (
     left join {{ ref('int_commerce__order_refunds') }} as refunds on orders.order_id = refunds.order_id
 )
 
-select
+select  -- noqa: ST06
     order_id,
     order_name,
     source_record_id,
@@ -130,7 +132,8 @@ select
     cast(round(shipping_amount, 2) as decimal(18, 2)) as shipping_amount,
     cast(round(total_amount, 2) as decimal(18, 2)) as total_amount,
     cast(round(refunded_amount, 2) as decimal(18, 2)) as refunded_amount,
-    cast(round(total_amount - refunded_amount, 2) as decimal(18, 2)) as net_revenue,
+    -- the difference of the rounded amounts, so total_amount - refunded_amount = net_revenue to the cent
+    cast(round(total_amount, 2) - round(refunded_amount, 2) as decimal(18, 2)) as net_revenue,
     cast(refund_count as integer) as refund_count,
     last_refunded_at,
     shipping_country_code,

@@ -24,29 +24,31 @@
 with
 
 {% if is_incremental() %}
-devices_to_rebuild as (
-    select events.anonymous_id
-    from {{ ref('int_engagement__events') }} as events
-    where events.anonymous_id is not null
-    and events.loaded_at >= (
-        select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(last_loaded_at)') }}
-        from {{ this }}
-    )
-    union
-    select events.anonymous_id
-    from {{ ref('int_engagement__events') }} as events
-    inner join {{ this }} as existing on events.anonymous_id = existing.anonymous_id
-    where events.customer_id is distinct from existing.customer_id
-),
+    devices_to_rebuild as (
+        select events.anonymous_id
+        from {{ ref('int_engagement__events') }} as events
+        where
+            events.anonymous_id is not null
+            and events.loaded_at >= (
+                select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(last_loaded_at)') }}
+                from {{ this }}
+            )
+        union
+        select events.anonymous_id
+        from {{ ref('int_engagement__events') }} as events
+        inner join {{ this }} as already_built on events.anonymous_id = already_built.anonymous_id
+        where events.customer_id is distinct from already_built.customer_id
+    ),
 {% endif %}
 
 events as (
     select events.*
     from {{ ref('int_engagement__events') }} as events
-    where events.anonymous_id is not null
-    {% if is_incremental() %}
-        and events.anonymous_id in (select devices_to_rebuild.anonymous_id from devices_to_rebuild)
-    {% endif %}
+    where
+        events.anonymous_id is not null
+        {% if is_incremental() %}
+            and events.anonymous_id in (select devices_to_rebuild.anonymous_id from devices_to_rebuild)
+        {% endif %}
 ),
 
 ordered as (
@@ -59,10 +61,10 @@ ordered as (
 flagged as (
     select
         *,
+        {%- set gap_seconds = dbt.datediff('previous_event_at', 'event_at', 'second') %}
         case
             when previous_event_at is null then 1
-            when {{ dbt.datediff('previous_event_at', 'event_at', 'second') }}
-                > {{ var('session_inactivity_minutes') }} * 60 then 1
+            when {{ gap_seconds }} > {{ var('session_inactivity_minutes') }} * 60 then 1  -- noqa: LT05
             else 0
         end as is_session_start
     from ordered
@@ -119,6 +121,18 @@ entries as (
         lower({{ dbt.split_part(dbt.split_part('page_url', "'://'", 2), "'/'", 1) }}) as page_host
     from positioned
     where event_position = 1
+),
+
+entries_classified as (
+    select
+        *,
+        coalesce(referrer_host <> '' and referrer_host <> coalesce(page_host, ''), false) as is_external_referrer,
+        (
+            {%- for engine in search_engines %}
+                referrer_host like '%{{ engine }}%'{% if not loop.last %} or{% endif %}
+            {%- endfor %}
+        ) as is_search_engine
+    from entries
 )
 
 select
@@ -130,7 +144,7 @@ select
     cast(sessions.session_number as integer) as session_number,
     sessions.session_started_at,
     sessions.session_ended_at,
-    cast({{ dbt.datediff('sessions.session_started_at', 'sessions.session_ended_at', 'second') }} as integer)
+    cast({{ dbt.datediff('sessions.session_started_at', 'sessions.session_ended_at', 'second') }} as integer)  -- noqa: LT05
         as duration_seconds,
     cast(sessions.event_count as integer) as event_count,
     cast(sessions.page_view_count as integer) as page_view_count,
@@ -143,26 +157,20 @@ select
     entries.entry_referrer,
     case
         when entries.utm_source is not null then lower(entries.utm_source)
-        when entries.referrer_host is not null and entries.referrer_host <> ''
-            and entries.referrer_host <> coalesce(entries.page_host, '') then entries.referrer_host
+        when entries.is_external_referrer then entries.referrer_host
         else '(direct)'
     end as traffic_source,
     case
         when entries.utm_source is not null then coalesce(lower(entries.utm_medium), '(not set)')
-        when entries.referrer_host is not null and entries.referrer_host <> ''
-            and entries.referrer_host <> coalesce(entries.page_host, '') then
-            case
-                {%- for engine in search_engines %}
-                    when entries.referrer_host like '%{{ engine }}%' then 'organic'
-                {%- endfor %}
-                else 'referral'
-            end
+        when entries.is_external_referrer and entries.is_search_engine then 'organic'
+        when entries.is_external_referrer then 'referral'
         else '(none)'
     end as traffic_medium,
     entries.utm_campaign as traffic_campaign,
     coalesce(entries.device_type, 'unknown') as device_type,
     sessions.last_loaded_at
 from sessions
-inner join entries
-    on sessions.anonymous_id = entries.anonymous_id
-    and sessions.session_number = entries.session_number
+inner join entries_classified as entries
+    on
+        sessions.anonymous_id = entries.anonymous_id
+        and sessions.session_number = entries.session_number
