@@ -26,7 +26,8 @@ def _step(message: str) -> float:
 def warehouse_summary(path: Path) -> tuple[dict[str, int], int | None]:
     """Rows per raw source schema, and unified customers when the customers mart exists."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        # Same configuration as dbt's in-process connection (read-write), or DuckDB refuses a second one.
+        con = duckdb.connect(str(path))
     except duckdb.Error as error:
         if is_duckdb_lock_error(error):
             raise duckdb_locked(path) from error
@@ -35,7 +36,8 @@ def warehouse_summary(path: Path) -> tuple[dict[str, int], int | None]:
         tables = con.execute(
             """
             select table_schema, table_name from information_schema.tables
-            where table_schema like 'raw\\_%' escape '\\' and table_name not like '\\_dlt%' escape '\\'
+            where table_schema like 'raw\\_%' escape '\\' and table_schema not like '%\\_staging' escape '\\'
+              and table_name not like '\\_dlt%' escape '\\'
               and table_type = 'BASE TABLE'
             """
         ).fetchall()

@@ -139,13 +139,24 @@ def _read_csv(path: Path) -> str:
     return f"read_csv('{escaped}', header = true, all_varchar = true)"
 
 
+def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """Read-only, so other readers may share the file; inside a process that already holds the file
+    read-write (dbt run in-process, e.g. in tests) DuckDB only accepts the same configuration."""
+    try:
+        return duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.ConnectionException as error:
+        if "different configuration" not in str(error):
+            raise
+        return duckdb.connect(str(warehouse))
+
+
 def evaluate_warehouse(warehouse: Path, truth: Path) -> Scores:
     """Score the warehouse's customer_identities against a truth CSV."""
     _check_truth_file(truth)
     if not warehouse.is_file():
         raise UserError(f"no warehouse at {warehouse}; run `customer360 demo` or load + build first")
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = _connect(warehouse)
     except duckdb.Error as error:
         if is_duckdb_lock_error(error):
             raise duckdb_locked(warehouse) from error
