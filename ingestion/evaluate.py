@@ -12,7 +12,7 @@ given with ``--truth FILE.csv`` (columns source_system, source_record_id, entity
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -38,8 +38,24 @@ class Scores:
     records_unlabelled: int  # in the identity map, not in the truth
     true_persons: int
     customers: int
+    # Pairs between records that carry at least one identifying value (a name, email, phone, date of
+    # birth, address or a source-stated id). A record with none (a Segment device that never
+    # identified) cannot be linked by any method; this recall shows the matcher's share of the rest.
+    linkable_true_pairs: int | None = None
+    linkable_correct_pairs: int | None = None
+
+    @property
+    def recall_linkable(self) -> float | None:
+        if self.linkable_true_pairs is None or self.linkable_correct_pairs is None:
+            return None
+        return self.linkable_correct_pairs / self.linkable_true_pairs if self.linkable_true_pairs else 1.0
 
     def lines(self) -> list[str]:
+        linkable = (
+            []
+            if self.recall_linkable is None
+            else [f"recall_linkable: {self.recall_linkable:.4f}", f"linkable_true_pairs: {self.linkable_true_pairs}"]
+        )
         return [
             f"precision: {self.precision:.4f}",
             f"recall: {self.recall:.4f}",
@@ -52,6 +68,7 @@ class Scores:
             f"true_pairs: {self.true_pairs}",
             f"predicted_pairs: {self.predicted_pairs}",
             f"correct_pairs: {self.correct_pairs}",
+            *linkable,
         ]
 
 
@@ -110,8 +127,7 @@ def score(con: duckdb.DuckDBPyConnection, truth_relation: str, identity_relation
             (select count(*) from true_groups),
             (select count(*) from predicted_groups)
         """
-    ).fetchone()
-    assert row is not None
+    ).fetchall()[0]  # fetched to the end: DuckDB 2.0 refuses more work on a connection with an open result
     true_pairs, predicted_pairs, correct, scored, truth_records, missing, unlabelled, persons, customers = (
         int(value) for value in row
     )
@@ -131,6 +147,54 @@ def score(con: duckdb.DuckDBPyConnection, truth_relation: str, identity_relation
         records_unlabelled=unlabelled,
         true_persons=persons,
         customers=customers,
+    )
+
+
+LINKABLE_RECORDS = """
+    select records.source_system, records.source_record_id
+    from intermediate.int_identity__source_records as records
+    where coalesce(records.email, records.phone_e164, records.first_name_key, records.last_name_key,
+                   records.address_key, records.postal_code, cast(records.date_of_birth as varchar)) is not null
+        or exists (
+            select 1 from intermediate.int_identity__identifiers as identifiers
+            where identifiers.record_key = records.record_key
+                and identifiers.identifier_type in ('shopify_customer', 'shopify_order')
+        )
+"""
+
+
+def score_linkable(
+    con: duckdb.DuckDBPyConnection,
+    truth_relation: str,
+    identity_relation: str,
+    linkable_relation: str = f"({LINKABLE_RECORDS})",
+) -> tuple[int, int]:
+    """True and correctly predicted pairs among records that carry some identifying value
+    (``linkable_relation``: source_system, source_record_id; by default computed from the warehouse)."""
+    return tuple(  # type: ignore[return-value]
+        int(value)
+        for value in con.execute(
+            f"""
+            with linkable as (select * from {linkable_relation} as linkable_records),
+            scored as (
+                select
+                    cast(truth.entity_id as varchar) as entity_id,
+                    cast(predicted.customer_id as varchar) as customer_id
+                from {truth_relation} as truth
+                inner join linkable
+                    on cast(truth.source_system as varchar) = linkable.source_system
+                    and cast(truth.source_record_id as varchar) = linkable.source_record_id
+                inner join {identity_relation} as predicted
+                    on linkable.source_system = predicted.source_system
+                    and linkable.source_record_id = predicted.source_record_id
+            ),
+            true_groups as (select count(*) as n from scored group by entity_id),
+            both_groups as (select count(*) as n from scored group by entity_id, customer_id)
+            select
+                (select coalesce(sum(n * (n - 1) / 2), 0) from true_groups),
+                (select coalesce(sum(n * (n - 1) / 2), 0) from both_groups)
+            """
+        ).fetchall()[0]
     )
 
 
@@ -165,10 +229,18 @@ def evaluate_warehouse(warehouse: Path, truth: Path) -> Scores:
         exists = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'marts' and table_name = 'customer_identities'"
-        ).fetchone()
-        if not exists or not exists[0]:
+        ).fetchall()[0][0]
+        if not exists:
             raise UserError(f"{warehouse} has no {IDENTITY_TABLE}; run `customer360 build` first")
-        return score(con, _read_csv(truth), IDENTITY_TABLE)
+        scores = score(con, _read_csv(truth), IDENTITY_TABLE)
+        has_intermediate = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'intermediate' "
+            "and table_name in ('int_identity__source_records', 'int_identity__identifiers')"
+        ).fetchall()[0][0]
+        if has_intermediate == 2:
+            linkable_true, linkable_correct = score_linkable(con, _read_csv(truth), IDENTITY_TABLE)
+            scores = replace(scores, linkable_true_pairs=linkable_true, linkable_correct_pairs=linkable_correct)
+        return scores
     finally:
         con.close()
 

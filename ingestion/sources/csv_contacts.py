@@ -197,7 +197,14 @@ def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, str]) 
 
 
 def _blank_records(path: Path, delimiter: str) -> list[int]:
-    """Record numbers (header = 1, as DuckDB counts) of empty lines. Only for files that have one."""
+    """Record numbers (header = 1, as DuckDB counts) of empty lines.
+
+    Only needed to place rejected rows, so only read for a file that has rejects, and parsed only when a
+    plain byte search finds an empty line at all.
+    """
+    data = path.read_bytes()
+    if b"\n\n" not in data and b"\n\r\n" not in data:
+        return []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return [number for number, record in enumerate(csv.reader(handle, delimiter=delimiter), start=1) if not record]
 
@@ -266,7 +273,7 @@ def _read_file(
         ]
     finally:
         con.close()
-    blanks = _blank_records(layout.path, layout.delimiter) if scanned.has_blank_line else []
+    blanks = _blank_records(layout.path, layout.delimiter) if rejects else []
     numbers, rejected_rows = _row_numbers(good.num_rows, [line for line, _, _ in rejects], blanks)
     index = target.get_field_index("_row_number")
     good = good.set_column(index, target.field(index), pa.array(numbers, pa.int64())).cast(target)
@@ -397,7 +404,7 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str) -> LoadSummar
         pipeline.sync_destination()
         state = source_state(pipeline, schema_name)
         remapped = bool(state.get("files")) and state.get("mapping_sha256") != mapping_sha
-        plan = plan_files(candidates, state.get("files", {}), force=remapped, find_blank_lines=True)
+        plan = plan_files(candidates, state.get("files", {}), force=remapped)
         undecodable = [f"{f.path} ({f.utf8_error})" for f in plan.to_load if f.utf8_error]
         if undecodable:
             raise UserError(f"not UTF-8, re-export as UTF-8: {'; '.join(undecodable)}")

@@ -62,21 +62,14 @@ class ScannedFile:
     path: Path
     fingerprint: Fingerprint
     utf8_error: str | None  # None when the whole file decodes as UTF-8
-    has_blank_line: bool  # an empty line somewhere ("\n\n"): CSV row numbering must account for it
 
 
-def scan_file(path: Path, find_blank_lines: bool = False) -> tuple[str, str | None, bool]:
-    """sha256, the first UTF-8 decoding problem (or None) and, if asked, whether there is an empty line.
-
-    One streaming pass with bounded memory; the hash and the decoder both run at C speed. The empty
-    line search costs as much as the hash, so only the CSV loader asks for it.
-    """
+def scan_file(path: Path) -> tuple[str, str | None]:
+    """sha256 and the first UTF-8 decoding problem (or None), in one streaming pass at C speed."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_error: str | None = None
-    blank = False
     offset = 0
-    tail = b""
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
@@ -85,17 +78,13 @@ def scan_file(path: Path, find_blank_lines: bool = False) -> tuple[str, str | No
                     decoder.decode(chunk)
                 except UnicodeDecodeError as error:
                     utf8_error = f"byte 0x{chunk[error.start]:02x} at offset {offset + error.start}"
-            if find_blank_lines and not blank:
-                window = tail + chunk
-                blank = b"\n\n" in window or b"\n\r\n" in window
-                tail = chunk[-2:]
             offset += len(chunk)
     if utf8_error is None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8_error = f"truncated character at the end (offset {offset})"
-    return digest.hexdigest(), utf8_error, blank
+    return digest.hexdigest(), utf8_error
 
 
 @dataclass
@@ -117,7 +106,6 @@ def plan_files(
     candidates: Iterable[tuple[str, Path]],
     loaded: Mapping[str, Any],
     force: bool = False,
-    find_blank_lines: bool = False,
 ) -> FilePlan:
     """Compare the folder with the files recorded in state.
 
@@ -135,13 +123,13 @@ def plan_files(
             plan.unchanged.append(rel)
             plan.state_after[rel] = before.to_state()
             continue
-        sha, utf8_error, blank = scan_file(path, find_blank_lines)
+        sha, utf8_error = scan_file(path)
         now = Fingerprint(stat.st_size, stat.st_mtime_ns, sha)
         plan.state_after[rel] = now.to_state()
         if not force and before and before.sha256 == sha:
             plan.unchanged.append(rel)
             continue
-        plan.to_load.append(ScannedFile(rel, path, now, utf8_error, blank))
+        plan.to_load.append(ScannedFile(rel, path, now, utf8_error))
     # Files that disappeared keep their rows; keep their fingerprints too, so that if one comes back
     # unchanged it is not loaded twice.
     plan.gone = sorted(set(loaded) - seen)

@@ -1,9 +1,10 @@
 """Segment events: ``events_dir/YYYY-MM-DD/*.jsonl`` → ``raw_segment.events`` and ``rejected_events``.
 
 Speed is the point of this module's shape. Lines never become Python dicts: an in-memory DuckDB splits
-each file into numbered lines, parses each line once (``from_json`` into the contract's columns, inside
-``try`` so a broken line yields NULL instead of failing the scan) and streams Arrow record batches that
-dlt writes as parquet and merges in the warehouse.
+each file into numbered lines, parses each line once (``from_json`` into the contract's columns, only
+for lines that pass ``json_valid``, so a broken line yields NULL instead of failing the scan; ``try()``
+would do the same at twice the cost) and streams Arrow record batches that dlt writes as parquet and
+merges in the warehouse.
 
 Decisions (also in docs/data_contracts.md):
 
@@ -16,7 +17,8 @@ Decisions (also in docs/data_contracts.md):
   event with no identity or a track without a name: judging those is dbt's job. Blank lines carry no
   message and are skipped.
 * ``message_id`` is the merge key. A message delivered twice (same messageId, often a later day folder)
-  stays one row; the latest delivery (highest ``received_at``) wins, within a run and across runs.
+  stays one row: within one load the delivery with the latest ``received_at`` wins, and a later load's
+  delivery replaces an earlier one (copies differ only in ``receivedAt`` and file).
 * A changed file is read again: its events merge by message_id (an event that vanished from a file is
   kept), and its old rejected lines are replaced by the new ones.
 """

@@ -132,7 +132,7 @@ def test_rerun_skips_unchanged_files_without_reading_them(
     loads = rows(warehouse, "select count(*) from raw_csv_contacts._dlt_loads")
     scanned: list[Path] = []
     original = file_loads.scan_file
-    monkeypatch.setattr(file_loads, "scan_file", lambda p, blank=False: scanned.append(p) or original(p, blank))
+    monkeypatch.setattr(file_loads, "scan_file", lambda p: scanned.append(p) or original(p))
 
     again = load(drop)
 

@@ -111,21 +111,16 @@ def _ancestors(manifest: dict[str, Any], node: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def docs_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`dbt docs generate --static`, against the session's built demo warehouse when the suite has one (the
-    catalog then lists every real column), else against an empty warehouse: lineage and descriptions come
-    from the manifest either way."""
+def docs_site(built_warehouse: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`dbt docs generate --static` against the session's built demo warehouse, so the catalog lists every
+    column the models really have (not only the documented ones)."""
     from ingestion.dbt_runner import run_dbt
 
     target = tmp_path_factory.mktemp("docs_target")
-    args = ["docs", "generate", "--static", "--target-path", str(target)]
-    try:
-        request.getfixturevalue("built_warehouse")
-        outcome = run_dbt(args)
-    except pytest.FixtureLookupError:
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("CUSTOMER360_DUCKDB_PATH", str(target / "empty.duckdb"))
-            outcome = run_dbt(args)
+    with pytest.MonkeyPatch.context() as env:
+        # docs generate only reads the warehouse (the catalog); it builds nothing
+        env.setenv("CUSTOMER360_DUCKDB_PATH", str(built_warehouse.path))
+        outcome = run_dbt(["docs", "generate", "--static", "--target-path", str(target)])
     assert outcome.success, f"dbt docs generate failed: {outcome.failures}"
     assert (target / "static_index.html").is_file()
     return target

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ NO_LOOKBACK = "{incremental_lookback_hours: 0}"
 # Changes are dated just after the demo's as-of day (2026-11-01), as a next day's activity would be.
 CHANGE_DAY = "2026-11-01"
 SESSION_GAP = timedelta(minutes=30)
+CENT = Decimal("0.01")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -449,8 +450,9 @@ def test_orders_are_currency_normalized_with_refunds_off_net_revenue(marts_run: 
              if t.get("kind") == "refund" and t.get("status") == "success"),
             Decimal(0),
         )  # fmt: skip
-        assert total == (Decimal(order["total_price"]) * rate).quantize(Decimal("0.01")), order["id"]
-        assert refunded_amount == (refund * rate).quantize(Decimal("0.01")), order["id"]
+        # SQL's round(): halves away from zero
+        assert total == (Decimal(order["total_price"]) * rate).quantize(CENT, ROUND_HALF_UP), order["id"]
+        assert refunded_amount == (refund * rate).quantize(CENT, ROUND_HALF_UP), order["id"]
         assert net == total - refunded_amount
         checked += 1
         refunded += refund > 0

@@ -209,9 +209,9 @@ def count_scans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
     scanned: list[Path] = []
     original = file_loads.scan_file
 
-    def spy(path: Path, find_blank_lines: bool = False) -> tuple[str, str | None, bool]:
+    def spy(path: Path) -> tuple[str, str | None]:
         scanned.append(path)
-        return original(path, find_blank_lines)
+        return original(path)
 
     monkeypatch.setattr(file_loads, "scan_file", spy)
     yield scanned

@@ -90,7 +90,7 @@ def test_quarantine_catches_exactly_the_planted_defects(built_warehouse: Any, wa
     got: set[Key] = set(
         query(
             warehouse_path,
-            "select source_system, source_table, record_key, rule from intermediate.int_quality__quarantine",
+            "select source_system, source_table, record_key, rule_name from intermediate.int_quality__quarantine",
         )
     )
     assert len(want) >= 20, "the generator should plant every kind of defect at least once"
@@ -108,22 +108,22 @@ def test_quarantine_keeps_the_offending_values(built_warehouse: Any, warehouse_p
     """The raw value is what the source sent (the generator logs it verbatim for value-level rules)."""
     rows = query(
         warehouse_path,
-        "select source_system, source_table, record_key, rule, offending_value, action "
+        "select source_system, source_table, record_key, rule_name, offending_value, disposition "
         "from intermediate.int_quality__quarantine",
     )
-    by_key = {(s, t, k, r): (value, action) for s, t, k, r, value, action in rows}
+    by_key = {(s, t, k, r): (value, disposition) for s, t, k, r, value, disposition in rows}
     checked = 0
     for defect in planted(built_warehouse.data):
         key = (defect["source_system"], defect["table"], defect["record_key"], defect["rule"])
-        value, action = by_key[key]
+        value, disposition = by_key[key]
         if defect["rule"] in ("invalid_email", "invalid_phone", "unknown_enum"):
             assert value == defect["offending_value"], key
-            assert action == "value_nulled", key
+            assert disposition == "value_nulled", key
             checked += 1
         elif defect["rule"] in ("broken_json", "broken_csv_row"):
-            assert action == "rejected_at_load", key
+            assert disposition == "rejected_at_load", key
         elif defect["rule"] == "missing_required_key" and defect["table"] != "events":
-            assert action == "row_excluded", key
+            assert disposition == "row_excluded", key
     assert checked >= 8
 
 
@@ -261,6 +261,6 @@ def test_load_summary_counts_rows_in_passed_and_quarantined(built_warehouse: Any
         assert summary[(drop, "rejected_rows")][1] == 0
     rules = query(
         warehouse_path,
-        "select rule, sum(rows_quarantined) from intermediate.int_quality__rule_summary group by all",
+        "select rule_name, sum(rows_quarantined) from intermediate.int_quality__rule_summary group by all",
     )
     assert dict(rules) == dict(Counter(d["rule"] for d in planted(built_warehouse.data)))

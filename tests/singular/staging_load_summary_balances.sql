@@ -34,16 +34,14 @@ unbalanced_loads as (
 ),
 
 staged_rows as (
-    {%- for input in inputs %}
-    select
-        {{ input.source_system }} as source_system,
-        '{{ input.table }}' as source_table,
-        count(*) as staged_rows
-    from {{ ref(input.model) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {% for input in inputs %}
+        select
+            {{ input.source_system }} as source_system,
+            '{{ input.table }}' as source_table,
+            count(*) as staged_rows
+        from {{ ref(input.model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 summarized_rows as (

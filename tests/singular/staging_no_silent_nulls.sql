@@ -23,24 +23,29 @@
 with
 
 lost_values as (
-    {%- for model in person_models %}
-    {%- set outer_loop = loop %}
-    {%- for field in fields %}
+    {% for model in person_models %}
+        {% for field in fields %}
+            select
+                {{ model.source_system }} as source_system,
+                '{{ model.table }}' as source_table,
+                cast({{ model.key }} as {{ dbt.type_string() }}) as record_key,
+                '{{ field.column }}' as column_name,
+                cast({{ field.raw }} as {{ dbt.type_string() }}) as raw_value
+            from {{ ref(model.model) }}
+            where
+                {{ customer360.clean_text(field.raw) }} is not null
+                and {{ field.staged }} is null
+            union all
+        {% endfor %}
+    {% endfor %}
+    {#- closes the chain of unions: a typed empty row set #}
     select
-        {{ model.source_system }} as source_system,
-        '{{ model.table }}' as source_table,
-        cast({{ model.key }} as {{ dbt.type_string() }}) as record_key,
-        '{{ field.column }}' as column_name,
-        cast({{ field.raw }} as {{ dbt.type_string() }}) as raw_value
-    from {{ ref(model.model) }}
-    where
-        {{ customer360.clean_text(field.raw) }} is not null
-        and {{ field.staged }} is null
-    {%- if not (outer_loop.last and loop.last) %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-    {%- endfor %}
+        cast(null as {{ dbt.type_string() }}) as source_system,
+        cast(null as {{ dbt.type_string() }}) as source_table,
+        cast(null as {{ dbt.type_string() }}) as record_key,
+        cast(null as {{ dbt.type_string() }}) as column_name,
+        cast(null as {{ dbt.type_string() }}) as raw_value
+    where 1 = 0
 )
 
 select lost_values.*

@@ -45,14 +45,17 @@
 {%- endif %}
 
 {% if problems %}
-    {%- for model, column, problem in problems %}
-select '{{ model }}' as model_name, '{{ column }}' as column_name, '{{ problem }}' as problem
-{% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+    {% for model, column, problem in problems %}
+        select
+            '{{ model }}' as model_name,
+            '{{ column }}' as column_name,
+            '{{ problem }}' as problem
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 {% else %}
-select
-    cast(null as {{ dbt.type_string() }}) as model_name,
-    cast(null as {{ dbt.type_string() }}) as column_name,
-    cast(null as {{ dbt.type_string() }}) as problem
-where 1 = 0
+    select
+        cast(null as {{ dbt.type_string() }}) as model_name,
+        cast(null as {{ dbt.type_string() }}) as column_name,
+        cast(null as {{ dbt.type_string() }}) as problem
+    where 1 = 0
 {% endif %}

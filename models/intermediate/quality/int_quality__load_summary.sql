@@ -24,32 +24,30 @@
 with
 
 rows_in as (
-    {%- for input in inputs %}
-    select
-        input_rows.load_id,
-        min(input_rows.loaded_at) as loaded_at,
-        input_rows.source_system,
-        '{{ input.table }}' as source_table,
-        count(*) as rows_in
-    from (
+    {% for input in inputs %}
         select
-            load_id,
-            loaded_at,
-            {{ input.source_system }} as source_system
-        from {{ ref(input.model) }}
-    ) as input_rows
-    group by input_rows.load_id, input_rows.source_system
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+            input_rows.load_id,
+            min(input_rows.loaded_at) as loaded_at,
+            input_rows.source_system,
+            '{{ input.table }}' as source_table,
+            count(*) as rows_in
+        from (
+            select
+                load_id,
+                loaded_at,
+                {{ input.source_system }} as source_system
+            from {{ ref(input.model) }}
+        ) as input_rows
+        group by input_rows.load_id, input_rows.source_system
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 quarantine as (
     select * from {{ ref('int_quality__quarantine') }}
 ),
 
-{#- A row is one record of an API table, one line of a file: CSV rows of one contact are counted apart. -#}
+{# A row is one record of an API table, one line of a file: CSV rows of one contact are counted apart. #}
 quarantined as (
     select
         load_id,

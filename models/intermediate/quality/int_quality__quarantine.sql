@@ -2,7 +2,7 @@
     Every value and row that broke a validation rule, one row per (record, rule, column), from every
     staging model and from the lines the loaders rejected: one model shows everything bad.
 
-    Nothing is dropped silently. `action` says what happened to the row:
+    Nothing is dropped silently. `disposition` says what happened to the row:
       value_nulled      the row continues in staging with the bad value nulled (and flagged there);
       row_flagged       the row continues unchanged but flagged (a rule about the row as a whole);
       row_excluded      the row is not in the staging model (a CSV row without its contact_id);
@@ -54,9 +54,9 @@
      'location': 'source_file', 'line': 'source_line_number',
      'rules': person_rules + [
         {'rule': "'missing_identity'", 'when': 'not has_identity', 'column': 'anonymousId, userId', 'value': 'null',
-         'action': 'row_flagged'},
+         'disposition': 'row_flagged'},
         {'rule': "'missing_required_key'", 'when': 'is_required_key_missing', 'column': 'event',
-         'value': 'event_type', 'action': 'row_flagged'},
+         'value': 'event_type', 'disposition': 'row_flagged'},
         {'rule': 'event_at_issue', 'when': 'event_at_issue is not null', 'column': 'timestamp', 'value': 'event_at_raw'},
         {'rule': "'unknown_enum'", 'when': 'is_device_type_unknown', 'column': 'context.device.type',
          'value': 'device_type_raw'},
@@ -69,7 +69,7 @@
          'location': 'source_file', 'line': 'source_row_number',
          'rules': person_rules + [
             {'rule': "'missing_required_key'", 'when': 'contact_id is null', 'column': 'contact_id', 'value': 'null',
-             'action': 'row_excluded'},
+             'disposition': 'row_excluded'},
             {'rule': 'source_updated_at_issue', 'when': 'source_updated_at_issue is not null', 'column': 'updated_at',
              'value': 'source_updated_at_raw'},
             {'rule': 'source_created_at_issue', 'when': 'source_created_at_issue is not null',
@@ -82,35 +82,7 @@
 
 with
 
-{% for check in checks %}
-{{ check.model }}_rules as (
-    {%- for rule in check.rules %}
-    select
-        {{ check.source_system }} as source_system,
-        '{{ check.table }}' as source_table,
-        cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
-        {%- if check.location is defined %}
-        {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
-        {%- else %}
-        cast(null as {{ dbt.type_string() }})
-        {%- endif %} as source_location,
-        {{ rule.rule }} as rule,
-        '{{ rule.column }}' as column_name,
-        cast({{ rule.value }} as {{ dbt.type_string() }}) as offending_value,
-        '{{ rule.action | default('value_nulled') }}' as action,
-        loaded_at,
-        load_id
-    from {{ ref(check.model) }}
-    where {{ rule.when }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-),
-
-{% endfor %}
-
-{#-
+{#
     Order totals: line items (price x quantity) - discounts + tax + shipping must equal the total, and
     line items - discounts the subtotal, within the tolerance. Orders with an amount already
     quarantined (negative or missing) are not judged twice.
@@ -130,14 +102,14 @@ order_totals as (
         orders.order_id,
         orders.total_price,
         orders.subtotal_price,
+        orders.loaded_at,
+        orders.load_id,
         coalesce(order_line_totals.line_items_amount, 0)
         - coalesce(orders.total_discounts, 0)
         + coalesce(orders.total_tax, 0)
         + coalesce(orders.total_shipping, 0) as expected_total_price,
         coalesce(order_line_totals.line_items_amount, 0) - coalesce(orders.total_discounts, 0)
-            as expected_subtotal_price,
-        orders.loaded_at,
-        orders.load_id
+            as expected_subtotal_price
     from {{ ref('stg_shopify__orders') }} as orders
     left join order_line_totals on orders.order_id = order_line_totals.order_id
     where
@@ -152,7 +124,7 @@ order_total_rules as (
         'orders' as source_table,
         order_id as record_key,
         cast(null as {{ dbt.type_string() }}) as source_location,
-        'order_total_mismatch' as rule,
+        'order_total_mismatch' as rule_name,
         'total_price' as column_name,
         {{ dbt.concat([
             "'total_price='", 'cast(total_price as ' ~ dbt.type_string() ~ ')',
@@ -160,7 +132,7 @@ order_total_rules as (
             "', subtotal_price='", 'cast(subtotal_price as ' ~ dbt.type_string() ~ ')',
             "', expected subtotal='", 'cast(expected_subtotal_price as ' ~ dbt.type_string() ~ ')'
         ]) }} as offending_value,
-        'row_flagged' as action,
+        'row_flagged' as disposition,
         loaded_at,
         load_id
     from order_totals
@@ -176,10 +148,10 @@ rejected_rules as (
         'rejected_events' as source_table,
         record_key,
         record_key as source_location,
-        rule,
+        rule_name,
         'line' as column_name,
         raw_text as offending_value,
-        'rejected_at_load' as action,
+        'rejected_at_load' as disposition,
         loaded_at,
         load_id
     from {{ ref('stg_segment__rejected_events') }}
@@ -189,20 +161,38 @@ rejected_rules as (
         'rejected_rows' as source_table,
         record_key,
         record_key as source_location,
-        'broken_csv_row' as rule,
+        'broken_csv_row' as rule_name,
         'line' as column_name,
         raw_text as offending_value,
-        'rejected_at_load' as action,
+        'rejected_at_load' as disposition,
         loaded_at,
         load_id
     from {{ ref('stg_csv_contacts__rejected_rows') }}
 ),
 
 unioned as (
-    {%- for check in checks %}
-    select * from {{ check.model }}_rules
-    union all
-    {%- endfor %}
+    {% for check in checks %}
+        {% for rule in check.rules %}
+            select
+                {{ check.source_system }} as source_system,
+                '{{ check.table }}' as source_table,
+                cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
+                {% if check.location is defined %}
+                    {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
+                {% else %}
+                    cast(null as {{ dbt.type_string() }})
+                {% endif %} as source_location,
+                {{ rule.rule }} as rule_name,
+                '{{ rule.column }}' as column_name,
+                cast({{ rule.value }} as {{ dbt.type_string() }}) as offending_value,
+                '{{ rule.disposition | default('value_nulled') }}' as disposition,
+                loaded_at,
+                load_id
+            from {{ ref(check.model) }}
+            where {{ rule.when }}
+            union all
+        {% endfor %}
+    {% endfor %}
     select * from order_total_rules
     union all
     select * from rejected_rules
@@ -211,16 +201,16 @@ unioned as (
 final as (
     select
         {{ customer360.surrogate_key([
-            'source_system', 'source_table', 'record_key', 'source_location', 'rule', 'column_name'
+            'source_system', 'source_table', 'record_key', 'source_location', 'rule_name', 'column_name'
         ]) }} as quarantine_id,
         source_system,
         source_table,
         record_key,
         source_location,
-        rule,
+        rule_name,
         column_name,
         offending_value,
-        action,
+        disposition,
         loaded_at,
         load_id
     from unioned

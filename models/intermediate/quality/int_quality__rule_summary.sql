@@ -15,10 +15,10 @@ by_rule as (
         load_id,
         source_system,
         source_table,
-        rule,
+        rule_name,
         count(distinct coalesce(source_location, record_key)) as rows_quarantined
     from {{ ref('int_quality__quarantine') }}
-    group by load_id, source_system, source_table, rule
+    group by load_id, source_system, source_table, rule_name
 ),
 
 joined as (
@@ -27,7 +27,7 @@ joined as (
         load_summary.loaded_at,
         by_rule.source_system,
         by_rule.source_table,
-        by_rule.rule,
+        by_rule.rule_name,
         load_summary.rows_in,
         by_rule.rows_quarantined,
         cast(by_rule.rows_quarantined as {{ dbt.type_float() }}) / load_summary.rows_in as rule_rate
@@ -41,17 +41,17 @@ joined as (
 
 final as (
     select
-        {{ customer360.surrogate_key(['load_id', 'source_system', 'source_table', 'rule']) }} as rule_summary_id,
+        {{ customer360.surrogate_key(['load_id', 'source_system', 'source_table', 'rule_name']) }} as rule_summary_id,
         load_id,
         loaded_at,
         source_system,
         source_table,
-        rule,
+        rule_name,
         rows_in,
         rows_quarantined,
         rule_rate,
         lag(rule_rate) over (
-            partition by source_system, source_table, rule order by loaded_at, load_id
+            partition by source_system, source_table, rule_name order by loaded_at, load_id
         ) as previous_rule_rate
     from joined
 )

@@ -45,41 +45,45 @@ renamed as (
 
 {{ customer360.staging_person_ctes('renamed', date_of_birth_format='%Y-%m-%d') }},
 
+validated as (
+    select
+        person_columns.*,
+        {{ customer360.timestamp_issue(
+            'person_columns.source_created_at_raw', 'person_columns.c360_created_at'
+        ) }} as source_created_at_issue,
+        {{ customer360.seed_lookup(
+            'enum_lifecycle_stages', 'source_value', 'lifecycle_stage', 'lower(person_columns.lifecycle_stage_raw)'
+        ) }} as lifecycle_stage
+    from person_columns
+),
+
 final as (
     select
         'hubspot' as source_system,
-        person_columns.contact_id as source_record_id,
-        person_columns.contact_id,
-        {{ customer360.staging_person_column_list('person_columns') }},
+        validated.contact_id as source_record_id,
+        validated.contact_id,
+        {{ customer360.staging_person_column_list('validated') }},
         coalesce(
-            {{ customer360.email_consent_state('hubspot', 'person_columns.email_optout_raw') }}, 'unknown'
+            {{ customer360.email_consent_state('hubspot', 'validated.email_optout_raw') }}, 'unknown'
         ) as email_consent_state,
         cast(null as {{ dbt.type_timestamp() }}) as email_consent_updated_at,
         case
-            when {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
-                is null
-                then person_columns.c360_created_at
+            when validated.source_created_at_issue is null then validated.c360_created_at
         end as source_created_at,
-        person_columns.source_updated_at,
-        person_columns.loaded_at,
-        person_columns.company,
-        person_columns.job_title,
-        {{ customer360.seed_lookup(
-            'enum_lifecycle_stages', 'source_value', 'lifecycle_stage', 'lower(person_columns.lifecycle_stage_raw)'
-        ) }} as lifecycle_stage,
-        person_columns.is_archived,
-        person_columns.archived_at,
-        person_columns.load_id,
-        {{ customer360.staging_person_quality_columns('person_columns') }},
-        person_columns.lifecycle_stage_raw,
-        person_columns.lifecycle_stage_raw is not null
-        and {{ customer360.seed_lookup(
-            'enum_lifecycle_stages', 'source_value', 'lifecycle_stage', 'lower(person_columns.lifecycle_stage_raw)'
-        ) }} is null as is_lifecycle_stage_unknown,
-        person_columns.source_created_at_raw,
-        {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
-            as source_created_at_issue
-    from person_columns
+        validated.source_updated_at,
+        validated.loaded_at,
+        validated.company,
+        validated.job_title,
+        validated.lifecycle_stage,
+        validated.is_archived,
+        validated.archived_at,
+        validated.load_id,
+        {{ customer360.staging_person_quality_columns('validated') }},
+        validated.lifecycle_stage_raw,
+        validated.lifecycle_stage_raw is not null and validated.lifecycle_stage is null as is_lifecycle_stage_unknown,
+        validated.source_created_at_raw,
+        validated.source_created_at_issue
+    from validated
 )
 
 select * from final

@@ -57,7 +57,9 @@ renamed as (
         {{ customer360.json_text('source.context', 'campaign.source') }} as campaign_source,
         {{ customer360.json_text('source.context', 'campaign.medium') }} as campaign_medium,
         {{ customer360.json_text('source.context', 'campaign.name') }} as campaign_name,
-        lower({{ customer360.blank_to_null(customer360.json_text('source.context', 'device.type')) }}) as device_type_raw,
+        lower(
+            {{ customer360.blank_to_null(customer360.json_text('source.context', 'device.type')) }}
+        ) as device_type_raw,
         {{ customer360.json_text('source.context', 'userAgent') }} as user_agent,
         {{ customer360.json_text('source.context', 'ip') }} as ip,
         {{ customer360.json_text('source.context', 'library.name') }} as library_name,
@@ -89,85 +91,83 @@ renamed as (
 
 {{ customer360.staging_person_ctes('renamed') }},
 
+validated as (
+    select
+        person_columns.*,
+        {{ customer360.timestamp_issue('person_columns.event_at_raw', 'person_columns.c360_event_at') }}
+            as event_at_issue,
+        {{ customer360.email_consent_state('segment', 'person_columns.track_event_raw') }} as c360_consent_state,
+        {{ customer360.seed_lookup(
+            'enum_device_types', 'source_value', 'device_type', 'person_columns.device_type_raw'
+        ) }} as device_type
+    from person_columns
+),
+
 final as (
     select
         'segment' as source_system,
         case
-            when person_columns.anonymous_id is not null
-                then {{ dbt.concat(["'anonymous:'", 'person_columns.anonymous_id']) }}
-            when person_columns.user_id is not null then {{ dbt.concat(["'user:'", 'person_columns.user_id']) }}
+            when validated.anonymous_id is not null
+                then {{ dbt.concat(["'anonymous:'", 'validated.anonymous_id']) }}
+            when validated.user_id is not null then {{ dbt.concat(["'user:'", 'validated.user_id']) }}
         end as source_record_id,
-        person_columns.message_id,
-        person_columns.anonymous_id,
-        person_columns.user_id,
-        person_columns.event_type,
+        validated.message_id,
+        validated.anonymous_id,
+        validated.user_id,
+        validated.event_type,
         case
-            when person_columns.event_type = 'track' then person_columns.track_event_raw
-            when person_columns.event_type = 'page' then person_columns.page_name_raw
+            when validated.event_type = 'track' then validated.track_event_raw
+            when validated.event_type = 'page' then validated.page_name_raw
         end as event_name,
-        {{ customer360.staging_person_column_list('person_columns') }},
-        coalesce(
-            {{ customer360.email_consent_state('segment', 'person_columns.track_event_raw') }}, 'unknown'
-        ) as email_consent_state,
+        {{ customer360.staging_person_column_list('validated') }},
+        coalesce(validated.c360_consent_state, 'unknown') as email_consent_state,
         case
-            when {{ customer360.email_consent_state('segment', 'person_columns.track_event_raw') }} is not null
-                then person_columns.c360_event_at
+            when validated.c360_consent_state is not null and validated.event_at_issue is null
+                then validated.c360_event_at
         end as email_consent_updated_at,
         {#- An event is created and last updated when it happens. -#}
-        case
-            when {{ customer360.timestamp_issue('person_columns.event_at_raw', 'person_columns.c360_event_at') }} is null
-                then person_columns.c360_event_at
-        end as source_created_at,
-        case
-            when {{ customer360.timestamp_issue('person_columns.event_at_raw', 'person_columns.c360_event_at') }} is null
-                then person_columns.c360_event_at
-        end as source_updated_at,
-        person_columns.loaded_at,
-        case
-            when {{ customer360.timestamp_issue('person_columns.event_at_raw', 'person_columns.c360_event_at') }} is null
-                then person_columns.c360_event_at
-        end as event_at,
-        person_columns.sent_at,
-        person_columns.received_at,
-        person_columns.page_url,
-        person_columns.page_path,
-        person_columns.page_referrer,
-        person_columns.page_title,
-        person_columns.page_search,
-        person_columns.campaign_source,
-        person_columns.campaign_medium,
-        person_columns.campaign_name,
-        {{ customer360.seed_lookup('enum_device_types', 'source_value', 'device_type', 'person_columns.device_type_raw') }}
-            as device_type,
-        person_columns.user_agent,
-        person_columns.ip,
-        person_columns.library_name,
-        person_columns.library_version,
-        person_columns.order_id,
-        person_columns.product_id,
-        person_columns.sku,
-        person_columns.category,
-        person_columns.price,
-        person_columns.quantity,
-        person_columns.revenue,
-        person_columns.currency,
-        person_columns.cart_id,
-        person_columns.properties,
-        person_columns.source_file,
-        person_columns.source_line_number,
-        person_columns.load_id,
-        {{ customer360.staging_person_quality_columns('person_columns') }},
-        person_columns.anonymous_id is not null or person_columns.user_id is not null as has_identity,
-        person_columns.event_type is null
-        or (person_columns.event_type = 'track' and person_columns.track_event_raw is null) as is_required_key_missing,
-        person_columns.device_type_raw,
-        person_columns.device_type_raw is not null
-        and {{ customer360.seed_lookup(
-            'enum_device_types', 'source_value', 'device_type', 'person_columns.device_type_raw'
-        ) }} is null as is_device_type_unknown,
-        person_columns.event_at_raw,
-        {{ customer360.timestamp_issue('person_columns.event_at_raw', 'person_columns.c360_event_at') }} as event_at_issue
-    from person_columns
+        case when validated.event_at_issue is null then validated.c360_event_at end as source_created_at,
+        case when validated.event_at_issue is null then validated.c360_event_at end as source_updated_at,
+        validated.loaded_at,
+        case when validated.event_at_issue is null then validated.c360_event_at end as event_at,
+        validated.sent_at,
+        validated.received_at,
+        validated.page_url,
+        validated.page_path,
+        validated.page_referrer,
+        validated.page_title,
+        validated.page_search,
+        validated.campaign_source,
+        validated.campaign_medium,
+        validated.campaign_name,
+        validated.device_type,
+        validated.user_agent,
+        validated.ip,
+        validated.library_name,
+        validated.library_version,
+        validated.order_id,
+        validated.product_id,
+        validated.sku,
+        validated.category,
+        validated.price,
+        validated.quantity,
+        validated.revenue,
+        validated.currency,
+        validated.cart_id,
+        validated.properties,
+        validated.source_file,
+        validated.source_line_number,
+        validated.load_id,
+        {{ customer360.staging_person_quality_columns('validated') }},
+        validated.anonymous_id is not null or validated.user_id is not null as has_identity,
+        validated.event_type is null
+        or (validated.event_type = 'track' and validated.track_event_raw is null) as is_required_key_missing,
+        validated.device_type_raw,
+        validated.device_type_raw is not null
+        and validated.device_type is null as is_device_type_unknown,
+        validated.event_at_raw,
+        validated.event_at_issue
+    from validated
 )
 
 select * from final

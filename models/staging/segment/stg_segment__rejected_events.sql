@@ -19,7 +19,7 @@ final as (
         source.reason,
         {#- Valid JSON without a messageId lacks its key; everything else could not be read at all. -#}
         case when lower(source.reason) like '%messageid%' then 'missing_required_key' else 'broken_json' end
-            as rule,
+            as rule_name,
         {{ customer360.to_utc_timestamp('source.rejected_at') }} as rejected_at,
         source._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('source._dlt_load_id') }} as loaded_at

@@ -58,42 +58,48 @@ renamed as (
 
 {{ customer360.staging_person_ctes('renamed') }},
 
+validated as (
+    select
+        person_columns.*,
+        {{ customer360.timestamp_issue(
+            'person_columns.source_created_at_raw', 'person_columns.c360_created_at'
+        ) }} as source_created_at_issue,
+        {{ customer360.email_consent_state('shopify', 'person_columns.email_consent_state_raw') }} as c360_consent_state
+    from person_columns
+),
+
 final as (
     select
         'shopify' as source_system,
-        {{ dbt.concat(["'customer:'", 'person_columns.customer_id']) }} as source_record_id,
-        person_columns.customer_id,
-        {{ customer360.staging_person_column_list('person_columns') }},
+        {{ dbt.concat(["'customer:'", 'validated.customer_id']) }} as source_record_id,
+        validated.customer_id,
+        {{ customer360.staging_person_column_list('validated') }},
         case
-            when person_columns.email_consent_state_raw is null then 'unknown'
-            else {{ customer360.email_consent_state('shopify', 'person_columns.email_consent_state_raw') }}
+            when validated.email_consent_state_raw is null then 'unknown'
+            else validated.c360_consent_state
         end as email_consent_state,
-        person_columns.email_consent_updated_at,
+        validated.email_consent_updated_at,
         case
-            when {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
-                is null
-                then person_columns.c360_created_at
+            when validated.source_created_at_issue is null then validated.c360_created_at
         end as source_created_at,
-        person_columns.source_updated_at,
-        person_columns.loaded_at,
-        person_columns.email_opt_in_level,
-        person_columns.sms_consent_state,
-        person_columns.account_state,
-        person_columns.is_email_verified,
-        person_columns.currency,
-        person_columns.tags,
-        person_columns.orders_count,
-        person_columns.total_spent,
-        person_columns.load_id,
-        {{ customer360.staging_person_quality_columns('person_columns') }},
-        person_columns.email_consent_state_raw,
-        person_columns.email_consent_state_raw is not null
-        and {{ customer360.email_consent_state('shopify', 'person_columns.email_consent_state_raw') }} is null
-            as is_email_consent_state_unknown,
-        person_columns.source_created_at_raw,
-        {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
-            as source_created_at_issue
-    from person_columns
+        validated.source_updated_at,
+        validated.loaded_at,
+        validated.email_opt_in_level,
+        validated.sms_consent_state,
+        validated.account_state,
+        validated.is_email_verified,
+        validated.currency,
+        validated.tags,
+        validated.orders_count,
+        validated.total_spent,
+        validated.load_id,
+        {{ customer360.staging_person_quality_columns('validated') }},
+        validated.email_consent_state_raw,
+        validated.email_consent_state_raw is not null
+        and validated.c360_consent_state is null as is_email_consent_state_unknown,
+        validated.source_created_at_raw,
+        validated.source_created_at_issue
+    from validated
 )
 
 select * from final

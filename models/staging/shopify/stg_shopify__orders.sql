@@ -7,6 +7,7 @@
     The order-total rule (total = line items - discounts + tax + shipping) needs the line items, so
     it is checked in int_quality__quarantine, not here.
 #}
+{%- set amounts = ['subtotal_price', 'total_discounts', 'total_tax', 'total_shipping', 'total_price'] %}
 with
 
 source as (
@@ -72,35 +73,12 @@ renamed as (
 
 {{ customer360.staging_person_ctes('renamed') }},
 
-final as (
+validated as (
     select
-        'shopify' as source_system,
-        case
-            when person_columns.is_guest_checkout then {{ dbt.concat(["'order:'", 'person_columns.order_id']) }}
-            else {{ dbt.concat(["'customer:'", 'person_columns.customer_id']) }}
-        end as source_record_id,
-        person_columns.order_id,
-        person_columns.order_name,
-        person_columns.customer_id,
-        person_columns.is_guest_checkout,
-        {{ customer360.staging_person_column_list('person_columns') }},
-        {#- Shopify's checkout checkbox ("email me with news and offers") is an explicit opt-in; an
-            unticked box is no decision, not an opt-out. -#}
-        case when person_columns.buyer_accepts_marketing then 'opted_in' else 'unknown' end as email_consent_state,
-        case when person_columns.buyer_accepts_marketing then person_columns.c360_created_at end
-            as email_consent_updated_at,
-        case
-            when {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
-                is null
-                then person_columns.c360_created_at
-        end as source_created_at,
-        person_columns.source_updated_at,
-        person_columns.loaded_at,
-        person_columns.processed_at,
-        person_columns.cancelled_at,
-        person_columns.cancelled_at is not null as is_cancelled,
-        person_columns.buyer_accepts_marketing,
-        person_columns.currency,
+        person_columns.*,
+        {{ customer360.timestamp_issue(
+            'person_columns.source_created_at_raw', 'person_columns.c360_created_at'
+        ) }} as source_created_at_issue,
         {{ customer360.seed_lookup(
             'enum_order_financial_statuses', 'source_value', 'financial_status',
             'lower(person_columns.financial_status_raw)'
@@ -109,35 +87,62 @@ final as (
         {{ customer360.seed_lookup(
             'enum_order_fulfillment_statuses', 'source_value', 'fulfillment_status',
             "coalesce(lower(person_columns.fulfillment_status_raw), 'unfulfilled')"
-        ) }} as fulfillment_status,
-        {%- for amount in ['subtotal_price', 'total_discounts', 'total_tax', 'total_shipping', 'total_price'] %}
-        case when person_columns.c360_{{ amount }} >= 0 then person_columns.c360_{{ amount }} end as {{ amount }},
-        {%- endfor %}
-        person_columns.landing_site,
-        person_columns.load_id,
-        {{ customer360.staging_person_quality_columns('person_columns') }},
-        person_columns.financial_status_raw,
-        person_columns.financial_status_raw is not null
-        and {{ customer360.seed_lookup(
-            'enum_order_financial_statuses', 'source_value', 'financial_status',
-            'lower(person_columns.financial_status_raw)'
-        ) }} is null as is_financial_status_unknown,
-        person_columns.fulfillment_status_raw,
-        {{ customer360.seed_lookup(
-            'enum_order_fulfillment_statuses', 'source_value', 'fulfillment_status',
-            "coalesce(lower(person_columns.fulfillment_status_raw), 'unfulfilled')"
-        ) }} is null as is_fulfillment_status_unknown,
+        ) }} as fulfillment_status
+    from person_columns
+),
+
+final as (
+    select
+        'shopify' as source_system,
+        case
+            when validated.is_guest_checkout then {{ dbt.concat(["'order:'", 'validated.order_id']) }}
+            else {{ dbt.concat(["'customer:'", 'validated.customer_id']) }}
+        end as source_record_id,
+        validated.order_id,
+        validated.order_name,
+        validated.customer_id,
+        validated.is_guest_checkout,
+        {{ customer360.staging_person_column_list('validated') }},
+        {#- Shopify's checkout checkbox ("email me with news and offers") is an explicit opt-in; an
+            unticked box is no decision, not an opt-out. -#}
+        case when validated.buyer_accepts_marketing then 'opted_in' else 'unknown' end as email_consent_state,
+        case when validated.buyer_accepts_marketing then validated.c360_created_at end
+            as email_consent_updated_at,
+        case
+            when validated.source_created_at_issue is null then validated.c360_created_at
+        end as source_created_at,
+        validated.source_updated_at,
+        validated.loaded_at,
+        validated.processed_at,
+        validated.cancelled_at,
+        validated.cancelled_at is not null as is_cancelled,
+        validated.buyer_accepts_marketing,
+        validated.currency,
+        validated.financial_status,
+        validated.fulfillment_status,
+        {% for amount in amounts %}
+            case when validated.c360_{{ amount }} >= 0 then validated.c360_{{ amount }} end as {{ amount }},
+        {% endfor %}
+        validated.landing_site,
+        validated.load_id,
+        {{ customer360.staging_person_quality_columns('validated') }},
+        validated.financial_status_raw,
+        validated.financial_status_raw is not null and validated.financial_status is null
+            as is_financial_status_unknown,
+        validated.fulfillment_status_raw,
+        validated.fulfillment_status is null as is_fulfillment_status_unknown,
         {#- The first negative amount, as "field=value", for the quarantine; null when none is. -#}
         case
-            {%- for amount in ['subtotal_price', 'total_discounts', 'total_tax', 'total_shipping', 'total_price'] %}
-            when person_columns.c360_{{ amount }} < 0
-                then {{ dbt.concat(["'" ~ amount ~ "='", 'cast(person_columns.c360_' ~ amount ~ ' as ' ~ dbt.type_string() ~ ')']) }}
-            {%- endfor %}
+            {% for amount in amounts %}
+                when validated.c360_{{ amount }} < 0
+                    then {{ dbt.concat([
+                        "'" ~ amount ~ "='", 'cast(validated.c360_' ~ amount ~ ' as ' ~ dbt.type_string() ~ ')'
+                    ]) }}
+            {% endfor %}
         end as negative_amount,
-        person_columns.source_created_at_raw,
-        {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
-            as source_created_at_issue
-    from person_columns
+        validated.source_created_at_raw,
+        validated.source_created_at_issue
+    from validated
 )
 
 select * from final

@@ -1,0 +1,274 @@
+"""Identity resolution benchmark (not a test): our dbt models vs Splink on the same staged records.
+
+Both sides start from the staged source records of a built warehouse and are scored with the same
+pairwise precision / recall / F1 against the generator's truth (ingestion.evaluate.score).
+
+* ours:   `dbt run` of models/intermediate/identity + models/marts/customers (from the staging views
+          to customer_identities; wall time includes dbt's own start-up and parse).
+* Splink: Splink (DuckDB backend) on intermediate.int_identity__source_records, the same one row per
+          source record, with a comparable configuration: the same blocking keys, the same compared
+          fields (names with term frequencies, date of birth, email, phone, postal code, street, city),
+          and the links the sources state (Shopify customer/order ids, HubSpot merges) as an exact-match
+          key (`source_link_group`); trained the Splink way (prior from deterministic rules, u by random
+          sampling, m by expectation maximisation), predicted and clustered at the same threshold.
+          Wall time from reading the records to clusters.
+
+Run (after `customer360 demo --customers N` or generate + load + `customer360 build`):
+
+    python -m pip install -e ".[bench]"
+    CUSTOMER360_DUCKDB_PATH=... CUSTOMER360_DATA_DIR=... python benchmarks/bench_identity.py
+
+Options: --skip-ours (score the existing customer_identities without rebuilding), --threshold P.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ingestion import settings
+from ingestion.evaluate import LINKABLE_RECORDS, Scores, default_truth_path, score, score_linkable
+
+SOURCE_LINK_TYPES = ("shopify_customer", "shopify_order", "hubspot_contact")
+SPLINK_COLUMNS = """
+    record_key as unique_id,
+    source_system,
+    source_record_id,
+    given_name_canonical,
+    first_name_key,
+    last_name_key,
+    last_name_phonetic,
+    cast(date_of_birth as varchar) as date_of_birth,
+    case when not is_role_email then email_match_key end as email_match_key,
+    case when not is_role_email then email_local_part end as email_local_part,
+    phone_e164,
+    postal_code,
+    address_key,
+    city_key
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    scores: Scores
+    seconds: float
+
+
+def _truth_relation(truth: Path) -> str:
+    return f"read_csv('{str(truth).replace(chr(39), chr(39) * 2)}', header = true, all_varchar = true)"
+
+
+def run_ours(warehouse: Path, truth: Path, skip_build: bool) -> Result:
+    seconds = 0.0
+    if not skip_build:
+        from ingestion.dbt_runner import run_dbt
+
+        started = time.perf_counter()
+        outcome = run_dbt(["run", "--select", "path:models/intermediate/identity", "path:models/marts/customers"])
+        seconds = time.perf_counter() - started
+        if not outcome.success:
+            raise SystemExit(f"dbt run failed: {outcome.failures[:5]}")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return Result("ours (dbt)", _scores(con, truth, "marts.customer_identities", f"({LINKABLE_RECORDS})"), seconds)
+    finally:
+        con.close()
+
+
+def _scores(con: duckdb.DuckDBPyConnection, truth: Path, identities: str, linkable: str) -> Scores:
+    scores = score(con, _truth_relation(truth), identities)
+    linkable_true, linkable_correct = score_linkable(con, _truth_relation(truth), identities, linkable)
+    return replace(scores, linkable_true_pairs=linkable_true, linkable_correct_pairs=linkable_correct)
+
+
+def _source_link_groups(warehouse: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Records the sources themselves say are one person (union-find over shared source ids)."""
+    rows = warehouse.execute(
+        f"""
+        select 'r:' || record_key, 'i:' || identifier_type || ':' || identifier_value
+        from intermediate.int_identity__identifiers
+        where identifier_type in {SOURCE_LINK_TYPES} and is_usable
+        """
+    ).fetchall()
+    return {node[2:]: label for node, label in _union_find(rows).items() if node.startswith("r:")}
+
+
+def run_splink(warehouse_path: Path, truth: Path, threshold: float, model_out: Path | None = None) -> list[Result]:
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    warehouse = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        table = warehouse.sql(
+            f"select {SPLINK_COLUMNS} from intermediate.int_identity__source_records"
+        ).to_arrow_table()
+        groups = _source_link_groups(warehouse)
+        linkable = warehouse.sql(LINKABLE_RECORDS).to_arrow_table()
+    finally:
+        warehouse.close()
+    con = duckdb.connect()
+    # DuckDB 2.0: a connection with an unfinished result refuses other work, so every statement here is
+    # fetched before Splink takes the connection over.
+    con.register("records_arrow", table)
+    con.execute("create table link_groups (unique_id varchar, source_link_group varchar)").fetchall()
+    con.executemany("insert into link_groups values (?, ?)", list(groups.items()))
+    con.execute(
+        """
+        create table records as
+        select records_arrow.*, link_groups.source_link_group
+        from records_arrow left join link_groups using (unique_id)
+        """
+    ).fetchall()
+    con.unregister("records_arrow")
+    con.register("linkable_arrow", linkable)
+    con.execute("create table linkable as select * from linkable_arrow").fetchall()
+    con.unregister("linkable_arrow")
+    db_api = DuckDBAPI(connection=con)
+    settings_creator = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[
+            cl.ExactMatch("source_link_group"),
+            cl.JaroWinklerAtThresholds("given_name_canonical", [0.92, 0.8]).configure(term_frequency_adjustments=True),
+            cl.JaroWinklerAtThresholds("last_name_key", [0.92, 0.8]).configure(term_frequency_adjustments=True),
+            cl.DamerauLevenshteinAtThresholds("date_of_birth", [1]),
+            cl.EmailComparison("email_match_key"),
+            cl.ExactMatch("phone_e164"),
+            cl.ExactMatch("postal_code"),
+            cl.JaroWinklerAtThresholds("address_key", [0.9]),
+            cl.ExactMatch("city_key").configure(term_frequency_adjustments=True),
+        ],
+        # The same blocking keys as var identity_blocking_rules, plus the deterministic keys (which our
+        # side links as strong edges before blocking).
+        blocking_rules_to_generate_predictions=[
+            block_on("source_link_group"),
+            block_on("email_match_key"),
+            block_on("phone_e164"),
+            block_on("postal_code", "substr(last_name_key, 1, 1)"),
+            block_on("date_of_birth", "substr(given_name_canonical, 1, 1)"),
+            block_on("last_name_phonetic", "given_name_canonical"),
+            block_on("email_local_part"),
+            block_on("regexp_extract(email_local_part, '[0-9]{3,}')"),
+            block_on("given_name_canonical", "city_key", "substr(last_name_key, 1, 1)"),
+        ],
+        retain_intermediate_calculation_columns=False,
+    )
+    linker = Linker(db_api.register("records"), settings_creator)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("source_link_group"), block_on("email_match_key")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("email_match_key"), record_sample_proportion=1.0
+    )
+    # A date-of-birth block for the second round: household members share postal code and surname,
+    # and EM on such a block learns households as matches.
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("date_of_birth"), record_sample_proportion=1.0
+    )
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
+    seconds = time.perf_counter() - started
+    if model_out is not None:
+        linker.misc.save_model_to_json(str(model_out), overwrite=True)
+
+    results = []
+    for cut in sorted({threshold, 0.9, 0.999}):
+        clustered = (
+            clusters
+            if cut == threshold
+            else linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, cut)
+        )
+        con.execute(
+            f"""
+            create or replace table splink_clusters as
+            select records.source_system, records.source_record_id, cast(clustered.cluster_id as varchar) as customer_id
+            from {clustered.physical_name} as clustered
+            inner join records using (unique_id)
+            """
+        ).fetchall()
+        name = f"Splink @ {cut}" + (" (timed)" if cut == threshold else "")
+        timed = seconds if cut == threshold else 0.0
+        results.append(Result(name, _scores(con, truth, "splink_clusters", "linkable"), timed))
+
+        # The same predictions clustered together with the source-stated links as certain edges, as
+        # our side does: Splink's model alone needs other agreeing fields to overcome its prior.
+        pairs = con.execute(
+            f"select unique_id_l, unique_id_r from {predictions.physical_name} where match_probability >= {cut}"
+        ).fetchall()
+        labels = _union_find([*pairs, *((record, "group:" + group) for record, group in groups.items())])
+        con.execute("create or replace table splink_linked (unique_id varchar, customer_id varchar)").fetchall()
+        con.executemany(
+            "insert into splink_linked values (?, ?)",
+            [(node, label) for node, label in labels.items() if not node.startswith("group:")],
+        )
+        con.execute(
+            """
+            create or replace table splink_clusters as
+            select records.source_system, records.source_record_id,
+                coalesce(splink_linked.customer_id, records.unique_id) as customer_id
+            from records left join splink_linked using (unique_id)
+            """
+        ).fetchall()
+        results.append(
+            Result(f"Splink @ {cut} + source links", _scores(con, truth, "splink_clusters", "linkable"), 0.0)
+        )
+    return results
+
+
+def _union_find(edges: list[tuple[str, str]]) -> dict[str, str]:
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for a, b in edges:
+        root_a, root_b = find(a), find(b)
+        if root_a != root_b:
+            parent[max(root_a, root_b)] = min(root_a, root_b)
+    return {node: find(node) for node in list(parent)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--truth", type=Path, default=None, help="default: DATA/truth/source_records.csv")
+    parser.add_argument("--threshold", type=float, default=0.99, help="Splink clustering match probability")
+    parser.add_argument("--skip-ours", action="store_true", help="score customer_identities without rebuilding")
+    parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--splink-model", type=Path, default=None, help="save Splink's trained model (JSON) here")
+    args = parser.parse_args(argv)
+    warehouse = settings.duckdb_path()
+    truth = (args.truth or default_truth_path()).resolve()
+    results = [run_ours(warehouse, truth, skip_build=args.skip_ours)]
+    if not args.skip_splink:
+        results.extend(run_splink(warehouse, truth, args.threshold, args.splink_model))
+    print(f"records: {results[0].scores.records_scored:,}  true persons: {results[0].scores.true_persons:,}")
+    print(f"{'method':<32} {'precision':>9} {'recall':>8} {'f1':>8} {'recall*':>8} {'customers':>10} {'seconds':>8}")
+    for result in results:
+        s = result.scores
+        seconds = f"{result.seconds:8.1f}" if result.seconds else f"{'-':>8}"
+        print(
+            f"{result.name:<32} {s.precision:9.4f} {s.recall:8.4f} {s.f1:8.4f} {s.recall_linkable or 0:8.4f} "
+            f"{s.customers:10,} {seconds}"
+        )
+    print("recall* = recall over pairs of records that carry at least one identifying value")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
