@@ -13,7 +13,6 @@ the incremental result.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from collections import defaultdict
@@ -89,12 +88,13 @@ def segment_message(kind: str, anonymous_id: str, at: datetime, **fields: Any) -
     return message
 
 
-def load_sources(data: Path, sources: tuple[str, ...]) -> None:
+def load_sources(data: Path, sources: tuple[str, ...], env: pytest.MonkeyPatch) -> None:
     from ingestion.loading import load
     from ingestion.servers.run import running_servers
 
     with running_servers(data) as servers:
-        os.environ.update(servers.loader_environment())
+        for name, value in servers.loader_environment().items():
+            env.setenv(name, value)  # undone with the module's environment
         for source in sources:
             load(source, data_dir=data)
 
@@ -296,17 +296,14 @@ def marts_run(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
         env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
         env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        for name in [n for n in os.environ if n.startswith(("SOURCES__HUBSPOT__", "SOURCES__SHOPIFY__"))]:
-            env.delenv(name)
-
-        load_sources(data, ("hubspot", "shopify", "segment", "csv_contacts"))
+        load_sources(data, ("hubspot", "shopify", "segment", "csv_contacts"), env)
         first = run_dbt(["build"])
         assert first.success, f"first dbt build failed: {first.failures}"
         audience_before = {r[0] for r in query("select customer_id from marts.email_audience")}
         triggers_before = {r[0] for r in query("select cart_id from marts.cart_abandonment_triggers")}
 
         plan = plan_and_apply_changes(data)
-        load_sources(data, ("hubspot", "shopify", "segment"))
+        load_sources(data, ("hubspot", "shopify", "segment"), env)
         started = perf_counter()
         second = run_dbt(["build", "--vars", NO_LOOKBACK])
         second_seconds = perf_counter() - started
