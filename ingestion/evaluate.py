@@ -203,7 +203,7 @@ def _read_csv(path: Path) -> str:
     return f"read_csv('{escaped}', header = true, all_varchar = true)"
 
 
-def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+def connect_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """Read-only, so other readers may share the file; inside a process that already holds the file
     read-write (dbt run in-process, e.g. in tests) DuckDB only accepts the same configuration."""
     try:
@@ -220,7 +220,7 @@ def evaluate_warehouse(warehouse: Path, truth: Path) -> Scores:
     if not warehouse.is_file():
         raise UserError(f"no warehouse at {warehouse}; run `customer360 demo` or load + build first")
     try:
-        con = _connect(warehouse)
+        con = connect_warehouse(warehouse)
     except duckdb.Error as error:
         if is_duckdb_lock_error(error):
             raise duckdb_locked(warehouse) from error

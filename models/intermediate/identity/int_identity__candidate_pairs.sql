@@ -5,7 +5,7 @@
     part is missing); two records are a candidate pair when they share a key under some rule. Pairs
     already in the same strong cluster are not scored again. A key shared by more than
     var identity_max_block_size records is skipped (it would cost n^2 comparisons and is never specific
-    enough to link on its own); int_identity__blocking_summary shows such keys per rule.
+    enough to link on its own); the other rules still bring such records together.
 
     blocking_rule is the first rule (in var order) that produced the pair; blocking_rules lists them all.
 #}
