@@ -321,7 +321,7 @@ class ShopifyRenderer:
             and timeline.end_ms - moment > 2 * rng.DAY_MS
         ):
             refund_ms = rng.between(r, moment + rng.DAY_MS, min(timeline.end_ms, moment + 30 * rng.DAY_MS))
-            refund, refunded, full = self._refund(r, refund_ms, line_items, lines, currency)
+            refund, refunded, full = self._refund(r, refund_ms, line_items, lines, currency, discount, gross)
             refunds.append(refund)
             financial = "refunded" if full else "partially_refunded"
             if full and r.random() < 0.5:
@@ -443,7 +443,11 @@ class ShopifyRenderer:
         line_items: list[dict[str, Any]],
         lines: list[tuple[Product, Variant, int, int]],
         currency: str,
+        discount: int,
+        gross: int,
     ) -> tuple[dict[str, Any], int, bool]:
+        # Shopify refunds what was paid for a line: its price less its share of the order discount,
+        # so a refund can never exceed the order's subtotal.
         count = r.randrange(1, len(line_items) + 1)
         chosen = sorted(r.sample(range(len(line_items)), count))
         refund_lines = []
@@ -453,7 +457,9 @@ class ShopifyRenderer:
             _, _, quantity, price = lines[index]
             refund_quantity = r.randrange(1, quantity + 1)
             full &= refund_quantity == quantity
-            subtotal = refund_quantity * price
+            undiscounted = refund_quantity * price
+            # Round the discount share up, so the refunds of every line together never exceed the subtotal.
+            subtotal = undiscounted - (-(-undiscounted * discount // gross) if gross else 0)
             amount += subtotal
             refund_lines.append(
                 {

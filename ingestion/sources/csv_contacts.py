@@ -371,7 +371,6 @@ def make_csv_pipeline(source_name: str, duckdb_path: Path | None = None) -> dlt.
         destination=dlt.destinations.duckdb(str(path)),
         dataset_name=DATASET,
         pipelines_dir=str(settings.pipelines_dir()),
-        progress="log",
     )
 
 

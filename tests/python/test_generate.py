@@ -620,16 +620,22 @@ def test_order_totals_are_consistent_except_planted_mismatches(larger: Data) -> 
         assert all(cents(order[f]) >= 0 for f in ("subtotal_price", "total_tax", "total_discounts", "total_price"))
         assert order["fulfillment_status"] in FULFILLMENT_STATUSES
         line_ids = {i["id"]: i for i in order["line_items"]}
+        refunded_total = 0
         for refund in order["refunds"]:
             refunds += 1
             amount = 0
             for item in refund["refund_line_items"]:
                 line = line_ids[item["line_item_id"]]
                 assert 1 <= item["quantity"] <= line["quantity"]
-                assert cents(item["subtotal"]) == cents(line["price"]) * item["quantity"]
+                undiscounted = cents(line["price"]) * item["quantity"]
+                # A refund returns what was paid: the line's price less its share of the order discount.
+                share = -(-undiscounted * cents(order["total_discounts"]) // gross)  # rounded up
+                assert cents(item["subtotal"]) == undiscounted - share
                 amount += cents(item["subtotal"])
             assert [cents(t["amount"]) for t in refund["transactions"]] == [amount]
             assert order["financial_status"] in ("refunded", "partially_refunded")
+            refunded_total += amount
+        assert refunded_total <= subtotal, f"order {order['id']} refunds more than was paid"
         discounted += order["total_discounts"] != "0.00"
         checked += 1
     assert checked > 1000 and 0.02 < refunds / checked < 0.09 and discounted > 100
