@@ -19,12 +19,16 @@ Contract details:
   previous rows (and rejects) are replaced, so a shrunken file leaves nothing stale. Files that
   vanished from the folder keep their rows. A changed mapping reloads every file.
 * UTF-8 with or without BOM; any other encoding is a user error naming the file and byte offset.
+* A row with more fields than the header is rejected even when the extra fields are empty (``a,b,c,``
+  under a 3-field header): DuckDB's reader silently drops such trailing empty fields, so they are found
+  by a second read (see ``_extra_field_rows``).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 import time
@@ -96,6 +100,9 @@ RESERVED_NAMES = frozenset({"hubspot", "shopify", "segment", "csv_contacts", REJ
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _DELIMITERS = (",", ";", "\t", "|")
 _HEADER_LIMIT = 1 << 20
+# A null string no field can hold, so that an empty field reads as '' and only a missing one as NULL.
+_NO_NULLS = "\x1fcustomer360-no-null\x1f"
+_OVERFLOW = "__overflow"
 _NAMING = NamingConvention()
 
 
@@ -225,13 +232,142 @@ def _row_numbers(good_rows: int, rejected_lines: Sequence[int], blanks: Sequence
     return np.flatnonzero(~taken)[:good_rows].astype(np.int64), rejected
 
 
+def _csv_options(layout: CsvLayout, columns: Mapping[str, str], rejects: str, extra: Sequence[str] = ()) -> str:
+    return ", ".join(
+        [
+            f"columns = {{{', '.join(f'{sql_literal(k)}: {sql_literal(v)}' for k, v in columns.items())}}}",
+            "header = true",
+            "auto_detect = false",
+            f"delim = {sql_literal(layout.delimiter)}",
+            "quote = '\"'",
+            "escape = '\"'",
+            "strict_mode = true",
+            "store_rejects = true",
+            f"rejects_table = '{rejects}'",
+            f"rejects_scan = '{rejects}_scans'",
+            *extra,
+        ]
+    )
+
+
+def _may_have_empty_extra_fields(path: Path, delimiter: str) -> bool:
+    """False when no line ends with the delimiter or with ``""``, i.e. no row can end in an empty field.
+
+    The only rows DuckDB's reader wrongly accepts are rows whose fields past the header's count are all
+    empty (see ``_extra_field_rows``), so they end with one of those; most exports never do and skip the
+    second read. Vectorised, because ``bytes.find`` of a two-byte needle is several times slower.
+    """
+    data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    lf = ends.size > 0
+    if not lf:
+        ends = np.flatnonzero(data == 13)  # old Mac exports end lines with CR alone
+    last = np.append(ends, data.size)  # the last line may lack its line break
+    last = last[last > 0] - 1
+    if lf:
+        crlf = data[last] == 13
+        last[crlf] -= 1
+        last = last[last >= 0]
+    final = data[last]
+    if (final == ord(delimiter)).any():
+        return True
+    quoted = last[(final == ord('"')) & (last > 0)]
+    return bool((data[quoted - 1] == ord('"')).any())
+
+
+def _extra_field_rows(con: duckdb.DuckDBPyConnection, layout: CsvLayout) -> tuple[np.ndarray, list[int], list[int]]:
+    """Which records have more fields than the header, as DuckDB's reader sees them.
+
+    DuckDB (strict mode or not) accepts ``4,5,6,`` or ``4,5,6,""`` under a 3-field header, dropping the
+    empty extra fields. So the file is read again with one overflow column after the real ones:
+    ``null_padding`` lets rows of the right length through with the overflow NULL, and a null string no
+    field can hold makes an empty overflow field '' instead of NULL. Returns, for the rows this read
+    yields (in file order), whether each has an overflow field; the record numbers (header = 1, as in
+    the rejects) of every row it rejected; and of those rejected for too many fields (two or more extra).
+    """
+    columns = {f"c{i}": "VARCHAR" for i in range(len(layout.headers))} | {_OVERFLOW: "VARCHAR"}
+    # DuckDB's parallel reader refuses null_padding with quoted newlines; this read only flags rows
+    options = _csv_options(
+        layout,
+        columns,
+        "extra_rejects",
+        ["null_padding = true", f"nullstr = {sql_literal(_NO_NULLS)}", "parallel = false"],
+    )
+    flags = con.execute(
+        f'SELECT "{_OVERFLOW}" IS NOT NULL FROM read_csv({sql_literal(str(layout.path))}, {options})'
+    ).fetchnumpy()
+    rejected = con.execute(
+        "SELECT line, bool_or(error_type = 'TOO MANY COLUMNS') FROM extra_rejects GROUP BY line ORDER BY line"
+    ).fetchall()
+    return (
+        np.asarray(next(iter(flags.values())), dtype=bool),
+        [int(line) for line, _ in rejected],
+        [int(line) for line, too_many in rejected if too_many],
+    )
+
+
+def _raw_records(path: Path, delimiter: str, wanted: set[int]) -> dict[int, tuple[str, int]]:
+    """``{data row: (raw text, field count)}`` for the wanted data rows, read back from the file.
+
+    DuckDB keeps the raw text of the rows it rejects, not of rows it accepted; this walks the records
+    (quoted newlines included) only as far as the last wanted row, so it runs only for files that have
+    such rows.
+    """
+    found: dict[int, tuple[str, int]] = {}
+    consumed: list[str] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+
+        def lines() -> Iterator[str]:
+            for line in handle:
+                consumed.append(line)
+                yield line
+
+        reader = csv.reader(lines(), delimiter=delimiter)
+        row = -1  # the header is record 0
+        try:
+            for record in reader:
+                if record or row < 0:
+                    row += 1
+                if row in wanted and record:
+                    text = "".join(consumed)
+                    found[row] = (text[:-2] if text.endswith("\r\n") else text.removesuffix("\n"), len(record))
+                    if len(found) == len(wanted):
+                        break
+                consumed.clear()
+        except csv.Error:
+            pass  # a record Python cannot read back: reported by the caller as not found
+    return found
+
+
+def _count_reason(width: int, fields: int) -> str:
+    """DuckDB's wording for a wrong field count, with the row's true count."""
+    return f"{'too many' if fields > width else 'missing'} columns: Expected Number of Columns: {width} Found: {fields}"
+
+
+def _reject_reason(kind: str, message: str, raw: str, delimiter: str, width: int) -> str:
+    """``<error type>: <DuckDB's message>``, but with the real field count for a wrong-length row.
+
+    DuckDB logs a too-long row once per extra field and may stop counting at trailing empty ones
+    (``1,2,,,,x`` under 3 headers: "Found: 4"), so the count is taken from the row's own text.
+    """
+    if kind in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
+        try:
+            fields = len(next(csv.reader(io.StringIO(raw.strip("\r\n"), newline=""), delimiter=delimiter), []))
+        except csv.Error:
+            fields = 0
+        if fields and fields != width:
+            return _count_reason(width, fields)
+    return f"{kind.lower()}: {message}"
+
+
 def _read_file(
     layout: CsvLayout, scanned: ScannedFile, target: pa.Schema, load_id: str
 ) -> tuple[pa.Table, list[tuple[int, str, str]]]:
     """The file's good rows as an Arrow table of the ``target`` schema, and its rejected rows."""
     if not layout.headers:  # an empty file: no rows, but its old rows must still be replaced
         return target.empty_table(), []
-    positional = {f"c{i}": "VARCHAR" for i in range(len(layout.headers))}
+    width = len(layout.headers)
+    positional = {f"c{i}": "VARCHAR" for i in range(width)}
     by_column = {column: f"c{i}" for i, column in enumerate(layout.columns)}
     constants = {"_source_file": layout.rel, "_file_checksum": scanned.fingerprint.sha256, "_dlt_load_id": load_id}
 
@@ -245,39 +381,49 @@ def _read_file(
         return f'NULL::VARCHAR AS "{name}"'  # a column this file does not have
 
     select = ", ".join(projection(name) for name in target.names)
-    options = ", ".join(
-        [
-            f"columns = {{{', '.join(f'{sql_literal(k)}: {sql_literal(v)}' for k, v in positional.items())}}}",
-            "header = true",
-            "auto_detect = false",
-            f"delim = {sql_literal(layout.delimiter)}",
-            "quote = '\"'",
-            "escape = '\"'",
-            "strict_mode = true",
-            "null_padding = false",
-            "store_rejects = true",
-            "rejects_table = 'csv_rejects'",
-            "rejects_scan = 'csv_reject_scans'",
-        ]
-    )
+    options = _csv_options(layout, positional, "csv_rejects", ["null_padding = false"])
     con = duckdb.connect()
     try:
         good = con.sql(f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})").to_arrow_table()
         rejects = [
-            (int(line), str(reason), raw or "")
-            for line, reason, raw in con.execute(
-                # DuckDB may log one error per missing column: the first names the row's field count
-                "SELECT line, arg_min(lower(error_type) || ': ' || error_message, column_idx), "
+            (int(line), _reject_reason(str(kind), str(message), raw or "", layout.delimiter, width), raw or "")
+            for line, kind, message, raw in con.execute(
+                # DuckDB may log several errors for a row (one per missing or extra column): keep the first
+                "SELECT line, arg_min(error_type, column_idx), arg_min(error_message, column_idx), "
                 "arg_min(csv_line, column_idx) FROM csv_rejects GROUP BY line ORDER BY line"
             ).fetchall()
         ]
+        extra = _extra_field_rows(con, layout) if _may_have_empty_extra_fields(layout.path, layout.delimiter) else None
     finally:
         con.close()
-    blanks = _blank_records(layout.path, layout.delimiter) if rejects else []
+    found_extra = extra is not None and (bool(extra[0].any()) or bool(extra[1]))
+    blanks = _blank_records(layout.path, layout.delimiter) if rejects or found_extra else []
     numbers, rejected_rows = _row_numbers(good.num_rows, [line for line, _, _ in rejects], blanks)
+    rejected = [(row, reason, raw) for row, (_, reason, raw) in zip(rejected_rows, rejects, strict=True)]
+    if extra is not None and found_extra:
+        flags, extra_rejected, too_many = extra
+        extra_numbers, extra_rejected_rows = _row_numbers(len(flags), extra_rejected, blanks)
+        by_line = dict(zip(extra_rejected, extra_rejected_rows, strict=True))
+        too_long = np.union1d(extra_numbers[flags], np.asarray([by_line[line] for line in too_many], np.int64))
+        # rows the first read accepted although they have more fields than the header
+        accepted = np.isin(numbers, too_long)
+        if accepted.any():
+            wanted = [int(n) for n in numbers[accepted]]
+            records = _raw_records(layout.path, layout.delimiter, set(wanted))
+            for row in wanted:
+                raw, fields = records.get(row, ("", 0))
+                if fields <= width:
+                    raise UserError(
+                        f"{layout.path}: data row {row} has more fields than the header's {width} but could not "
+                        "be read back; check the quoting around it"
+                    )
+                rejected.append((row, _count_reason(width, fields), raw))
+            good = good.filter(pa.array(~accepted))
+            numbers = numbers[~accepted]
+            rejected.sort()
     index = target.get_field_index("_row_number")
     good = good.set_column(index, target.field(index), pa.array(numbers, pa.int64())).cast(target)
-    return good, [(row, reason, raw) for row, (_, reason, raw) in zip(rejected_rows, rejects, strict=True)]
+    return good, rejected
 
 
 def _rejected_table(
