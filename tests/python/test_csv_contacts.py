@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import random
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +283,100 @@ def test_row_numbers_skip_blank_lines(tmp_path: Path, warehouse: Path) -> None:
     assert rows(warehouse, "select row_number, raw_text from raw_csv_contacts.rejected_rows") == [(3, "3,c,extra")]
 
 
+def test_empty_extra_fields_are_rejected(tmp_path: Path, warehouse: Path) -> None:
+    """DuckDB's reader, even in strict mode, loads ``5,6,7,`` under a 3-field header as a good row (it
+    drops empty trailing fields): the loader must reject it like any row of the wrong length."""
+    folder = write_drop(
+        tmp_path / "trailing",
+        {
+            # BOM, CRLF, a quoted multi-line value and a blank line before the broken rows shift the numbers
+            "t.csv": "\ufeffid,name,note\r\n"
+            '1,"Ann\r\nLee",x\r\n'
+            "\r\n"
+            "2,Bob,\r\n"  # an empty last field: a good row
+            "3,Cy,,\r\n"  # one extra, empty field
+            "4,Di,note,\r\n"
+            '5,"Ed, Jr","",""\r\n'  # a quoted delimiter in a field, a quoted empty extra field
+            "6,Fay,,,,\r\n"  # three extra, empty fields
+            "7,Gus,note,EXTRA\r\n"  # caught by DuckDB already
+            "8,Hal\r\n"  # too short
+            '9,"Ivy",""\r\n'  # a quoted empty last field: a good row
+            "10,Jo,last,",  # no line break at the end
+            "ok.csv": "id,name,note\n1,a,\n2,b,\n",  # every row ends with an empty field: none rejected
+        },
+        {"id": "contact_id"},
+    )
+
+    summary = load(folder)
+
+    assert summary.rows_by_table == {"trailing": 5, "rejected_rows": 7}
+    assert rows(
+        warehouse,
+        "select _source_file, _row_number, contact_id, name, note from raw_csv_contacts.trailing order by 1, 2",
+    ) == [
+        ("ok.csv", 1, "1", "a", None),
+        ("ok.csv", 2, "2", "b", None),
+        ("t.csv", 1, "1", "Ann\r\nLee", "x"),
+        ("t.csv", 2, "2", "Bob", None),
+        ("t.csv", 9, "9", "Ivy", None),
+    ]
+    expected = "too many columns: Expected Number of Columns: 3 Found: {}"
+    assert rows(
+        warehouse, "select source_file, row_number, raw_text, reason from raw_csv_contacts.rejected_rows order by 2"
+    ) == [
+        ("t.csv", 3, "3,Cy,,", expected.format(4)),
+        ("t.csv", 4, "4,Di,note,", expected.format(4)),
+        ("t.csv", 5, '5,"Ed, Jr","",""', expected.format(4)),
+        ("t.csv", 6, "6,Fay,,,,", expected.format(6)),
+        ("t.csv", 7, "7,Gus,note,EXTRA", expected.format(4)),
+        ("t.csv", 8, "8,Hal", "missing columns: Expected Number of Columns: 3 Found: 2"),
+        ("t.csv", 10, "10,Jo,last,", expected.format(4)),
+    ]
+
+
+def test_every_row_is_loaded_or_rejected_as_written(tmp_path: Path, warehouse: Path) -> None:
+    """Random rows of known length and content (quoted delimiters, doubled quotes, quoted newlines,
+    empty and quoted-empty fields, blank lines, LF and CRLF): the rows of the header's length load with
+    their values and the 1-based data row number; every other row is rejected with its exact text."""
+    pieces = [("", None), ("x", "x"), ('""', None), ('"a,b"', "a,b"), (" y ", " y "), ('"q""r"', 'q"r')]
+    pieces += [('"m\nl"', "m\nl"), ('"m\r\nl"', "m\r\nl"), ("é", "é")]
+    rnd = random.Random(11)
+    files: dict[str, str] = {}
+    expected_rows: list[tuple[Any, ...]] = []
+    expected_rejects: list[tuple[Any, ...]] = []
+    for name, newline in (("lf.csv", "\n"), ("crlf.csv", "\r\n")):
+        lines, row = ["a,b,c"], 0
+        for _ in range(400):
+            if rnd.random() < 0.03:
+                lines.append("")  # a blank line is not a row
+                continue
+            width = rnd.choice([3] * 6 + [1, 2, 4, 5])
+            chosen = [rnd.choice(pieces) for _ in range(width)]
+            if width > 3 and rnd.random() < 0.6:  # most long rows: only empty extra fields
+                chosen[3:] = [rnd.choice(pieces[:3:2]) for _ in chosen[3:]]
+            if width == 1 and chosen[0][1] is None:
+                chosen[0] = pieces[1]  # a row of one empty field would be a blank line
+            text, row = ",".join(piece for piece, _ in chosen), row + 1
+            lines.append(text)
+            if width == 3:
+                expected_rows.append((name, row, *(value for _, value in chosen)))
+            else:
+                expected_rejects.append((name, row, text))
+        files[name] = newline.join(lines) + newline
+    folder = write_drop(tmp_path / "random", files, {"a": "contact_id"})
+
+    summary = load(folder)
+
+    assert summary.rows_by_table == {"random": len(expected_rows), "rejected_rows": len(expected_rejects)}
+    assert any(text.endswith(",") for _, _, text in expected_rejects)  # the case DuckDB alone gets wrong
+    assert rows(
+        warehouse, "select _source_file, _row_number, contact_id, b, c from raw_csv_contacts.random order by 1, 2"
+    ) == sorted(expected_rows)
+    assert rows(
+        warehouse, "select source_file, row_number, raw_text from raw_csv_contacts.rejected_rows order by 1, 2"
+    ) == sorted(expected_rejects)
+
+
 def test_row_numbering_around_many_rejects() -> None:
     # records: header=1, then rows; DuckDB reports rejects by record number, blank lines included
     numbers, rejected = _row_numbers(good_rows=5, rejected_lines=[2, 5, 9], blanks=[4])
@@ -352,12 +448,13 @@ def test_failure_mid_load_changes_nothing(drop: Path, warehouse: Path, monkeypat
     ]
 
 
-def test_generated_drops(demo_data: Path, warehouse: Path) -> None:
-    """Generated drops load with every data row either in the table or rejected, and the rejects are
-    exactly the generator's planted ``broken_csv_row`` defects (same file:row, same raw text)."""
-    with (demo_data / "truth" / "planted_defects.csv").open(newline="", encoding="utf-8") as handle:
+def check_generated_drops(data: Path, warehouse: Path) -> list[dict[str, str]]:
+    """Every data row of the generated drops is either in its table or rejected, and the rejects are
+    exactly the generator's planted ``broken_csv_row`` defects (same file:row, same raw text).
+    Returns the planted broken rows."""
+    with (data / "truth" / "planted_defects.csv").open(newline="", encoding="utf-8") as handle:
         defects = [d for d in csv.DictReader(handle) if d["rule"] == "broken_csv_row"]
-    for folder in sorted((demo_data / "csv_contacts").iterdir()):
+    for folder in sorted((data / "csv_contacts").iterdir()):
         data_rows = 0
         for path in folder.glob("*.csv"):
             with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -372,12 +469,12 @@ def test_generated_drops(demo_data: Path, warehouse: Path) -> None:
             "where source_name = ?",
             folder.name,
         )
-        assert set(got) == planted
+        assert sorted(got) == sorted(planted)
         assert rows(warehouse, f"select count(*) from raw_csv_contacts.{folder.name}") == [
             (summary.rows_by_table[folder.name],)
         ]
         # a row with a missing key is data for dbt's tests to flag, not a broken row
-        for d in defects_of(demo_data, folder.name, "missing_required_key"):
+        for d in defects_of(data, folder.name, "missing_required_key"):
             source_file, row_number = d["record_key"].rsplit(":", 1)
             assert rows(
                 warehouse,
@@ -385,6 +482,39 @@ def test_generated_drops(demo_data: Path, warehouse: Path) -> None:
                 source_file,
                 int(row_number),
             ) == [(None,)]
+    return defects
+
+
+def test_generated_drops(demo_data: Path, warehouse: Path) -> None:
+    check_generated_drops(demo_data, warehouse)
+
+
+def test_generated_drops_at_3000_people(tmp_path: Path, warehouse: Path) -> None:
+    """At 3,000 people the generator plants broken rows that are a copy with one unquoted comma and an
+    empty last field (``...,Smith, Jr,...,``): one field too many, the extra one empty, which DuckDB's
+    reader alone would load as a good row."""
+    from ingestion.generate import generate
+
+    data = tmp_path / "demo"
+    # the demo fixture's seed and date; no events, which this loader does not read (generation < 1 s)
+    generate(data, customers=3_000, seed=7, as_of=date(2026, 11, 1), progress=False, segment_events=False)
+
+    defects = check_generated_drops(data, warehouse)
+
+    trailing = [d for d in defects if d["offending_value"].endswith(",")]
+    assert trailing, "the seed plants at least one broken row ending in an empty extra field"
+    for d in trailing:
+        source_file, row_number = d["record_key"].rsplit(":", 1)
+        with (data / "csv_contacts" / d["source_system"] / source_file).open(encoding="utf-8-sig") as handle:
+            width = len(next(csv.reader(handle)))
+        assert rows(
+            warehouse,
+            "select reason from raw_csv_contacts.rejected_rows where source_name = ? and source_file = ? "
+            "and row_number = ?",
+            d["source_system"],
+            source_file,
+            int(row_number),
+        ) == [(f"too many columns: Expected Number of Columns: {width} Found: {width + 1}",)]
 
 
 def defects_of(demo_data: Path, source_system: str, rule: str) -> list[dict[str, str]]:
