@@ -5,8 +5,10 @@ sends an ``identify`` linking its anonymousId to the Shopify customer id (``user
 without an account may identify with an email only. Orders placed inside the window produce
 ``Order Completed`` (from the browser, or from the backend with the userId only); other sessions view,
 add to cart and sometimes start a checkout they abandon. Anonymous-only visitors (entity ``V...``) only
-browse. Files are ``<day received>/events-<chunk>.jsonl``; some messages arrive the next day and some
-are delivered twice (same messageId).
+browse. The truth lists a device only once it carries an identity signal (``carries_identity_signal``):
+a device that only browsed describes no person, so visitors have no source record at all. Files are
+``<day received>/events-<chunk>.jsonl``; some messages arrive the next day and some are delivered twice
+(same messageId).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _WEB_LIBRARY = {"name": "analytics.js", "version": "2.11.1"}
 _SERVER_LIBRARY = {"name": "analytics-node", "version": "6.2.0"}
 _DEVICE_COUNT_CUM = (0.5, 0.85, 1.0)
 _DEVICE_TYPES = ("desktop", "desktop", "mobile", "mobile", "mobile", "tablet")
+# Segment's reserved traits that describe a person (what staging maps to person columns).
+IDENTITY_TRAITS = ("email", "phone", "first_name", "firstName", "last_name", "lastName", "birthday", "address")
 
 
 @dataclass
@@ -49,11 +53,36 @@ class Device:
     identified: bool = False
 
 
+def carries_identity_signal(message: dict[str, Any]) -> bool:
+    """Whether a message ties its device to a person (docs/data_contracts.md, section Truth).
+
+    The one definition of a Segment device that is a *source record*: the truth lists a device
+    (anonymousId) only when at least one of its messages carries a userId, is an ``identify`` with a
+    non-empty identity trait (``IDENTITY_TRAITS``, Segment's reserved person traits), is an ``Order
+    Completed`` with an ``order_id``, or is an email event (``Email Unsubscribed`` / ``Email Bounced``)
+    with an ``email_address``. A device with none of these only browsed: nothing in the data says whose it
+    is, so it describes no person and its sessions stay anonymous. ``int_identity__segment_observations``
+    applies the same rule to the loaded events.
+    """
+    if message.get("userId"):
+        return True
+    if message.get("type") == "identify":
+        traits = message.get("traits") or {}
+        return any(traits.get(key) not in (None, "", {}) for key in IDENTITY_TRAITS)
+    properties = message.get("properties") or {}
+    event = message.get("event")
+    if event == "Order Completed":
+        return bool(properties.get("order_id"))
+    if event in ("Email Unsubscribed", "Email Bounced"):
+        return bool(properties.get("email_address"))
+    return False
+
+
 @dataclass
 class _PersonState:
     """What the truth needs to know about one entity's Segment footprint."""
 
-    anonymous_ids: dict[str, None]  # ordered set of anonymousIds that appear on a written message
+    anonymous_ids: dict[str, None]  # ordered set of anonymousIds with an identity signal (carries_identity_signal)
     user_ids: dict[str, None]  # every userId written
     user_ids_with_anonymous: set[str]
 
@@ -456,7 +485,7 @@ class SegmentRenderer:
     @staticmethod
     def _note_identity(message: dict[str, Any], state: _PersonState) -> None:
         anonymous_id, user_id = message["anonymousId"], message["userId"]
-        if anonymous_id is not None:
+        if anonymous_id is not None and carries_identity_signal(message):
             state.anonymous_ids[anonymous_id] = None
         if user_id is not None:
             state.user_ids[user_id] = None

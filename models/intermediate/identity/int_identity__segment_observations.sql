@@ -8,7 +8,9 @@
     Each device also carries the userId it was last seen with (the Shopify customer id: the source's
     own link device -> account) and the order ids of its Order Completed events (device -> order).
     Only messages that carry something for identity are kept: one link row per record, identify /
-    email-event rows with person columns, and Order Completed rows.
+    email-event rows with person columns, and Order Completed rows. A device none of whose messages
+    carries a userId, a person column or an order id is no source record at all (the same rule as the
+    generator's truth, ingestion/generate/segment.py carries_identity_signal).
 #}
 
 with
@@ -86,8 +88,21 @@ with_record as (
     left join device_users on assigned.device_id = device_users.anonymous_id
 ),
 
+person_messages as (
+    -- Messages that carry an identity signal besides a userId: identify traits or an email event's
+    -- address (person columns), or an Order Completed order id.
+    select *
+    from with_record
+    where
+        email is not null or phone_e164 is not null or first_name_key is not null
+        or last_name_key is not null or date_of_birth is not null or address_line1 is not null
+        or city is not null or postal_code is not null or shopify_order_id is not null
+),
+
 record_links as (
-    -- One row per record, so that a device that never identified is still a source record.
+    -- One row per record that carries an identity signal (docs/data_contracts.md, Truth): seen with a
+    -- userId, or with a person message. A device that only browsed describes no person: it is not a
+    -- source record, and its sessions stay anonymous in web_sessions.
     select
         source_record_id,
         any_value(linked_user_id) as linked_user_id,
@@ -96,15 +111,9 @@ record_links as (
         max(loaded_at) as loaded_at
     from with_record
     group by source_record_id
-),
-
-person_messages as (
-    select *
-    from with_record
-    where
-        email is not null or phone_e164 is not null or first_name_key is not null
-        or last_name_key is not null or date_of_birth is not null or postal_code is not null
-        or shopify_order_id is not null
+    having
+        bool_or(linked_user_id is not null)
+        or source_record_id in (select person_messages.source_record_id from person_messages)
 )
 
 select

@@ -6,6 +6,10 @@
     Attributes travel as blocks: first and last name come from the same observation, and so do the
     address parts, so a golden record never mixes two addresses. A personal email always beats a role
     address (info@ ...), whatever the rule.
+
+    The marts' enrichment (order metrics, RFM, loyalty, categories, site engagement) joins on customer_id,
+    and consent/sendability on the golden email: int_customers__profile_enrichment and
+    int_customers__email_consent read customer_identities, never this model, so there is no cycle.
 #}
 
 with
@@ -200,7 +204,41 @@ select
     summary.source_systems,
     seen.first_seen_at,
     seen.last_seen_at,
-    created.customer_created_at
+    created.customer_created_at,
+    enrichment.lifetime_orders,
+    enrichment.lifetime_gross_revenue,
+    enrichment.lifetime_refunded_amount,
+    enrichment.lifetime_net_revenue,
+    enrichment.average_order_value,
+    enrichment.first_order_at,
+    enrichment.last_order_at,
+    enrichment.days_since_last_order,
+    enrichment.average_days_between_orders,
+    enrichment.next_order_expected_from,
+    enrichment.next_order_expected_to,
+    enrichment.predicted_clv,
+    enrichment.recency_score,
+    enrichment.frequency_score,
+    enrichment.monetary_score,
+    enrichment.rfm_cell,
+    enrichment.rfm_segment,
+    enrichment.loyalty_tier,
+    enrichment.preferred_category,
+    enrichment.recommended_category,
+    enrichment.last_seen_on_site_at,
+    enrichment.lifetime_sessions,
+    enrichment.sessions_30d,
+    enrichment.product_views_30d,
+    enrichment.last_viewed_product_id,
+    enrichment.last_viewed_product_title,
+    enrichment.last_viewed_category,
+    coalesce(consent.consent_state, 'unknown') as email_consent_state,
+    coalesce(consent.consent_basis, 'none') as email_consent_basis,
+    consent.consent_source_system as email_consent_source_system,
+    consent.consent_updated_at as email_consent_updated_at,
+    coalesce(consent.is_undeliverable, false) as is_email_undeliverable,
+    coalesce(consent.is_email_sendable, false) as is_email_sendable,
+    case when email_pick.email is null then 'no_email' else consent.not_sendable_reason end as email_not_sendable_reason
 from summary
 left join email_pick on summary.customer_id = email_pick.customer_id
 left join phone_pick on summary.customer_id = phone_pick.customer_id
@@ -209,3 +247,6 @@ left join address_pick on summary.customer_id = address_pick.customer_id
 left join date_of_birth_pick on summary.customer_id = date_of_birth_pick.customer_id
 left join seen on summary.customer_id = seen.customer_id
 left join created on summary.customer_id = created.customer_id
+left join {{ ref('int_customers__profile_enrichment') }} as enrichment on summary.customer_id = enrichment.customer_id
+left join {{ ref('int_customers__email_consent') }} as consent
+    on email_pick.customer_id = consent.customer_id and email_pick.email = consent.email
