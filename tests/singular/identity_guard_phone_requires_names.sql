@@ -1,7 +1,11 @@
 -- Guard: households share landlines, so a shared phone is a strong edge only when both records name
 -- the same person (first names known and agreeing, last names agreeing) and do not give two different
 -- personal emails.
-select edges.record_key_a, edges.record_key_b, a.first_name_key, b.first_name_key as other_first_name_key
+select
+    edges.record_key_a,
+    edges.record_key_b,
+    a.first_name_key,
+    b.first_name_key as other_first_name_key
 from {{ ref('int_identity__deterministic_edges') }} as edges
 inner join {{ ref('int_identity__source_records') }} as a on edges.record_key_a = a.record_key
 inner join {{ ref('int_identity__source_records') }} as b on edges.record_key_b = b.record_key

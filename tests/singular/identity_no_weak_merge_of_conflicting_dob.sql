@@ -4,7 +4,10 @@
 with
 
 strong as (
-    select distinct clusters.cluster_id, strong.strong_cluster_id, strong.cluster_date_of_birth
+    select distinct
+        clusters.cluster_id,
+        strong.strong_cluster_id,
+        strong.cluster_date_of_birth
     from {{ ref('int_identity__clusters') }} as clusters
     inner join {{ ref('int_identity__strong_clusters') }} as strong on clusters.record_id = strong.record_id
     where strong.cluster_date_of_birth is not null

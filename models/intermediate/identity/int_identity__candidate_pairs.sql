@@ -24,14 +24,14 @@ records as (
 
 block_keys as (
     {%- for rule_name, key_expression in rules.items() %}
-    select
-        '{{ rule_name }}' as blocking_rule,
-        {{ loop.index }} as rule_order,
-        record_id,
-        strong_cluster_id,
-        {{ key_expression }} as block_key
-    from records
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ rule_name }}' as blocking_rule,
+            {{ loop.index }} as rule_order,
+            record_id,
+            strong_cluster_id,
+            {{ key_expression }} as block_key
+        from records
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
@@ -51,10 +51,11 @@ pairs as (
         a.rule_order
     from sized as a
     inner join sized as b
-        on a.blocking_rule = b.blocking_rule
-        and a.block_key = b.block_key
-        and a.record_id < b.record_id
-        and a.strong_cluster_id <> b.strong_cluster_id
+        on
+            a.blocking_rule = b.blocking_rule
+            and a.block_key = b.block_key
+            and a.record_id < b.record_id
+            and a.strong_cluster_id <> b.strong_cluster_id
     where a.block_size <= {{ var('identity_max_block_size') }}
 )
 

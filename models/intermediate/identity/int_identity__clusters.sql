@@ -40,7 +40,7 @@ accepted as (
     inner join strong as a on pairs.record_id_a = a.record_id
     inner join strong as b on pairs.record_id_b = b.record_id
     where pairs.decision = 'accept' and a.strong_cluster_id <> b.strong_cluster_id
-    group by 1, 2
+    group by least(a.strong_cluster_id, b.strong_cluster_id), greatest(a.strong_cluster_id, b.strong_cluster_id)
 ),
 
 typed as (
@@ -54,13 +54,17 @@ typed as (
 ),
 
 dated_edges as (
-    select cluster_a as node_a, cluster_b as node_b
+    select
+        cluster_a as node_a,
+        cluster_b as node_b
     from typed
     where dob_a is not null and dob_b is not null and dob_a = dob_b
 ),
 
 undated_edges as (
-    select cluster_a as node_a, cluster_b as node_b
+    select
+        cluster_a as node_a,
+        cluster_b as node_b
     from typed
     where dob_a is null and dob_b is null
 ),
@@ -99,10 +103,12 @@ attachment_candidates as (
 
 attachments as (
     -- ... of which each undated group keeps its best one.
-    select undated_group_id, dated_group_id
+    select
+        undated_group_id,
+        dated_group_id
     from attachment_candidates
     qualify row_number() over (
-        partition by undated_group_id order by match_probability desc, dated_group_id
+        partition by undated_group_id order by match_probability desc, dated_group_id asc
     ) = 1
 ),
 

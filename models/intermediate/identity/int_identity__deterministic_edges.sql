@@ -36,9 +36,10 @@ shared_pairs as (
         a.identifier_value
     from identifiers as a
     inner join identifiers as b
-        on a.identifier_type = b.identifier_type
-        and a.identifier_value = b.identifier_value
-        and a.record_key < b.record_key
+        on
+            a.identifier_type = b.identifier_type
+            and a.identifier_value = b.identifier_value
+            and a.record_key < b.record_key
 ),
 
 compared as (

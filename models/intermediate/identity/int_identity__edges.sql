@@ -14,7 +14,10 @@
 with
 
 clusters as (
-    select record_key, cluster_id from {{ ref('int_identity__clusters') }}
+    select
+        record_key,
+        cluster_id
+    from {{ ref('int_identity__clusters') }}
 ),
 
 deterministic as (
@@ -41,9 +44,12 @@ scored as (
         concat_ws(
             ', ',
             {%- for comparison in comparisons %}
-            case when {{ comparison }}_level <> 'null'
-                then '{{ comparison }} ' || {{ comparison }}_level || ' ' || printf('%+.1f', {{ comparison }}_weight)
-            end,
+                case
+                    when {{ comparison }}_level <> 'null'
+                        then
+                            '{{ comparison }} ' || {{ comparison }}_level
+                            || ' ' || printf('%+.1f', {{ comparison }}_weight)
+                end,
             {%- endfor %}
             'prior ' || printf('%+.1f', prior_weight)
         ) as explanation

@@ -21,7 +21,7 @@ observations as (
     select * from {{ ref('int_identity__observations') }}
 ),
 
-merges as (
+contact_merges as (
     select * from {{ ref('stg_hubspot__contact_merges') }}
 ),
 
@@ -31,36 +31,60 @@ exclusions as (
         lower(trim(identifier_value)) as identifier_value,
         any_value(reason) as reason
     from {{ ref('identity_exclusions') }}
-    group by 1, 2
+    group by lower(trim(identifier_type)), lower(trim(identifier_value))
 ),
 
 raw_identifiers as (
-    select record_key, 'email' as identifier_type, email_match_key as identifier_value,
-        coalesce(is_role_email, false) as is_role_email, observed_at
+    select
+        record_key,
+        'email' as identifier_type,
+        email_match_key as identifier_value,
+        coalesce(is_role_email, false) as is_role_email,
+        observed_at
     from observations
     where email_match_key is not null
 
     union all
 
-    select record_key, 'phone', phone_e164, false, observed_at
+    select
+        record_key,
+        'phone' as identifier_type,
+        phone_e164 as identifier_value,
+        false as is_role_email,
+        observed_at
     from observations
     where phone_e164 is not null
 
     union all
 
-    select record_key, 'shopify_customer', shopify_customer_id, false, observed_at
+    select
+        record_key,
+        'shopify_customer' as identifier_type,
+        shopify_customer_id as identifier_value,
+        false as is_role_email,
+        observed_at
     from observations
     where shopify_customer_id is not null
 
     union all
 
-    select record_key, 'shopify_order', shopify_order_id, false, observed_at
+    select
+        record_key,
+        'shopify_order' as identifier_type,
+        shopify_order_id as identifier_value,
+        false as is_role_email,
+        observed_at
     from observations
     where shopify_order_id is not null
 
     union all
 
-    select record_key, 'hubspot_contact', source_record_id, false, observed_at
+    select
+        record_key,
+        'hubspot_contact' as identifier_type,
+        source_record_id as identifier_value,
+        false as is_role_email,
+        observed_at
     from observations
     where source_system = 'hubspot'
 
@@ -68,12 +92,12 @@ raw_identifiers as (
 
     -- HubSpot states the merge: the surviving contact also carries the ids merged into it.
     select
-        {{ identity_record_key("'hubspot'", 'cast(merges.contact_id as varchar)') }},
-        'hubspot_contact',
-        cast(merges.merged_contact_id as varchar),
-        false,
-        cast(null as timestamp)
-    from merges
+        {{ identity_record_key("'hubspot'", 'cast(contact_merges.contact_id as varchar)') }} as record_key,
+        'hubspot_contact' as identifier_type,
+        cast(contact_merges.merged_contact_id as varchar) as identifier_value,
+        false as is_role_email,
+        cast(null as timestamp) as observed_at
+    from contact_merges
 ),
 
 identifiers as (
@@ -90,7 +114,7 @@ identifiers as (
 shared as (
     select
         identifiers.*,
-        count(*) over (partition by identifier_type, identifier_value) as records_sharing
+        count(*) over (partition by identifiers.identifier_type, identifiers.identifier_value) as records_sharing
     from identifiers
 )
 
@@ -104,11 +128,13 @@ select
     shared.last_observed_at,
     case
         when shared.is_role_email then 'role_email'
-        when exclusions.identifier_value is not null then 'excluded: ' || coalesce(exclusions.reason, 'identity_exclusions seed')
+        when exclusions.identifier_value is not null
+            then 'excluded: ' || coalesce(exclusions.reason, 'identity_exclusions seed')
         when shared.records_sharing > {{ var('identity_max_records_per_identifier') }} then 'shared_by_too_many_records'
     end as guard_reason,
     guard_reason is null as is_usable
 from shared
 left join exclusions
-    on shared.identifier_type = exclusions.identifier_type
-    and lower(shared.identifier_value) = exclusions.identifier_value
+    on
+        shared.identifier_type = exclusions.identifier_type
+        and lower(shared.identifier_value) = exclusions.identifier_value

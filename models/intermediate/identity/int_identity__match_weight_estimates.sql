@@ -15,6 +15,15 @@
     shared number in two different addresses would look rare among matches when, among the pairs left
     to score, it is the usual way the same person shows up.
 
+    Email agreement levels (exact, same_local_part, same_number) are too rare among different people
+    for a sample: two thousand records see none of them between two people, only the true matches the
+    sample happens to contain, so the sampled u was the matches' own rate. For the email comparison u
+    is therefore counted exactly, over every pair of records that are certainly two people: both
+    dates of birth known and different (with group-bys, no pair enumeration). The assumption is that
+    whether two people's addresses share a mailbox name or a number does not depend on whether we
+    know their dates of birth. A number many people use (a birth year, "123") shows up there and
+    weighs little; a number only one person uses weighs a lot.
+
     Both are smoothed with half a pair per level (Jeffreys prior), so no level gets a zero while a
     level seen in thousands of pairs keeps its frequency. int_identity__match_weights uses these
     when var identity_match_weights_source is 'estimated', falling back to the seed
@@ -43,7 +52,8 @@ random_pairs as (
     -- Pairs a strong edge already links are left out: they are known matches, and at a few records
     -- per person they would make rare agreements (same email, same number) look common among
     -- non-matches.
-    select {{ identity_comparison_levels('a', 'b') }}
+    select
+        {{ identity_comparison_levels('a', 'b') }}
     from sampled as a
     inner join sampled as b on a.record_id < b.record_id and a.strong_cluster_id <> b.strong_cluster_id
 ),
@@ -58,35 +68,144 @@ labelled_pairs as (
     where edges.is_strong
 ),
 
+email_dated as (
+    -- Records with a comparable (personal) email and a known date of birth.
+    select
+        date_of_birth,
+        email_match_key,
+        email_local_part,
+        nullif(regexp_extract(email_local_part, '[0-9]{3,}'), '') as email_number
+    from records
+    where date_of_birth is not null and email_match_key is not null and not is_role_email
+),
+
+email_key_groups as (
+    -- Records per (key, date of birth), for each key the email levels compare.
+    select
+        'all' as key_kind,
+        '' as key_value,
+        date_of_birth,
+        count(*) as records
+    from email_dated
+    group by date_of_birth
+    union all
+    select
+        'email' as key_kind,
+        email_match_key as key_value,
+        date_of_birth,
+        count(*) as records
+    from email_dated
+    group by email_match_key, date_of_birth
+    union all
+    select
+        'local_part' as key_kind,
+        email_local_part as key_value,
+        date_of_birth,
+        count(*) as records
+    from email_dated
+    group by email_local_part, date_of_birth
+    union all
+    select
+        'number' as key_kind,
+        email_number as key_value,
+        date_of_birth,
+        count(*) as records
+    from email_dated
+    where email_number is not null
+    group by email_number, date_of_birth
+    union all
+    select
+        'local_part_with_number' as key_kind,
+        email_local_part as key_value,
+        date_of_birth,
+        count(*) as records
+    from email_dated
+    where email_number is not null
+    group by email_local_part, date_of_birth
+),
+
+email_key_pairs as (
+    -- Pairs sharing the key whose dates of birth differ: all pairs sharing it minus those that also
+    -- share the date.
+    select
+        key_kind,
+        key_value,
+        (sum(records) * sum(records) - sum(records * records)) / 2 as pairs
+    from email_key_groups
+    group by key_kind, key_value
+),
+
+email_kind_pairs as (
+    select
+        sum(pairs) filter (where key_kind = 'all') as all_pairs,
+        coalesce(sum(pairs) filter (where key_kind = 'email'), 0) as email_pairs,
+        coalesce(sum(pairs) filter (where key_kind = 'local_part'), 0) as local_part_pairs,
+        coalesce(sum(pairs) filter (where key_kind = 'number'), 0) as number_pairs,
+        coalesce(sum(pairs) filter (where key_kind = 'local_part_with_number'), 0) as local_part_with_number_pairs
+    from email_key_pairs
+),
+
+email_u_counts as (
+    -- The levels in the order identity_comparison_levels assigns them: exact email, else same local
+    -- part, else same number (with different local parts), else different.
+    select
+        'email' as comparison,
+        email_levels.level,
+        cast(email_levels.pairs as double) as pairs,
+        cast(email_kind_pairs.all_pairs as double) as total
+    from email_kind_pairs
+    cross join
+        lateral (
+            values
+            ('exact', email_kind_pairs.email_pairs),
+            ('same_local_part', email_kind_pairs.local_part_pairs - email_kind_pairs.email_pairs),
+            ('same_number', email_kind_pairs.number_pairs - email_kind_pairs.local_part_with_number_pairs),
+            (
+                'different',
+                email_kind_pairs.all_pairs - email_kind_pairs.local_part_pairs
+                - email_kind_pairs.number_pairs + email_kind_pairs.local_part_with_number_pairs
+            )
+        ) as email_levels (level, pairs)
+    where email_kind_pairs.all_pairs > 0
+),
+
 levels as (
-    select comparison, level
+    select
+        comparison,
+        level
     from {{ ref('identity_match_weights') }}
     where level <> 'null'
 ),
 
 u_counts as (
     {%- for comparison in comparisons %}
-    select '{{ comparison }}' as comparison, {{ comparison }}_level as level, count(*) as pairs
-    from random_pairs
-    where {{ comparison }}_level <> 'null'
-    group by all
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ comparison }}' as comparison,
+            {{ comparison }}_level as level,
+            count(*) as pairs
+        from random_pairs
+        where {{ comparison }}_level <> 'null'
+        group by all
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
 m_counts as (
     {%- for comparison in comparisons %}
-    select '{{ comparison }}' as comparison, {{ comparison }}_level as level, count(*) as pairs
-    from labelled_pairs
-    where
-        {{ comparison }}_level <> 'null'
-        {%- if comparison == 'email' %}
-        and match_rule <> 'email_exact'
-        {%- elif comparison in ('phone', 'first_name', 'last_name') %}
-        and match_rule <> 'phone_exact_and_name'
-        {%- endif %}
-    group by all
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ comparison }}' as comparison,
+            {{ comparison }}_level as level,
+            count(*) as pairs
+        from labelled_pairs
+        where
+            {{ comparison }}_level <> 'null'
+            {%- if comparison == 'email' %}
+                and match_rule <> 'email_exact'
+            {%- elif comparison in ('phone', 'first_name', 'last_name') %}
+                and match_rule <> 'phone_exact_and_name'
+            {%- endif %}
+        group by all
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
@@ -95,24 +214,30 @@ counted as (
         levels.comparison,
         levels.level,
         coalesce(m_counts.pairs, 0) as m_pairs,
-        coalesce(u_counts.pairs, 0) as u_pairs,
+        -- email: counted over all certain non-matches when there are any (see above), else sampled
+        coalesce(email_u_counts.pairs, u_counts.pairs, 0) as u_pairs,
         -- the exact email level is its own population (see above)
         case when levels.comparison = 'email' and levels.level <> 'exact' then 'not_exact' else 'all' end
             as m_population,
-        sum(coalesce(u_counts.pairs, 0)) over (partition by levels.comparison) as u_total,
+        coalesce(
+            email_u_counts.total,
+            sum(coalesce(u_counts.pairs, 0)) over (partition by levels.comparison)
+        ) as u_total,
         count(*) over (partition by levels.comparison) as level_count
     from levels
     left join m_counts on levels.comparison = m_counts.comparison and levels.level = m_counts.level
     left join u_counts on levels.comparison = u_counts.comparison and levels.level = u_counts.level
+    left join email_u_counts
+        on levels.comparison = email_u_counts.comparison and levels.level = email_u_counts.level
 ),
 
 normalized as (
     select
         counted.*,
         case
-            when m_population = 'not_exact'
-                then sum(m_pairs) over (partition by comparison, m_population)
-            else sum(m_pairs) over (partition by comparison)
+            when counted.m_population = 'not_exact'
+                then sum(counted.m_pairs) over (partition by counted.comparison, counted.m_population)
+            else sum(counted.m_pairs) over (partition by counted.comparison)
         end as m_total
     from counted
 )

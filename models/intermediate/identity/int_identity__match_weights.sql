@@ -16,7 +16,11 @@
 with
 
 seeded as (
-    select comparison, level, m_probability, u_probability
+    select
+        comparison,
+        level,
+        m_probability,
+        u_probability
     from {{ ref('identity_match_weights') }}
 ),
 
@@ -24,34 +28,42 @@ estimated as (
     select * from {{ ref('int_identity__match_weight_estimates') }}
 ),
 
-chosen as (
+joined as (
     select
         seeded.comparison,
         seeded.level,
+        seeded.m_probability as seed_m_probability,
+        seeded.u_probability as seed_u_probability,
+        estimated.m_probability as estimated_m_probability,
+        estimated.u_probability as estimated_u_probability,
+        seeded.level not like '%\_at\_home' escape '\'
+        and coalesce(estimated.m_total, 0) >= {{ var('identity_min_pairs_for_estimate') }} as m_estimable,
+        seeded.level not like '%\_at\_home' escape '\'
+        and coalesce(estimated.u_total, 0) >= {{ var('identity_min_pairs_for_estimate') }} as u_estimable
+    from seeded
+    left join estimated on seeded.comparison = estimated.comparison and seeded.level = estimated.level
+),
+
+chosen as (
+    select
+        comparison,
+        level,
         {% if var('identity_match_weights_source') == 'estimated' -%}
-        case when m_estimable then estimated.m_probability else seeded.m_probability end as m_probability,
-        case when u_estimable then estimated.u_probability else seeded.u_probability end as u_probability,
-        case when m_estimable then 'estimated' else 'seed' end as m_from,
-        case when u_estimable then 'estimated' else 'seed' end as u_from
+            case when m_estimable then estimated_m_probability else seed_m_probability end as m_probability,
+            case when u_estimable then estimated_u_probability else seed_u_probability end as u_probability,
+            case when m_estimable then 'estimated' else 'seed' end as m_from,
+            case when u_estimable then 'estimated' else 'seed' end as u_from
         {%- elif var('identity_match_weights_source') == 'seed' -%}
-        seeded.m_probability,
-        seeded.u_probability,
-        'seed' as m_from,
-        'seed' as u_from
+            seed_m_probability as m_probability,
+            seed_u_probability as u_probability,
+            'seed' as m_from,
+            'seed' as u_from
         {%- else -%}
         {{ exceptions.raise_compiler_error(
             "var identity_match_weights_source must be 'estimated' or 'seed', got "
             ~ var('identity_match_weights_source')) }}
         {%- endif %}
-    from seeded
-    left join estimated on seeded.comparison = estimated.comparison and seeded.level = estimated.level
-    cross join lateral (
-        select
-            seeded.level not like '%\_at\_home' escape '\'
-            and coalesce(estimated.m_total, 0) >= {{ var('identity_min_pairs_for_estimate') }} as m_estimable,
-            seeded.level not like '%\_at\_home' escape '\'
-            and coalesce(estimated.u_total, 0) >= {{ var('identity_min_pairs_for_estimate') }} as u_estimable
-    ) as estimable
+    from joined
 )
 
 select

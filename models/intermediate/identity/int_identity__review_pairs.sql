@@ -17,7 +17,10 @@ records as (
 ),
 
 clusters as (
-    select record_key, cluster_id from {{ ref('int_identity__clusters') }}
+    select
+        record_key,
+        cluster_id
+    from {{ ref('int_identity__clusters') }}
 ),
 
 scored as (
@@ -31,7 +34,8 @@ flagged as (
         case
             when scored.decision = 'review' and scored.veto_reason is not null then scored.veto_reason
             when scored.decision = 'review' then 'near_threshold'
-            when ca.cluster_id <> cb.cluster_id and sa.cluster_date_of_birth is not null
+            when
+                ca.cluster_id <> cb.cluster_id and sa.cluster_date_of_birth is not null
                 and sb.cluster_date_of_birth is not null then 'cluster_dob_conflict'
             when ca.cluster_id <> cb.cluster_id then 'attached_elsewhere'
         end as review_reason

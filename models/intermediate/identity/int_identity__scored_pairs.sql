@@ -37,12 +37,14 @@ term_frequencies as (
 ),
 
 strong_clusters as (
-    select strong_cluster_id, max(strong_cluster_size) as size
+    select
+        strong_cluster_id,
+        max(strong_cluster_size) as size
     from {{ ref('int_identity__strong_clusters') }}
     group by strong_cluster_id
 ),
 
-prior as (
+match_prior as (
     select
         least(
             greatest(
@@ -64,7 +66,7 @@ compared as (
         pairs.blocking_rule,
         pairs.blocking_rules,
         {%- for comparison, column in tf_columns.items() %}
-        a.{{ column }} as {{ comparison }}_value,
+            a.{{ column }} as {{ comparison }}_value,
         {%- endfor %}
         {{ identity_comparison_levels('a', 'b') }}
     from {{ ref('int_identity__candidate_pairs') }} as pairs
@@ -76,28 +78,30 @@ weighed as (
     select
         compared.*,
         {%- for comparison in comparisons %}
-        {%- if comparison in tf_columns %}
-        case
-            when compared.{{ comparison }}_level = 'exact' and tf_{{ comparison }}.term_frequency is not null
-                then log2(w_{{ comparison }}.m_probability / tf_{{ comparison }}.term_frequency)
-            else w_{{ comparison }}.match_weight
-        end as {{ comparison }}_weight,
-        {%- else %}
-        w_{{ comparison }}.match_weight as {{ comparison }}_weight,
-        {%- endif %}
+            {%- if comparison in tf_columns %}
+                case
+                    when compared.{{ comparison }}_level = 'exact' and tf_{{ comparison }}.term_frequency is not null
+                        then log2(w_{{ comparison }}.m_probability / tf_{{ comparison }}.term_frequency)
+                    else w_{{ comparison }}.match_weight
+                end as {{ comparison }}_weight,
+            {%- else %}
+                w_{{ comparison }}.match_weight as {{ comparison }}_weight,
+            {%- endif %}
         {%- endfor %}
-        log2(prior.match_probability / (1 - prior.match_probability)) as prior_weight
+        log2(match_prior.match_probability / (1 - match_prior.match_probability)) as prior_weight
     from compared
-    cross join prior
+    cross join match_prior
     {%- for comparison in comparisons %}
-    left join weights as w_{{ comparison }}
-        on w_{{ comparison }}.comparison = '{{ comparison }}'
-        and compared.{{ comparison }}_level = w_{{ comparison }}.level
-    {%- if comparison in tf_columns %}
-    left join term_frequencies as tf_{{ comparison }}
-        on tf_{{ comparison }}.comparison = '{{ comparison }}'
-        and compared.{{ comparison }}_value = tf_{{ comparison }}.value
-    {%- endif %}
+        left join weights as w_{{ comparison }}
+            on
+                w_{{ comparison }}.comparison = '{{ comparison }}'
+                and compared.{{ comparison }}_level = w_{{ comparison }}.level
+        {%- if comparison in tf_columns %}
+            left join term_frequencies as tf_{{ comparison }}
+                on
+                    tf_{{ comparison }}.comparison = '{{ comparison }}'
+                    and compared.{{ comparison }}_value = tf_{{ comparison }}.value
+        {%- endif %}
     {%- endfor %}
 ),
 
@@ -106,7 +110,7 @@ scored as (
         *,
         prior_weight
         {%- for comparison in comparisons %}
-        + coalesce({{ comparison }}_weight, 0)
+            + coalesce({{ comparison }}_weight, 0)
         {%- endfor %} as match_weight
     from weighed
 ),
@@ -130,8 +134,8 @@ select
     blocking_rule,
     blocking_rules,
     {%- for comparison in comparisons %}
-    {{ comparison }}_level,
-    round({{ comparison }}_weight, 3) as {{ comparison }}_weight,
+        {{ comparison }}_level,
+        round({{ comparison }}_weight, 3) as {{ comparison }}_weight,
     {%- endfor %}
     round(prior_weight, 3) as prior_weight,
     match_weight,

@@ -7,7 +7,11 @@
 with
 
 records as (
-    select record_id, record_key, date_of_birth from {{ ref('int_identity__source_records') }}
+    select
+        record_id,
+        record_key,
+        date_of_birth
+    from {{ ref('int_identity__source_records') }}
 ),
 
 strong_edges as (
@@ -40,12 +44,15 @@ cluster_dob as (
         strong_cluster_id,
         date_of_birth as cluster_date_of_birth
     from (
-        select strong_cluster_id, date_of_birth, count(*) as records
+        select
+            strong_cluster_id,
+            date_of_birth,
+            count(*) as records
         from clustered
         where date_of_birth is not null
         group by strong_cluster_id, date_of_birth
-    )
-    qualify row_number() over (partition by strong_cluster_id order by records desc, date_of_birth) = 1
+    ) as dates_of_birth
+    qualify row_number() over (partition by strong_cluster_id order by records desc, date_of_birth asc) = 1
 )
 
 select

@@ -15,11 +15,14 @@ records as (
 
 counts as (
     {%- for comparison, column in tf_columns.items() %}
-    select '{{ comparison }}' as comparison, {{ column }} as value, count(*) as records
-    from records
-    where {{ column }} is not null
-    group by all
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ comparison }}' as comparison,
+            {{ column }} as value,
+            count(*) as records
+        from records
+        where {{ column }} is not null
+        group by all
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )
 

@@ -79,9 +79,17 @@ orders_by_customer as (
     where event_name = 'Order Completed' and customer_id is not null
 ),
 
-abandoned as (
+not_yet_triggered as (
     select carts.*
     from carts
+    {% if is_incremental() %}
+        where carts.cart_id not in (select triggered.cart_id from {{ this }} as triggered)
+    {% endif %}
+),
+
+abandoned as (
+    select carts.*
+    from not_yet_triggered as carts
     cross join reference
     where
         carts.customer_id is not null
@@ -93,9 +101,6 @@ abandoned as (
                 orders_by_customer.customer_id = carts.customer_id
                 and orders_by_customer.ordered_at >= carts.cart_started_at
         )
-        {% if is_incremental() %}
-            and carts.cart_id not in (select triggered.cart_id from {{ this }} as triggered)
-        {% endif %}
 ),
 
 products as (

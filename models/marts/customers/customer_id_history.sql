@@ -51,23 +51,25 @@ history as (
 
 {% else %}
 
-history as (
+    history as (
     -- First build: no state yet.
-    select
-        cast(null as varchar) as record_key,
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as anchor_record_key,
-        cast(null as timestamp) as anchor_created_at,
-        cast(null as timestamp) as assigned_at,
-        cast(null as bigint) as history_seq
-    where false
-),
+        select
+            cast(null as varchar) as record_key,
+            cast(null as varchar) as customer_id,
+            cast(null as varchar) as anchor_record_key,
+            cast(null as timestamp) as anchor_created_at,
+            cast(null as timestamp) as assigned_at,
+            cast(null as bigint) as history_seq
+        where false
+    ),
 
 {% endif %}
 
 previous as (
     -- Each record's id before this build.
-    select record_key, customer_id
+    select
+        record_key,
+        customer_id
     from history
     qualify row_number() over (partition by record_key order by assigned_at desc, history_seq desc) = 1
 ),
@@ -83,7 +85,9 @@ known_ids as (
 ),
 
 minted_per_anchor as (
-    select anchor_record_key, count(distinct customer_id) as ids_minted
+    select
+        anchor_record_key,
+        count(distinct customer_id) as ids_minted
     from history
     where anchor_record_key is not null
     group by anchor_record_key
@@ -103,10 +107,12 @@ claims as (
 
 owned as (
     -- Each previous id goes to exactly one cluster.
-    select cluster_id, customer_id
+    select
+        cluster_id,
+        customer_id
     from claims
     qualify row_number() over (
-        partition by customer_id order by holds_anchor desc, records_claiming desc, cluster_id
+        partition by customer_id order by holds_anchor desc, records_claiming desc, cluster_id asc
     ) = 1
 ),
 
@@ -127,7 +133,7 @@ survivors as (
 anchors as (
     select
         cluster_id,
-        arg_min(record_key, {'created': source_created_at, 'key': record_key}) as anchor_record_key,
+        arg_min(record_key, { 'created': source_created_at, 'key': record_key }) as anchor_record_key,
         min(source_created_at) as anchor_created_at
     from clusters
     group by cluster_id
@@ -141,8 +147,11 @@ minted as (
         'cus_' || left(
             md5(
                 anchors.anchor_record_key
-                || case when coalesce(minted_per_anchor.ids_minted, 0) > 0
-                    then '#' || minted_per_anchor.ids_minted else '' end
+                || case
+                    when coalesce(minted_per_anchor.ids_minted, 0) > 0
+                        then '#' || minted_per_anchor.ids_minted
+                    else ''
+                end
             ),
             16
         ) as customer_id
@@ -190,7 +199,7 @@ select
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as assigned_at,
     -- Orders rows of one build; with assigned_at it finds a record's latest row.
     row_number() over (order by record_key)
-    + coalesce((select max(history_seq) from history), 0) as history_seq,
+    + coalesce((select max(history.history_seq) from history), 0) as history_seq,
     '{{ invocation_id }}' as invocation_id
 from assigned
 where change_reason is not null

@@ -32,7 +32,7 @@ merge_rows as (
     {% endif %}
 ),
 
-merges as (
+merge_events as (
     select
         previous_customer_id as merged_customer_id,
         customer_id as surviving_customer_id,
@@ -44,15 +44,27 @@ merges as (
 
 held as (
     -- The records that held the retired id just before the merge (they are the ones that moved).
-    select previous_customer_id as merged_customer_id, record_key
+    select
+        previous_customer_id as merged_customer_id,
+        record_key
     from merge_rows
 ),
 
 edge_ends as (
-    select record_key_a as record_key, record_key_b as other_record_key, match_rule, match_score, is_strong
+    select
+        record_key_a as record_key,
+        record_key_b as other_record_key,
+        match_rule,
+        match_score,
+        is_strong
     from {{ ref('int_identity__edges') }}
     union all
-    select record_key_b, record_key_a, match_rule, match_score, is_strong
+    select
+        record_key_b,
+        record_key_a,
+        match_rule,
+        match_score,
+        is_strong
     from {{ ref('int_identity__edges') }}
 ),
 
@@ -68,8 +80,9 @@ bridges as (
     from held
     inner join edge_ends on held.record_key = edge_ends.record_key
     left join held as other_side
-        on held.merged_customer_id = other_side.merged_customer_id
-        and edge_ends.other_record_key = other_side.record_key
+        on
+            held.merged_customer_id = other_side.merged_customer_id
+            and edge_ends.other_record_key = other_side.record_key
     where other_side.record_key is null
 ),
 
@@ -78,20 +91,20 @@ best_bridge as (
     from bridges
     qualify row_number() over (
         partition by merged_customer_id
-        order by is_strong desc, match_score desc, record_key_a, record_key_b
+        order by is_strong desc, match_score desc, record_key_a asc, record_key_b asc
     ) = 1
 )
 
 select
-    merges.merged_customer_id,
-    merges.surviving_customer_id,
-    merges.merged_at,
-    merges.records_moved,
+    merge_events.merged_customer_id,
+    merge_events.surviving_customer_id,
+    merge_events.merged_at,
+    merge_events.records_moved,
     best_bridge.match_rule,
     best_bridge.match_score,
     coalesce(
         best_bridge.match_rule || ' edge between ' || best_bridge.record_key_a || ' and ' || best_bridge.record_key_b,
         'clusters joined (bridging edge no longer present)'
     ) as merge_reason
-from merges
-left join best_bridge on merges.merged_customer_id = best_bridge.merged_customer_id
+from merge_events
+left join best_bridge on merge_events.merged_customer_id = best_bridge.merged_customer_id

@@ -10,26 +10,47 @@
 with
 
 clusters as (
-    select record_key, cluster_id, cluster_size from {{ ref('int_identity__clusters') }}
+    select
+        record_key,
+        cluster_id,
+        cluster_size
+    from {{ ref('int_identity__clusters') }}
 ),
 
 current_ids as (
-    select record_key, source_system, source_record_id, customer_id
+    select
+        record_key,
+        source_system,
+        source_record_id,
+        customer_id
     from {{ ref('customer_id_history') }}
     qualify row_number() over (partition by record_key order by assigned_at desc, history_seq desc) = 1
 ),
 
 edge_ends as (
-    select record_key_a as record_key, match_rule, match_score, is_strong from {{ ref('int_identity__edges') }}
+    select
+        record_key_a as record_key,
+        match_rule,
+        match_score,
+        is_strong
+    from {{ ref('int_identity__edges') }}
     union all
-    select record_key_b, match_rule, match_score, is_strong from {{ ref('int_identity__edges') }}
+    select
+        record_key_b,
+        match_rule,
+        match_score,
+        is_strong
+    from {{ ref('int_identity__edges') }}
 ),
 
 best_edge as (
-    select record_key, match_rule, match_score
+    select
+        record_key,
+        match_rule,
+        match_score
     from edge_ends
     qualify row_number() over (
-        partition by record_key order by is_strong desc, match_score desc, match_rule
+        partition by record_key order by is_strong desc, match_score desc, match_rule asc
     ) = 1
 )
 

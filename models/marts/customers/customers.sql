@@ -15,11 +15,18 @@
 with
 
 identities as (
-    select source_system, source_record_id, customer_id from {{ ref('customer_identities') }}
+    select
+        source_system,
+        source_record_id,
+        customer_id
+    from {{ ref('customer_identities') }}
 ),
 
 priorities as (
-    select source_system, trust_rank from {{ ref('identity_source_priorities') }}
+    select
+        source_system,
+        trust_rank
+    from {{ ref('identity_source_priorities') }}
 ),
 
 observations as (
@@ -30,8 +37,9 @@ observations as (
         observations.observation_kind = 'order' or observations.source_record_id like 'order:%' as is_order
     from {{ ref('int_identity__observations') }} as observations
     inner join identities
-        on observations.source_system = identities.source_system
-        and observations.source_record_id = identities.source_record_id
+        on
+            observations.source_system = identities.source_system
+            and observations.source_record_id = identities.source_record_id
     left join priorities on observations.source_system = priorities.source_system
 ),
 
@@ -171,7 +179,9 @@ seen as (
 ),
 
 created as (
-    select customer_id, min(assigned_at) as customer_created_at
+    select
+        customer_id,
+        min(assigned_at) as customer_created_at
     from {{ ref('customer_id_history') }}
     group by customer_id
 )

@@ -44,11 +44,11 @@ with
 events as (
     select events.*
     from {{ ref('int_engagement__events') }} as events
-    where
-        events.anonymous_id is not null
-        {% if is_incremental() %}
-            and events.anonymous_id in (select devices_to_rebuild.anonymous_id from devices_to_rebuild)
-        {% endif %}
+    {% if is_incremental() %}
+        -- devices_to_rebuild is distinct (union): the join filters, never duplicates
+        inner join devices_to_rebuild on events.anonymous_id = devices_to_rebuild.anonymous_id
+    {% endif %}
+    where events.anonymous_id is not null
 ),
 
 ordered as (
