@@ -22,7 +22,10 @@
     dates of birth known and different (with group-bys, no pair enumeration). The assumption is that
     whether two people's addresses share a mailbox name or a number does not depend on whether we
     know their dates of birth. A number many people use (a birth year, "123") shows up there and
-    weighs little; a number only one person uses weighs a lot.
+    weighs little; a number only one person uses weighs a lot. Location levels (same home, same postal
+    code, same city) are counted the same way: at 100k+ records a sampled u cannot fall below the
+    sample's floor while the prior keeps falling, so a shared home weighed too little; counted, it is
+    the household rate (people at one address with different birthdays).
 
     Both are smoothed with half a pair per level (Jeffreys prior), so no level gets a zero while a
     level seen in thousands of pairs keeps its frequency. int_identity__match_weights uses these
@@ -169,6 +172,117 @@ email_u_counts as (
     where email_kind_pairs.all_pairs > 0
 ),
 
+location_dated as (
+    -- Records with a location and a known date of birth.
+    select
+        date_of_birth,
+        case when address_key is not null and postal_code is not null then address_key || '|' || postal_code end
+            as home_key,
+        postal_code,
+        city_key,
+        case when postal_code is not null and city_key is not null then city_key || '|' || postal_code end
+            as city_postal_key
+    from records
+    where date_of_birth is not null and coalesce(address_key, postal_code, city_key) is not null
+),
+
+location_key_groups as (
+    select
+        'all' as key_kind,
+        '' as key_value,
+        date_of_birth,
+        count(*) as records
+    from location_dated
+    group by date_of_birth
+    union all
+    select
+        'home' as key_kind,
+        home_key as key_value,
+        date_of_birth,
+        count(*) as records
+    from location_dated
+    where home_key is not null
+    group by home_key, date_of_birth
+    union all
+    select
+        'postal_code' as key_kind,
+        postal_code as key_value,
+        date_of_birth,
+        count(*) as records
+    from location_dated
+    where postal_code is not null
+    group by postal_code, date_of_birth
+    union all
+    select
+        'city' as key_kind,
+        city_key as key_value,
+        date_of_birth,
+        count(*) as records
+    from location_dated
+    where city_key is not null
+    group by city_key, date_of_birth
+    union all
+    select
+        'city_and_postal_code' as key_kind,
+        city_postal_key as key_value,
+        date_of_birth,
+        count(*) as records
+    from location_dated
+    where city_postal_key is not null
+    group by city_postal_key, date_of_birth
+),
+
+location_key_pairs as (
+    -- As for email: pairs sharing the key whose dates of birth differ.
+    select
+        key_kind,
+        key_value,
+        (sum(records) * sum(records) - sum(records * records)) / 2 as pairs
+    from location_key_groups
+    group by key_kind, key_value
+),
+
+location_kind_pairs as (
+    select
+        sum(pairs) filter (where key_kind = 'all') as all_pairs,
+        coalesce(sum(pairs) filter (where key_kind = 'home'), 0) as home_pairs,
+        coalesce(sum(pairs) filter (where key_kind = 'postal_code'), 0) as postal_code_pairs,
+        coalesce(sum(pairs) filter (where key_kind = 'city'), 0) as city_pairs,
+        coalesce(sum(pairs) filter (where key_kind = 'city_and_postal_code'), 0) as city_and_postal_code_pairs
+    from location_key_pairs
+),
+
+location_u_counts as (
+    -- Same street line in the same postal code; else same postal code; else same city. The street
+    -- key needs a postal code here (the matcher also accepts the same city), and the few pairs with a
+    -- slip in the street name count under postal_code: address_fuzzy keeps its sampled u.
+    select
+        'location' as comparison,
+        location_levels.level,
+        cast(location_levels.pairs as double) as pairs,
+        cast(location_kind_pairs.all_pairs as double) as total
+    from location_kind_pairs
+    cross join
+        lateral (
+            values
+            ('address_exact', location_kind_pairs.home_pairs),
+            ('postal_code', location_kind_pairs.postal_code_pairs - location_kind_pairs.home_pairs),
+            ('city', location_kind_pairs.city_pairs - location_kind_pairs.city_and_postal_code_pairs),
+            (
+                'different',
+                location_kind_pairs.all_pairs - location_kind_pairs.postal_code_pairs
+                - location_kind_pairs.city_pairs + location_kind_pairs.city_and_postal_code_pairs
+            )
+        ) as location_levels (level, pairs)
+    where location_kind_pairs.all_pairs > 0
+),
+
+counted_u_counts as (
+    select * from email_u_counts
+    union all
+    select * from location_u_counts
+),
+
 levels as (
     select
         comparison,
@@ -214,21 +328,21 @@ counted as (
         levels.comparison,
         levels.level,
         coalesce(m_counts.pairs, 0) as m_pairs,
-        -- email: counted over all certain non-matches when there are any (see above), else sampled
-        coalesce(email_u_counts.pairs, u_counts.pairs, 0) as u_pairs,
+        -- email and location: counted over all certain non-matches when there are any (see above)
+        coalesce(counted_u_counts.pairs, u_counts.pairs, 0) as u_pairs,
         -- the exact email level is its own population (see above)
         case when levels.comparison = 'email' and levels.level <> 'exact' then 'not_exact' else 'all' end
             as m_population,
         coalesce(
-            email_u_counts.total,
+            counted_u_counts.total,
             sum(coalesce(u_counts.pairs, 0)) over (partition by levels.comparison)
         ) as u_total,
         count(*) over (partition by levels.comparison) as level_count
     from levels
     left join m_counts on levels.comparison = m_counts.comparison and levels.level = m_counts.level
     left join u_counts on levels.comparison = u_counts.comparison and levels.level = u_counts.level
-    left join email_u_counts
-        on levels.comparison = email_u_counts.comparison and levels.level = email_u_counts.level
+    left join counted_u_counts
+        on levels.comparison = counted_u_counts.comparison and levels.level = counted_u_counts.level
 ),
 
 normalized as (
