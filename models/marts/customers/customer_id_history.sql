@@ -43,27 +43,30 @@ clusters as (
     inner join {{ ref('int_identity__source_records') }} as records on clusters.record_key = records.record_key
 ),
 
-{% if is_incremental() %}
-
 history as (
-    select * from {{ this }}
-),
-
-{% else %}
-
-    history as (
-    -- First build: no state yet.
-        select
-            cast(null as varchar) as record_key,
-            cast(null as varchar) as customer_id,
-            cast(null as varchar) as anchor_record_key,
-            cast(null as timestamp) as anchor_created_at,
-            cast(null as timestamp) as assigned_at,
-            cast(null as bigint) as history_seq
+    -- The ids assigned by earlier builds; none on the first build.
+    select
+        record_key,
+        customer_id,
+        anchor_record_key,
+        anchor_created_at,
+        assigned_at,
+        history_seq
+    {% if is_incremental() %}
+        from {{ this }}
+    {% else %}
+        from (
+            select
+                cast(null as varchar) as record_key,
+                cast(null as varchar) as customer_id,
+                cast(null as varchar) as anchor_record_key,
+                cast(null as timestamp) as anchor_created_at,
+                cast(null as timestamp) as assigned_at,
+                cast(null as bigint) as history_seq
+        ) as no_state
         where false
-    ),
-
-{% endif %}
+    {% endif %}
+),
 
 previous as (
     -- Each record's id before this build.

@@ -23,13 +23,22 @@ history as (
     select * from {{ ref('customer_id_history') }}
 ),
 
-merge_rows as (
-    select *
-    from history
-    where change_reason = 'merge'
+already_recorded as (
+    -- The newest merge this table already holds; none on the first build.
     {% if is_incremental() %}
-        and assigned_at > (select coalesce(max(merged_at), '1900-01-01'::timestamp) from {{ this }})
+        select max(recorded.merged_at) as last_merged_at from {{ this }} as recorded
+    {% else %}
+        select cast(null as timestamp) as last_merged_at
     {% endif %}
+),
+
+merge_rows as (
+    select history.*
+    from history
+    cross join already_recorded
+    where
+        history.change_reason = 'merge'
+        and (already_recorded.last_merged_at is null or history.assigned_at > already_recorded.last_merged_at)
 ),
 
 merge_events as (
