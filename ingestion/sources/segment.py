@@ -195,7 +195,8 @@ SELECT
          ELSE 'no messageId' END
   END AS reason
 FROM flagged
-WHERE _ok OR trim(raw_text, ' ' || chr(9) || chr(13)) <> ''
+-- blank lines (spaces, tabs, CR) carry no message; trim() <> '' would cost as much as the JSON parse
+WHERE _ok OR NOT regexp_full_match(raw_text, '[ \\t\\r]*')
 """
 
 
