@@ -16,6 +16,10 @@ import pytest
 
 from ingestion.dbt_runner import DbtOutcome
 
+# No telemetry from dbt or dlt during tests, whoever runs them (CI, the README command, a developer).
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
 DEMO_AS_OF = date(2026, 11, 1)
 DEMO_SEED = 7
 DEMO_CUSTOMERS = 300
