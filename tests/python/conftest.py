@@ -7,7 +7,10 @@ reads .sql/.yml there and pytest only collects tests/python (pyproject's testpat
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -83,3 +86,30 @@ def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -
             load("all", data_dir=demo_data)
         outcome = run_dbt(["build"])
     return BuiltWarehouse(path=path, data=demo_data, outcome=outcome)
+
+
+@contextmanager
+def _hold_write_lock(path: Path) -> Iterator[None]:
+    """Another process holds DuckDB's single write lock on ``path`` until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.communicate(input="", timeout=30)  # closing stdin ends the holder and frees the lock
+
+
+@pytest.fixture
+def write_lock_held() -> Callable[[Path], AbstractContextManager[None]]:
+    """``with write_lock_held(path):`` — another process holds the DuckDB write lock meanwhile."""
+    return _hold_write_lock

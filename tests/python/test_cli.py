@@ -6,7 +6,8 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -62,32 +63,12 @@ def test_unreachable_server_names_the_source(warehouse: Path) -> None:
     assert_user_error(result, "hubspot")
 
 
-def test_locked_warehouse_is_reported_not_a_traceback(warehouse: Path, demo_data: Path) -> None:
-    # Another process holds DuckDB's single write lock for the duration of the load attempt.
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import duckdb, sys, time
-                con = duckdb.connect({str(warehouse)!r})
-                con.execute("create table if not exists held (x int)")
-                print("locked", flush=True)
-                time.sleep(60)
-                """
-            ),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+def test_locked_warehouse_is_reported_not_a_traceback(
+    warehouse: Path, demo_data: Path, write_lock_held: Callable[[Path], AbstractContextManager[None]]
+) -> None:
+    with write_lock_held(warehouse):
         result = run_cli("load", "segment", "--path", str(demo_data / "segment"))
-        assert_user_error(result, "locked by another process", str(warehouse))
-    finally:
-        holder.kill()
-        holder.wait()
+    assert_user_error(result, "locked by another process", str(warehouse))
 
 
 @pytest.mark.parametrize("argv", [["generate", "--customers", "0"], ["demo", "--as-of", "yesterday"]])

@@ -6,8 +6,8 @@ import csv
 import hashlib
 import json
 import random
-import subprocess
-import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -401,24 +401,11 @@ def test_changed_mapping_reloads_every_file(drop: Path, warehouse: Path) -> None
     ) == [(5, 0, 1)]
 
 
-def test_locked_warehouse_is_a_user_error(drop: Path, warehouse: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
-            str(warehouse),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        with pytest.raises(UserError, match="is locked by another process"):
-            load(drop)
-    finally:
-        holder.terminate()
-        holder.wait(timeout=10)
+def test_locked_warehouse_is_a_user_error(
+    drop: Path, warehouse: Path, write_lock_held: Callable[[Path], AbstractContextManager[None]]
+) -> None:
+    with write_lock_held(warehouse), pytest.raises(UserError, match="is locked by another process"):
+        load(drop)
 
 
 def test_failure_mid_load_changes_nothing(drop: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -467,21 +466,8 @@ def test_unreadable_timestamp_names_the_contact(server: HubSpotServer, loader_en
         assert ("raw_hubspot",) not in query(loader_env, "select schema_name from information_schema.schemata")
 
 
-def test_locked_warehouse_is_a_user_error(server: HubSpotServer, loader_env: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
-            str(loader_env),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(UserError, match="locked by another process"):
-            load_hubspot()
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
+def test_locked_warehouse_is_a_user_error(
+    server: HubSpotServer, loader_env: Path, write_lock_held: Callable[[Path], AbstractContextManager[None]]
+) -> None:
+    with write_lock_held(loader_env), pytest.raises(UserError, match="locked by another process"):
+        load_hubspot()

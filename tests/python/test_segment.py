@@ -9,9 +9,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -321,24 +320,11 @@ def test_invalid_utf8_lines_are_rejected_not_fatal(tmp_path: Path, warehouse: Pa
     ]
 
 
-def test_locked_warehouse_is_a_user_error(events_dir: Path, warehouse: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
-            str(warehouse),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        with pytest.raises(UserError, match="is locked by another process"):
-            load_segment(events_dir)
-    finally:
-        holder.terminate()
-        holder.wait(timeout=10)
+def test_locked_warehouse_is_a_user_error(
+    events_dir: Path, warehouse: Path, write_lock_held: Callable[[Path], AbstractContextManager[None]]
+) -> None:
+    with write_lock_held(warehouse), pytest.raises(UserError, match="is locked by another process"):
+        load_segment(events_dir)
     # once the other process is gone the same call works
     assert load_segment(events_dir).rows_by_table["events"] == 8
 

@@ -7,10 +7,9 @@ from ``shopify/*.jsonl``, never typed in.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -503,25 +502,19 @@ def test_new_field_lands_as_a_new_column(server: ShopifyServer, demo_data: Path,
 
 
 def test_locked_warehouse_is_a_user_error_and_loses_nothing(
-    server: ShopifyServer, demo_data: Path, warehouse: Path
+    server: ShopifyServer,
+    demo_data: Path,
+    warehouse: Path,
+    write_lock_held: Callable[[Path], AbstractContextManager[None]],
 ) -> None:
     files = shop_files(demo_data)
     load_shopify(server.url, TOKEN)
     changed = [c["id"] for c in files["customers"][:3]]
     for customer_id in changed:
         server.update("customers", customer_id, {"email": f"locked.{customer_id}@example.com"})
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "sys.stdin.read()", str(warehouse)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(UserError, match="is locked by another process") as failure:
-            load_shopify(server.url, TOKEN)
-        assert str(warehouse) in str(failure.value)
-    finally:
-        holder.communicate(input="", timeout=30)
+    with write_lock_held(warehouse), pytest.raises(UserError, match="is locked by another process") as failure:
+        load_shopify(server.url, TOKEN)
+    assert str(warehouse) in str(failure.value)
 
     # Once the lock is gone the changes arrive: the failed run neither lost them nor duplicated rows.
     load_shopify(server.url, TOKEN)
