@@ -35,3 +35,17 @@
 {% macro default__regex_replace(expr, pattern, replacement) -%}
     regexp_replace({{ expr }}, {{ customer360.sql_string_literal(pattern) }}, {{ customer360.sql_string_literal(replacement) }}, 'g')
 {%- endmacro %}
+
+
+{# Every match of `pattern` in `expr`, one row each: use as `from relation cross join <this> as m(value)`. #}
+{% macro regex_extract_all_rows(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_extract_all_rows', 'customer360')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro duckdb__regex_extract_all_rows(expr, pattern) -%}
+    unnest(regexp_extract_all({{ expr }}, {{ customer360.sql_string_literal(pattern) }}))
+{%- endmacro %}
+
+{% macro default__regex_extract_all_rows(expr, pattern) -%}
+    (select (regexp_matches({{ expr }}, {{ customer360.sql_string_literal(pattern) }}, 'g'))[1])
+{%- endmacro %}

@@ -4,7 +4,9 @@
     var('csv_contact_drops')[<drop>]: date_format / timestamp_format (strptime; null = ISO-8601) and
     consent_column (the drop's own column whose values seed enum_email_consent_states maps for
     source_system = <drop>; null when the drop has none), created_at_column / created_at_format (the
-    column saying when the contact was created, and its strptime format; null = ISO-8601). Adding a
+    column saying when the contact was created, and its strptime format; null = ISO-8601),
+    consent_updated_at_column (the column saying when the consent value was given, read with
+    timestamp_format; null = none, and the drop's opt-ins are then undated). Adding a
     drop: docs/dbt/staging.md.
 
     Two models per drop, each one line:
@@ -34,6 +36,7 @@
 {%- set consent_column = config.get('consent_column') -%}
 {%- set created_at_column = config.get('created_at_column') -%}
 {%- set created_at_format = config.get('created_at_format') -%}
+{%- set consent_updated_at_column = config.get('consent_updated_at_column') -%}
 with
 
 source as (
@@ -76,6 +79,15 @@ renamed as (
         cast(null as {{ dbt.type_string() }}) as source_created_at_raw,
         cast(null as {{ dbt.type_timestamp() }}) as c360_created_at,
         {%- endif %}
+        {%- if consent_updated_at_column %}
+        {%- if timestamp_format %}
+        {{ customer360.parse_timestamp(customer360.blank_to_null('source.' ~ consent_updated_at_column), timestamp_format) }}
+        {%- else %}
+        {{ customer360.to_utc_timestamp('source.' ~ consent_updated_at_column) }}
+        {%- endif %} as c360_consent_updated_at,
+        {%- else %}
+        cast(null as {{ dbt.type_timestamp() }}) as c360_consent_updated_at,
+        {%- endif %}
         source._source_file as source_file,
         cast(source._row_number as {{ dbt.type_int() }}) as source_row_number,
         source._dlt_load_id as load_id,
@@ -99,7 +111,11 @@ final as (
         coalesce(
             {{ customer360.email_consent_state(drop, 'person_columns.email_consent_raw') }}, 'unknown'
         ) as email_consent_state,
-        cast(null as {{ dbt.type_timestamp() }}) as email_consent_updated_at,
+        {#- Only the drop's own consent-time column dates a consent value; never the load time. -#}
+        case
+            when {{ customer360.email_consent_state(drop, 'person_columns.email_consent_raw') }} is not null
+                then person_columns.c360_consent_updated_at
+        end as email_consent_updated_at,
         case
             when {{ customer360.timestamp_issue('person_columns.source_created_at_raw', 'person_columns.c360_created_at') }}
                 is null

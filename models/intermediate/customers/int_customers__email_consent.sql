@@ -3,7 +3,8 @@
 
     The signals that count for an address are those given by any of the customer's records (whatever
     address they named) and those naming the address, from any source (a Segment unsubscribe typed into
-    a form, a bounce). The latest *explicit* signal decides (opt-out first at the same instant); without
+    a form, a bounce). The latest *explicit* signal decides (opt-out first at the same instant; an opt-in
+    without a plausible consent timestamp is undated and ranks below every dated signal); without
     one, the latest implied default does (`consent_basis` = implied). An address is undeliverable once any
     source reported it bounced or invalid. Sendable = consent in `sendable_consent_states` (implied consent
     only when `send_on_implied_consent`), deliverable, and not a role address unless `send_to_role_emails`.
@@ -23,14 +24,16 @@ addresses as (
     select
         identities.customer_id,
         observations.email,
-        max(case when observations.is_role_email then 1 else 0 end) = 1 as is_role_email
+        max(case when observations.is_role_email then 1 else 0 end) = 1 as is_role_email,
+        -- one mailbox, however it is written: a bounce or opt-out of jane@x.com holds for jane+shop@x.com
+        coalesce({{ customer360.email_match_key('observations.email') }}, observations.email) as mailbox_key
     from {{ ref('int_identity__observations') }} as observations
     inner join identities
         on
             observations.source_system = identities.source_system
             and observations.source_record_id = identities.source_record_id
     where observations.email is not null
-    group by identities.customer_id, observations.email
+    group by identities.customer_id, observations.email, mailbox_key
 ),
 
 signals as (
@@ -42,6 +45,7 @@ signals as (
         consent_state,
         is_explicit,
         signal_at,
+        coalesce({{ customer360.email_match_key('email') }}, email) as mailbox_key,
         case consent_state when 'opted_in' then 1 when 'pending' then 2 when 'opted_out' then 3 else 4 end
             as state_precedence
     from {{ ref('int_engagement__consent_signals') }}
@@ -57,6 +61,8 @@ relevant as (
         signals.consent_state,
         signals.is_explicit,
         signals.signal_at,
+        signals.mailbox_key as signal_mailbox_key,
+        addresses.mailbox_key,
         signals.state_precedence
     from addresses
     inner join signals on addresses.customer_id = signals.customer_id
@@ -70,9 +76,11 @@ relevant as (
         signals.consent_state,
         signals.is_explicit,
         signals.signal_at,
+        signals.mailbox_key as signal_mailbox_key,
+        addresses.mailbox_key,
         signals.state_precedence
     from addresses
-    inner join signals on addresses.email = signals.email
+    inner join signals on addresses.mailbox_key = signals.mailbox_key
 ),
 
 consent_ranked as (
@@ -80,7 +88,8 @@ consent_ranked as (
         *,
         row_number() over (
             partition by customer_id, address, is_explicit
-            order by signal_at desc, state_precedence desc, consent_signal_id desc
+            -- an undated opt-in (null signal_at) comes last: it stands only where nothing dated was said
+            order by signal_at desc nulls last, state_precedence desc, consent_signal_id desc
         ) as recency_rank
     from relevant
     where consent_state in ('opted_in', 'opted_out', 'pending')
@@ -102,7 +111,7 @@ undeliverable as (
         address,
         max(signal_at) as undeliverable_since
     from relevant
-    where consent_state = 'invalid' and signal_email = address
+    where consent_state = 'invalid' and signal_mailbox_key = mailbox_key
     group by customer_id, address
 ),
 

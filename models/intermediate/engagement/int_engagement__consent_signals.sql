@@ -3,12 +3,18 @@
     (source record, address, state, moment):
       record_state   a version of a stateful record's consent (HubSpot contact, Shopify account, CSV
                      contact) from the snapshot, so a state the source later overwrote is not lost;
-      event          a Segment `Email Unsubscribed` / `Email Bounced` message;
+      event          a Segment `Email Unsubscribed` / `Email Bounced` message (with or without ids: an
+                     id-less unsubscribe still names its address);
       order          the consent a Shopify checkout recorded (buyer_accepts_marketing);
       export_row     a CSV contact row of any export, older ones included.
     `unknown` states say nothing and are left out. `is_explicit` is false for the states a source
     assumes by default (seeds/marts/consent_signal_rules.csv: HubSpot's and the legacy CRM's opt-out
     model): those never override a choice the person made.
+
+    Dating fails closed (docs/dbt/consent.md): an explicit opt-in is dated only by its own plausible
+    consent timestamp (never the load time, never the record's updated_at); without one `signal_at` is
+    null and the opt-in never outranks an opt-out. Every other signal takes its consent timestamp, else
+    the record's, else the moment it reached us, so a suppression is never lost for want of a date.
 #}
 
 {#- model -> signal_origin -#}
@@ -25,7 +31,11 @@ record_versions as (
         source_record_id,
         email,
         consent_state,
-        coalesce(consent_updated_at, record_updated_at, dbt_valid_from) as signal_at,
+        consent_updated_at as consent_at,
+        record_updated_at as record_at,
+        dbt_valid_from as received_at,
+        -- the version's load time bounds its timestamps; a snapshot taken before loaded_at was kept has none
+        coalesce(loaded_at, dbt_valid_from) as loaded_at,
         'record_state' as signal_origin
     from {{ ref('email_consent_snapshot') }}
 ),
@@ -37,10 +47,13 @@ point_in_time as (
             source_record_id,
             email,
             email_consent_state as consent_state,
-            coalesce(email_consent_updated_at, source_updated_at, source_created_at, loaded_at) as signal_at,
+            email_consent_updated_at as consent_at,
+            coalesce(source_updated_at, source_created_at) as record_at,
+            loaded_at as received_at,
+            loaded_at,
             '{{ origin }}' as signal_origin
         from {{ ref(model) }}
-        where source_record_id is not null
+        where source_record_id is not null or email is not null
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -49,6 +62,38 @@ signals as (
     select * from record_versions
     union all
     select * from point_in_time
+),
+
+classified as (
+    select
+        signals.*,
+        coalesce(rules.is_explicit, true) as is_explicit,
+        {{ customer360.consent_timestamp_if_plausible('signals.consent_at', 'signals.loaded_at') }}
+            as plausible_consent_at,
+        {{ customer360.consent_timestamp_if_plausible('signals.record_at', 'signals.loaded_at') }}
+            as plausible_record_at
+    from signals
+    left join {{ ref('consent_signal_rules') }} as rules
+        on signals.source_system = rules.source_system and signals.consent_state = rules.consent_state
+    where signals.consent_state is not null and signals.consent_state <> 'unknown'
+),
+
+dated as (
+    select
+        *,
+        consent_state = 'opted_in' and is_explicit as is_explicit_opt_in,
+        case
+            when plausible_consent_at is not null then plausible_consent_at
+            when consent_state = 'opted_in' and is_explicit then null
+            else coalesce(plausible_record_at, received_at)
+        end as signal_at,
+        case
+            when plausible_consent_at is not null then 'consent_timestamp'
+            when consent_state = 'opted_in' and is_explicit then 'undated'
+            when plausible_record_at is not null then 'record_timestamp'
+            else 'received_at'
+        end as signal_dated_by
+    from classified
 ),
 
 deduplicated as (
@@ -60,8 +105,7 @@ deduplicated as (
             partition by source_system, source_record_id, email, consent_state, signal_at
             order by case signal_origin when 'event' then 1 when 'order' then 2 when 'export_row' then 3 else 4 end
         ) as duplicate_rank
-    from signals
-    where consent_state is not null and consent_state <> 'unknown' and signal_at is not null
+    from dated
 )
 
 select
@@ -73,8 +117,9 @@ select
     signals.email,
     signals.consent_state,
     signals.signal_at,
+    signals.signal_dated_by,
     signals.signal_origin,
-    coalesce(rules.is_explicit, true) as is_explicit,
+    signals.is_explicit,
     case
         when signals.consent_state = 'opted_in' then 'opt_in'
         when signals.consent_state = 'opted_out' then 'opt_out'
@@ -82,8 +127,6 @@ select
         when signals.consent_state = 'invalid' then 'undeliverable'
     end as signal_type
 from deduplicated as signals
-left join {{ ref('consent_signal_rules') }} as rules
-    on signals.source_system = rules.source_system and signals.consent_state = rules.consent_state
 left join {{ ref('customer_identities') }} as identities
     on signals.source_system = identities.source_system and signals.source_record_id = identities.source_record_id
 where signals.duplicate_rank = 1

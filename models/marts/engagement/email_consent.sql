@@ -3,7 +3,8 @@
     int_engagement__consent_signals), with the unified customer and the customer's consent *after* the
     signal under the house rule: the most recent explicit signal wins, whichever source it came from, so an
     unsubscribe anywhere after an opt-in anywhere suppresses (and a later explicit opt-in re-subscribes).
-    At the same instant an opt-out outranks an opt-in. Implicit defaults (an opt-out-model "not opted out")
+    At the same instant an opt-out outranks an opt-in; an opt-in without a plausible consent timestamp is
+    undated (`signal_at` null) and never outranks an opt-out. Implicit defaults (an opt-out-model "not opted out")
     never override an explicit choice. `undeliverable` signals (bounces, addresses a source marked invalid)
     suppress their address, whatever the consent.
 #}
@@ -16,7 +17,9 @@ signals as (
         -- Order of signals within a customer: time, then opt-out after opt-in at the same instant, so
         -- the opt-out is the one that stands.
         case consent_state when 'opted_in' then 1 when 'pending' then 2 when 'opted_out' then 3 else 4 end
-            as state_precedence
+            as state_precedence,
+        -- an undated opt-in sorts before every dated signal: it never outranks an opt-out
+        coalesce(signal_at, cast('0001-01-01' as {{ dbt.type_timestamp() }})) as ordering_at
     from {{ ref('int_engagement__consent_signals') }}
 ),
 
@@ -26,17 +29,17 @@ sequenced as (
         -- the latest explicit consent signal up to and including this one (bounces are not consent)
         max(case when is_explicit and consent_state in ('opted_in', 'opted_out', 'pending') then
             {{ dbt.concat([
-                dbt.cast('signal_at', dbt.type_string()), "'|'",
+                dbt.cast('ordering_at', dbt.type_string()), "'|'",
                 dbt.cast('state_precedence', dbt.type_string()), "'|'", 'consent_state'
             ]) }} end)
             over (
                 partition by customer_id
-                order by signal_at, state_precedence, consent_signal_id
+                order by ordering_at, state_precedence, consent_signal_id
                 rows between unbounded preceding and current row
             ) as latest_explicit_key,
         row_number() over (
             partition by customer_id
-            order by signal_at desc, state_precedence desc, consent_signal_id desc
+            order by ordering_at desc, state_precedence desc, consent_signal_id desc
         ) as recency_rank
     from signals
 )
@@ -52,6 +55,7 @@ select
     is_explicit,
     signal_origin,
     signal_at,
+    signal_dated_by,
     case when customer_id is not null then {{ dbt.split_part('latest_explicit_key', "'|'", 3) }} end
         as customer_consent_state_after,
     customer_id is not null and recency_rank = 1 as is_latest_for_customer

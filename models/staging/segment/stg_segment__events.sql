@@ -19,9 +19,13 @@ renamed as (
         {{ customer360.blank_to_null('source.name') }} as page_name_raw,
         {{ customer360.blank_to_null('source.anonymous_id') }} as anonymous_id,
         {{ customer360.blank_to_null('source.user_id') }} as user_id,
+        {#- Segment's spec puts an address in traits (identify), in context.traits (any call) or in
+            an email event's properties: an unsubscribe sent without ids still names its address. -#}
         coalesce(
             {{ customer360.blank_to_null(customer360.json_text('source.traits', 'email')) }},
-            {{ customer360.blank_to_null(customer360.json_text('source.properties', 'email_address')) }}
+            {{ customer360.blank_to_null(customer360.json_text('source.properties', 'email_address')) }},
+            {{ customer360.blank_to_null(customer360.json_text('source.properties', 'email')) }},
+            {{ customer360.blank_to_null(customer360.json_text('source.context', 'traits.email')) }}
         ) as email_raw,
         {{ customer360.json_text('source.traits', 'phone') }} as phone_raw,
         coalesce(

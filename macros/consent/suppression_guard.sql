@@ -1,0 +1,75 @@
+{#
+    guard_plausible_timestamp(ts, loaded_at): the guard's own check that a source could really have given
+    `ts` (between `consent_earliest_valid_timestamp` and the row's load plus `consent_max_clock_skew_minutes`),
+    else null. Written apart from the ledger's consent_timestamp_if_plausible on purpose: the guard is a
+    second implementation.
+#}
+{% macro guard_plausible_timestamp(ts, loaded_at) -%}
+    case
+        when {{ ts }} between cast('{{ var("consent_earliest_valid_timestamp") }}' as {{ dbt.type_timestamp() }})
+            and {{ dbt.dateadd('minute', var('consent_max_clock_skew_minutes'), loaded_at) }}
+            then {{ ts }}
+    end
+{%- endmacro %}
+
+
+{#
+    suppression_guard_block_reason(customer_guard, address_guard): why the suppression guard blocks an
+    activated (customer, address), or null. The arguments are aliases of `int_engagement__suppression_guard`
+    left-joined on subject 'customer' = the customer id and on subject 'address' = the address's
+    email_match_key (macro suppression_guard_joins). An opt-out of either subject stands unless a valid
+    opt-in of either subject is strictly later (at the same instant the opt-out stands).
+#}
+{% macro suppression_guard_block_reason(customer_guard, address_guard) -%}
+    {%- set last_opt_out -%}
+        case
+            when {{ address_guard }}.last_opt_out_at is null then {{ customer_guard }}.last_opt_out_at
+            when {{ customer_guard }}.last_opt_out_at is null then {{ address_guard }}.last_opt_out_at
+            when {{ address_guard }}.last_opt_out_at > {{ customer_guard }}.last_opt_out_at
+                then {{ address_guard }}.last_opt_out_at
+            else {{ customer_guard }}.last_opt_out_at
+        end
+    {%- endset -%}
+    {%- set last_opt_in -%}
+        case
+            when {{ address_guard }}.last_valid_opt_in_at is null then {{ customer_guard }}.last_valid_opt_in_at
+            when {{ customer_guard }}.last_valid_opt_in_at is null then {{ address_guard }}.last_valid_opt_in_at
+            when {{ address_guard }}.last_valid_opt_in_at > {{ customer_guard }}.last_valid_opt_in_at
+                then {{ address_guard }}.last_valid_opt_in_at
+            else {{ customer_guard }}.last_valid_opt_in_at
+        end
+    {%- endset -%}
+    case
+        when {{ address_guard }}.is_undeliverable then 'undeliverable'
+        when ({{ last_opt_out }}) is not null and (({{ last_opt_in }}) is null or ({{ last_opt_in }}) <= ({{ last_opt_out }}))
+            then 'unsubscribed'
+    end
+{%- endmacro %}
+
+
+{#
+    suppression_guard_joins(customer_id_expr, email_expr, customer_guard, address_guard): the two left
+    joins suppression_guard_block_reason reads.
+#}
+{% macro suppression_guard_joins(customer_id_expr, email_expr, customer_guard='customer_guard', address_guard='address_guard') -%}
+    left join {{ ref('int_engagement__suppression_guard') }} as {{ customer_guard }}
+        on {{ customer_guard }}.subject_kind = 'customer' and {{ customer_guard }}.subject_key = {{ customer_id_expr }}
+    left join {{ ref('int_engagement__suppression_guard') }} as {{ address_guard }}
+        on
+            {{ address_guard }}.subject_kind = 'address'
+            and {{ address_guard }}.subject_key = {{ customer360.email_match_key(email_expr) }}
+{%- endmacro %}
+
+
+{#
+    export_safe_text(expr): a text value safe to open in a spreadsheet. A value starting with = + - @
+    (or a tab / carriage return before one) is a formula to Excel, Sheets and LibreOffice
+    (=HYPERLINK(...) exfiltrates data): it is prefixed with a single quote, OWASP's CSV-injection
+    advice, so it shows as text. Every other value passes unchanged.
+#}
+{% macro export_safe_text(expr) -%}
+    case
+        when {{ customer360.regex_matches(expr, '^[[:space:]]*[=+@-]') }} then {{ dbt.concat(["''''", expr]) }}
+        else {{ expr }}
+    end
+{%- endmacro %}

@@ -1,0 +1,323 @@
+{#
+    The suppression guard's evidence: a SECOND, independent reading of who must not be emailed, taken
+    straight from the raw tables (and the consent snapshot's history), not from staging or the consent
+    ledger. A view, so whoever reads it sees the raw data as it is now: a load that landed after the
+    last build, or a build whose other models failed, still suppresses (docs/dbt/consent.md).
+
+    One row per piece of evidence:
+      opt_out        an unsubscribe/spam complaint, a Shopify unsubscribed/redacted state, HubSpot
+                     hs_email_optout, a CSV consent value the drop maps to opted_out, an opted-out version
+                     in the consent history, or an email event line the Segment loader could not parse;
+      undeliverable  a bounce or an address a source marked invalid (suppresses that address for good);
+      valid_opt_in   an explicit opt-in carrying its own plausible consent time (the only evidence that
+                     can lift an earlier opt-out).
+    Dating: a suppression takes the source's consent time, else the record's time, else the load time
+    (it is never lost for want of a date); an opt-in without a plausible consent time is no evidence.
+    Addresses are compared by `email_key` (normalized, plus-tag and Gmail dots removed), so a variant of
+    an unsubscribed address is caught too.
+#}
+
+{{ config(materialized='view') }}
+
+{%- set opt_out_events = var('consent_guard_segment_opt_out_events') | map('lower') | list -%}
+{%- set undeliverable_events = var('consent_guard_segment_undeliverable_events') | map('lower') | list -%}
+{%- set email_events_pattern = '(?i)(' ~ (var('consent_guard_segment_opt_out_events')
+    + var('consent_guard_segment_undeliverable_events')) | join('|') ~ ')' -%}
+
+
+with
+
+hubspot_contacts as (
+    select
+        'hubspot' as source_system,
+        cast(id as {{ dbt.type_string() }}) as source_record_id,
+        properties__email as email_raw,
+        lower(trim(cast(properties__hs_email_optout as {{ dbt.type_string() }}))) as consent_raw,
+        {{ customer360.to_utc_timestamp('updated_at') }} as record_at,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ source('hubspot', 'contacts') }}
+),
+
+shopify_customers as (
+    select
+        'shopify' as source_system,
+        {{ dbt.concat(["'customer:'", 'cast(id as ' ~ dbt.type_string() ~ ')']) }} as source_record_id,
+        email as email_raw,
+        lower(trim(cast(email_marketing_consent__state as {{ dbt.type_string() }}))) as consent_raw,
+        {{ customer360.to_utc_timestamp('email_marketing_consent__consent_updated_at') }} as consent_at,
+        {{ customer360.to_utc_timestamp('updated_at') }} as record_at,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ source('shopify', 'customers') }}
+),
+
+shopify_orders as (
+    select
+        'shopify' as source_system,
+        case
+            when customer__id is null then {{ dbt.concat(["'order:'", 'cast(id as ' ~ dbt.type_string() ~ ')']) }}
+            else {{ dbt.concat(["'customer:'", 'cast(customer__id as ' ~ dbt.type_string() ~ ')']) }}
+        end as source_record_id,
+        coalesce(email, customer__email) as email_raw,
+        buyer_accepts_marketing,
+        {{ customer360.to_utc_timestamp('created_at') }} as ordered_at,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ source('shopify', 'orders') }}
+),
+
+segment_email_events as (
+    select
+        'segment' as source_system,
+        case
+            when nullif(trim(anonymous_id), '') is not null then {{ dbt.concat(["'anonymous:'", 'trim(anonymous_id)']) }}
+            when nullif(trim(user_id), '') is not null then {{ dbt.concat(["'user:'", 'trim(user_id)']) }}
+        end as source_record_id,
+        coalesce(
+            nullif(trim({{ customer360.json_text('properties', 'email_address') }}), ''),
+            nullif(trim({{ customer360.json_text('properties', 'email') }}), ''),
+            nullif(trim({{ customer360.json_text('traits', 'email') }}), ''),
+            nullif(trim({{ customer360.json_text('context', 'traits.email') }}), '')
+        ) as email_raw,
+        lower(trim(event)) as event_name,
+        {{ customer360.to_utc_timestamp('"timestamp"') }} as event_at,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ source('segment', 'events') }}
+    where lower(trim(event)) in ('{{ (opt_out_events + undeliverable_events) | join("', '") }}')
+),
+
+segment_unreadable_lines as (
+    -- a line the loader rejected (broken JSON, colliding messageId ...) that mentions an email event:
+    -- its meaning cannot be read, so every address in it is suppressed (fail closed)
+    select
+        raw_text,
+        {{ customer360.regex_matches('raw_text', '(?i)(' ~ (var('consent_guard_segment_undeliverable_events')) | join('|') ~ ')') }}
+            as mentions_undeliverable,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ source('segment', 'rejected_events') }}
+    where {{ customer360.regex_matches('raw_text', email_events_pattern) }}
+),
+
+segment_unreadable_addresses as (
+    select
+        lines.mentions_undeliverable,
+        lines.loaded_at,
+        addresses.email_raw
+    from segment_unreadable_lines as lines
+    cross join {{ customer360.regex_extract_all_rows('lines.raw_text', '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}') }}
+        as addresses (email_raw)
+),
+
+{%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
+{%- set timestamp_format = drop_config.get('timestamp_format') %}
+{%- set consent_at_column = drop_config.get('consent_updated_at_column') %}
+
+csv_{{ drop }} as (
+    select
+        '{{ drop }}' as source_system,
+        nullif(trim(contact_id), '') as source_record_id,
+        email as email_raw,
+        {{ customer360.email_consent_state(drop, drop_config.get('consent_column')) }} as consent_state,
+        {%- if consent_at_column %}
+        {%- if timestamp_format %}
+        {{ customer360.parse_timestamp("nullif(trim(" ~ consent_at_column ~ "), '')", timestamp_format) }}
+        {%- else %}
+        {{ customer360.to_utc_timestamp(consent_at_column) }}
+        {%- endif %} as consent_at,
+        {%- else %}
+        cast(null as {{ dbt.type_timestamp() }}) as consent_at,
+        {%- endif %}
+        {%- if timestamp_format %}
+        {{ customer360.parse_timestamp("nullif(trim(updated_at), '')", timestamp_format) }}
+        {%- else %}
+        {{ customer360.to_utc_timestamp('updated_at') }}
+        {%- endif %} as record_at,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ source('csv_contacts', drop) }}
+),
+{%- endfor %}
+
+consent_history as (
+    select
+        source_system,
+        source_record_id,
+        email as email_raw,
+        consent_state,
+        consent_updated_at as consent_at,
+        record_updated_at as record_at,
+        dbt_valid_from,
+        coalesce(loaded_at, dbt_valid_from) as loaded_at
+    from {{ ref('email_consent_snapshot') }}
+),
+
+implied_defaults as (
+    select
+        source_system,
+        consent_state
+    from {{ ref('consent_signal_rules') }}
+    where not is_explicit
+),
+
+evidence as (
+    select
+        'hubspot_contact' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        'opt_out' as evidence_kind,
+        coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at) as evidence_at
+    from hubspot_contacts
+    where consent_raw = 'true'
+
+    union all
+
+    select
+        'shopify_customer' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        case when consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
+        coalesce({{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}, {{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
+            as evidence_at
+    from shopify_customers
+    where consent_raw in ('unsubscribed', 'redacted', 'invalid')
+
+    union all
+
+    select
+        'shopify_customer' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        'valid_opt_in' as evidence_kind,
+        {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} as evidence_at
+    from shopify_customers
+    where consent_raw = 'subscribed' and {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} is not null
+
+    union all
+
+    select
+        'shopify_order' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        'valid_opt_in' as evidence_kind,
+        {{ customer360.guard_plausible_timestamp('ordered_at', 'loaded_at') }} as evidence_at
+    from shopify_orders
+    where buyer_accepts_marketing and {{ customer360.guard_plausible_timestamp('ordered_at', 'loaded_at') }} is not null
+
+    union all
+
+    select
+        'segment_event' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        case
+            when event_name in ('{{ undeliverable_events | join("', '") }}') then 'undeliverable' else 'opt_out'
+        end as evidence_kind,
+        coalesce({{ customer360.guard_plausible_timestamp('event_at', 'loaded_at') }}, loaded_at) as evidence_at
+    from segment_email_events
+
+    union all
+
+    select
+        'segment_unreadable_line' as evidence_origin,
+        'segment' as source_system,
+        cast(null as {{ dbt.type_string() }}) as source_record_id,
+        email_raw,
+        case when mentions_undeliverable then 'undeliverable' else 'opt_out' end as evidence_kind,
+        loaded_at as evidence_at
+    from segment_unreadable_addresses
+
+    {%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
+
+    union all
+
+    select
+        'csv_row' as evidence_origin,
+        csv.source_system,
+        csv.source_record_id,
+        csv.email_raw,
+        case
+            when csv.consent_state = 'opted_out' then 'opt_out'
+            when csv.consent_state = 'invalid' then 'undeliverable'
+            else 'valid_opt_in'
+        end as evidence_kind,
+        case
+            when csv.consent_state = 'opted_in' then {{ customer360.guard_plausible_timestamp('csv.consent_at', 'csv.loaded_at') }}
+            else coalesce(
+                {{ customer360.guard_plausible_timestamp('csv.consent_at', 'csv.loaded_at') }}, {{ customer360.guard_plausible_timestamp('csv.record_at', 'csv.loaded_at') }},
+                csv.loaded_at
+            )
+        end as evidence_at
+    from csv_{{ drop }} as csv
+    left join implied_defaults
+        on csv.source_system = implied_defaults.source_system and csv.consent_state = implied_defaults.consent_state
+    where
+        csv.consent_state in ('opted_out', 'invalid')
+        or (
+            csv.consent_state = 'opted_in'
+            and implied_defaults.consent_state is null
+            and {{ customer360.guard_plausible_timestamp('csv.consent_at', 'csv.loaded_at') }} is not null
+        )
+    {%- endfor %}
+
+    union all
+
+    select
+        'consent_history' as evidence_origin,
+        history.source_system,
+        history.source_record_id,
+        history.email_raw,
+        case
+            when history.consent_state = 'opted_out' then 'opt_out'
+            when history.consent_state = 'invalid' then 'undeliverable'
+            else 'valid_opt_in'
+        end as evidence_kind,
+        case
+            when history.consent_state = 'opted_in' then {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }}
+            else coalesce(
+                {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }},
+                {{ customer360.guard_plausible_timestamp('history.record_at', 'history.loaded_at') }},
+                history.dbt_valid_from
+            )
+        end as evidence_at
+    from consent_history as history
+    left join implied_defaults
+        on
+            history.source_system = implied_defaults.source_system
+            and history.consent_state = implied_defaults.consent_state
+    where
+        history.consent_state in ('opted_out', 'invalid')
+        or (
+            history.consent_state = 'opted_in'
+            and implied_defaults.consent_state is null
+            and {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }} is not null
+        )
+),
+
+keyed as (
+    -- one row per distinct piece of evidence (a contact re-exported in every CSV file says it once)
+    select distinct
+        evidence_origin,
+        source_system,
+        source_record_id,
+        {{ customer360.email_match_key(customer360.normalize_email('email_raw')) }} as email_key,
+        evidence_kind,
+        evidence_at
+    from evidence
+)
+
+select
+    {{ surrogate_key(['keyed.evidence_origin', 'keyed.source_system', 'keyed.source_record_id', 'keyed.email_key',
+        'keyed.evidence_kind', 'keyed.evidence_at']) }} as evidence_id,
+    keyed.evidence_origin,
+    keyed.source_system,
+    keyed.source_record_id,
+    identities.customer_id,
+    keyed.email_key,
+    keyed.evidence_kind,
+    keyed.evidence_at
+from keyed
+left join {{ ref('customer_identities') }} as identities
+    on keyed.source_system = identities.source_system and keyed.source_record_id = identities.source_record_id
+where keyed.email_key is not null or identities.customer_id is not null

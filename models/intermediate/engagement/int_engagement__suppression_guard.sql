@@ -1,0 +1,58 @@
+{#
+    The suppression guard's verdict inputs per subject, from `int_engagement__suppression_evidence`:
+    one row per address (`email_key`) and one per customer (evidence from any of the customer's source
+    records). An activated (customer, address) is blocked when its address is undeliverable, or when the
+    latest opt-out of the address or the customer is not followed by a later valid opt-in of either
+    (macro `suppression_guard_block_reason`). A view, like its evidence: always as fresh as the raw data.
+#}
+
+{{ config(materialized='view') }}
+
+with
+
+evidence as (
+    select * from {{ ref('int_engagement__suppression_evidence') }}
+),
+
+by_address as (
+    select
+        'address' as subject_kind,
+        email_key as subject_key,
+        max(case when evidence_kind = 'opt_out' then evidence_at end) as last_opt_out_at,
+        max(case when evidence_kind = 'valid_opt_in' then evidence_at end) as last_valid_opt_in_at,
+        max(case when evidence_kind = 'undeliverable' then 1 else 0 end) = 1 as is_undeliverable,
+        count(*) as evidence_count
+    from evidence
+    where email_key is not null
+    group by email_key
+),
+
+by_customer as (
+    select
+        'customer' as subject_kind,
+        customer_id as subject_key,
+        max(case when evidence_kind = 'opt_out' then evidence_at end) as last_opt_out_at,
+        max(case when evidence_kind = 'valid_opt_in' then evidence_at end) as last_valid_opt_in_at,
+        -- a bounce is about an address, not a person
+        false as is_undeliverable,
+        count(*) as evidence_count
+    from evidence
+    where customer_id is not null
+    group by customer_id
+),
+
+subjects as (
+    select * from by_address
+    union all
+    select * from by_customer
+)
+
+select
+    {{ dbt.concat(['subject_kind', "':'", 'subject_key']) }} as guard_subject_id,
+    subject_kind,
+    subject_key,
+    last_opt_out_at,
+    last_valid_opt_in_at,
+    is_undeliverable,
+    evidence_count
+from subjects

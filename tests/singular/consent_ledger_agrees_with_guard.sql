@@ -1,0 +1,67 @@
+{#
+    The consent ledger (int_customers__email_consent, from staging) and the suppression guard
+    (int_engagement__suppression_evidence, from the raw tables) are two implementations of the consent
+    rule. Any address the ledger calls sendable while the guard's readable evidence blocks it is a bug in
+    one of them: the activation views already withhold it (both must agree to send), and this test fails
+    the build so the disagreement is seen. Unreadable Segment lines are left out here: the ledger cannot
+    read them by design, only the guard suppresses on them.
+#}
+
+with
+
+evidence as (
+    select * from {{ ref('int_engagement__suppression_evidence') }}
+    where evidence_origin <> 'segment_unreadable_line'
+),
+
+sendable as (
+    select
+        customer_id,
+        email,
+        {{ customer360.email_match_key('email') }} as email_key
+    from {{ ref('int_customers__email_consent') }}
+    where is_email_sendable
+),
+
+applicable as (
+    -- the evidence bearing on a sendable (customer, address): the customer's own, and any naming the address
+    select
+        sendable.customer_id,
+        sendable.email,
+        evidence.evidence_kind,
+        evidence.evidence_at,
+        evidence.email_key = sendable.email_key as names_address
+    from sendable
+    inner join evidence on sendable.customer_id = evidence.customer_id
+    union all
+    select
+        sendable.customer_id,
+        sendable.email,
+        evidence.evidence_kind,
+        evidence.evidence_at,
+        true as names_address
+    from sendable
+    inner join evidence on sendable.email_key = evidence.email_key
+),
+
+verdicts as (
+    select
+        customer_id,
+        email,
+        max(case when evidence_kind = 'undeliverable' and names_address then 1 else 0 end) as is_undeliverable,
+        max(case when evidence_kind = 'opt_out' then evidence_at end) as last_opt_out_at,
+        max(case when evidence_kind = 'valid_opt_in' then evidence_at end) as last_valid_opt_in_at
+    from applicable
+    group by customer_id, email
+)
+
+select
+    customer_id,
+    email,
+    case when is_undeliverable = 1 then 'undeliverable' else 'unsubscribed' end as guard_verdict,
+    last_opt_out_at,
+    last_valid_opt_in_at
+from verdicts
+where
+    is_undeliverable = 1
+    or (last_opt_out_at is not null and (last_valid_opt_in_at is null or last_valid_opt_in_at <= last_opt_out_at))
