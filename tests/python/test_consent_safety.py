@@ -89,7 +89,8 @@ def pick_audience_customers(count: int, *, with_shopify_account: bool, taken: se
     shopify = (
         """inner join staging.stg_shopify__customers as s on a.email = s.email
            inner join marts.customer_identities as i
-             on i.source_system = 'shopify' and i.source_record_id = s.source_record_id and i.customer_id = a.customer_id"""
+             on i.source_system = 'shopify' and i.source_record_id = s.source_record_id
+             and i.customer_id = a.customer_id"""
         if with_shopify_account
         else ""
     )
@@ -124,9 +125,7 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
         6, with_shopify_account=False, taken=taken
     )
     shopify_undated, shopify_future = pick_audience_customers(2, with_shopify_account=True, taken=taken)
-    trigger = query(
-        "select customer_id, email from marts.cart_abandonment_triggers order by customer_id limit 1"
-    )
+    trigger = query("select customer_id, email from marts.cart_abandonment_triggers order by customer_id limit 1")
     assert trigger, "the demo emitted no cart trigger"
     run.trigger_customer = trigger[0][0]
     taken.add(run.trigger_customer)
@@ -245,9 +244,8 @@ def consent_run(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
         # A wrong ledger: opted-out addresses made sendable. The guard must still withhold them.
         broken_vars = "{sendable_consent_states: [opted_in, opted_out]}"
-        broken = run_dbt(
-            ["build", "--vars", broken_vars, "--select", "int_customers__email_consent", "consent_ledger_agrees_with_guard"]
-        )
+        broken_select = ["int_customers__email_consent", "consent_ledger_agrees_with_guard"]
+        broken = run_dbt(["build", "--vars", broken_vars, "--select", *broken_select])
         run.broken_ledger_failures = list(broken.failures)
         run.broken_ledger_sendable = {
             r[0]
@@ -301,7 +299,8 @@ def test_route_is_out_of_the_audience_before_any_rebuild(consent_run: ConsentRun
 def test_reused_message_id_keeps_both_copies(consent_run: ConsentRun) -> None:
     """A messageId collision with different content never silently drops a copy."""
     rows = query(
-        "select count(*) from raw_segment.rejected_events where reason ilike '%messageid%' and raw_text ilike '%Email Unsubscribed%'"
+        "select count(*) from raw_segment.rejected_events "
+        "where reason ilike '%messageid%' and raw_text ilike '%Email Unsubscribed%'"
     )
     assert rows[0][0] >= 1
     kept = query(

@@ -23,6 +23,8 @@
 {%- set undeliverable_events = var('consent_guard_segment_undeliverable_events') | map('lower') | list -%}
 {%- set email_events_pattern = '(?i)(' ~ (var('consent_guard_segment_opt_out_events')
     + var('consent_guard_segment_undeliverable_events')) | join('|') ~ ')' -%}
+{%- set undeliverable_pattern = '(?i)(' ~ var('consent_guard_segment_undeliverable_events') | join('|') ~ ')' -%}
+{%- set address_pattern = '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}' -%}
 
 
 with
@@ -68,7 +70,9 @@ segment_email_events as (
     select
         'segment' as source_system,
         case
-            when nullif(trim(anonymous_id), '') is not null then {{ dbt.concat(["'anonymous:'", 'trim(anonymous_id)']) }}
+            when
+                nullif(trim(anonymous_id), '') is not null
+                then {{ dbt.concat(["'anonymous:'", 'trim(anonymous_id)']) }}
             when nullif(trim(user_id), '') is not null then {{ dbt.concat(["'user:'", 'trim(user_id)']) }}
         end as source_record_id,
         coalesce(
@@ -81,7 +85,12 @@ segment_email_events as (
         {{ customer360.to_utc_timestamp('"timestamp"') }} as event_at,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from {{ source('segment', 'events') }}
-    where lower(trim(event)) in ('{{ (opt_out_events + undeliverable_events) | join("', '") }}')
+    where
+        lower(trim(event)) in (
+            {%- for event_name in opt_out_events + undeliverable_events %}
+                '{{ event_name }}'{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        )
 ),
 
 segment_unreadable_lines as (
@@ -89,8 +98,7 @@ segment_unreadable_lines as (
     -- its meaning cannot be read, so every address in it is suppressed (fail closed)
     select
         raw_text,
-        {{ customer360.regex_matches('raw_text', '(?i)(' ~ (var('consent_guard_segment_undeliverable_events')) | join('|') ~ ')') }}
-            as mentions_undeliverable,
+        {{ customer360.regex_matches('raw_text', undeliverable_pattern) }} as mentions_undeliverable,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from {{ source('segment', 'rejected_events') }}
     where {{ customer360.regex_matches('raw_text', email_events_pattern) }}
@@ -98,41 +106,40 @@ segment_unreadable_lines as (
 
 segment_unreadable_addresses as (
     select
-        lines.mentions_undeliverable,
-        lines.loaded_at,
+        unreadable.mentions_undeliverable,
+        unreadable.loaded_at,
         addresses.email_raw
-    from segment_unreadable_lines as lines
-    cross join {{ customer360.regex_extract_all_rows('lines.raw_text', '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}') }}
-        as addresses (email_raw)
+    from segment_unreadable_lines as unreadable
+    cross join {{ customer360.regex_extract_all_rows('unreadable.raw_text', address_pattern) }} as addresses (email_raw)
 ),
 
 {%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
-{%- set timestamp_format = drop_config.get('timestamp_format') %}
-{%- set consent_at_column = drop_config.get('consent_updated_at_column') %}
+    {%- set timestamp_format = drop_config.get('timestamp_format') %}
+    {%- set consent_at_column = drop_config.get('consent_updated_at_column') %}
 
-csv_{{ drop }} as (
-    select
-        '{{ drop }}' as source_system,
-        nullif(trim(contact_id), '') as source_record_id,
-        email as email_raw,
-        {{ customer360.email_consent_state(drop, drop_config.get('consent_column')) }} as consent_state,
-        {%- if consent_at_column %}
-        {%- if timestamp_format %}
-        {{ customer360.parse_timestamp("nullif(trim(" ~ consent_at_column ~ "), '')", timestamp_format) }}
-        {%- else %}
-        {{ customer360.to_utc_timestamp(consent_at_column) }}
-        {%- endif %} as consent_at,
-        {%- else %}
-        cast(null as {{ dbt.type_timestamp() }}) as consent_at,
-        {%- endif %}
-        {%- if timestamp_format %}
-        {{ customer360.parse_timestamp("nullif(trim(updated_at), '')", timestamp_format) }}
-        {%- else %}
-        {{ customer360.to_utc_timestamp('updated_at') }}
-        {%- endif %} as record_at,
-        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ source('csv_contacts', drop) }}
-),
+    csv_{{ drop }} as (
+        select
+            '{{ drop }}' as source_system,
+            nullif(trim(contact_id), '') as source_record_id,
+            email as email_raw,
+            {{ customer360.email_consent_state(drop, drop_config.get('consent_column')) }} as consent_state,
+            {%- if consent_at_column %}
+                {%- if timestamp_format %}
+                    {{ customer360.parse_timestamp("nullif(trim(" ~ consent_at_column ~ "), '')", timestamp_format) }}
+                {%- else %}
+                    {{ customer360.to_utc_timestamp(consent_at_column) }}
+                {%- endif %} as consent_at,
+            {%- else %}
+                cast(null as {{ dbt.type_timestamp() }}) as consent_at,
+            {%- endif %}
+            {%- if timestamp_format %}
+                {{ customer360.parse_timestamp("nullif(trim(updated_at), '')", timestamp_format) }}
+            {%- else %}
+                {{ customer360.to_utc_timestamp('updated_at') }}
+            {%- endif %} as record_at,
+            {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+        from {{ source('csv_contacts', drop) }}
+    ),
 {%- endfor %}
 
 consent_history as (
@@ -175,7 +182,11 @@ evidence as (
         source_record_id,
         email_raw,
         case when consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
-        coalesce({{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}, {{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
+        coalesce(
+            {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }},
+            {{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }},
+            loaded_at
+        )
             as evidence_at
     from shopify_customers
     where consent_raw in ('unsubscribed', 'redacted', 'invalid')
@@ -190,7 +201,9 @@ evidence as (
         'valid_opt_in' as evidence_kind,
         {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} as evidence_at
     from shopify_customers
-    where consent_raw = 'subscribed' and {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} is not null
+    where
+        consent_raw = 'subscribed'
+        and {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} is not null
 
     union all
 
@@ -230,35 +243,40 @@ evidence as (
 
     {%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
 
-    union all
+        union all
 
-    select
-        'csv_row' as evidence_origin,
-        csv.source_system,
-        csv.source_record_id,
-        csv.email_raw,
-        case
-            when csv.consent_state = 'opted_out' then 'opt_out'
-            when csv.consent_state = 'invalid' then 'undeliverable'
-            else 'valid_opt_in'
-        end as evidence_kind,
-        case
-            when csv.consent_state = 'opted_in' then {{ customer360.guard_plausible_timestamp('csv.consent_at', 'csv.loaded_at') }}
-            else coalesce(
-                {{ customer360.guard_plausible_timestamp('csv.consent_at', 'csv.loaded_at') }}, {{ customer360.guard_plausible_timestamp('csv.record_at', 'csv.loaded_at') }},
-                csv.loaded_at
+        select
+            'csv_row' as evidence_origin,
+            csv_row.source_system,
+            csv_row.source_record_id,
+            csv_row.email_raw,
+            case
+                when csv_row.consent_state = 'opted_out' then 'opt_out'
+                when csv_row.consent_state = 'invalid' then 'undeliverable'
+                else 'valid_opt_in'
+            end as evidence_kind,
+            case
+                when
+                    csv_row.consent_state = 'opted_in'
+                    then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
+                else coalesce(
+                    {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }},
+                    {{ customer360.guard_plausible_timestamp('csv_row.record_at', 'csv_row.loaded_at') }},
+                    csv_row.loaded_at
+                )
+            end as evidence_at
+        from csv_{{ drop }} as csv_row
+        left join implied_defaults
+            on
+                csv_row.source_system = implied_defaults.source_system
+                and csv_row.consent_state = implied_defaults.consent_state
+        where
+            csv_row.consent_state in ('opted_out', 'invalid')
+            or (
+                csv_row.consent_state = 'opted_in'
+                and implied_defaults.consent_state is null
+                and {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }} is not null
             )
-        end as evidence_at
-    from csv_{{ drop }} as csv
-    left join implied_defaults
-        on csv.source_system = implied_defaults.source_system and csv.consent_state = implied_defaults.consent_state
-    where
-        csv.consent_state in ('opted_out', 'invalid')
-        or (
-            csv.consent_state = 'opted_in'
-            and implied_defaults.consent_state is null
-            and {{ customer360.guard_plausible_timestamp('csv.consent_at', 'csv.loaded_at') }} is not null
-        )
     {%- endfor %}
 
     union all
@@ -274,7 +292,9 @@ evidence as (
             else 'valid_opt_in'
         end as evidence_kind,
         case
-            when history.consent_state = 'opted_in' then {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }}
+            when
+                history.consent_state = 'opted_in'
+                then {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }}
             else coalesce(
                 {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }},
                 {{ customer360.guard_plausible_timestamp('history.record_at', 'history.loaded_at') }},
@@ -295,16 +315,27 @@ evidence as (
         )
 ),
 
+normalized as (
+    select
+        evidence_origin,
+        source_system,
+        source_record_id,
+        {{ customer360.normalize_email('email_raw') }} as email,
+        evidence_kind,
+        evidence_at
+    from evidence
+),
+
 keyed as (
     -- one row per distinct piece of evidence (a contact re-exported in every CSV file says it once)
     select distinct
         evidence_origin,
         source_system,
         source_record_id,
-        {{ customer360.email_match_key(customer360.normalize_email('email_raw')) }} as email_key,
+        {{ customer360.email_match_key('email') }} as email_key,
         evidence_kind,
         evidence_at
-    from evidence
+    from normalized
 )
 
 select
