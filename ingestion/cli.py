@@ -1,4 +1,4 @@
-"""The `customer360` command: demo | generate | serve | load | build | evaluate.
+"""The `customer360` command: demo | generate | serve | load | build | sql | evaluate.
 
 User errors (bad paths, unreachable servers, a locked DuckDB file ...) print one line on stderr and exit
 with status 2; anything else is a bug and keeps its traceback.
@@ -60,8 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--mapping", type=Path, default=None, help="csv_contacts: header mapping JSON")
     load.add_argument("--source-name", default=None, help="csv_contacts: the source system name of the drop")
 
-    build = commands.add_parser("build", help="run dbt build on the warehouse (extra args go to dbt)")
-    build.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    # `build` hands everything after it to dbt (main() splits it off before argparse sees it).
+    commands.add_parser("build", help="run dbt build on the warehouse; every argument after it goes to dbt")
+
+    sql = commands.add_parser("sql", help="query the warehouse (read-only): one query, or statements from stdin")
+    sql.add_argument("query", nargs="?", default=None, help="SQL to run; omit to read statements ending in ';'")
 
     evaluate = commands.add_parser("evaluate", help="score customer_identities against ground truth")
     evaluate.add_argument("--truth", type=Path, default=None, help="CSV: source_system, source_record_id, entity_id")
@@ -89,14 +92,19 @@ def _run(args: argparse.Namespace) -> int:
             print(summary.line())
         return 0
     if args.command == "build":
-        from ingestion.dbt_runner import run_dbt
+        from ingestion.dbt_runner import print_outcome, run_dbt
 
-        result = run_dbt(["build", *args.dbt_args])
+        result = run_dbt(["build", *args.dbt_args], progress=sys.stderr)
+        print_outcome(result)
         return 0 if result.success else 1
     if args.command == "demo":
         from ingestion.demo import run_demo
 
         return run_demo(customers=args.customers, seed=args.seed, as_of=args.as_of, data_dir=args.data)
+    if args.command == "sql":
+        from ingestion.sql_shell import run_sql
+
+        return run_sql(settings.duckdb_path(), args.query)
     if args.command == "evaluate":
         from ingestion.evaluate import evaluate
 
@@ -107,7 +115,15 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    argv = sys.argv[1:] if argv is None else argv
+    dbt_args: list[str] = []
+    if argv[:1] == ["build"]:
+        # argparse cannot pass options it does not know (--select, -s, --vars ...) through a subcommand
+        dbt_args = argv[1:]
+        dbt_args = dbt_args[1:] if dbt_args[:1] == ["--"] else dbt_args
+        argv = ["build"]
     args = build_parser().parse_args(argv)
+    args.dbt_args = dbt_args
     try:
         return _run(args)
     except UserError as error:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from ingestion import settings
-from ingestion.dbt_runner import run_dbt
+from ingestion.dbt_runner import print_outcome, run_dbt
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.generate import generate
 from ingestion.loading import load
@@ -23,8 +24,24 @@ def _step(message: str) -> float:
     return time.perf_counter()
 
 
-def warehouse_summary(path: Path) -> tuple[dict[str, int], int | None]:
-    """Rows per raw source schema, and unified customers when the customers mart exists."""
+@dataclass
+class WarehouseSummary:
+    """What the warehouse holds after a demo: the figures a user checks first."""
+
+    rows_by_source: dict[str, int] = field(default_factory=dict)  # raw rows landed (rejected tables excluded)
+    rejected_by_table: dict[str, int] = field(default_factory=dict)  # raw_<source>.rejected_* rows, all loads
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    customers: int | None = None
+    sendable: int | None = None
+
+
+def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    sql = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    return bool(con.execute(sql, [schema, name]).fetchone()[0])
+
+
+def warehouse_summary(path: Path) -> WarehouseSummary:
+    """Rows per raw source, rejected rows, quarantine per rule, unified customers and sendable audience."""
     try:
         # Same configuration as dbt's in-process connection (read-write), or DuckDB refuses a second one.
         con = duckdb.connect(str(path))
@@ -32,6 +49,7 @@ def warehouse_summary(path: Path) -> tuple[dict[str, int], int | None]:
         if is_duckdb_lock_error(error):
             raise duckdb_locked(path) from error
         raise
+    summary = WarehouseSummary()
     try:
         tables = con.execute(
             """
@@ -41,15 +59,24 @@ def warehouse_summary(path: Path) -> tuple[dict[str, int], int | None]:
               and table_type = 'BASE TABLE'
             """
         ).fetchall()
-        rows: dict[str, int] = {}
         for schema, table in tables:
             (count,) = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-            rows[schema.removeprefix("raw_")] = rows.get(schema.removeprefix("raw_"), 0) + count
-        has_customers = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'customers'"
-        ).fetchone()[0]
-        customers = con.execute("select count(*) from marts.customers").fetchone()[0] if has_customers else None
-        return rows, customers
+            if table.startswith("rejected_"):
+                summary.rejected_by_table[f"{schema}.{table}"] = count
+            else:
+                source = schema.removeprefix("raw_")
+                summary.rows_by_source[source] = summary.rows_by_source.get(source, 0) + count
+        if _relation_exists(con, "intermediate", "int_quality__quarantine"):
+            summary.quarantined_by_rule = dict(
+                con.execute(
+                    "select rule_name, count(*) from intermediate.int_quality__quarantine group by 1 order by 2 desc"
+                ).fetchall()
+            )
+        if _relation_exists(con, "marts", "customers"):
+            summary.customers = con.execute("select count(*) from marts.customers").fetchone()[0]
+        if _relation_exists(con, "marts", "email_audience"):
+            summary.sendable = con.execute("select count(*) from marts.email_audience").fetchone()[0]
+        return summary
     finally:
         con.close()
 
@@ -70,26 +97,29 @@ def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | Non
         print(f"    {summary.line()}", file=sys.stderr)
     print(f"    loaded in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
-    t = _step("dbt build")
-    outcome = run_dbt(["build"])
+    t = _step("dbt build (progress below; full log in logs/dbt.log)")
+    outcome = run_dbt(["build"], progress=sys.stderr)
     print(f"    dbt build finished in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
-    rows, unified = warehouse_summary(settings.duckdb_path())
+    summary = warehouse_summary(settings.duckdb_path())
     print("\ncustomer360 demo summary")
-    for source, count in sorted(rows.items()):
-        print(f"  rows loaded, {source}: {count:,}")
-    rejected = sum(s.rejected for s in summaries)
-    print(f"  rejected at load (kept in rejected tables): {rejected:,}")
-    print(
-        f"  unified customers: {unified:,}"
-        if unified is not None
-        else "  unified customers: (customers mart not built)"
-    )
-    print(f"  dbt tests passed: {outcome.tests_passed:,}, failed: {outcome.tests_failed:,}")
-    print(f"  warehouse: {settings.duckdb_path()}")
+    for source, count in sorted(summary.rows_by_source.items()):
+        print(f"  rows landed, {source}: {count:,}")
+    rejected = sum(summary.rejected_by_table.values())
+    where = ", ".join(f"{table} ({n:,})" for table, n in sorted(summary.rejected_by_table.items()) if n)
+    print(f"  rejected at load, all loads: {rejected:,}" + (f" — see {where}" if where else ""))
+    quarantined = sum(summary.quarantined_by_rule.values())
+    rules = ", ".join(f"{rule} {n:,}" for rule, n in summary.quarantined_by_rule.items())
+    detail = f" ({rules}; see intermediate.int_quality__quarantine)" if rules else ""
+    print(f"  quarantined in staging: {quarantined:,}{detail}")
+    not_built = "(not built)"
+    print(f"  unified customers: {not_built if summary.customers is None else f'{summary.customers:,}'}")
+    print(f"  sendable audience: {not_built if summary.sendable is None else f'{summary.sendable:,}'}")
+    tests = f"passed: {outcome.tests_passed:,}, warned: {outcome.tests_warned:,}, failed: {outcome.tests_failed:,}"
+    print(f"  dbt tests {tests}")
+    print(f"  warehouse: {settings.duckdb_path()}  (query it: customer360 sql)")
     print(f"  wall time: {time.perf_counter() - started:.0f}s")
-    for failure in outcome.failures[:20]:
-        print(f"  FAILED {failure}", file=sys.stderr)
     if not outcome.success:
+        print_outcome(outcome)
         raise UserError(f"dbt build failed ({len(outcome.failures)} failing nodes, listed above)")
     return 0

@@ -1,0 +1,74 @@
+"""`customer360 build` and `customer360 sql` as a user runs them: dbt's options pass through, the
+terminal gets a compact view, and a locked warehouse is one line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_cli import assert_user_error, run_cli
+
+SEED = "consent_signal_rules"
+
+
+@pytest.mark.parametrize(
+    "dbt_args",
+    [
+        ["-s", SEED, "--full-refresh", "--vars", "{reporting_currency: EUR}"],
+        ["--", "--select", SEED, "--exclude", "country_codes"],
+    ],
+    ids=["short-options", "double-dash"],
+)
+def test_build_passes_dbt_options_through(warehouse: Path, dbt_args: list[str]) -> None:
+    result = run_cli("build", *dbt_args, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "unrecognized arguments" not in result.stderr
+    # only the selected seed ran (its unique/not_null tests may run too: they are the seed's own)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    finally:
+        con.close()
+    assert SEED in tables and "country_codes" not in tables
+    # compact: a summary line and the log's path, not dbt's hundreds of lines and no colour codes
+    assert "dbt succeeded:" in result.stderr and "logs/dbt.log" in result.stderr
+    assert len(result.stdout.splitlines()) + len(result.stderr.splitlines()) < 20, result.stderr
+    assert "\x1b[" not in result.stdout + result.stderr
+
+
+def test_build_failure_names_the_node_and_exits_1(warehouse: Path) -> None:
+    result = run_cli("build", "--select", "stg_hubspot__contacts", timeout=300)  # no raw tables loaded
+    assert result.returncode == 1
+    assert "dbt FAILED" in result.stderr and "stg_hubspot__contacts" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_build_on_a_locked_warehouse_is_one_line(
+    warehouse: Path, write_lock_held: Callable[[Path], AbstractContextManager[None]]
+) -> None:
+    duckdb.connect(str(warehouse)).close()
+    with write_lock_held(warehouse):
+        result = run_cli("build", timeout=300)
+    assert_user_error(result, "locked by another process")
+    assert len(result.stdout.splitlines()) + len(result.stderr.splitlines()) == 1, result.stdout + result.stderr
+
+
+def test_sql_runs_queries_read_only(warehouse: Path) -> None:
+    con = duckdb.connect(str(warehouse))
+    con.execute("create table answers as select 42 as answer, 'a;b' as text")
+    con.close()
+    result = run_cli("sql", "select answer, text from answers")
+    assert result.returncode == 0, result.stderr
+    assert "42" in result.stdout and "a;b" in result.stdout and "(1 row)" in result.stdout
+    write = run_cli("sql", "drop table answers")
+    assert write.returncode == 1 and "read-only" in write.stderr
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert con.execute("select count(*) from answers").fetchone() == (1,)
+    con.close()
+
+
+def test_sql_without_a_warehouse_is_one_line(warehouse: Path) -> None:
+    assert_user_error(run_cli("sql", "select 1"), "no warehouse", "customer360 demo")
