@@ -206,8 +206,8 @@ def test_breaches_are_reported_as_warnings(hostile: Hostile) -> None:
         "is_email_optout_unknown",
         "is_email_consent_state_unknown",
         "is_email_consent_unknown",
-        "is_customer_unknown",
-        "oversized_value",
+        "relationships_stg_shopify__orders_customer_id",
+        "oversized_values",
     ):
         assert any(flag in test for test in warned), (flag, warned)
 
@@ -309,8 +309,8 @@ def test_oversized_first_name_is_quarantined_with_prefix_and_length(
     assert len(huge) == 1, rows
     _, column, value, disposition, reason = huge[0]
     assert column == "first_name" and disposition == "value_nulled"
-    assert len(value) < 300 and f"{HUGE:,}" in value, value[:300]
-    assert str(HUGE) in reason or f"{HUGE:,}" in reason
+    assert len(value) < 300 and f"({HUGE} characters)" in value, value[:300]
+    assert str(HUGE) in reason, reason
 
 
 def _long_text(path: Path, schema_prefix: str, limit: int) -> list[tuple[str, str, int]]:
