@@ -59,6 +59,9 @@ class Hostile:
     orphan_order: str = ""
     orphan_customer: str = ""
     negative_customer: str = ""
+    refund_line: str = ""
+    refund_transaction: str = ""
+    variant: str = ""
 
 
 def query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -100,8 +103,19 @@ def plant(data: Path, hostile: Hostile) -> None:
     orders = read_jsonl(orders_path)
     orphan = next(o for o in orders if o.get("customer"))
     orphan["customer"]["id"] = 7199999999
+    refunded = next(o for o in orders if o["refunds"])
+    refund = refunded["refunds"][0]
+    refund["refund_line_items"][0]["line_item_id"] = 13999999999
+    refund["transactions"][0]["amount"] = "-5.00"
     write_jsonl(orders_path, orders)
     hostile.orphan_order, hostile.orphan_customer = str(orphan["id"]), "7199999999"
+    hostile.refund_line = str(refund["refund_line_items"][0]["id"])
+    hostile.refund_transaction = str(refund["transactions"][0]["id"])
+    products_path = data / "shopify" / "products.jsonl"
+    products = read_jsonl(products_path)
+    products[3]["variants"][0]["price"] = "-1.00"
+    write_jsonl(products_path, products)
+    hostile.variant = str(products[3]["variants"][0]["id"])
 
     # Segment: a message of a type that Segment does not have.
     message = {
@@ -207,6 +221,7 @@ def test_breaches_are_reported_as_warnings(hostile: Hostile) -> None:
         "is_email_consent_state_unknown",
         "is_email_consent_unknown",
         "relationships_stg_shopify__orders_customer_id",
+        "relationships_stg_shopify__order_refund_line_items_line_item_id",
         "oversized_values",
     ):
         assert any(flag in test for test in warned), (flag, warned)
@@ -270,6 +285,22 @@ def test_order_of_an_unknown_customer_is_flagged_not_dropped(hostile: Hostile) -
 def test_negative_total_spent_is_nulled_and_quarantined(hostile: Hostile) -> None:
     rows = quarantined(hostile, "source_table = 'customers' and record_key = ?", [hostile.negative_customer])
     assert ("negative_amount", "total_spent", "total_spent=-12.50", "value_nulled") in [r[:4] for r in rows], rows
+
+
+def test_refund_and_catalogue_breaches_are_quarantined(hostile: Hostile) -> None:
+    """A refund of a line item never sent, a negative refund amount, a negative variant price."""
+    expected = {
+        ("orders__refunds__refund_line_items", hostile.refund_line): (
+            "unknown_reference", "line_item_id", "13999999999", "row_flagged"
+        ),
+        ("orders__refunds__transactions", hostile.refund_transaction): (
+            "negative_amount", "amount", "amount=-5.00", "value_nulled"
+        ),
+        ("products__variants", hostile.variant): ("negative_amount", "price", "price=-1.00", "value_nulled"),
+    }  # fmt: skip
+    for (table, key), finding in expected.items():
+        rows = quarantined(hostile, "source_table = ? and record_key = ?", [table, key])
+        assert [r[:4] for r in rows] == [finding], (table, rows)
 
 
 # -- failure #3: quarantine keys unique by construction ----------------------------------------------

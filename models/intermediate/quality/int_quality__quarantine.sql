@@ -64,6 +64,24 @@
         {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'price',
          'value': 'negative_amount'},
      ]},
+    {'model': 'stg_shopify__order_refund_line_items', 'source_system': "'shopify'",
+     'table': 'orders__refunds__refund_line_items', 'key': 'refund_line_item_id',
+     'rules': [
+        {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'subtotal',
+         'value': 'negative_amount'},
+     ]},
+    {'model': 'stg_shopify__order_refund_transactions', 'source_system': "'shopify'",
+     'table': 'orders__refunds__transactions', 'key': 'transaction_id',
+     'rules': [
+        {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'amount',
+         'value': 'negative_amount'},
+     ]},
+    {'model': 'stg_shopify__product_variants', 'source_system': "'shopify'", 'table': 'products__variants',
+     'key': 'variant_id',
+     'rules': [
+        {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'price',
+         'value': 'negative_amount'},
+     ]},
     {'model': 'stg_segment__events', 'source_system': "'segment'", 'table': 'events', 'key': 'message_id',
      'location': 'source_file', 'line': 'source_line_number', 'person': true,
      'rules': person_rules + [
@@ -211,6 +229,30 @@ order_reference_rules as (
         )
 ),
 
+{#- A refund of a line item the order never listed: kept, flagged. #}
+refund_reference_rules as (
+    select
+        'shopify' as source_system,
+        'orders__refunds__refund_line_items' as source_table,
+        refund_lines.refund_line_item_id as record_key,
+        cast(null as {{ dbt.type_string() }}) as source_location,
+        'unknown_reference' as rule_name,
+        'line_item_id' as column_name,
+        refund_lines.line_item_id as offending_value,
+        cast(null as {{ dbt.type_string() }}) as reason_detail,
+        'row_flagged' as disposition,
+        refund_lines.loaded_at,
+        refund_lines.load_id
+    from {{ ref('stg_shopify__order_refund_line_items') }} as refund_lines
+    where
+        refund_lines.line_item_id is not null
+        and not exists (
+            select 1
+            from {{ ref('stg_shopify__order_line_items') }} as line_items
+            where line_items.line_item_id = refund_lines.line_item_id
+        )
+),
+
 {#-
     A value longer than var('staging_max_text_length') was nulled in staging: one row per field, with
     the field's first characters and its length (never the whole value).
@@ -319,6 +361,8 @@ unioned as (
     select * from order_total_rules
     union all
     select * from order_reference_rules
+    union all
+    select * from refund_reference_rules
     union all
     select * from oversized_rules
     union all
