@@ -1,7 +1,7 @@
 """One bad source value never stops the warehouse (issue 8, failures #3 and #6).
 
-One warehouse for the module: the small demo plus hostile source values, loaded with dlt and built
-with ONE `dbt build`:
+One warehouse for the module: the small demo is loaded and built, then hostile source values arrive
+with a fresh unsubscribe of a person in the audience, and are loaded and built again:
 
 * a Segment message of type "screenview" (not a Segment message type);
 * enum values no source ever sent before: a HubSpot lifecycle stage and hs_email_optout, a Shopify
@@ -12,7 +12,8 @@ with ONE `dbt build`:
   data), and negative money where staging never checked it;
 * a 1,000,000-character first name, once from HubSpot and once from a CSV drop.
 
-The build must succeed with the marts rebuilt; each bad value is in the quarantine with a reason,
+The second build must succeed with the marts rebuilt (so the unsubscribed person leaves the
+audience instead of staying in a stale one); each bad value is in the quarantine with a reason,
 nulled (or its row flagged) in staging, and reported by a test of severity warn, not error.
 """
 
@@ -21,8 +22,10 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,7 @@ class Hostile:
     orphan_order: str = ""
     orphan_customer: str = ""
     negative_customer: str = ""
+    unsubscribed: tuple[str, str] = ("", "")  # customer_id, email: in the audience, then unsubscribes
     refund_line: str = ""
     refund_transaction: str = ""
     variant: str = ""
@@ -82,6 +86,11 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
 
 
 def plant(data: Path, hostile: Hostile) -> None:
+    """Change the sources; changed API records get a new modification time so incremental loads fetch them."""
+    changed_at = datetime.now(UTC) - timedelta(hours=1)
+    hubspot_at = changed_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    shopify_at = changed_at.strftime("%Y-%m-%dT%H:%M:%S-00:00")
+
     # HubSpot: one contact with unseen enum values, another with a 1M-character first name.
     contacts_path = data / "hubspot" / "contacts.jsonl"
     contacts = read_jsonl(contacts_path)
@@ -89,6 +98,8 @@ def plant(data: Path, hostile: Hostile) -> None:
     enum_contact["properties"]["lifecyclestage"] = UNSEEN["lifecyclestage"]
     enum_contact["properties"]["hs_email_optout"] = UNSEEN["hs_email_optout"]
     huge_contact["properties"]["firstname"] = "A" * HUGE
+    for contact in (enum_contact, huge_contact):
+        contact["properties"]["lastmodifieddate"] = contact["updatedAt"] = hubspot_at
     write_jsonl(contacts_path, contacts)
     hostile.hubspot_enum_contact, hostile.hubspot_huge_contact = enum_contact["id"], huge_contact["id"]
 
@@ -97,6 +108,7 @@ def plant(data: Path, hostile: Hostile) -> None:
     customers = read_jsonl(customers_path)
     customers[5]["email_marketing_consent"]["state"] = UNSEEN["shopify_consent"]
     customers[6]["total_spent"] = "-12.50"
+    customers[5]["updated_at"] = customers[6]["updated_at"] = shopify_at
     write_jsonl(customers_path, customers)
     hostile.shopify_customer, hostile.negative_customer = str(customers[5]["id"]), str(customers[6]["id"])
     orders_path = data / "shopify" / "orders.jsonl"
@@ -107,6 +119,7 @@ def plant(data: Path, hostile: Hostile) -> None:
     refund = refunded["refunds"][0]
     refund["refund_line_items"][0]["line_item_id"] = 13999999999
     refund["transactions"][0]["amount"] = "-5.00"
+    orphan["updated_at"] = refunded["updated_at"] = shopify_at
     write_jsonl(orders_path, orders)
     hostile.orphan_order, hostile.orphan_customer = str(orphan["id"]), "7199999999"
     hostile.refund_line = str(refund["refund_line_items"][0]["id"])
@@ -114,6 +127,7 @@ def plant(data: Path, hostile: Hostile) -> None:
     products_path = data / "shopify" / "products.jsonl"
     products = read_jsonl(products_path)
     products[3]["variants"][0]["price"] = "-1.00"
+    products[3]["updated_at"] = shopify_at
     write_jsonl(products_path, products)
     hostile.variant = str(products[3]["variants"][0]["id"])
 
@@ -129,7 +143,19 @@ def plant(data: Path, hostile: Hostile) -> None:
         "sentAt": f"{HOSTILE_DAY}T10:00:01.000Z",
         "receivedAt": f"{HOSTILE_DAY}T10:00:02.000Z",
     }
-    write_jsonl(data / "segment" / HOSTILE_DAY / "events-9001.jsonl", [message])
+    # ... and, in the same load, a person of the audience unsubscribes.
+    unsubscribe = {
+        **message,
+        "messageId": str(uuid.uuid4()),
+        "type": "track",
+        "event": "Email Unsubscribed",
+        "anonymousId": str(uuid.uuid4()),
+        "properties": {"email_address": hostile.unsubscribed[1]},
+        "timestamp": changed_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "sentAt": changed_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "receivedAt": changed_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
+    write_jsonl(data / "segment" / HOSTILE_DAY / "events-9001.jsonl", [message, unsubscribe])
 
     # Signup forms: an unseen consent value, an unparseable submitted_at, a 1M-character first name.
     drop = data / "csv_contacts" / "signup_forms"
@@ -166,12 +192,24 @@ def hostile(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
         env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
         env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        result = Hostile(data=data, warehouse=warehouse, outcome=DbtOutcome(success=False), run_results={})
+
+        def load_all() -> None:
+            with running_servers(data) as servers:
+                for name, value in servers.loader_environment().items():
+                    env.setenv(name, value)
+                load("all", data_dir=data)
+
+        load_all()
+        first = run_dbt(["build"])
+        assert first.success, f"the clean demo must build: {first.failures}"
+        result = Hostile(data=data, warehouse=warehouse, outcome=first, run_results={})
+        result.unsubscribed = query(
+            warehouse,
+            "select customer_id, email from marts.email_audience "
+            "where email_consent_basis = 'explicit' order by customer_id limit 1",
+        )[0]
         plant(data, result)
-        with running_servers(data) as servers:
-            for name, value in servers.loader_environment().items():
-                env.setenv(name, value)
-            load("all", data_dir=data)
+        load_all()
         result.outcome = run_dbt(["build"])
         result.run_results = json.loads((settings.PROJECT_ROOT / "target" / "run_results.json").read_text())
         yield result
@@ -208,6 +246,17 @@ def test_marts_are_rebuilt(hostile: Hostile) -> None:
         assert built.get(mart) == "success", (mart, built.get(mart))
     (audience,) = query(hostile.warehouse, "select count(*) from marts.email_audience")[0]
     assert audience > 0
+
+
+def test_unsubscribe_staged_with_bad_values_leaves_the_audience(hostile: Hostile) -> None:
+    """A person who unsubscribed in the same load as the bad values is no longer sendable (the audience is
+    rebuilt, not left stale by a failed build)."""
+    customer_id, email = hostile.unsubscribed
+    audience = query(
+        hostile.warehouse, "select count(*) from marts.email_audience where customer_id = ? or email = ?",
+        [customer_id, email],
+    )  # fmt: skip
+    assert audience == [(0,)]
 
 
 def test_breaches_are_reported_as_warnings(hostile: Hostile) -> None:
@@ -278,8 +327,8 @@ def test_unseen_csv_consent_value_is_quarantined(hostile: Hostile) -> None:
 def test_order_of_an_unknown_customer_is_flagged_not_dropped(hostile: Hostile) -> None:
     rows = quarantined(hostile, "source_table = 'orders' and record_key = ?", [hostile.orphan_order])
     assert ("unknown_reference", "customer.id", hostile.orphan_customer, "row_flagged") in [r[:4] for r in rows]
-    (orders,) = query(hostile.warehouse, "select count(*) from marts.orders where order_id = ?", [hostile.orphan_order])[0]
-    assert orders == 1
+    sql = "select count(*) from marts.orders where order_id = ?"
+    assert query(hostile.warehouse, sql, [hostile.orphan_order]) == [(1,)]  # the order is kept
 
 
 def test_negative_total_spent_is_nulled_and_quarantined(hostile: Hostile) -> None:

@@ -205,7 +205,7 @@ order_total_rules as (
         > {{ var('staging_order_total_tolerance', 0.01) }}
 ),
 
-{#- An account order whose customer the customers endpoint never returned: kept, flagged. #}
+{# An account order whose customer the customers endpoint never returned: kept, flagged. #}
 order_reference_rules as (
     select
         'shopify' as source_system,
@@ -229,7 +229,7 @@ order_reference_rules as (
         )
 ),
 
-{#- A refund of a line item the order never listed: kept, flagged. #}
+{# A refund of a line item the order never listed: kept, flagged. #}
 refund_reference_rules as (
     select
         'shopify' as source_system,
@@ -253,7 +253,7 @@ refund_reference_rules as (
         )
 ),
 
-{#-
+{#
     A value longer than var('staging_max_text_length') was nulled in staging: one row per field, with
     the field's first characters and its length (never the whole value).
 #}
@@ -369,7 +369,7 @@ unioned as (
     select * from rejected_rules
 ),
 
-{#- Rows equal on every identifying column are one finding: kept once (the first value in text order). -#}
+{# Rows equal on every identifying column are one finding: kept once (the first value in text order). #}
 findings as (
     select
         source_system,
@@ -387,55 +387,58 @@ findings as (
     group by source_system, source_table, record_key, source_location, rule_name, column_name
 ),
 
-{%- set rule_reason_case -%}
-    case rule_name
-        {%- for rule, text in rule_reasons.items() %}
-        when '{{ rule }}' then '{{ text }}'
-        {%- endfor %}
-    end
-{%- endset -%}
-{%- set disposition_reason_case -%}
-    case disposition
-        {%- for disposition, text in disposition_reasons.items() %}
-        when '{{ disposition }}' then '{{ text }}'
-        {%- endfor %}
-    end
-{%- endset %}
+{# What each rule and disposition means, in words. #}
+rule_reasons as (
+    {% for rule, text in rule_reasons.items() %}
+        select
+            '{{ rule }}' as rule_name,
+            '{{ text }}' as rule_reason
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+disposition_reasons as (
+    {% for disposition, text in disposition_reasons.items() %}
+        select
+            '{{ disposition }}' as disposition,
+            '{{ text }}' as disposition_reason
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
 
 final as (
     select
         {{ customer360.surrogate_key([
-            'source_system', 'source_table', 'record_key', 'source_location', 'rule_name', 'column_name'
+            'findings.source_system', 'findings.source_table', 'findings.record_key', 'findings.source_location',
+            'findings.rule_name', 'findings.column_name'
         ]) }} as quarantine_id,
-        source_system,
-        source_table,
-        record_key,
-        source_location,
-        rule_name,
-        column_name,
+        findings.source_system,
+        findings.source_table,
+        findings.record_key,
+        findings.source_location,
+        findings.rule_name,
+        findings.column_name,
         {#- A value longer than var quarantine_max_value_length keeps its first characters and its length. -#}
         case
-            when {{ dbt.length('offending_value') }} > {{ var('quarantine_max_value_length', 10000) }}
+            when {{ dbt.length('findings.offending_value') }} > {{ var('quarantine_max_value_length', 10000) }}
                 then {{ dbt.concat([
-                    'substr(offending_value, 1, ' ~ var('quarantine_max_value_length', 10000) ~ ')',
-                    "' ... ('", 'cast(' ~ dbt.length('offending_value') ~ ' as ' ~ dbt.type_string() ~ ')',
+                    'substr(findings.offending_value, 1, ' ~ var('quarantine_max_value_length', 10000) ~ ')',
+                    "' ... ('", 'cast(' ~ dbt.length('findings.offending_value') ~ ' as ' ~ dbt.type_string() ~ ')',
                     "' characters)'"
                 ]) }}
-            else offending_value
+            else findings.offending_value
         end as offending_value,
-        disposition,
+        findings.disposition,
         {{ dbt.concat([
-            'column_name',
-            "': '",
-            rule_reason_case,
-            "coalesce(' - ' || reason_detail, '')",
-            "' ('",
-            disposition_reason_case,
-            "')'"
+            'findings.column_name', "': '", 'rule_reasons.rule_reason',
+            "coalesce(' - ' || findings.reason_detail, '')",
+            "' ('", 'disposition_reasons.disposition_reason', "')'"
         ]) }} as reason,
-        loaded_at,
-        load_id
+        findings.loaded_at,
+        findings.load_id
     from findings
+    left join rule_reasons on findings.rule_name = rule_reasons.rule_name
+    left join disposition_reasons on findings.disposition = disposition_reasons.disposition
 )
 
 select * from final

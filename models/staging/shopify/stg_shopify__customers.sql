@@ -97,7 +97,9 @@ final as (
         and validated.c360_consent_state is null as is_email_consent_state_unknown,
         case
             when validated.c360_total_spent < 0
-                then {{ dbt.concat(["'total_spent='", 'cast(validated.c360_total_spent as ' ~ dbt.type_string() ~ ')']) }}
+                then {{ dbt.concat([
+                    "'total_spent='", 'cast(validated.c360_total_spent as ' ~ dbt.type_string() ~ ')'
+                ]) }}
         end as negative_amount,
         validated.source_created_at_raw,
         validated.source_created_at_issue
