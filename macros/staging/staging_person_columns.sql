@@ -6,31 +6,92 @@
         email_raw, phone_raw, first_name_raw, last_name_raw, address_line1_raw, address_line2_raw,
         city_raw, postal_code_raw, region_raw, country_raw, date_of_birth_raw
 
-    staging_person_ctes(input_cte, date_of_birth_format) returns two CTE definitions to put in a
-    `with` clause after `input_cte` (person_lookups, then person_columns); select from person_columns.
-    They keep every input column and add:
+    staging_person_ctes(input_cte, date_of_birth_format) returns three CTE definitions to put in a
+    `with` clause after `input_cte` (person_inputs, person_lookups, then person_columns); select from
+    person_columns. They keep every input column and add:
 
     * the person columns: email, email_match_key, is_role_email, phone_e164, first_name, last_name,
       first_name_key, last_name_key, given_name_canonical, date_of_birth, address_line1,
       address_line2, city, postal_code, region_code, country_code;
     * the validation flags the quarantine reads (a flagged value is nulled in its person column, the
       row stays): is_email_invalid, is_phone_invalid, date_of_birth_issue ('invalid_date',
-      'future_date', 'date_before_1900' or null).
+      'future_date', 'date_before_1900' or null), oversized_values.
 
-    Two steps because the phone and the postal code need the country code, and the email flags need
-    the corrected address: each seed lookup is computed once.
+    person_inputs guards the normalization: a raw value longer than var('staging_max_text_length')
+    characters is never normalized, matched or passed on (a 1,000,000-character name made identity
+    resolution 42x slower); it is replaced by null and described in `oversized_values` (field, length
+    and a short prefix), which the quarantine turns into one value_too_long row per field.
+    Two lookup steps because the phone and the postal code need the country code, and the email flags
+    need the corrected address: each seed lookup is computed once.
 #}
+
+{# The raw person fields the guard checks, by the contract name the quarantine reports them under. #}
+{% macro staging_person_raw_fields() -%}
+    {{ return([
+        'email', 'phone', 'first_name', 'last_name', 'address_line1', 'address_line2', 'city', 'postal_code',
+        'region', 'country', 'date_of_birth'
+    ]) }}
+{%- endmacro %}
+
+
+{#
+    oversized_value_entry(field, expr): '<field>=<length>=<first 100 characters>' when expr is longer than
+    var('staging_max_text_length') characters, else null. The prefix keeps no control characters, so
+    entries can be joined with one (oversized_values_separator).
+#}
+{% macro oversized_value_entry(field, expr) -%}
+    case
+        when {{ dbt.length(expr) }} > {{ var('staging_max_text_length', 1000) }}
+            then {{ dbt.concat([
+                "'" ~ field ~ "='",
+                'cast(' ~ dbt.length(expr) ~ ' as ' ~ dbt.type_string() ~ ')',
+                "'='",
+                customer360.regex_replace('substr(' ~ expr ~ ', 1, 100)', '[[:cntrl:]]', ' ')
+            ]) }}
+    end
+{%- endmacro %}
+
+
+{# The separator of the entries in oversized_values: a control character no entry contains. #}
+{% macro oversized_values_separator() -%}
+    chr(30)
+{%- endmacro %}
+
+
 {% macro staging_person_ctes(input_cte, date_of_birth_format='%Y-%m-%d') -%}
-person_lookups as (
+{%- set fields = customer360.staging_person_raw_fields() -%}
+person_inputs as (
     select
         {{ input_cte }}.*,
-        {{ customer360.normalize_email(input_cte ~ '.email_raw') }} as c360_email_normalized,
-        {{ customer360.country_iso2(input_cte ~ '.country_raw') }} as country_code,
-        {{ customer360.parse_date(customer360.clean_text(input_cte ~ '.date_of_birth_raw'), date_of_birth_format) }}
-            as c360_date_of_birth_parsed,
-        {{ customer360.name_match_key(input_cte ~ '.first_name_raw') }} as first_name_key,
-        {{ customer360.name_match_key(input_cte ~ '.last_name_raw') }} as last_name_key
+        {%- for field in fields %}
+        case
+            when {{ dbt.length('cast(' ~ input_cte ~ '.' ~ field ~ '_raw as ' ~ dbt.type_string() ~ ')') }}
+                <= {{ var('staging_max_text_length', 1000) }}
+                then cast({{ input_cte }}.{{ field }}_raw as {{ dbt.type_string() }})
+        end as c360_{{ field }}_input,
+        {%- endfor %}
+        {#- concat_ws skips nulls: the oversized fields' entries, or null when none is. -#}
+        nullif(concat_ws(
+            {{ customer360.oversized_values_separator() }},
+            {%- for field in fields %}
+            {{ customer360.oversized_value_entry(
+                field, 'cast(' ~ input_cte ~ '.' ~ field ~ '_raw as ' ~ dbt.type_string() ~ ')'
+            ) }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        ), '') as oversized_values
     from {{ input_cte }}
+),
+
+person_lookups as (
+    select
+        person_inputs.*,
+        {{ customer360.normalize_email('person_inputs.c360_email_input') }} as c360_email_normalized,
+        {{ customer360.country_iso2('person_inputs.c360_country_input') }} as country_code,
+        {{ customer360.parse_date(customer360.clean_text('person_inputs.c360_date_of_birth_input'), date_of_birth_format) }}
+            as c360_date_of_birth_parsed,
+        {{ customer360.name_match_key('person_inputs.c360_first_name_input') }} as first_name_key,
+        {{ customer360.name_match_key('person_inputs.c360_last_name_input') }} as last_name_key
+    from person_inputs
 ),
 
 person_columns as (
@@ -51,14 +112,14 @@ person_columns as (
             and not {{ customer360.is_valid_email('person_lookups.c360_email_normalized') }},
             false
         ) as is_email_invalid,
-        {{ customer360.normalize_phone_e164('person_lookups.phone_raw', 'person_lookups.country_code') }} as phone_e164,
+        {{ customer360.normalize_phone_e164('person_lookups.c360_phone_input', 'person_lookups.country_code') }} as phone_e164,
         coalesce(
-            {{ customer360.clean_text('person_lookups.phone_raw') }} is not null
-            and {{ customer360.normalize_phone_e164('person_lookups.phone_raw', 'person_lookups.country_code') }} is null,
+            {{ customer360.clean_text('person_lookups.c360_phone_input') }} is not null
+            and {{ customer360.normalize_phone_e164('person_lookups.c360_phone_input', 'person_lookups.country_code') }} is null,
             false
         ) as is_phone_invalid,
-        {{ customer360.clean_name('person_lookups.first_name_raw') }} as first_name,
-        {{ customer360.clean_name('person_lookups.last_name_raw') }} as last_name,
+        {{ customer360.clean_name('person_lookups.c360_first_name_input') }} as first_name,
+        {{ customer360.clean_name('person_lookups.c360_last_name_input') }} as last_name,
         coalesce(
             {{ customer360.seed_lookup(
                 'given_name_nicknames', 'nickname', 'canonical_given_name', 'person_lookups.first_name_key'
@@ -66,19 +127,19 @@ person_columns as (
             person_lookups.first_name_key
         ) as given_name_canonical,
         case
-            when {{ customer360.clean_text('person_lookups.date_of_birth_raw') }} is null then null
+            when {{ customer360.clean_text('person_lookups.c360_date_of_birth_input') }} is null then null
             when person_lookups.c360_date_of_birth_parsed is null then 'invalid_date'
             when person_lookups.c360_date_of_birth_parsed > {{ customer360.staging_future_cutoff() }} then 'future_date'
             when person_lookups.c360_date_of_birth_parsed < cast('1900-01-01' as date) then 'date_before_1900'
         end as date_of_birth_issue,
-        {{ customer360.clean_name('person_lookups.address_line1_raw') }} as address_line1,
-        {{ customer360.clean_name('person_lookups.address_line2_raw') }} as address_line2,
-        {{ customer360.clean_name('person_lookups.city_raw') }} as city,
-        {{ customer360.normalize_postal_code('person_lookups.postal_code_raw', 'person_lookups.country_code') }}
+        {{ customer360.clean_name('person_lookups.c360_address_line1_input') }} as address_line1,
+        {{ customer360.clean_name('person_lookups.c360_address_line2_input') }} as address_line2,
+        {{ customer360.clean_name('person_lookups.c360_city_input') }} as city,
+        {{ customer360.normalize_postal_code('person_lookups.c360_postal_code_input', 'person_lookups.country_code') }}
             as postal_code,
         coalesce(
-            {{ customer360.region_code('person_lookups.region_raw', 'person_lookups.country_code') }},
-            {{ customer360.clean_text('person_lookups.region_raw') }}
+            {{ customer360.region_code('person_lookups.c360_region_input', 'person_lookups.country_code') }},
+            {{ customer360.clean_text('person_lookups.c360_region_input') }}
         ) as region_code
     from person_lookups
 )
@@ -120,12 +181,13 @@ person_columns as (
 
 {# The raw values and flags the quarantine reads, in one place so every person model exposes the same. #}
 {% macro staging_person_quality_columns(relation='person_columns') -%}
-    {{ relation }}.email_raw,
+    {{ relation }}.c360_email_input as email_raw,
     {{ relation }}.is_email_invalid,
-    {{ relation }}.phone_raw,
+    {{ relation }}.c360_phone_input as phone_raw,
     {{ relation }}.is_phone_invalid,
-    {{ relation }}.date_of_birth_raw,
-    {{ relation }}.date_of_birth_issue
+    {{ relation }}.c360_date_of_birth_input as date_of_birth_raw,
+    {{ relation }}.date_of_birth_issue,
+    {{ relation }}.oversized_values
 {%- endmacro %}
 
 
@@ -141,5 +203,8 @@ person_columns as (
 
 {# Names of the raw values and flags that staging_person_quality_columns() adds. #}
 {% macro staging_person_quality_column_names() -%}
-    {{ return(['email_raw', 'is_email_invalid', 'phone_raw', 'is_phone_invalid', 'date_of_birth_raw', 'date_of_birth_issue']) }}
+    {{ return([
+        'email_raw', 'is_email_invalid', 'phone_raw', 'is_phone_invalid', 'date_of_birth_raw', 'date_of_birth_issue',
+        'oversized_values'
+    ]) }}
 {%- endmacro %}

@@ -8,6 +8,11 @@
     {'model': 'stg_shopify__customers', 'source_system': "'shopify'", 'table': 'customers'},
     {'model': 'stg_shopify__orders', 'source_system': "'shopify'", 'table': 'orders'},
     {'model': 'stg_shopify__order_line_items', 'source_system': "'shopify'", 'table': 'orders__line_items'},
+    {'model': 'stg_shopify__order_refund_line_items', 'source_system': "'shopify'",
+     'table': 'orders__refunds__refund_line_items'},
+    {'model': 'stg_shopify__order_refund_transactions', 'source_system': "'shopify'",
+     'table': 'orders__refunds__transactions'},
+    {'model': 'stg_shopify__product_variants', 'source_system': "'shopify'", 'table': 'products__variants'},
     {'model': 'stg_segment__events', 'source_system': "'segment'", 'table': 'events'},
 ] -%}
 {%- for drop in var('csv_contact_drops', {}) -%}

@@ -1,13 +1,24 @@
 {#
-    Nothing is nulled silently: wherever a source wrote an email, a phone or a date of birth and the
-    staged person column is null, the quarantine holds that record under a rule for that column.
-    Returns the records that lost a value without a quarantine entry.
+    Nothing is nulled silently: wherever a source wrote an email, a phone, a date of birth or an enum
+    value (Segment message and device type, HubSpot lifecycle stage, Shopify financial status and
+    currency) and the staged column is null, the quarantine holds that record under a rule for that
+    column. A second route to the routing the quarantine model does by its flags: it compares what was
+    sent with what was staged. Returns the records that lost a value without a quarantine entry.
 #}
 {%- set person_models = [
-    {'model': 'stg_hubspot__contacts', 'source_system': "'hubspot'", 'table': 'contacts', 'key': 'contact_id'},
+    {'model': 'stg_hubspot__contacts', 'source_system': "'hubspot'", 'table': 'contacts', 'key': 'contact_id',
+     'extra': [{'raw': 'lifecycle_stage_raw', 'staged': 'lifecycle_stage', 'column': 'lifecyclestage'}]},
     {'model': 'stg_shopify__customers', 'source_system': "'shopify'", 'table': 'customers', 'key': 'customer_id'},
-    {'model': 'stg_shopify__orders', 'source_system': "'shopify'", 'table': 'orders', 'key': 'order_id'},
-    {'model': 'stg_segment__events', 'source_system': "'segment'", 'table': 'events', 'key': 'message_id'},
+    {'model': 'stg_shopify__orders', 'source_system': "'shopify'", 'table': 'orders', 'key': 'order_id',
+     'extra': [
+        {'raw': 'financial_status_raw', 'staged': 'financial_status', 'column': 'financial_status'},
+        {'raw': 'currency_raw', 'staged': 'currency', 'column': 'currency'},
+     ]},
+    {'model': 'stg_segment__events', 'source_system': "'segment'", 'table': 'events', 'key': 'message_id',
+     'extra': [
+        {'raw': 'event_type_raw', 'staged': 'event_type', 'column': 'type'},
+        {'raw': 'device_type_raw', 'staged': 'device_type', 'column': 'context.device.type'},
+     ]},
 ] -%}
 {%- for drop in var('csv_contact_drops', {}) -%}
     {%- do person_models.append(
@@ -24,7 +35,7 @@ with
 
 lost_values as (
     {% for model in person_models %}
-        {% for field in fields %}
+        {% for field in fields + model.get('extra', []) %}
             select
                 {{ model.source_system }} as source_system,
                 '{{ model.table }}' as source_table,

@@ -8,7 +8,13 @@
       row_excluded      the row is not in the staging model (a CSV row without its contact_id);
       rejected_at_load  the loader could not read the line at all (broken JSON / CSV).
 
-    The rules are listed below as data; each staging model computes the flags it names.
+    The rules are listed below as data; each staging model computes the flags it names. `reason` says
+    in words which field broke which rule and what happened to it.
+
+    One row per finding, unique by construction: quarantine_id hashes everything that tells two
+    findings apart (source system, table, record key, location in the file, rule, column), and rows
+    equal on all of them are one finding (the same value judged twice, e.g. a signup's submitted_at
+    that is both its updated_at and its created_at) and are kept once.
 #}
 
 {%- set person_rules = [
@@ -20,20 +26,27 @@
 
 {%- set checks = [
     {'model': 'stg_hubspot__contacts', 'source_system': "'hubspot'", 'table': 'contacts', 'key': 'contact_id',
+     'person': true,
      'rules': person_rules + [
         {'rule': 'source_created_at_issue', 'when': 'source_created_at_issue is not null', 'column': 'createdate',
          'value': 'source_created_at_raw'},
         {'rule': "'unknown_enum'", 'when': 'is_lifecycle_stage_unknown', 'column': 'lifecyclestage',
          'value': 'lifecycle_stage_raw'},
+        {'rule': "'unknown_enum'", 'when': 'is_email_optout_unknown', 'column': 'hs_email_optout',
+         'value': 'email_optout_raw'},
      ]},
     {'model': 'stg_shopify__customers', 'source_system': "'shopify'", 'table': 'customers', 'key': 'customer_id',
+     'person': true,
      'rules': person_rules + [
         {'rule': 'source_created_at_issue', 'when': 'source_created_at_issue is not null', 'column': 'created_at',
          'value': 'source_created_at_raw'},
         {'rule': "'unknown_enum'", 'when': 'is_email_consent_state_unknown', 'column': 'email_marketing_consent.state',
          'value': 'email_consent_state_raw'},
+        {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'total_spent',
+         'value': 'negative_amount'},
      ]},
     {'model': 'stg_shopify__orders', 'source_system': "'shopify'", 'table': 'orders', 'key': 'order_id',
+     'person': true,
      'rules': person_rules + [
         {'rule': 'source_created_at_issue', 'when': 'source_created_at_issue is not null', 'column': 'created_at',
          'value': 'source_created_at_raw'},
@@ -43,6 +56,7 @@
          'value': 'fulfillment_status_raw'},
         {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'amounts',
          'value': 'negative_amount'},
+        {'rule': 'currency_issue', 'when': 'currency_issue is not null', 'column': 'currency', 'value': 'currency_raw'},
      ]},
     {'model': 'stg_shopify__order_line_items', 'source_system': "'shopify'", 'table': 'orders__line_items',
      'key': 'line_item_id',
@@ -50,8 +64,26 @@
         {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'price',
          'value': 'negative_amount'},
      ]},
+    {'model': 'stg_shopify__order_refund_line_items', 'source_system': "'shopify'",
+     'table': 'orders__refunds__refund_line_items', 'key': 'refund_line_item_id',
+     'rules': [
+        {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'subtotal',
+         'value': 'negative_amount'},
+     ]},
+    {'model': 'stg_shopify__order_refund_transactions', 'source_system': "'shopify'",
+     'table': 'orders__refunds__transactions', 'key': 'transaction_id',
+     'rules': [
+        {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'amount',
+         'value': 'negative_amount'},
+     ]},
+    {'model': 'stg_shopify__product_variants', 'source_system': "'shopify'", 'table': 'products__variants',
+     'key': 'variant_id',
+     'rules': [
+        {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'price',
+         'value': 'negative_amount'},
+     ]},
     {'model': 'stg_segment__events', 'source_system': "'segment'", 'table': 'events', 'key': 'message_id',
-     'location': 'source_file', 'line': 'source_line_number',
+     'location': 'source_file', 'line': 'source_line_number', 'person': true,
      'rules': person_rules + [
         {'rule': "'missing_identity'", 'when': 'not has_identity', 'column': 'anonymousId, userId', 'value': 'null',
          'disposition': 'row_flagged'},
@@ -60,25 +92,55 @@
         {'rule': 'event_at_issue', 'when': 'event_at_issue is not null', 'column': 'timestamp', 'value': 'event_at_raw'},
         {'rule': "'unknown_enum'", 'when': 'is_device_type_unknown', 'column': 'context.device.type',
          'value': 'device_type_raw'},
+        {'rule': "'unknown_enum'", 'when': 'is_event_type_unknown', 'column': 'type', 'value': 'event_type_raw'},
      ]},
 ] -%}
 
 {%- for drop, drop_config in var('csv_contact_drops', {}).items() -%}
+    {%- set drop_rules = person_rules + [
+        {'rule': "'missing_required_key'", 'when': 'contact_id is null', 'column': 'contact_id', 'value': 'null',
+         'disposition': 'row_excluded'},
+        {'rule': 'source_updated_at_issue', 'when': 'source_updated_at_issue is not null', 'column': 'updated_at',
+         'value': 'source_updated_at_raw'},
+        {'rule': "'unknown_enum'", 'when': 'is_email_consent_unknown',
+         'column': drop_config.get('consent_column') or 'consent', 'value': 'email_consent_raw'},
+    ] -%}
+    {#- A drop whose creation time is its updated_at column (a form submission) has that value judged once. -#}
+    {%- if (drop_config.get('created_at_column') or 'created_at') != 'updated_at' -%}
+        {%- do drop_rules.append(
+            {'rule': 'source_created_at_issue', 'when': 'source_created_at_issue is not null',
+             'column': drop_config.get('created_at_column') or 'created_at', 'value': 'source_created_at_raw'}
+        ) -%}
+    {%- endif -%}
     {%- do checks.append(
         {'model': 'base_csv_contacts__' ~ drop, 'source_system': "'" ~ drop ~ "'", 'table': drop, 'key': 'record_key',
-         'location': 'source_file', 'line': 'source_row_number',
-         'rules': person_rules + [
-            {'rule': "'missing_required_key'", 'when': 'contact_id is null', 'column': 'contact_id', 'value': 'null',
-             'disposition': 'row_excluded'},
-            {'rule': 'source_updated_at_issue', 'when': 'source_updated_at_issue is not null', 'column': 'updated_at',
-             'value': 'source_updated_at_raw'},
-            {'rule': 'source_created_at_issue', 'when': 'source_created_at_issue is not null',
-             'column': drop_config.get('created_at_column') or 'created_at', 'value': 'source_created_at_raw'},
-            {'rule': "'unknown_enum'", 'when': 'is_email_consent_unknown',
-             'column': drop_config.get('consent_column') or 'consent', 'value': 'email_consent_raw'},
-         ]}
+         'location': 'source_file', 'line': 'source_row_number', 'person': true, 'rules': drop_rules}
     ) -%}
 {%- endfor %}
+
+{#- What each rule means, for the reason column (every rule_name of the yml's accepted values). -#}
+{%- set rule_reasons = {
+    'invalid_email': 'not a valid email address',
+    'invalid_phone': 'not a phone number that can be written in E.164',
+    'invalid_date': 'not a readable date or timestamp',
+    'future_date': 'later than build time plus var staging_future_grace_days',
+    'date_before_1900': 'a date of birth before 1900',
+    'negative_amount': 'a negative amount',
+    'order_total_mismatch': 'the totals do not add up (line items - discounts + tax + shipping), var staging_order_total_tolerance',
+    'missing_required_key': 'a required value is missing',
+    'unknown_enum': 'a value outside the accepted values (its enum seed)',
+    'missing_identity': 'the message has neither anonymousId nor userId',
+    'broken_json': 'the loader could not read the line as a message',
+    'broken_csv_row': 'the loader could not parse the CSV row',
+    'value_too_long': 'longer than ' ~ var('staging_max_text_length', 1000) ~ ' characters (var staging_max_text_length)',
+    'unknown_reference': 'refers to a record the source never sent',
+} -%}
+{%- set disposition_reasons = {
+    'value_nulled': 'value nulled, row kept',
+    'row_flagged': 'row kept, flagged',
+    'row_excluded': 'row left out of staging',
+    'rejected_at_load': 'rejected at load',
+} -%}
 
 with
 
@@ -132,6 +194,7 @@ order_total_rules as (
             "', subtotal_price='", 'cast(subtotal_price as ' ~ dbt.type_string() ~ ')',
             "', expected subtotal='", 'cast(expected_subtotal_price as ' ~ dbt.type_string() ~ ')'
         ]) }} as offending_value,
+        cast(null as {{ dbt.type_string() }}) as reason_detail,
         'row_flagged' as disposition,
         loaded_at,
         load_id
@@ -140,6 +203,105 @@ order_total_rules as (
         abs(total_price - expected_total_price) > {{ var('staging_order_total_tolerance', 0.01) }}
         or abs(coalesce(subtotal_price, expected_subtotal_price) - expected_subtotal_price)
         > {{ var('staging_order_total_tolerance', 0.01) }}
+),
+
+{# An account order whose customer the customers endpoint never returned: kept, flagged. #}
+order_reference_rules as (
+    select
+        'shopify' as source_system,
+        'orders' as source_table,
+        orders.order_id as record_key,
+        cast(null as {{ dbt.type_string() }}) as source_location,
+        'unknown_reference' as rule_name,
+        'customer.id' as column_name,
+        orders.customer_id as offending_value,
+        cast(null as {{ dbt.type_string() }}) as reason_detail,
+        'row_flagged' as disposition,
+        orders.loaded_at,
+        orders.load_id
+    from {{ ref('stg_shopify__orders') }} as orders
+    where
+        orders.customer_id is not null
+        and not exists (
+            select 1
+            from {{ ref('stg_shopify__customers') }} as customers
+            where customers.customer_id = orders.customer_id
+        )
+),
+
+{# A refund of a line item the order never listed: kept, flagged. #}
+refund_reference_rules as (
+    select
+        'shopify' as source_system,
+        'orders__refunds__refund_line_items' as source_table,
+        refund_lines.refund_line_item_id as record_key,
+        cast(null as {{ dbt.type_string() }}) as source_location,
+        'unknown_reference' as rule_name,
+        'line_item_id' as column_name,
+        refund_lines.line_item_id as offending_value,
+        cast(null as {{ dbt.type_string() }}) as reason_detail,
+        'row_flagged' as disposition,
+        refund_lines.loaded_at,
+        refund_lines.load_id
+    from {{ ref('stg_shopify__order_refund_line_items') }} as refund_lines
+    where
+        refund_lines.line_item_id is not null
+        and not exists (
+            select 1
+            from {{ ref('stg_shopify__order_line_items') }} as line_items
+            where line_items.line_item_id = refund_lines.line_item_id
+        )
+),
+
+{#
+    A value longer than var('staging_max_text_length') was nulled in staging: one row per field, with
+    the field's first characters and its length (never the whole value).
+#}
+oversized_entries as (
+    {% for check in checks if check.person %}
+        select
+            {{ check.source_system }} as source_system,
+            '{{ check.table }}' as source_table,
+            cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
+            {% if check.location is defined %}
+                {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
+            {% else %}
+                cast(null as {{ dbt.type_string() }})
+            {% endif %} as source_location,
+            {{ customer360.split_to_rows('oversized_values', customer360.oversized_values_separator()) }} as entry,
+            loaded_at,
+            load_id
+        from {{ ref(check.model) }}
+        where oversized_values is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+oversized_fields as (
+    select
+        oversized_entries.*,
+        {{ dbt.split_part('entry', "'='", 1) }} as column_name,
+        {{ dbt.split_part('entry', "'='", 2) }} as value_length
+    from oversized_entries
+),
+
+oversized_rules as (
+    select
+        source_system,
+        source_table,
+        record_key,
+        source_location,
+        'value_too_long' as rule_name,
+        column_name,
+        {{ dbt.concat([
+            'substr(entry, ' ~ dbt.length('column_name') ~ ' + ' ~ dbt.length('value_length') ~ ' + 3)',
+            "' ... ('", 'value_length', "' characters)'"
+        ]) }} as offending_value,
+        {{ dbt.concat(["'the source sent '", 'value_length', "' characters'"]) }} as reason_detail,
+        'value_nulled' as disposition,
+        loaded_at,
+        load_id
+    from oversized_fields
 ),
 
 rejected_rules as (
@@ -151,6 +313,7 @@ rejected_rules as (
         rule_name,
         'line' as column_name,
         raw_text as offending_value,
+        reason as reason_detail,
         'rejected_at_load' as disposition,
         loaded_at,
         load_id
@@ -164,6 +327,7 @@ rejected_rules as (
         'broken_csv_row' as rule_name,
         'line' as column_name,
         raw_text as offending_value,
+        reason as reason_detail,
         'rejected_at_load' as disposition,
         loaded_at,
         load_id
@@ -185,6 +349,7 @@ unioned as (
                 {{ rule.rule }} as rule_name,
                 '{{ rule.column }}' as column_name,
                 cast({{ rule.value }} as {{ dbt.type_string() }}) as offending_value,
+                cast(null as {{ dbt.type_string() }}) as reason_detail,
                 '{{ rule.disposition | default('value_nulled') }}' as disposition,
                 loaded_at,
                 load_id
@@ -195,25 +360,85 @@ unioned as (
     {% endfor %}
     select * from order_total_rules
     union all
+    select * from order_reference_rules
+    union all
+    select * from refund_reference_rules
+    union all
+    select * from oversized_rules
+    union all
     select * from rejected_rules
 ),
 
-final as (
+{# Rows equal on every identifying column are one finding: kept once (the first value in text order). #}
+findings as (
     select
-        {{ customer360.surrogate_key([
-            'source_system', 'source_table', 'record_key', 'source_location', 'rule_name', 'column_name'
-        ]) }} as quarantine_id,
         source_system,
         source_table,
         record_key,
         source_location,
         rule_name,
         column_name,
-        offending_value,
-        disposition,
-        loaded_at,
-        load_id
+        min(offending_value) as offending_value,
+        min(reason_detail) as reason_detail,
+        min(disposition) as disposition,
+        min(loaded_at) as loaded_at,
+        min(load_id) as load_id
     from unioned
+    group by source_system, source_table, record_key, source_location, rule_name, column_name
+),
+
+{# What each rule and disposition means, in words. #}
+rule_reasons as (
+    {% for rule, text in rule_reasons.items() %}
+        select
+            '{{ rule }}' as rule_name,
+            '{{ text }}' as rule_reason
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+disposition_reasons as (
+    {% for disposition, text in disposition_reasons.items() %}
+        select
+            '{{ disposition }}' as disposition,
+            '{{ text }}' as disposition_reason
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+final as (
+    select
+        {{ customer360.surrogate_key([
+            'findings.source_system', 'findings.source_table', 'findings.record_key', 'findings.source_location',
+            'findings.rule_name', 'findings.column_name'
+        ]) }} as quarantine_id,
+        findings.source_system,
+        findings.source_table,
+        findings.record_key,
+        findings.source_location,
+        findings.rule_name,
+        findings.column_name,
+        {#- A value longer than var quarantine_max_value_length keeps its first characters and its length. -#}
+        case
+            when {{ dbt.length('findings.offending_value') }} > {{ var('quarantine_max_value_length', 10000) }}
+                then {{ dbt.concat([
+                    'substr(findings.offending_value, 1, ' ~ var('quarantine_max_value_length', 10000) ~ ')',
+                    "' ... ('", 'cast(' ~ dbt.length('findings.offending_value') ~ ' as ' ~ dbt.type_string() ~ ')',
+                    "' characters)'"
+                ]) }}
+            else findings.offending_value
+        end as offending_value,
+        findings.disposition,
+        {{ dbt.concat([
+            'findings.column_name', "': '", 'rule_reasons.rule_reason',
+            "coalesce(' - ' || findings.reason_detail, '')",
+            "' ('", 'disposition_reasons.disposition_reason', "')'"
+        ]) }} as reason,
+        findings.loaded_at,
+        findings.load_id
+    from findings
+    left join rule_reasons on findings.rule_name = rule_reasons.rule_name
+    left join disposition_reasons on findings.disposition = disposition_reasons.disposition
 )
 
 select * from final

@@ -53,7 +53,8 @@ validated as (
         ) }} as source_created_at_issue,
         {{ customer360.seed_lookup(
             'enum_lifecycle_stages', 'source_value', 'lifecycle_stage', 'lower(person_columns.lifecycle_stage_raw)'
-        ) }} as lifecycle_stage
+        ) }} as lifecycle_stage,
+        {{ customer360.email_consent_state('hubspot', 'person_columns.email_optout_raw') }} as c360_consent_state
     from person_columns
 ),
 
@@ -63,9 +64,7 @@ final as (
         validated.contact_id as source_record_id,
         validated.contact_id,
         {{ customer360.staging_person_column_list('validated') }},
-        coalesce(
-            {{ customer360.email_consent_state('hubspot', 'validated.email_optout_raw') }}, 'unknown'
-        ) as email_consent_state,
+        coalesce(validated.c360_consent_state, 'unknown') as email_consent_state,
         cast(null as {{ dbt.type_timestamp() }}) as email_consent_updated_at,
         case
             when validated.source_created_at_issue is null then validated.c360_created_at
@@ -81,6 +80,9 @@ final as (
         {{ customer360.staging_person_quality_columns('validated') }},
         validated.lifecycle_stage_raw,
         validated.lifecycle_stage_raw is not null and validated.lifecycle_stage is null as is_lifecycle_stage_unknown,
+        validated.email_optout_raw,
+        {{ customer360.blank_to_null('validated.email_optout_raw') }} is not null
+        and validated.c360_consent_state is null as is_email_optout_unknown,
         validated.source_created_at_raw,
         validated.source_created_at_issue
     from validated

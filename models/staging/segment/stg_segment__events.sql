@@ -14,7 +14,7 @@ source as (
 renamed as (
     select
         source.message_id,
-        lower({{ customer360.blank_to_null('source.type') }}) as event_type,
+        lower({{ customer360.blank_to_null('source.type') }}) as event_type_raw,
         {{ customer360.blank_to_null('source.event') }} as track_event_raw,
         {{ customer360.blank_to_null('source.name') }} as page_name_raw,
         {{ customer360.blank_to_null('source.anonymous_id') }} as anonymous_id,
@@ -103,7 +103,10 @@ validated as (
         {{ customer360.email_consent_state('segment', 'person_columns.track_event_raw') }} as c360_consent_state,
         {{ customer360.seed_lookup(
             'enum_device_types', 'source_value', 'device_type', 'person_columns.device_type_raw'
-        ) }} as device_type
+        ) }} as device_type,
+        {{ customer360.seed_lookup(
+            'enum_segment_event_types', 'source_value', 'event_type', 'person_columns.event_type_raw'
+        ) }} as event_type
     from person_columns
 ),
 
@@ -164,8 +167,11 @@ final as (
         validated.load_id,
         {{ customer360.staging_person_quality_columns('validated') }},
         validated.anonymous_id is not null or validated.user_id is not null as has_identity,
-        validated.event_type is null
-        or (validated.event_type = 'track' and validated.track_event_raw is null) as is_required_key_missing,
+        validated.event_type_raw is null
+        or coalesce(validated.event_type = 'track' and validated.track_event_raw is null, false)
+            as is_required_key_missing,
+        validated.event_type_raw,
+        validated.event_type_raw is not null and validated.event_type is null as is_event_type_unknown,
         validated.device_type_raw,
         validated.device_type_raw is not null
         and validated.device_type is null as is_device_type_unknown,

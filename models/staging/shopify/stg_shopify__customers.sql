@@ -47,7 +47,7 @@ renamed as (
         {{ customer360.currency_code('source.currency') }} as currency,
         {{ customer360.clean_text('source.tags') }} as tags,
         source.orders_count,
-        {{ customer360.to_money('source.total_spent') }} as total_spent,
+        {{ customer360.to_money('source.total_spent') }} as c360_total_spent,
         cast(source.created_at as {{ dbt.type_string() }}) as source_created_at_raw,
         {{ customer360.to_utc_timestamp('source.created_at') }} as c360_created_at,
         {{ customer360.to_utc_timestamp('source.updated_at') }} as source_updated_at,
@@ -74,10 +74,8 @@ final as (
         {{ dbt.concat(["'customer:'", 'validated.customer_id']) }} as source_record_id,
         validated.customer_id,
         {{ customer360.staging_person_column_list('validated') }},
-        case
-            when validated.email_consent_state_raw is null then 'unknown'
-            else validated.c360_consent_state
-        end as email_consent_state,
+        {#- An unknown state is no decision: 'unknown' (never opted in), quarantined as unknown_enum. -#}
+        coalesce(validated.c360_consent_state, 'unknown') as email_consent_state,
         validated.email_consent_updated_at,
         case
             when validated.source_created_at_issue is null then validated.c360_created_at
@@ -91,12 +89,18 @@ final as (
         validated.currency,
         validated.tags,
         validated.orders_count,
-        validated.total_spent,
+        case when validated.c360_total_spent >= 0 then validated.c360_total_spent end as total_spent,
         validated.load_id,
         {{ customer360.staging_person_quality_columns('validated') }},
         validated.email_consent_state_raw,
         validated.email_consent_state_raw is not null
         and validated.c360_consent_state is null as is_email_consent_state_unknown,
+        case
+            when validated.c360_total_spent < 0
+                then {{ dbt.concat([
+                    "'total_spent='", 'cast(validated.c360_total_spent as ' ~ dbt.type_string() ~ ')'
+                ]) }}
+        end as negative_amount,
         validated.source_created_at_raw,
         validated.source_created_at_issue
     from validated

@@ -1,6 +1,7 @@
 {#
     One row per line item returned in a refund. Keys come from the raw parents (dlt child tables carry
-    only `_dlt_parent_id` = the refund row, `_dlt_root_id` = the order row).
+    only `_dlt_parent_id` = the refund row, `_dlt_root_id` = the order row). A negative subtotal is
+    nulled and flagged (quarantine rule negative_amount).
 #}
 with
 
@@ -23,18 +24,36 @@ orders as (
     from {{ source('shopify', 'orders') }}
 ),
 
-final as (
+renamed as (
     select
         cast(refund_line_items.id as {{ dbt.type_string() }}) as refund_line_item_id,
         cast(refunds.id as {{ dbt.type_string() }}) as refund_id,
         cast(orders.id as {{ dbt.type_string() }}) as order_id,
         cast(refund_line_items.line_item_id as {{ dbt.type_string() }}) as line_item_id,
         refund_line_items.quantity,
-        {{ customer360.to_money('refund_line_items.subtotal') }} as subtotal,
+        {{ customer360.to_money('refund_line_items.subtotal') }} as c360_subtotal,
+        orders._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
     from refund_line_items
     left join refunds on refund_line_items._dlt_parent_id = refunds._dlt_id
     left join orders on refund_line_items._dlt_root_id = orders._dlt_id
+),
+
+final as (
+    select
+        refund_line_item_id,
+        refund_id,
+        order_id,
+        line_item_id,
+        quantity,
+        case when c360_subtotal >= 0 then c360_subtotal end as subtotal,
+        loaded_at,
+        load_id,
+        case
+            when c360_subtotal < 0
+                then {{ dbt.concat(["'subtotal='", 'cast(c360_subtotal as ' ~ dbt.type_string() ~ ')']) }}
+        end as negative_amount
+    from renamed
 )
 
 select * from final

@@ -1,6 +1,7 @@
 {#
     One row per money movement of a refund. Keys come from the raw parents (dlt child tables carry
-    only `_dlt_parent_id` = the refund row, `_dlt_root_id` = the order row).
+    only `_dlt_parent_id` = the refund row, `_dlt_root_id` = the order row). A negative amount is
+    nulled and flagged (quarantine rule negative_amount).
 #}
 with
 
@@ -23,18 +24,36 @@ orders as (
     from {{ source('shopify', 'orders') }}
 ),
 
-final as (
+renamed as (
     select
         cast(transactions.id as {{ dbt.type_string() }}) as transaction_id,
         cast(refunds.id as {{ dbt.type_string() }}) as refund_id,
         cast(orders.id as {{ dbt.type_string() }}) as order_id,
-        {{ customer360.to_money('transactions.amount') }} as amount,
+        {{ customer360.to_money('transactions.amount') }} as c360_amount,
         lower({{ customer360.clean_text('transactions.kind') }}) as kind,
         lower({{ customer360.clean_text('transactions.status') }}) as status,
+        orders._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
     from transactions
     left join refunds on transactions._dlt_parent_id = refunds._dlt_id
     left join orders on transactions._dlt_root_id = orders._dlt_id
+),
+
+final as (
+    select
+        transaction_id,
+        refund_id,
+        order_id,
+        case when c360_amount >= 0 then c360_amount end as amount,
+        kind,
+        status,
+        loaded_at,
+        load_id,
+        case
+            when c360_amount < 0
+                then {{ dbt.concat(["'amount='", 'cast(c360_amount as ' ~ dbt.type_string() ~ ')']) }}
+        end as negative_amount
+    from renamed
 )
 
 select * from final

@@ -52,6 +52,7 @@ renamed as (
         ) as country_raw,
         cast(null as {{ dbt.type_string() }}) as date_of_birth_raw,
         source.buyer_accepts_marketing,
+        {{ customer360.blank_to_null('source.currency') }} as currency_raw,
         {{ customer360.currency_code('source.currency') }} as currency,
         {{ customer360.blank_to_null('source.financial_status') }} as financial_status_raw,
         {{ customer360.blank_to_null('source.fulfillment_status') }} as fulfillment_status_raw,
@@ -140,6 +141,11 @@ final as (
                     ]) }}
             {% endfor %}
         end as negative_amount,
+        validated.currency_raw,
+        case
+            when validated.currency_raw is null then 'missing_required_key'
+            when validated.currency is null then 'unknown_enum'
+        end as currency_issue,
         validated.source_created_at_raw,
         validated.source_created_at_issue
     from validated

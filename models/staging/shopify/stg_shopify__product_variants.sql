@@ -1,6 +1,7 @@
 {#
     One row per product variant (SKU and price). The product id comes from the raw parent row (dlt
-    child tables carry only `_dlt_parent_id`), the one join staging allows itself.
+    child tables carry only `_dlt_parent_id`), the one join staging allows itself. A negative price is
+    nulled and flagged (quarantine rule negative_amount).
 #}
 with
 
@@ -16,15 +17,31 @@ products as (
     from {{ source('shopify', 'products') }}
 ),
 
-final as (
+renamed as (
     select
         cast(variants.id as {{ dbt.type_string() }}) as variant_id,
         cast(products.id as {{ dbt.type_string() }}) as product_id,
         {{ customer360.clean_text('variants.sku') }} as sku,
-        {{ customer360.to_money('variants.price') }} as price,
+        {{ customer360.to_money('variants.price') }} as c360_price,
+        products._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('products._dlt_load_id') }} as loaded_at
     from variants
     left join products on variants._dlt_parent_id = products._dlt_id
+),
+
+final as (
+    select
+        variant_id,
+        product_id,
+        sku,
+        case when c360_price >= 0 then c360_price end as price,
+        loaded_at,
+        load_id,
+        case
+            when c360_price < 0
+                then {{ dbt.concat(["'price='", 'cast(c360_price as ' ~ dbt.type_string() ~ ')']) }}
+        end as negative_amount
+    from renamed
 )
 
 select * from final
