@@ -47,7 +47,7 @@ from dlt.common.schema.typing import TColumnSchema
 
 from ingestion import settings
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, user_errors
+from ingestion.pipeline import LoadSummary, user_errors, warehouse_destination
 from ingestion.sources.file_loads import (
     FileLoadSummary,
     ScannedFile,
@@ -514,7 +514,7 @@ def make_csv_pipeline(source_name: str, duckdb_path: Path | None = None) -> dlt.
     path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=f"customer360_csv_contacts_{source_name}",
-        destination=dlt.destinations.duckdb(str(path)),
+        destination=warehouse_destination(path),
         dataset_name=DATASET,
         pipelines_dir=str(settings.pipelines_dir()),
     )

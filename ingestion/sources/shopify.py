@@ -51,7 +51,7 @@ from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from tenacity import Retrying, retry_any, retry_if_exception_type, stop_after_attempt
 
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, make_pipeline, rows_loaded, user_errors
+from ingestion.pipeline import LoadSummary, finish_interrupted, make_pipeline, rows_loaded, user_errors
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250  # Shopify's maximum
@@ -379,6 +379,7 @@ def load_shopify(shop_url: str | None = None, access_token: str | None = None) -
     with user_errors("shopify"):
         pipeline = make_pipeline("shopify")
         try:
+            finish_interrupted(pipeline)
             info = pipeline.run(shopify_source(shop_url=url, access_token=token), loader_file_format="parquet")
         except PipelineStepFailed as error:
             failure = http_failure(error, url, config)
