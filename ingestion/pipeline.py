@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +62,34 @@ def root_cause(error: BaseException) -> BaseException:
             break
         current = nested
     return current
+
+
+@contextmanager
+def exclusive_run(pipeline_name: str, source_system: str) -> Iterator[None]:
+    """Hold the pipeline's run lock for the block, or fail at once with one line if another run has it.
+
+    Two runs of one pipeline share its working folder: the second would take the first's package for an
+    interrupted run's leftovers and delete it. An OS file lock (``flock``) is released by the kernel when
+    its holder dies, even by ``kill -9``, so a crash never leaves a stale lock behind. The lock file lives
+    beside the pipelines' folders, not inside one (dlt deletes a pipeline's folder on ``drop``).
+    """
+    folder = settings.pipelines_dir() / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{pipeline_name}.lock"
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(
+                f"a load of {source_system} is already running (pid {holder}); wait for it to finish, then retry"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 @contextmanager

@@ -47,7 +47,7 @@ from dlt.common.schema.typing import TColumnSchema
 
 from ingestion import settings
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, user_errors, warehouse_destination
+from ingestion.pipeline import LoadSummary, exclusive_run, user_errors, warehouse_destination
 from ingestion.sources.file_loads import (
     FileLoadSummary,
     ScannedFile,
@@ -544,7 +544,7 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str) -> LoadSummar
 
     pipeline = make_csv_pipeline(source_name)
     schema_name = f"csv_contacts_{source_name}"
-    with user_errors(source_name):
+    with user_errors(source_name), exclusive_run(pipeline.pipeline_name, source_name):
         discard_unfinished(pipeline)
         pipeline.sync_destination()
         state = source_state(pipeline, schema_name)

@@ -40,7 +40,7 @@ import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema
 
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, make_pipeline, user_errors
+from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
 from ingestion.sources.file_loads import (
     FileLoadSummary,
     ScannedFile,
@@ -392,7 +392,7 @@ def load_segment(events_dir: Path) -> LoadSummary:
         return FileLoadSummary(SOURCE, skipped=f"no event files in {events_dir}", seconds=time.monotonic() - started)
 
     pipeline = make_pipeline(SOURCE)
-    with user_errors(SOURCE):
+    with user_errors(SOURCE), exclusive_run(pipeline.pipeline_name, SOURCE):
         discard_unfinished(pipeline)
         pipeline.sync_destination()
         loaded = source_state(pipeline, SOURCE).get("files", {})

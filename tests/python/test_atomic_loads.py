@@ -296,6 +296,30 @@ def test_hubspot_incremental_merge_killed_keeps_committed_rows_and_converges(
         assert len(final) == len(committed)
         assert query(warehouse, "select count(*) = count(distinct id) from raw_hubspot.contacts") == [(True,)]
         assert {final[c] for c in changed} == {"Moved"}
-        assert {k: v for k, v in final.items() if k not in changed} == {
-            k: v for k, v in committed if k not in changed
-        }
+        assert {k: v for k, v in final.items() if k not in changed} == {k: v for k, v in committed if k not in changed}
+
+
+# -- one run per pipeline at a time ------------------------------------------------------------------
+def test_second_load_of_the_same_source_fails_with_one_line_and_spares_the_first(
+    tmp_path: Path, warehouse: Path, start_paused: Callable[..., Paused]
+) -> None:
+    events = tmp_path / "segment"
+    write_events(events / "2026-01-01" / "a.jsonl", list(range(0, 200)))
+    # the first load stops mid-merge, its package and working folder on disk
+    first = start_paused(insert_into("raw_segment.events"), "load", "segment", "--path", str(events))
+
+    second = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", "load", "segment", "--path", str(events)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert second.returncode == 2, second.stderr
+    assert "Traceback" not in second.stderr
+    errors = [line for line in second.stderr.splitlines() if line.startswith("customer360: error:")]
+    assert len(errors) == 1 and "already running" in errors[0], second.stderr
+    finished = first.resume()
+    assert finished.returncode == 0, finished.stderr
+    assert count(warehouse, "raw_segment.events") == 200
+    assert load_segment(events).skipped
