@@ -148,7 +148,7 @@ def insert_into(table: str) -> str:
 
 
 # -- Segment: a changed file is reloaded -------------------------------------------------------------
-def event(message_id: str, n: int) -> str:
+def event(message_id: str, n: int, received: str) -> str:
     return json.dumps(
         {
             "messageId": message_id,
@@ -157,14 +157,17 @@ def event(message_id: str, n: int) -> str:
             "anonymousId": f"anon-{n % 7}",
             "properties": {"n": n},
             "timestamp": "2026-01-01T10:00:00.000Z",
-            "receivedAt": "2026-01-01T10:00:02.000Z",
+            "receivedAt": received,
         }
     )
 
 
-def write_events(path: Path, ids: list[int], broken: int = 0, changed: bool = False) -> None:
+FIRST, AGAIN = "2026-01-01T10:00:02.000Z", "2026-01-03T08:00:00.000Z"
+
+
+def write_events(path: Path, ids: list[int], broken: int = 0, received: str = FIRST) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [event(f"m{i}", i + 1000 if changed else i) for i in ids]
+    lines = [event(f"m{i}", i, received) for i in ids]
     lines += ["{not json"] * broken
     path.write_text("\n".join(lines) + "\n")
 
@@ -191,8 +194,8 @@ def test_segment_reload_killed_keeps_committed_rows_and_converges(
     committed_rejects = count(warehouse, "raw_segment.rejected_events")
     assert len(committed) == 400 and committed_rejects == 2
 
-    # a re-export of a.jsonl: every message changed, 50 more, one broken line fixed
-    write_events(events / "2026-01-01" / "a.jsonl", [*range(0, 300), *range(500, 550)], broken=1, changed=True)
+    # a re-export of a.jsonl: every message delivered again (a later receivedAt), 50 more, one broken line fixed
+    write_events(events / "2026-01-01" / "a.jsonl", [*range(0, 300), *range(500, 550)], broken=1, received=AGAIN)
     paused = start_paused(SEGMENT_KILL_POINTS[point], "load", "segment", "--path", str(events))
     paused.kill()
 
@@ -209,7 +212,7 @@ def test_segment_reload_killed_keeps_committed_rows_and_converges(
     assert query(
         warehouse,
         "select count(*) from raw_segment.events where _source_file = '2026-01-01/a.jsonl' "
-        "and json_extract(properties, '$.n')::int = cast(substr(message_id, 2) as int) + 1000",
+        f"and received_at = '{AGAIN}'::timestamptz",
     ) == [(350,)]
     assert query(warehouse, "select source_file, line_number from raw_segment.rejected_events") == [
         ("2026-01-01/a.jsonl", 351)
