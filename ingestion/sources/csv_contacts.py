@@ -253,6 +253,7 @@ def _csv_options(layout: CsvLayout, columns: Mapping[str, str], rejects: str, ex
             "quote = '\"'",
             "escape = '\"'",
             "strict_mode = true",
+            f"max_line_size = {settings.max_line_bytes()}",
             "store_rejects = true",
             f"rejects_table = '{rejects}'",
             f"rejects_scan = '{rejects}_scans'",
@@ -388,13 +389,14 @@ def _reject(
     """``(record number, reason, raw record)`` of a row DuckDB's reader rejected."""
     width = len(layout.headers)
     text = (raw or "").strip("\r\n")  # CRLF files: DuckDB keeps the LF
-    if kind == "LINE SIZE OVER MAXIMUM" or len(text) >= _DUCKDB_CSV_LINE_CHARS or not text:
-        offset, length = _line_at(layout.path, position or 0, scanned.scan.line_break)
+    oversized = kind == "LINE SIZE OVER MAXIMUM"
+    if position is not None and (oversized or len(text) >= _DUCKDB_CSV_LINE_CHARS):
+        offset, length = _line_at(layout.path, position, scanned.scan.line_break)
         with layout.path.open("rb") as handle:
             handle.seek(offset)
             data = handle.read(min(length, settings.max_reject_text_bytes() + 1))
         record = keep_raw(data, offset, pointer=True) if length == len(data) else RawRecord(None, offset, length)
-        if kind == "LINE SIZE OVER MAXIMUM":
+        if oversized:
             return line, f"row of {length} bytes is over the {max_line}-byte limit", record
         text_for_reason = record.text or ""
     else:
@@ -443,7 +445,7 @@ def _read_file(
         return f'NULL::VARCHAR AS "{name}"'  # a column this file does not have
 
     select = ", ".join(projection(name) for name in target.names)
-    options = _csv_options(layout, positional, "csv_rejects", ["null_padding = false", f"max_line_size = {max_line}"])
+    options = _csv_options(layout, positional, "csv_rejects", ["null_padding = false"])
     con = duckdb.connect()
     try:
         good = con.sql(f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})").to_arrow_table()

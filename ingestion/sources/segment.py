@@ -98,8 +98,6 @@ EVENT_COLUMNS: dict[str, TColumnSchema] = {
     "_invalid_timestamps": {"data_type": "text"},
     "_source_file": {"data_type": "text", "nullable": False},
     "_line_number": {"data_type": "bigint", "nullable": False},
-    # md5 of the message without receivedAt: tells an identical redelivery from a messageId collision
-    "_content_hash": {"data_type": "text"},
     "_dlt_load_id": {"data_type": "text", "nullable": False},
 }
 REJECTED_COLUMNS: dict[str, TColumnSchema] = {
@@ -190,8 +188,6 @@ def _parse_sql(
         + "))::VARCHAR"
     )
     json_fields = ",\n  ".join(f'm."{key}"::VARCHAR AS "{col}"' for key, col in _JSON_FIELDS.items())
-    # everything a delivery carries except receivedAt, which differs between redeliveries of one message
-    content = ", ".join(f'm."{key}"' for key in [*_MESSAGE_FIELDS, *_JSON_FIELDS] if key != "receivedAt")
     return f"""
 WITH lines AS ({lines}),
 parsed AS (
@@ -213,7 +209,6 @@ SELECT
   CASE WHEN _ok AND ({bad_stamp}) THEN {bad_stamp_json} END AS _invalid_timestamps,
   substr(filename, {prefix_len + 1}) AS _source_file,
   line_number::BIGINT AS _line_number,
-  CASE WHEN _ok THEN md5(json_array({content})::VARCHAR) END AS _content_hash,
   {sql_literal(load_id)} AS _dlt_load_id,
   CASE WHEN NOT _ok AND strlen(raw_text) <= {max_text} THEN rtrim(raw_text, chr(13)) END AS raw_text,
   CASE WHEN NOT _ok AND (_too_long OR strlen(raw_text) > {max_text}) THEN strlen(rtrim(raw_text, chr(13))) END
@@ -325,12 +320,30 @@ def _python_rejects(rows: Sequence[tuple[str, int, str, RawRecord]], rejected_at
     )
 
 
-# The stored content hash of message ids already in the warehouse (message_id, content_hash).
+# Everything a delivery carries except receivedAt (and where it was read), which differ between
+# redeliveries of one message: the columns whose hash tells a redelivery from a messageId collision.
+_CONTENT_COLUMNS = (
+    "type",
+    "event",
+    "name",
+    "anonymous_id",
+    "user_id",
+    "timestamp",
+    "sent_at",
+    "traits",
+    "properties",
+    "context",
+)
+# DuckDB's hash(): fast, and compared only within one process (batch side and warehouse side alike),
+# never stored, so a different hash function in another DuckDB version cannot matter.
+CONTENT_HASH_SQL = "hash(" + ", ".join(f'"{c}"' for c in _CONTENT_COLUMNS) + ")"
+
+# The content hash of message ids already in the warehouse: (message_id, content_hash) for the ids given.
 StoredHashes = Callable[[pa.Array], pa.Table]
 
 
 def _no_stored_hashes(ids: pa.Array) -> pa.Table:
-    return pa.table({"message_id": pa.array([], pa.string()), "content_hash": pa.array([], pa.string())})
+    return pa.table({"message_id": pa.array([], pa.string()), "content_hash": pa.array([], pa.uint64())})
 
 
 class _Collisions:
@@ -344,31 +357,34 @@ class _Collisions:
     def __init__(self, con: duckdb.DuckDBPyConnection, stored: StoredHashes) -> None:
         # its own cursor: the parse query's streaming result stays open on the main connection
         self.con, self.stored = con.cursor(), stored
-        self.con.execute("CREATE TEMP TABLE first_copies (message_id VARCHAR PRIMARY KEY, content_hash VARCHAR)")
+        # no primary key: maintaining its index cost twice as much as the anti-join below
+        self.con.execute("CREATE TEMP TABLE first_copies (message_id VARCHAR, content_hash UBIGINT)")
 
     def losers(self, good: pa.Table) -> np.ndarray:
         """Positions in ``good`` of the copies that lose to an earlier, different one."""
-        keys = pa.table(
-            {
-                "message_id": good["message_id"],
-                "content_hash": good["_content_hash"],
-                "position": pa.array(np.arange(good.num_rows, dtype=np.int64)),
-            }
+        rows = good.select(["message_id", *_CONTENT_COLUMNS]).append_column(
+            "_position", pa.array(np.arange(good.num_rows, dtype=np.int64))
         )
-        self.con.register("batch_keys", keys)
-        self.con.register("stored_copies", self.stored(pc.unique(keys["message_id"])))
+        self.con.register("batch_rows", rows)
+        self.con.register("stored_copies", self.stored(pc.unique(good["message_id"])))
         try:
             self.con.execute(
-                "INSERT OR IGNORE INTO first_copies "
+                "CREATE OR REPLACE TEMP TABLE batch_keys AS "
+                f"SELECT message_id, {CONTENT_HASH_SQL} AS content_hash, _position AS position FROM batch_rows"
+            )
+            self.con.execute(
+                "INSERT INTO first_copies "
                 "SELECT b.message_id, coalesce(any_value(s.content_hash), arg_min(b.content_hash, b.position)) "
-                "FROM batch_keys AS b LEFT JOIN stored_copies AS s USING (message_id) GROUP BY b.message_id"
+                "FROM batch_keys AS b LEFT JOIN stored_copies AS s USING (message_id) "
+                "WHERE NOT EXISTS (SELECT 1 FROM first_copies AS f WHERE f.message_id = b.message_id) "
+                "GROUP BY b.message_id"
             )
             found = self.con.execute(
                 "SELECT b.position FROM batch_keys AS b JOIN first_copies AS f USING (message_id) "
                 "WHERE b.content_hash <> f.content_hash ORDER BY 1"
             ).fetchnumpy()["position"]
         finally:
-            self.con.unregister("batch_keys")
+            self.con.unregister("batch_rows")
             self.con.unregister("stored_copies")
         return np.asarray(found, dtype=np.int64)
 
@@ -526,16 +542,15 @@ def _with_pointers(bad: pa.Table, by_file: dict[str, ScannedFile], rejected_at: 
 
 
 def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
-    """A lookup of the content hashes the warehouse holds for some message ids (dlt's SQL client)."""
+    """A lookup of the content hashes of the warehouse's copies of some message ids (dlt's SQL client)."""
     with pipeline.sql_client() as client:
-        has_hashes = client.execute_sql(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-            "AND column_name = '_content_hash'",
+        exists = client.execute_sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
             pipeline.dataset_name,
             EVENTS_TABLE,
         )
-    if not has_hashes or not has_hashes[0][0]:
-        return _no_stored_hashes  # a first load, or events loaded before content hashes existed
+    if not exists or not exists[0][0]:
+        return _no_stored_hashes  # a first load
 
     def lookup(ids: pa.Array) -> pa.Table:
         with pipeline.sql_client() as client:
@@ -543,9 +558,9 @@ def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
             con.register("c360_message_ids", pa.table({"message_id": ids}))
             try:
                 return con.sql(
-                    f"SELECT e.message_id, e._content_hash AS content_hash "
+                    f"SELECT e.message_id, {CONTENT_HASH_SQL} AS content_hash "
                     f"FROM {client.make_qualified_table_name(EVENTS_TABLE)} AS e "
-                    "SEMI JOIN c360_message_ids USING (message_id) WHERE e._content_hash IS NOT NULL"
+                    "SEMI JOIN c360_message_ids USING (message_id)"
                 ).to_arrow_table()
             finally:
                 con.unregister("c360_message_ids")
