@@ -18,7 +18,10 @@ Contract details:
 * A file with the same checksum as when it was loaded is skipped; a changed file is reloaded and its
   previous rows (and rejects) are replaced, so a shrunken file leaves nothing stale. Files that
   vanished from the folder keep their rows. A changed mapping reloads every file.
-* UTF-8 with or without BOM; any other encoding is a user error naming the file and byte offset.
+* UTF-8 with or without BOM; any other encoding is a user error naming the file and byte offset. A file
+  with NUL bytes is binary and one of only whitespace is empty: either is rejected whole (row 0). Lines
+  break at LF, CRLF or CR alone. A row over the line size limit is rejected with its bytes (or, when too
+  long to store, a pointer: byte offset and length in the file).
 * A row with more fields than the header is rejected even when the extra fields are empty (``a,b,c,``
   under a 3-field header): DuckDB's reader silently drops such trailing empty fields, so they are found
   by a second read (see ``_extra_field_rows``).

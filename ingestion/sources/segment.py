@@ -13,12 +13,15 @@ Decisions (also in docs/data_contracts.md):
   dbt can quarantine it without the loader dropping the event.
 * ``traits``, ``properties``, ``context`` are JSON text: new fields in them never change the schema.
 * Rejected (``rejected_events``): lines that are not JSON, JSON that is not an object, or an object with
-  no (or an empty) ``messageId``, and lines that are not valid UTF-8. Everything else loads, even an
-  event with no identity or a track without a name: judging those is dbt's job. Blank lines carry no
-  message and are skipped.
-* ``message_id`` is the merge key. A message delivered twice (same messageId, often a later day folder)
-  stays one row: within one load the delivery with the latest ``received_at`` wins, and a later load's
-  delivery replaces an earlier one (copies differ only in ``receivedAt`` and file).
+  no (or a blank) ``messageId``, lines that are not valid UTF-8, lines over the line size limit, and
+  whole files that are empty or binary (line 0). A reject keeps the line's text, or a pointer (byte
+  offset and length in the file) when it is too long to store. Everything else loads, even an event with
+  no identity or a track without a name: judging those is dbt's job. Blank lines carry no message and
+  are skipped. Lines break at LF (CRLF) or, in a file with no LF, at CR.
+* ``message_id`` is the merge key. A message delivered twice (same messageId and content, often a later
+  day folder) stays one row: within one load the delivery with the latest ``received_at`` wins, and a
+  later load's delivery replaces an earlier one (copies differ only in ``receivedAt`` and file). A copy
+  with other content is a collision: the first arrival stays and the copy is rejected (``_Collisions``).
 * A changed file is read again: its events merge by message_id (an event that vanished from a file is
   kept), and its old rejected lines are replaced by the new ones.
 """
