@@ -372,19 +372,24 @@ class _Collisions:
         stored = self.stored(pc.unique(good["message_id"]))
         self.con.register("stored_copies", stored)
         try:
+            (repeats,) = self.con.execute(
+                "SELECT count(*) - count(DISTINCT message_id) + (SELECT count(*) FROM batch_rows AS b "
+                "SEMI JOIN first_copies AS f USING (message_id)) FROM batch_rows"
+            ).fetchone() or (0,)
+            if not repeats and not stored.num_rows:  # the usual batch: every id new and once
+                self.con.execute(f"INSERT INTO first_copies SELECT message_id, {CONTENT_HASH_SQL} FROM batch_rows")
+                return np.empty(0, dtype=np.int64)
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE batch_keys AS "
                 f"SELECT message_id, {CONTENT_HASH_SQL} AS content_hash, _position AS position FROM batch_rows"
             )
-            (inserted,) = self.con.execute(
+            self.con.execute(
                 "INSERT INTO first_copies "
                 "SELECT b.message_id, coalesce(any_value(s.content_hash), arg_min(b.content_hash, b.position)) "
                 "FROM batch_keys AS b LEFT JOIN stored_copies AS s USING (message_id) "
                 "WHERE NOT EXISTS (SELECT 1 FROM first_copies AS f WHERE f.message_id = b.message_id) "
                 "GROUP BY b.message_id"
-            ).fetchone() or (0,)
-            if inserted == good.num_rows and not stored.num_rows:
-                return np.empty(0, dtype=np.int64)  # every id new and once: nothing can collide
+            )
             found = self.con.execute(
                 "SELECT b.position FROM batch_keys AS b JOIN first_copies AS f USING (message_id) "
                 "WHERE b.content_hash <> f.content_hash ORDER BY 1"

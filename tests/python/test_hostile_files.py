@@ -308,3 +308,21 @@ def test_rejected_reasons_are_words(tmp_path: Path, warehouse: Path) -> None:
     load_drop(folder)
     reasons = [r[0] for r in rows(warehouse, "select reason from raw_csv_contacts.rejected_rows")]
     assert reasons and all(r and "none" not in r.lower() for r in reasons), reasons
+
+
+def test_message_id_collision_within_one_file(tmp_path: Path, warehouse: Path) -> None:
+    first = event("same", event="Email Unsubscribed")
+    again = event("same", event="Email Unsubscribed", received="2026-01-01T11:00:00.000Z")  # a redelivery
+    other = event("same", event="Email Subscribed", received="2026-01-01T12:00:00.000Z")
+    write_events(tmp_path / "segment" / "2026-01-01" / "e.jsonl", [first, other, again, event("solo")])
+
+    summary = load_segment(tmp_path / "segment")
+
+    assert summary.rows_by_table == {"events": 3, "rejected_events": 1}  # events counts deliveries read
+    assert rows(warehouse, "select message_id, event, received_at::varchar from raw_segment.events order by 1") == [
+        ("same", "Email Unsubscribed", "2026-01-01 11:00:00+00"),
+        ("solo", "Product Viewed", "2026-01-01 10:00:02+00"),
+    ]
+    assert rows(warehouse, "select line_number, reason from raw_segment.rejected_events") == [
+        (2, "messageId collision: different content")
+    ]
