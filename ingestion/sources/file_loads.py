@@ -102,7 +102,7 @@ def scan_file(path: Path) -> FileScan:
                 nul_at = offset + found
             blank = blank and not chunk.strip()
             has_lf = has_lf or b"\n" in chunk
-            has_cr = has_cr or b"\r" in chunk
+            has_cr = has_cr or (not has_lf and b"\r" in chunk)  # only matters for a file with no LF
             offset += len(chunk)
     if utf8_error is None:
         try:
