@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dlt
+from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import settings
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
+
+
+def warehouse_destination(path: Path) -> Destination:  # type: ignore[type-arg]
+    """dlt's DuckDB destination with every SQL job run in one transaction.
+
+    The DuckDB destination reports no transaction support, so dlt wraps only SQL that contains DDL and a
+    merge's DELETE and INSERT commit one by one: a process killed between them leaves the table emptied
+    of every reloaded key. ``supports_transactions`` is a capability the destination factory takes as an
+    argument (dlt applies explicit capability arguments over the defaults); with it, each merge job (the
+    deletes and inserts of one table and its child tables) commits as one DuckDB transaction, which
+    DuckDB makes durable all at once or not at all. dlt marks a load complete (``_dlt_loads``) only after
+    every merge job, and restores pipeline state only from complete loads, so cursors and file
+    checksums never run ahead of the data.
+    """
+    return dlt.destinations.duckdb(str(path), supports_transactions=True)
 
 
 def make_pipeline(source_system: str, duckdb_path: Path | None = None) -> dlt.Pipeline:
@@ -26,7 +45,7 @@ def make_pipeline(source_system: str, duckdb_path: Path | None = None) -> dlt.Pi
     path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=f"customer360_{source_system}",
-        destination=dlt.destinations.duckdb(str(path)),
+        destination=warehouse_destination(path),
         dataset_name=f"raw_{source_system}",
         pipelines_dir=str(settings.pipelines_dir()),
     )
@@ -43,6 +62,34 @@ def root_cause(error: BaseException) -> BaseException:
             break
         current = nested
     return current
+
+
+@contextmanager
+def exclusive_run(pipeline_name: str, source_system: str) -> Iterator[None]:
+    """Hold the pipeline's run lock for the block, or fail at once with one line if another run has it.
+
+    Two runs of one pipeline share its working folder: the second would take the first's package for an
+    interrupted run's leftovers and delete it. An OS file lock (``flock``) is released by the kernel when
+    its holder dies, even by ``kill -9``, so a crash never leaves a stale lock behind. The lock file lives
+    beside the pipelines' folders, not inside one (dlt deletes a pipeline's folder on ``drop``).
+    """
+    folder = settings.pipelines_dir() / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{pipeline_name}.lock"
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(
+                f"a load of {source_system} is already running (pid {holder}); wait for it to finish, then retry"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 @contextmanager
@@ -66,9 +113,23 @@ def user_errors(source_system: str, duckdb_path: Path | None = None) -> Iterator
         raise
 
 
+def finish_interrupted(pipeline: dlt.Pipeline) -> None:
+    """Load the package a killed run left behind before extracting anything new.
+
+    For the API sources the package holds both the extracted rows and the cursors that go with them, so
+    completing it is right (its merges are idempotent). ``run`` would do the same but then skip the
+    extraction it was asked for.
+    """
+    if pipeline.has_pending_data:
+        print(f"{pipeline.pipeline_name}: finishing a load an interrupted run left behind", file=sys.stderr)
+        pipeline.normalize()
+        pipeline.load()
+
+
 def rows_loaded(info: LoadInfo, pipeline: dlt.Pipeline) -> dict[str, int]:
     """Rows written per table in the last run (from dlt's normalize step)."""
-    counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    counts = normalized.row_counts if normalized else {}
     return {table: n for table, n in counts.items() if not table.startswith("_dlt")}
 
 

@@ -39,3 +39,35 @@ def data_dir() -> Path:
 def pipelines_dir() -> Path:
     """dlt's local working folder (pipeline state also lives in the warehouse itself)."""
     return _path_from_env(PIPELINES_DIR_ENV, DEFAULT_PIPELINES_DIR)
+
+
+MAX_LINE_BYTES_ENV = "CUSTOMER360_MAX_LINE_BYTES"
+MAX_REJECT_TEXT_BYTES_ENV = "CUSTOMER360_MAX_REJECT_TEXT_BYTES"
+DEFAULT_MAX_LINE_BYTES = 2 * 1024 * 1024
+DEFAULT_MAX_REJECT_TEXT_BYTES = 16 * 1024 * 1024
+
+
+def _positive_int_from_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        from ingestion.errors import UserError
+
+        raise UserError(f"{name} must be a positive number of bytes, got {value!r}")
+    return number
+
+
+def max_line_bytes() -> int:
+    """File loaders reject a CSV row or JSONL line longer than this many bytes (it is kept, see below)."""
+    return _positive_int_from_env(MAX_LINE_BYTES_ENV, DEFAULT_MAX_LINE_BYTES)
+
+
+def max_reject_text_bytes() -> int:
+    """A rejected row's raw text is stored up to this many bytes; a longer one is stored as a pointer
+    (file, byte offset, byte length) into the file instead."""
+    return _positive_int_from_env(MAX_REJECT_TEXT_BYTES_ENV, DEFAULT_MAX_REJECT_TEXT_BYTES)

@@ -18,7 +18,10 @@ Contract details:
 * A file with the same checksum as when it was loaded is skipped; a changed file is reloaded and its
   previous rows (and rejects) are replaced, so a shrunken file leaves nothing stale. Files that
   vanished from the folder keep their rows. A changed mapping reloads every file.
-* UTF-8 with or without BOM; any other encoding is a user error naming the file and byte offset.
+* UTF-8 with or without BOM; any other encoding is a user error naming the file and byte offset. A file
+  with NUL bytes is binary and one of only whitespace is empty: either is rejected whole (row 0). Lines
+  break at LF, CRLF or CR alone. A row over the line size limit is rejected with its bytes (or, when too
+  long to store, a pointer: byte offset and length in the file).
 * A row with more fields than the header is rejected even when the extra fields are empty (``a,b,c,``
   under a 3-field header): DuckDB's reader silently drops such trailing empty fields, so they are found
   by a second read (see ``_extra_field_rows``).
@@ -30,6 +33,7 @@ import csv
 import hashlib
 import io
 import json
+import mmap
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -47,19 +51,21 @@ from dlt.common.schema.typing import TColumnSchema
 
 from ingestion import settings
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, user_errors
+from ingestion.pipeline import LoadSummary, exclusive_run, user_errors, warehouse_destination
 from ingestion.sources.file_loads import (
     FileLoadSummary,
+    RawRecord,
     ScannedFile,
     arrow_schema,
     discard_unfinished,
-    in_list,
-    merge_condition,
+    files_condition,
+    keep_raw,
     plan_files,
     progress,
     run_committed,
     source_state,
     sql_literal,
+    whole_file_reject,
 )
 
 DATASET = "raw_csv_contacts"
@@ -91,13 +97,16 @@ REJECTED_COLUMNS: dict[str, TColumnSchema] = {
     "row_number": {"data_type": "bigint", "nullable": False},
     "raw_text": {"data_type": "text"},
     "reason": {"data_type": "text", "nullable": False},
+    # where the raw bytes are in the file when raw_text does not hold them all (or the row was too long)
+    "raw_offset": {"data_type": "bigint"},
+    "raw_length": {"data_type": "bigint"},
     "rejected_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
     "_dlt_load_id": {"data_type": "text", "nullable": False},
 }
 REJECTED_SCHEMA = arrow_schema(REJECTED_COLUMNS)
 # Names a drop cannot take: the API sources' systems, and tables that share its dataset.
 RESERVED_NAMES = frozenset({"hubspot", "shopify", "segment", "csv_contacts", REJECTED_TABLE})
-_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _DELIMITERS = (",", ";", "\t", "|")
 _HEADER_LIMIT = 1 << 20
 # A null string no field can hold, so that an empty field reads as '' and only a missing one as NULL.
@@ -107,7 +116,8 @@ _NAMING = NamingConvention()
 
 
 def validate_source_name(source_name: str) -> str:
-    if not _SOURCE_NAME.match(source_name or ""):
+    # fullmatch: with match, "$" would also accept a name that ends in a newline
+    if not _SOURCE_NAME.fullmatch(source_name or ""):
         raise UserError(
             f"--source-name {source_name!r} must be a lower snake_case identifier (a-z, 0-9, _; starts with a "
             "letter; at most 40 characters)"
@@ -157,7 +167,11 @@ class CsvLayout:
 def read_header(path: Path) -> tuple[str, list[str]]:
     """Delimiter and header names from the first line (BOM stripped). An empty file has no header."""
     with path.open("rb") as handle:
-        first = handle.readline(_HEADER_LIMIT)
+        first = handle.read(_HEADER_LIMIT)
+    if b"\x00" in first:  # a binary file: it has no header, and is rejected whole when loaded
+        return ",", []
+    # the header ends at the first LF, CRLF or (old Mac exports) lone CR
+    first = re.split(rb"\r\n|\n|\r", first, maxsplit=1)[0]
     if first.startswith(b"\xef\xbb\xbf"):
         first = first[3:]
     try:
@@ -242,6 +256,7 @@ def _csv_options(layout: CsvLayout, columns: Mapping[str, str], rejects: str, ex
             "quote = '\"'",
             "escape = '\"'",
             "strict_mode = true",
+            f"max_line_size = {settings.max_line_bytes()}",
             "store_rejects = true",
             f"rejects_table = '{rejects}'",
             f"rejects_scan = '{rejects}_scans'",
@@ -360,12 +375,64 @@ def _reject_reason(kind: str, message: str, raw: str, delimiter: str, width: int
     return f"{kind.lower()}: {message}"
 
 
+# DuckDB keeps at most this many characters of a rejected line's text; a longer one is read from the file.
+_DUCKDB_CSV_LINE_CHARS = 10_000
+
+
+def _reject(
+    layout: CsvLayout,
+    scanned: ScannedFile,
+    line: int,
+    kind: str | None,
+    message: str | None,
+    raw: str | None,
+    position: int | None,
+    max_line: int,
+) -> tuple[int, str, RawRecord]:
+    """``(record number, reason, raw record)`` of a row DuckDB's reader rejected."""
+    width = len(layout.headers)
+    text = (raw or "").strip("\r\n")  # CRLF files: DuckDB keeps the LF
+    oversized = kind == "LINE SIZE OVER MAXIMUM"
+    if position is not None and (oversized or len(text) >= _DUCKDB_CSV_LINE_CHARS):
+        offset, length = _line_at(layout.path, position, scanned.scan.line_break)
+        with layout.path.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read(min(length, settings.max_reject_text_bytes() + 1))
+        record = keep_raw(data, offset, pointer=True) if length == len(data) else RawRecord(None, offset, length)
+        if oversized:
+            return line, f"row of {length} bytes is over the {max_line}-byte limit", record
+        text_for_reason = record.text or ""
+    else:
+        record = keep_raw(text.encode("utf-8"), None)
+        text_for_reason = text
+    if not kind:
+        return line, f"unreadable row: {message or 'the CSV reader gave no detail'}", record
+    return line, _reject_reason(kind, message or "", text_for_reason, layout.delimiter, width), record
+
+
+def _line_at(path: Path, hint: int, line_break: bytes) -> tuple[int, int]:
+    """Byte offset and length of the line around byte ``hint`` (DuckDB's position of a rejected line,
+    which can be one byte past its start), without its line break."""
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        hint = min(max(hint, 0), len(data))
+        start = max(data.rfind(b"\n", 0, hint), data.rfind(b"\r", 0, hint)) + 1
+        end = data.find(line_break, start)
+        end = len(data) if end < 0 else end
+        if line_break == b"\n" and end > start and data[end - 1] == 13:
+            end -= 1
+        return start, end - start
+
+
 def _read_file(
     layout: CsvLayout, scanned: ScannedFile, target: pa.Schema, load_id: str
-) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+) -> tuple[pa.Table, list[tuple[int, str, RawRecord]]]:
     """The file's good rows as an Arrow table of the ``target`` schema, and its rejected rows."""
-    if not layout.headers:  # an empty file: no rows, but its old rows must still be replaced
-        return target.empty_table(), []
+    whole = whole_file_reject(scanned)
+    if whole is not None:  # empty or binary: no rows (its old rows are still replaced), one reject
+        return target.empty_table(), [(0, *whole)]
+    if not layout.headers:
+        return target.empty_table(), [(0, "no header line (the first line is blank)", RawRecord(None, 0, 0))]
+    max_line = settings.max_line_bytes()
     width = len(layout.headers)
     positional = {f"c{i}": "VARCHAR" for i in range(width)}
     by_column = {column: f"c{i}" for i, column in enumerate(layout.columns)}
@@ -386,11 +453,13 @@ def _read_file(
     try:
         good = con.sql(f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})").to_arrow_table()
         rejects = [
-            (int(line), _reject_reason(str(kind), str(message), raw or "", layout.delimiter, width), raw or "")
-            for line, kind, message, raw in con.execute(
-                # DuckDB may log several errors for a row (one per missing or extra column): keep the first
-                "SELECT line, arg_min(error_type, column_idx), arg_min(error_message, column_idx), "
-                "arg_min(csv_line, column_idx) FROM csv_rejects GROUP BY line ORDER BY line"
+            _reject(layout, scanned, int(line), kind, message, raw, position, max_line)
+            for line, kind, message, raw, position in con.execute(
+                # DuckDB may log several errors for a row (one per missing or extra column): keep the first.
+                # A row over the line size limit has no column, hence the coalesce.
+                "SELECT line, arg_min(error_type, coalesce(column_idx, -1)), "
+                "arg_min(error_message, coalesce(column_idx, -1)), arg_min(csv_line, coalesce(column_idx, -1)), "
+                "min(line_byte_position) FROM csv_rejects GROUP BY line ORDER BY line"
             ).fetchall()
         ]
         extra = _extra_field_rows(con, layout) if _may_have_empty_extra_fields(layout.path, layout.delimiter) else None
@@ -417,7 +486,7 @@ def _read_file(
                         f"{layout.path}: data row {row} has more fields than the header's {width} but could not "
                         "be read back; check the quoting around it"
                     )
-                rejected.append((row, _count_reason(width, fields), raw))
+                rejected.append((row, _count_reason(width, fields), keep_raw(raw.encode("utf-8"), None)))
             good = good.filter(pa.array(~accepted))
             numbers = numbers[~accepted]
             rejected.sort()
@@ -427,7 +496,11 @@ def _read_file(
 
 
 def _rejected_table(
-    source_name: str, source_file: str, rejects: Sequence[tuple[int, str, str]], rejected_at: datetime, load_id: str
+    source_name: str,
+    source_file: str,
+    rejects: Sequence[tuple[int, str, RawRecord]],
+    rejected_at: datetime,
+    load_id: str,
 ) -> pa.Table:
     n = len(rejects)
     return pa.table(
@@ -435,8 +508,10 @@ def _rejected_table(
             pa.array([source_name] * n, pa.string()),
             pa.array([source_file] * n, pa.string()),
             pa.array([r[0] for r in rejects], pa.int64()),
-            pa.array([r[2].strip("\r\n") for r in rejects], pa.string()),  # CRLF files: DuckDB keeps the LF
+            pa.array([r[2].text for r in rejects], pa.string()),
             pa.array([r[1] for r in rejects], pa.string()),
+            pa.array([r[2].offset for r in rejects], pa.int64()),
+            pa.array([r[2].length for r in rejects], pa.int64()),
             pa.array([rejected_at] * n, pa.timestamp("us", tz="UTC")),
             pa.array([load_id] * n, pa.string()),
         ],
@@ -476,6 +551,7 @@ def csv_contacts_source(
             progress(f"{source_name}: {scanned.rel}: {good.num_rows:,} rows, {len(rejects):,} rejected")
         dlt.current.source_state().update(state_after)
 
+    rejects_scope = files_condition("source_file", (f.rel for f in files))
     resource = dlt.resource(extract, name=f"{source_name}_files")
     resource.apply_hints(
         table_name=source_name,
@@ -483,8 +559,9 @@ def csv_contacts_source(
         write_disposition={
             "disposition": "merge",
             "strategy": "delete-insert",
-            # a reloaded file replaces all of its previous rows, however many it has now
-            "destination_scope": merge_condition(in_list("_source_file", (f.rel for f in files))),
+            # a reloaded file replaces all of its previous rows, however many it has now (files named by
+            # md5: dlt splits its SQL at ";" and newlines, so a file name must never be in it)
+            "destination_scope": files_condition("_source_file", (f.rel for f in files)),
         },
         columns=table_columns,
     )
@@ -495,9 +572,8 @@ def csv_contacts_source(
             "disposition": "merge",
             "strategy": "delete-insert",
             # the table is shared by every drop: only this drop's reloaded files are replaced
-            "destination_scope": merge_condition(
-                f'"source_name" = {sql_literal(source_name)} AND {in_list("source_file", (f.rel for f in files))}'
-            ),
+            # (source_name is a validated identifier: safe in SQL text)
+            "destination_scope": f'"source_name" = {sql_literal(source_name)} AND {rejects_scope}',
         },
         columns=REJECTED_COLUMNS,
     )
@@ -514,7 +590,7 @@ def make_csv_pipeline(source_name: str, duckdb_path: Path | None = None) -> dlt.
     path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=f"customer360_csv_contacts_{source_name}",
-        destination=dlt.destinations.duckdb(str(path)),
+        destination=warehouse_destination(path),
         dataset_name=DATASET,
         pipelines_dir=str(settings.pipelines_dir()),
     )
@@ -544,13 +620,14 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str) -> LoadSummar
 
     pipeline = make_csv_pipeline(source_name)
     schema_name = f"csv_contacts_{source_name}"
-    with user_errors(source_name):
+    with user_errors(source_name), exclusive_run(pipeline.pipeline_name, source_name):
         discard_unfinished(pipeline)
         pipeline.sync_destination()
         state = source_state(pipeline, schema_name)
         remapped = bool(state.get("files")) and state.get("mapping_sha256") != mapping_sha
         plan = plan_files(candidates, state.get("files", {}), force=remapped)
-        undecodable = [f"{f.path} ({f.utf8_error})" for f in plan.to_load if f.utf8_error]
+        # (a file with NUL bytes is binary, not mis-encoded text: it is rejected whole instead)
+        undecodable = [f"{f.path} ({f.utf8_error})" for f in plan.to_load if f.utf8_error and f.scan.nul_at is None]
         if undecodable:
             raise UserError(f"not UTF-8, re-export as UTF-8: {'; '.join(undecodable)}")
         progress(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import mmap
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import numpy as np
 import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.common.schema.typing import TColumnSchema
 
+from ingestion import settings
 from ingestion.pipeline import LoadSummary
 
 _CHUNK = 8 << 20
@@ -55,20 +58,37 @@ class Fingerprint:
 
 
 @dataclass(frozen=True)
+class FileScan:
+    """What one streaming pass over a file's bytes learns about it."""
+
+    sha256: str
+    utf8_error: str | None  # None when the whole file decodes as UTF-8
+    nul_at: int | None  # offset of the first NUL byte: text files have none, binary and UTF-16 files do
+    blank: bool  # nothing but whitespace (or nothing at all)
+    line_break: bytes  # b"\n" (LF or CRLF files), or b"\r" for old Mac files that have no LF at all
+
+
+@dataclass(frozen=True)
 class ScannedFile:
     """A new or changed file, read once to hash it and check its text encoding."""
 
     rel: str  # POSIX path relative to the loaded folder: what `_source_file` stores
     path: Path
     fingerprint: Fingerprint
-    utf8_error: str | None  # None when the whole file decodes as UTF-8
+    scan: FileScan
+
+    @property
+    def utf8_error(self) -> str | None:
+        return self.scan.utf8_error
 
 
-def scan_file(path: Path) -> tuple[str, str | None]:
-    """sha256 and the first UTF-8 decoding problem (or None), in one streaming pass at C speed."""
+def scan_file(path: Path) -> FileScan:
+    """sha256, the first UTF-8 problem, NUL bytes, blankness and line breaks, in one pass at C speed."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_error: str | None = None
+    nul_at: int | None = None
+    blank, has_lf, has_cr = True, False, False
     offset = 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -78,13 +98,98 @@ def scan_file(path: Path) -> tuple[str, str | None]:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as error:
                     utf8_error = f"byte 0x{chunk[error.start]:02x} at offset {offset + error.start}"
+            if nul_at is None and (found := chunk.find(b"\x00")) >= 0:
+                nul_at = offset + found
+            blank = blank and not chunk.strip()
+            has_lf = has_lf or b"\n" in chunk
+            has_cr = has_cr or (not has_lf and b"\r" in chunk)  # only matters for a file with no LF
             offset += len(chunk)
     if utf8_error is None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8_error = f"truncated character at the end (offset {offset})"
-    return digest.hexdigest(), utf8_error
+    line_break = b"\r" if has_cr and not has_lf else b"\n"
+    return FileScan(digest.hexdigest(), utf8_error, nul_at, blank, line_break)
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A rejected record's raw text, or, when it is too long to store, where its bytes are in the file."""
+
+    text: str | None
+    offset: int | None = None
+    length: int | None = None
+
+
+def escaped_text(raw: bytes) -> str:
+    """Bytes as storable text: UTF-8 where it decodes, ``\\xNN`` escapes elsewhere and for NUL bytes."""
+    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+
+
+def keep_raw(raw: bytes, offset: int | None, pointer: bool = False) -> RawRecord:
+    """The record's text if it is within the stored-text limit, else only a pointer to its bytes.
+
+    ``pointer`` also records where the bytes are when the text is kept (whole-file and oversized rejects).
+    """
+    if len(raw) > settings.max_reject_text_bytes():
+        return RawRecord(None, offset, len(raw))
+    return RawRecord(escaped_text(raw), offset if pointer else None, len(raw) if pointer else None)
+
+
+def whole_file_reject(scanned: ScannedFile) -> tuple[str, RawRecord] | None:
+    """Why a file cannot be read as text at all (empty, blank, binary), or None when it can.
+
+    The reject points at the whole file (offset 0, its size) and keeps its bytes as escaped text when
+    they are within the stored-text limit.
+    """
+    size = scanned.fingerprint.size
+    if scanned.scan.nul_at is not None:
+        reason = (
+            f"binary file: NUL byte at offset {scanned.scan.nul_at} of {size} bytes (not UTF-8 text; a UTF-16 "
+            "export must be re-saved as UTF-8)"
+        )
+    elif scanned.scan.blank:
+        reason = "empty file"
+    else:
+        return None
+    if size > settings.max_reject_text_bytes():
+        return reason, RawRecord(None, 0, size)
+    return reason, RawRecord(escaped_text(scanned.path.read_bytes()), 0, size)
+
+
+def line_spans(path: Path, line_numbers: Iterable[int], line_break: bytes) -> dict[int, tuple[int, int]]:
+    """``{line number: (byte offset, byte length)}`` of 1-based lines split at ``line_break`` (a trailing
+    CR of a CRLF line is not part of it). Only for the few rejected lines that need a pointer."""
+    wanted = sorted(set(line_numbers))
+    if not wanted:
+        return {}
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == line_break[0])
+        spans = {}
+        for number in wanted:
+            start = 0 if number == 1 else int(breaks[number - 2]) + 1
+            end = int(breaks[number - 1]) if number - 1 < len(breaks) else len(data)
+            if line_break == b"\n" and end > start and data[end - 1] == 13:
+                end -= 1
+            spans[number] = (start, end - start)
+    return spans
+
+
+def source_key(rel: str) -> str:
+    """md5 of a file's relative path: how merge conditions name files, so a name never reaches SQL text.
+
+    dlt splits the SQL it runs at every ``;`` and newline, even inside string literals, so a file named
+    ``a;b.csv`` in a delete condition would break (or worse, split) the statement. DuckDB's ``md5()`` of
+    the stored name gives the same hex digest, and hex digits are safe anywhere.
+    """
+    return hashlib.md5(rel.encode("utf-8")).hexdigest()
+
+
+def files_condition(column: str, rels: Iterable[str]) -> str:
+    """A dlt merge condition matching the rows of these files, by the md5 of their names."""
+    keys = ", ".join(f"'{source_key(rel)}'" for rel in sorted(set(rels)))
+    return f'md5("{column}") IN ({keys})' if keys else "FALSE"
 
 
 @dataclass
@@ -123,13 +228,13 @@ def plan_files(
             plan.unchanged.append(rel)
             plan.state_after[rel] = before.to_state()
             continue
-        sha, utf8_error = scan_file(path)
-        now = Fingerprint(stat.st_size, stat.st_mtime_ns, sha)
+        scan = scan_file(path)
+        now = Fingerprint(stat.st_size, stat.st_mtime_ns, scan.sha256)
         plan.state_after[rel] = now.to_state()
-        if not force and before and before.sha256 == sha:
+        if not force and before and before.sha256 == scan.sha256:
             plan.unchanged.append(rel)
             continue
-        plan.to_load.append(ScannedFile(rel, path, now, utf8_error))
+        plan.to_load.append(ScannedFile(rel, path, now, scan))
     # Files that disappeared keep their rows; keep their fingerprints too, so that if one comes back
     # unchanged it is not loaded twice.
     plan.gone = sorted(set(loaded) - seen)
@@ -160,17 +265,8 @@ def arrow_schema(columns: Mapping[str, TColumnSchema]) -> pa.Schema:
 
 
 def sql_literal(text: str) -> str:
+    """A DuckDB string literal, for SQL that our own in-memory DuckDB runs whole (never through dlt)."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def merge_condition(sql: str) -> str:
-    """dlt formats merge conditions with str.format (for ``{table}``), so literal braces are doubled."""
-    return sql.replace("{", "{{").replace("}", "}}")
-
-
-def in_list(column: str, values: Iterable[str]) -> str:
-    items = ", ".join(sql_literal(value) for value in values)
-    return f'"{column}" IN ({items})' if items else "FALSE"
 
 
 def source_state(pipeline: dlt.Pipeline, source_name: str) -> dict[str, Any]:

@@ -39,7 +39,14 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, make_pipeline, rows_loaded, user_errors
+from ingestion.pipeline import (
+    LoadSummary,
+    exclusive_run,
+    finish_interrupted,
+    make_pipeline,
+    rows_loaded,
+    user_errors,
+)
 
 SOURCE_SYSTEM = "hubspot"
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -393,8 +400,9 @@ def load_hubspot(base_url: str | None = None, access_token: str | None = None) -
     os.environ.setdefault(prefix + "ADD_DLT_LOAD_ID", "true")
     os.environ.setdefault(prefix + "ADD_DLT_ID", "true")
     started = time.monotonic()
-    with user_errors(SOURCE_SYSTEM):
+    with user_errors(SOURCE_SYSTEM), exclusive_run(pipeline.pipeline_name, SOURCE_SYSTEM):
         try:
+            finish_interrupted(pipeline)
             source = hubspot_source(base_url=base_url, access_token=access_token)
             info = pipeline.run(source)
         except Exception as error:  # dlt wraps failures; name the HTTP problem underneath if there is one

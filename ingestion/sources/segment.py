@@ -13,12 +13,15 @@ Decisions (also in docs/data_contracts.md):
   dbt can quarantine it without the loader dropping the event.
 * ``traits``, ``properties``, ``context`` are JSON text: new fields in them never change the schema.
 * Rejected (``rejected_events``): lines that are not JSON, JSON that is not an object, or an object with
-  no (or an empty) ``messageId``, and lines that are not valid UTF-8. Everything else loads, even an
-  event with no identity or a track without a name: judging those is dbt's job. Blank lines carry no
-  message and are skipped.
-* ``message_id`` is the merge key. A message delivered twice (same messageId, often a later day folder)
-  stays one row: within one load the delivery with the latest ``received_at`` wins, and a later load's
-  delivery replaces an earlier one (copies differ only in ``receivedAt`` and file).
+  no (or a blank) ``messageId``, lines that are not valid UTF-8, lines over the line size limit, and
+  whole files that are empty or binary (line 0). A reject keeps the line's text, or a pointer (byte
+  offset and length in the file) when it is too long to store. Everything else loads, even an event with
+  no identity or a track without a name: judging those is dbt's job. Blank lines carry no message and
+  are skipped. Lines break at LF (CRLF) or, in a file with no LF, at CR.
+* ``message_id`` is the merge key. A message delivered twice (same messageId and content, often a later
+  day folder) stays one row: within one load the delivery with the latest ``received_at`` wins, and a
+  later load's delivery replaces an earlier one (copies differ only in ``receivedAt`` and file). A copy
+  with other content is a collision: the first arrival stays and the copy is rejected (``_Collisions``).
 * A changed file is read again: its events merge by message_id (an event that vanished from a file is
   kept), and its old rejected lines are replaced by the new ones.
 """
@@ -28,7 +31,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,22 +40,27 @@ import dlt
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common.schema.typing import TColumnSchema
 
+from ingestion import settings
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, make_pipeline, user_errors
+from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
 from ingestion.sources.file_loads import (
     FileLoadSummary,
+    RawRecord,
     ScannedFile,
     arrow_schema,
     discard_unfinished,
-    in_list,
-    merge_condition,
+    files_condition,
+    keep_raw,
+    line_spans,
     plan_files,
     progress,
     run_committed,
     source_state,
     sql_literal,
+    whole_file_reject,
 )
 
 SOURCE = "segment"
@@ -100,9 +108,13 @@ REJECTED_COLUMNS: dict[str, TColumnSchema] = {
     "line_number": {"data_type": "bigint", "nullable": False},
     "raw_text": {"data_type": "text"},
     "reason": {"data_type": "text", "nullable": False},
+    # where the raw bytes are in the file when raw_text does not hold them all (or the line was too long)
+    "raw_offset": {"data_type": "bigint"},
+    "raw_length": {"data_type": "bigint"},
     "rejected_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
     "_dlt_load_id": {"data_type": "text", "nullable": False},
 }
+COLLISION = "messageId collision: different content"
 EVENTS_SCHEMA = arrow_schema(EVENT_COLUMNS)
 REJECTED_SCHEMA = arrow_schema(REJECTED_COLUMNS)
 
@@ -137,16 +149,27 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _parse_sql(events_dir: Path, utf8_files: Sequence[ScannedFile], has_fallback: bool, load_id: str) -> str:
+def _parse_sql(
+    events_dir: Path,
+    utf8_files: Sequence[ScannedFile],
+    has_fallback: bool,
+    load_id: str,
+    max_line: int,
+    max_text: int,
+) -> str:
     """One streaming query: lines → parsed messages, good and rejected rows side by side (``_ok``)."""
     parts = []
-    if utf8_files:
-        paths = ", ".join(sql_literal(str(f.path)) for f in utf8_files)
-        # chr(10) split keeps line numbers exact; a trailing "\r" (CRLF files) is JSON whitespace.
-        parts.append(
-            "SELECT filename, unnest(l) AS raw_text, generate_subscripts(l, 1) AS line_number "
-            f"FROM (SELECT filename, string_split(content, chr(10)) AS l FROM read_text([{paths}]))"
-        )
+    for line_break in (b"\n", b"\r"):
+        group = [f for f in utf8_files if f.scan.line_break == line_break]
+        if group:
+            paths = ", ".join(sql_literal(str(f.path)) for f in group)
+            # splitting at the file's line break keeps line numbers exact; a trailing "\r" (CRLF files) is
+            # JSON whitespace. Old Mac files break lines with CR alone.
+            parts.append(
+                "SELECT filename, unnest(l) AS raw_text, generate_subscripts(l, 1) AS line_number "
+                f"FROM (SELECT filename, string_split(content, chr({line_break[0]})) AS l "
+                f"FROM read_text([{paths}]))"
+            )
     if has_fallback:
         parts.append("SELECT filename, raw_text, line_number FROM fallback_lines")
     lines = " UNION ALL ".join(parts)
@@ -171,13 +194,15 @@ def _parse_sql(events_dir: Path, utf8_files: Sequence[ScannedFile], has_fallback
     return f"""
 WITH lines AS ({lines}),
 parsed AS (
-  SELECT filename, line_number, raw_text,
-         CASE WHEN json_valid(raw_text) THEN from_json(raw_text, {shape_sql}) END AS m
+  SELECT filename, line_number, raw_text, strlen(raw_text) > {max_line} AS _too_long,
+         CASE WHEN strlen(raw_text) <= {max_line} AND json_valid(raw_text) THEN from_json(raw_text, {shape_sql}) END
+           AS m
   FROM lines
   WHERE raw_text <> ''
 ),
 flagged AS (
-  SELECT *, coalesce(m."messageId" <> '', false) AS _ok FROM parsed
+  -- a messageId of only whitespace is no id at all
+  SELECT *, coalesce(NOT regexp_full_match(m."messageId", '\\s*'), false) AS _ok FROM parsed
 )
 SELECT
   _ok,
@@ -188,9 +213,13 @@ SELECT
   substr(filename, {prefix_len + 1}) AS _source_file,
   line_number::BIGINT AS _line_number,
   {sql_literal(load_id)} AS _dlt_load_id,
-  CASE WHEN NOT _ok THEN rtrim(raw_text, chr(13)) END AS raw_text,
+  CASE WHEN NOT _ok AND strlen(raw_text) <= {max_text} THEN rtrim(raw_text, chr(13)) END AS raw_text,
+  CASE WHEN NOT _ok AND (_too_long OR strlen(raw_text) > {max_text}) THEN strlen(rtrim(raw_text, chr(13))) END
+    AS _raw_bytes,
   CASE WHEN NOT _ok THEN
-    CASE WHEN NOT json_valid(raw_text) THEN 'not valid JSON'
+    CASE WHEN _too_long THEN
+           'line of ' || strlen(rtrim(raw_text, chr(13))) || ' bytes is over the {max_line}-byte limit'
+         WHEN NOT json_valid(raw_text) THEN 'not valid JSON'
          WHEN json_type(raw_text) <> 'OBJECT' THEN 'not a JSON object'
          ELSE 'no messageId' END
   END AS reason
@@ -208,24 +237,30 @@ def _json_object(mapping: dict[str, str]) -> str:
     return "{" + ", ".join(f'"{k}": "{v}"' for k, v in mapping.items()) + "}"
 
 
-def _fallback_lines(files: Sequence[ScannedFile]) -> tuple[pa.Table, pa.Table]:
+def _fallback_lines(files: Sequence[ScannedFile]) -> tuple[pa.Table, list[tuple[str, int, RawRecord]]]:
     """Lines of files that are not valid UTF-8 as a whole: decodable lines go on to the JSON parse,
-    undecodable ones are rejected here. Rare, so plain Python is fine."""
+    undecodable ones are rejected here (escaped text, or a pointer when too long). Rare: plain Python."""
     names: list[str] = []
     numbers: list[int] = []
     texts: list[str] = []
-    rejected: list[tuple[str, int, str]] = []
+    rejected: list[tuple[str, int, RawRecord]] = []
     for file in files:
-        with file.path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    text = raw.decode("utf-8").rstrip("\n")
-                except UnicodeDecodeError:
-                    rejected.append((file.rel, number, raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")))
-                    continue
-                names.append(str(file.path))
-                numbers.append(number)
-                texts.append(text)
+        data = file.path.read_bytes()
+        offset = 0
+        pieces = data.split(file.scan.line_break)
+        if pieces and not pieces[-1]:
+            pieces.pop()  # the file ends with a line break
+        for number, raw in enumerate(pieces, start=1):
+            start, offset = offset, offset + len(raw) + 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raw = raw.removesuffix(b"\r")
+                rejected.append((file.rel, number, keep_raw(raw, start, pointer=len(raw) > settings.max_line_bytes())))
+                continue
+            names.append(str(file.path))
+            numbers.append(number)
+            texts.append(text)
     lines = pa.table(
         {
             "filename": pa.array(names, pa.string()),
@@ -233,14 +268,7 @@ def _fallback_lines(files: Sequence[ScannedFile]) -> tuple[pa.Table, pa.Table]:
             "line_number": pa.array(numbers, pa.int64()),
         }
     )
-    bad = pa.table(
-        {
-            "source_file": pa.array([r[0] for r in rejected], pa.string()),
-            "line_number": pa.array([r[1] for r in rejected], pa.int64()),
-            "raw_text": pa.array([r[2] for r in rejected], pa.string()),
-        }
-    )
-    return lines, bad
+    return lines, rejected
 
 
 def _split(table: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -262,16 +290,129 @@ def _split(table: pa.Table) -> tuple[pa.Table, pa.Table]:
 
 
 def _rejected_table(
-    source_file: Any, line_number: Any, raw_text: Any, reason: Any, rejected_at: datetime, load_id: str
+    source_file: Any,
+    line_number: Any,
+    raw_text: Any,
+    reason: Any,
+    raw_offset: Any,
+    raw_length: Any,
+    rejected_at: datetime,
+    load_id: str,
 ) -> pa.Table:
-    """Columns come as Arrow arrays (a parsed batch's bad rows) or plain lists (undecodable lines)."""
+    """Columns come as Arrow arrays (a parsed batch's bad rows) or plain lists (rejects made in Python)."""
     n = len(source_file)
-    values = [source_file, line_number, raw_text, reason, [rejected_at] * n, [load_id] * n]
+    values = [source_file, line_number, raw_text, reason, raw_offset, raw_length, [rejected_at] * n, [load_id] * n]
     arrays = [
         v if isinstance(v, pa.Array | pa.ChunkedArray) else pa.array(v, f.type)
         for v, f in zip(values, REJECTED_SCHEMA, strict=True)
     ]
     return pa.table(arrays, schema=REJECTED_SCHEMA)
+
+
+def _python_rejects(rows: Sequence[tuple[str, int, str, RawRecord]], rejected_at: datetime, load_id: str) -> pa.Table:
+    """``(file, line, reason, raw)`` rows as a rejected_events table."""
+    return _rejected_table(
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[3].text for r in rows],
+        [r[2] for r in rows],
+        [r[3].offset for r in rows],
+        [r[3].length for r in rows],
+        rejected_at,
+        load_id,
+    )
+
+
+# Everything a delivery carries except receivedAt (and where it was read), which differ between
+# redeliveries of one message: the columns whose hash tells a redelivery from a messageId collision.
+_CONTENT_COLUMNS = (
+    "type",
+    "event",
+    "name",
+    "anonymous_id",
+    "user_id",
+    "timestamp",
+    "sent_at",
+    "traits",
+    "properties",
+    "context",
+)
+# DuckDB's hash(): fast, and compared only within one process (batch side and warehouse side alike),
+# never stored, so a different hash function in another DuckDB version cannot matter.
+CONTENT_HASH_SQL = "hash(" + ", ".join(f'"{c}"' for c in _CONTENT_COLUMNS) + ")"
+
+# The content hash of message ids already in the warehouse: (message_id, content_hash) for the ids given.
+StoredHashes = Callable[[pa.Array], pa.Table]
+
+
+def _no_stored_hashes(ids: pa.Array) -> pa.Table:
+    return pa.table({"message_id": pa.array([], pa.string()), "content_hash": pa.array([], pa.uint64())})
+
+
+class _Collisions:
+    """Finds the copies of a message id whose content differs from the copy that arrived first.
+
+    The first arrival is the copy already in the warehouse, else the first copy in this load's file
+    order (day folders are named by the day received). Identical redeliveries (same content, another
+    ``receivedAt``) are not collisions: dlt's merge keeps the latest delivery of those, as before.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, stored: StoredHashes) -> None:
+        # its own cursor: the parse query's streaming result stays open on the main connection
+        self.con, self.stored = con.cursor(), stored
+        # no primary key: maintaining its index cost twice as much as the anti-join below
+        self.con.execute("CREATE TEMP TABLE first_copies (message_id VARCHAR, content_hash UBIGINT)")
+
+    def losers(self, good: pa.Table) -> np.ndarray:
+        """Positions in ``good`` of the copies that lose to an earlier, different one."""
+        rows = good.select(["message_id", *_CONTENT_COLUMNS]).append_column(
+            "_position", pa.array(np.arange(good.num_rows, dtype=np.int64))
+        )
+        self.con.register("batch_rows", rows)
+        stored = self.stored(pc.unique(good["message_id"]))
+        self.con.register("stored_copies", stored)
+        try:
+            (repeats,) = self.con.execute(
+                "SELECT count(*) - count(DISTINCT message_id) + (SELECT count(*) FROM batch_rows AS b "
+                "SEMI JOIN first_copies AS f USING (message_id)) FROM batch_rows"
+            ).fetchone() or (0,)
+            if not repeats and not stored.num_rows:  # the usual batch: every id new and once
+                self.con.execute(f"INSERT INTO first_copies SELECT message_id, {CONTENT_HASH_SQL} FROM batch_rows")
+                return np.empty(0, dtype=np.int64)
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE batch_keys AS "
+                f"SELECT message_id, {CONTENT_HASH_SQL} AS content_hash, _position AS position FROM batch_rows"
+            )
+            self.con.execute(
+                "INSERT INTO first_copies "
+                "SELECT b.message_id, coalesce(any_value(s.content_hash), arg_min(b.content_hash, b.position)) "
+                "FROM batch_keys AS b LEFT JOIN stored_copies AS s USING (message_id) "
+                "WHERE NOT EXISTS (SELECT 1 FROM first_copies AS f WHERE f.message_id = b.message_id) "
+                "GROUP BY b.message_id"
+            )
+            found = self.con.execute(
+                "SELECT b.position FROM batch_keys AS b JOIN first_copies AS f USING (message_id) "
+                "WHERE b.content_hash <> f.content_hash ORDER BY 1"
+            ).fetchnumpy()["position"]
+        finally:
+            self.con.unregister("batch_rows")
+            self.con.unregister("stored_copies")
+        return np.asarray(found, dtype=np.int64)
+
+
+def _pointers(
+    by_file: dict[str, ScannedFile], wanted: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """Byte offset and length of each ``(file, line)``, for rejects that carry a pointer."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    lines_by_file: dict[str, list[int]] = {}
+    for rel, line in wanted:
+        lines_by_file.setdefault(rel, []).append(line)
+    for rel, lines in lines_by_file.items():
+        scanned = by_file[rel]
+        for line, span in line_spans(scanned.path, lines, scanned.scan.line_break).items():
+            spans[(rel, line)] = span
+    return spans
 
 
 @dlt.source(name=SOURCE)
@@ -280,21 +421,33 @@ def segment_source(
     files: Sequence[ScannedFile],
     state_after: dict[str, list[Any]],
     stats: dict[str, int] | None = None,
+    stored_hashes: StoredHashes = _no_stored_hashes,
 ) -> Any:
     """The files to (re)load, as one resource that fills ``events`` and ``rejected_events``.
 
     ``state_after`` (the fingerprints of every known file) becomes the source state once all batches
-    were extracted; dlt commits it together with the data.
+    were extracted; dlt commits it together with the data. ``stored_hashes`` looks up the content hash
+    of message ids already loaded, so a collision with an earlier load is found too.
     """
     counts = stats if stats is not None else {}
 
     def extract() -> Iterator[Any]:
         load_id = dlt.current.load_package_state()["load_id"]
         rejected_at = datetime.now(UTC)
-        utf8_files = [f for f in files if f.utf8_error is None]
-        fallback = [f for f in files if f.utf8_error is not None]
-        rejected: list[pa.Table] = [_rejected_table([], [], [], [], rejected_at, load_id)]
-        parsed = {"good": 0, "bad": 0}
+        max_line, max_text = settings.max_line_bytes(), settings.max_reject_text_bytes()
+        by_file = {f.rel: f for f in files}
+        python_rejects: list[tuple[str, int, str, RawRecord]] = []
+        readable = []
+        for scanned in files:
+            whole = whole_file_reject(scanned)
+            if whole is None:
+                readable.append(scanned)
+            else:
+                python_rejects.append((scanned.rel, 0, whole[0], whole[1]))
+        utf8_files = [f for f in readable if f.utf8_error is None]
+        fallback = [f for f in readable if f.utf8_error is not None]
+        rejected: list[pa.Table] = []
+        parsed = {"good": 0, "bad": len(python_rejects)}
 
         def flush(pieces: list[pa.Table]) -> Any:
             # DuckDB streams small batches (about one per file); dlt's cost is per item, so it gets
@@ -305,38 +458,41 @@ def segment_source(
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
+            collisions = _Collisions(con, stored_hashes)
             if fallback:
                 lines, undecodable = _fallback_lines(fallback)
                 con.register("fallback_lines", lines)
-                n = undecodable.num_rows
-                reason = pa.array(["not valid UTF-8"] * n, pa.string())
-                rejected.append(
-                    _rejected_table(
-                        undecodable["source_file"],
-                        undecodable["line_number"],
-                        undecodable["raw_text"],
-                        reason,
-                        rejected_at,
-                        load_id,
-                    )
-                )
-                parsed["bad"] += n
+                python_rejects += [(rel, line, "not valid UTF-8", raw) for rel, line, raw in undecodable]
+                parsed["bad"] += len(undecodable)
             pending: list[pa.Table] = []
             pending_rows = 0
-            query = con.sql(_parse_sql(events_dir, utf8_files, bool(fallback), load_id))
-            for batch in query.to_arrow_reader(BATCH_ROWS):
+            if utf8_files or fallback:
+                query = con.sql(_parse_sql(events_dir, utf8_files, bool(fallback), load_id, max_line, max_text))
+                batches = query.to_arrow_reader(BATCH_ROWS)
+            else:
+                batches = iter(())
+            for batch in batches:
                 good, bad = _split(pa.Table.from_batches([batch]))
                 if bad.num_rows:
-                    rejected.append(
-                        _rejected_table(
-                            bad["_source_file"],
-                            bad["_line_number"],
-                            bad["raw_text"],
-                            bad["reason"],
-                            rejected_at,
-                            load_id,
-                        )
+                    rejected.append(_with_pointers(bad, by_file, rejected_at, load_id))
+                lost = collisions.losers(good) if good.num_rows else []
+                if len(lost):
+                    keep = np.ones(good.num_rows, dtype=bool)
+                    keep[lost] = False
+                    copies = good.take(pa.array(lost))
+                    wanted = list(
+                        zip(copies["_source_file"].to_pylist(), copies["_line_number"].to_pylist(), strict=True)
                     )
+                    spans = _pointers(by_file, wanted)
+                    for rel, line in wanted:
+                        offset, length = spans[(rel, line)]
+                        with by_file[rel].path.open("rb") as handle:
+                            handle.seek(offset)
+                            raw = handle.read(min(length, max_text + 1))
+                        record = keep_raw(raw, offset) if length <= max_text else RawRecord(None, offset, length)
+                        python_rejects.append((rel, line, COLLISION, record))
+                    good = good.filter(pa.array(keep))
+                    parsed["bad"] += len(lost)
                 pending.append(good.select(EVENTS_SCHEMA.names))
                 pending_rows += good.num_rows
                 parsed["good"] += good.num_rows
@@ -348,6 +504,7 @@ def segment_source(
                 yield flush(pending)
         finally:
             con.close()
+        rejected.append(_python_rejects(python_rejects, rejected_at, load_id))
         # Always one (possibly empty) rejected_events item: it makes dlt run that table's merge, whose
         # scope deletes the old rejects of every file read now, so a fixed line does not stay rejected.
         yield dlt.mark.with_table_name(pa.concat_tables(rejected), REJECTED_TABLE)
@@ -369,13 +526,57 @@ def segment_source(
         write_disposition={
             "disposition": "merge",
             "strategy": "delete-insert",
-            # replace, not accumulate, the rejects of the files read in this run
-            "destination_scope": merge_condition(in_list("source_file", (f.rel for f in files))),
+            # replace, not accumulate, the rejects of the files read in this run (named by md5: dlt
+            # splits its SQL at ";" and newlines, so a file name must never be in it)
+            "destination_scope": files_condition("source_file", (f.rel for f in files)),
         },
         primary_key=["source_file", "line_number"],
         columns=REJECTED_COLUMNS,
     )
     return resource
+
+
+def _with_pointers(bad: pa.Table, by_file: dict[str, ScannedFile], rejected_at: datetime, load_id: str) -> pa.Table:
+    """A parsed batch's rejected rows; those too long to keep whole (``_raw_bytes`` set) get a pointer."""
+    needs = np.flatnonzero(~np.asarray(pc.is_null(bad["_raw_bytes"]).to_numpy(zero_copy_only=False)))
+    offsets: list[int | None] = [None] * bad.num_rows
+    lengths: list[int | None] = [None] * bad.num_rows
+    if len(needs):
+        files_, lines_ = bad["_source_file"].to_pylist(), bad["_line_number"].to_pylist()
+        wanted = [(files_[i], lines_[i]) for i in needs]
+        spans = _pointers(by_file, wanted)
+        for i, key in zip(needs, wanted, strict=True):
+            offsets[i], lengths[i] = spans[key]
+    return _rejected_table(
+        bad["_source_file"], bad["_line_number"], bad["raw_text"], bad["reason"], offsets, lengths, rejected_at, load_id
+    )
+
+
+def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
+    """A lookup of the content hashes of the warehouse's copies of some message ids (dlt's SQL client)."""
+    with pipeline.sql_client() as client:
+        exists = client.execute_sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            pipeline.dataset_name,
+            EVENTS_TABLE,
+        )
+    if not exists or not exists[0][0]:
+        return _no_stored_hashes  # a first load
+
+    def lookup(ids: pa.Array) -> pa.Table:
+        with pipeline.sql_client() as client:
+            con = client.native_connection
+            con.register("c360_message_ids", pa.table({"message_id": ids}))
+            try:
+                return con.sql(
+                    f"SELECT e.message_id, {CONTENT_HASH_SQL} AS content_hash "
+                    f"FROM {client.make_qualified_table_name(EVENTS_TABLE)} AS e "
+                    "SEMI JOIN c360_message_ids USING (message_id)"
+                ).to_arrow_table()
+            finally:
+                con.unregister("c360_message_ids")
+
+    return lookup
 
 
 def load_segment(events_dir: Path) -> LoadSummary:
@@ -392,7 +593,7 @@ def load_segment(events_dir: Path) -> LoadSummary:
         return FileLoadSummary(SOURCE, skipped=f"no event files in {events_dir}", seconds=time.monotonic() - started)
 
     pipeline = make_pipeline(SOURCE)
-    with user_errors(SOURCE):
+    with user_errors(SOURCE), exclusive_run(pipeline.pipeline_name, SOURCE):
         discard_unfinished(pipeline)
         pipeline.sync_destination()
         loaded = source_state(pipeline, SOURCE).get("files", {})
@@ -410,7 +611,8 @@ def load_segment(events_dir: Path) -> LoadSummary:
                 files_unchanged=len(plan.unchanged),
             )
         stats: dict[str, int] = {}
-        run_committed(pipeline, segment_source(events_dir, plan.to_load, plan.state_after, stats))
+        source = segment_source(events_dir, plan.to_load, plan.state_after, stats, _stored_hashes(pipeline))
+        run_committed(pipeline, source)
     return FileLoadSummary(
         SOURCE,
         rows_by_table={EVENTS_TABLE: stats.get("events", 0), REJECTED_TABLE: stats.get("rejected", 0)},

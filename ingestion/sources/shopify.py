@@ -51,7 +51,14 @@ from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from tenacity import Retrying, retry_any, retry_if_exception_type, stop_after_attempt
 
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, make_pipeline, rows_loaded, user_errors
+from ingestion.pipeline import (
+    LoadSummary,
+    exclusive_run,
+    finish_interrupted,
+    make_pipeline,
+    rows_loaded,
+    user_errors,
+)
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250  # Shopify's maximum
@@ -376,9 +383,10 @@ def load_shopify(shop_url: str | None = None, access_token: str | None = None) -
     config = runtime_config()
     memoize_jsonpath_parser()
     started = time.monotonic()
-    with user_errors("shopify"):
-        pipeline = make_pipeline("shopify")
+    pipeline = make_pipeline("shopify")
+    with user_errors("shopify"), exclusive_run(pipeline.pipeline_name, "shopify"):
         try:
+            finish_interrupted(pipeline)
             info = pipeline.run(shopify_source(shop_url=url, access_token=token), loader_file_format="parquet")
         except PipelineStepFailed as error:
             failure = http_failure(error, url, config)

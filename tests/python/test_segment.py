@@ -236,7 +236,15 @@ def test_rerun_reads_nothing_and_adds_nothing(events_dir: Path, warehouse: Path,
 def test_new_day_folder_is_the_only_file_read(events_dir: Path, warehouse: Path, count_scans: list[Path]) -> None:
     load_segment(events_dir)
     first_load = rows(warehouse, "select distinct _dlt_load_id from raw_segment.events")
-    write_lines(events_dir / "2026-01-03" / "events-0000.jsonl", [message("m9", day="2026-01-03"), message("m1")])
+    # m1 delivered again, identical but for receivedAt (a copy with other content would be a collision)
+    m1_again = message(
+        "m1",
+        "identify",
+        userId="42",
+        traits={"email": "ann@example.com", "first_name": "Ann"},
+        receivedAt="2026-01-03T00:00:01.000Z",
+    )
+    write_lines(events_dir / "2026-01-03" / "events-0000.jsonl", [message("m9", day="2026-01-03"), m1_again])
     count_scans.clear()
 
     summary = load_segment(events_dir)

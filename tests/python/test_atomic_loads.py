@@ -1,0 +1,328 @@
+"""Loads under ``kill -9``: a merge fully applies or leaves the table as it was, and the rerun converges.
+
+Each test runs the real CLI in a subprocess through a small harness that stops the process right before
+one chosen SQL statement reaches the warehouse (after the statements before it ran, in whatever
+transaction dlt opened), then kills it with SIGKILL: a crash at an exact, repeatable point. The harness
+only pauses (it splits dlt's batched statements and runs each unchanged); it is not part of the loaders.
+
+After each kill the warehouse must hold exactly what the last committed load left (never fewer rows),
+and the next load must converge to exactly the right rows: nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ingestion.servers.hubspot import HubSpotServer
+from ingestion.sources.csv_contacts import load_csv_contacts
+from ingestion.sources.hubspot import load_hubspot
+from ingestion.sources.segment import load_segment
+
+HARNESS = r'''
+"""Run the customer360 CLI, stopping before the first SQL statement that matches PAUSE_BEFORE."""
+import os, re, sys, time
+from pathlib import Path
+
+from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+
+pause = re.compile(os.environ["C360_PAUSE_BEFORE"], re.S)
+marker = Path(os.environ["C360_PAUSE_MARKER"])
+resume = Path(os.environ["C360_RESUME_MARKER"])
+original = DuckDbSqlClient.execute_sql
+
+
+def wait_here(statement):
+    marker.write_text(statement[:200])
+    while not resume.exists():  # killed here, or told to go on
+        time.sleep(0.05)
+
+
+def execute_sql(self, sql, *args, **kwargs):
+    if args or kwargs or not isinstance(sql, str):
+        if not marker.exists() and pause.search(str(sql)):
+            wait_here(str(sql))
+        return original(self, sql, *args, **kwargs)
+    # dlt's execute_many joins statements with ";\n": run them one by one, exactly as written
+    result = None
+    for statement in sql.split(";\n"):
+        if not statement.strip():
+            continue
+        if not marker.exists() and pause.search(statement):
+            wait_here(statement)
+        result = original(self, statement, *args, **kwargs)
+    return result
+
+
+DuckDbSqlClient.execute_sql = execute_sql
+
+from ingestion.cli import main
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+class Paused:
+    """A CLI process stopped before a chosen statement; ``kill()`` it or ``resume()`` it."""
+
+    def __init__(self, process: subprocess.Popen[str], marker: Path, resume_marker: Path) -> None:
+        self.process, self.marker, self.resume_marker = process, marker, resume_marker
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def resume(self) -> subprocess.CompletedProcess[str]:
+        self.resume_marker.write_text("go")
+        out, err = self.process.communicate(timeout=120)
+        return subprocess.CompletedProcess(self.process.args, self.process.returncode, out, err)
+
+
+@pytest.fixture
+def start_paused(tmp_path: Path) -> Iterator[Callable[..., Paused]]:
+    harness = tmp_path / "pause_harness.py"
+    harness.write_text(HARNESS)
+    started: list[subprocess.Popen[str]] = []
+
+    def start(pause_before: str, *cli_args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Paused:
+        n = len(started)
+        marker, resume = tmp_path / f"paused-{n}", tmp_path / f"resume-{n}"
+        process = subprocess.Popen(
+            [sys.executable, str(harness), *cli_args],
+            env={
+                **os.environ,
+                **(env or {}),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(Path.cwd()), os.environ.get("PYTHONPATH", "")])),
+                "C360_PAUSE_BEFORE": pause_before,
+                "C360_PAUSE_MARKER": str(marker),
+                "C360_RESUME_MARKER": str(resume),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            if process.poll() is not None:
+                out, err = process.communicate()
+                raise AssertionError(f"the load ended before pausing at {pause_before!r}:\n{out}\n{err}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the load did not reach {pause_before!r} in {timeout}s")
+            time.sleep(0.05)
+        return Paused(process, marker, resume)
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def count(path: Path, table: str) -> int:
+    return int(query(path, f"select count(*) from {table}")[0][0])
+
+
+def insert_into(table: str) -> str:
+    """The pattern of the statement that (re)fills ``table`` after dlt's merge deleted its old rows."""
+    schema, name = table.split(".")
+    return rf'^\s*INSERT INTO "{schema}"\."{name}"\s*\('
+
+
+# -- Segment: a changed file is reloaded -------------------------------------------------------------
+def event(message_id: str, n: int, received: str) -> str:
+    return json.dumps(
+        {
+            "messageId": message_id,
+            "type": "track",
+            "event": "Product Viewed",
+            "anonymousId": f"anon-{n % 7}",
+            "properties": {"n": n},
+            "timestamp": "2026-01-01T10:00:00.000Z",
+            "receivedAt": received,
+        }
+    )
+
+
+FIRST, AGAIN = "2026-01-01T10:00:02.000Z", "2026-01-03T08:00:00.000Z"
+
+
+def write_events(path: Path, ids: list[int], broken: int = 0, received: str = FIRST) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [event(f"m{i}", i, received) for i in ids]
+    lines += ["{not json"] * broken
+    path.write_text("\n".join(lines) + "\n")
+
+
+SEGMENT_KILL_POINTS = {
+    # dlt's merge of events has deleted the old copies of the reloaded messages, not inserted the new
+    "events_merge": insert_into("raw_segment.events"),
+    # events merged, the file's old rejects deleted but the new ones not yet written
+    "rejects_merge": insert_into("raw_segment.rejected_events"),
+    # every merge applied, the load not yet marked complete (so the state has not advanced)
+    "load_completion": insert_into("raw_segment._dlt_loads"),
+}
+
+
+@pytest.mark.parametrize("point", sorted(SEGMENT_KILL_POINTS))
+def test_segment_reload_killed_keeps_committed_rows_and_converges(
+    point: str, tmp_path: Path, warehouse: Path, start_paused: Callable[..., Paused]
+) -> None:
+    events = tmp_path / "segment"
+    write_events(events / "2026-01-01" / "a.jsonl", list(range(0, 300)), broken=2)
+    write_events(events / "2026-01-02" / "b.jsonl", list(range(300, 400)))
+    load_segment(events)
+    committed = query(warehouse, "select * exclude (_dlt_load_id) from raw_segment.events order by message_id")
+    committed_rejects = count(warehouse, "raw_segment.rejected_events")
+    assert len(committed) == 400 and committed_rejects == 2
+
+    # a re-export of a.jsonl: every message delivered again (a later receivedAt), 50 more, one broken line fixed
+    write_events(events / "2026-01-01" / "a.jsonl", [*range(0, 300), *range(500, 550)], broken=1, received=AGAIN)
+    paused = start_paused(SEGMENT_KILL_POINTS[point], "load", "segment", "--path", str(events))
+    paused.kill()
+
+    after_kill = query(warehouse, "select * exclude (_dlt_load_id) from raw_segment.events order by message_id")
+    assert len(after_kill) >= len(committed), f"killed at {point}: {len(committed)} -> {len(after_kill)} events"
+    if point == "events_merge":
+        assert after_kill == committed  # the merge did not apply at all
+    assert count(warehouse, "raw_segment.rejected_events") >= 1
+
+    summary = load_segment(events)
+    assert summary.files_read == ["2026-01-01/a.jsonl"]
+    assert count(warehouse, "raw_segment.events") == 450
+    assert query(warehouse, "select count(distinct message_id) from raw_segment.events") == [(450,)]
+    assert query(
+        warehouse,
+        "select count(*) from raw_segment.events where _source_file = '2026-01-01/a.jsonl' "
+        f"and received_at = '{AGAIN}'::timestamptz",
+    ) == [(350,)]
+    assert query(warehouse, "select source_file, line_number from raw_segment.rejected_events") == [
+        ("2026-01-01/a.jsonl", 351)
+    ]
+    assert load_segment(events).skipped  # converged: nothing left to do
+
+
+# -- a CSV drop: a changed file replaces its rows --------------------------------------------------
+MAPPING = {"id": "contact_id", "email": "email", "name": "first_name"}
+
+
+def write_csv(path: Path, ids: list[int], tag: str = "") -> None:
+    path.write_text("id,email,name\n" + "".join(f"C{i},p{i}@example.com,Name{i}{tag}\n" for i in ids))
+
+
+CSV_KILL_POINTS = {
+    "rows_merge": insert_into("raw_csv_contacts.crm"),
+    "rejects_merge": insert_into("raw_csv_contacts.rejected_rows"),
+    "load_completion": insert_into("raw_csv_contacts._dlt_loads"),
+}
+
+
+@pytest.mark.parametrize("point", sorted(CSV_KILL_POINTS))
+def test_csv_reload_killed_keeps_committed_rows_and_converges(
+    point: str, tmp_path: Path, warehouse: Path, start_paused: Callable[..., Paused]
+) -> None:
+    drop = tmp_path / "crm"
+    drop.mkdir()
+    (drop / "mapping.json").write_text(json.dumps(MAPPING))
+    write_csv(drop / "a.csv", list(range(0, 400)))
+    write_csv(drop / "b.csv", list(range(400, 500)))
+    load_csv_contacts(drop, drop / "mapping.json", "crm")
+    committed = query(warehouse, "select contact_id, first_name from raw_csv_contacts.crm order by 1")
+    assert len(committed) == 500
+
+    write_csv(drop / "a.csv", [*range(0, 400), *range(1000, 1050)], tag="-v2")  # every row changed, 50 more
+    paused = start_paused(
+        CSV_KILL_POINTS[point],
+        *("load", "csv_contacts", "--path", str(drop), "--mapping", str(drop / "mapping.json")),
+        *("--source-name", "crm"),
+    )
+    paused.kill()
+
+    after_kill = query(warehouse, "select contact_id, first_name from raw_csv_contacts.crm order by 1")
+    assert len(after_kill) >= len(committed), f"killed at {point}: {len(committed)} -> {len(after_kill)} rows"
+    if point == "rows_merge":
+        assert after_kill == committed
+
+    summary = load_csv_contacts(drop, drop / "mapping.json", "crm")
+    assert summary.files_read == ["a.csv"]
+    expected = sorted(
+        [(f"C{i}", f"Name{i}-v2") for i in [*range(0, 400), *range(1000, 1050)]]
+        + [(f"C{i}", f"Name{i}") for i in range(400, 500)]
+    )
+    assert query(warehouse, "select contact_id, first_name from raw_csv_contacts.crm order by 1") == expected
+    assert load_csv_contacts(drop, drop / "mapping.json", "crm").skipped
+
+
+# -- an incremental API load ---------------------------------------------------------------------
+TOKEN = "pat-na1-kill-0000"
+
+
+def test_hubspot_incremental_merge_killed_keeps_committed_rows_and_converges(
+    demo_data: Path, warehouse: Path, start_paused: Callable[..., Paused], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with HubSpotServer(demo_data, TOKEN) as server:
+        monkeypatch.setenv("SOURCES__HUBSPOT__BASE_URL", server.url)
+        monkeypatch.setenv("SOURCES__HUBSPOT__ACCESS_TOKEN", TOKEN)
+        load_hubspot()
+        committed = query(warehouse, "select id, properties__city from raw_hubspot.contacts order by id")
+        changed = sorted(server.store.live, key=int)[:40]
+        for contact_id in changed:
+            server.store.update_contact(contact_id, {"city": "Moved"})
+
+        paused = start_paused(insert_into("raw_hubspot.contacts"), "load", "hubspot")
+        paused.kill()
+
+        after_kill = query(warehouse, "select id, properties__city from raw_hubspot.contacts order by id")
+        assert len(after_kill) == len(committed), f"{len(committed)} -> {len(after_kill)} contacts"
+        assert after_kill == committed
+
+        load_hubspot()
+        final = dict(query(warehouse, "select id, properties__city from raw_hubspot.contacts"))
+        assert len(final) == len(committed)
+        assert query(warehouse, "select count(*) = count(distinct id) from raw_hubspot.contacts") == [(True,)]
+        assert {final[c] for c in changed} == {"Moved"}
+        assert {k: v for k, v in final.items() if k not in changed} == {k: v for k, v in committed if k not in changed}
+
+
+# -- one run per pipeline at a time ------------------------------------------------------------------
+def test_second_load_of_the_same_source_fails_with_one_line_and_spares_the_first(
+    tmp_path: Path, warehouse: Path, start_paused: Callable[..., Paused]
+) -> None:
+    events = tmp_path / "segment"
+    write_events(events / "2026-01-01" / "a.jsonl", list(range(0, 200)))
+    # the first load stops mid-merge, its package and working folder on disk
+    first = start_paused(insert_into("raw_segment.events"), "load", "segment", "--path", str(events))
+
+    second = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", "load", "segment", "--path", str(events)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert second.returncode == 2, second.stderr
+    assert "Traceback" not in second.stderr
+    errors = [line for line in second.stderr.splitlines() if line.startswith("customer360: error:")]
+    assert len(errors) == 1 and "already running" in errors[0], second.stderr
+    finished = first.resume()
+    assert finished.returncode == 0, finished.stderr
+    assert count(warehouse, "raw_segment.events") == 200
+    assert load_segment(events).skipped
