@@ -134,6 +134,7 @@
     'broken_csv_row': 'the loader could not parse the CSV row',
     'value_too_long': 'longer than ' ~ var('staging_max_text_length', 1000) ~ ' characters (var staging_max_text_length)',
     'unknown_reference': 'refers to a record the source never sent',
+    'message_id_collision': 'another message already holds this messageId with different content: this copy is kept here',
 } -%}
 {%- set disposition_reasons = {
     'value_nulled': 'value nulled, row kept',
@@ -430,7 +431,7 @@ final as (
         end as offending_value,
         findings.disposition,
         {{ dbt.concat([
-            'findings.column_name', "': '", 'rule_reasons.rule_reason',
+            'findings.column_name', "': '", 'coalesce(rule_reasons.rule_reason, findings.rule_name)',
             "coalesce(' - ' || findings.reason_detail, '')",
             "' ('", 'disposition_reasons.disposition_reason', "')'"
         ]) }} as reason,
