@@ -73,3 +73,21 @@
         else {{ expr }}
     end
 {%- endmacro %}
+
+
+{#
+    guard_readable_text(expr): text as the guard searches it for addresses: NUL bytes (a UTF-16 file) and
+    the literal "\x00" the loader writes for them removed, zero-width characters removed, the full-width
+    at sign and JSON's \u0040 / \u002e escapes turned back into "@" and ".". Portable (chr, replace).
+#}
+{% macro guard_readable_text(expr) -%}
+    {%- set state = namespace(text='cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')') -%}
+    {%- for code in [0, 8203, 8204, 8205, 8288, 65279] -%}
+        {%- set state.text = 'replace(' ~ state.text ~ ', chr(' ~ code ~ '), \'\')' -%}
+    {%- endfor -%}
+    {%- for literal, replacement in [('\\x00', ''), ('\\u0040', '@'), ('\\U0040', '@'), ('\\u002e', '.'),
+        ('\\u002E', '.')] -%}
+        {%- set state.text = 'replace(' ~ state.text ~ ', \'' ~ literal ~ '\', \'' ~ replacement ~ '\')' -%}
+    {%- endfor -%}
+    replace({{ state.text }}, chr(65312), '@')
+{%- endmacro %}

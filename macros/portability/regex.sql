@@ -49,3 +49,17 @@
 {% macro default__regex_extract_all_rows(expr, pattern) -%}
     (select (regexp_matches({{ expr }}, {{ customer360.sql_string_literal(pattern) }}, 'g'))[1])
 {%- endmacro %}
+
+
+{# The first match of `pattern` in `expr`, or null. #}
+{% macro regex_extract_first(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_extract_first', 'customer360')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro duckdb__regex_extract_first(expr, pattern) -%}
+    nullif(regexp_extract({{ expr }}, {{ customer360.sql_string_literal(pattern) }}), '')
+{%- endmacro %}
+
+{% macro default__regex_extract_first(expr, pattern) -%}
+    substring({{ expr }} from {{ customer360.sql_string_literal(pattern) }})
+{%- endmacro %}

@@ -108,9 +108,14 @@ final as (
             {{ dbt.concat(['person_columns.source_file', "':'", 'cast(person_columns.source_row_number as ' ~ dbt.type_string() ~ ')']) }}
         ) as record_key,
         {{ customer360.staging_person_column_list('person_columns') }},
-        coalesce(
-            {{ customer360.email_consent_state(drop, 'person_columns.email_consent_raw') }}, 'unknown'
-        ) as email_consent_state,
+        {#- Consent fails closed: a value the seed does not know for this drop ("Yes", "TRUE", "X") is
+            read as an opt-out (and quarantined as unknown_enum); only a blank says nothing. -#}
+        case
+            when {{ customer360.email_consent_state(drop, 'person_columns.email_consent_raw') }} is not null
+                then {{ customer360.email_consent_state(drop, 'person_columns.email_consent_raw') }}
+            when person_columns.email_consent_raw is not null then 'opted_out'
+            else 'unknown'
+        end as email_consent_state,
         {#- Only the drop's own consent-time column dates a consent value; never the load time. -#}
         case
             when {{ customer360.email_consent_state(drop, 'person_columns.email_consent_raw') }} is not null

@@ -81,6 +81,25 @@ relevant as (
         signals.state_precedence
     from addresses
     inner join signals on addresses.mailbox_key = signals.mailbox_key
+    union
+    -- a signal without a source record (an id-less Segment unsubscribe) naming one of the customer's
+    -- mailboxes is the customer's: it bears on every address of theirs
+    select
+        addresses.customer_id,
+        addresses.email as address,
+        signals.consent_signal_id,
+        signals.source_system,
+        signals.email as signal_email,
+        signals.consent_state,
+        signals.is_explicit,
+        signals.signal_at,
+        signals.mailbox_key as signal_mailbox_key,
+        addresses.mailbox_key,
+        signals.state_precedence
+    from addresses
+    inner join addresses as owned on addresses.customer_id = owned.customer_id
+    inner join signals on owned.mailbox_key = signals.mailbox_key
+    where signals.customer_id is null and signals.consent_state = 'opted_out'
 ),
 
 consent_ranked as (

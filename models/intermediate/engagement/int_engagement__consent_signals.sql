@@ -45,7 +45,12 @@ point_in_time as (
         select
             source_system,
             source_record_id,
+            {%- if model == 'stg_segment__events' %}
+            -- an email event's address may sit in any field, however messy (stg_segment__events)
+            coalesce(email, email_from_any_field) as email,
+            {%- else %}
             email,
+            {%- endif %}
             email_consent_state as consent_state,
             email_consent_updated_at as consent_at,
             coalesce(source_updated_at, source_created_at) as record_at,
@@ -54,6 +59,7 @@ point_in_time as (
             '{{ origin }}' as signal_origin
         from {{ ref(model) }}
         where source_record_id is not null or email is not null
+            {%- if model == 'stg_segment__events' %} or email_from_any_field is not null{% endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

@@ -75,12 +75,13 @@ segment_email_events as (
                 then {{ dbt.concat(["'anonymous:'", 'trim(anonymous_id)']) }}
             when nullif(trim(user_id), '') is not null then {{ dbt.concat(["'user:'", 'trim(user_id)']) }}
         end as source_record_id,
-        coalesce(
-            nullif(trim({{ customer360.json_text('properties', 'email_address') }}), ''),
-            nullif(trim({{ customer360.json_text('properties', 'email') }}), ''),
-            nullif(trim({{ customer360.json_text('traits', 'email') }}), ''),
-            nullif(trim({{ customer360.json_text('context', 'traits.email') }}), '')
-        ) as email_raw,
+        -- every field that may hold the address, as one text: each address found in it counts
+        {{ customer360.guard_readable_text(dbt.concat([
+            "coalesce(" ~ customer360.json_text('properties', 'email_address') ~ ", '')", "' '",
+            "coalesce(" ~ customer360.json_text('properties', 'email') ~ ", '')", "' '",
+            "coalesce(" ~ customer360.json_text('traits', 'email') ~ ", '')", "' '",
+            "coalesce(" ~ customer360.json_text('context', 'traits.email') ~ ", '')"
+        ])) }} as address_text,
         lower(trim(event)) as event_name,
         {{ customer360.to_utc_timestamp('"timestamp"') }} as event_at,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
@@ -93,15 +94,39 @@ segment_email_events as (
         )
 ),
 
+segment_email_addresses as (
+    select
+        events.source_system,
+        events.source_record_id,
+        events.event_name,
+        events.event_at,
+        events.loaded_at,
+        addresses.email_raw
+    from segment_email_events as events
+    cross join {{ customer360.regex_extract_all_rows('events.address_text', address_pattern) }} as addresses (email_raw)
+    union all
+    -- the record's own evidence, address or not (it reaches the customer through the identity map)
+    select
+        source_system,
+        source_record_id,
+        event_name,
+        event_at,
+        loaded_at,
+        cast(null as {{ dbt.type_string() }}) as email_raw
+    from segment_email_events
+    where source_record_id is not null
+),
+
 segment_unreadable_lines as (
     -- a line the loader rejected (broken JSON, colliding messageId ...) that mentions an email event:
     -- its meaning cannot be read, so every address in it is suppressed (fail closed)
     select
-        raw_text,
-        {{ customer360.regex_matches('raw_text', undeliverable_pattern) }} as mentions_undeliverable,
+        {{ customer360.guard_readable_text('raw_text') }} as raw_text,
+        {{ customer360.regex_matches(customer360.guard_readable_text('raw_text'), undeliverable_pattern) }}
+            as mentions_undeliverable,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from {{ source('segment', 'rejected_events') }}
-    where {{ customer360.regex_matches('raw_text', email_events_pattern) }}
+    where {{ customer360.regex_matches(customer360.guard_readable_text('raw_text'), email_events_pattern) }}
 ),
 
 segment_unreadable_addresses as (
@@ -110,6 +135,28 @@ segment_unreadable_addresses as (
         unreadable.loaded_at,
         addresses.email_raw
     from segment_unreadable_lines as unreadable
+    cross join {{ customer360.regex_extract_all_rows('unreadable.raw_text', address_pattern) }} as addresses (email_raw)
+),
+
+csv_unreadable_addresses as (
+    -- a row the loader could not parse, from a drop that carries consent: its consent cannot be read,
+    -- so every address in it is suppressed (fail closed) until a readable row says otherwise
+    select
+        unreadable.source_name as source_system,
+        unreadable.loaded_at,
+        addresses.email_raw
+    from (
+        select
+            source_name,
+            {{ customer360.guard_readable_text('raw_text') }} as raw_text,
+            {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+        from {{ source('csv_contacts', 'rejected_rows') }}
+        where source_name in (
+            {%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
+                '{{ drop }}'{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        )
+    ) as unreadable
     cross join {{ customer360.regex_extract_all_rows('unreadable.raw_text', address_pattern) }} as addresses (email_raw)
 ),
 
@@ -122,7 +169,14 @@ segment_unreadable_addresses as (
             '{{ drop }}' as source_system,
             nullif(trim(contact_id), '') as source_record_id,
             email as email_raw,
-            {{ customer360.email_consent_state(drop, drop_config.get('consent_column')) }} as consent_state,
+            -- a value the drop's seed entries do not know is read as an opt-out
+            case
+                when
+                    {{ customer360.email_consent_state(drop, drop_config.get('consent_column')) }} is null
+                    and nullif(trim({{ drop_config.get('consent_column') }}), '') is not null
+                    then 'opted_out'
+                else {{ customer360.email_consent_state(drop, drop_config.get('consent_column')) }}
+            end as consent_state,
             {%- if consent_at_column %}
                 {%- if timestamp_format %}
                     {{ customer360.parse_timestamp("nullif(trim(" ~ consent_at_column ~ "), '')", timestamp_format) }}
@@ -172,7 +226,8 @@ evidence as (
         'opt_out' as evidence_kind,
         coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at) as evidence_at
     from hubspot_contacts
-    where consent_raw = 'true'
+    -- anything but HubSpot's default "false" is read as an opt-out ("true", "1", "yes" ...)
+    where consent_raw is not null and consent_raw not in ('', 'false')
 
     union all
 
@@ -189,7 +244,8 @@ evidence as (
         )
             as evidence_at
     from shopify_customers
-    where consent_raw in ('unsubscribed', 'redacted', 'invalid')
+    -- anything but a known consenting or neutral state is read as an opt-out (unsubscribed, redacted, new states)
+    where consent_raw is not null and consent_raw not in ('', 'subscribed', 'not_subscribed', 'pending')
 
     union all
 
@@ -228,7 +284,7 @@ evidence as (
             when event_name in ('{{ undeliverable_events | join("', '") }}') then 'undeliverable' else 'opt_out'
         end as evidence_kind,
         coalesce({{ customer360.guard_plausible_timestamp('event_at', 'loaded_at') }}, loaded_at) as evidence_at
-    from segment_email_events
+    from segment_email_addresses
 
     union all
 
@@ -240,6 +296,17 @@ evidence as (
         case when mentions_undeliverable then 'undeliverable' else 'opt_out' end as evidence_kind,
         loaded_at as evidence_at
     from segment_unreadable_addresses
+
+    union all
+
+    select
+        'csv_unreadable_row' as evidence_origin,
+        source_system,
+        cast(null as {{ dbt.type_string() }}) as source_record_id,
+        email_raw,
+        'opt_out' as evidence_kind,
+        loaded_at as evidence_at
+    from csv_unreadable_addresses
 
     {%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
 

@@ -1,7 +1,7 @@
 {#
     The suppression guard's verdict inputs per subject, from `int_engagement__suppression_evidence`:
     one row per address (`email_key`) and one per customer (evidence from any of the customer's source
-    records). An activated (customer, address) is blocked when its address is undeliverable, or when the
+    records, and opt-outs without a record that name one of the customer's addresses). An activated (customer, address) is blocked when its address is undeliverable, or when the
     latest opt-out of the address or the customer is not followed by a later valid opt-in of either
     (macro `suppression_guard_block_reason`). A view, like its evidence: always as fresh as the raw data.
 #}
@@ -12,6 +12,36 @@ with
 
 evidence as (
     select * from {{ ref('int_engagement__suppression_evidence') }}
+),
+
+address_owners as (
+    -- the customers who hold an address: an unsubscribe naming it, with no record of its own, is theirs
+    select distinct
+        identities.customer_id,
+        {{ customer360.email_match_key('observations.email') }} as email_key
+    from {{ ref('int_identity__observations') }} as observations
+    inner join {{ ref('customer_identities') }} as identities
+        on
+            observations.source_system = identities.source_system
+            and observations.source_record_id = identities.source_record_id
+    where observations.email is not null
+),
+
+customer_evidence as (
+    select
+        customer_id,
+        evidence_kind,
+        evidence_at
+    from evidence
+    where customer_id is not null
+    union all
+    select
+        address_owners.customer_id,
+        evidence.evidence_kind,
+        evidence.evidence_at
+    from evidence
+    inner join address_owners on evidence.email_key = address_owners.email_key
+    where evidence.customer_id is null and evidence.evidence_kind = 'opt_out'
 ),
 
 by_address as (
@@ -36,8 +66,7 @@ by_customer as (
         -- a bounce is about an address, not a person
         false as is_undeliverable,
         count(*) as evidence_count
-    from evidence
-    where customer_id is not null
+    from customer_evidence
     group by customer_id
 ),
 

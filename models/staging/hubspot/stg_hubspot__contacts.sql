@@ -64,7 +64,13 @@ final as (
         validated.contact_id as source_record_id,
         validated.contact_id,
         {{ customer360.staging_person_column_list('validated') }},
-        coalesce(validated.c360_consent_state, 'unknown') as email_consent_state,
+        {#- Consent fails closed: a value the seed does not know ("1", "yes") is read as an opt-out
+            (and quarantined as unknown_enum); only a missing value says nothing. -#}
+        case
+            when validated.c360_consent_state is not null then validated.c360_consent_state
+            when {{ customer360.blank_to_null('validated.email_optout_raw') }} is not null then 'opted_out'
+            else 'unknown'
+        end as email_consent_state,
         cast(null as {{ dbt.type_timestamp() }}) as email_consent_updated_at,
         case
             when validated.source_created_at_issue is null then validated.c360_created_at

@@ -27,6 +27,15 @@ renamed as (
             {{ customer360.blank_to_null(customer360.json_text('source.properties', 'email')) }},
             {{ customer360.blank_to_null(customer360.json_text('source.context', 'traits.email')) }}
         ) as email_raw,
+        {#- For consent only: the first address found in any of those fields, whatever surrounds it
+            ("Jane <jane@x.com>", a placeholder in one field and the address in another, invisible
+            characters). An unsubscribe must reach its address even when the field is messy. -#}
+        {{ customer360.regex_extract_first(customer360.guard_readable_text(dbt.concat([
+            "coalesce(" ~ customer360.json_text('source.properties', 'email_address') ~ ", '')", "' '",
+            "coalesce(" ~ customer360.json_text('source.properties', 'email') ~ ", '')", "' '",
+            "coalesce(" ~ customer360.json_text('source.traits', 'email') ~ ", '')", "' '",
+            "coalesce(" ~ customer360.json_text('source.context', 'traits.email') ~ ", '')"
+        ])), '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}') }} as address_found_raw,
         {{ customer360.json_text('source.traits', 'phone') }} as phone_raw,
         coalesce(
             {{ customer360.json_text('source.traits', 'first_name') }},
@@ -139,6 +148,7 @@ final as (
         case when validated.event_at_issue is null then validated.c360_event_at end as event_at,
         validated.sent_at,
         validated.received_at,
+        {{ customer360.normalize_email('validated.address_found_raw') }} as email_from_any_field,
         validated.page_url,
         validated.page_path,
         validated.page_referrer,

@@ -74,8 +74,13 @@ final as (
         {{ dbt.concat(["'customer:'", 'validated.customer_id']) }} as source_record_id,
         validated.customer_id,
         {{ customer360.staging_person_column_list('validated') }},
-        {#- An unknown state is no decision: 'unknown' (never opted in), quarantined as unknown_enum. -#}
-        coalesce(validated.c360_consent_state, 'unknown') as email_consent_state,
+        {#- Consent fails closed: a state the seed does not know is read as an opt-out (and quarantined
+            as unknown_enum); only a missing state says nothing. -#}
+        case
+            when validated.c360_consent_state is not null then validated.c360_consent_state
+            when validated.email_consent_state_raw is not null then 'opted_out'
+            else 'unknown'
+        end as email_consent_state,
         validated.email_consent_updated_at,
         case
             when validated.source_created_at_issue is null then validated.c360_created_at
