@@ -135,6 +135,7 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
              and customer_id in (select customer_id from marts.email_audience) order by customer_id"""
     )
     formula_customer = next(r for r in formula_customer if r[0] not in taken)
+    taken.add(formula_customer[0])
     run.routes = {
         "blank_signup_timestamp": blank,
         "garbled_signup_timestamp": garbled,
@@ -211,7 +212,84 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
     messages.append(unsubscribe(fresh.email, NOW - timedelta(hours=1)))
     messages.append(unsubscribe(run.routes["unsubscribe_after_cart_trigger"].email, NOW - timedelta(hours=1)))
 
+    # 10-14. Found by the hostile pass: messy addresses in id-less unsubscribes, unsubscribes inside
+    #        input the loader rejects, an unsubscribe naming the customer's other address.
+    display_name, zero_width, full_width, placeholder, utf16, escaped_at = pick_audience_customers(
+        6, with_shopify_account=False, taken=taken
+    )
+    idless = {"anonymousId": None, "userId": None}
+    messages += [
+        unsubscribe(f"Jane Doe <{display_name.email}>", NOW - timedelta(hours=1), **idless),
+        unsubscribe("\u200b" + zero_width.email + "\t", NOW - timedelta(hours=1), **idless),
+        unsubscribe(full_width.email.replace("@", "\uff20"), NOW - timedelta(hours=1), **idless),
+        unsubscribe("{{email}}", NOW - timedelta(hours=1), context={"traits": {"email": placeholder.email}}, **idless),
+    ]
     day = NOW.strftime("%Y-%m-%d")
+    utf16_line = json.dumps(unsubscribe(utf16.email, NOW - timedelta(hours=1))) + "\n"
+    (data / "segment" / day).mkdir(parents=True, exist_ok=True)
+    (data / "segment" / day / "events-8003.jsonl").write_bytes(utf16_line.encode("utf-16"))
+    broken = json.dumps(unsubscribe(escaped_at.email, NOW - timedelta(hours=1)))
+    broken = broken.replace("@", "\\u0040")[:-2]  # the address as a JSON escape, the object left unclosed
+    (data / "segment" / day / "events-8004.jsonl").write_text(broken + "\n")
+    other = query(
+        """select c.customer_id, c.email from intermediate.int_customers__email_consent as c
+           inner join marts.email_audience as a on a.customer_id = c.customer_id and a.email <> c.email
+           where c.email is not null order by c.customer_id"""
+    )
+    other_address = next(Scenario(customer, email) for customer, email in other if customer not in taken)
+    taken.add(other_address.customer_id)
+    messages.append(unsubscribe(other_address.email, NOW - timedelta(hours=1), **idless))
+    run.routes.update(
+        {
+            "unsubscribe_address_with_display_name": display_name,
+            "unsubscribe_address_with_invisible_characters": zero_width,
+            "unsubscribe_address_with_full_width_at": full_width,
+            "unsubscribe_placeholder_then_real_address": placeholder,
+            "unsubscribe_in_a_utf16_file": utf16,
+            "unsubscribe_in_a_broken_line_with_escaped_at": escaped_at,
+            "unsubscribe_of_the_customers_other_address": other_address,
+        }
+    )
+
+    # 15-16. Consent values nobody mapped: HubSpot hs_email_optout "1", a legacy CRM Opt Out "Yes"; and a
+    #        legacy opt-out row the CSV reader rejects (one column too many).
+    hubspot_one = query(
+        """select a.customer_id, a.email, i.source_record_id from marts.email_audience as a
+           inner join marts.customer_identities as i on i.customer_id = a.customer_id and i.source_system = 'hubspot'
+           order by a.customer_id"""
+    )
+    hubspot_one = next(r for r in hubspot_one if r[0] not in taken)
+    taken.add(hubspot_one[0])
+    contacts = read_jsonl(contacts_path)
+    for contact in contacts:
+        if contact["id"] == hubspot_one[2]:
+            contact["properties"]["hs_email_optout"] = "1"
+            contact["properties"]["lastmodifieddate"] = contact["updatedAt"] = iso(NOW - timedelta(minutes=20))
+    write_jsonl(contacts_path, contacts)
+    legacy = query(
+        """select a.customer_id, a.email, i.source_record_id from marts.email_audience as a
+           inner join marts.customer_identities as i on i.customer_id = a.customer_id and i.source_system = 'legacy_crm'
+           order by a.customer_id"""
+    )
+    legacy_yes, legacy_broken = [Scenario(c, e) for c, e, _ in legacy if c not in taken][:2]
+    legacy_ids = {c: r for c, _, r in legacy}
+    taken.update({legacy_yes.customer_id, legacy_broken.customer_id})
+    legacy_dir = data / "csv_contacts" / "legacy_crm"
+    header = next(legacy_dir.glob("*.csv")).read_text(encoding="utf-8-sig").splitlines()[0]
+    stamp = (NOW - timedelta(minutes=20)).strftime("%m/%d/%Y %H:%M")
+    rows = [
+        f"{legacy_ids[legacy_yes.customer_id]},,,{legacy_yes.email},,,,,,,,,,{stamp},Yes,",
+        f"{legacy_ids[legacy_broken.customer_id]},,,{legacy_broken.email},,,,,,,,,,{stamp},Y,,one too many",
+    ]
+    (legacy_dir / "crm_export_hostile.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    run.routes.update(
+        {
+            "hubspot_optout_value_nobody_mapped": Scenario(hubspot_one[0], hubspot_one[1]),
+            "legacy_optout_value_nobody_mapped": legacy_yes,
+            "legacy_optout_row_the_reader_rejects": legacy_broken,
+        }
+    )
+
     write_jsonl(data / "segment" / day / "events-8001.jsonl", [*messages, first, early_page])
     write_jsonl(data / "segment" / day / "events-8002.jsonl", [later_page, later_unsubscribe])
 
@@ -269,6 +347,13 @@ ROUTES_THE_LEDGER_DECIDES = [
     "reused_message_id_after_unsubscribe",
     "unsubscribe_loaded_without_rebuild",
     "unsubscribe_after_cart_trigger",
+    "unsubscribe_address_with_display_name",
+    "unsubscribe_address_with_invisible_characters",
+    "unsubscribe_address_with_full_width_at",
+    "unsubscribe_placeholder_then_real_address",
+    "unsubscribe_of_the_customers_other_address",
+    "hubspot_optout_value_nobody_mapped",
+    "legacy_optout_value_nobody_mapped",
 ]
 
 
@@ -283,14 +368,24 @@ def test_route_is_suppressed_by_the_ledger(consent_run: ConsentRun, route: str) 
     assert ledger_reason(scenario.customer_id, scenario.email) == "unsubscribed", route
 
 
-@pytest.mark.parametrize("route", [*ROUTES_THE_LEDGER_DECIDES, "reused_message_id_before_unsubscribe"])
+# Input only the guard can read (rejected by the loaders): the ledger never sees it, the exports withhold it.
+ROUTES_ONLY_THE_GUARD_SEES = [
+    "reused_message_id_before_unsubscribe",
+    "unsubscribe_in_a_utf16_file",
+    "unsubscribe_in_a_broken_line_with_escaped_at",
+    "legacy_optout_row_the_reader_rejects",
+]
+ALL_ROUTES = [*ROUTES_THE_LEDGER_DECIDES, *ROUTES_ONLY_THE_GUARD_SEES]
+
+
+@pytest.mark.parametrize("route", ALL_ROUTES)
 def test_route_is_out_of_the_audience(consent_run: ConsentRun, route: str) -> None:
     scenario = consent_run.routes[route]
     assert scenario.customer_id in consent_run.audience_before
     assert scenario.customer_id not in audience(), route
 
 
-@pytest.mark.parametrize("route", [*ROUTES_THE_LEDGER_DECIDES, "reused_message_id_before_unsubscribe"])
+@pytest.mark.parametrize("route", ALL_ROUTES)
 def test_route_is_out_of_the_audience_before_any_rebuild(consent_run: ConsentRun, route: str) -> None:
     """The guard reads the raw tables live: a load with no (or a failed) build already suppresses."""
     assert consent_run.routes[route].customer_id not in consent_run.audience_unbuilt, route
