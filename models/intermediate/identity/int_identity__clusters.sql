@@ -1,10 +1,13 @@
 {#
     Final clusters: strong clusters joined by accepted scored edges, without ever letting a scored
-    (weak) edge put two different dates of birth into one cluster, directly or through a chain.
+    (weak) edge join two clearly different dates of birth, directly or through a chain (over-merge
+    protection: a chain of plausible pairs must not fuse two people).
 
     A strong cluster is *dated* when its records state a date of birth (its most common one,
     int_identity__strong_clusters.cluster_date_of_birth), else *undated*.
-      1. dated clusters are joined by accepted edges between clusters with the same date of birth;
+      1. dated clusters are joined by accepted edges between clusters with the same date of birth or
+         dates one slip apart (a mistyped or transposed digit, day and month swapped: macro
+         identity_dates_within_a_slip), which the scored pair has already weighed;
       2. undated clusters are joined by accepted edges among themselves (no date, no conflict);
       3. each group of undated clusters from step 2 attaches to the one dated group it has the best
          accepted edge to (highest match_probability, ties to the smaller id), if any.
@@ -58,7 +61,9 @@ dated_edges as (
         cluster_a as node_a,
         cluster_b as node_b
     from typed
-    where dob_a is not null and dob_b is not null and dob_a = dob_b
+    where
+        dob_a is not null and dob_b is not null
+        and (dob_a = dob_b or {{ identity_dates_within_a_slip('dob_a', 'dob_b') }})
 ),
 
 undated_edges as (

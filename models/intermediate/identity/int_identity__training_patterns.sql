@@ -1,0 +1,136 @@
+{#
+    The training data of the matcher's expectation-maximisation (EM): how many record pairs show each
+    distinct comparison pattern (one level per comparison), per training block.
+
+    A training block (var identity_em_training_blocks) is a set of pairs that agree on a key, for
+    example the same date of birth. Inside it the key's own comparisons are fixed, so EM learns the
+    m-probabilities of the *other* comparisons there, with u held at the values measured over random
+    pairs (int_identity__u_probabilities): among different people, agreeing on a date of birth says
+    nothing about their names, so u stays valid inside the block. Each block's key columns must not
+    overlap the comparisons it trains (declared in the var as `fixes`).
+
+    Pairs are between records in different strong clusters: exactly the population the scored matcher
+    sees, so the learnt m and prior describe the pairs still to decide. Blocks larger than
+    var identity_max_block_size are left out (they are counted in skipped_pairs).
+
+    Besides the patterns, each row carries the figures int_identity__match_weight_estimates needs to
+    turn the block's match share into the prior: records with the key, all records, all pairs between
+    different strong clusters. EM over a few hundred pattern counts is cheap at any number of records.
+#}
+
+{%- set blocks = var('identity_em_training_blocks') %}
+{%- set comparisons = identity_comparison_names() %}
+
+with
+
+records as (
+    select
+        records.*,
+        clusters.strong_cluster_id
+    from {{ ref('int_identity__source_records') }} as records
+    inner join {{ ref('int_identity__strong_clusters') }} as clusters on records.record_id = clusters.record_id
+),
+
+strong_cluster_sizes as (
+    select count(*) as size
+    from records
+    group by strong_cluster_id
+),
+
+population as (
+    select
+        sum(size) as total_records,
+        (sum(size) * (sum(size) - 1) - sum(size * (size - 1))) / 2 as population_pairs
+    from strong_cluster_sizes
+),
+
+block_keys as (
+    {%- for block_name, block in blocks.items() %}
+        select
+            '{{ block_name }}' as training_block,
+            '{{ block.fixes | join(",") }}' as fixed_comparisons,
+            record_id,
+            strong_cluster_id,
+            {{ block.key }} as block_key
+        from records
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+sized as (
+    select
+        *,
+        count(*) over (partition by training_block, block_key) as block_size
+    from block_keys
+    where block_key is not null
+),
+
+block_stats as (
+    select
+        training_block,
+        count(*) as block_records,
+        coalesce(sum(block_size - 1) filter (where block_size > {{ var('identity_max_block_size') }}), 0) / 2
+            as skipped_pairs
+    from sized
+    group by training_block
+),
+
+pairs as (
+    select
+        a.training_block,
+        a.fixed_comparisons,
+        a.record_id as record_id_a,
+        b.record_id as record_id_b
+    from sized as a
+    inner join sized as b
+        on
+            a.training_block = b.training_block
+            and a.block_key = b.block_key
+            and a.record_id < b.record_id
+            and a.strong_cluster_id <> b.strong_cluster_id
+    where a.block_size <= {{ var('identity_max_block_size') }}
+),
+
+compared as (
+    select
+        pairs.training_block,
+        pairs.fixed_comparisons,
+        {{ identity_comparison_levels('a', 'b') }}
+    from pairs
+    inner join records as a on pairs.record_id_a = a.record_id
+    inner join records as b on pairs.record_id_b = b.record_id
+),
+
+patterns as (
+    select
+        training_block,
+        fixed_comparisons,
+        {%- for comparison in comparisons %}
+            {{ comparison }}_level,
+        {%- endfor %}
+        count(*) as pairs
+    from compared
+    group by all
+)
+
+select
+    concat_ws(
+        '|',
+        patterns.training_block
+        {%- for comparison in comparisons %},
+            patterns.{{ comparison }}_level
+        {%- endfor %}
+    ) as pattern_key,
+    patterns.training_block,
+    patterns.fixed_comparisons,
+    {%- for comparison in comparisons %}
+        patterns.{{ comparison }}_level,
+    {%- endfor %}
+    patterns.pairs,
+    block_stats.block_records,
+    block_stats.skipped_pairs,
+    population.total_records,
+    population.population_pairs
+from patterns
+inner join block_stats on patterns.training_block = block_stats.training_block
+cross join population
