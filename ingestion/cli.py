@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--customers", type=_positive_int, default=5000)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--as-of", type=_iso_date, default=None)
+    generate.add_argument(
+        "--profile",
+        choices=("demo", "person-records", "mixed"),
+        default="demo",
+        help="demo: every source with truth; person-records: CSV person records (names, addresses, dates of "
+        "birth; no email, no phone) with realistic noise; mixed: the same, part of the records with an email",
+    )
+    generate.add_argument("--noise", type=float, default=1.0, help="person-records/mixed: noise rate multiplier")
 
     serve = commands.add_parser("serve", help="serve generated data as local HubSpot and Shopify APIs")
     serve.add_argument("--data", type=Path, default=None)
@@ -70,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "generate":
+        if args.profile != "demo":
+            from ingestion.generate.person_records import generate_person_records
+
+            manifest = generate_person_records(
+                args.out or settings.data_dir(), args.customers, args.seed, args.profile, args.as_of, args.noise
+            )
+            print(f"wrote {sum(manifest['row_counts'].values()):,} records for {args.customers:,} people to {manifest['out']}")
+            return 0
         from ingestion.generate import generate
 
         manifest = generate(args.out or settings.data_dir(), customers=args.customers, seed=args.seed, as_of=args.as_of)

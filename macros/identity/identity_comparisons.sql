@@ -19,7 +19,7 @@
     {#- Every level each comparison can produce, most similar first (the EM model and the seed test use it). -#}
     {{ return({
         'first_name': ['exact', 'exact_at_home', 'nickname', 'swapped', 'fuzzy_high', 'fuzzy_low', 'different'],
-        'last_name': ['exact', 'exact_at_home', 'swapped', 'fuzzy_high', 'fuzzy_low', 'different'],
+        'last_name': ['exact', 'exact_at_home', 'fuzzy_high', 'fuzzy_low', 'different'],
         'date_of_birth': ['exact', 'typo', 'same_year', 'different'],
         'email': ['exact', 'same_local_part', 'same_number', 'different'],
         'phone': ['exact', 'exact_at_home', 'different'],
@@ -29,7 +29,11 @@
 
 
 {% macro identity_names_swapped(l, r) -%}
-    {#- First and last name written the other way round (each side's first name ~ the other's last name). -#}
+    {#-
+        First and last name written the other way round (each side's first name ~ the other's last
+        name). Such a pair's first_name level is 'swapped', which stands for both names (its u is the
+        chance that two people's names agree crosswise), and its last_name level is 'null'.
+    -#}
     (
         {{ l }}.first_name_key <> {{ l }}.last_name_key
         and jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.last_name_key) >= {{ var('identity_name_similarity_high') }}
@@ -86,8 +90,9 @@
         -- (counted in int_identity__u_probabilities); m is the exact level's.
         when {{ l }}.last_name_key = {{ r }}.last_name_key and {{ identity_same_home(l, r) }} then 'exact_at_home'
         when {{ l }}.last_name_key = {{ r }}.last_name_key then 'exact'
+        -- first and last name swapped: the first_name comparison's 'swapped' level weighs both names
         when {{ l }}.first_name_key is not null and {{ r }}.first_name_key is not null
-            and {{ identity_names_swapped(l, r) }} then 'swapped'
+            and {{ identity_names_swapped(l, r) }} then 'null'
         when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
             >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
         when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)

@@ -10,12 +10,12 @@
     thousand records see none of them between two people, only the true matches the sample happens to
     contain). For email (exact, same_local_part, same_number) and location (address_exact,
     postal_code, city) u is therefore counted exactly, over every pair of records that are certainly
-    two people: both dates of birth known and different (with group-bys, no pair enumeration). The
-    assumption is that these agreements do not depend on whether we know the dates of birth. The
+    two people: both dates of birth known, in different years (with group-bys, no pair enumeration;
+    a slip in the day or month of one person's records does not count as two people). The assumption is that these agreements do not depend on whether we know the dates of birth. The
     remaining levels of those comparisons (address_fuzzy, region) keep their sampled u, and
     'different' is what is left (1 - the other levels). The same counting gives the u of a first name,
     surname or phone shared *at one home* (level exact_at_home): the share of pairs of different
-    people at one home (known, different dates of birth) who share it. Household members share
+    people at one home (dates of birth in different years and more than one slip apart) who share it. Household members share
     surname and landline, so at home these agreements are weak evidence, and are named apart, so a
     shared first name is strong evidence there; the level is left out when fewer than
     var identity_min_pairs_for_estimate such pairs exist (the seed's value then stands).
@@ -55,7 +55,7 @@ random_pairs as (
 email_dated as (
     -- Records with a comparable (personal) email and a known date of birth.
     select
-        date_of_birth,
+        year(date_of_birth) as birth_year,
         email_match_key,
         email_local_part,
         nullif(regexp_extract(email_local_part, '[0-9]{3,}'), '') as email_number
@@ -68,44 +68,44 @@ email_key_groups as (
     select
         'all' as key_kind,
         '' as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
-    group by date_of_birth
+    group by birth_year
     union all
     select
         'email' as key_kind,
         email_match_key as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
-    group by email_match_key, date_of_birth
+    group by email_match_key, birth_year
     union all
     select
         'local_part' as key_kind,
         email_local_part as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
-    group by email_local_part, date_of_birth
+    group by email_local_part, birth_year
     union all
     select
         'number' as key_kind,
         email_number as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
     where email_number is not null
-    group by email_number, date_of_birth
+    group by email_number, birth_year
     union all
     select
         'local_part_with_number' as key_kind,
         email_local_part as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
     where email_number is not null
-    group by email_local_part, date_of_birth
+    group by email_local_part, birth_year
 ),
 
 email_key_pairs as (
@@ -156,7 +156,7 @@ email_u_counts as (
 location_dated as (
     -- Records with a location and a known date of birth.
     select
-        date_of_birth,
+        year(date_of_birth) as birth_year,
         case when address_key is not null and postal_code is not null then address_key || '|' || postal_code end
             as home_key,
         postal_code,
@@ -171,46 +171,46 @@ location_key_groups as (
     select
         'all' as key_kind,
         '' as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
-    group by date_of_birth
+    group by birth_year
     union all
     select
         'home' as key_kind,
         home_key as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
     where home_key is not null
-    group by home_key, date_of_birth
+    group by home_key, birth_year
     union all
     select
         'postal_code' as key_kind,
         postal_code as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
     where postal_code is not null
-    group by postal_code, date_of_birth
+    group by postal_code, birth_year
     union all
     select
         'city' as key_kind,
         city_key as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
     where city_key is not null
-    group by city_key, date_of_birth
+    group by city_key, birth_year
     union all
     select
         'city_and_postal_code' as key_kind,
         city_postal_key as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
     where city_postal_key is not null
-    group by city_postal_key, date_of_birth
+    group by city_postal_key, birth_year
 ),
 
 location_key_pairs as (
@@ -261,6 +261,7 @@ location_u_counts as (
 home_dated as (
     -- Records at a known home (street line and postal code) with a known date of birth.
     select
+        record_id,
         date_of_birth,
         address_key || '|' || postal_code as home_key,
         first_name_key,
@@ -270,80 +271,32 @@ home_dated as (
     where date_of_birth is not null and address_key is not null and postal_code is not null
 ),
 
-home_key_groups as (
+home_pairs as (
+    -- Pairs of certainly different people at one home: dates of birth in different years and more
+    -- than one slip apart. Homes are small, so the pairs are few (linear in the records).
     select
-        'home_first_named' as key_kind,
-        home_key as key_value,
-        date_of_birth,
-        count(*) as records
-    from home_dated
-    where first_name_key is not null
-    group by home_key, date_of_birth
-    union all
-    select
-        'home_first_name' as key_kind,
-        home_key || '|' || first_name_key as key_value,
-        date_of_birth,
-        count(*) as records
-    from home_dated
-    where first_name_key is not null
-    group by home_key, first_name_key, date_of_birth
-    union all
-    select
-        'home_named' as key_kind,
-        home_key as key_value,
-        date_of_birth,
-        count(*) as records
-    from home_dated
-    where last_name_key is not null
-    group by home_key, date_of_birth
-    union all
-    select
-        'home_surname' as key_kind,
-        home_key || '|' || last_name_key as key_value,
-        date_of_birth,
-        count(*) as records
-    from home_dated
-    where last_name_key is not null
-    group by home_key, last_name_key, date_of_birth
-    union all
-    select
-        'home_phoned' as key_kind,
-        home_key as key_value,
-        date_of_birth,
-        count(*) as records
-    from home_dated
-    where phone_e164 is not null
-    group by home_key, date_of_birth
-    union all
-    select
-        'home_phone' as key_kind,
-        home_key || '|' || phone_e164 as key_value,
-        date_of_birth,
-        count(*) as records
-    from home_dated
-    where phone_e164 is not null
-    group by home_key, phone_e164, date_of_birth
-),
-
-home_key_pairs as (
-    -- As for email: pairs sharing the key whose dates of birth differ (two people at one home).
-    select
-        key_kind,
-        (sum(records) * sum(records) - sum(records * records)) / 2 as pairs
-    from home_key_groups
-    group by key_kind, key_value
+        a.first_name_key is not null and b.first_name_key is not null as first_named,
+        coalesce(a.first_name_key = b.first_name_key, false) as same_first_name,
+        a.last_name_key is not null and b.last_name_key is not null as named,
+        coalesce(a.last_name_key = b.last_name_key, false) as same_surname,
+        a.phone_e164 is not null and b.phone_e164 is not null as phoned,
+        coalesce(a.phone_e164 = b.phone_e164, false) as same_phone
+    from home_dated as a
+    inner join home_dated as b on a.home_key = b.home_key and a.record_id < b.record_id
+    where
+        year(a.date_of_birth) <> year(b.date_of_birth)
+        and not {{ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth') }}
 ),
 
 home_kind_pairs as (
     select
-        coalesce(sum(pairs) filter (where key_kind = 'home_first_named'), 0) as first_named_pairs,
-        coalesce(sum(pairs) filter (where key_kind = 'home_first_name'), 0) as first_name_pairs,
-        coalesce(sum(pairs) filter (where key_kind = 'home_named'), 0) as named_pairs,
-        coalesce(sum(pairs) filter (where key_kind = 'home_surname'), 0) as surname_pairs,
-        coalesce(sum(pairs) filter (where key_kind = 'home_phoned'), 0) as phoned_pairs,
-        coalesce(sum(pairs) filter (where key_kind = 'home_phone'), 0) as phone_pairs
-    from home_key_pairs
+        count(*) filter (where first_named) as first_named_pairs,
+        count(*) filter (where same_first_name) as first_name_pairs,
+        count(*) filter (where named) as named_pairs,
+        count(*) filter (where same_surname) as surname_pairs,
+        count(*) filter (where phoned) as phoned_pairs,
+        count(*) filter (where same_phone) as phone_pairs
+    from home_pairs
 ),
 
 home_u_counts as (
