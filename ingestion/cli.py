@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="score customer_identities against ground truth")
     evaluate.add_argument("--truth", type=Path, default=None, help="CSV: source_system, source_record_id, entity_id")
+    evaluate.add_argument(
+        "--errors", type=Path, default=None, help="write sampled false-positive/false-negative pairs (CSV) here"
+    )
     return parser
 
 
@@ -84,7 +87,8 @@ def _run(args: argparse.Namespace) -> int:
             manifest = generate_person_records(
                 args.out or settings.data_dir(), args.customers, args.seed, args.profile, args.as_of, args.noise
             )
-            print(f"wrote {sum(manifest['row_counts'].values()):,} records for {args.customers:,} people to {manifest['out']}")
+            records = sum(manifest["row_counts"].values())
+            print(f"wrote {records:,} records for {args.customers:,} people to {manifest['out']}")
             return 0
         from ingestion.generate import generate
 
@@ -116,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         from ingestion.evaluate import evaluate
 
-        return evaluate(truth=args.truth)
+        return evaluate(truth=args.truth, errors=args.errors)
     raise AssertionError(f"unhandled command {args.command}")
 
 

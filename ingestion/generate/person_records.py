@@ -106,7 +106,9 @@ def _noisy_dob(r: random.Random, dob: date, as_of: date, rates: NoiseRates, nois
     candidates: list[date] = []
     text = dob.isoformat()
     if _chance(r, rates.dob_transposed, noise):
-        digits = [i for i in range(len(text) - 1) if text[i].isdigit() and text[i + 1].isdigit() and text[i] != text[i + 1]]
+        digits = [
+            i for i in range(len(text) - 1) if text[i].isdigit() and text[i + 1].isdigit() and text[i] != text[i + 1]
+        ]
         i = r.choice(digits)
         candidates.append(_parse(text[:i] + text[i + 1] + text[i] + text[i + 2 :]))
     if _chance(r, rates.dob_day_month_swapped, noise) and dob.day <= 12 and dob.day != dob.month:
