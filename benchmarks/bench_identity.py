@@ -219,7 +219,6 @@ def run_splink(
     return results
 
 
-
 def _demo_linker(db_api: Any) -> Any:
     """The demo's comparable configuration: source links, emails and phones as well as persons' fields."""
     import splink.comparison_library as cl

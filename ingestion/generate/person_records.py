@@ -145,8 +145,9 @@ def _postal_ocr(r: random.Random, code: str) -> str:
     return code[:i] + _OCR_DIGITS[code[i]] + code[i + 1 :]
 
 
-def render_record(r: random.Random, person: Person, as_of: date, email_share: float, rates: NoiseRates,
-                  noise: float) -> dict[str, str]:
+def render_record(
+    r: random.Random, person: Person, as_of: date, email_share: float, rates: NoiseRates, noise: float
+) -> dict[str, str]:
     """One noisy record of ``person`` (canonical field names, as in LEGACY_MAPPING)."""
     first = person.first_name
     nicknames = NICKNAMES.get(first.lower())

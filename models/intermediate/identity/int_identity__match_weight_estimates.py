@@ -13,8 +13,9 @@ How (Fellegi-Sunter with expectation-maximisation, EM):
   matches each block saw with the value present.
 * The prior: a block's matches (λ_B · its pairs) are the share r_B of all matches that agree on the
   block's key, r_B = P(both records have the key's values | match) · P(the key's levels | match), both
-  learnt by the *other* blocks (the first is the share of their matches with a value on both sides). So all matches ≈ λ_B · pairs_B / r_B, and λ = that over all
-  pairs between different strong clusters (averaged over the blocks where it can be computed).
+  learnt by the *other* blocks (the first is the share of their matches with a value on both sides).
+  So all matches ≈ λ_B · pairs_B / r_B, and λ = that over all pairs between different strong
+  clusters (averaged over the blocks where it can be computed).
 * A comparison that no block could learn (fewer expected matches with a value than
   identity_min_pairs_for_estimate) keeps the seed's m (m_from = 'seed'); the seed is also EM's
   starting point. Email, phone and source-stated links are not needed: they only make the strong
@@ -222,11 +223,14 @@ def model(dbt: Any, session: Any) -> Any:
     prior = min(max(prior, 1.0 / max(population_pairs, 1.0)), 0.5)
 
     all_converged = all(fit["converged"] for fit in fits.values())
-    summary = "; ".join(
-        f"{name}: {fit['iterations']} iterations, {'converged' if fit['converged'] else 'NOT converged'}, "
-        f"match share {fit['share']:.4g}"
-        for name, fit in sorted(fits.items())
-    ) or "no training pairs"
+    summary = (
+        "; ".join(
+            f"{name}: {fit['iterations']} iterations, {'converged' if fit['converged'] else 'NOT converged'}, "
+            f"match share {fit['share']:.4g}"
+            for name, fit in sorted(fits.items())
+        )
+        or "no training pairs"
+    )
 
     out: dict[str, list[Any]] = defaultdict(list)
 
@@ -261,8 +265,19 @@ def model(dbt: Any, session: Any) -> Any:
                 em_iterations=max((fits[n]["iterations"] for n in teachers), default=0),
                 em_converged=all(fits[n]["converged"] for n in teachers),
             )
-        emit(comparison, "null", 1.0, 1.0, 0.0, m_from="fixed", u_from="fixed", expected_matches=support[comparison],
-             trained_in=None, em_iterations=0, em_converged=True)
+        emit(
+            comparison,
+            "null",
+            1.0,
+            1.0,
+            0.0,
+            m_from="fixed",
+            u_from="fixed",
+            expected_matches=support[comparison],
+            trained_in=None,
+            em_iterations=0,
+            em_converged=True,
+        )
     emit(
         "prior",
         "match",

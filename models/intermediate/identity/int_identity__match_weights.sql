@@ -13,15 +13,6 @@
 
 with
 
-seeded as (
-    select
-        comparison,
-        level,
-        m_probability,
-        u_probability
-    from {{ ref('identity_match_weights') }}
-),
-
 estimated as (
     select * from {{ ref('int_identity__match_weight_estimates') }}
 ),
@@ -44,7 +35,7 @@ chosen as (
             u_probability,
             'seed' as m_from,
             'seed' as u_from
-        from seeded
+        from {{ ref('identity_match_weights') }}
         union all
         select
             comparison,

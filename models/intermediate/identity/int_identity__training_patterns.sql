@@ -116,9 +116,9 @@ patterns as (
 select
     concat_ws(
         '|',
-        patterns.training_block
-        {%- for comparison in comparisons %},
-            patterns.{{ comparison }}_level
+        patterns.training_block,
+        {%- for comparison in comparisons %}
+            patterns.{{ comparison }}_level{% if not loop.last %},{% endif %}
         {%- endfor %}
     ) as pattern_key,
     patterns.training_block,
