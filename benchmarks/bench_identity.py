@@ -18,6 +18,11 @@ Run (after `customer360 demo --customers N` or generate + load + `customer360 bu
     python -m pip install -e ".[bench]"
     CUSTOMER360_DUCKDB_PATH=... CUSTOMER360_DATA_DIR=... python benchmarks/bench_identity.py
 
+Person-records profiles (`customer360 generate --profile person-records|mixed`, then
+`customer360 load csv_contacts`): pass `--profile person-records|mixed` (Splink's configuration for
+such data) and, since staging reads every source, `--empty-sources-from DEMO_WAREHOUSE` once to create
+empty raw tables for the sources that were never loaded; then `customer360 build`.
+
 Options: --skip-ours (score the existing customer_identities without rebuilding), --threshold P.
 """
 
@@ -332,6 +337,35 @@ def _union_find(edges: list[tuple[str, str]]) -> dict[str, str]:
     return {node: find(node) for node in list(parent)}
 
 
+def declare_absent_sources(warehouse: Path, template: Path) -> int:
+    """Empty raw tables, shaped like ``template``'s (a warehouse with every source loaded), for the
+    sources never loaded into ``warehouse``: staging reads every source, and a person-records warehouse
+    holds one CSV drop only. Returns the tables created."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(f"attach '{str(template).replace(chr(39), chr(39) * 2)}' as template (read_only)").fetchall()
+        present = set(
+            con.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+            ).fetchall()
+        )
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'template' "
+            "and schema_name like 'raw\\_%' escape '\\' and schema_name not like '%\\_staging' escape '\\'"
+        ).fetchall()
+        created = 0
+        for schema, table in tables:
+            if (schema, table) not in present:
+                con.execute(f'create schema if not exists "{schema}"').fetchall()
+                con.execute(
+                    f'create table "{schema}"."{table}" as select * from template."{schema}"."{table}" limit 0'
+                ).fetchall()
+                created += 1
+        return created
+    finally:
+        con.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--truth", type=Path, default=None, help="default: DATA/truth/source_records.csv")
@@ -345,8 +379,16 @@ def main(argv: list[str] | None = None) -> int:
         default="demo",
         help="the generator profile of the loaded data (selects Splink's comparable configuration)",
     )
+    parser.add_argument(
+        "--empty-sources-from",
+        type=Path,
+        default=None,
+        help="a warehouse with every source loaded: empty raw tables like its are created for absent sources",
+    )
     args = parser.parse_args(argv)
     warehouse = settings.duckdb_path()
+    if args.empty_sources_from is not None:
+        print(f"created {declare_absent_sources(warehouse, args.empty_sources_from)} empty raw tables")
     truth = (args.truth or default_truth_path()).resolve()
     results = [run_ours(warehouse, truth, skip_build=args.skip_ours)]
     if not args.skip_splink:

@@ -148,6 +148,7 @@ def model(dbt: Any, session: Any) -> Any:
                 "fixes": [c for c in str(row["fixed_comparisons"]).split(",") if c],
                 "patterns": [],
                 "key_levels": defaultdict(set),
+                "block_pairs": float(row["block_pairs"]),
                 "block_records": float(row["block_records"]),
                 "total_records": float(row["total_records"]),
                 "population_pairs": float(row["population_pairs"]),
@@ -208,7 +209,7 @@ def model(dbt: Any, session: Any) -> Any:
                 for level in {M_OF.get(lv, lv) for lv in block["key_levels"][comparison]}
                 if level != "null"
             )
-        block_pairs = sum(pairs for _, pairs in block["patterns"])
+        block_pairs = block["block_pairs"]  # all of the block's pairs (the patterns may be a sample)
         if recall > 0 and block["population_pairs"] > 0:
             estimates.append(fit["share"] * block_pairs / recall / block["population_pairs"])
     population_pairs = max((b["population_pairs"] for b in blocks.values()), default=1.0)

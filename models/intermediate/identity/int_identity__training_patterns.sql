@@ -11,7 +11,9 @@
 
     Pairs are between records in different strong clusters: exactly the population the scored matcher
     sees, so the learnt m and prior describe the pairs still to decide. Blocks larger than
-    var identity_max_block_size are left out (they are counted in skipped_pairs).
+    var identity_max_block_size are left out (they are counted in skipped_pairs). A block with more
+    than var identity_em_max_pairs_per_block pairs is sampled (by a hash of the pair); block_pairs
+    keeps its full size, which the prior needs.
 
     Besides the patterns, each row carries the figures int_identity__match_weight_estimates needs to
     turn the block's match share into the prior: records with the key, all records, all pairs between
@@ -75,7 +77,7 @@ block_stats as (
     group by training_block
 ),
 
-pairs as (
+all_pairs as (
     select
         a.training_block,
         a.fixed_comparisons,
@@ -89,6 +91,26 @@ pairs as (
             and a.record_id < b.record_id
             and a.strong_cluster_id <> b.strong_cluster_id
     where a.block_size <= {{ var('identity_max_block_size') }}
+),
+
+block_pairs as (
+    select
+        training_block,
+        count(*) as block_pairs
+    from all_pairs
+    group by training_block
+),
+
+pairs as (
+    -- A fixed, hash-chosen sample of at most var identity_em_max_pairs_per_block pairs per block: the
+    -- pattern shares (all that EM needs) barely move, the cost stays flat at any size.
+    select all_pairs.*
+    from all_pairs
+    inner join block_pairs on all_pairs.training_block = block_pairs.training_block
+    where
+        block_pairs.block_pairs <= {{ var('identity_em_max_pairs_per_block') }}
+        or hash(all_pairs.record_id_a, all_pairs.record_id_b) % 1000000
+        < 1000000.0 * {{ var('identity_em_max_pairs_per_block') }} / block_pairs.block_pairs
 ),
 
 compared as (
@@ -127,10 +149,12 @@ select
         patterns.{{ comparison }}_level,
     {%- endfor %}
     patterns.pairs,
+    block_pairs.block_pairs,
     block_stats.block_records,
     block_stats.skipped_pairs,
     population.total_records,
     population.population_pairs
 from patterns
 inner join block_stats on patterns.training_block = block_stats.training_block
+inner join block_pairs on patterns.training_block = block_pairs.training_block
 cross join population
