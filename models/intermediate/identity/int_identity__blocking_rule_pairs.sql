@@ -17,6 +17,18 @@ candidate_pairs as (
     select * from {{ ref('int_identity__candidate_pairs') }}
 ),
 
+rules as (
+    select
+        rule_list.blocking_rule,
+        rule_list.rule_order
+    from (
+        values
+        {%- for rule_name in rules.keys() %}
+            ('{{ rule_name }}', {{ loop.index }}){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as rule_list (blocking_rule, rule_order)
+),
+
 block_keys as (
     {%- for rule_name, key_expression in rules.items() %}
         select
@@ -68,12 +80,13 @@ pair_counts as (
 )
 
 select
-    block_stats.blocking_rule,
-    block_stats.rule_order,
-    block_stats.records_keyed,
-    block_stats.blocks_skipped,
-    block_stats.records_in_skipped_blocks,
+    rules.blocking_rule,
+    rules.rule_order,
+    coalesce(block_stats.records_keyed, 0) as records_keyed,
+    coalesce(block_stats.blocks_skipped, 0) as blocks_skipped,
+    coalesce(block_stats.records_in_skipped_blocks, 0) as records_in_skipped_blocks,
     coalesce(pair_counts.pairs_proposed, 0) as pairs_proposed,
     coalesce(pair_counts.pairs_first, 0) as pairs_first
-from block_stats
-left join pair_counts on block_stats.blocking_rule = pair_counts.blocking_rule
+from rules
+left join block_stats on rules.blocking_rule = block_stats.blocking_rule
+left join pair_counts on rules.blocking_rule = pair_counts.blocking_rule
