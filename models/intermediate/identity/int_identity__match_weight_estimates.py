@@ -8,7 +8,8 @@ How (Fellegi-Sunter with expectation-maximisation, EM):
 * u is fixed, measured over random pairs and value counts (int_identity__u_probabilities).
 * m is learnt by EM inside each training block (int_identity__training_patterns: the counts of each
   distinct comparison pattern among pairs that agree on the block's key, e.g. the same date of
-  birth). Each block learns the m of the comparisons it does not fix, and its own share of matches
+  birth). Each block learns the m of the comparisons it neither fixes nor ignores (one that depends
+  on the key among different people, where u would not hold), and its own share of matches
   λ_B. The m of a comparison is the average over the blocks that learn it, weighed by the expected
   matches each block saw with the value present.
 * The prior: a block's matches (λ_B · its pairs) are the share r_B of all matches that agree on the
@@ -55,10 +56,13 @@ def run_em(
     u: dict[str, dict[str, float]],
     max_iterations: int,
     tolerance: float,
+    held: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """EM over pattern counts with u fixed: returns m per trained comparison, λ, expected matches
     per comparison (pairs with a value, weighed by their match probability), the share of matches
-    with a value on both sides (present), iterations, converged."""
+    with a value on both sides (present), iterations, converged. ``held``: comparisons whose m (learnt
+    elsewhere) enters the likelihood but is not updated."""
+    held = held or {}
     m = {comparison: dict(m_start[comparison]) for comparison in trained}
     share = 0.5
     iterations = 0
@@ -73,10 +77,10 @@ def run_em(
         for levels, pairs in patterns:
             log_m = math.log(share)
             log_u = math.log(1.0 - share)
-            for comparison in trained:
+            for comparison in (*trained, *held):
                 level = levels[comparison]
                 if level != "null":
-                    log_m += math.log(m[comparison][M_OF.get(level, level)])
+                    log_m += math.log((m.get(comparison) or held[comparison])[M_OF.get(level, level)])
                     log_u += math.log(u[comparison][level])
             # P(match | pattern), computed stably in log space
             probability = 1.0 / (1.0 + math.exp(min(log_u - log_m, 700.0)))
@@ -146,6 +150,7 @@ def model(dbt: Any, session: Any) -> Any:
             row["training_block"],
             {
                 "fixes": [c for c in str(row["fixed_comparisons"]).split(",") if c],
+                "ignores": [c for c in str(row["ignored_comparisons"] or "").split(",") if c],
                 "patterns": [],
                 "key_levels": defaultdict(set),
                 "block_pairs": float(row["block_pairs"]),
@@ -159,31 +164,44 @@ def model(dbt: Any, session: Any) -> Any:
         for comparison in block["fixes"]:
             block["key_levels"][comparison].add(levels[comparison])
 
+    def combine(fits: dict[str, dict[str, Any]]) -> tuple[dict, dict, dict, dict]:
+        """m per comparison: the blocks' estimates weighed by the matches they saw with a value."""
+        m: dict[str, dict[str, float]] = {}
+        m_from: dict[str, str] = {}
+        support: dict[str, float] = {}
+        taught_by: dict[str, list[str]] = {}
+        for comparison in COMPARISONS:
+            teachers = [n for n, fit in fits.items() if comparison in fit["m"] and fit["expected"][comparison] > 0]
+            weight = sum(fits[n]["expected"][comparison] for n in teachers)
+            support[comparison] = weight
+            if weight >= min_matches:
+                m[comparison] = {
+                    level: sum(fits[n]["m"][comparison][level] * fits[n]["expected"][comparison] for n in teachers)
+                    / weight
+                    for level in start[comparison]
+                }
+                m_from[comparison] = "em"
+                taught_by[comparison] = teachers
+            else:
+                m[comparison] = start[comparison]
+                m_from[comparison] = "seed"
+                taught_by[comparison] = []
+        return m, m_from, support, taught_by
+
+    # First the blocks that learn every comparison they do not fix; then the blocks that ignore some,
+    # with the ignored comparisons' m (from the first round) held in their likelihood.
     fits: dict[str, dict[str, Any]] = {}
     for name, block in sorted(blocks.items()):
-        trained = [c for c in COMPARISONS if c not in block["fixes"]]
-        fits[name] = run_em(block["patterns"], trained, start, u, max_iterations, tolerance)
-
-    # m per comparison: blocks' estimates weighed by the matches they saw with a value.
-    m: dict[str, dict[str, float]] = {}
-    m_from: dict[str, str] = {}
-    support: dict[str, float] = {}
-    taught_by: dict[str, list[str]] = {}
-    for comparison in COMPARISONS:
-        teachers = [name for name, fit in fits.items() if comparison in fit["m"] and fit["expected"][comparison] > 0]
-        weight = sum(fits[name]["expected"][comparison] for name in teachers)
-        support[comparison] = weight
-        if weight >= min_matches:
-            m[comparison] = {
-                level: sum(fits[n]["m"][comparison][level] * fits[n]["expected"][comparison] for n in teachers) / weight
-                for level in start[comparison]
-            }
-            m_from[comparison] = "em"
-            taught_by[comparison] = teachers
-        else:
-            m[comparison] = start[comparison]
-            m_from[comparison] = "seed"
-            taught_by[comparison] = []
+        if not block["ignores"]:
+            trained = [c for c in COMPARISONS if c not in block["fixes"]]
+            fits[name] = run_em(block["patterns"], trained, start, u, max_iterations, tolerance)
+    first_m, first_from, _, _ = combine(fits)
+    for name, block in sorted(blocks.items()):
+        if block["ignores"]:
+            trained = [c for c in COMPARISONS if c not in block["fixes"] and c not in block["ignores"]]
+            held = {c: first_m[c] for c in block["ignores"] if first_from[c] == "em"}
+            fits[name] = run_em(block["patterns"], trained, start, u, max_iterations, tolerance, held)
+    m, m_from, support, taught_by = combine(fits)
 
     # Share of matching pairs with the value on both records: the blocks' figures, weighed by matches.
     present: dict[str, float] = {}

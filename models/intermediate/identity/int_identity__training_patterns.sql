@@ -51,6 +51,7 @@ block_keys as (
         select
             '{{ block_name }}' as training_block,
             '{{ block.fixes | join(",") }}' as fixed_comparisons,
+            '{{ block.get("ignores", []) | join(",") }}' as ignored_comparisons,
             record_id,
             strong_cluster_id,
             {{ block.key }} as block_key
@@ -81,6 +82,7 @@ all_pairs as (
     select
         a.training_block,
         a.fixed_comparisons,
+        a.ignored_comparisons,
         a.record_id as record_id_a,
         b.record_id as record_id_b
     from sized as a
@@ -117,6 +119,7 @@ compared as (
     select
         pairs.training_block,
         pairs.fixed_comparisons,
+        pairs.ignored_comparisons,
         {{ identity_comparison_levels('a', 'b') }}
     from pairs
     inner join records as a on pairs.record_id_a = a.record_id
@@ -127,6 +130,7 @@ patterns as (
     select
         training_block,
         fixed_comparisons,
+        ignored_comparisons,
         {%- for comparison in comparisons %}
             {{ comparison }}_level,
         {%- endfor %}
@@ -145,6 +149,7 @@ select
     ) as pattern_key,
     patterns.training_block,
     patterns.fixed_comparisons,
+    patterns.ignored_comparisons,
     {%- for comparison in comparisons %}
         patterns.{{ comparison }}_level,
     {%- endfor %}
