@@ -48,10 +48,11 @@ population as (
 
 block_keys as (
     {%- for block_name, block in blocks.items() %}
+        {%- set ignored = block.get("ignores", []) | join(",") %}
         select
             '{{ block_name }}' as training_block,
             '{{ block.fixes | join(",") }}' as fixed_comparisons,
-            '{{ block.get("ignores", []) | join(",") }}' as ignored_comparisons,
+            '{{ ignored }}' as ignored_comparisons,
             record_id,
             strong_cluster_id,
             {{ block.key }} as block_key
