@@ -18,6 +18,11 @@ Run (after `customer360 demo --customers N` or generate + load + `customer360 bu
     python -m pip install -e ".[bench]"
     CUSTOMER360_DUCKDB_PATH=... CUSTOMER360_DATA_DIR=... python benchmarks/bench_identity.py
 
+Person-records profiles (`customer360 generate --profile person-records|mixed`, then
+`customer360 load csv_contacts`): pass `--profile person-records|mixed` (Splink's configuration for
+such data) and, since staging reads every source, `--empty-sources-from DEMO_WAREHOUSE` once to create
+empty raw tables for the sources that were never loaded; then `customer360 build`.
+
 Options: --skip-ours (score the existing customer_identities without rebuilding), --threshold P.
 """
 
@@ -29,6 +34,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -61,13 +67,15 @@ SPLINK_COLUMNS = """
     first_name_key,
     last_name_key,
     last_name_phonetic,
+    first_name_phonetic,
     cast(date_of_birth as varchar) as date_of_birth,
     case when not is_role_email then email_match_key end as email_match_key,
     case when not is_role_email then email_local_part end as email_local_part,
     phone_e164,
     postal_code,
     address_key,
-    city_key
+    city_key,
+    region_code
 """
 
 
@@ -128,9 +136,15 @@ def _source_link_groups(warehouse: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {node[2:]: label for node, label in _union_find(rows).items() if node.startswith("r:")}
 
 
-def run_splink(warehouse_path: Path, truth: Path, threshold: float, model_out: Path | None = None) -> list[Result]:
-    import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+def run_splink(
+    warehouse_path: Path,
+    truth: Path,
+    threshold: float,
+    model_out: Path | None = None,
+    profile: str = "demo",
+    one_location: bool = False,
+) -> list[Result]:
+    from splink import DuckDBAPI
 
     logging.getLogger("splink").setLevel(logging.WARNING)
     started = time.perf_counter()
@@ -148,7 +162,8 @@ def run_splink(warehouse_path: Path, truth: Path, threshold: float, model_out: P
     # fetched before Splink takes the connection over.
     con.register("records_arrow", table)
     con.execute("create table link_groups (unique_id varchar, source_link_group varchar)").fetchall()
-    con.executemany("insert into link_groups values (?, ?)", list(groups.items()))
+    if groups:
+        con.executemany("insert into link_groups values (?, ?)", list(groups.items()))
     con.execute(
         """
         create table records as
@@ -161,6 +176,69 @@ def run_splink(warehouse_path: Path, truth: Path, threshold: float, model_out: P
     con.execute("create table linkable as select * from linkable_arrow").fetchall()
     con.unregister("linkable_arrow")
     db_api = DuckDBAPI(connection=con)
+    linker = (
+        _demo_linker(db_api)
+        if profile == "demo"
+        else _person_linker(db_api, with_email=profile == "mixed", one_location=one_location)
+    )
+    label = "Splink, one location" if one_location else "Splink"
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
+    seconds = time.perf_counter() - started
+    if model_out is not None:
+        linker.misc.save_model_to_json(str(model_out), overwrite=True)
+
+    results = []
+    for cut in sorted({threshold, 0.9, 0.999}):
+        clustered = (
+            clusters
+            if cut == threshold
+            else linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, cut)
+        )
+        con.execute(
+            f"""
+            create or replace table splink_clusters as
+            select records.source_system, records.source_record_id, cast(clustered.cluster_id as varchar) as customer_id
+            from {clustered.physical_name} as clustered
+            inner join records using (unique_id)
+            """
+        ).fetchall()
+        name = f"{label} @ {cut}" + (" (timed)" if cut == threshold else "")
+        timed = seconds if cut == threshold else 0.0
+        results.append(Result(name, _scores(con, truth, "splink_clusters", "linkable"), timed))
+
+        if not groups:
+            continue
+        # The same predictions clustered together with the source-stated links as certain edges, as
+        # our side does: Splink's model alone needs other agreeing fields to overcome its prior.
+        pairs = con.execute(
+            f"select unique_id_l, unique_id_r from {predictions.physical_name} where match_probability >= {cut}"
+        ).fetchall()
+        labels = _union_find([*pairs, *((record, "group:" + group) for record, group in groups.items())])
+        con.execute("create or replace table splink_linked (unique_id varchar, customer_id varchar)").fetchall()
+        con.executemany(
+            "insert into splink_linked values (?, ?)",
+            [(node, label) for node, label in labels.items() if not node.startswith("group:")],
+        )
+        con.execute(
+            """
+            create or replace table splink_clusters as
+            select records.source_system, records.source_record_id,
+                coalesce(splink_linked.customer_id, records.unique_id) as customer_id
+            from records left join splink_linked using (unique_id)
+            """
+        ).fetchall()
+        results.append(
+            Result(f"{label} @ {cut} + source links", _scores(con, truth, "splink_clusters", "linkable"), 0.0)
+        )
+    return results
+
+
+def _demo_linker(db_api: Any) -> Any:
+    """The demo's comparable configuration: source links, emails and phones as well as persons' fields."""
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator, block_on
+
     settings_creator = SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
@@ -203,54 +281,89 @@ def run_splink(warehouse_path: Path, truth: Path, threshold: float, model_out: P
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("date_of_birth"), record_sample_proportion=1.0
     )
-    predictions = linker.inference.predict(threshold_match_probability=0.5)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-    seconds = time.perf_counter() - started
-    if model_out is not None:
-        linker.misc.save_model_to_json(str(model_out), overwrite=True)
+    return linker
 
-    results = []
-    for cut in sorted({threshold, 0.9, 0.999}):
-        clustered = (
-            clusters
-            if cut == threshold
-            else linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, cut)
-        )
-        con.execute(
-            f"""
-            create or replace table splink_clusters as
-            select records.source_system, records.source_record_id, cast(clustered.cluster_id as varchar) as customer_id
-            from {clustered.physical_name} as clustered
-            inner join records using (unique_id)
-            """
-        ).fetchall()
-        name = f"Splink @ {cut}" + (" (timed)" if cut == threshold else "")
-        timed = seconds if cut == threshold else 0.0
-        results.append(Result(name, _scores(con, truth, "splink_clusters", "linkable"), timed))
 
-        # The same predictions clustered together with the source-stated links as certain edges, as
-        # our side does: Splink's model alone needs other agreeing fields to overcome its prior.
-        pairs = con.execute(
-            f"select unique_id_l, unique_id_r from {predictions.physical_name} where match_probability >= {cut}"
-        ).fetchall()
-        labels = _union_find([*pairs, *((record, "group:" + group) for record, group in groups.items())])
-        con.execute("create or replace table splink_linked (unique_id varchar, customer_id varchar)").fetchall()
-        con.executemany(
-            "insert into splink_linked values (?, ?)",
-            [(node, label) for node, label in labels.items() if not node.startswith("group:")],
-        )
-        con.execute(
-            """
-            create or replace table splink_clusters as
-            select records.source_system, records.source_record_id,
-                coalesce(splink_linked.customer_id, records.unique_id) as customer_id
-            from records left join splink_linked using (unique_id)
-            """
-        ).fetchall()
-        results.append(
-            Result(f"Splink @ {cut} + source links", _scores(con, truth, "splink_clusters", "linkable"), 0.0)
-        )
-    return results
+def _location_comparison() -> Any:
+    """Street, postal code, city and region as ONE comparison (most specific level first), as ours: the
+    documented separate comparisons count one shared home four times, so households merge."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def both(column: str) -> str:
+        return f"{column}_l is not null and {column}_r is not null"
+
+    return cl.CustomComparison(
+        output_column_name="location",
+        comparison_levels=[
+            cll.CustomLevel(
+                "coalesce(address_key_l, postal_code_l, city_key_l, region_code_l) is null "
+                "or coalesce(address_key_r, postal_code_r, city_key_r, region_code_r) is null"
+            ).configure(is_null_level=True),
+            cll.CustomLevel(
+                f"{both('address_key')} and address_key_l = address_key_r "
+                "and (postal_code_l = postal_code_r or city_key_l = city_key_r)",
+                "same street line",
+            ),
+            cll.CustomLevel(f"{both('postal_code')} and postal_code_l = postal_code_r", "same postal code"),
+            cll.CustomLevel(f"{both('city_key')} and city_key_l = city_key_r", "same city"),
+            cll.CustomLevel(f"{both('region_code')} and region_code_l = region_code_r", "same region"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _person_linker(db_api: Any, with_email: bool, one_location: bool = False) -> Any:
+    """Person records (names, addresses, dates of birth; an email on some records in `mixed`): Splink's
+    documented setup for such data (its name, date-of-birth and email comparisons with their default
+    thresholds, term frequencies on names and city), blocking on the same keys as ours, trained the
+    documented way (prior from a deterministic rule at an assumed recall, u by random sampling, m by
+    EM on two blocks)."""
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator, block_on
+
+    location = (
+        [_location_comparison()]
+        if one_location
+        else [
+            cl.ExactMatch("postal_code"),
+            cl.JaroWinklerAtThresholds("address_key", [0.9]),
+            cl.ExactMatch("city_key").configure(term_frequency_adjustments=True),
+            cl.ExactMatch("region_code"),
+        ]
+    )
+    comparisons = [
+        cl.NameComparison("first_name_key").configure(term_frequency_adjustments=True),
+        cl.NameComparison("last_name_key").configure(term_frequency_adjustments=True),
+        cl.DateOfBirthComparison("date_of_birth", input_is_string=True),
+        *location,
+    ]
+    blocking = [
+        block_on("date_of_birth"),
+        block_on("postal_code", "substr(last_name_key, 1, 2)"),
+        block_on("first_name_key", "last_name_key"),
+        block_on("last_name_phonetic", "given_name_canonical"),
+        block_on("first_name_phonetic", "last_name_phonetic"),
+        block_on("given_name_canonical", "city_key", "substr(last_name_key, 1, 1)"),
+    ]
+    if with_email:
+        comparisons.append(cl.EmailComparison("email_match_key"))
+        blocking.append(block_on("email_match_key"))
+    settings_creator = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=blocking,
+        retain_intermediate_calculation_columns=False,
+    )
+    linker = Linker(db_api.register("records"), settings_creator)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("first_name_key", "last_name_key", "date_of_birth")], recall=0.7
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("first_name_key", "last_name_key"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
+    return linker
 
 
 def _union_find(edges: list[tuple[str, str]]) -> dict[str, str]:
@@ -270,6 +383,35 @@ def _union_find(edges: list[tuple[str, str]]) -> dict[str, str]:
     return {node: find(node) for node in list(parent)}
 
 
+def declare_absent_sources(warehouse: Path, template: Path) -> int:
+    """Empty raw tables, shaped like ``template``'s (a warehouse with every source loaded), for the
+    sources never loaded into ``warehouse``: staging reads every source, and a person-records warehouse
+    holds one CSV drop only. Returns the tables created."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(f"attach '{str(template).replace(chr(39), chr(39) * 2)}' as template (read_only)").fetchall()
+        present = set(
+            con.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+            ).fetchall()
+        )
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'template' "
+            "and schema_name like 'raw\\_%' escape '\\' and schema_name not like '%\\_staging' escape '\\'"
+        ).fetchall()
+        created = 0
+        for schema, table in tables:
+            if (schema, table) not in present:
+                con.execute(f'create schema if not exists "{schema}"').fetchall()
+                con.execute(
+                    f'create table "{schema}"."{table}" as select * from template."{schema}"."{table}" limit 0'
+                ).fetchall()
+                created += 1
+        return created
+    finally:
+        con.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--truth", type=Path, default=None, help="default: DATA/truth/source_records.csv")
@@ -277,12 +419,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-ours", action="store_true", help="score customer_identities without rebuilding")
     parser.add_argument("--skip-splink", action="store_true")
     parser.add_argument("--splink-model", type=Path, default=None, help="save Splink's trained model (JSON) here")
+    parser.add_argument(
+        "--profile",
+        choices=("demo", "person-records", "mixed"),
+        default="demo",
+        help="the generator profile of the loaded data (selects Splink's comparable configuration)",
+    )
+    parser.add_argument(
+        "--empty-sources-from",
+        type=Path,
+        default=None,
+        help="a warehouse with every source loaded: empty raw tables like its are created for absent sources",
+    )
     args = parser.parse_args(argv)
     warehouse = settings.duckdb_path()
+    if args.empty_sources_from is not None:
+        print(f"created {declare_absent_sources(warehouse, args.empty_sources_from)} empty raw tables")
     truth = (args.truth or default_truth_path()).resolve()
     results = [run_ours(warehouse, truth, skip_build=args.skip_ours)]
     if not args.skip_splink:
-        results.extend(run_splink(warehouse, truth, args.threshold, args.splink_model))
+        results.extend(run_splink(warehouse, truth, args.threshold, args.splink_model, args.profile))
+        if args.profile != "demo":
+            # Also Splink with street, postal code, city and region as one comparison, as ours.
+            results.extend(run_splink(warehouse, truth, args.threshold, None, args.profile, one_location=True))
     print(f"records: {results[0].scores.records_scored:,}  true persons: {results[0].scores.true_persons:,}")
     print(f"{'method':<32} {'precision':>9} {'recall':>8} {'f1':>8} {'recall*':>8} {'customers':>10} {'seconds':>8}")
     for result in results:

@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--customers", type=_positive_int, default=5000)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--as-of", type=_iso_date, default=None)
+    generate.add_argument(
+        "--profile",
+        choices=("demo", "person-records", "mixed"),
+        default="demo",
+        help="demo: every source with truth; person-records: CSV person records (names, addresses, dates of "
+        "birth; no email, no phone) with realistic noise; mixed: the same, part of the records with an email",
+    )
+    generate.add_argument("--noise", type=float, default=1.0, help="person-records/mixed: noise rate multiplier")
 
     serve = commands.add_parser("serve", help="serve generated data as local HubSpot and Shopify APIs")
     serve.add_argument("--data", type=Path, default=None)
@@ -68,11 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="score customer_identities against ground truth")
     evaluate.add_argument("--truth", type=Path, default=None, help="CSV: source_system, source_record_id, entity_id")
+    evaluate.add_argument(
+        "--errors", type=Path, default=None, help="write sampled false-positive/false-negative pairs (CSV) here"
+    )
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "generate":
+        if args.profile != "demo":
+            from ingestion.generate.person_records import generate_person_records
+
+            manifest = generate_person_records(
+                args.out or settings.data_dir(), args.customers, args.seed, args.profile, args.as_of, args.noise
+            )
+            records = sum(manifest["row_counts"].values())
+            print(f"wrote {records:,} records for {args.customers:,} people to {manifest['out']}")
+            return 0
         from ingestion.generate import generate
 
         manifest = generate(args.out or settings.data_dir(), customers=args.customers, seed=args.seed, as_of=args.as_of)
@@ -108,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         from ingestion.evaluate import evaluate
 
-        return evaluate(truth=args.truth)
+        return evaluate(truth=args.truth, errors=args.errors)
     raise AssertionError(f"unhandled command {args.command}")
 
 

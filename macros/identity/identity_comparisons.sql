@@ -1,10 +1,13 @@
 {#
-    The comparison levels of the Fellegi-Sunter matcher, in one place: the scored pairs model and the
-    m/u estimation model both call this, so a level means the same thing in both.
+    The comparison levels of the Fellegi-Sunter matcher, in one place: the scored pairs, the EM training
+    patterns and the u estimates all call this, so a level means the same thing everywhere.
 
     Each comparison sorts a pair into one level, most similar first; 'null' when either side lacks the
-    value (such a comparison adds no weight). Similarities are DuckDB built-ins (jaro_winkler_similarity,
-    damerau_levenshtein) on the match keys built by staging and int_identity__source_records.
+    value (such a comparison adds no weight, never a negative one). Every other level's weight is
+    learnt from the warehouse's records (int_identity__match_weight_estimates); none is a veto.
+    Similarities are DuckDB built-ins (jaro_winkler_similarity, damerau_levenshtein) on the match keys
+    built by staging and int_identity__source_records. The similarity bands are vars
+    (identity_name_similarity_high / _low).
 #}
 
 {% macro identity_comparison_names() -%}
@@ -12,37 +15,91 @@
 {%- endmacro %}
 
 
+{% macro identity_comparison_level_names() -%}
+    {#- Every level each comparison can produce, most similar first (the EM model and the seed test use it). -#}
+    {{ return({
+        'first_name': ['exact', 'exact_at_home', 'nickname', 'swapped', 'fuzzy_high', 'fuzzy_low', 'different'],
+        'last_name': ['exact', 'exact_at_home', 'fuzzy_high', 'fuzzy_low', 'different'],
+        'date_of_birth': ['exact', 'typo', 'same_year', 'different'],
+        'email': ['exact', 'same_local_part', 'same_number', 'different'],
+        'phone': ['exact', 'exact_at_home', 'different'],
+        'location': ['address_exact', 'address_fuzzy', 'postal_code', 'city', 'region', 'different'],
+    }) }}
+{%- endmacro %}
+
+
+{% macro identity_names_swapped(l, r) -%}
+    {#-
+        First and last name written the other way round (each side's first name ~ the other's last
+        name). Such a pair's first_name level is 'swapped', which stands for both names (its u is the
+        chance that two people's names agree crosswise), and its last_name level is 'null'.
+    -#}
+    (
+        {{ l }}.first_name_key <> {{ l }}.last_name_key
+        and jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.last_name_key) >= {{ var('identity_name_similarity_high') }}
+        and jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.first_name_key) >= {{ var('identity_name_similarity_high') }}
+    )
+{%- endmacro %}
+
+
+{% macro identity_date_of_birth_level(l, r) -%}
+    case
+        when {{ l }}.date_of_birth is null or {{ r }}.date_of_birth is null then 'null'
+        when {{ l }}.date_of_birth = {{ r }}.date_of_birth then 'exact'
+        when {{ identity_dates_within_a_slip(l ~ '.date_of_birth', r ~ '.date_of_birth') }} then 'typo'
+        when year({{ l }}.date_of_birth) = year({{ r }}.date_of_birth) then 'same_year'
+        else 'different'
+    end
+{%- endmacro %}
+
+
+{% macro identity_dates_within_a_slip(left_date, right_date) -%}
+    {#- One mistyped or transposed digit, or day and month swapped (05/04 vs 04/05). -#}
+    (
+        damerau_levenshtein(cast({{ left_date }} as varchar), cast({{ right_date }} as varchar)) <= 1
+        or (
+            year({{ left_date }}) = year({{ right_date }})
+            and month({{ left_date }}) = day({{ right_date }})
+            and day({{ left_date }}) = month({{ right_date }})
+        )
+    )
+{%- endmacro %}
+
+
 {% macro identity_comparison_levels(l, r) -%}
     case
         when {{ l }}.first_name_key is null or {{ r }}.first_name_key is null then 'null'
-        when {{ l }}.given_name_canonical = {{ r }}.given_name_canonical then 'exact'
-        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key) >= 0.92 then 'fuzzy_high'
-        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key) >= 0.80 then 'fuzzy_low'
+        -- At one home a shared first name is rarer among different people than anywhere (household
+        -- members are named apart): its u is counted among different people at one home (see last name).
+        when {{ l }}.first_name_key = {{ r }}.first_name_key and {{ identity_same_home(l, r) }} then 'exact_at_home'
+        when {{ l }}.first_name_key = {{ r }}.first_name_key then 'exact'
+        -- bill / william (seed nicknames)
+        when {{ l }}.given_name_canonical = {{ r }}.given_name_canonical then 'nickname'
+        when {{ l }}.last_name_key is not null and {{ r }}.last_name_key is not null
+            and {{ identity_names_swapped(l, r) }} then 'swapped'
+        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key)
+            >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
+        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key)
+            >= {{ var('identity_name_similarity_low') }} then 'fuzzy_low'
         else 'different'
     end as first_name_level,
     case
         when {{ l }}.last_name_key is null or {{ r }}.last_name_key is null then 'null'
-        -- Households share a home and usually a surname: at the same home a shared surname is weak
-        -- evidence, so it is its own level (weights from the seed, see int_identity__match_weights).
+        -- Households share a home and usually a surname: at the same home, a shared surname is an
+        -- exact agreement whose u is the chance that two *different people at one home* share it
+        -- (counted in int_identity__u_probabilities); m is the exact level's.
         when {{ l }}.last_name_key = {{ r }}.last_name_key and {{ identity_same_home(l, r) }} then 'exact_at_home'
         when {{ l }}.last_name_key = {{ r }}.last_name_key then 'exact'
-        when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key) >= 0.92 then 'fuzzy_high'
-        when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key) >= 0.80 then 'fuzzy_low'
+        -- first and last name swapped: the first_name comparison's 'swapped' level weighs both names
+        when {{ l }}.first_name_key is not null and {{ r }}.first_name_key is not null
+            and {{ identity_names_swapped(l, r) }} then 'null'
+        when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
+            >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
+        when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
+            >= {{ var('identity_name_similarity_low') }} then 'fuzzy_low'
         else 'different'
     end as last_name_level,
-    case
-        when {{ l }}.date_of_birth is null or {{ r }}.date_of_birth is null then 'null'
-        when {{ l }}.date_of_birth = {{ r }}.date_of_birth then 'exact'
-        -- one mistyped digit, or day and month swapped (05/04 vs 04/05)
-        when damerau_levenshtein(cast({{ l }}.date_of_birth as varchar), cast({{ r }}.date_of_birth as varchar)) <= 1
-            or (
-                year({{ l }}.date_of_birth) = year({{ r }}.date_of_birth)
-                and month({{ l }}.date_of_birth) = day({{ r }}.date_of_birth)
-                and day({{ l }}.date_of_birth) = month({{ r }}.date_of_birth)
-            )
-            then 'typo'
-        else 'different'
-    end as date_of_birth_level,
+    {{ identity_date_of_birth_level(l, r) }} as date_of_birth_level,
     case
         -- A role address (info@, sales@ ...) says nothing about which person it is.
         when {{ l }}.email_match_key is null or {{ r }}.email_match_key is null
@@ -61,23 +118,24 @@
     end as email_level,
     case
         when {{ l }}.phone_e164 is null or {{ r }}.phone_e164 is null then 'null'
-        -- ... and often a landline.
+        -- ... and often a landline (same treatment as the surname)
         when {{ l }}.phone_e164 = {{ r }}.phone_e164 and {{ identity_same_home(l, r) }} then 'exact_at_home'
         when {{ l }}.phone_e164 = {{ r }}.phone_e164 then 'exact'
         else 'different'
     end as phone_level,
-    -- Street, postal code and city are one comparison, at the most specific level both sides allow:
-    -- counted separately they would weigh the same fact (same home) three times. A street line only
-    -- counts inside the same postal code (or the same city when a postal code is missing): the same
-    -- "12 Main St" exists in many towns.
+    -- Street, postal code, city and region are one comparison, at the most specific level both sides
+    -- allow: counted separately they would weigh the same fact (same home) several times. A street line
+    -- only counts inside the same postal code or city: the same "12 Main St" exists in many towns.
     case
-        when coalesce({{ l }}.address_key, {{ l }}.postal_code, {{ l }}.city_key) is null
-            or coalesce({{ r }}.address_key, {{ r }}.postal_code, {{ r }}.city_key) is null then 'null'
+        when coalesce({{ l }}.address_key, {{ l }}.postal_code, {{ l }}.city_key, {{ l }}.region_code) is null
+            or coalesce({{ r }}.address_key, {{ r }}.postal_code, {{ r }}.city_key, {{ r }}.region_code) is null
+            then 'null'
         when {{ l }}.address_key = {{ r }}.address_key and {{ identity_same_home(l, r) }} then 'address_exact'
         -- a slip in the street name, same house number
         when {{ identity_same_home(l, r) }} then 'address_fuzzy'
         when {{ l }}.postal_code = {{ r }}.postal_code then 'postal_code'
         when {{ l }}.city_key = {{ r }}.city_key then 'city'
+        when {{ l }}.region_code = {{ r }}.region_code then 'region'
         else 'different'
     end as location_level
 {%- endmacro %}
@@ -86,7 +144,7 @@
 {% macro identity_same_home(l, r) -%}
     {#-
         The two records give the same street line (exactly, or with a slip in the street name but the
-        same house number) inside the same postal code, or the same city when a postal code is missing.
+        same house number) inside the same postal code or the same city.
     -#}
     (
         (
@@ -96,12 +154,15 @@
                 and regexp_extract({{ l }}.address_key, '[0-9]+') = regexp_extract({{ r }}.address_key, '[0-9]+')
             )
         )
-        and coalesce({{ l }}.postal_code = {{ r }}.postal_code, {{ l }}.city_key = {{ r }}.city_key, false)
+        and (
+            coalesce({{ l }}.postal_code = {{ r }}.postal_code, false)
+            or coalesce({{ l }}.city_key = {{ r }}.city_key, false)
+        )
     )
 {%- endmacro %}
 
 
 {% macro identity_term_frequency_columns() -%}
     {#- Comparisons whose exact level is weighed by how common the value is, and the column compared. -#}
-    {{ return({'first_name': 'given_name_canonical', 'last_name': 'last_name_key'}) }}
+    {{ return({'first_name': 'first_name_key', 'last_name': 'last_name_key'}) }}
 {%- endmacro %}

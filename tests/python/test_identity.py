@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from ingestion.errors import UserError
 from ingestion.evaluate import evaluate, evaluate_warehouse, score
 
+PERSONS_AS_OF = date(2026, 11, 1)
 # The identity models and everything they need (seeds, staging), without the other marts.
 IDENTITY_RUN = ["run", "--select", "+customers", "+customer_id_merges"]
 LEGACY_HEADER = [
@@ -267,3 +269,100 @@ def test_evaluate_rejects_a_truth_file_without_the_columns(built_warehouse: Any,
         evaluate_warehouse(built_warehouse.path, bad)
     with pytest.raises(UserError, match="no truth file"):
         evaluate_warehouse(built_warehouse.path, tmp_path / "missing.csv")
+
+
+def _declare_absent_sources(path: Path, template: Path) -> None:
+    """Empty raw tables, shaped like ``template``'s, for the sources never loaded into ``path`` (staging
+    reads every source)."""
+    columns = _query(
+        template,
+        "select schema_name, table_name, column_name, data_type from duckdb_columns() "
+        "where database_name = current_database() and schema_name like 'raw\\_%' escape '\\' "
+        "and schema_name not like '%\\_staging' escape '\\' order by schema_name, table_name, column_index",
+    )
+    tables: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column, data_type in columns:
+        tables.setdefault((schema, table), []).append(f'"{column}" {data_type}')
+    present = {(schema, table) for schema, table in _query(path, "select schema_name, table_name from duckdb_tables()")}
+    con = duckdb.connect(str(path))
+    try:
+        for (schema, table), definitions in tables.items():
+            if (schema, table) not in present:
+                con.execute(f'create schema if not exists "{schema}"')
+                con.execute(f'create table "{schema}"."{table}" ({", ".join(definitions)})')
+    finally:
+        con.close()
+
+
+def _learnt_parameters(
+    root: Path, noise: float, template: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[tuple[str, str], tuple[float, float, str]], float, bool]:
+    """Person records of the same people at ``noise``, loaded and built: the learnt (m, u, m_from) per
+    level, the learnt prior, and the prior implied by the truth (matching pairs / all pairs)."""
+    from ingestion.generate.person_records import generate_person_records
+    from ingestion.loading import load
+
+    data = root / f"noise_{noise}"
+    path = root / f"noise_{noise}.duckdb"
+    monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", str(path))
+    monkeypatch.setenv("CUSTOMER360_PIPELINES_DIR", str(root / f"pipelines_{noise}"))
+    generate_person_records(data, 1500, seed=11, as_of=PERSONS_AS_OF, noise=noise, progress=False)
+    load("csv_contacts", data_dir=data)
+    _declare_absent_sources(path, template)
+    _run(
+        [
+            "build",
+            "--select",
+            "+int_identity__match_weight_estimates",
+            "--exclude",
+            "resource_type:test",
+            "resource_type:unit_test",
+        ]
+    )
+    rows = _query(
+        path,
+        "select comparison, level, m_probability, u_probability, m_from, em_converged "
+        "from intermediate.int_identity__match_weight_estimates",
+    )
+    params = {(c, lv): (m, u, source) for c, lv, m, u, source, _ in rows}
+    true_prior = _query(
+        path,
+        f"""
+        with truth as (select * from read_csv('{data / "truth" / "source_records.csv"}', all_varchar = true)),
+        sizes as (select count(*) as n from truth group by entity_id)
+        select sum(n * (n - 1) / 2) / ((sum(n) * (sum(n) - 1)) / 2) from sizes
+        """,
+    )[0][0]
+    return params, float(true_prior), all(converged for *_, converged in rows)
+
+
+def test_weights_are_learnt_from_the_records_not_fixed(
+    built_warehouse: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same people rendered with half and with twice the noise: EM converges on both, learns a
+    prior close to the truth's, and learns the noise: clean data trusts exact agreement more, messy data
+    gives typo-like levels more weight. Nothing is read from the generator's rates."""
+    clean, clean_truth, clean_converged = _learnt_parameters(tmp_path, 0.5, built_warehouse.path, monkeypatch)
+    messy, messy_truth, messy_converged = _learnt_parameters(tmp_path, 2.0, built_warehouse.path, monkeypatch)
+    assert clean_converged and messy_converged
+    for params in (clean, messy):
+        for comparison in ("first_name", "last_name", "date_of_birth", "location"):
+            assert params[(comparison, "different")][2] == "em", comparison
+        assert params[("prior", "match")][2] == "em"
+    # The prior: within a factor of two of the true share of matching pairs, for both.
+    assert clean_truth / 2 < clean[("prior", "match")][0] < clean_truth * 2
+    assert messy_truth / 2 < messy[("prior", "match")][0] < messy_truth * 2
+
+    def m(params: dict[tuple[str, str], tuple[float, float, str]], comparison: str, *levels: str) -> float:
+        return sum(params[(comparison, level)][0] for level in levels)
+
+    # Exact agreement among matches: more common in clean data.
+    assert m(clean, "first_name", "exact") > m(messy, "first_name", "exact") + 0.05
+    assert m(clean, "last_name", "exact") > m(messy, "last_name", "exact") + 0.05
+    assert m(clean, "date_of_birth", "exact") > m(messy, "date_of_birth", "exact") + 0.02
+    # ... near misses (typos, transposed dates) more common in messy data.
+    assert m(messy, "last_name", "fuzzy_high", "fuzzy_low") > m(clean, "last_name", "fuzzy_high", "fuzzy_low")
+    assert m(messy, "date_of_birth", "typo") > m(clean, "date_of_birth", "typo")
+    assert m(messy, "first_name", "swapped") > m(clean, "first_name", "swapped")
+    # u describes different people, who are the same in both: it barely moves.
+    assert clean[("last_name", "exact")][1] == pytest.approx(messy[("last_name", "exact")][1], rel=0.5)

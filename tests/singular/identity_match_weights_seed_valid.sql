@@ -13,23 +13,16 @@ seeded as (
 ),
 
 expected as (
-    select
-        expected_levels.comparison,
-        expected_levels.level
-    from (
-        values
-        ('first_name', 'exact'), ('first_name', 'fuzzy_high'), ('first_name', 'fuzzy_low'),
-        ('first_name', 'different'), ('first_name', 'null'),
-        ('last_name', 'exact'), ('last_name', 'exact_at_home'), ('last_name', 'fuzzy_high'),
-        ('last_name', 'fuzzy_low'), ('last_name', 'different'), ('last_name', 'null'),
-        ('date_of_birth', 'exact'), ('date_of_birth', 'typo'), ('date_of_birth', 'different'),
-        ('date_of_birth', 'null'),
-        ('email', 'exact'), ('email', 'same_local_part'), ('email', 'same_number'), ('email', 'different'),
-        ('email', 'null'),
-        ('phone', 'exact'), ('phone', 'exact_at_home'), ('phone', 'different'), ('phone', 'null'),
-        ('location', 'address_exact'), ('location', 'address_fuzzy'), ('location', 'postal_code'),
-        ('location', 'city'), ('location', 'different'), ('location', 'null')
-    ) as expected_levels (comparison, level)
+    -- every level macro identity_comparison_levels can produce, plus null
+    {%- for comparison, levels in identity_comparison_level_names().items() %}
+        {%- for level in levels + ['null'] %}
+            select
+                '{{ comparison }}' as comparison,
+                '{{ level }}' as level
+            {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 )
 
 select

@@ -1,6 +1,7 @@
--- Two records with conflicting strong identifiers (different dates of birth) are never merged by a
--- weak (scored) edge: within one customer, every strong cluster that states a date of birth states the
--- same one. Only strong, deterministic edges (same Shopify id, same email ...) may hold two dates.
+-- Two records with conflicting strong identifiers (clearly different dates of birth) are never merged
+-- by weak (scored) edges: within one customer, any two strong clusters that state a date of birth state
+-- the same one or dates one slip apart (macro identity_dates_within_a_slip). Only strong, deterministic
+-- edges (same Shopify id ...) may hold two clearly different dates.
 with
 
 strong as (
@@ -14,8 +15,14 @@ strong as (
 )
 
 select
-    cluster_id,
-    count(distinct cluster_date_of_birth) as dates_of_birth
-from strong
-group by cluster_id
-having count(distinct cluster_date_of_birth) > 1
+    a.cluster_id,
+    a.cluster_date_of_birth,
+    b.cluster_date_of_birth as other_date_of_birth
+from strong as a
+inner join strong as b
+    on
+        a.cluster_id = b.cluster_id
+        and a.strong_cluster_id < b.strong_cluster_id
+where
+    a.cluster_date_of_birth <> b.cluster_date_of_birth
+    and not {{ identity_dates_within_a_slip('a.cluster_date_of_birth', 'b.cluster_date_of_birth') }}

@@ -1,10 +1,14 @@
 {#
     Final clusters: strong clusters joined by accepted scored edges, without ever letting a scored
-    (weak) edge put two different dates of birth into one cluster, directly or through a chain.
+    (weak) edge join two clearly different dates of birth, directly or through a chain (over-merge
+    protection: a chain of plausible pairs must not fuse two people).
 
     A strong cluster is *dated* when its records state a date of birth (its most common one,
     int_identity__strong_clusters.cluster_date_of_birth), else *undated*.
-      1. dated clusters are joined by accepted edges between clusters with the same date of birth;
+      1. dated clusters are joined by accepted edges between clusters with the same date of birth or
+         dates one slip apart (a mistyped or transposed digit, day and month swapped: macro
+         identity_dates_within_a_slip), which the scored pair has already weighed; a component that a
+         chain of slips made hold two clearly different dates falls back to same-date joins only;
       2. undated clusters are joined by accepted edges among themselves (no date, no conflict);
       3. each group of undated clusters from step 2 attaches to the one dated group it has the best
          accepted edge to (highest match_probability, ties to the smaller id), if any.
@@ -58,7 +62,17 @@ dated_edges as (
         cluster_a as node_a,
         cluster_b as node_b
     from typed
-    where dob_a is not null and dob_b is not null and dob_a = dob_b
+    where
+        dob_a is not null and dob_b is not null
+        and (dob_a = dob_b or {{ identity_dates_within_a_slip('dob_a', 'dob_b') }})
+),
+
+same_date_edges as (
+    select
+        cluster_a as node_a,
+        cluster_b as node_b
+    from typed
+    where dob_a = dob_b
 ),
 
 undated_edges as (
@@ -71,7 +85,29 @@ undated_edges as (
 
 {{ identity_label_propagation('dated_edges', var('identity_label_propagation_passes'), 'dated') }},
 
+{{ identity_label_propagation('same_date_edges', var('identity_label_propagation_passes'), 'same_date') }},
+
 {{ identity_label_propagation('undated_edges', var('identity_label_propagation_passes'), 'undated') }},
+
+dated_component_dates as (
+    select distinct
+        dated_labels.component_id,
+        strong_clusters.cluster_date_of_birth
+    from dated_labels
+    inner join strong_clusters on dated_labels.node_id = strong_clusters.strong_cluster_id
+),
+
+chained_components as (
+    -- Components that a chain of slips made hold two clearly different dates: they fall back to
+    -- joining on the same date only.
+    select distinct a.component_id
+    from dated_component_dates as a
+    inner join dated_component_dates as b
+        on
+            a.component_id = b.component_id
+            and a.cluster_date_of_birth < b.cluster_date_of_birth
+    where not {{ identity_dates_within_a_slip('a.cluster_date_of_birth', 'b.cluster_date_of_birth') }}
+),
 
 grouped as (
     -- Each strong cluster's group after steps 1 and 2.
@@ -79,13 +115,18 @@ grouped as (
         strong_clusters.strong_cluster_id,
         strong_clusters.cluster_date_of_birth,
         case
+            when strong_clusters.cluster_date_of_birth is not null and chained_components.component_id is not null
+                then coalesce(same_date_labels.component_id, strong_clusters.strong_cluster_id)
             when strong_clusters.cluster_date_of_birth is not null
                 then coalesce(dated_labels.component_id, strong_clusters.strong_cluster_id)
             else coalesce(undated_labels.component_id, strong_clusters.strong_cluster_id)
         end as group_id,
-        coalesce(dated_labels.is_converged, undated_labels.is_converged, true) as is_converged
+        coalesce(dated_labels.is_converged, undated_labels.is_converged, true)
+        and coalesce(same_date_labels.is_converged, true) as is_converged
     from strong_clusters
     left join dated_labels on strong_clusters.strong_cluster_id = dated_labels.node_id
+    left join same_date_labels on strong_clusters.strong_cluster_id = same_date_labels.node_id
+    left join chained_components on dated_labels.component_id = chained_components.component_id
     left join undated_labels on strong_clusters.strong_cluster_id = undated_labels.node_id
 ),
 

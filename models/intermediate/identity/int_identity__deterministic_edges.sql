@@ -13,7 +13,7 @@
 
     Only usable identifiers count (see int_identity__identifiers: no role addresses, no excluded values,
     none shared by too many records). Email and phone edges are also vetoed when the two records state
-    different dates of birth (is_strong = false, veto_reason set): such a pair is left to the scored
+    clearly different dates of birth (more than one slip apart, see macro identity_dates_within_a_slip) (is_strong = false, veto_reason set): such a pair is left to the scored
     matcher, which will not accept it either (see int_identity__scored_pairs).
 #}
 
@@ -59,7 +59,8 @@ compared as (
         and not a.is_role_email and not b.is_role_email
         and a.email_match_key <> b.email_match_key as emails_differ,
         a.date_of_birth is not null and b.date_of_birth is not null
-        and a.date_of_birth <> b.date_of_birth as dob_conflict
+        and a.date_of_birth <> b.date_of_birth
+        and not {{ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth') }} as dob_conflict
     from shared_pairs
     inner join records as a on shared_pairs.record_key_a = a.record_key
     inner join records as b on shared_pairs.record_key_b = b.record_key

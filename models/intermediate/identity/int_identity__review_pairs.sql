@@ -1,11 +1,11 @@
 {#
-    Pairs a person should look at: scored pairs close to the threshold, pairs a veto stopped (conflicting
-    dates of birth or first names despite a high score), and accepted pairs that clustering could not
-    use because they would have put two dates of birth in one customer. Each row shows both records
+    Pairs a person should look at: scored pairs close to the threshold, pairs a veto stopped (two different
+    emails in one source system that never holds a person twice), and accepted pairs that clustering
+    could not use because they would have put two clearly different dates of birth in one customer. Each row shows both records
     side by side and why the matcher hesitated. Confirmed links can be made strong with a source fix;
     false ones need nothing (they are not merged).
 
-    review_reason: near_threshold | dob_conflict | first_name_conflict | cluster_dob_conflict
+    review_reason: near_threshold | exclusive_email_conflict | cluster_dob_conflict
     (the accepted edge joined two strong clusters with different dates of birth) | attached_elsewhere
     (an undated cluster joined another dated cluster through a better edge).
 #}

@@ -2,21 +2,20 @@
     Fellegi-Sunter scoring of the candidate pairs (records in different strong clusters).
 
     For each comparison the pair falls into a level (macro identity_comparison_levels); the level's
-    weight is log2(m / u) from int_identity__match_weights. An exact first name, last name or city
-    uses the value's own frequency as u (int_identity__term_frequencies), so common values count less.
-    match_weight = log2(prior odds) + sum of the comparison weights, and
-    match_probability = 2^w / (1 + 2^w). The prior is the share of record pairs that are matches,
-    estimated from the strong clusters (their pairs / var identity_deterministic_recall_assumption).
+    weight is log2(m / u) from int_identity__match_weights, learnt from this warehouse's records. An
+    exact first or last name uses the value's own frequency as u (int_identity__term_frequencies), so
+    common values count less. match_weight = the learnt prior's log-odds + the comparison weights, and
+    match_probability = 2^w / (1 + 2^w). A missing value weighs 0; every disagreement weighs what the
+    data says it is worth (a one-digit date slip little, a different date of birth a lot).
 
     Decision (thresholds are vars in dbt_project.yml):
       accept  match_probability >= identity_match_threshold and no veto
       review  identity_review_threshold <= match_probability < identity_match_threshold, or a vetoed
               pair that would otherwise be accepted (int_identity__review_pairs lists them)
       reject  the rest
-    Vetoes (conflicting strong identifiers, never overridden by a score): both dates of birth known
-    and different (even by one digit: such a pair goes to review, where a person can confirm a typo);
-    both first names known and different (canonical given names differ and Jaro-Winkler < 0.80):
-    household members share phone, address and surname.
+    Vetoes are kept for exclusive evidence only: two records of one source system listed in var
+    identity_exclusive_email_sources (a system that never holds one person under two addresses) with
+    different personal emails.
 #}
 
 {%- set comparisons = identity_comparison_names() %}
@@ -36,25 +35,10 @@ term_frequencies as (
     select * from {{ ref('int_identity__term_frequencies') }}
 ),
 
-strong_clusters as (
-    select
-        strong_cluster_id,
-        max(strong_cluster_size) as size
-    from {{ ref('int_identity__strong_clusters') }}
-    group by strong_cluster_id
-),
-
 match_prior as (
-    select
-        least(
-            greatest(
-                sum(size * (size - 1) / 2.0) / {{ var('identity_deterministic_recall_assumption') }}
-                / greatest(sum(size) * (sum(size) - 1) / 2.0, 1.0),
-                1e-12
-            ),
-            0.5
-        ) as match_probability
-    from strong_clusters
+    select m_probability as match_probability
+    from weights
+    where comparison = 'prior' and level = 'match'
 ),
 
 compared as (
@@ -68,6 +52,12 @@ compared as (
         {%- for comparison, column in tf_columns.items() %}
             a.{{ column }} as {{ comparison }}_value,
         {%- endfor %}
+        a.source_system = b.source_system
+        and a.source_system in (
+            {%- for source_system in var('identity_exclusive_email_sources') %}'{{ source_system }}', {% endfor %}''
+        )
+        and a.email_match_key <> b.email_match_key
+        and not a.is_role_email and not b.is_role_email as is_exclusive_email_conflict,
         {{ identity_comparison_levels('a', 'b') }}
     from {{ ref('int_identity__candidate_pairs') }} as pairs
     inner join records as a on pairs.record_id_a = a.record_id
@@ -119,10 +109,7 @@ judged as (
     select
         *,
         1.0 / (1.0 + pow(2.0, -match_weight)) as match_probability,
-        case
-            when date_of_birth_level in ('different', 'typo') then 'dob_conflict'
-            when first_name_level = 'different' then 'first_name_conflict'
-        end as veto_reason
+        case when coalesce(is_exclusive_email_conflict, false) then 'exclusive_email_conflict' end as veto_reason
     from scored
 )
 

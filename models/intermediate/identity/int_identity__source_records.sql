@@ -80,6 +80,7 @@ select
     name_parts.first_name_key,
     name_parts.last_name_key,
     name_parts.given_name_canonical,
+    {{ identity_phonetic_key('name_parts.first_name_key') }} as first_name_phonetic,
     {{ identity_phonetic_key('name_parts.last_name_key') }} as last_name_phonetic,
     records.date_of_birth,
     address.address_line1,

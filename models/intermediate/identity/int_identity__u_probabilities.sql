@@ -1,36 +1,27 @@
 {#
-    m and u probabilities estimated from the data itself, per comparison level.
+    u probabilities: P(level | two different people), per comparison level, measured on this
+    warehouse's records. The EM of int_identity__match_weight_estimates holds them fixed and learns m
+    and the prior.
 
-    u = P(level | two different people): the level frequencies among random pairs of records. A fixed,
-        hash-ordered sample of var identity_u_sample_records records is compared with itself, leaving
-        out pairs a strong edge links (known matches).
-    m = P(level | same person): the level frequencies among pairs that a strong deterministic edge
-        links (same Shopify id, HubSpot merge, same email ...). For each comparison only edges whose
-        rule does not use that comparison's own field are counted (email edges say nothing about how
-        often the same person's emails differ).
+    Sampled: a fixed, hash-ordered sample of var identity_u_sample_records records is compared with
+    itself, leaving out pairs a strong edge links (known matches).
 
-    The scored matcher only sees pairs the deterministic rules did not link, and an exact email always
-    links (unless guarded). So for the email comparison the m of the other levels is estimated among
-    labelled pairs whose emails are not equal (m conditional on "not the same address"); otherwise a
-    shared number in two different addresses would look rare among matches when, among the pairs left
-    to score, it is the usual way the same person shows up.
+    Counted: email and location agreements are too rare among different people for a sample (two
+    thousand records see none of them between two people, only the true matches the sample happens to
+    contain). For email (exact, same_local_part, same_number) and location (address_exact,
+    postal_code, city) u is therefore counted exactly, over every pair of records that are certainly
+    two people: both dates of birth known, in different years (with group-bys, no pair enumeration;
+    a slip in the day or month of one person's records does not count as two people). The assumption is that these agreements do not depend on whether we know the dates of birth. The
+    remaining levels of those comparisons (address_fuzzy, region) keep their sampled u, and
+    'different' is what is left (1 - the other levels). The same counting gives the u of a first name,
+    surname or phone shared *at one home* (level exact_at_home): the share of pairs of different
+    people at one home (dates of birth in different years and more than one slip apart) who share it. Household members share
+    surname and landline, so at home these agreements are weak evidence, and are named apart, so a
+    shared first name is strong evidence there; the level is left out when fewer than
+    var identity_min_pairs_for_estimate such pairs exist (the seed's value then stands).
 
-    Email agreement levels (exact, same_local_part, same_number) are too rare among different people
-    for a sample: two thousand records see none of them between two people, only the true matches the
-    sample happens to contain, so the sampled u was the matches' own rate. For the email comparison u
-    is therefore counted exactly, over every pair of records that are certainly two people: both
-    dates of birth known and different (with group-bys, no pair enumeration). The assumption is that
-    whether two people's addresses share a mailbox name or a number does not depend on whether we
-    know their dates of birth. A number many people use (a birth year, "123") shows up there and
-    weighs little; a number only one person uses weighs a lot. Location levels (same home, same postal
-    code, same city) are counted the same way: at 100k+ records a sampled u cannot fall below the
-    sample's floor while the prior keeps falling, so a shared home weighed too little; counted, it is
-    the household rate (people at one address with different birthdays).
-
-    Both are smoothed with half a pair per level (Jeffreys prior), so no level gets a zero while a
-    level seen in thousands of pairs keeps its frequency. int_identity__match_weights uses these
-    when var identity_match_weights_source is 'estimated', falling back to the seed
-    identity_match_weights for a comparison with fewer than var identity_min_pairs_for_estimate pairs.
+    Sampled counts are smoothed with half a pair per level (Jeffreys prior), so no level gets a zero
+    while a level seen in thousands of pairs keeps its frequency.
 #}
 
 {%- set comparisons = identity_comparison_names() %}
@@ -61,20 +52,10 @@ random_pairs as (
     inner join sampled as b on a.record_id < b.record_id and a.strong_cluster_id <> b.strong_cluster_id
 ),
 
-labelled_pairs as (
-    select
-        edges.match_rule,
-        {{ identity_comparison_levels('a', 'b') }}
-    from {{ ref('int_identity__deterministic_edges') }} as edges
-    inner join records as a on edges.record_key_a = a.record_key
-    inner join records as b on edges.record_key_b = b.record_key
-    where edges.is_strong
-),
-
 email_dated as (
     -- Records with a comparable (personal) email and a known date of birth.
     select
-        date_of_birth,
+        year(date_of_birth) as birth_year,
         email_match_key,
         email_local_part,
         nullif(regexp_extract(email_local_part, '[0-9]{3,}'), '') as email_number
@@ -87,44 +68,44 @@ email_key_groups as (
     select
         'all' as key_kind,
         '' as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
-    group by date_of_birth
+    group by birth_year
     union all
     select
         'email' as key_kind,
         email_match_key as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
-    group by email_match_key, date_of_birth
+    group by email_match_key, birth_year
     union all
     select
         'local_part' as key_kind,
         email_local_part as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
-    group by email_local_part, date_of_birth
+    group by email_local_part, birth_year
     union all
     select
         'number' as key_kind,
         email_number as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
     where email_number is not null
-    group by email_number, date_of_birth
+    group by email_number, birth_year
     union all
     select
         'local_part_with_number' as key_kind,
         email_local_part as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from email_dated
     where email_number is not null
-    group by email_local_part, date_of_birth
+    group by email_local_part, birth_year
 ),
 
 email_key_pairs as (
@@ -175,7 +156,7 @@ email_u_counts as (
 location_dated as (
     -- Records with a location and a known date of birth.
     select
-        date_of_birth,
+        year(date_of_birth) as birth_year,
         case when address_key is not null and postal_code is not null then address_key || '|' || postal_code end
             as home_key,
         postal_code,
@@ -190,46 +171,46 @@ location_key_groups as (
     select
         'all' as key_kind,
         '' as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
-    group by date_of_birth
+    group by birth_year
     union all
     select
         'home' as key_kind,
         home_key as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
     where home_key is not null
-    group by home_key, date_of_birth
+    group by home_key, birth_year
     union all
     select
         'postal_code' as key_kind,
         postal_code as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
     where postal_code is not null
-    group by postal_code, date_of_birth
+    group by postal_code, birth_year
     union all
     select
         'city' as key_kind,
         city_key as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
     where city_key is not null
-    group by city_key, date_of_birth
+    group by city_key, birth_year
     union all
     select
         'city_and_postal_code' as key_kind,
         city_postal_key as key_value,
-        date_of_birth,
+        birth_year,
         count(*) as records
     from location_dated
     where city_postal_key is not null
-    group by city_postal_key, date_of_birth
+    group by city_postal_key, birth_year
 ),
 
 location_key_pairs as (
@@ -277,10 +258,81 @@ location_u_counts as (
     where location_kind_pairs.all_pairs > 0
 ),
 
+home_dated as (
+    -- Records at a known home (street line and postal code) with a known date of birth.
+    select
+        record_id,
+        date_of_birth,
+        address_key || '|' || postal_code as home_key,
+        first_name_key,
+        last_name_key,
+        phone_e164
+    from records
+    where date_of_birth is not null and address_key is not null and postal_code is not null
+),
+
+home_pairs as (
+    -- Pairs of certainly different people at one home: dates of birth in different years and more
+    -- than one slip apart. Homes are small, so the pairs are few (linear in the records).
+    select
+        a.first_name_key is not null and b.first_name_key is not null as first_named,
+        coalesce(a.first_name_key = b.first_name_key, false) as same_first_name,
+        a.last_name_key is not null and b.last_name_key is not null as named,
+        coalesce(a.last_name_key = b.last_name_key, false) as same_surname,
+        a.phone_e164 is not null and b.phone_e164 is not null as phoned,
+        coalesce(a.phone_e164 = b.phone_e164, false) as same_phone
+    from home_dated as a
+    inner join home_dated as b on a.home_key = b.home_key and a.record_id < b.record_id
+    where
+        year(a.date_of_birth) <> year(b.date_of_birth)
+        and not {{ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth') }}
+),
+
+home_kind_pairs as (
+    select
+        count(*) filter (where first_named) as first_named_pairs,
+        count(*) filter (where same_first_name) as first_name_pairs,
+        count(*) filter (where named) as named_pairs,
+        count(*) filter (where same_surname) as surname_pairs,
+        count(*) filter (where phoned) as phoned_pairs,
+        count(*) filter (where same_phone) as phone_pairs
+    from home_pairs
+),
+
+home_u_counts as (
+    -- exact_at_home: the chance that two different people at one home share a first name, a surname,
+    -- a phone. Not a share of all pairs but a u conditional on the shared home (which location weighs).
+    select
+        'first_name' as comparison,
+        'exact_at_home' as level,
+        cast(first_name_pairs as double) as pairs,
+        cast(first_named_pairs as double) as total
+    from home_kind_pairs
+    where first_named_pairs >= {{ var('identity_min_pairs_for_estimate') }}
+    union all
+    select
+        'last_name' as comparison,
+        'exact_at_home' as level,
+        cast(surname_pairs as double) as pairs,
+        cast(named_pairs as double) as total
+    from home_kind_pairs
+    where named_pairs >= {{ var('identity_min_pairs_for_estimate') }}
+    union all
+    select
+        'phone' as comparison,
+        'exact_at_home' as level,
+        cast(phone_pairs as double) as pairs,
+        cast(phoned_pairs as double) as total
+    from home_kind_pairs
+    where phoned_pairs >= {{ var('identity_min_pairs_for_estimate') }}
+),
+
 counted_u_counts as (
     select * from email_u_counts
     union all
     select * from location_u_counts
+    union all
+    select * from home_u_counts
 ),
 
 levels as (
@@ -304,65 +356,52 @@ u_counts as (
     {%- endfor %}
 ),
 
-m_counts as (
-    {%- for comparison in comparisons %}
-        select
-            '{{ comparison }}' as comparison,
-            {{ comparison }}_level as level,
-            count(*) as pairs
-        from labelled_pairs
-        where
-            {{ comparison }}_level <> 'null'
-            {%- if comparison == 'email' %}
-                and match_rule <> 'email_exact'
-            {%- elif comparison in ('phone', 'first_name', 'last_name') %}
-                and match_rule <> 'phone_exact_and_name'
-            {%- endif %}
-        group by all
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
-),
-
 counted as (
     select
         levels.comparison,
         levels.level,
-        coalesce(m_counts.pairs, 0) as m_pairs,
-        -- email and location: counted over all certain non-matches when there are any (see above)
+        counted_u_counts.pairs is not null as is_counted,
         coalesce(counted_u_counts.pairs, u_counts.pairs, 0) as u_pairs,
-        -- the exact email level is its own population (see above)
-        case when levels.comparison = 'email' and levels.level <> 'exact' then 'not_exact' else 'all' end
-            as m_population,
         coalesce(
             counted_u_counts.total,
             sum(coalesce(u_counts.pairs, 0)) over (partition by levels.comparison)
         ) as u_total,
-        count(*) over (partition by levels.comparison) as level_count
+        count(*) over (partition by levels.comparison) as level_count,
+        bool_or(counted_u_counts.pairs is not null and levels.level <> 'exact_at_home')
+            over (partition by levels.comparison) as comparison_counted
     from levels
-    left join m_counts on levels.comparison = m_counts.comparison and levels.level = m_counts.level
     left join u_counts on levels.comparison = u_counts.comparison and levels.level = u_counts.level
     left join counted_u_counts
         on levels.comparison = counted_u_counts.comparison and levels.level = counted_u_counts.level
 ),
 
-normalized as (
+smoothed as (
     select
-        counted.*,
+        *,
         case
-            when counted.m_population = 'not_exact'
-                then sum(counted.m_pairs) over (partition by counted.comparison, counted.m_population)
-            else sum(counted.m_pairs) over (partition by counted.comparison)
-        end as m_total
+            when is_counted then u_pairs / nullif(u_total, 0)
+            else (u_pairs + 0.5) / (u_total + 0.5 * level_count)
+        end as level_probability
     from counted
 )
 
 select
+    comparison || '.' || level as parameter_key,
     comparison,
     level,
-    (m_pairs + 0.5) / (m_total + 0.5 * level_count) as m_probability,
-    (u_pairs + 0.5) / (u_total + 0.5 * level_count) as u_probability,
-    m_pairs,
-    m_total,
+    case
+        -- a counted comparison's 'different': what the other levels leave
+        when comparison_counted and level = 'different'
+            then greatest(
+                1 - sum(level_probability) over (partition by comparison) + level_probability,
+                0.5 / u_total
+            )
+        -- a counted level never seen among different people: half a pair, as for sampled levels
+        else greatest(level_probability, 0.5 / greatest(u_total, 1))
+    end as u_probability,
     u_pairs,
-    u_total
-from normalized
+    u_total,
+    case when is_counted then 'counted' else 'sampled' end as u_method
+from smoothed
+-- exact_at_home is conditional on a shared home: without enough counted pairs the seed's value stands.
+where level <> 'exact_at_home' or is_counted
