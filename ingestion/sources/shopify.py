@@ -35,7 +35,6 @@ import requests
 from dlt.common.configuration.specs import RuntimeConfiguration
 from dlt.common.jsonpath import JSONPathFields
 from dlt.common.typing import TSecretStrValue
-from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
@@ -208,6 +207,8 @@ def granted_scopes(client: RESTClient, shop_url: str) -> set[str] | None:
     """The token's scopes from ``/admin/oauth/access_scopes.json`` (None when the shop will not say).
     A ``write_`` scope implies its ``read_`` scope, as in Shopify."""
     response = client.get(f"{shop_url.rstrip('/')}{ACCESS_SCOPES_PATH}")
+    if response.status_code == 401:
+        raise UserError(f"shopify rejected the access token (401) at {shop_url}; check {ACCESS_TOKEN_ENV}")
     if response.status_code != 200:
         return None
     try:
@@ -446,10 +447,12 @@ def _scope_of(url: str) -> str:
 
 def _setting(value: str | None, key: str, env: str, example: str, secret: bool = False) -> str:
     """An explicit argument, else dlt's config (environment, .dlt/config.toml, or secrets.toml for secrets)."""
-    # A secret is read as TSecretStrValue, so dlt masks it in its trace (a plain str would be pickled as is).
-    resolved = (
-        value if value is not None else (dlt.secrets.get(key, TSecretStrValue) if secret else dlt.config.get(key, str))
-    )
+    # A secret is read through dlt.secrets without a plain `str` hint: dlt then records it as a secret and
+    # masks it in its trace (`dlt.secrets.get(key, str)` stored the token in trace.pickle in plain text).
+    if value is not None:
+        resolved: Any = value
+    else:
+        resolved = dlt.secrets.get(key) if secret else dlt.config.get(key, str)
     if not resolved:
         raise UserError(f"no {key.rsplit('.', 1)[-1]} for shopify: set {env} ({example})")
     return str(resolved)
@@ -471,14 +474,14 @@ def load_shopify(shop_url: str | None = None, access_token: str | None = None) -
         try:
             source = shopify_source(shop_url=url, access_token=token, webhooks_dir=webhooks_dir)
             info = pipeline.run(source, loader_file_format="parquet")
-        except PipelineStepFailed as error:
+        except Exception as error:  # dlt wraps failures; name the HTTP or input problem underneath
             failure = next((c for c in _chain(error) if isinstance(c, UserError)), None) or http_failure(
                 error, url, config
             )
             if failure is not None:
                 raise failure from error
             raise
-    rows = rows_loaded(info, pipeline)
+    rows = {table: n for table, n in rows_loaded(info, pipeline).items() if n}  # not the empty tables
     summary = LoadSummary("shopify", rows_by_table=rows, seconds=time.monotonic() - started)
     if not any(rows.values()):
         summary.skipped = "no records changed since the last load"
