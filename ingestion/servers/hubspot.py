@@ -614,7 +614,10 @@ class HubSpotServer(SourceServer):
             return self._invalid(str(error))
         properties = self._requested_properties(str(p) for p in body.get("properties") or [])
         matches = self._matching(groups, sort_property, descending)
-        page = matches[after : min(after + limit, self.search_result_cap)]
+        end = min(after + limit, self.search_result_cap)
+        if self.search_truncate_after is not None:
+            end = min(end, self.search_truncate_after)
+        page = matches[after:end]
         reply: dict[str, Any] = {"total": len(matches), "results": [self._render(c, properties) for c in page]}
         truncated = self.search_truncate_after is not None and after + limit >= self.search_truncate_after
         if after + limit < len(matches) and not truncated:

@@ -10,8 +10,19 @@
 {%- set amounts = ['subtotal_price', 'total_discounts', 'total_tax', 'total_shipping', 'total_price'] %}
 with
 
+deleted as (
+    select record_type, record_id, topic from {{ source('shopify', 'deleted_records') }}
+),
+
 source as (
+    -- orders/delete, and every order of a redacted customer (issue 11), leave staging
     select * from {{ source('shopify', 'orders') }}
+    where
+        id not in (select deleted.record_id from deleted where deleted.record_type = 'order')
+        and coalesce(customer__id, -1) not in (
+            select deleted.record_id from deleted
+            where deleted.record_type = 'customer' and deleted.topic = 'customers/redact'
+        )
 ),
 
 renamed as (
