@@ -356,9 +356,9 @@ def shopify_source(
         ),
     ) -> Iterator[Any]:
         """Customers and orders deleted in the shop: Shopify's ``destroy`` events (kept ~90 days)."""
+        yield dlt.mark.materialize_table_schema()  # the table exists (empty) from the first load on
         kinds = [kind for kind, name in (("Customer", "customers"), ("Order", "orders")) if allowed(name)]
         if not kinds:
-            yield dlt.mark.materialize_table_schema()
             return
         params: dict[str, Any] = {"limit": page_size, "verb": "destroy", "filter": ",".join(kinds)}
         if deleted_at.start_value is not None:

@@ -210,12 +210,16 @@ def test_tokens_never_reach_output_pipelines_target_or_warehouse(demo_data: Path
         tokens = [servers.hubspot_token, servers.shopify_token]
         for args in (
             ["-m", "ingestion.cli", "load", "all", "--data", str(demo_data)],
-            ["-m", "ingestion.cli", "build", "--select", "staging", "--target-path", str(target)],
+            [
+                "-c",
+                "import sys; from ingestion.dbt_runner import run_dbt; sys.exit(not run_dbt(sys.argv[1:]).success)",
+                *("build", "--select", "+staging", "--indirect-selection", "cautious", "--target-path", str(target)),
+            ],
         ):
             run = subprocess.run(
                 [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
             )
-            assert run.returncode == 0, run.stderr[-3000:]
+            assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
             outputs += [run.stdout, run.stderr]
         for pipeline in ("customer360_hubspot", "customer360_shopify"):
             trace = subprocess.run(
