@@ -62,7 +62,9 @@ def shopify_server(demo_data: Path, **options: Any) -> ShopifyServer:
 
 
 def query(warehouse: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    # not read_only: dbt-duckdb keeps the file open in this process after a build, and DuckDB refuses a
+    # read-only connection beside it
+    with duckdb.connect(str(warehouse)) as con:
         return con.execute(sql, params or []).fetchall()
 
 

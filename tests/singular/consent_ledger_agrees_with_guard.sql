@@ -3,15 +3,16 @@
     (int_engagement__suppression_evidence, from the raw tables) are two implementations of the consent
     rule. Any address the ledger calls sendable while the guard's readable evidence blocks it is a bug in
     one of them: the activation views already withhold it (both must agree to send), and this test fails
-    the build so the disagreement is seen. Unreadable Segment lines are left out here: the ledger cannot
-    read them by design, only the guard suppresses on them.
+    the build so the disagreement is seen. Unreadable Segment lines and deletions (issue 11: the deleted
+    records have left staging) are left out here: the ledger cannot read them by design, only the guard
+    suppresses on them.
 #}
 
 with
 
 evidence as (
     select * from {{ ref('int_engagement__suppression_evidence') }}
-    where evidence_origin <> 'segment_unreadable_line'
+    where evidence_origin not in ('segment_unreadable_line', 'hubspot_deletion', 'shopify_deletion')
 ),
 
 sendable as (

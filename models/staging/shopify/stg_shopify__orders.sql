@@ -10,19 +10,10 @@
 {%- set amounts = ['subtotal_price', 'total_discounts', 'total_tax', 'total_shipping', 'total_price'] %}
 with
 
-deleted as (
-    select record_type, record_id, topic from {{ source('shopify', 'deleted_records') }}
-),
-
 source as (
-    -- orders/delete, and every order of a redacted customer (issue 11), leave staging
+    -- deleted orders, and every order of a deleted or redacted customer (issue 11), leave staging
     select * from {{ source('shopify', 'orders') }}
-    where
-        id not in (select deleted.record_id from deleted where deleted.record_type = 'order')
-        and coalesce(customer__id, -1) not in (
-            select deleted.record_id from deleted
-            where deleted.record_type = 'customer' and deleted.topic = 'customers/redact'
-        )
+    where not {{ customer360.shopify_order_is_deleted('id', 'customer__id') }}
 ),
 
 renamed as (
