@@ -76,6 +76,18 @@ shopify_deletions as (
     where deleted.record_type = 'customer'
 ),
 
+deletions as (
+    select
+        'hubspot_deletion' as deletion_origin,
+        hubspot_deletions.*
+    from hubspot_deletions
+    union all
+    select
+        'shopify_deletion' as deletion_origin,
+        shopify_deletions.*
+    from shopify_deletions
+),
+
 shopify_orders as (
     select
         'shopify' as source_system,
@@ -196,24 +208,13 @@ evidence as (
     union all
 
     select
-        'hubspot_deletion' as evidence_origin,
+        deletion_origin as evidence_origin,
         source_system,
         source_record_id,
         email_raw,
         'opt_out' as evidence_kind,
         coalesce({{ customer360.guard_plausible_timestamp('deleted_at', 'loaded_at') }}, loaded_at) as evidence_at
-    from hubspot_deletions
-
-    union all
-
-    select
-        'shopify_deletion' as evidence_origin,
-        source_system,
-        source_record_id,
-        email_raw,
-        'opt_out' as evidence_kind,
-        coalesce({{ customer360.guard_plausible_timestamp('deleted_at', 'loaded_at') }}, loaded_at) as evidence_at
-    from shopify_deletions
+    from deletions
 
     union all
 

@@ -10,7 +10,7 @@ deleted as (
 ),
 
 merged_away as (
-    select merges.merged_contact_id from {{ ref('stg_hubspot__contact_merges') }} as merges
+    select merge_pairs.merged_contact_id from {{ ref('stg_hubspot__contact_merges') }} as merge_pairs
 ),
 
 source as (
