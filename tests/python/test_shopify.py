@@ -94,7 +94,7 @@ def table_counts(warehouse: Path) -> dict[str, int]:
         for (name,) in query(
             warehouse,
             "select table_name from information_schema.tables where table_schema = 'raw_shopify' "
-            "and table_name not like '\\_dlt%' escape '\\'",
+            "and table_name not like '\\_dlt%' escape '\\' and table_name <> 'deleted_records'",
         )
     ]
     return {t: query(warehouse, f'select count(*) from raw_shopify."{t}"')[0][0] for t in tables}
