@@ -446,7 +446,7 @@ def test_loaders_use_no_private_dlt_internals() -> None:
             for node in ast.walk(tree)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
             and isinstance(node.ctx, ast.Store)
-        }  # fmt: skip
+        } | {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}  # fmt: skip
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dlt"):
                 problems += [f"{path.name}: imports {a.name}" for a in node.names if a.name.startswith("_")]
