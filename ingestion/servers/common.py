@@ -90,6 +90,8 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: Any = None
+    target: str = ""  # the request-target as sent (path and query), for URL length limits
+    body_length: int = 0  # bytes of the body as sent, for body size limits
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -229,6 +231,8 @@ class SourceServer:
                     query=parse_qs(parts.query),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    target=self.path,
+                    body_length=len(raw_body),
                 )
                 if request.path.startswith("/_control/"):
                     self._send(server._control(request))

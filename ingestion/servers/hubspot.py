@@ -12,6 +12,11 @@ Wire contract (checked against HubSpot's developer docs):
 * ``POST /crm/v3/objects/contacts/search`` with ``filterGroups``, ``sorts``, ``properties``, ``limit``
   (at most 200) and ``after`` (an offset) -> ``{"total", "results", "paging"}``. Like HubSpot, a search
   cannot page past its first 10,000 results (``search_result_cap``).
+* ``POST /crm/v3/objects/contacts/batch/read`` with ``properties`` and up to 100 ``inputs`` (``{"id"}``)
+  -> ``{"status": "COMPLETE", "results"}`` (207 with ``errors`` for ids that do not exist).
+* Real portals' limits: a request URL longer than ``max_url_length`` (8,192 characters) gets 414; a
+  search body over 3,000 characters gets 400. A token without ``crm.objects.contacts.read`` gets 403
+  ``MISSING_SCOPES`` naming the scope. The search index lags writes by ``search_index_lag`` seconds.
 * Optionally HubSpot's rolling rate limit: ``rate_limit_budget`` requests per ``rate_limit_window``
   seconds, then 429 with the ``TEN_SECONDLY_ROLLING`` error body.
 
@@ -40,6 +45,11 @@ from ingestion.servers.common import Fault, Request, Response, SourceServer, bea
 CONTACTS_PATH = "/crm/v3/objects/contacts"
 SEARCH_PATH = "/crm/v3/objects/contacts/search"
 PROPERTIES_PATH = "/crm/v3/properties/contacts"
+BATCH_READ_PATH = "/crm/v3/objects/contacts/batch/read"
+CONTACTS_READ_SCOPE = "crm.objects.contacts.read"
+MAX_URL_LENGTH = 8_192  # HubSpot answers 414 past roughly 8-16k characters; the strict end
+MAX_SEARCH_BODY = 3_000  # characters of a search request body
+BATCH_READ_MAX = 100
 
 # What HubSpot returns for a contact when no `properties` are asked for (and always, on top of them).
 DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "lastname", "hs_object_id", "lastmodifieddate")
@@ -102,6 +112,10 @@ class ContactStore:
         # Bumped on every change so cached search results are never served stale.
         self.version = 0
         self._max_modified_ms = 0
+        # The search index lags writes: a contact written now is searchable only `index_lag` seconds later.
+        self.index_lag = 0.0
+        self.indexed_at: dict[str, float] = {}
+        self._all_indexed_at = 0.0  # when the last pending write becomes searchable
         for contact in contacts:
             self._put(self.live, self._live_keys, contact)
         for contact in archived:
@@ -134,6 +148,9 @@ class ContactStore:
         if contact_id not in table:
             bisect.insort(keys, (_id_key(contact_id), contact_id))
         table[contact_id] = contact
+        if self.index_lag > 0:
+            self.indexed_at[contact_id] = time.monotonic() + self.index_lag
+            self._all_indexed_at = max(self._all_indexed_at, self.indexed_at[contact_id])
         modified = parse_timestamp_ms(contact.get("updatedAt"))
         if modified is not None:
             self._max_modified_ms = max(self._max_modified_ms, modified)
@@ -169,6 +186,23 @@ class ContactStore:
     def snapshot_live(self) -> tuple[int, list[dict]]:
         with self._lock:
             return self.version, [self.live[cid] for _, cid in self._live_keys]
+
+    def snapshot_searchable(self) -> tuple[Any, list[dict]]:
+        """The live contacts the search index holds now, with a key that changes when that set changes."""
+        with self._lock:
+            now = time.monotonic()
+            if now >= self._all_indexed_at:
+                self.indexed_at.clear()
+            pending = frozenset(cid for cid, at in self.indexed_at.items() if at > now)
+            contacts = [self.live[cid] for _, cid in self._live_keys if cid not in pending]
+            return (self.version, pending), contacts
+
+    def delete_permanently(self, contact_id: str) -> dict:
+        """A GDPR delete: the contact leaves the live and the archived list alike, with no trace."""
+        with self._lock:
+            if contact_id in self.live:
+                return self._drop(self.live, self._live_keys, contact_id)
+            return self._drop(self.archived, self._archived_keys, contact_id)
 
     def property_names(self) -> list[str]:
         with self._lock:
@@ -374,8 +408,16 @@ class HubSpotServer(SourceServer):
         rate_limit_budget: int | None = None,
         rate_limit_window: float = 10.0,
         search_result_cap: int = SEARCH_RESULT_CAP,
+        scopes: Iterable[str] = (CONTACTS_READ_SCOPE,),
+        max_url_length: int = MAX_URL_LENGTH,
+        search_truncate_after: int | None = None,
     ) -> None:
         self.store = ContactStore.from_folder(Path(data_dir))
+        self.scopes = set(scopes)
+        self.max_url_length = max_url_length
+        # Misbehaviour on demand: a search stops offering further pages after this many results although
+        # its `total` says more (a truncated window the loader must notice).
+        self.search_truncate_after = search_truncate_after
         self.access_token = access_token
         # HubSpot's TEN_SECONDLY_ROLLING limit; None (the default) lets every request through.
         self.rate_limit_budget = rate_limit_budget
@@ -446,6 +488,32 @@ class HubSpotServer(SourceServer):
 
     # -- routes ---------------------------------------------------------------------------------------
     def route(self, request: Request) -> Response:
+        response = self._route(request)
+        if self.rate_limit_budget is not None:
+            with self._rate_lock:
+                response.headers.update(self._rate_headers(self.rate_limit_budget - len(self._recent)))
+        return response
+
+    def _route(self, request: Request) -> Response:
+        if len(request.target) > self.max_url_length:
+            return Response(414, _error_body(f"URI Too Long ({len(request.target):,} characters)", "URI_TOO_LONG"))
+        if CONTACTS_READ_SCOPE not in self.scopes:
+            return Response(
+                403,
+                _error_body(
+                    "This app hasn't been granted all required scopes to make this call. Read more about required "
+                    "scopes here: https://developers.hubspot.com/scopes.",
+                    "MISSING_SCOPES",
+                    errors=[
+                        {
+                            "message": "One or more of the following scopes are required.",
+                            "context": {"requiredScopes": [CONTACTS_READ_SCOPE]},
+                        }
+                    ],
+                ),
+            )
+        if request.path == BATCH_READ_PATH and request.method == "POST":
+            return self._batch_read(request)
         if request.path == PROPERTIES_PATH and request.method == "GET":
             response = Response(200, {"results": list(self.store.properties)})
         elif request.path == CONTACTS_PATH and request.method == "GET":
@@ -456,10 +524,34 @@ class HubSpotServer(SourceServer):
             response = Response(405, _error_body(f"{request.method} is not allowed on {request.path}", "METHOD"))
         else:
             response = Response(404, _error_body(f"no route for {request.method} {request.path}", "OBJECT_NOT_FOUND"))
-        if self.rate_limit_budget is not None:
-            with self._rate_lock:
-                response.headers.update(self._rate_headers(self.rate_limit_budget - len(self._recent)))
         return response
+
+    def _batch_read(self, request: Request) -> Response:
+        body = request.body if isinstance(request.body, dict) else {}
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not 1 <= len(inputs) <= BATCH_READ_MAX:
+            return self._invalid(f"inputs must be a list of 1 to {BATCH_READ_MAX} objects with an id")
+        archived = bool(body.get("archived", False))
+        properties = self._requested_properties(str(p) for p in body.get("properties") or [])
+        results, missing = [], []
+        with self.store._lock:
+            table = self.store.archived if archived else self.store.live
+            for item in inputs:
+                contact_id = str(item.get("id")) if isinstance(item, dict) else ""
+                if contact_id in table:
+                    results.append(self._render(table[contact_id], properties))
+                else:
+                    missing.append(contact_id)
+        now = format_timestamp(int(time.time() * 1000))
+        reply: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+        if missing:
+            reply["numErrors"] = 1
+            reply["errors"] = [
+                {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some CONTACT objects",
+                 "context": {"ids": missing}}
+            ]  # fmt: skip
+            return Response(207, reply)
+        return Response(200, reply)
 
     def _requested_properties(self, names: Iterable[str]) -> list[str]:
         wanted = list(DEFAULT_PROPERTIES)
@@ -497,6 +589,11 @@ class HubSpotServer(SourceServer):
         return Response(200, body)
 
     def _search(self, request: Request) -> Response:
+        if request.body_length > MAX_SEARCH_BODY:
+            return self._invalid(
+                f"The request body is {request.body_length:,} characters; a search request may have at most "
+                f"{MAX_SEARCH_BODY:,}."
+            )
         body = request.body if isinstance(request.body, dict) else {}
         try:
             limit = int(body.get("limit", SEARCH_LIMIT_DEFAULT))
@@ -517,16 +614,20 @@ class HubSpotServer(SourceServer):
             return self._invalid(str(error))
         properties = self._requested_properties(str(p) for p in body.get("properties") or [])
         matches = self._matching(groups, sort_property, descending)
-        page = matches[after : min(after + limit, self.search_result_cap)]
+        end = min(after + limit, self.search_result_cap)
+        if self.search_truncate_after is not None:
+            end = min(end, self.search_truncate_after)
+        page = matches[after:end]
         reply: dict[str, Any] = {"total": len(matches), "results": [self._render(c, properties) for c in page]}
-        if after + limit < len(matches):
+        truncated = self.search_truncate_after is not None and after + limit >= self.search_truncate_after
+        if after + limit < len(matches) and not truncated:
             # Like HubSpot, the cursor is offered even when following it would cross the cap.
             next_after = str(after + limit)
             reply["paging"] = {"next": {"after": next_after, "link": f"{self.url}{SEARCH_PATH}?after={next_after}"}}
         return Response(200, reply)
 
     def _matching(self, groups: list[list[Filter]], sort_property: str, descending: bool) -> list[dict]:
-        version, contacts = self.store.snapshot_live()
+        version, contacts = self.store.snapshot_searchable()
         key = (version, repr(groups), sort_property, descending)
         with self._search_lock:
             # Paging re-issues the same search; cache the sorted result until the store changes.

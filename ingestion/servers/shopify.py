@@ -44,6 +44,12 @@ from ingestion.servers.common import Fault, Request, Response, SourceServer
 
 API_VERSION = "2024-07"
 RESOURCES = ("customers", "orders", "products")
+# The Admin API scope each list needs; a token without it gets 403 (events need their subject's scope).
+RESOURCE_SCOPES = {"customers": "read_customers", "orders": "read_orders", "products": "read_products"}
+ALL_SCOPES = frozenset({*RESOURCE_SCOPES.values(), "read_all_orders"})
+ORDERS_WINDOW_DAYS = 60  # without read_all_orders only orders created in the last 60 days are served
+ACCESS_SCOPES_PATH = "/admin/oauth/access_scopes.json"
+EVENT_SUBJECTS = {"Customer": "customers", "Order": "orders"}
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250
 PAGINATION_DOCS = "https://shopify.dev/api/usage/pagination-rest"
@@ -195,8 +201,15 @@ class ShopifyServer(SourceServer):
         bucket_size: int = 40,
         leak_rate: float = 2.0,
         retry_after: float = 2.0,
+        scopes: Iterable[str] = ALL_SCOPES,
+        now: datetime | None = None,
     ) -> None:
         self.access_token = access_token
+        # The token's granted scopes: a list whose scope is missing answers 403 as Shopify does, and
+        # without read_all_orders orders created before `now` - 60 days are silently left out.
+        self.scopes = set(scopes)
+        self.now = now
+        self.events: list[dict[str, Any]] = []  # destroy events, as GET events.json lists them
         self.bucket = LeakyBucket(bucket_size, leak_rate)
         self.retry_after = retry_after
         self.served: list[ServedPage] = []
@@ -293,6 +306,29 @@ class ShopifyServer(SourceServer):
             collection.put(record)
             return record
 
+    def delete(self, resource: str, record_id: int) -> dict[str, Any]:
+        """Delete a customer or order as a shop admin would; Shopify records a ``destroy`` event."""
+        subject = {v: k for k, v in EVENT_SUBJECTS.items()}[resource]
+        with self._store_lock:
+            collection = self._collection(resource)
+            del collection.raw[record_id], collection.meta[record_id]
+            collection.ids.remove(record_id)
+            event = {
+                "id": len(self.events) + 1,
+                "subject_id": record_id,
+                "created_at": self._next_timestamp(None),
+                "subject_type": subject,
+                "verb": "destroy",
+                "arguments": [],
+                "body": None,
+                "message": f"{subject} was deleted.",
+                "author": "Shop admin",
+                "description": f"{subject} was deleted.",
+                "path": f"/admin/{resource}/{record_id}",
+            }
+            self.events.append(event)
+            return event
+
     # -- HTTP ----------------------------------------------------------------------------------
     def authorize(self, request: Request) -> Response | None:
         token = request.headers.get("x-shopify-access-token", "")
@@ -312,13 +348,24 @@ class ShopifyServer(SourceServer):
         return response, truncate
 
     def route(self, request: Request) -> Response:
+        if request.path == ACCESS_SCOPES_PATH and request.method == "GET":
+            return Response(200, {"access_scopes": [{"handle": h} for h in sorted(self.scopes)]})
         match = _PATH.fullmatch(request.path)
-        if match is None or match["version"] != API_VERSION or match["resource"] not in RESOURCES:
+        known = (*RESOURCES, "events")
+        if match is None or match["version"] != API_VERSION or match["resource"] not in known:
             return Response(404, {"errors": "Not Found"})
         if request.method != "GET":
             return Response(406, {"errors": "Not Acceptable"})
+        resource = match["resource"]
+        needed = [RESOURCE_SCOPES[resource]] if resource in RESOURCE_SCOPES else []
+        missing = [scope for scope in needed if scope not in self.scopes]
+        if missing:
+            # Shopify's answer to a token without the scope.
+            return Response(403, {"errors": f"[API] This action requires merchant approval for {missing[0]} scope."})
         try:
-            return self._list(match["resource"], request)
+            if resource == "events":
+                return self._events(request)
+            return self._list(resource, request)
         except _BadRequest as error:
             return Response(400, {"errors": error.errors})
 
@@ -340,6 +387,9 @@ class ShopifyServer(SourceServer):
         else:
             direction, boundary, frozen = "next", None, {k: query[k] for k in FILTER_PARAMS if k in query}
         filters = _filters(resource, frozen)
+        if resource == "orders" and "read_all_orders" not in self.scopes:
+            now = (self.now or datetime.now(tz=UTC)).timestamp()
+            filters.created_at_min = max(filters.created_at_min, now - ORDERS_WINDOW_DAYS * 86400)
 
         with self._store_lock:
             collection = self._collections[resource]
@@ -364,6 +414,26 @@ class ShopifyServer(SourceServer):
         with self._log_lock:
             self.served.append(ServedPage(resource, query, list(page)))
         return Response(200, body, {"Link": ", ".join(links)} if links else {})
+
+    def _events(self, request: Request) -> Response:
+        """``GET events.json?verb=&filter=&created_at_min=`` (one page: the demo never has many)."""
+        verb, kinds = request.arg("verb"), request.arg("filter")
+        allowed = {k for k, name in EVENT_SUBJECTS.items() if RESOURCE_SCOPES[name] in self.scopes}
+        wanted = set(kinds.split(",")) & allowed if kinds else allowed
+        since = request.arg("created_at_min")
+        try:
+            floor = parse_timestamp(since).timestamp() if since else -math.inf
+        except ValueError:
+            raise _BadRequest({"created_at_min": "Invalid value."}) from None
+        with self._store_lock:
+            events = [
+                e
+                for e in self.events
+                if e["subject_type"] in wanted
+                and (verb is None or e["verb"] == verb)
+                and parse_timestamp(e["created_at"]).timestamp() >= floor
+            ]
+        return Response(200, {"events": events})
 
     def served_ids(self, resource: str) -> list[int]:
         """Ids of every record served for ``resource`` since the log was last cleared."""

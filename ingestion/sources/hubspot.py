@@ -2,9 +2,13 @@
 
 How a load works:
 
-* The contact property definitions are read first (``/crm/v3/properties/contacts``) and every one of
-  them is requested, so a property added in HubSpot arrives as a new ``properties__<name>`` column on the
-  next load (the schema-drift path) instead of being silently left behind.
+* The contact property definitions are read first (``/crm/v3/properties/contacts``). List and search
+  requests ask only for the properties the dbt models read (``MODEL_PROPERTIES``): real portals have
+  hundreds of properties, and asking for all of them passes HubSpot's URL length (414) and search body
+  (3,000 characters, 400) limits. Properties a user names in ``sources.hubspot.properties`` (or ``all``)
+  are fetched for each page through the batch-read endpoint (a POST body, 100 contacts a call) and
+  arrive as ``properties__<name>`` columns (with ``all``, a property added in HubSpot arrives as a new
+  column on the next load).
 * First run: the full list of live contacts, then the archived (merged-away) ones.
 * Later runs: only what changed, through the search API: ``lastmodifieddate >= cursor`` sorted
   ascending, where the cursor is the highest ``updatedAt`` loaded so far (kept in dlt state, advanced
@@ -14,6 +18,14 @@ How a load works:
   (and, when more than a whole window shares one timestamp, windowed on ``hs_object_id``).
   Archived contacts never appear in search, so the (small) archived list is re-read and the cursor
   keeps only contacts archived since the last load.
+* Look-back: HubSpot's search index lags writes by seconds, so each incremental run re-reads
+  ``lookback_seconds`` (default 600) before the cursor (dlt's incremental ``lag``; the merge makes it
+  idempotent). Each search window's ``total`` is checked against the rows received: a window that comes
+  back short fails the load instead of silently losing contacts.
+* Deletions: archived contacts that no live contact lists in ``hs_merged_object_ids`` were deleted
+  (staging drops them). A permanently deleted (GDPR) contact leaves both lists, so every
+  ``reconcile_hours`` (default 24) the run lists every live and archived id and records the ids the
+  warehouse holds but HubSpot no longer has in ``raw_hubspot.deleted_contacts``.
 * Pages are collected into Arrow tables (bulk rows must go through Arrow to load at speed) and merged
   on ``id``.
 """
@@ -36,7 +48,8 @@ from dlt.common import jsonpath
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
-from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
+from dlt.sources.helpers.rest_client.client import Request
+from dlt.sources.helpers.rest_client.paginators import BasePaginator, JSONResponseCursorPaginator
 
 from ingestion.errors import UserError
 from ingestion.pipeline import (
@@ -47,6 +60,7 @@ from ingestion.pipeline import (
     rows_loaded,
     user_errors,
 )
+from ingestion.sources.http import PacedSession, hubspot_pacer, runtime_config
 
 SOURCE_SYSTEM = "hubspot"
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -56,10 +70,22 @@ TOKEN_ENV = "SOURCES__HUBSPOT__ACCESS_TOKEN"
 CONTACTS_PATH = "/crm/v3/objects/contacts"
 SEARCH_PATH = "/crm/v3/objects/contacts/search"
 PROPERTIES_PATH = "/crm/v3/properties/contacts"
+BATCH_READ_PATH = "/crm/v3/objects/contacts/batch/read"
+BATCH_READ_SIZE = 100  # HubSpot's maximum inputs per batch read
+CONTACTS_READ_SCOPE = "crm.objects.contacts.read"
+# The properties the dbt models read (staging and the suppression guard): always requested, few enough
+# that a list URL and a search body stay far inside HubSpot's limits.
+MODEL_PROPERTIES = (
+    "hs_object_id", "email", "firstname", "lastname", "phone", "company", "jobtitle", "lifecyclestage",
+    "hs_email_optout", "address", "city", "zip", "state", "country", "date_of_birth", "createdate",
+    "lastmodifieddate", "hs_merged_object_ids",
+)  # fmt: skip
+LOOKBACK_SECONDS = 600.0
+RECONCILE_HOURS = 24.0
 LIST_PAGE_SIZE = 100  # HubSpot's maximum for the list endpoint
 SEARCH_PAGE_SIZE = 200  # HubSpot's maximum for the search endpoint
 SEARCH_RESULT_CAP = 10_000  # HubSpot refuses a search page starting at or beyond this offset
-# dlt re-parses a string JSONPath on every page (~25 ms each with jsonpath-ng): compile it once.
+# A compiled path, so dlt does not parse the string selector on every page.
 RESULTS = jsonpath.compile_path("results")
 CHUNK_ROWS = 5_000  # rows per Arrow table handed to dlt
 PROGRESS_EVERY = 10_000  # print a progress line every this many contacts
@@ -156,19 +182,42 @@ class ContactBatcher:
         return table
 
 
-class CappedSearchPaginator(JSONResponseCursorPaginator):
-    """HubSpot search paging that stops at the 10k cap instead of asking for a page HubSpot refuses."""
+class SearchPaginator(BasePaginator):
+    """HubSpot search paging (the ``after`` offset in the POST body) that stops at the result cap instead
+    of asking for a page HubSpot refuses, and keeps the window's ``total`` and the rows received so the
+    caller can check the window came back whole. Subclasses dlt's public ``BasePaginator``."""
 
     def __init__(self, result_cap: int) -> None:
-        super().__init__(cursor_path="paging.next.after", cursor_body_path="after")
+        super().__init__()
         self.result_cap = result_cap
+        self.after: str | None = None
         self.hit_cap = False
+        self.total = 0
+        self.received = 0
 
     def update_state(self, response: requests.Response, data: list[Any] | None = None) -> None:
-        super().update_state(response, data)
-        if self.has_next_page and int(str(self._next_reference)) >= self.result_cap:
-            self._has_next_page = False
-            self.hit_cap = True
+        payload = response.json()
+        self.total = int(payload.get("total") or 0)  # the last page's: writes during paging move it
+        self.received += len(data or [])
+        after = ((payload.get("paging") or {}).get("next") or {}).get("after")
+        if after is None:
+            self._has_next_page = False  # BasePaginator's documented contract for subclasses
+        elif int(str(after)) >= self.result_cap:
+            self._has_next_page, self.hit_cap = False, True
+        else:
+            self.after = str(after)
+
+    def update_request(self, request: Request) -> None:
+        request.json = {**(request.json or {}), "after": self.after}
+
+    def check_whole(self, what: str) -> None:
+        """Fail loudly when a window returned fewer rows than its ``total`` promised (up to the cap)."""
+        expected = min(self.total, self.result_cap)
+        if self.received != expected:
+            raise HubSpotDataError(
+                f"hubspot search {what} reported {self.total:,} contacts but returned {self.received:,}; "
+                "nothing was committed, rerun the load"
+            )
 
 
 class Progress:
@@ -195,6 +244,46 @@ def discover_properties(client: RESTClient) -> list[str]:
     if not names:
         raise HubSpotDataError(f"hubspot {PROPERTIES_PATH} returned no contact properties")
     return names
+
+
+def select_properties(discovered: list[str], wanted: str | None) -> tuple[list[str], list[str]]:
+    """(properties asked for in list/search requests, extra properties read through batch read).
+
+    ``wanted`` is ``sources.hubspot.properties``: empty for only the models' properties, ``all``, or a
+    comma-separated list of property names (each must exist in the portal).
+    """
+    core = list(MODEL_PROPERTIES)
+    text = (wanted or "").strip()
+    if not text:
+        return core, []
+    if text.lower() == "all":
+        return core, [name for name in discovered if name not in core]
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in discovered]
+    if unknown:
+        raise UserError(f"hubspot has no contact property {', '.join(unknown)} (sources.hubspot.properties)")
+    return core, [name for name in dict.fromkeys(names) if name not in core]
+
+
+def with_extra_properties(
+    client: RESTClient, pages: Iterator[list[dict]], extra: list[str], archived: bool
+) -> Iterator[list[dict]]:
+    """Each page with the ``extra`` properties filled in through the batch-read endpoint (a POST body, so
+    no URL limit), 100 contacts a call. A contact deleted meanwhile keeps only its listed properties."""
+    for page in pages:
+        if extra and page:
+            values: dict[str, dict] = {}
+            for start in range(0, len(page), BATCH_READ_SIZE):
+                inputs = [{"id": str(c["id"])} for c in page[start : start + BATCH_READ_SIZE]]
+                body = {"properties": extra, "inputs": inputs, "archived": archived}
+                response = client.post(BATCH_READ_PATH, json=body)
+                if response.status_code not in (200, 207):  # 207: some ids no longer exist
+                    response.raise_for_status()
+                for found in response.json().get("results") or []:
+                    values[str(found["id"])] = found.get("properties") or {}
+            for contact in page:
+                contact["properties"] = {**values.get(str(contact["id"]), {}), **(contact.get("properties") or {})}
+        yield page
 
 
 def list_contacts(client: RESTClient, properties: list[str], archived: bool) -> Iterator[list[dict]]:
@@ -231,7 +320,7 @@ def search_changed(
             "limit": page_size,
             "after": "0",
         }
-        paginator = CappedSearchPaginator(result_cap)
+        paginator = SearchPaginator(result_cap)
         last_ms, ids_at_last = lower, set(seen_at_lower)
         for page in client.paginate(SEARCH_PATH, method="POST", json=body, paginator=paginator, data_selector=RESULTS):
             fresh = []
@@ -245,6 +334,7 @@ def search_changed(
                 fresh.append(contact)
             if fresh:
                 yield fresh
+        paginator.check_whole(f"window lastmodifieddate {'>=' if inclusive else '>'} {lower}")
         if not paginator.hit_cap:
             return
         if last_ms == lower:
@@ -272,13 +362,14 @@ def _drain_instant(
             "limit": page_size,
             "after": "0",
         }
-        paginator = CappedSearchPaginator(result_cap)
+        paginator = SearchPaginator(result_cap)
         for page in client.paginate(SEARCH_PATH, method="POST", json=body, paginator=paginator, data_selector=RESULTS):
             fresh = [c for c in page if str(c["id"]) not in seen]
             if page:
                 after_id = max(int(c["id"]) for c in page)
             if fresh:
                 yield fresh
+        paginator.check_whole(f"window lastmodifieddate = {instant_ms}")
         if not paginator.hit_cap:
             return
 
@@ -291,30 +382,65 @@ def _modified_ms(contact: dict) -> int:
     return _epoch_ms(moment)
 
 
+def reconcile_ids(client: RESTClient, known_ids: set[str]) -> set[str]:
+    """The ``known_ids`` HubSpot no longer has, live or archived: permanently deleted contacts."""
+    present: set[str] = set()
+    for archived in (False, True):
+        for page in list_contacts(client, ["hs_object_id"], archived):
+            present.update(str(c["id"]) for c in page)
+    return known_ids - present
+
+
+DELETED_COLUMNS: dict[str, dict[str, Any]] = {
+    "id": {"data_type": "text", "nullable": False, "primary_key": True},
+    "detected_at": {"data_type": "timestamp", "nullable": False},
+}
+
+
+def make_client(base_url: str, access_token: str) -> RESTClient:
+    """dlt's RESTClient over a retrying session that paces itself by ``X-HubSpot-RateLimit-*``."""
+    session = PacedSession(runtime_config(), pacer=hubspot_pacer)
+    return RESTClient(base_url=base_url.rstrip("/"), auth=BearerTokenAuth(access_token), session=session)
+
+
 @dlt.source(name="hubspot")
 def hubspot_source(
     base_url: str = dlt.config.value,
     access_token: str = dlt.secrets.value,
     search_result_cap: int = SEARCH_RESULT_CAP,
     chunk_rows: int = CHUNK_ROWS,
+    properties: str | None = None,
+    lookback_seconds: float = LOOKBACK_SECONDS,
+    reconcile_hours: float = RECONCILE_HOURS,
+    known_ids: list[str] | None = None,
 ) -> Any:
-    """HubSpot contacts. Reads ``sources.hubspot.base_url`` / ``access_token`` from dlt config."""
-    client = RESTClient(base_url=base_url.rstrip("/"), auth=BearerTokenAuth(access_token))
-    properties = discover_properties(client)
+    """HubSpot contacts (and ids deleted for good). Reads ``sources.hubspot.*`` from dlt config.
+
+    ``known_ids``: the contact ids the warehouse holds, for the periodic id reconciliation.
+    """
+    client = make_client(base_url, access_token)
+    requested, extra = select_properties(discover_properties(client), properties)
+    loaded = requested + extra
 
     def contacts(
-        # dlt binds the cursor through this default argument (its documented idiom), hence the noqa.
-        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental("updated_at"),  # noqa: B008
+        # dlt binds the cursor through this default argument (its documented idiom), hence the noqa. `lag`
+        # re-reads the look-back window before the cursor on every incremental run.
+        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
+            "updated_at", lag=lookback_seconds or None
+        ),
     ) -> Iterator[pa.Table]:
-        batcher, progress = ContactBatcher(properties, chunk_rows), Progress()
+        batcher, progress = ContactBatcher(loaded, chunk_rows), Progress()
         if updated_at.start_value is None:
-            phases = [("list", list_contacts(client, properties, archived=False))]
+            live = list_contacts(client, requested, archived=False)
+            phases = [("list", with_extra_properties(client, live, extra, archived=False))]
         else:
             since = _epoch_ms(updated_at.start_value)
-            phases = [("search", search_changed(client, properties, since, result_cap=search_result_cap))]
+            found = search_changed(client, requested, since, result_cap=search_result_cap)
+            phases = [("search", with_extra_properties(client, found, extra, archived=False))]
         # Archived contacts are never returned by search, so every run re-reads that (small) list and
         # the cursor keeps only the ones archived since the last load.
-        phases.append(("archived", list_contacts(client, properties, archived=True)))
+        archived = list_contacts(client, requested, archived=True)
+        phases.append(("archived", with_extra_properties(client, archived, extra, archived=True)))
         for what, pages in phases:
             for page in pages:
                 progress.tick(len(page), what)
@@ -326,13 +452,39 @@ def hubspot_source(
         if table is not None:
             yield table
 
-    return dlt.resource(
-        contacts,
-        name="contacts",
-        primary_key="id",
-        write_disposition="merge",
-        columns=contact_columns(properties),
-    )
+    def deleted_contacts() -> Iterator[Any]:
+        yield dlt.mark.materialize_table_schema()  # the table exists (empty) from the first load on
+        state = dlt.current.resource_state()
+        now = datetime.now(tz=UTC)
+        last = state.get("reconciled_at")
+        due = last is None or (now - datetime.fromisoformat(last)).total_seconds() >= reconcile_hours * 3600
+        if known_ids is None or not due:
+            return
+        if not known_ids:  # the first load: nothing to reconcile yet, the clock starts now
+            state["reconciled_at"] = now.isoformat()
+            return
+        gone = reconcile_ids(client, set(known_ids))
+        state["reconciled_at"] = now.isoformat()  # committed with the load, like the cursor
+        print(f"hubspot: id reconciliation: {len(gone):,} contact(s) deleted for good", file=sys.stderr)
+        if gone:
+            yield [{"id": contact_id, "detected_at": now} for contact_id in sorted(gone)]
+
+    return [
+        dlt.resource(
+            contacts,
+            name="contacts",
+            primary_key="id",
+            write_disposition="merge",
+            columns=contact_columns(loaded),
+        ),
+        dlt.resource(
+            deleted_contacts,
+            name="deleted_contacts",
+            primary_key="id",
+            write_disposition="merge",
+            columns=DELETED_COLUMNS,
+        ),
+    ]
 
 
 # -- the CLI's entry point ----------------------------------------------------------------------------
@@ -373,8 +525,23 @@ def _status_error(response: requests.Response) -> UserError:
         message = response.text[:200]
     if response.status_code == 401:
         return UserError(f"hubspot rejected the access token (401) at {where}: {message} — check {TOKEN_ENV}")
+    if response.status_code == 403:
+        scopes = _required_scopes(response) or [CONTACTS_READ_SCOPE]
+        return UserError(
+            f"hubspot refused {where} (403): the private app lacks the scope {', '.join(scopes)}; grant it in "
+            "HubSpot (Settings > Integrations > Private apps > Scopes) and rerun"
+        )
     retried = " (after retries)" if response.status_code == 429 or response.status_code >= 500 else ""
     return UserError(f"hubspot answered {response.status_code} for {where}{retried}: {message}")
+
+
+def _required_scopes(response: requests.Response) -> list[str]:
+    """The scopes HubSpot's 403 ``MISSING_SCOPES`` body names (``errors[].context.requiredScopes``)."""
+    try:
+        errors = response.json().get("errors") or []
+        return [str(scope) for e in errors for scope in (e.get("context") or {}).get("requiredScopes") or []]
+    except (ValueError, AttributeError, TypeError):
+        return []
 
 
 def _short(error: BaseException) -> str:
@@ -384,6 +551,31 @@ def _short(error: BaseException) -> str:
     if reason:
         return reason.group(0).strip()
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+def reconciliation_due(pipeline: dlt.Pipeline) -> bool:
+    """Whether this run lists every id (``sources.hubspot.reconcile_hours`` since the last one)."""
+    hours = dlt.config.get("sources.hubspot.reconcile_hours", float)
+    hours = RECONCILE_HOURS if hours is None else hours
+    resources = pipeline.state.get("sources", {}).get(SOURCE_SYSTEM, {}).get("resources", {})
+    last = resources.get("deleted_contacts", {}).get("reconciled_at")
+    return last is None or (datetime.now(tz=UTC) - datetime.fromisoformat(last)).total_seconds() >= hours * 3600
+
+
+def known_contact_ids(pipeline: dlt.Pipeline) -> list[str]:
+    """The contact ids the warehouse holds and has not yet marked deleted (none before the first load)."""
+    queries = (
+        "select id from contacts where id not in (select id from deleted_contacts)",
+        "select id from contacts",  # loaded before deleted_contacts existed
+    )
+    for sql in queries:
+        try:
+            with pipeline.sql_client() as client:
+                return [str(row[0]) for row in client.execute_sql(sql) or []]
+        except Exception as error:  # a missing table is the only expected failure here
+            if "does not exist" not in str(error) and "not found" not in str(error).lower():
+                raise
+    return []
 
 
 def load_hubspot(base_url: str | None = None, access_token: str | None = None) -> LoadSummary:
@@ -403,14 +595,16 @@ def load_hubspot(base_url: str | None = None, access_token: str | None = None) -
     with user_errors(SOURCE_SYSTEM), exclusive_run(pipeline.pipeline_name, SOURCE_SYSTEM):
         try:
             finish_interrupted(pipeline)
-            source = hubspot_source(base_url=base_url, access_token=access_token)
+            known = known_contact_ids(pipeline) if reconciliation_due(pipeline) else None
+            source = hubspot_source(base_url=base_url, access_token=access_token, known_ids=known)
             info = pipeline.run(source)
         except Exception as error:  # dlt wraps failures; name the HTTP problem underneath if there is one
             translated = http_user_error(error, base_url)
             if translated is not None and translated is not error:
                 raise translated from error
             raise
-    summary = LoadSummary(SOURCE_SYSTEM, rows_by_table=rows_loaded(info, pipeline))
+    rows = {table: n for table, n in rows_loaded(info, pipeline).items() if n}  # not the empty tables
+    summary = LoadSummary(SOURCE_SYSTEM, rows_by_table=rows)
     summary.seconds = time.monotonic() - started
     if summary.rows == 0:
         summary.skipped = "no contacts changed since the last load"

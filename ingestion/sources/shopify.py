@@ -21,34 +21,24 @@ or a local server) and ``SOURCES__SHOPIFY__ACCESS_TOKEN``. Retries follow dlt's 
 
 from __future__ import annotations
 
-import functools
+import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
 import requests
-from dlt.common import jsonpath as dlt_jsonpath
-from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs import RuntimeConfiguration
 from dlt.common.jsonpath import JSONPathFields
-from dlt.pipeline.exceptions import PipelineStepFailed
-from dlt.sources.helpers.requests.retry import (
-    DEFAULT_RETRY_EXCEPTIONS,
-    DEFAULT_RETRY_STATUS,
-    Client,
-    retry_if_status,
-    wait_exponential_retry_after,
-)
-from dlt.sources.helpers.requests.session import Session
+from dlt.common.typing import TSecretStrValue
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
-from tenacity import Retrying, retry_any, retry_if_exception_type, stop_after_attempt
 
 from ingestion.errors import UserError
 from ingestion.pipeline import (
@@ -59,12 +49,21 @@ from ingestion.pipeline import (
     rows_loaded,
     user_errors,
 )
+from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250  # Shopify's maximum
 PROGRESS_EVERY_PAGES = 20
 SHOP_URL_ENV = "SOURCES__SHOPIFY__SHOP_URL"
 ACCESS_TOKEN_ENV = "SOURCES__SHOPIFY__ACCESS_TOKEN"
+WEBHOOKS_DIR_ENV = "SOURCES__SHOPIFY__WEBHOOKS_DIR"
+ACCESS_SCOPES_PATH = "/admin/oauth/access_scopes.json"
+LEAK_RATE = 2.0  # REST calls per second a standard plan's bucket drains (Shopify Plus: 20)
+# The Admin API scope each resource needs (README, "Scopes").
+RESOURCE_SCOPES = {"customers": "read_customers", "orders": "read_orders", "products": "read_products"}
+ALL_ORDERS_SCOPE = "read_all_orders"
+ORDERS_WINDOW_DAYS = 60  # without read_all_orders Shopify serves only orders of the last 60 days
+DELETION_TOPICS = ("customers/delete", "orders/delete", "customers/redact")
 
 # -- column hints ---------------------------------------------------------------------------------
 # Every contract field is declared, so a column exists even while all its values are null (dlt
@@ -198,89 +197,123 @@ def latest_timestamp(values: Sequence[Any]) -> Any:
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
-class _RetryAfterSeconds(wait_exponential_retry_after):
-    """Shopify sends ``Retry-After: 2.0``; dlt's parser only accepts whole seconds or HTTP dates and would
-    fall back to its own backoff, so accept decimal seconds too."""
-
-    def _parse_retry_after(self, retry_after: str) -> float | None:
-        try:
-            seconds = float(retry_after)
-        except ValueError:
-            return super()._parse_retry_after(retry_after)
-        return max(self.min, min(self.max, seconds)) if seconds > 0 else None
-
-
-class _ShopifyHttp(Client):
-    """dlt's retrying HTTP client (429 and 5xx, dropped connections, timeouts) with the wait above."""
-
-    def _make_session(self) -> Session:
-        session = Session(**self._session_kwargs)  # type: ignore[arg-type]
-        session.mount("http://", self._adapter)
-        session.mount("https://", self._adapter)
-        kwargs = self._retry_kwargs
-        retrying = Retrying(
-            wait=_RetryAfterSeconds(multiplier=kwargs["backoff_factor"], max=kwargs["max_delay"]),
-            retry=retry_any(retry_if_status(kwargs["status_codes"]), retry_if_exception_type(kwargs["exceptions"])),
-            stop=stop_after_attempt(kwargs["max_attempts"]),
-            reraise=True,
-            # Out of attempts: hand back the last response, or re-raise its error, as dlt's own client does.
-            retry_error_callback=lambda state: state.outcome.result(),
-        )
-        session.send = retrying.wraps(session.send)  # type: ignore[method-assign]
-        return session
-
-
-def runtime_config() -> RuntimeConfiguration:
-    """dlt's runtime settings (retries, backoff, timeout), read from its config and ``RUNTIME__*`` variables."""
-    return resolve_configuration(RuntimeConfiguration())
-
-
-def make_client(shop_url: str, access_token: str, config: RuntimeConfiguration | None = None) -> RESTClient:
-    config = config or runtime_config()
-    http = _ShopifyHttp(
-        request_timeout=config.request_timeout,
-        raise_for_status=False,  # RESTClient raises itself, after the retries
-        status_codes=DEFAULT_RETRY_STATUS,
-        exceptions=tuple(DEFAULT_RETRY_EXCEPTIONS),
-        request_max_attempts=config.request_max_attempts,
-        request_backoff_factor=config.request_backoff_factor,
-        request_max_retry_delay=config.request_max_retry_delay,
-    )
+def make_client(
+    shop_url: str, access_token: str, config: RuntimeConfiguration | None = None, leak_rate: float = LEAK_RATE
+) -> RESTClient:
+    """dlt's RESTClient over a retrying session that paces itself by ``X-Shopify-Shop-Api-Call-Limit``."""
+    session = PacedSession(config or runtime_config(), pacer=shopify_pacer(leak_rate))
     return RESTClient(
         base_url=f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/",
         auth=APIKeyAuth(name="X-Shopify-Access-Token", api_key=access_token, location="header"),
         paginator=HeaderLinkPaginator(),
-        session=http.session,
+        session=session,
     )
 
 
-def memoize_jsonpath_parser() -> None:
-    """dlt compiles the incremental cursor path (``updated_at``) with jsonpath-ng's parser generator five
-    times per resource and run, ~70 ms each: over a second of every load. The parse of a given string
-    never changes, so cache it. Guarded: if dlt moves its private ``_parse``, loads only get slower."""
-    parse = getattr(dlt_jsonpath, "_parse", None)
-    if callable(parse) and not hasattr(parse, "cache_info"):
-        dlt_jsonpath._parse = functools.lru_cache(maxsize=256)(parse)
+def granted_scopes(client: RESTClient, shop_url: str) -> set[str] | None:
+    """The token's scopes from ``/admin/oauth/access_scopes.json`` (None when the shop will not say).
+    A ``write_`` scope implies its ``read_`` scope, as in Shopify."""
+    response = client.get(f"{shop_url.rstrip('/')}{ACCESS_SCOPES_PATH}")
+    if response.status_code == 401:
+        raise UserError(f"shopify rejected the access token (401) at {shop_url}; check {ACCESS_TOKEN_ENV}")
+    if response.status_code != 200:
+        return None
+    try:
+        handles = {str(item["handle"]) for item in response.json()["access_scopes"]}
+    except (ValueError, KeyError, TypeError):
+        return None
+    return handles | {"read_" + h.removeprefix("write_") for h in handles if h.startswith("write_")}
 
 
 def _progress(message: str) -> None:
     print(f"shopify: {message}", file=sys.stderr, flush=True)
 
 
+# -- deletions ------------------------------------------------------------------------------------
+DELETION_COLUMNS: TColumns = {
+    "record_type": {"name": "record_type", "data_type": "text", "nullable": False, "primary_key": True},
+    "record_id": {"name": "record_id", "data_type": "bigint", "nullable": False, "primary_key": True},
+    "topic": {"name": "topic", "data_type": "text", "nullable": False, "primary_key": True},
+    **_cols("timestamp", "deleted_at"),
+    **_cols("text", "via", "email"),
+}
+
+
+def _deletion(record_type: str, record_id: Any, topic: str, deleted_at: Any, via: str, email: Any = None) -> dict:
+    return {
+        "record_type": record_type,
+        "record_id": int(record_id),
+        "topic": topic,
+        "deleted_at": deleted_at,
+        "via": via,
+        "email": email,
+    }
+
+
+def webhook_deletions(path: Path) -> list[dict[str, Any]]:
+    """Rows of ``deleted_records`` from one stored webhook delivery: ``{"topic", "payload"[, "triggered_at"]}``
+    as a receiver writes it (``X-Shopify-Topic`` header, the body, ``X-Shopify-Triggered-At``)."""
+    try:
+        delivery = json.loads(path.read_text(encoding="utf-8"))
+        topic, payload = str(delivery["topic"]), delivery["payload"]
+        at = delivery.get("triggered_at") or datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat()
+        if topic == "customers/delete":
+            return [_deletion("customer", payload["id"], topic, at, "webhook")]
+        if topic == "orders/delete":
+            return [_deletion("order", payload["id"], topic, at, "webhook")]
+        if topic == "customers/redact":
+            customer = payload["customer"]
+            rows = [_deletion("customer", customer["id"], topic, at, "webhook", customer.get("email"))]
+            return rows + [_deletion("order", o, topic, at, "webhook") for o in payload.get("orders_to_redact") or []]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{path} is not a stored Shopify webhook delivery: {type(error).__name__}: {error}") from error
+    raise UserError(f"{path} holds a {topic!r} webhook; {WEBHOOKS_DIR_ENV} takes only {', '.join(DELETION_TOPICS)}")
+
+
+def _topic(event: dict[str, Any]) -> str:
+    return f"{str(event['subject_type']).lower()}s/delete"
+
+
+def _warn(message: str) -> None:
+    print(f"shopify: warning: {message}", file=sys.stderr, flush=True)
+
+
+def missing_scope_warning(resource: str) -> str:
+    scope = RESOURCE_SCOPES[resource]
+    return f"skipped {resource}: the access token lacks the {scope} scope (grant {scope} to the app to load them)"
+
+
 # -- the source -----------------------------------------------------------------------------------
 @dlt.source(name="shopify")
 def shopify_source(
     shop_url: str = dlt.config.value,
-    access_token: str = dlt.secrets.value,
+    access_token: TSecretStrValue = dlt.secrets.value,
     page_size: int = PAGE_SIZE,
     progress_every: int = PROGRESS_EVERY_PAGES,
+    webhooks_dir: str | None = None,
+    leak_rate: float = LEAK_RATE,
 ) -> list[Any]:
-    """Shopify customers, orders and products, merged on ``id`` and loaded incrementally on ``updated_at``."""
-    client = make_client(shop_url, access_token)
+    """Shopify customers, orders and products, merged on ``id`` and loaded incrementally on ``updated_at``,
+    plus ``deleted_records``: deletions learnt from the events API and stored webhook deliveries.
+
+    A resource whose scope the token lacks is skipped with a one-line warning (its table is created
+    empty), so the others still load. Without ``read_all_orders`` Shopify serves only the last 60 days of
+    orders: that is warned about too.
+    """
+    client = make_client(shop_url, access_token, leak_rate=leak_rate)
+    scopes = granted_scopes(client, shop_url)
+    if scopes is not None and RESOURCE_SCOPES["orders"] in scopes and ALL_ORDERS_SCOPE not in scopes:
+        _warn(
+            f"the access token lacks the {ALL_ORDERS_SCOPE} scope: Shopify serves only orders created in the last "
+            f"{ORDERS_WINDOW_DAYS} days, older orders are missing (grant {ALL_ORDERS_SCOPE}; README, Scopes)"
+        )
+
+    def allowed(name: str) -> bool:
+        return scopes is None or RESOURCE_SCOPES[name] in scopes
 
     def list_resource(name: str) -> Any:
         columns, nested, fixed_params = RESOURCE_HINTS[name]
-        # A ready-made path: dlt compiles a string selector with a parser generator on every page (~70 ms).
+        # A ready-made path: dlt compiles a string selector with a parser generator on every page.
         selector = JSONPathFields(name)
 
         @dlt.resource(
@@ -295,23 +328,69 @@ def shopify_source(
             updated_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008
                 "updated_at", last_value_func=latest_timestamp, on_cursor_value_missing="include"
             ),
-        ) -> Iterator[list[dict[str, Any]]]:
+        ) -> Iterator[Any]:
+            if not allowed(name):
+                _warn(missing_scope_warning(name))
+                yield dlt.mark.materialize_table_schema()  # an empty typed table, so staging still builds
+                return
             params: dict[str, Any] = {"limit": page_size, **fixed_params}
             if updated_at.start_value is not None:
                 params["updated_at_min"] = updated_at.start_value
             pages = rows = 0
-            for page in client.paginate(f"{name}.json", params=params, data_selector=selector):
-                pages += 1
-                rows += len(page)
-                if progress_every and pages % progress_every == 0:
-                    _progress(f"{name}: {rows:,} rows in {pages} pages")
-                yield drop_null_objects(name, page)
+            try:
+                for page in client.paginate(f"{name}.json", params=params, data_selector=selector):
+                    pages += 1
+                    rows += len(page)
+                    if progress_every and pages % progress_every == 0:
+                        _progress(f"{name}: {rows:,} rows in {pages} pages")
+                    yield drop_null_objects(name, page)
+            except requests.HTTPError as error:
+                if pages or error.response is None or error.response.status_code != 403:
+                    raise
+                _warn(missing_scope_warning(name))  # the shop would not list its scopes; the 403 says it
+                yield dlt.mark.materialize_table_schema()
+                return
             since = f" updated since {updated_at.start_value}" if updated_at.start_value else ""
             _progress(f"{name}: fetched {rows:,} rows{since} in {pages} page(s)")
 
         return fetch
 
-    return [list_resource(name) for name in RESOURCE_HINTS]
+    @dlt.resource(name="deleted_records", primary_key=("record_type", "record_id", "topic"), write_disposition="merge",
+                  columns=DELETION_COLUMNS)  # fmt: skip
+    def deleted_records(
+        deleted_at: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008
+            "deleted_at", last_value_func=latest_timestamp
+        ),
+    ) -> Iterator[Any]:
+        """Customers and orders deleted in the shop: Shopify's ``destroy`` events (kept ~90 days)."""
+        yield dlt.mark.materialize_table_schema()  # the table exists (empty) from the first load on
+        kinds = [kind for kind, name in (("Customer", "customers"), ("Order", "orders")) if allowed(name)]
+        if not kinds:
+            return
+        params: dict[str, Any] = {"limit": page_size, "verb": "destroy", "filter": ",".join(kinds)}
+        if deleted_at.start_value is not None:
+            params["created_at_min"] = deleted_at.start_value
+        for page in client.paginate("events.json", params=params, data_selector=JSONPathFields("events")):
+            yield [
+                _deletion(e["subject_type"].lower(), e["subject_id"], _topic(e), e["created_at"], "events")
+                for e in page
+                if e.get("verb") == "destroy" and e.get("subject_type") in kinds
+            ]
+
+    @dlt.resource(name="deleted_records_webhooks", table_name="deleted_records",
+                  primary_key=("record_type", "record_id", "topic"), write_disposition="merge",
+                  columns=DELETION_COLUMNS)  # fmt: skip
+    def deleted_records_webhooks() -> Iterator[list[dict[str, Any]]]:
+        """``customers/delete``, ``orders/delete`` and ``customers/redact`` (GDPR: webhook only) deliveries."""
+        folder = Path(webhooks_dir) if webhooks_dir else None
+        if folder is None:
+            return
+        if not folder.is_dir():
+            raise UserError(f"{WEBHOOKS_DIR_ENV} is {folder}, which is not a folder")
+        for path in sorted(folder.glob("*.json")):
+            yield webhook_deletions(path)
+
+    return [*(list_resource(name) for name in RESOURCE_HINTS), deleted_records, deleted_records_webhooks]
 
 
 # -- failures in plain words ----------------------------------------------------------------------
@@ -339,8 +418,8 @@ def http_failure(error: BaseException, shop_url: str, config: RuntimeConfigurati
             if status == 401:
                 return UserError(f"shopify rejected the access token (401) at {shop_url}; check {ACCESS_TOKEN_ENV}")
             if status == 403:
-                return UserError(f"shopify refused access (403) to {url}; the app token lacks a read scope")
-            if status in DEFAULT_RETRY_STATUS:
+                return UserError(f"shopify refused access (403) to {url}; the access token lacks {_scope_of(url)}")
+            if status in RETRY_STATUS:
                 return UserError(
                     f"shopify kept answering HTTP {status} at {url} after {attempts} attempts; nothing was "
                     "committed, retry later"
@@ -363,10 +442,24 @@ def http_failure(error: BaseException, shop_url: str, config: RuntimeConfigurati
     return None
 
 
+def _scope_of(url: str) -> str:
+    """The Admin API scope a refused URL needs, named for the error message."""
+    for resource, scope in RESOURCE_SCOPES.items():
+        if f"/{resource}.json" in url:
+            return f"the {scope} scope"
+    if "/events.json" in url:
+        return "the read_customers or read_orders scope"
+    return "a read scope (README, Scopes)"
+
+
 def _setting(value: str | None, key: str, env: str, example: str, secret: bool = False) -> str:
     """An explicit argument, else dlt's config (environment, .dlt/config.toml, or secrets.toml for secrets)."""
-    accessor = dlt.secrets if secret else dlt.config
-    resolved = value if value is not None else accessor.get(key, str)
+    # A secret is read through dlt.secrets without a plain `str` hint: dlt then records it as a secret and
+    # masks it in its trace (`dlt.secrets.get(key, str)` stored the token in trace.pickle in plain text).
+    if value is not None:
+        resolved: Any = value
+    else:
+        resolved = dlt.secrets.get(key) if secret else dlt.config.get(key, str)
     if not resolved:
         raise UserError(f"no {key.rsplit('.', 1)[-1]} for shopify: set {env} ({example})")
     return str(resolved)
@@ -380,20 +473,23 @@ def load_shopify(shop_url: str | None = None, access_token: str | None = None) -
     )
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise UserError(f"{SHOP_URL_ENV} must be an http(s) URL such as https://<shop>.myshopify.com, got {url!r}")
+    webhooks_dir = dlt.config.get("sources.shopify.webhooks_dir", str) or None
     config = runtime_config()
-    memoize_jsonpath_parser()
     started = time.monotonic()
     pipeline = make_pipeline("shopify")
     with user_errors("shopify"), exclusive_run(pipeline.pipeline_name, "shopify"):
         try:
             finish_interrupted(pipeline)
-            info = pipeline.run(shopify_source(shop_url=url, access_token=token), loader_file_format="parquet")
-        except PipelineStepFailed as error:
-            failure = http_failure(error, url, config)
+            source = shopify_source(shop_url=url, access_token=token, webhooks_dir=webhooks_dir)
+            info = pipeline.run(source, loader_file_format="parquet")
+        except Exception as error:  # dlt wraps failures; name the HTTP or input problem underneath
+            failure = next((c for c in _chain(error) if isinstance(c, UserError)), None) or http_failure(
+                error, url, config
+            )
             if failure is not None:
                 raise failure from error
             raise
-    rows = rows_loaded(info, pipeline)
+    rows = {table: n for table, n in rows_loaded(info, pipeline).items() if n}  # not the empty tables
     summary = LoadSummary("shopify", rows_by_table=rows, seconds=time.monotonic() - started)
     if not any(rows.values()):
         summary.skipped = "no records changed since the last load"

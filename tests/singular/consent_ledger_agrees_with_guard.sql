@@ -3,15 +3,19 @@
     (int_engagement__suppression_evidence, from the raw tables) are two implementations of the consent
     rule. Any address the ledger calls sendable while the guard's readable evidence blocks it is a bug in
     one of them: the activation views already withhold it (both must agree to send), and this test fails
-    the build so the disagreement is seen. Unreadable Segment lines are left out here: the ledger cannot
-    read them by design, only the guard suppresses on them (Segment lines and CSV rows the loaders rejected).
+    the build so the disagreement is seen. Evidence the ledger cannot read by design is left out here:
+    Segment lines and CSV rows the loaders rejected, and deletions (issue 11: deleted records have left
+    staging); only the guard suppresses on them.
 #}
 
 with
 
 evidence as (
     select * from {{ ref('int_engagement__suppression_evidence') }}
-    where evidence_origin not in ('segment_unreadable_line', 'csv_unreadable_row')
+    where
+        evidence_origin not in (
+            'segment_unreadable_line', 'csv_unreadable_row', 'hubspot_deletion', 'shopify_deletion'
+        )
 ),
 
 sendable as (

@@ -52,6 +52,44 @@ shopify_customers as (
     from {{ source('shopify', 'customers') }}
 ),
 
+hubspot_deletions as (
+    -- a contact HubSpot no longer has (issue 11): its address is never mailed again from that record
+    select
+        'hubspot' as source_system,
+        cast(contacts.id as {{ dbt.type_string() }}) as source_record_id,
+        contacts.properties__email as email_raw,
+        {{ customer360.to_utc_timestamp('deleted.detected_at') }} as deleted_at,
+        {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
+    from {{ source('hubspot', 'deleted_contacts') }} as deleted
+    inner join {{ source('hubspot', 'contacts') }} as contacts
+        on cast(contacts.id as {{ dbt.type_string() }}) = cast(deleted.id as {{ dbt.type_string() }})
+),
+
+shopify_deletions as (
+    -- customers/delete and customers/redact (issue 11); a redact payload names the address itself
+    select
+        'shopify' as source_system,
+        {{ dbt.concat(["'customer:'", 'cast(deleted.record_id as ' ~ dbt.type_string() ~ ')']) }} as source_record_id,
+        coalesce(deleted.email, customers.email) as email_raw,
+        {{ customer360.to_utc_timestamp('deleted.deleted_at') }} as deleted_at,
+        {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
+    from {{ source('shopify', 'deleted_records') }} as deleted
+    left join {{ source('shopify', 'customers') }} as customers on deleted.record_id = customers.id
+    where deleted.record_type = 'customer'
+),
+
+deletions as (
+    select
+        'hubspot_deletion' as deletion_origin,
+        hubspot_deletions.*
+    from hubspot_deletions
+    union all
+    select
+        'shopify_deletion' as deletion_origin,
+        shopify_deletions.*
+    from shopify_deletions
+),
+
 shopify_orders as (
     select
         'shopify' as source_system,
@@ -228,6 +266,17 @@ evidence as (
     from hubspot_contacts
     -- anything but HubSpot's default "false" is read as an opt-out ("true", "1", "yes" ...)
     where consent_raw is not null and consent_raw not in ('', 'false')
+
+    union all
+
+    select
+        deletion_origin as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        'opt_out' as evidence_kind,
+        coalesce({{ customer360.guard_plausible_timestamp('deleted_at', 'loaded_at') }}, loaded_at) as evidence_at
+    from deletions
 
     union all
 

@@ -4,8 +4,24 @@
 #}
 with
 
+deleted as (
+    -- permanently deleted contacts, found by the loader's id reconciliation (issue 11)
+    select id from {{ source('hubspot', 'deleted_contacts') }}
+),
+
+merged_away as (
+    select merge_pairs.merged_contact_id from {{ ref('stg_hubspot__contact_merges') }} as merge_pairs
+),
+
 source as (
+    -- an archived contact no survivor lists in hs_merged_object_ids was deleted, not merged: it leaves
     select * from {{ source('hubspot', 'contacts') }}
+    where
+        cast(id as {{ dbt.type_string() }}) not in (select cast(deleted.id as {{ dbt.type_string() }}) from deleted)
+        and (
+            not coalesce(archived, false)
+            or cast(id as {{ dbt.type_string() }}) in (select merged_away.merged_contact_id from merged_away)
+        )
 ),
 
 renamed as (

@@ -4,8 +4,15 @@
 #}
 with
 
+deleted as (
+    -- customers/delete and customers/redact (issue 11): a deleted or redacted person leaves staging
+    select record_id from {{ source('shopify', 'deleted_records') }}
+    where record_type = 'customer'
+),
+
 source as (
     select * from {{ source('shopify', 'customers') }}
+    where id not in (select deleted.record_id from deleted)
 ),
 
 renamed as (

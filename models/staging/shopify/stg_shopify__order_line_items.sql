@@ -7,7 +7,9 @@
 with
 
 line_items as (
+    -- the rows of deleted orders leave with them (issue 11)
     select * from {{ source('shopify', 'orders__line_items') }}
+    where _dlt_root_id not in {{ customer360.shopify_deleted_order_dlt_ids() }}
 ),
 
 orders as (

@@ -6,7 +6,9 @@
 with
 
 refund_line_items as (
+    -- the rows of deleted orders leave with them (issue 11)
     select * from {{ source('shopify', 'orders__refunds__refund_line_items') }}
+    where _dlt_root_id not in {{ customer360.shopify_deleted_order_dlt_ids() }}
 ),
 
 refunds as (

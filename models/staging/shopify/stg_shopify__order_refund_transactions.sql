@@ -6,7 +6,9 @@
 with
 
 transactions as (
+    -- the rows of deleted orders leave with them (issue 11)
     select * from {{ source('shopify', 'orders__refunds__transactions') }}
+    where _dlt_root_id not in {{ customer360.shopify_deleted_order_dlt_ids() }}
 ),
 
 refunds as (

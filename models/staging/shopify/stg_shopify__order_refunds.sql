@@ -5,7 +5,9 @@
 with
 
 refunds as (
+    -- the rows of deleted orders leave with them (issue 11)
     select * from {{ source('shopify', 'orders__refunds') }}
+    where _dlt_root_id not in {{ customer360.shopify_deleted_order_dlt_ids() }}
 ),
 
 orders as (

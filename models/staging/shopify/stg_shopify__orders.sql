@@ -11,7 +11,9 @@
 with
 
 source as (
+    -- deleted orders, and every order of a deleted or redacted customer (issue 11), leave staging
     select * from {{ source('shopify', 'orders') }}
+    where not {{ customer360.shopify_order_is_deleted('id', 'customer__id') }}
 ),
 
 renamed as (
