@@ -37,7 +37,7 @@ def test_demo_end_to_end_and_idempotent(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr[-3000:]
     figures = summary_figures(first.stdout)
     for source in ("hubspot", "shopify", "segment", "csv_contacts"):
-        assert figures[f"rows loaded, {source}"] > 0, first.stdout
+        assert figures[f"rows landed, {source}"] > 0, first.stdout
     assert figures["unified customers"] > 0
     assert figures["dbt tests passed"] > 300
     assert "failed: 0" in first.stdout
@@ -53,6 +53,6 @@ def test_demo_end_to_end_and_idempotent(tmp_path: Path) -> None:
     second = run_demo(tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     again = summary_figures(second.stdout)
-    for key in ("rows loaded, hubspot", "rows loaded, shopify", "rows loaded, segment", "rows loaded, csv_contacts"):
+    for key in ("rows landed, hubspot", "rows landed, shopify", "rows landed, segment", "rows landed, csv_contacts"):
         assert again[key] == figures[key], (key, figures[key], again[key])
     assert again["unified customers"] == figures["unified customers"]

@@ -303,7 +303,7 @@ def test_unseen_hubspot_enums_are_quarantined(hostile: Hostile) -> None:
         "select lifecycle_stage, email_consent_state from staging.stg_hubspot__contacts where contact_id = ?",
         [hostile.hubspot_enum_contact],
     )[0]
-    assert stage is None and consent == "unknown"
+    assert stage is None and consent == "opted_out"  # consent fails closed: an unreadable value is an opt-out
 
 
 def test_unseen_shopify_consent_state_is_quarantined(hostile: Hostile) -> None:
@@ -316,7 +316,7 @@ def test_unseen_shopify_consent_state_is_quarantined(hostile: Hostile) -> None:
         "select email_consent_state from staging.stg_shopify__customers where customer_id = ?",
         [hostile.shopify_customer],
     )[0]
-    assert consent == "unknown"  # never opted in by an unknown value
+    assert consent == "opted_out"  # consent fails closed: an unreadable state is an opt-out
 
 
 def test_unseen_csv_consent_value_is_quarantined(hostile: Hostile) -> None:

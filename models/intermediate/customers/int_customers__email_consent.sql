@@ -97,8 +97,8 @@ relevant as (
         addresses.mailbox_key,
         signals.state_precedence
     from addresses
-    inner join addresses as owned on addresses.customer_id = owned.customer_id
-    inner join signals on owned.mailbox_key = signals.mailbox_key
+    inner join addresses as owned_addresses on addresses.customer_id = owned_addresses.customer_id
+    inner join signals on owned_addresses.mailbox_key = signals.mailbox_key
     where signals.customer_id is null and signals.consent_state = 'opted_out'
 ),
 

@@ -42,15 +42,12 @@ record_versions as (
 
 point_in_time as (
     {% for model, origin in point_in_time_models.items() -%}
+        {#- an email event's address may sit in any of its fields, however messy (stg_segment__events) -#}
+        {%- set email_expr = 'coalesce(email, email_from_any_field)' if model == 'stg_segment__events' else 'email' %}
         select
             source_system,
             source_record_id,
-            {%- if model == 'stg_segment__events' %}
-            -- an email event's address may sit in any field, however messy (stg_segment__events)
-            coalesce(email, email_from_any_field) as email,
-            {%- else %}
-            email,
-            {%- endif %}
+            {{ email_expr }} as email,
             email_consent_state as consent_state,
             email_consent_updated_at as consent_at,
             coalesce(source_updated_at, source_created_at) as record_at,
@@ -58,8 +55,7 @@ point_in_time as (
             loaded_at,
             '{{ origin }}' as signal_origin
         from {{ ref(model) }}
-        where source_record_id is not null or email is not null
-            {%- if model == 'stg_segment__events' %} or email_from_any_field is not null{% endif %}
+        where source_record_id is not null or {{ email_expr }} is not null
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
