@@ -72,18 +72,18 @@ PROBE_SCRIPT = """
 
 
 def _chromium() -> str:
-    """The Chromium binary, installed from Debian's packages when missing and we are root."""
+    """The Chromium binary: a system dependency that the test command (tests/check.sh) installs.
+
+    A bare `pytest` run without Chromium skips these tests; the test command sets CUSTOMER360_REQUIRE_CHROMIUM so
+    that CI fails instead of skipping.
+    """
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found:
         return found
-    if os.geteuid() != 0:
-        pytest.skip("chromium is not installed and installing it needs root (apt-get install chromium)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
-        subprocess.run(command, check=True, env=env, capture_output=True, timeout=600)
-    found = shutil.which("chromium")
-    assert found, "apt-get installed chromium but it is not on PATH"
-    return found
+    message = "chromium is not installed (apt-get install --no-install-recommends chromium; tests/check.sh does it)"
+    if os.environ.get("CUSTOMER360_REQUIRE_CHROMIUM"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
 
 
 def _run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
