@@ -164,7 +164,7 @@ def read_mapping(mapping_path: Path) -> dict[str, str]:
         problems.append(f'both a header mapped to contact_id and "{RECORD_KEY_DIRECTIVE}": "{ROW_HASH}": keep one')
     elif directive is None and "contact_id" not in targets:
         problems.append(
-            "no record key: map the column that identifies a contact to \"contact_id\", or add "
+            'no record key: map the column that identifies a contact to "contact_id", or add '
             f'"{RECORD_KEY_DIRECTIVE}": "{ROW_HASH}" to key each row by its content '
             "(a changed row is then a new record)"
         )
