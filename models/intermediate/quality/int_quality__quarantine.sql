@@ -4,6 +4,7 @@
 
     Nothing is dropped silently. `disposition` says what happened to the row:
       value_nulled      the row continues in staging with the bad value nulled (and flagged there);
+      value_changed     the row continues in staging with the value changed (a corrected email domain);
       row_flagged       the row continues unchanged but flagged (a rule about the row as a whole);
       row_excluded      the row is not in the staging model (a CSV row without its contact_id);
       rejected_at_load  the loader could not read the line at all (broken JSON / CSV).
@@ -118,30 +119,9 @@
     ) -%}
 {%- endfor %}
 
-{#- What each rule means, for the reason column (every rule_name of the yml's accepted values). -#}
-{%- set rule_reasons = {
-    'invalid_email': 'not a valid email address',
-    'invalid_phone': 'not a phone number that can be written in E.164',
-    'invalid_date': 'not a readable date or timestamp',
-    'future_date': 'later than build time plus var staging_future_grace_days',
-    'date_before_1900': 'a date of birth before 1900',
-    'negative_amount': 'a negative amount',
-    'order_total_mismatch': 'the totals do not add up (line items - discounts + tax + shipping), var staging_order_total_tolerance',
-    'missing_required_key': 'a required value is missing',
-    'unknown_enum': 'a value outside the accepted values (its enum seed)',
-    'missing_identity': 'the message has neither anonymousId nor userId',
-    'broken_json': 'the loader could not read the line as a message',
-    'broken_csv_row': 'the loader could not parse the CSV row',
-    'value_too_long': 'longer than ' ~ var('staging_max_text_length', 1000) ~ ' characters (var staging_max_text_length)',
-    'unknown_reference': 'refers to a record the source never sent',
-    'message_id_collision': 'another message already holds this messageId with different content: this copy is kept here',
-} -%}
-{%- set disposition_reasons = {
-    'value_nulled': 'value nulled, row kept',
-    'row_flagged': 'row kept, flagged',
-    'row_excluded': 'row left out of staging',
-    'rejected_at_load': 'rejected at load',
-} -%}
+{#- What each rule and disposition means, for the reason column (macros/staging/quality_rules.sql). -#}
+{%- set rule_reasons = customer360.quality_rules() -%}
+{%- set disposition_reasons = customer360.quality_dispositions() -%}
 
 with
 
@@ -305,6 +285,57 @@ oversized_rules as (
     from oversized_fields
 ),
 
+{#
+    What the person-field rules of staging_person_value_rules() did (a postal code blanked, an email
+    domain corrected ...): one row per entry of value_findings ('<rule>=<column>=<disposition>=<value>').
+#}
+value_finding_entries as (
+    {% for check in checks if check.person %}
+        select
+            {{ check.source_system }} as source_system,
+            '{{ check.table }}' as source_table,
+            cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
+            {% if check.location is defined %}
+                {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
+            {% else %}
+                cast(null as {{ dbt.type_string() }})
+            {% endif %} as source_location,
+            {{ customer360.split_to_rows('value_findings', customer360.oversized_values_separator()) }} as entry,
+            loaded_at,
+            load_id
+        from {{ ref(check.model) }}
+        where value_findings is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+value_finding_parts as (
+    select
+        value_finding_entries.*,
+        {{ dbt.split_part('entry', "'='", 1) }} as rule_name,
+        {{ dbt.split_part('entry', "'='", 2) }} as column_name,
+        {{ dbt.split_part('entry', "'='", 3) }} as disposition
+    from value_finding_entries
+),
+
+value_finding_rules as (
+    select
+        source_system,
+        source_table,
+        record_key,
+        source_location,
+        rule_name,
+        column_name,
+        substr(
+            entry, {{ dbt.length('rule_name') }} + {{ dbt.length('column_name') }} + {{ dbt.length('disposition') }} + 4
+        ) as offending_value,
+        cast(null as {{ dbt.type_string() }}) as reason_detail,
+        disposition,
+        loaded_at,
+        load_id
+    from value_finding_parts
+),
+
 rejected_rules as (
     select
         source_system,
@@ -367,6 +398,8 @@ unioned as (
     union all
     select * from oversized_rules
     union all
+    select * from value_finding_rules
+    union all
     select * from rejected_rules
 ),
 
@@ -393,7 +426,7 @@ rule_reasons as (
     {% for rule, text in rule_reasons.items() %}
         select
             '{{ rule }}' as rule_name,
-            '{{ text }}' as rule_reason
+            '{{ text | replace("'", "''") }}' as rule_reason
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -402,7 +435,7 @@ disposition_reasons as (
     {% for disposition, text in disposition_reasons.items() %}
         select
             '{{ disposition }}' as disposition,
-            '{{ text }}' as disposition_reason
+            '{{ text | replace("'", "''") }}' as disposition_reason
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
