@@ -57,6 +57,11 @@ def test_demo_end_to_end_and_idempotent(tmp_path: Path) -> None:
     first = run_demo(tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     figures = summary_figures(first.stdout)
+    # compact (issue 10 point 8): a progress line per 100 nodes and the warnings, not ~1,230 dbt lines;
+    # no colour codes when the output is not a terminal; the summary is the whole of stdout
+    assert len(first.stdout.splitlines()) + len(first.stderr.splitlines()) < 150, first.stderr
+    assert "\x1b[" not in first.stdout + first.stderr
+    assert first.stdout.lstrip().startswith("customer360 demo summary")
     for source in ("hubspot", "shopify", "segment", "csv_contacts"):
         assert figures[f"rows landed, {source}"] > 0, first.stdout
     assert figures["unified customers"] > 0
