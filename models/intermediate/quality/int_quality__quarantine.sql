@@ -235,35 +235,40 @@ refund_reference_rules as (
 ),
 
 {#
-    A value longer than var('staging_max_text_length') was nulled in staging: one row per field, with
-    the field's first characters and its length (never the whole value).
+    One row per entry of oversized_values ('<field>=<length>=<first characters>': never the whole
+    value) and value_findings ('<rule>=<column>=<disposition>=<value>').
 #}
-oversized_entries as (
+person_entries as (
     {% for check in checks if check.person %}
-        select
-            {{ check.source_system }} as source_system,
-            '{{ check.table }}' as source_table,
-            cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
-            {% if check.location is defined %}
-                {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
-            {% else %}
-                cast(null as {{ dbt.type_string() }})
-            {% endif %} as source_location,
-            {{ customer360.split_to_rows('oversized_values', customer360.oversized_values_separator()) }} as entry,
-            loaded_at,
-            load_id
-        from {{ ref(check.model) }}
-        where oversized_values is not null
-        {% if not loop.last %}union all{% endif %}
+        {% set last_check = loop.last %}
+        {% for entries in ['oversized_values', 'value_findings'] %}
+            select
+                '{{ entries }}' as entry_kind,
+                {{ check.source_system }} as source_system,
+                '{{ check.table }}' as source_table,
+                cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
+                {% if check.location is defined %}
+                    {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
+                {% else %}
+                    cast(null as {{ dbt.type_string() }})
+                {% endif %} as source_location,
+                {{ customer360.split_to_rows(entries, customer360.oversized_values_separator()) }} as entry,
+                loaded_at,
+                load_id
+            from {{ ref(check.model) }}
+            where {{ entries }} is not null
+            {% if not (last_check and loop.last) %}union all{% endif %}
+        {% endfor %}
     {% endfor %}
 ),
 
 oversized_fields as (
     select
-        oversized_entries.*,
+        person_entries.*,
         {{ dbt.split_part('entry', "'='", 1) }} as column_name,
         {{ dbt.split_part('entry', "'='", 2) }} as value_length
-    from oversized_entries
+    from person_entries
+    where person_entries.entry_kind = 'oversized_values'
 ),
 
 oversized_rules as (
@@ -285,37 +290,14 @@ oversized_rules as (
     from oversized_fields
 ),
 
-{#
-    What the person-field rules of staging_person_value_rules() did (a postal code blanked, an email
-    domain corrected ...): one row per entry of value_findings ('<rule>=<column>=<disposition>=<value>').
-#}
-value_finding_entries as (
-    {% for check in checks if check.person %}
-        select
-            {{ check.source_system }} as source_system,
-            '{{ check.table }}' as source_table,
-            cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
-            {% if check.location is defined %}
-                {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
-            {% else %}
-                cast(null as {{ dbt.type_string() }})
-            {% endif %} as source_location,
-            {{ customer360.split_to_rows('value_findings', customer360.oversized_values_separator()) }} as entry,
-            loaded_at,
-            load_id
-        from {{ ref(check.model) }}
-        where value_findings is not null
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-),
-
 value_finding_parts as (
     select
-        value_finding_entries.*,
+        person_entries.*,
         {{ dbt.split_part('entry', "'='", 1) }} as rule_name,
         {{ dbt.split_part('entry', "'='", 2) }} as column_name,
         {{ dbt.split_part('entry', "'='", 3) }} as disposition
-    from value_finding_entries
+    from person_entries
+    where person_entries.entry_kind = 'value_findings'
 ),
 
 value_finding_rules as (
