@@ -48,6 +48,7 @@ UNSEEN = {
     "hs_email_optout": "perhaps",
     "shopify_consent": "pending_review_v2",
     "signup_consent": "maybe later",
+    "shopify_currency": "XBT",
 }
 
 
@@ -115,6 +116,7 @@ def plant(data: Path, hostile: Hostile) -> None:
     customers_path = data / "shopify" / "customers.jsonl"
     customers = read_jsonl(customers_path)
     customers[5]["email_marketing_consent"]["state"] = UNSEEN["shopify_consent"]
+    customers[5]["currency"] = UNSEEN["shopify_currency"]
     customers[6]["total_spent"] = "-12.50"
     customers[5]["updated_at"] = customers[6]["updated_at"] = shopify_at
     write_jsonl(customers_path, customers)
@@ -344,6 +346,18 @@ def test_unseen_shopify_consent_state_is_quarantined(hostile: Hostile) -> None:
         [hostile.shopify_customer],
     )[0]
     assert consent == "opted_out"  # consent fails closed: an unreadable state is an opt-out
+
+
+def test_unknown_customer_currency_is_quarantined(hostile: Hostile) -> None:
+    """A Shopify customer's currency outside seed currencies used to be nulled with no trace."""
+    rows = quarantined(hostile, "source_table = 'customers' and record_key = ?", [hostile.shopify_customer])
+    assert ("unknown_enum", "currency", UNSEEN["shopify_currency"], "value_nulled") in [r[:4] for r in rows], rows
+    (currency,) = query(
+        hostile.warehouse,
+        "select currency from staging.stg_shopify__customers where customer_id = ?",
+        [hostile.shopify_customer],
+    )[0]
+    assert currency is None
 
 
 def test_unseen_csv_consent_value_is_quarantined(hostile: Hostile) -> None:

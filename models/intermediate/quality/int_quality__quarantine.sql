@@ -10,12 +10,11 @@
       rejected_at_load  the loader could not read the line at all (broken JSON / CSV).
 
     The rules are listed below as data; each staging model computes the flags it names. `reason` says
-    in words which field broke which rule and what happened to it.
+    which field broke which rule (macro quality_rules) and what happened to it.
 
-    One row per finding, unique by construction: quarantine_id hashes everything that tells two
-    findings apart (source system, table, record key, location in the file, rule, column), and rows
-    equal on all of them are one finding (the same value judged twice, e.g. a signup's submitted_at
-    that is both its updated_at and its created_at) and are kept once.
+    One row per finding: quarantine_id hashes what tells two findings apart (source system, table,
+    record key, location in the file, rule, column); rows equal on all of them (one value judged
+    twice, e.g. a signup's submitted_at that is its updated_at and its created_at) are kept once.
 #}
 
 {%- set person_rules = [
@@ -45,6 +44,7 @@
          'value': 'email_consent_state_raw'},
         {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'total_spent',
          'value': 'negative_amount'},
+        {'rule': "'unknown_enum'", 'when': 'is_currency_unknown', 'column': 'currency', 'value': 'currency_raw'},
      ]},
     {'model': 'stg_shopify__orders', 'source_system': "'shopify'", 'table': 'orders', 'key': 'order_id',
      'person': true,
@@ -119,7 +119,7 @@
     ) -%}
 {%- endfor %}
 
-{#- What each rule and disposition means, for the reason column (macros/staging/quality_rules.sql). -#}
+{#- What each rule and disposition means, for the reason column. -#}
 {%- set rule_reasons = customer360.quality_rules() -%}
 {%- set disposition_reasons = customer360.quality_dispositions() -%}
 
