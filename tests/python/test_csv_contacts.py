@@ -526,7 +526,7 @@ def test_mapping_without_a_record_key_is_refused(drop: Path, warehouse: Path) ->
     assert not warehouse.exists()
 
     # the same through the CLI: one line, exit 2, nothing loaded
-    from tests.python.test_cli import assert_user_error, run_cli
+    from test_cli import assert_user_error, run_cli
 
     keyless.write_text(json.dumps({"E-mail Address": "email"}))
     result = run_cli("load", "csv_contacts", "--path", str(drop), "--mapping", str(keyless), "--source-name", "crm")

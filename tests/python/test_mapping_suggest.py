@@ -8,10 +8,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_cli import assert_user_error, run_cli
 
 from ingestion.mapping_suggest import suggest_mapping
 from ingestion.sources.csv_contacts import load_csv_contacts
-from tests.python.test_cli import assert_user_error, run_cli
 
 # A CRM export whose headers are none of the demo's, with one bad email among three.
 EXPORT = (
