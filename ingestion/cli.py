@@ -1,4 +1,4 @@
-"""The `customer360` command: demo | generate | serve | load | build | sql | evaluate.
+"""The `customer360` command: demo | generate | serve | load | build | mapping | sql | evaluate.
 
 User errors (bad paths, unreachable servers, a locked DuckDB file ...) print one line on stderr and exit
 with status 2; anything else is a bug and keeps its traceback.
@@ -7,6 +7,7 @@ with status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import date
@@ -71,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     # `build` hands everything after it to dbt (main() splits it off before argparse sees it).
     commands.add_parser("build", help="run dbt build on the warehouse; every argument after it goes to dbt")
 
+    mapping = commands.add_parser("mapping", help="help with CSV drop mappings")
+    mapping_commands = mapping.add_subparsers(dest="mapping_command", required=True)
+    suggest = mapping_commands.add_parser(
+        "suggest", help="propose a mapping for a CSV drop from its headers and sample values, for review"
+    )
+    suggest.add_argument("--path", type=Path, required=True, help="the drop folder (its *.csv files)")
+    suggest.add_argument("--out", type=Path, default=None, help="write the mapping here (default: print it)")
+    suggest.add_argument("--force", action="store_true", help="replace --out if it exists")
+
     sql = commands.add_parser("sql", help="query the warehouse (read-only): one query, or statements from stdin")
     sql.add_argument("query", nargs="?", default=None, help="SQL to run; omit to read statements ending in ';'")
 
@@ -121,6 +131,19 @@ def _run(args: argparse.Namespace) -> int:
         from ingestion.demo import run_demo
 
         return run_demo(customers=args.customers, seed=args.seed, as_of=args.as_of, data_dir=args.data)
+    if args.command == "mapping":
+        from ingestion.mapping_suggest import suggest_mapping, write_mapping
+
+        suggestion = suggest_mapping(args.path)
+        if args.out is None:  # the mapping on stdout (redirect it to a file), the review on stderr
+            print(json.dumps(suggestion.mapping, indent=2))
+            print("\n".join(suggestion.review()), file=sys.stderr)
+            return 0
+        write_mapping(suggestion, args.out, args.force)
+        print("\n".join(suggestion.review()))
+        print(f"wrote {args.out}: review it, then load the drop with it:")
+        print(f"  customer360 load csv_contacts --path {args.path} --mapping {args.out} --source-name NAME")
+        return 0
     if args.command == "sql":
         from ingestion.sql_shell import run_sql
 

@@ -31,6 +31,10 @@ class WarehouseSummary:
     rows_by_source: dict[str, int] = field(default_factory=dict)  # raw rows landed (rejected tables excluded)
     rejected_by_table: dict[str, int] = field(default_factory=dict)  # raw_<source>.rejected_* rows, all loads
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    # source -> copies folded into a row already kept: Segment redeliveries of a messageId, CSV rows of a
+    # contact_id exported again (staging keeps its latest version)
+    duplicates_merged: dict[str, int] = field(default_factory=dict)
+    source_records: int | None = None
     customers: int | None = None
     sendable: int | None = None
 
@@ -41,7 +45,11 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> 
 
 
 def warehouse_summary(path: Path) -> WarehouseSummary:
-    """Rows per raw source, rejected rows, quarantine per rule, unified customers and sendable audience."""
+    """Rows per raw source, rejected rows, duplicates merged, quarantine per rule, unified customers and
+    sendable audience."""
+    from ingestion.sources.segment import delivered_messages
+
+    delivered = delivered_messages()  # dlt's committed source state (read before DuckDB is opened here)
     try:
         # Same configuration as dbt's in-process connection (read-write), or DuckDB refuses a second one.
         con = duckdb.connect(str(path))
@@ -66,6 +74,21 @@ def warehouse_summary(path: Path) -> WarehouseSummary:
             else:
                 source = schema.removeprefix("raw_")
                 summary.rows_by_source[source] = summary.rows_by_source.get(source, 0) + count
+        if delivered is not None and _relation_exists(con, "raw_segment", "events"):
+            (events,) = con.execute("select count(*) from raw_segment.events").fetchone()
+            summary.duplicates_merged["segment"] = max(delivered - events, 0)
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw_csv_contacts' "
+            "and table_name <> 'rejected_rows' and table_name not like '\\_dlt%' escape '\\' "
+            "and table_type = 'BASE TABLE' order by 1"
+        ).fetchall():
+            (extra_versions,) = con.execute(
+                f"select count(nullif(trim(contact_id), '')) - count(distinct nullif(trim(contact_id), '')) "
+                f'from raw_csv_contacts."{table}"'
+            ).fetchone()
+            summary.duplicates_merged[table] = extra_versions
+        if _relation_exists(con, "marts", "customer_identities"):
+            summary.source_records = con.execute("select count(*) from marts.customer_identities").fetchone()[0]
         if _relation_exists(con, "intermediate", "int_quality__quarantine"):
             summary.quarantined_by_rule = dict(
                 con.execute(
@@ -108,12 +131,23 @@ def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | Non
     rejected = sum(summary.rejected_by_table.values())
     where = ", ".join(f"{table} ({n:,})" for table, n in sorted(summary.rejected_by_table.items()) if n)
     print(f"  rejected at load, all loads: {rejected:,}" + (f" — see {where}" if where else ""))
+    merged = ", ".join(f"{source} {n:,}" for source, n in sorted(summary.duplicates_merged.items()))
+    print(
+        f"  duplicates merged: {sum(summary.duplicates_merged.values()):,}"
+        + (
+            f" ({merged}: Segment messages delivered more than once keep one row per messageId; CSV contacts "
+            "exported again keep their latest row)"
+            if merged
+            else ""
+        )
+    )
     quarantined = sum(summary.quarantined_by_rule.values())
     rules = ", ".join(f"{rule} {n:,}" for rule, n in summary.quarantined_by_rule.items())
     detail = f" ({rules}; see intermediate.int_quality__quarantine)" if rules else ""
     print(f"  quarantined in staging: {quarantined:,}{detail}")
     not_built = "(not built)"
-    print(f"  unified customers: {not_built if summary.customers is None else f'{summary.customers:,}'}")
+    records = "" if summary.source_records is None else f" (from {summary.source_records:,} source records)"
+    print(f"  unified customers: {not_built if summary.customers is None else f'{summary.customers:,}'}{records}")
     print(f"  sendable audience: {not_built if summary.sendable is None else f'{summary.sendable:,}'}")
     tests = f"passed: {outcome.tests_passed:,}, warned: {outcome.tests_warned:,}, failed: {outcome.tests_failed:,}"
     print(f"  dbt tests {tests}")

@@ -12,9 +12,11 @@ Arrow tables: no row ever becomes a Python dict.
 
 Contract details:
 * Columns: canonical names from the mapping, other headers snake_cased (dlt's naming), all text; empty
-  fields are NULL. ``_source_file`` (file name in the drop), ``_row_number`` (1-based data row: the
-  header and blank lines are not rows, a quoted multi-line value is one row), ``_file_checksum``
-  (sha256 of the file).
+  fields are NULL. The mapping must name the record key (a header mapped to ``contact_id``) or ask for a
+  row-content key (``"$record_key": "row_hash"``: ``contact_id`` = ``row:`` + md5 of the row's values by
+  column name, so an identical row is the same record and a changed row a new one). ``_source_file``
+  (file name in the drop), ``_row_number`` (1-based data row: the header and blank lines are not rows,
+  a quoted multi-line value is one row), ``_file_checksum`` (sha256 of the file).
 * A file with the same checksum as when it was loaded is skipped; a changed file is reloaded and its
   previous rows (and rejects) are replaced, so a shrunken file leaves nothing stale. Files that
   vanished from the folder keep their rows. A changed mapping reloads every file.
@@ -113,6 +115,9 @@ _HEADER_LIMIT = 1 << 20
 _NO_NULLS = "\x1fcustomer360-no-null\x1f"
 _OVERFLOW = "__overflow"
 _NAMING = NamingConvention()
+# The one mapping entry that is not a header: how rows are keyed when no column identifies a contact.
+RECORD_KEY_DIRECTIVE = "$record_key"
+ROW_HASH = "row_hash"
 
 
 def validate_source_name(source_name: str) -> str:
@@ -128,7 +133,10 @@ def validate_source_name(source_name: str) -> str:
 
 
 def read_mapping(mapping_path: Path) -> dict[str, str]:
-    """``{file header: canonical field}``; unknown fields and duplicate targets are user errors."""
+    """``{file header: canonical field}`` (plus ``"$record_key": "row_hash"`` when asked for).
+
+    Unknown fields, duplicate targets and a mapping that names no record key are user errors.
+    """
     if not mapping_path.is_file():
         raise UserError(f"mapping file not found: {mapping_path}")
     try:
@@ -137,17 +145,29 @@ def read_mapping(mapping_path: Path) -> dict[str, str]:
         raise UserError(f"mapping file {mapping_path} is not valid JSON: {error}") from error
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
         raise UserError(f'mapping file {mapping_path} must be one JSON object of "file header": "canonical field"')
+    directive = mapping.get(RECORD_KEY_DIRECTIVE)
+    headers = {k: v for k, v in mapping.items() if k != RECORD_KEY_DIRECTIVE}
     problems = []
-    unknown = sorted({v for v in mapping.values() if v not in CANONICAL_FIELDS})
+    unknown = sorted({v for v in headers.values() if v not in CANONICAL_FIELDS})
     if unknown:
         problems.append(f"unknown canonical fields {unknown} (expected some of {', '.join(CANONICAL_FIELDS)})")
     targets: dict[str, list[str]] = {}
-    for header, field in mapping.items():
+    for header, field in headers.items():
         targets.setdefault(field, []).append(header)
-    duplicates = {field: headers for field, headers in targets.items() if len(headers) > 1}
+    duplicates = {field: names for field, names in targets.items() if len(names) > 1}
     if duplicates:
-        shown = "; ".join(f"{field} <- {', '.join(repr(h) for h in headers)}" for field, headers in duplicates.items())
+        shown = "; ".join(f"{field} <- {', '.join(repr(h) for h in names)}" for field, names in duplicates.items())
         problems.append(f"several headers map to the same field ({shown})")
+    if directive is not None and directive != ROW_HASH:
+        problems.append(f'"{RECORD_KEY_DIRECTIVE}" must be "{ROW_HASH}", got {directive!r}')
+    elif directive == ROW_HASH and "contact_id" in targets:
+        problems.append(f'both a header mapped to contact_id and "{RECORD_KEY_DIRECTIVE}": "{ROW_HASH}": keep one')
+    elif directive is None and "contact_id" not in targets:
+        problems.append(
+            'no record key: map the column that identifies a contact to "contact_id", or add '
+            f'"{RECORD_KEY_DIRECTIVE}": "{ROW_HASH}" to key each row by its content '
+            "(a changed row is then a new record)"
+        )
     if problems:
         raise UserError(f"mapping file {mapping_path}: " + "; ".join(problems))
     return mapping
@@ -162,6 +182,7 @@ class CsvLayout:
     delimiter: str
     headers: tuple[str, ...]
     columns: tuple[str, ...]  # the table column of each header, same order
+    row_hash_key: bool = False  # contact_id is computed from the row's values (no header maps to it)
 
 
 def read_header(path: Path) -> tuple[str, list[str]]:
@@ -192,6 +213,8 @@ def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, str]) 
     layouts: dict[str, CsvLayout] = {}
     seen_headers: set[str] = set()
     problems: list[str] = []
+    row_hash_key = mapping.get(RECORD_KEY_DIRECTIVE) == ROW_HASH
+    mapping = {k: v for k, v in mapping.items() if k != RECORD_KEY_DIRECTIVE}
     for rel, path in files:
         delimiter, headers = read_header(path)
         seen_headers.update(headers)
@@ -208,7 +231,9 @@ def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, str]) 
                 problems.append(f"{rel}: headers {owners} all become column {column!r}")
             if column in META_COLUMNS or column.startswith("_dlt"):
                 problems.append(f"{rel}: header {owners[0]!r} would overwrite the loader's column {column!r}")
-        layouts[rel] = CsvLayout(rel, path, delimiter, tuple(headers), tuple(columns))
+            if row_hash_key and column == "contact_id":
+                problems.append(f"{rel}: header {owners[0]!r} would overwrite the row-content key 'contact_id'")
+        layouts[rel] = CsvLayout(rel, path, delimiter, tuple(headers), tuple(columns), row_hash_key)
     absent = sorted(set(mapping) - seen_headers)
     if absent:
         problems.append(f"mapped headers not found in any file: {absent}")
@@ -439,6 +464,10 @@ def _read_file(
     constants = {"_source_file": layout.rel, "_file_checksum": scanned.fingerprint.sha256, "_dlt_load_id": load_id}
 
     def projection(name: str) -> str:
+        if name == "contact_id" and layout.row_hash_key:
+            # the row's own values by column name (sorted: a reordered export keeps its keys); nulls included
+            pairs = ", ".join(f"{sql_literal(c)}, {by_column[c]}" for c in sorted(by_column))
+            return f"'row:' || md5(CAST(json_object({pairs}) AS VARCHAR)) AS \"contact_id\""
         if name in by_column:
             return f'{by_column[name]} AS "{name}"'
         if name in constants:

@@ -65,6 +65,8 @@ from ingestion.sources.file_loads import (
 
 SOURCE = "segment"
 EVENTS_TABLE = "events"
+# source-state key: messages read per file, for the duplicates-merged count
+DELIVERED_STATE = "delivered_messages"
 REJECTED_TABLE = "rejected_events"
 BATCH_ROWS = 100_000
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -448,6 +450,8 @@ def segment_source(
         fallback = [f for f in readable if f.utf8_error is not None]
         rejected: list[pa.Table] = []
         parsed = {"good": 0, "bad": len(python_rejects)}
+        # messages read per file (before dlt's merge keeps one row per messageId): duplicates merged
+        delivered = dict.fromkeys((f.rel for f in files), 0)
 
         def flush(pieces: list[pa.Table]) -> Any:
             # DuckDB streams small batches (about one per file); dlt's cost is per item, so it gets
@@ -495,6 +499,9 @@ def segment_source(
                     parsed["bad"] += len(lost)
                 pending.append(good.select(EVENTS_SCHEMA.names))
                 pending_rows += good.num_rows
+                if good.num_rows:
+                    for item in pc.value_counts(good["_source_file"]).to_pylist():
+                        delivered[item["values"]] += item["counts"]
                 parsed["good"] += good.num_rows
                 parsed["bad"] += bad.num_rows
                 if pending_rows >= BATCH_ROWS:
@@ -510,7 +517,10 @@ def segment_source(
         yield dlt.mark.with_table_name(pa.concat_tables(rejected), REJECTED_TABLE)
         counts["events"] = counts.get("events", 0) + parsed["good"]
         counts["rejected"] = counts.get("rejected", 0) + parsed["bad"]
-        dlt.current.source_state()["files"] = state_after
+        state = dlt.current.source_state()
+        state["files"] = state_after
+        # committed with the data; a reloaded file replaces its own count
+        state[DELIVERED_STATE] = {**state.get(DELIVERED_STATE, {}), **delivered}
 
     resource = dlt.resource(extract, name="event_files")
     resource.apply_hints(
@@ -577,6 +587,17 @@ def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
                 con.unregister("c360_message_ids")
 
     return lookup
+
+
+def delivered_messages(pipeline: dlt.Pipeline | None = None) -> int | None:
+    """Messages read from every file loaded so far (each file as last loaded), redeliveries included;
+    None when the warehouse was loaded before these counts were kept (or never).
+
+    ``raw_segment.events`` holds one row per messageId, so this minus its rows is the number of
+    redelivered copies dlt's merge folded into the copy already kept.
+    """
+    counts = source_state(pipeline or make_pipeline(SOURCE), SOURCE).get(DELIVERED_STATE)
+    return None if counts is None else sum(counts.values())
 
 
 def load_segment(events_dir: Path) -> LoadSummary:

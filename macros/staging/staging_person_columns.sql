@@ -15,7 +15,10 @@
       address_line2, city, postal_code, region_code, country_code;
     * the validation flags the quarantine reads (a flagged value is nulled in its person column, the
       row stays): is_email_invalid, is_phone_invalid, date_of_birth_issue ('invalid_date',
-      'future_date', 'date_before_1900' or null), oversized_values.
+      'future_date', 'date_before_1900' or null), oversized_values;
+    * value_findings: what the rules of staging_person_value_rules() did to this row's values (a
+      postal code blanked, a country not recognised, an email domain corrected ...), one entry per
+      rule, which the quarantine turns into one row each.
 
     person_inputs guards the normalization: a raw value longer than var('staging_max_text_length')
     characters is never normalized, matched or passed on (a 1,000,000-character name made identity
@@ -140,9 +143,61 @@ person_columns as (
         coalesce(
             {{ customer360.region_code('person_lookups.c360_region_input', 'person_lookups.country_code') }},
             {{ customer360.clean_text('person_lookups.c360_region_input') }}
-        ) as region_code
+        ) as region_code,
+        {{ customer360.value_findings('person_lookups') }} as value_findings
     from person_lookups
 )
+{%- endmacro %}
+
+
+{#
+    staging_person_value_rules(relation): the person-field rules that blank or change a value and have
+    no flag column of their own (invalid emails and phones, dates of birth and oversized values have
+    theirs). `relation` is the person_lookups CTE. Each rule: its name (a rule of quality_rules()),
+    the contract column it acts on, what happens to the value (value_nulled or value_changed), when
+    it fires, and the value the source sent.
+    Formatting that keeps the meaning (case, spaces, E.164 layout, a country name written as its ISO
+    code, proper-case names) is not a change and is not reported: see quality_rules().
+#}
+{% macro staging_person_value_rules(relation) -%}
+    {%- set postal = relation ~ '.c360_postal_code_input' -%}
+    {%- set country = relation ~ '.c360_country_input' -%}
+    {%- set email = relation ~ '.c360_email_input' -%}
+    {%- set normalized_postal = customer360.normalize_postal_code(postal, relation ~ '.country_code') -%}
+    {#- letters and digits only, to compare a postal code before and after formatting -#}
+    {%- set postal_chars = customer360.regex_replace('upper(cast(' ~ postal ~ ' as ' ~ dbt.type_string() ~ '))', '[^0-9A-Z]', '') -%}
+    {{ return([
+        {'rule': 'invalid_postal_code', 'column': 'postal_code', 'disposition': 'value_nulled', 'value': postal,
+         'when': customer360.clean_text(postal) ~ ' is not null and ' ~ normalized_postal ~ ' is null'},
+        {'rule': 'postal_code_shortened', 'column': 'postal_code', 'disposition': 'value_changed', 'value': postal,
+         'when': dbt.length(dbt.replace(normalized_postal, "' '", "''")) ~ ' < ' ~ dbt.length(postal_chars)},
+        {'rule': 'unknown_country', 'column': 'country', 'disposition': 'value_nulled', 'value': country,
+         'when': customer360.clean_text(country) ~ ' is not null and ' ~ relation ~ '.country_code is null'},
+        {'rule': 'email_domain_corrected', 'column': 'email', 'disposition': 'value_changed', 'value': email,
+         'when': relation ~ '.c360_email_normalized <> ' ~ customer360.clean_email(email)
+            ~ ' and ' ~ customer360.is_valid_email(relation ~ '.c360_email_normalized')},
+    ]) }}
+{%- endmacro %}
+
+
+{#
+    value_findings(relation): the rules of staging_person_value_rules() that fired on a row, as entries
+    '<rule>=<column>=<disposition>=<value sent>' separated by oversized_values_separator() (control
+    characters of the value become spaces), or null when none fired.
+#}
+{% macro value_findings(relation) -%}
+    nullif(concat_ws(
+        {{ customer360.oversized_values_separator() }},
+        {%- for rule in customer360.staging_person_value_rules(relation) %}
+        case
+            when {{ rule.when }}
+                then {{ dbt.concat([
+                    "'" ~ rule.rule ~ "=" ~ rule.column ~ "=" ~ rule.disposition ~ "='",
+                    customer360.regex_replace('cast(' ~ rule.value ~ ' as ' ~ dbt.type_string() ~ ')', '[[:cntrl:]]', ' ')
+                ]) }}
+        end{{ ',' if not loop.last }}
+        {%- endfor %}
+    ), '')
 {%- endmacro %}
 
 
@@ -187,7 +242,8 @@ person_columns as (
     {{ relation }}.is_phone_invalid,
     {{ relation }}.c360_date_of_birth_input as date_of_birth_raw,
     {{ relation }}.date_of_birth_issue,
-    {{ relation }}.oversized_values
+    {{ relation }}.oversized_values,
+    {{ relation }}.value_findings
 {%- endmacro %}
 
 
@@ -205,6 +261,6 @@ person_columns as (
 {% macro staging_person_quality_column_names() -%}
     {{ return([
         'email_raw', 'is_email_invalid', 'phone_raw', 'is_phone_invalid', 'date_of_birth_raw', 'date_of_birth_issue',
-        'oversized_values'
+        'oversized_values', 'value_findings'
     ]) }}
 {%- endmacro %}

@@ -3,6 +3,8 @@ terminal gets a compact view, and a locked warehouse is one line."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -72,3 +74,19 @@ def test_sql_runs_queries_read_only(warehouse: Path) -> None:
 
 def test_sql_without_a_warehouse_is_one_line(warehouse: Path) -> None:
     assert_user_error(run_cli("sql", "select 1"), "no warehouse", "customer360 demo")
+
+
+def test_readme_query_works_right_after_set_up(warehouse: Path) -> None:
+    """Issue 10 point 9: the README's way to query the warehouse needs nothing beyond the two set-up
+    commands (the `duckdb` CLI it used to show is not installed by them)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert not re.search(r"^duckdb ", readme, re.MULTILINE)
+    command = next(line for line in readme.splitlines() if line.startswith("customer360 sql "))
+    argv = shlex.split(command.split("#", 1)[0])
+    assert argv[:2] == ["customer360", "sql"] and len(argv) == 3, argv
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts; create table marts.email_audience as select 'a@example.com' as email")
+    con.close()
+    result = run_cli(*argv[1:])
+    assert result.returncode == 0, result.stderr
+    assert "a@example.com" in result.stdout

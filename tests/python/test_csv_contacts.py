@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import random
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date
@@ -507,3 +508,54 @@ def test_generated_drops_at_3000_people(tmp_path: Path, warehouse: Path) -> None
 def defects_of(demo_data: Path, source_system: str, rule: str) -> list[dict[str, str]]:
     with (demo_data / "truth" / "planted_defects.csv").open(newline="", encoding="utf-8") as handle:
         return [d for d in csv.DictReader(handle) if d["source_system"] == source_system and d["rule"] == rule]
+
+
+def test_mapping_without_a_record_key_is_refused(drop: Path, warehouse: Path) -> None:
+    """Issue 10 point 5: a mapping that names no record key used to load rows with no key."""
+    keyless = drop / "keyless.json"
+    keyless.write_text(json.dumps({k: v for k, v in LEGACY_MAPPING.items() if v != "contact_id"}))
+    with pytest.raises(UserError, match=r'no record key: map the column that identifies a contact to "contact_id"'):
+        load_csv_contacts(drop, keyless, "legacy_crm")
+    for bad, message in (
+        ({**LEGACY_MAPPING, "$record_key": "row_hash"}, "both a header mapped to contact_id"),
+        ({"E-mail Address": "email", "$record_key": "Customer ID"}, '"$record_key" must be "row_hash"'),
+    ):
+        keyless.write_text(json.dumps(bad))
+        with pytest.raises(UserError, match=re.escape(message)):
+            load_csv_contacts(drop, keyless, "legacy_crm")
+    assert not warehouse.exists()
+
+    # the same through the CLI: one line, exit 2, nothing loaded
+    from test_cli import assert_user_error, run_cli
+
+    keyless.write_text(json.dumps({"E-mail Address": "email"}))
+    result = run_cli("load", "csv_contacts", "--path", str(drop), "--mapping", str(keyless), "--source-name", "crm")
+    assert_user_error(result, "no record key", '"$record_key": "row_hash"')
+    assert not warehouse.exists()
+
+
+def test_row_content_key_when_asked_for(tmp_path: Path, warehouse: Path) -> None:
+    """``"$record_key": "row_hash"``: each row is keyed by its values (by column name, whatever the column
+    order), so an identical row in another export is the same record and a changed row a new one."""
+    mapping = {"$record_key": "row_hash", "E-mail Address": "email", "Surname": "last_name"}
+    folder = write_drop(
+        tmp_path / "no_ids",
+        {
+            "a.csv": "E-mail Address,Surname,Note\nann@example.com,Lee,\nbob@example.com,Stone,vip\n",
+            # the same two people, columns reordered, Bob's note changed
+            "b.csv": "Note,Surname,E-mail Address\n,Lee,ann@example.com\nregular,Stone,bob@example.com\n",
+        },
+        mapping,
+    )
+    load(folder)
+    got = rows(warehouse, "select _source_file, email, contact_id from raw_csv_contacts.no_ids order by 1, 2")
+    assert all(key.startswith("row:") and len(key) == 36 for _, _, key in got)
+    keys = {(file, email): key for file, email, key in got}
+    assert keys[("a.csv", "ann@example.com")] == keys[("b.csv", "ann@example.com")]
+    assert keys[("a.csv", "bob@example.com")] != keys[("b.csv", "bob@example.com")]
+    assert len({key for _, _, key in got}) == 3
+
+    # an unmapped header that would become contact_id cannot coexist with the computed key
+    write_drop(folder, {"c.csv": "E-mail Address,Contact ID\ncy@example.com,9\n"}, mapping)
+    with pytest.raises(UserError, match="would overwrite the row-content key 'contact_id'"):
+        load(folder)

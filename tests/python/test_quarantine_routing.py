@@ -10,7 +10,8 @@ with a fresh unsubscribe of a person in the audience, and are loaded and built a
   created_at, so two rules judge the same value (it used to give two quarantine rows with one id);
 * a Shopify order whose customer the customers endpoint never returned (a relationship to source
   data), and negative money where staging never checked it;
-* a 1,000,000-character first name, once from HubSpot and once from a CSV drop.
+* a 1,000,000-character first name, once from HubSpot and once from a CSV drop;
+* a US HubSpot contact whose ZIP is the UK-looking `nee 5jh` (issue 10: it used to be blanked with no trace).
 
 The second build must succeed with the marts rebuilt (so the unsubscribed person leaves the
 audience instead of staying in a stale one); each bad value is in the quarantine with a reason,
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -40,11 +42,13 @@ SCREENVIEW_ID = "hostile-screenview-0001"
 HOSTILE_DAY = "2026-10-31"
 SIGNUP_FILE = "signups_hostile.csv"
 BAD_SUBMITTED_AT = "31/31/2026 25:61"
+BAD_POSTCODE = "nee 5jh"
 UNSEEN = {
     "lifecyclestage": "intergalactic_lead",
     "hs_email_optout": "perhaps",
     "shopify_consent": "pending_review_v2",
     "signup_consent": "maybe later",
+    "shopify_currency": "XBT",
 }
 
 
@@ -58,6 +62,7 @@ class Hostile:
     run_results: dict[str, Any]
     hubspot_enum_contact: str = ""
     hubspot_huge_contact: str = ""
+    hubspot_postcode_contact: str = ""
     shopify_customer: str = ""
     orphan_order: str = ""
     orphan_customer: str = ""
@@ -98,15 +103,20 @@ def plant(data: Path, hostile: Hostile) -> None:
     enum_contact["properties"]["lifecyclestage"] = UNSEEN["lifecyclestage"]
     enum_contact["properties"]["hs_email_optout"] = UNSEEN["hs_email_optout"]
     huge_contact["properties"]["firstname"] = "A" * HUGE
-    for contact in (enum_contact, huge_contact):
+    # a contact with a US ZIP gets a postcode no US (or UK) rule accepts
+    postcode_contact = next(c for c in contacts[12:] if re.fullmatch(r"[0-9]{5}", c["properties"].get("zip") or ""))
+    postcode_contact["properties"]["zip"] = BAD_POSTCODE
+    for contact in (enum_contact, huge_contact, postcode_contact):
         contact["properties"]["lastmodifieddate"] = contact["updatedAt"] = hubspot_at
     write_jsonl(contacts_path, contacts)
     hostile.hubspot_enum_contact, hostile.hubspot_huge_contact = enum_contact["id"], huge_contact["id"]
+    hostile.hubspot_postcode_contact = postcode_contact["id"]
 
     # Shopify: an unseen consent state, a negative total_spent, an order of a customer never listed.
     customers_path = data / "shopify" / "customers.jsonl"
     customers = read_jsonl(customers_path)
     customers[5]["email_marketing_consent"]["state"] = UNSEEN["shopify_consent"]
+    customers[5]["currency"] = UNSEEN["shopify_currency"]
     customers[6]["total_spent"] = "-12.50"
     customers[5]["updated_at"] = customers[6]["updated_at"] = shopify_at
     write_jsonl(customers_path, customers)
@@ -306,6 +316,25 @@ def test_unseen_hubspot_enums_are_quarantined(hostile: Hostile) -> None:
     assert stage is None and consent == "opted_out"  # consent fails closed: an unreadable value is an opt-out
 
 
+def test_malformed_postcode_is_nulled_and_quarantined(hostile: Hostile) -> None:
+    """Issue 10 point 6: `nee 5jh` was blanked in staging with no quarantine row."""
+    rows = quarantined(
+        hostile, "source_system = 'hubspot' and source_table = 'contacts' and record_key = ?",
+        [hostile.hubspot_postcode_contact],
+    )  # fmt: skip
+    assert [(rule, column, value, disposition) for rule, column, value, disposition, _ in rows] == [
+        ("invalid_postal_code", "postal_code", BAD_POSTCODE, "value_nulled")
+    ], rows
+    assert rows[0][4].startswith("postal_code: breaks its country") and rows[0][4].endswith("(value nulled, row kept)")
+    (staged,) = query(
+        hostile.warehouse,
+        "select postal_code from staging.stg_hubspot__contacts where contact_id = ?",
+        [hostile.hubspot_postcode_contact],
+    )[0]
+    assert staged is None
+    assert any(".not_flagged_stg_hubspot__contacts_value_findings." in test for test in warned_tests(hostile))
+
+
 def test_unseen_shopify_consent_state_is_quarantined(hostile: Hostile) -> None:
     rows = quarantined(hostile, "source_table = 'customers' and record_key = ?", [hostile.shopify_customer])
     assert ("unknown_enum", "email_marketing_consent.state", UNSEEN["shopify_consent"], "value_nulled") in [
@@ -317,6 +346,18 @@ def test_unseen_shopify_consent_state_is_quarantined(hostile: Hostile) -> None:
         [hostile.shopify_customer],
     )[0]
     assert consent == "opted_out"  # consent fails closed: an unreadable state is an opt-out
+
+
+def test_unknown_customer_currency_is_quarantined(hostile: Hostile) -> None:
+    """A Shopify customer's currency outside seed currencies used to be nulled with no trace."""
+    rows = quarantined(hostile, "source_table = 'customers' and record_key = ?", [hostile.shopify_customer])
+    assert ("unknown_enum", "currency", UNSEEN["shopify_currency"], "value_nulled") in [r[:4] for r in rows], rows
+    (currency,) = query(
+        hostile.warehouse,
+        "select currency from staging.stg_shopify__customers where customer_id = ?",
+        [hostile.shopify_customer],
+    )[0]
+    assert currency is None
 
 
 def test_unseen_csv_consent_value_is_quarantined(hostile: Hostile) -> None:

@@ -48,6 +48,21 @@ def planted(data: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def corrected_emails(path: Path) -> set[Key]:
+    """The email_domain_corrected findings the quarantine must hold, derived here from the staged raw
+    emails and the typo seed (independently of the SQL): a one-"@" address whose domain is a known typo
+    and whose corrected form is a valid address."""
+    typos = {row["typo_domain"]: row["corrected_domain"] for row in read_seed("email_domain_corrections")}
+    found: set[Key] = set()
+    for model, system, table, key in PERSON_MODELS:
+        for record_key, raw in query(path, f"select {key}, email_raw from staging.{model} where email_raw is not null"):
+            cleaned = raw.strip().lower().removeprefix("mailto:").strip()
+            local, _, domain = cleaned.partition("@")
+            if cleaned.count("@") == 1 and domain in typos and local and " " not in local:
+                found.add((system, table, str(record_key), "email_domain_corrected"))
+    return found
+
+
 def read_seed(name: str) -> list[dict[str, str]]:
     with (settings.PROJECT_ROOT / "seeds" / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -86,7 +101,7 @@ def test_staging_build_ran_models_and_tests(built_warehouse: Any, warehouse_path
 def test_quarantine_catches_exactly_the_planted_defects(built_warehouse: Any, warehouse_path: Path) -> None:
     want: set[Key] = {
         (d["source_system"], d["table"], d["record_key"], d["rule"]) for d in planted(built_warehouse.data)
-    }
+    } | corrected_emails(warehouse_path)
     got: set[Key] = set(
         query(
             warehouse_path,
@@ -100,7 +115,7 @@ def test_quarantine_catches_exactly_the_planted_defects(built_warehouse: Any, wa
     assert {rule for *_, rule in got} == {
         "invalid_email", "invalid_phone", "invalid_date", "future_date", "date_before_1900", "negative_amount",
         "order_total_mismatch", "missing_required_key", "unknown_enum", "missing_identity", "broken_json",
-        "broken_csv_row",
+        "broken_csv_row", "email_domain_corrected",
     }  # fmt: skip
 
 
@@ -241,8 +256,11 @@ def test_load_summary_counts_rows_in_passed_and_quarantined(built_warehouse: Any
             "from intermediate.int_quality__load_summary group by all",
         )
     }
-    # one defect per record: the quarantined rows per table are the planted records of that table
+    # one defect per record: the quarantined rows per table are the planted records of that table, and
+    # the records whose email domain was corrected
+    corrected = corrected_emails(warehouse_path)
     records = {(d["source_system"], d["table"], d["record_key"]) for d in planted(built_warehouse.data)}
+    records |= {(system, table, key) for system, table, key, _ in corrected}
     planted_records = Counter((system, table) for system, table, _ in records)
     for (system, table), relation in raw_rows.items():
         (count,) = query(warehouse_path, f"select count(*) from {relation}")[0]
@@ -263,4 +281,6 @@ def test_load_summary_counts_rows_in_passed_and_quarantined(built_warehouse: Any
         warehouse_path,
         "select rule_name, sum(rows_quarantined) from intermediate.int_quality__rule_summary group by all",
     )
-    assert dict(rules) == dict(Counter(d["rule"] for d in planted(built_warehouse.data)))
+    expected_rules = Counter(d["rule"] for d in planted(built_warehouse.data))
+    expected_rules["email_domain_corrected"] = len(corrected)
+    assert dict(rules) == dict(expected_rules)

@@ -4,17 +4,17 @@
 
     Nothing is dropped silently. `disposition` says what happened to the row:
       value_nulled      the row continues in staging with the bad value nulled (and flagged there);
+      value_changed     the row continues in staging with the value changed (a corrected email domain);
       row_flagged       the row continues unchanged but flagged (a rule about the row as a whole);
       row_excluded      the row is not in the staging model (a CSV row without its contact_id);
       rejected_at_load  the loader could not read the line at all (broken JSON / CSV).
 
     The rules are listed below as data; each staging model computes the flags it names. `reason` says
-    in words which field broke which rule and what happened to it.
+    which field broke which rule (macro quality_rules) and what happened to it.
 
-    One row per finding, unique by construction: quarantine_id hashes everything that tells two
-    findings apart (source system, table, record key, location in the file, rule, column), and rows
-    equal on all of them are one finding (the same value judged twice, e.g. a signup's submitted_at
-    that is both its updated_at and its created_at) and are kept once.
+    One row per finding: quarantine_id hashes what tells two findings apart (source system, table,
+    record key, location in the file, rule, column); rows equal on all of them (one value judged
+    twice, e.g. a signup's submitted_at that is its updated_at and its created_at) are kept once.
 #}
 
 {%- set person_rules = [
@@ -44,6 +44,7 @@
          'value': 'email_consent_state_raw'},
         {'rule': "'negative_amount'", 'when': 'negative_amount is not null', 'column': 'total_spent',
          'value': 'negative_amount'},
+        {'rule': "'unknown_enum'", 'when': 'is_currency_unknown', 'column': 'currency', 'value': 'currency_raw'},
      ]},
     {'model': 'stg_shopify__orders', 'source_system': "'shopify'", 'table': 'orders', 'key': 'order_id',
      'person': true,
@@ -118,30 +119,9 @@
     ) -%}
 {%- endfor %}
 
-{#- What each rule means, for the reason column (every rule_name of the yml's accepted values). -#}
-{%- set rule_reasons = {
-    'invalid_email': 'not a valid email address',
-    'invalid_phone': 'not a phone number that can be written in E.164',
-    'invalid_date': 'not a readable date or timestamp',
-    'future_date': 'later than build time plus var staging_future_grace_days',
-    'date_before_1900': 'a date of birth before 1900',
-    'negative_amount': 'a negative amount',
-    'order_total_mismatch': 'the totals do not add up (line items - discounts + tax + shipping), var staging_order_total_tolerance',
-    'missing_required_key': 'a required value is missing',
-    'unknown_enum': 'a value outside the accepted values (its enum seed)',
-    'missing_identity': 'the message has neither anonymousId nor userId',
-    'broken_json': 'the loader could not read the line as a message',
-    'broken_csv_row': 'the loader could not parse the CSV row',
-    'value_too_long': 'longer than ' ~ var('staging_max_text_length', 1000) ~ ' characters (var staging_max_text_length)',
-    'unknown_reference': 'refers to a record the source never sent',
-    'message_id_collision': 'another message already holds this messageId with different content: this copy is kept here',
-} -%}
-{%- set disposition_reasons = {
-    'value_nulled': 'value nulled, row kept',
-    'row_flagged': 'row kept, flagged',
-    'row_excluded': 'row left out of staging',
-    'rejected_at_load': 'rejected at load',
-} -%}
+{#- What each rule and disposition means, for the reason column. -#}
+{%- set rule_reasons = customer360.quality_rules() -%}
+{%- set disposition_reasons = customer360.quality_dispositions() -%}
 
 with
 
@@ -255,35 +235,40 @@ refund_reference_rules as (
 ),
 
 {#
-    A value longer than var('staging_max_text_length') was nulled in staging: one row per field, with
-    the field's first characters and its length (never the whole value).
+    One row per entry of oversized_values ('<field>=<length>=<first characters>': never the whole
+    value) and value_findings ('<rule>=<column>=<disposition>=<value>').
 #}
-oversized_entries as (
+person_entries as (
     {% for check in checks if check.person %}
-        select
-            {{ check.source_system }} as source_system,
-            '{{ check.table }}' as source_table,
-            cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
-            {% if check.location is defined %}
-                {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
-            {% else %}
-                cast(null as {{ dbt.type_string() }})
-            {% endif %} as source_location,
-            {{ customer360.split_to_rows('oversized_values', customer360.oversized_values_separator()) }} as entry,
-            loaded_at,
-            load_id
-        from {{ ref(check.model) }}
-        where oversized_values is not null
-        {% if not loop.last %}union all{% endif %}
+        {% set last_check = loop.last %}
+        {% for entries in ['oversized_values', 'value_findings'] %}
+            select
+                '{{ entries }}' as entry_kind,
+                {{ check.source_system }} as source_system,
+                '{{ check.table }}' as source_table,
+                cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
+                {% if check.location is defined %}
+                    {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
+                {% else %}
+                    cast(null as {{ dbt.type_string() }})
+                {% endif %} as source_location,
+                {{ customer360.split_to_rows(entries, customer360.oversized_values_separator()) }} as entry,
+                loaded_at,
+                load_id
+            from {{ ref(check.model) }}
+            where {{ entries }} is not null
+            {% if not (last_check and loop.last) %}union all{% endif %}
+        {% endfor %}
     {% endfor %}
 ),
 
 oversized_fields as (
     select
-        oversized_entries.*,
+        person_entries.*,
         {{ dbt.split_part('entry', "'='", 1) }} as column_name,
         {{ dbt.split_part('entry', "'='", 2) }} as value_length
-    from oversized_entries
+    from person_entries
+    where person_entries.entry_kind = 'oversized_values'
 ),
 
 oversized_rules as (
@@ -303,6 +288,34 @@ oversized_rules as (
         loaded_at,
         load_id
     from oversized_fields
+),
+
+value_finding_parts as (
+    select
+        person_entries.*,
+        {{ dbt.split_part('entry', "'='", 1) }} as rule_name,
+        {{ dbt.split_part('entry', "'='", 2) }} as column_name,
+        {{ dbt.split_part('entry', "'='", 3) }} as disposition
+    from person_entries
+    where person_entries.entry_kind = 'value_findings'
+),
+
+value_finding_rules as (
+    select
+        source_system,
+        source_table,
+        record_key,
+        source_location,
+        rule_name,
+        column_name,
+        substr(
+            entry, {{ dbt.length('rule_name') }} + {{ dbt.length('column_name') }} + {{ dbt.length('disposition') }} + 4
+        ) as offending_value,
+        cast(null as {{ dbt.type_string() }}) as reason_detail,
+        disposition,
+        loaded_at,
+        load_id
+    from value_finding_parts
 ),
 
 rejected_rules as (
@@ -367,6 +380,8 @@ unioned as (
     union all
     select * from oversized_rules
     union all
+    select * from value_finding_rules
+    union all
     select * from rejected_rules
 ),
 
@@ -393,7 +408,7 @@ rule_reasons as (
     {% for rule, text in rule_reasons.items() %}
         select
             '{{ rule }}' as rule_name,
-            '{{ text }}' as rule_reason
+            '{{ text | replace("'", "''") }}' as rule_reason
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -402,7 +417,7 @@ disposition_reasons as (
     {% for disposition, text in disposition_reasons.items() %}
         select
             '{{ disposition }}' as disposition,
-            '{{ text }}' as disposition_reason
+            '{{ text | replace("'", "''") }}' as disposition_reason
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

@@ -178,12 +178,21 @@ seen as (
     group by customer_id
 ),
 
+{#
+    First seen in any source: the earliest creation time any of the customer's records states (a CRM
+    contact's createdate, a Shopify account or order, a form submission, a device's first event); when
+    none states one, when the first of its records was loaded. Not when this build assigned the id.
+#}
 created as (
     select
-        customer_id,
-        min(assigned_at) as customer_created_at
-    from {{ ref('customer_id_history') }}
-    group by customer_id
+        identities.customer_id,
+        coalesce(min(records.source_created_at), min(records.first_loaded_at)) as customer_created_at
+    from identities
+    inner join {{ ref('int_identity__source_records') }} as records
+        on
+            identities.source_system = records.source_system
+            and identities.source_record_id = records.source_record_id
+    group by identities.customer_id
 )
 
 select

@@ -51,6 +51,7 @@ renamed as (
         {{ customer360.blank_to_null('source.sms_marketing_consent__state') }} as sms_consent_state,
         {{ customer360.blank_to_null('source.state') }} as account_state,
         source.verified_email as is_email_verified,
+        {{ customer360.blank_to_null('source.currency') }} as currency_raw,
         {{ customer360.currency_code('source.currency') }} as currency,
         {{ customer360.clean_text('source.tags') }} as tags,
         source.orders_count,
@@ -114,7 +115,10 @@ final as (
                 ]) }}
         end as negative_amount,
         validated.source_created_at_raw,
-        validated.source_created_at_issue
+        validated.source_created_at_issue,
+        validated.currency_raw,
+        {#- an unknown code is nulled (quarantined as unknown_enum); a customer without one is fine -#}
+        validated.currency_raw is not null and validated.currency is null as is_currency_unknown
     from validated
 )
 
