@@ -117,7 +117,7 @@ class MailchimpServer(SourceServer):
     def __init__(
         self,
         api_key: str,
-        list_id: str = "c360demo01",
+        list_id: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         max_connections: int = MAX_CONNECTIONS,
@@ -125,7 +125,8 @@ class MailchimpServer(SourceServer):
         if "-" not in api_key:
             raise ValueError("a Mailchimp API key ends in its data center, e.g. '...-us21'")
         self.api_key = api_key
-        self.list_id = list_id
+        # a fresh audience id per server: sync state kept for another (vanished) audience never applies to it
+        self.list_id = list_id or secrets.token_hex(5)
         self.members: dict[str, Member] = {}
         self.merge_fields: dict[str, dict[str, Any]] = {
             "FNAME": {"tag": "FNAME", "name": "First Name", "type": "text"},
