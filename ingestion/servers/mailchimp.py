@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestion.servers.common import Request, Response, SourceServer
+from ingestion.servers.common import Fault, Request, Response, SourceServer
 
 API_ROOT = "/3.0"
 MAX_COUNT = 1000
@@ -201,20 +201,22 @@ class MailchimpServer(SourceServer):
             )
         return None
 
-    def route(self, request: Request) -> Response:
-        # Mailchimp counts simultaneous connections per key; above the limit it refuses with a 429.
+    def _respond(self, request: Request, fault: Fault | None) -> tuple[Response, bool]:
+        # Mailchimp counts simultaneous connections per key for the whole call (a slow answer holds its
+        # slot); above the limit it refuses with a 429 that carries no Retry-After.
         if not self._connections.acquire(blocking=False):
-            return _problem(
+            refused = _problem(
                 429,
                 "Too Many Requests",
                 f"You have exceeded the limit of {self._max_connections} simultaneous connections.",
             )
+            return refused, False
         try:
-            return self._dispatch(request)
+            return super()._respond(request, fault)
         finally:
             self._connections.release()
 
-    def _dispatch(self, request: Request) -> Response:
+    def route(self, request: Request) -> Response:
         if request.path == f"{API_ROOT}/ping":
             return Response(200, {"health_status": "Everything's Chimpy!"})
         match = _MERGE_FIELDS_PATH.match(request.path)

@@ -222,3 +222,22 @@ def test_platform_unsubscribe_flows_back_and_is_never_mailed(platform: tuple[Mai
     assert server.events_for(person) == [], "no trigger ever went to the unsubscribed person"
     assert after.triggers_sent == len(triggers_now := _query(path, "select 1 from marts.cart_abandonment_triggers"))
     assert len(server.events_received) == len(triggers_now)
+
+
+def test_local_platform_refuses_an_eleventh_simultaneous_connection() -> None:
+    """Mailchimp's one limit: 10 simultaneous connections per key; the 11th call gets 429 (no Retry-After)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    with MailchimpServer(new_api_key()) as server:
+        server.faults.arm("slow", count=10, delay=1.5, path_contains="/ping")
+        auth = ("any", server.api_key)
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            held = [pool.submit(requests.get, f"{server.api_url}/ping", auth=auth, timeout=10) for _ in range(10)]
+            time.sleep(0.5)
+            refused = requests.get(f"{server.api_url}/lists/{server.list_id}/members", auth=auth, timeout=10)
+            assert [f.result().status_code for f in held] == [200] * 10
+        assert refused.status_code == 429 and "Retry-After" not in refused.headers
+        assert requests.get(f"{server.api_url}/ping", auth=auth, timeout=10).status_code == 200
+        assert requests.get(f"{server.api_url}/ping", auth=("any", "wrong-us1"), timeout=10).status_code == 401
