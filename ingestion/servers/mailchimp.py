@@ -136,6 +136,7 @@ class MailchimpServer(SourceServer):
         self._state = threading.RLock()
         self._connections = threading.BoundedSemaphore(max_connections)
         self._max_connections = max_connections
+        self.in_flight = 0  # calls holding a connection slot now
         self._clock_last = 0.0
         super().__init__(host=host, port=port)
 
@@ -211,9 +212,13 @@ class MailchimpServer(SourceServer):
                 f"You have exceeded the limit of {self._max_connections} simultaneous connections.",
             )
             return refused, False
+        with self._state:
+            self.in_flight += 1
         try:
             return super()._respond(request, fault)
         finally:
+            with self._state:
+                self.in_flight -= 1
             self._connections.release()
 
     def route(self, request: Request) -> Response:

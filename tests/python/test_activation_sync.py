@@ -194,6 +194,9 @@ def test_platform_unsubscribe_flows_back_and_is_never_mailed(platform: tuple[Mai
     assert server.member(person).status == "subscribed"
 
     server.unsubscribe(person)  # the person clicks "unsubscribe" in a campaign
+    bounced, complained = sorted(audience - {person})[:2]
+    server.clean(bounced)  # a hard bounce
+    server.complain(complained)  # a spam report (Mailchimp unsubscribes the complainer)
     load_mailchimp()
     outcome = run_dbt(
         ["build", "--select", "stg_mailchimp__members", "int_engagement__consent_signals",
@@ -201,22 +204,27 @@ def test_platform_unsubscribe_flows_back_and_is_never_mailed(platform: tuple[Mai
     )  # fmt: skip
     assert outcome.success, outcome.failures
 
-    # the ledger and the guard each suppress the address, independently
-    sendable = _query(
-        path, f"select is_email_sendable from intermediate.int_customers__email_consent where email = '{person}'"
-    )
-    assert sendable and not any(row[0] for row in sendable)
-    guard = _query(
-        path,
-        "select evidence_kind from intermediate.int_engagement__suppression_evidence "
-        f"where evidence_origin = 'mailchimp_member' and source_record_id = '{subscriber_hash(person)}'",
-    )
-    assert guard == [("opt_out",)]
-    assert person not in {row[0] for row in _query(path, "select email from marts.email_audience")}
+    # the ledger and the guard each suppress the addresses, independently
+    for email, kind in ((person, "opt_out"), (bounced, "undeliverable"), (complained, "opt_out")):
+        sendable = _query(
+            path, f"select is_email_sendable from intermediate.int_customers__email_consent where email = '{email}'"
+        )
+        assert sendable and not any(row[0] for row in sendable), email
+        guard = _query(
+            path,
+            "select evidence_kind from intermediate.int_engagement__suppression_evidence "
+            f"where evidence_origin = 'mailchimp_member' and source_record_id = '{subscriber_hash(email)}'",
+        )
+        assert guard == [(kind,)], email
+    assert _query(path, f"select is_complaint from staging.stg_mailchimp__members where email = '{complained}'") == [
+        (True,)
+    ]
+    gone = {person, bounced, complained}
+    assert not gone & {row[0] for row in _query(path, "select email from marts.email_audience")}
     assert person not in {row[0] for row in _query(path, "select email from marts.cart_abandonment_triggers")}
 
     after = sync()
-    assert after.archived == 1 and after.created == 0
+    assert after.archived == 3 and after.created == 0
     member = server.member(person)
     assert member is not None and member.status == "archived" and member.status_before_archive == "unsubscribed"
     assert server.events_for(person) == [], "no trigger ever went to the unsubscribed person"
@@ -231,11 +239,14 @@ def test_local_platform_refuses_an_eleventh_simultaneous_connection() -> None:
     import requests
 
     with MailchimpServer(new_api_key()) as server:
-        server.faults.arm("slow", count=10, delay=1.5, path_contains="/ping")
+        server.faults.arm("slow", count=10, delay=3, path_contains="/ping")
         auth = ("any", server.api_key)
         with ThreadPoolExecutor(max_workers=10) as pool:
-            held = [pool.submit(requests.get, f"{server.api_url}/ping", auth=auth, timeout=10) for _ in range(10)]
-            time.sleep(0.5)
+            held = [pool.submit(requests.get, f"{server.api_url}/ping", auth=auth, timeout=30) for _ in range(10)]
+            deadline = time.monotonic() + 20
+            while server.in_flight < 10 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert server.in_flight == 10
             refused = requests.get(f"{server.api_url}/lists/{server.list_id}/members", auth=auth, timeout=10)
             assert [f.result().status_code for f in held] == [200] * 10
         assert refused.status_code == 429 and "Retry-After" not in refused.headers
