@@ -31,7 +31,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -526,10 +526,10 @@ def sync(
     feedback: bool = True,
     duckdb_path: Path | None = None,
     out: TextIO | None = None,
-    load_feedback: Callable[[], int] | None = None,
 ) -> SyncResult:
     """Feedback in, members out, triggers out (module docstring). The function `customer360 sync` and the
-    orchestration DAG call; returns the counts. ``dry_run`` writes nothing anywhere and prints the diff."""
+    orchestration DAG call; returns the counts. ``dry_run`` writes nothing anywhere and prints the diff;
+    ``feedback=False`` skips the feedback load (a caller that has just run `load mailchimp` itself)."""
     started = time.monotonic()
     config = mailchimp_settings()
     path = duckdb_path or settings.duckdb_path()
@@ -537,12 +537,9 @@ def sync(
     result = SyncResult(dry_run=dry_run)
     with exclusive_run("customer360_mailchimp_sync", "mailchimp sync"):
         if feedback and not dry_run:
-            if load_feedback is None:
-                from ingestion.sources.mailchimp import load_mailchimp
+            from ingestion.sources.mailchimp import load_mailchimp
 
-                result.feedback_rows = load_mailchimp(config).rows
-            else:
-                result.feedback_rows = load_feedback()
+            result.feedback_rows = load_mailchimp(config).rows
         con = _connect(path)
         try:
             if not dry_run:
