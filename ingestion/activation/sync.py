@@ -36,21 +36,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import duckdb
 
 from ingestion import settings
 from ingestion.activation.mailchimp import MailchimpClient, MailchimpSettings, mailchimp_settings, subscriber_hash
-from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
+from ingestion.activation.triggers import deliver_triggers
+from ingestion.activation.warehouse import (
+    MEMBERS_STATE,
+    STATE_DDL,
+    STATE_SCHEMA,
+    as_text,
+    connect,
+    fetch_rows,
+    relation_exists,
+)
+from ingestion.errors import UserError
 from ingestion.pipeline import exclusive_run
 
-STATE_SCHEMA = "activation_sync"
-MEMBERS_STATE = f"{STATE_SCHEMA}.mailchimp_members"
-DELIVERIES_STATE = f"{STATE_SCHEMA}.mailchimp_trigger_deliveries"
 AUDIENCE = "marts.email_audience"
-TRIGGERS = "marts.cart_abandonment_triggers"
-TRIGGER_EVENT = "cart_abandoned"
 MANAGED_TAG = "customer360"
 COMMIT_EVERY = 100
 DRY_RUN_LINES = 100
@@ -65,35 +70,6 @@ MERGE_FIELDS = {
 }
 # Segment tags: prefix -> email_audience column (a tag "rfm:champions", "tier:gold"), plus MANAGED_TAG.
 TAG_COLUMNS = {"rfm": "rfm_segment", "tier": "loyalty_tier"}
-PLATFORM_SUPPRESSED = ("unsubscribed", "cleaned")
-
-STATE_DDL = (
-    f"create schema if not exists {STATE_SCHEMA}",
-    f"""create table if not exists {MEMBERS_STATE} (
-        list_id varchar not null,
-        subscriber_hash varchar not null,
-        email varchar not null,
-        customer_id varchar,
-        payload_hash varchar not null,
-        merge_fields json,
-        tags json,
-        sync_status varchar not null,
-        platform_status varchar,
-        synced_at timestamp not null,
-        primary key (list_id, subscriber_hash)
-    )""",
-    f"""create table if not exists {DELIVERIES_STATE} (
-        list_id varchar not null,
-        trigger_id varchar not null,
-        idempotency_key varchar not null,
-        subscriber_hash varchar not null,
-        event_name varchar not null,
-        delivery_state varchar not null,
-        attempted_at timestamp not null,
-        delivered_at timestamp,
-        primary key (list_id, trigger_id)
-    )""",
-)
 
 
 @dataclass(frozen=True)
@@ -163,53 +139,27 @@ class SyncResult:
 
 
 # -- reading the warehouse ------------------------------------------------------------------------
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    if not path.is_file():
-        raise UserError(f"no warehouse at {path}; run `customer360 demo` or `customer360 load all` and `build` first")
-    try:
-        return duckdb.connect(str(path))
-    except duckdb.Error as error:
-        if is_duckdb_lock_error(error):
-            raise duckdb_locked(path) from error
-        raise
-
-
-def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    sql = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-    return bool(con.execute(sql, [schema, name]).fetchone()[0])  # type: ignore[index]
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params or [])
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def desired_members(con: duckdb.DuckDBPyConnection) -> list[DesiredMember]:
     """The audience as Mailchimp members, one per address (the lowest customer id wins a shared address)."""
-    if not _relation_exists(con, "marts", "email_audience"):
+    if not relation_exists(con, "marts", "email_audience"):
         raise UserError(f"{AUDIENCE} does not exist; run `customer360 build` first")
     columns = sorted({column for _, column in MERGE_FIELDS.values()} | set(TAG_COLUMNS.values()) | {"email"})
-    rows = _rows(con, f"select {', '.join(columns)} from {AUDIENCE} where email is not null order by customer_id")
+    rows = fetch_rows(con, f"select {', '.join(columns)} from {AUDIENCE} where email is not null order by customer_id")
     members: dict[str, DesiredMember] = {}
     for row in rows:
         digest = subscriber_hash(row["email"])
         if digest in members:
             continue
-        merge_fields = {tag: _text(row[column]) for tag, (_, column) in MERGE_FIELDS.items()}
+        merge_fields = {tag: as_text(row[column]) for tag, (_, column) in MERGE_FIELDS.items()}
         tags = {MANAGED_TAG, *(f"{prefix}:{row[column]}" for prefix, column in TAG_COLUMNS.items() if row[column])}
         members[digest] = DesiredMember(
-            digest, row["email"], _text(row["customer_id"]), merge_fields, tuple(sorted(tags))
+            digest, row["email"], as_text(row["customer_id"]), merge_fields, tuple(sorted(tags))
         )
     return list(members.values())
 
 
 def synced_members(con: duckdb.DuckDBPyConnection, list_id: str) -> dict[str, SyncedMember]:
-    rows = _rows(
+    rows = fetch_rows(
         con,
         f"select subscriber_hash, email, payload_hash, merge_fields, tags, sync_status from {MEMBERS_STATE} "
         "where list_id = ?",
@@ -230,7 +180,7 @@ def synced_members(con: duckdb.DuckDBPyConnection, list_id: str) -> dict[str, Sy
 
 def platform_suppressed(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Subscriber hashes whose latest status loaded from the platform is unsubscribed or cleaned."""
-    if not _relation_exists(con, "raw_mailchimp", "members"):
+    if not relation_exists(con, "raw_mailchimp", "members"):
         return set()
     rows = con.execute(
         """
@@ -244,7 +194,7 @@ def platform_suppressed(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def _answered_suppressed(con: duckdb.DuckDBPyConnection, list_id: str) -> set[str]:
     """Hashes whose last PUT answer said unsubscribed or cleaned (before the feedback load has seen it)."""
-    if not _relation_exists(con, STATE_SCHEMA, "mailchimp_members"):
+    if not relation_exists(con, STATE_SCHEMA, "mailchimp_members"):
         return set()
     rows = con.execute(
         f"select subscriber_hash from {MEMBERS_STATE} "
@@ -380,112 +330,6 @@ def ensure_merge_fields(client: MailchimpClient) -> None:
             client.create_merge_field(tag, name)
 
 
-# -- triggers -------------------------------------------------------------------------------------
-def idempotency_key(trigger_id: str) -> str:
-    return f"customer360:{TRIGGER_EVENT}:{trigger_id}"
-
-
-def _iso(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat(timespec="seconds")
-    return None
-
-
-def pending_triggers(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    if not _relation_exists(con, "marts", "cart_abandonment_triggers"):
-        raise UserError(f"{TRIGGERS} does not exist; run `customer360 build` first")
-    return _rows(
-        con,
-        f"""
-        select trigger_id, cart_id, email, cart_value, items_added, reached_checkout, last_added_product_title,
-            last_added_category, recommended_category, abandoned_at
-        from {TRIGGERS}
-        order by triggered_at, trigger_id
-        """,
-    )
-
-
-def _event_properties(trigger: dict[str, Any]) -> dict[str, str]:
-    return {
-        "idempotency_key": idempotency_key(trigger["trigger_id"]),
-        "trigger_id": _text(trigger["trigger_id"]),
-        "cart_id": _text(trigger["cart_id"]),
-        "cart_value": _text(trigger["cart_value"]),
-        "items_added": _text(trigger["items_added"]),
-        "reached_checkout": "true" if trigger["reached_checkout"] else "false",
-        "last_added_product": _text(trigger["last_added_product_title"]),
-        "last_added_category": _text(trigger["last_added_category"]),
-        "recommended_category": _text(trigger["recommended_category"]),
-    }
-
-
-def deliver_triggers(
-    con: duckdb.DuckDBPyConnection,
-    config: MailchimpSettings,
-    result: SyncResult,
-    sendable: set[str],
-    dry_run: bool,
-) -> None:
-    """Each trigger once (module docstring). ``sendable``: hashes this sync holds as active members that the
-    platform has not unsubscribed or cleaned."""
-    has_state = _relation_exists(con, STATE_SCHEMA, "mailchimp_trigger_deliveries")  # not before a first real run
-    deliveries = (
-        {
-            row[0]: row[1]
-            for row in con.execute(
-                f"select trigger_id, delivery_state from {DELIVERIES_STATE} where list_id = ?", [config.list_id]
-            ).fetchall()
-        }
-        if has_state
-        else {}
-    )
-    client = None if dry_run else MailchimpClient(config)
-    try:
-        for trigger in pending_triggers(con):
-            trigger_id = trigger["trigger_id"]
-            state = deliveries.get(trigger_id)
-            if state == "delivered":
-                result.triggers_already_sent += 1
-                continue
-            digest = subscriber_hash(trigger["email"])
-            if digest not in sendable:
-                result.triggers_held += 1
-                continue
-            if client is None:
-                result.triggers_sent += 1
-                continue
-            key = idempotency_key(trigger_id)
-            if state == "sending" and any(
-                (event.get("properties") or {}).get("idempotency_key") == key for event in client.member_events(digest)
-            ):
-                _mark_delivered(con, config.list_id, trigger_id)
-                result.triggers_recovered += 1
-                continue
-            now = datetime.now(UTC).replace(tzinfo=None)
-            con.execute(
-                f"""
-                insert or replace into {DELIVERIES_STATE}
-                    (list_id, trigger_id, idempotency_key, subscriber_hash, event_name, delivery_state, attempted_at)
-                values (?, ?, ?, ?, ?, 'sending', ?)
-                """,
-                [config.list_id, trigger_id, key, digest, TRIGGER_EVENT, now],
-            )  # autocommit: durable before the POST
-            client.post_event(digest, TRIGGER_EVENT, _event_properties(trigger), _iso(trigger["abandoned_at"]))
-            _mark_delivered(con, config.list_id, trigger_id)
-            result.triggers_sent += 1
-    finally:
-        if client is not None:
-            client.close()
-
-
-def _mark_delivered(con: duckdb.DuckDBPyConnection, list_id: str, trigger_id: str) -> None:
-    con.execute(
-        f"update {DELIVERIES_STATE} set delivery_state = 'delivered', delivered_at = ? "
-        "where list_id = ? and trigger_id = ?",
-        [datetime.now(UTC).replace(tzinfo=None), list_id, trigger_id],
-    )
-
-
 # -- the command ----------------------------------------------------------------------------------
 def _masked(email: str) -> str:
     local, _, domain = email.partition("@")
@@ -540,12 +384,12 @@ def sync(
             from ingestion.sources.mailchimp import load_mailchimp
 
             result.feedback_rows = load_mailchimp(config).rows
-        con = _connect(path)
+        con = connect(path)
         try:
             if not dry_run:
                 for statement in STATE_DDL:
                     con.execute(statement)
-            has_state = _relation_exists(con, STATE_SCHEMA, "mailchimp_members")
+            has_state = relation_exists(con, STATE_SCHEMA, "mailchimp_members")
             synced = synced_members(con, config.list_id) if has_state else {}
             suppressed = platform_suppressed(con)
             desired = [m for m in desired_members(con) if m.subscriber_hash not in suppressed]
@@ -560,7 +404,9 @@ def sync(
             if triggers:
                 # members of the audience, minus any the platform answered as unsubscribed or cleaned
                 sendable = {m.subscriber_hash for m in desired} - _answered_suppressed(con, config.list_id)
-                deliver_triggers(con, config, result, sendable, dry_run)
+                counts = deliver_triggers(con, config, sendable, dry_run)
+                result.triggers_sent, result.triggers_recovered = counts.sent, counts.recovered
+                result.triggers_already_sent, result.triggers_held = counts.already_sent, counts.held
         finally:
             con.close()
     result.seconds = time.monotonic() - started

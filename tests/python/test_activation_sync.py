@@ -20,7 +20,9 @@ import duckdb
 import pytest
 from conftest import BuiltWarehouse
 
-from ingestion.activation.sync import MEMBERS_STATE, idempotency_key, sync
+from ingestion.activation.sync import sync
+from ingestion.activation.triggers import idempotency_key
+from ingestion.activation.warehouse import MEMBERS_STATE
 from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key, subscriber_hash
 from ingestion.settings import PROJECT_ROOT
 
@@ -113,6 +115,8 @@ def test_sync_sends_the_diff_and_a_rerun_sends_nothing(
     )
     assert again.triggers_already_sent == len(triggers)
     assert _writes(server) == [], "a re-run sends no change"
+    listed = [r for r in server.request_log if r.method == "GET" and r.path.endswith("/members")]
+    assert listed and all("since_last_changed" in r.query for r in listed), "the feedback load is incremental"
 
     # one personalization token changes in the warehouse: exactly that member is updated
     con = duckdb.connect(str(path))
