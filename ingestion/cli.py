@@ -1,4 +1,4 @@
-"""The `customer360` command: demo | generate | serve | load | build | mapping | sql | evaluate.
+"""The `customer360` command: demo | generate | serve | load | build | mapping | sync | sql | evaluate.
 
 User errors (bad paths, unreachable servers, a locked DuckDB file ...) print one line on stderr and exit
 with status 2; anything else is a bug and keeps its traceback.
@@ -17,6 +17,7 @@ from ingestion import settings
 from ingestion.errors import UserError
 
 SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
+FEEDBACK_SOURCES = ("mailchimp",)  # loaded on their own (and by `sync`), not by `load all`
 
 
 def _positive_int(text: str) -> int:
@@ -61,13 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", type=Path, default=None)
     serve.add_argument("--hubspot-port", type=int, default=8701)
     serve.add_argument("--shopify-port", type=int, default=8702)
+    serve.add_argument("--mailchimp-port", type=int, default=8703)
 
     load = commands.add_parser("load", help="load one source (or all) into DuckDB with dlt")
-    load.add_argument("source", choices=(*SOURCES, "all"))
+    load.add_argument("source", choices=(*SOURCES, *FEEDBACK_SOURCES, "all"))
     load.add_argument("--data", type=Path, default=None, help="demo data folder, for file sources")
     load.add_argument("--path", type=Path, default=None, help="segment: events folder; csv_contacts: drop folder")
     load.add_argument("--mapping", type=Path, default=None, help="csv_contacts: header mapping JSON")
     load.add_argument("--source-name", default=None, help="csv_contacts: the source system name of the drop")
+
+    sync = commands.add_parser(
+        "sync", help="feedback in, then the audience and cart triggers out to the email platform (Mailchimp)"
+    )
+    sync.add_argument("--dry-run", action="store_true", help="print the member diff and counts; write nothing")
+    sync.add_argument("--full", action="store_true", help="resend every audience member, changed or not")
+    sync.add_argument("--no-triggers", action="store_true", help="sync the audience only, send no trigger")
 
     # `build` hands everything after it to dbt (main() splits it off before argparse sees it).
     commands.add_parser("build", help="run dbt build on the warehouse; every argument after it goes to dbt")
@@ -111,7 +120,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from ingestion.servers.run import serve
 
-        serve(args.data or settings.data_dir(), hubspot_port=args.hubspot_port, shopify_port=args.shopify_port)
+        serve(
+            args.data or settings.data_dir(),
+            hubspot_port=args.hubspot_port,
+            shopify_port=args.shopify_port,
+            mailchimp_port=args.mailchimp_port,
+        )
         return 0
     if args.command == "load":
         from ingestion.loading import load
@@ -127,6 +141,12 @@ def _run(args: argparse.Namespace) -> int:
         result = run_dbt(["build", *args.dbt_args], progress=sys.stderr)
         print_outcome(result)
         return 0 if result.success else 1
+    if args.command == "sync":
+        from ingestion.activation.sync import sync
+
+        result = sync(dry_run=args.dry_run, full=args.full, triggers=not args.no_triggers)
+        print(result.line())
+        return 0
     if args.command == "demo":
         from ingestion.demo import run_demo
 

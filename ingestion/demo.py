@@ -1,4 +1,4 @@
-"""`customer360 demo`: generate → serve → load every source with dlt → dbt build → summary."""
+"""`customer360 demo`: generate → serve → load every source with dlt → dbt build → sync → summary."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from pathlib import Path
 import duckdb
 
 from ingestion import settings
+from ingestion.activation.sync import sync
 from ingestion.dbt_runner import print_outcome, run_dbt
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.generate import generate
 from ingestion.loading import load
+from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
 from ingestion.servers.run import running_servers
 
 
@@ -104,6 +106,22 @@ def warehouse_summary(path: Path) -> WarehouseSummary:
         con.close()
 
 
+def sync_to_local_platform() -> list[str]:
+    """`customer360 sync` twice against a fresh local Mailchimp audience: the counts of each run."""
+    with MailchimpServer(new_api_key()) as server:
+        environment = mailchimp_environment(server)
+        saved = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+        try:
+            return [sync().line(), sync().line()]
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | None) -> int:
     started = time.perf_counter()
     data = (data_dir or settings.data_dir()).resolve()
@@ -123,6 +141,12 @@ def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | Non
     t = _step("dbt build (progress below; full log in logs/dbt.log)")
     outcome = run_dbt(["build"], progress=sys.stderr)
     print(f"    dbt build finished in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+
+    synced: list[str] = []
+    if outcome.success:
+        t = _step("customer360 sync to a local Mailchimp audience, twice (the second run has nothing to send)")
+        synced = sync_to_local_platform()
+        print(f"    synced in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
     summary = warehouse_summary(settings.duckdb_path())
     print("\ncustomer360 demo summary")
@@ -151,6 +175,8 @@ def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | Non
     print(f"  sendable audience: {not_built if summary.sendable is None else f'{summary.sendable:,}'}")
     tests = f"passed: {outcome.tests_passed:,}, warned: {outcome.tests_warned:,}, failed: {outcome.tests_failed:,}"
     print(f"  dbt tests {tests}")
+    for line in synced:
+        print(f"  email platform, {line}")
     print(f"  warehouse: {settings.duckdb_path()}  (query it: customer360 sql)")
     print(f"  wall time: {time.perf_counter() - started:.0f}s")
     if not outcome.success:

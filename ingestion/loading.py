@@ -47,6 +47,10 @@ def load(
         from ingestion.sources.segment import load_segment
 
         return [load_segment(path or data / "segment")]
+    if source == "mailchimp":
+        from ingestion.sources.mailchimp import load_mailchimp
+
+        return [load_mailchimp()]
     if source == "csv_contacts":
         from ingestion.sources.csv_contacts import load_csv_contacts
 

@@ -286,6 +286,12 @@ class SourceServer:
             def do_DELETE(self) -> None:
                 self._handle("DELETE")
 
+            def do_PUT(self) -> None:
+                self._handle("PUT")
+
+            def do_PATCH(self) -> None:
+                self._handle("PATCH")
+
         return Handler
 
     def _respond(self, request: Request, fault: Fault | None) -> tuple[Response, bool]:

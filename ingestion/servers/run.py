@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ingestion.errors import UserError
 from ingestion.servers.hubspot import HubSpotServer
+from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
 from ingestion.servers.shopify import ShopifyServer
 
 
@@ -59,14 +60,19 @@ def running_servers(data_dir: Path, hubspot_port: int = 0, shopify_port: int = 0
         shopify.stop()
 
 
-def serve(data_dir: Path, hubspot_port: int = 8701, shopify_port: int = 8702) -> None:
-    """`customer360 serve`: run until interrupted, printing the settings a loader needs."""
-    with running_servers(data_dir, hubspot_port, shopify_port) as servers:
+def serve(data_dir: Path, hubspot_port: int = 8701, shopify_port: int = 8702, mailchimp_port: int = 8703) -> None:
+    """`customer360 serve`: run until interrupted, printing the settings a loader (and `sync`) needs."""
+    try:
+        mailchimp = MailchimpServer(new_api_key(), port=mailchimp_port)
+    except OSError as error:
+        raise UserError(f"cannot start the local Mailchimp server: {error}") from error
+    with running_servers(data_dir, hubspot_port, shopify_port) as servers, mailchimp:
         print(f"serving {data_dir}", file=sys.stderr)
         print(f"  HubSpot CRM v3 at {servers.hubspot.url}  (Authorization: Bearer <token>)", file=sys.stderr)
         print(f"  Shopify Admin REST at {servers.shopify.url}  (X-Shopify-Access-Token)", file=sys.stderr)
+        print(f"  Mailchimp Marketing v3 at {mailchimp.api_url}  (Basic auth, API key)", file=sys.stderr)
         print("export these to load from another shell, then press Ctrl-C to stop:", file=sys.stderr)
-        for name, value in servers.loader_environment().items():
+        for name, value in {**servers.loader_environment(), **mailchimp_environment(mailchimp)}.items():
             print(f"export {name}={value}")
         sys.stdout.flush()
         while True:

@@ -6,7 +6,9 @@
       event          a Segment `Email Unsubscribed` / `Email Bounced` message (with or without ids: an
                      id-less unsubscribe still names its address);
       order          the consent a Shopify checkout recorded (buyer_accepts_marketing);
-      export_row     a CSV contact row of any export, older ones included.
+      export_row     a CSV contact row of any export, older ones included;
+      platform_status  a status the email platform reported (Mailchimp unsubscribed, complaint, cleaned:
+                     stg_mailchimp__members), each status a member passed through.
     `unknown` states say nothing and are left out. `is_explicit` is false for the states a source
     assumes by default (seeds/marts/consent_signal_rules.csv: HubSpot's and the legacy CRM's opt-out
     model): those never override a choice the person made.
@@ -18,7 +20,9 @@
 #}
 
 {#- model -> signal_origin -#}
-{%- set point_in_time_models = {'stg_segment__events': 'event', 'stg_shopify__orders': 'order'} -%}
+{%- set point_in_time_models = {
+    'stg_segment__events': 'event', 'stg_shopify__orders': 'order', 'stg_mailchimp__members': 'platform_status'
+} -%}
 {%- for drop in var('csv_contact_drops') -%}
     {%- do point_in_time_models.update({'stg_csv_contacts__' ~ drop: 'export_row'}) -%}
 {%- endfor %}

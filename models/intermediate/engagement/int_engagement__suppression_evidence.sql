@@ -7,8 +7,10 @@
     One row per piece of evidence:
       opt_out        an unsubscribe/spam complaint, a Shopify unsubscribed/redacted state, HubSpot
                      hs_email_optout, a CSV consent value the drop maps to opted_out, an opted-out version
-                     in the consent history, or an email event line the Segment loader could not parse;
-      undeliverable  a bounce or an address a source marked invalid (suppresses that address for good);
+                     in the consent history, an email event line the Segment loader could not parse, or
+                     an email platform (Mailchimp) member unsubscribed or complained;
+      undeliverable  a bounce, an address a source marked invalid or the platform cleaned (suppresses that
+                     address for good);
       valid_opt_in   an explicit opt-in carrying its own plausible consent time (the only evidence that
                      can lift an earlier opt-out).
     Dating: a suppression takes the source's consent time, else the record's time, else the load time
@@ -88,6 +90,31 @@ deletions as (
         'shopify_deletion' as deletion_origin,
         shopify_deletions.*
     from shopify_deletions
+),
+
+mailchimp_members as (
+    -- the email platform's feedback (raw_mailchimp.members, every status a member passed through);
+    -- the table exists once the feedback source has loaded: a build before that reads nothing here
+    {%- set mailchimp_raw = source('mailchimp', 'members') %}
+    {%- if execute and load_relation(mailchimp_raw) is not none %}
+        select
+            'mailchimp' as source_system,
+            cast(id as {{ dbt.type_string() }}) as source_record_id,
+            email_address as email_raw,
+            lower(trim(cast(status as {{ dbt.type_string() }}))) as status_raw,
+            {{ customer360.to_utc_timestamp('last_changed') }} as changed_at,
+            {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+        from {{ mailchimp_raw }}
+    {%- else %}
+        select
+            'mailchimp' as source_system,
+            cast(null as {{ dbt.type_string() }}) as source_record_id,
+            cast(null as {{ dbt.type_string() }}) as email_raw,
+            cast(null as {{ dbt.type_string() }}) as status_raw,
+            cast(null as {{ dbt.type_timestamp() }}) as changed_at,
+            cast(null as {{ dbt.type_timestamp() }}) as loaded_at
+        where 1 = 0
+    {%- endif %}
 ),
 
 shopify_orders as (
@@ -309,6 +336,19 @@ evidence as (
     where
         consent_raw = 'subscribed'
         and {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} is not null
+
+    union all
+
+    select
+        'mailchimp_member' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        case when status_raw = 'cleaned' then 'undeliverable' else 'opt_out' end as evidence_kind,
+        coalesce({{ customer360.guard_plausible_timestamp('changed_at', 'loaded_at') }}, loaded_at) as evidence_at
+    from mailchimp_members
+    -- anything but a subscribed or neutral status is read as an opt-out (unsubscribed, complaints, new statuses)
+    where status_raw is not null and status_raw not in ('', 'subscribed', 'pending', 'transactional', 'archived')
 
     union all
 
