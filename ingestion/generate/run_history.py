@@ -24,9 +24,7 @@ QUARANTINE_RATES = {"invalid_email": 0.012, "invalid_phone": 0.02, "unknown_enum
 NOISE = 0.06  # relative standard deviation of every volume
 
 
-def history_rows(
-    runs: int, as_of: date, seed: int = 7, planted_outage: str | None = None
-) -> list[MetricRow]:
+def history_rows(runs: int, as_of: date, seed: int = 7, planted_outage: str | None = None) -> list[MetricRow]:
     if runs < 1:
         raise ValueError("runs must be at least 1")
     if planted_outage is not None and planted_outage not in WEEKDAY_ROWS:

@@ -104,7 +104,7 @@ def collect(
         add("rows_landed", system, n)
     for system, n in sorted(rows_rejected.items()):
         add("rows_rejected", system, n)
-    rows_in, by_rule = run_quarantine(con, _epoch(started_at))
+    rows_in, by_rule = run_quarantine(con, epoch(started_at))
     for rule, n in by_rule.items():
         add("quarantined_rows", rule, n)
         if rows_in:
@@ -131,7 +131,7 @@ def collect(
     return rows
 
 
-def _epoch(naive_utc: datetime) -> float:
+def epoch(naive_utc: datetime) -> float:
     return naive_utc.replace(tzinfo=UTC).timestamp()
 
 

@@ -215,7 +215,11 @@ def freshness_gate() -> DbtOutcome:
         outcome = run_dbt(["source", "freshness"], progress=sys.stderr)
     stale = {key: n for key, n in outcome.statuses.items() if key.endswith(("error", "runtime error"))}
     if not outcome.success or stale:
-        raise StepFailed("freshness", _failed_nodes(outcome) or {"freshness": f"sources failing: {stale}"})
+        subjects = {
+            node: message if message != "failed" else "no row loaded within its error_after threshold (or no rows)"
+            for node, message in _failed_nodes(outcome).items()
+        }
+        raise StepFailed("freshness", subjects or {"freshness": f"sources failing: {stale}"})
     return outcome
 
 
