@@ -137,9 +137,8 @@ def anomaly_check_task(**context: Any) -> int:
     _, anomalies = steps.monitor(_run_id(context))
     alerter = Alerter()
     quarantine = _quarantine(context)
-    for subject, found in steps.group_anomalies(anomalies).items():
-        message = "; ".join(anomaly.describe() for anomaly in found)
-        alerter.send(Alert("anomaly", _run_id(context), subject, "monitor", message, quarantine))
+    for alert in steps.anomaly_alerts(_run_id(context), anomalies, quarantine):
+        alerter.send(alert)
     return len(alerter.sent)
 
 

@@ -104,9 +104,8 @@ def run_pipeline(
         report.failures["monitor"] = failure.subjects
         for subject, message in failure.subjects.items():
             alerter.send(Alert("failure", report.run_id, subject, "monitor", message, quarantine))
-    for subject, found in steps.group_anomalies(report.anomalies).items():
-        message = "; ".join(anomaly.describe() for anomaly in found)
-        alerter.send(Alert("anomaly", report.run_id, subject, "monitor", message, quarantine))
+    for alert in steps.anomaly_alerts(report.run_id, report.anomalies, quarantine):
+        alerter.send(alert)
 
     if report.gates_passed:
         _say("publish: activation marts → published.*")

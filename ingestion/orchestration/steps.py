@@ -30,7 +30,7 @@ import duckdb
 from ingestion import settings
 from ingestion.dbt_runner import DbtOutcome, run_dbt
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
-from ingestion.orchestration.alerts import first_line
+from ingestion.orchestration.alerts import Alert, first_line
 
 LOAD_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
 # The activation marts the email platform reads; `published.<name>` keeps their last good state.
@@ -321,10 +321,10 @@ class Anomaly:
         )
 
 
-def monitor(run_id: str) -> tuple[DbtOutcome, list[Anomaly]]:
+def monitor(run_id: str, dbt_args: list[str] | None = None) -> tuple[DbtOutcome, list[Anomaly]]:
     """Build the monitoring models and their warn-severity anomaly test; return this run's anomalies."""
     with warehouse_writer_lock():
-        outcome = run_dbt(["build", "--select", MONITORING_SELECTOR], progress=sys.stderr)
+        outcome = run_dbt(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])], progress=sys.stderr)
         if not outcome.success:
             raise StepFailed("monitor", _failed_nodes(outcome))
         con = connect()
@@ -346,3 +346,11 @@ def group_anomalies(anomalies: list[Anomaly]) -> dict[str, list[Anomaly]]:
     for anomaly in anomalies:
         grouped.setdefault(anomaly.subject, []).append(anomaly)
     return grouped
+
+
+def anomaly_alerts(run_id: str, anomalies: list[Anomaly], quarantine: dict[str, int]) -> list[Alert]:
+    """One alert per subject, listing each of its anomalous figures against its baseline."""
+    return [
+        Alert("anomaly", run_id, subject, "monitor", "; ".join(anomaly.describe() for anomaly in found), quarantine)
+        for subject, found in group_anomalies(anomalies).items()
+    ]
