@@ -33,9 +33,11 @@ from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.orchestration.alerts import Alert, first_line
 
 LOAD_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
-# The activation marts the email platform reads; `published.<name>` keeps their last good state.
+# The activation marts the email platform reads; `published.<name>_rows` keeps their last good rows and
+# the dbt view `published.<name>` serves them through the live suppression guard.
 PUBLISHED_MODELS = ("email_audience", "cart_abandonment_triggers")
 MONITORING_SELECTOR = "tag:monitoring"
+PUBLISHED_SELECTOR = "tag:published"
 SYNC_COMMAND_ENV = "CUSTOMER360_SYNC_COMMAND"
 
 
@@ -248,14 +250,16 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 
 def publish(run_id: str) -> dict[str, int]:
-    """Replace ``published.<mart>`` for every activation mart in ONE transaction, and log it.
+    """Replace ``published.<mart>_rows`` for every activation mart in ONE transaction, and log it.
 
-    Readers (the email platform sync) see the previous published state or the new one, never a mix,
-    and a crash mid-way rolls back to the previous state. Returns rows published per mart.
+    Readers see the previous published rows or the new ones, never a mix, and a crash mid-way rolls back
+    to the previous state. They read them through the dbt views ``published.<mart>``, which apply the
+    suppression guard live. Returns rows published per mart.
     """
     with warehouse_writer_lock():
         con = connect()
         try:
+            first_publish = not all(_table_exists(con, "published", f"{model}_rows") for model in PUBLISHED_MODELS)
             con.execute("begin transaction")
             con.execute("create schema if not exists published")
             con.execute(
@@ -265,18 +269,28 @@ def publish(run_id: str) -> dict[str, int]:
             counts: dict[str, int] = {}
             now = utc_now()
             for model in PUBLISHED_MODELS:
-                con.execute(f'create or replace table published."{model}" as select * from marts."{model}"')
-                (counts[model],) = con.execute(f'select count(*) from published."{model}"').fetchone()  # type: ignore[misc]
+                con.execute(f'create or replace table published."{model}_rows" as select * from marts."{model}"')
+                (counts[model],) = con.execute(f'select count(*) from published."{model}_rows"').fetchone()  # type: ignore[misc]
                 con.execute(
                     "insert into published.publish_log values (?, ?, ?, ?)", [run_id, now, model, counts[model]]
                 )
             con.execute("commit")
-            return counts
         except Exception:
             con.execute("rollback")
             raise
         finally:
             con.close()
+        if first_publish:
+            # the published views were built before their tables existed (empty): build them on the tables
+            outcome = run_dbt(["run", "--select", PUBLISHED_SELECTOR], progress=sys.stderr)
+            if not outcome.success:
+                raise StepFailed("publish", _failed_nodes(outcome))
+        return counts
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    sql = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    return bool(con.execute(sql, [schema, table]).fetchone()[0])  # type: ignore[index]
 
 
 def sync_command() -> list[str] | None:

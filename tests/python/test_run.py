@@ -28,6 +28,13 @@ from ingestion.orchestration.runner import RunReport, run_pipeline
 
 SCREENSHOT = settings.PROJECT_ROOT / "target" / "monitoring_report.png"
 FAILING_GATE_VARS = "{identity_max_cluster_size: 1}"
+PUBLISHED_RELATIONS = (
+    "email_audience_rows",
+    "cart_abandonment_triggers_rows",
+    "publish_log",
+    "email_audience",
+    "cart_abandonment_triggers",
+)
 
 
 @dataclass
@@ -78,7 +85,8 @@ def test_run_recovers_from_a_5xx_burst_and_publishes(ops: Ops) -> None:
     assert ops.first.published is not None
     for model in ("email_audience", "cart_abandonment_triggers"):
         marts = _rows(ops.path, f"select * from marts.{model} order by all")
-        assert _rows(ops.path, f"select * from published.{model} order by all") == marts
+        assert _rows(ops.path, f"select * from published.{model}_rows order by all") == marts
+        assert _rows(ops.path, f"select * from published.{model} order by all") == marts  # the guarded view
         assert ops.first.published[model] == len(marts)
     assert ops.first.published["email_audience"] > 0
     figures = dict(
@@ -102,8 +110,7 @@ def test_failed_gate_keeps_the_published_audience_and_alerts_by_webhook(
     ops: Ops, webhook_receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     published_before = {
-        model: _rows(ops.path, f"select * from published.{model} order by all")
-        for model in ("email_audience", "cart_abandonment_triggers", "publish_log")
+        model: _rows(ops.path, f"select * from published.{model} order by all") for model in PUBLISHED_RELATIONS
     }
     new_day = ops.data / "segment" / "2026-11-02"
     new_day.mkdir()
@@ -148,6 +155,28 @@ def test_failed_gate_keeps_the_published_audience_and_alerts_by_webhook(
     # the run's quarantine: the unreadable line of the new file, counted per rule
     assert alert["quarantine_by_rule"] == {"broken_json": 1}, alert
     assert "broken_json 1" in str(alert["text"])
+
+
+def test_an_unsubscribe_after_a_failed_gate_still_leaves_the_published_audience(ops: Ops) -> None:
+    """The published rows are frozen, but the published views apply the suppression guard live: an
+    opt-out loaded while the gates keep failing is honoured without any build or publish."""
+    from ingestion.loading import load
+
+    (email,) = _rows(ops.path, "select email from published.email_audience order by email limit 1")[0]
+    new_day = ops.data / "segment" / "2026-11-03"
+    new_day.mkdir()
+    unsubscribe = {
+        "messageId": "ops-unsubscribe-1",
+        "type": "track",
+        "event": "Email Unsubscribed",
+        "anonymousId": "ops-device-2",
+        "properties": {"email_address": email},
+        "timestamp": "2026-11-20T00:00:00Z",
+    }
+    (new_day / "events-0000.jsonl").write_text(json.dumps(unsubscribe) + "\n")
+    load("segment", data_dir=ops.data)  # a load only: no build, no publish
+    assert _rows(ops.path, f"select count(*) from published.email_audience_rows where email = '{email}'") == [(1,)]
+    assert _rows(ops.path, f"select count(*) from published.email_audience where email = '{email}'") == [(0,)]
 
 
 def test_report_renders_every_plot_in_chromium(ops: Ops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,9 +30,9 @@ history as (
         on
             current_run.metric_name = previous_run.metric_name
             and current_run.dimension = previous_run.dimension
-            and previous_run.run_started_at < current_run.run_started_at
-            and previous_run.run_started_at
-            >= {{ dbt.dateadd('day', -1 * var('anomaly_window_days'), 'current_run.run_started_at') }}
+            and current_run.run_started_at > previous_run.run_started_at
+            and {{ dbt.dateadd('day', -1 * var('anomaly_window_days'), 'current_run.run_started_at') }}
+            <= previous_run.run_started_at
     where previous_run.metric_value is not null
 ),
 
