@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion import settings
-from ingestion.dbt_runner import DbtOutcome, run_dbt
+from ingestion.dbt_runner import DbtOutcome
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.orchestration.alerts import Alert, first_line
 
@@ -156,15 +156,41 @@ class LoadResult:
         return rejected
 
 
+def _child_env() -> dict[str, str]:
+    paths = [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]
+    return {
+        **os.environ,
+        settings.DUCKDB_PATH_ENV: str(settings.duckdb_path()),
+        "PYTHONPATH": os.pathsep.join(filter(None, paths)),
+    }
+
+
+def run_dbt(args: list[str]) -> DbtOutcome:
+    """dbt in a child process (ingestion/orchestration/dbt_task.py) that writes its progress to our
+    stderr: this process never holds the warehouse open between steps, so the next step's child
+    processes can write to it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestion.orchestration.dbt_task", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_child_env(),
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise StepFailed("dbt", {"dbt": f"dbt {' '.join(args[:1])} could not run (exit status {done.returncode})"})
+    result = json.loads(lines[-1])
+    outcome = DbtOutcome(success=bool(result["success"]), failures=list(result["failures"]))
+    outcome.statuses.update(result["statuses"])
+    return outcome
+
+
 def load_once(source: str, data_dir: Path | None, timeout: float) -> list[dict[str, object]]:
     """One load attempt as a child process; raises StepFailed with the error's first line."""
     command = [sys.executable, "-m", "ingestion.orchestration.load_task", source]
     if data_dir is not None:
         command += ["--data", str(data_dir)]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-    }
+    env = _child_env()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout or None, env=env, check=False)
     except subprocess.TimeoutExpired:
@@ -214,7 +240,7 @@ def _failed_nodes(outcome: DbtOutcome) -> dict[str, str]:
 def freshness_gate() -> DbtOutcome:
     """`dbt source freshness`: a source past its error_after threshold (or unreadable) fails the gate."""
     with warehouse_writer_lock():
-        outcome = run_dbt(["source", "freshness"], progress=sys.stderr)
+        outcome = run_dbt(["source", "freshness"])
     stale = {key: n for key, n in outcome.statuses.items() if key.endswith(("error", "runtime error"))}
     if not outcome.success or stale:
         subjects = {
@@ -228,7 +254,7 @@ def freshness_gate() -> DbtOutcome:
 def build(dbt_args: list[str] | None = None) -> DbtOutcome:
     """`dbt build` of everything but the monitoring models; its data tests at error severity are a gate."""
     with warehouse_writer_lock():
-        return run_dbt(["build", "--exclude", MONITORING_SELECTOR, *(dbt_args or [])], progress=sys.stderr)
+        return run_dbt(["build", "--exclude", MONITORING_SELECTOR, *(dbt_args or [])])
 
 
 def build_gate(outcome: DbtOutcome) -> None:
@@ -282,7 +308,7 @@ def publish(run_id: str) -> dict[str, int]:
             con.close()
         if first_publish:
             # the published views were built before their tables existed (empty): build them on the tables
-            outcome = run_dbt(["run", "--select", PUBLISHED_SELECTOR], progress=sys.stderr)
+            outcome = run_dbt(["run", "--select", PUBLISHED_SELECTOR])
             if not outcome.success:
                 raise StepFailed("publish", _failed_nodes(outcome))
         return counts
@@ -338,7 +364,7 @@ class Anomaly:
 def monitor(run_id: str, dbt_args: list[str] | None = None) -> tuple[DbtOutcome, list[Anomaly]]:
     """Build the monitoring models and their warn-severity anomaly test; return this run's anomalies."""
     with warehouse_writer_lock():
-        outcome = run_dbt(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])], progress=sys.stderr)
+        outcome = run_dbt(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])])
         if not outcome.success:
             raise StepFailed("monitor", _failed_nodes(outcome))
         con = connect()
