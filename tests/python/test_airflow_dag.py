@@ -111,6 +111,7 @@ def test_dags_test_recovers_a_5xx_burst_and_a_failed_gate_keeps_the_published_au
         "DLT_DATA_DIR": str(tmp_path / "dlt_data"),
         "CUSTOMER360_DATA_DIR": str(demo_data),
         "CUSTOMER360_AIRFLOW_DBT": "build",
+        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
         "RUNTIME__DLTHUB_TELEMETRY": "false",
         "RUNTIME__REQUEST_MAX_ATTEMPTS": "2",
         "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.1",
