@@ -209,3 +209,31 @@ def test_report_renders_every_plot_in_chromium(ops: Ops, tmp_path: Path, monkeyp
     )
     assert SCREENSHOT.is_file() and SCREENSHOT.stat().st_size > 20_000
     print(f"\nmonitoring report screenshot: {SCREENSHOT}")
+
+
+def test_retry_policy_backs_off_exponentially_up_to_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingestion.orchestration.steps import RetryPolicy
+
+    monkeypatch.setenv("CUSTOMER360_LOAD_ATTEMPTS", "5")
+    monkeypatch.setenv("CUSTOMER360_LOAD_RETRY_DELAY_SECONDS", "10")
+    monkeypatch.setenv("CUSTOMER360_LOAD_MAX_RETRY_DELAY_SECONDS", "35")
+    policy = RetryPolicy.from_env()
+    assert policy.attempts == 5
+    assert [policy.delay(retry) for retry in (1, 2, 3, 4)] == [10, 20, 35, 35]
+
+
+def test_a_load_attempt_past_its_timeout_is_stopped(ops: Ops) -> None:
+    """The attempt is a child process: the timeout ends it (a hung API call cannot hold the run)."""
+    import time
+
+    from ingestion.orchestration.steps import StepFailed, load_once
+    from ingestion.servers.run import running_servers
+
+    with running_servers(ops.data) as servers, pytest.MonkeyPatch.context() as env:
+        for name, value in servers.loader_environment().items():
+            env.setenv(name, value)
+        servers.hubspot.faults.arm("slow", count=50, delay=20)
+        started = time.monotonic()
+        with pytest.raises(StepFailed, match="timed out after 8s"):
+            load_once("hubspot", ops.data, timeout=8)
+        assert time.monotonic() - started < 18
