@@ -104,6 +104,8 @@ def _run(args: argparse.Namespace) -> int:
                 con = connect()
                 try:
                     rows = write_history(con, args.runs, args.as_of or date.today(), args.seed, args.planted_outage)
+                except ValueError as error:
+                    raise UserError(str(error)) from error
                 finally:
                     con.close()
             print(f"appended {args.runs} generated runs ({len(rows):,} figures) to monitoring.run_metrics")
