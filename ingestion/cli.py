@@ -1,4 +1,4 @@
-"""The `customer360` command: demo | generate | serve | load | build | mapping | sync | sql | evaluate.
+"""The `customer360` command: demo | generate | serve | load | build | mapping | sync | sql | evaluate | run | report.
 
 User errors (bad paths, unreachable servers, a locked DuckDB file ...) print one line on stderr and exit
 with status 2; anything else is a bug and keeps its traceback.
@@ -51,12 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--as-of", type=_iso_date, default=None)
     generate.add_argument(
         "--profile",
-        choices=("demo", "person-records", "mixed"),
+        choices=("demo", "person-records", "mixed", "run-history"),
         default="demo",
         help="demo: every source with truth; person-records: CSV person records (names, addresses, dates of "
         "birth; no email, no phone) with realistic noise; mixed: the same, part of the records with an email",
     )
     generate.add_argument("--noise", type=float, default=1.0, help="person-records/mixed: noise rate multiplier")
+    generate.add_argument(
+        "--runs", type=_positive_int, default=29, help="run-history: daily runs appended to the warehouse's history"
+    )
+    generate.add_argument(
+        "--planted-outage", default=None, help="run-history: the source that delivers 0 rows in the last run"
+    )
 
     serve = commands.add_parser("serve", help="serve generated data as local HubSpot and Shopify APIs")
     serve.add_argument("--data", type=Path, default=None)
@@ -98,11 +104,31 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--errors", type=Path, default=None, help="write sampled false-positive/false-negative pairs (CSV) here"
     )
+    run = commands.add_parser("run", help="load all, gate, build, record quality figures, check anomalies, publish")
+    run.add_argument("--data", type=Path, default=None, help="demo data folder, for file sources")
+    run.add_argument("--vars", default=None, help="dbt --vars for the build (YAML)")
+
+    report = commands.add_parser("report", help="write the monitoring report (one static HTML file)")
+    report.add_argument("--out", type=Path, default=None, help="default warehouse/monitoring_report.html")
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "generate":
+        if args.profile == "run-history":
+            from ingestion.generate.run_history import write_history
+            from ingestion.orchestration.steps import connect, warehouse_writer_lock
+
+            with warehouse_writer_lock():
+                con = connect()
+                try:
+                    rows = write_history(con, args.runs, args.as_of or date.today(), args.seed, args.planted_outage)
+                except ValueError as error:
+                    raise UserError(str(error)) from error
+                finally:
+                    con.close()
+            print(f"appended {args.runs} generated runs ({len(rows):,} figures) to monitoring.run_metrics")
+            return 0
         if args.profile != "demo":
             from ingestion.generate.person_records import generate_person_records
 
@@ -172,6 +198,16 @@ def _run(args: argparse.Namespace) -> int:
         from ingestion.evaluate import evaluate
 
         return evaluate(truth=args.truth, errors=args.errors)
+    if args.command == "run":
+        from ingestion.orchestration.runner import run_command
+
+        return run_command(args.data, ["--vars", args.vars] if args.vars else [])
+    if args.command == "report":
+        from ingestion.orchestration.report import write_report
+
+        out = write_report(args.out)
+        print(f"wrote {out}")
+        return 0
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -113,3 +113,39 @@ def _hold_write_lock(path: Path) -> Iterator[None]:
 def write_lock_held() -> Callable[[Path], AbstractContextManager[None]]:
     """``with write_lock_held(path):`` — another process holds the DuckDB write lock meanwhile."""
     return _hold_write_lock
+
+
+@dataclass
+class WebhookReceiver:
+    """A local HTTP server that keeps every JSON body POSTed to it (alert webhooks)."""
+
+    url: str
+    received: list[dict[str, object]]
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, object]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield WebhookReceiver(f"http://127.0.0.1:{server.server_address[1]}/alerts", received)
+    finally:
+        server.shutdown()
+        server.server_close()

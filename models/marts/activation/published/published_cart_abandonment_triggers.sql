@@ -1,0 +1,53 @@
+{#
+    `published.cart_abandonment_triggers`: the rows `cart_abandonment_triggers` had when the last run whose gates all passed published
+    them (`published.cart_abandonment_triggers_rows`, written by the publish step, never by dbt), filtered live by
+    the suppression guard as `cart_abandonment_triggers` itself is: a failed gate keeps the last good rows, but an
+    unsubscribe or bounce loaded since drops the person at once. Empty until the first publish.
+#}
+{{ config(materialized='view', schema='published', alias='cart_abandonment_triggers') }}
+{%- set published_rows = source('published', 'cart_abandonment_triggers_rows') -%}
+{%- set has_rows = execute and load_relation(published_rows) is not none %}
+
+with
+
+published_rows as (
+    {% if has_rows %}
+        select * from {{ published_rows }}
+    {% else %}
+        select * from {{ ref('cart_abandonment_triggers') }}
+        where 1 = 0
+    {% endif %}
+),
+
+checked as (
+    select
+        published_rows.*,
+        {{ customer360.suppression_guard_block_reason('customer_guard', 'address_guard') }} as guard_block_reason
+    from published_rows
+    {{ customer360.suppression_guard_joins('published_rows.customer_id', 'published_rows.email') }}
+),
+
+final as (
+    select
+        trigger_id,
+        cart_id,
+        customer_id,
+        email,
+        first_name,
+        cart_started_at,
+        last_cart_activity_at,
+        abandoned_at,
+        reached_checkout,
+        items_added,
+        cart_value,
+        last_added_product_id,
+        last_added_product_title,
+        last_added_category,
+        recommended_category,
+        triggered_at,
+        trigger_batch_id
+    from checked
+    where guard_block_reason is null
+)
+
+select * from final
