@@ -15,9 +15,9 @@
     {'model': 'stg_shopify__product_variants', 'source_system': "'shopify'", 'table': 'products__variants'},
     {'model': 'stg_segment__events', 'source_system': "'segment'", 'table': 'events'},
 ] -%}
-{%- for drop in var('csv_contact_drops', {}) -%}
-    {%- do inputs.append({'model': 'base_csv_contacts__' ~ drop, 'source_system': "'" ~ drop ~ "'", 'table': drop}) -%}
-{%- endfor %}
+{#- every CSV drop: its raw table is named after it -#}
+{%- do inputs.append({'model': 'base_csv_contacts__contact_rows', 'source_system': 'source_system',
+    'table_expr': 'source_system'}) -%}
 
 with
 
@@ -42,9 +42,10 @@ staged_rows as (
     {% for input in inputs %}
         select
             {{ input.source_system }} as source_system,
-            '{{ input.table }}' as source_table,
+            {{ input.get('table_expr') or "'" ~ input.table ~ "'" }} as source_table,
             count(*) as staged_rows
         from {{ ref(input.model) }}
+        group by 1, 2
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

@@ -18,10 +18,9 @@
 #}
 
 {#- model -> signal_origin -#}
-{%- set point_in_time_models = {'stg_segment__events': 'event', 'stg_shopify__orders': 'order'} -%}
-{%- for drop in var('csv_contact_drops') -%}
-    {%- do point_in_time_models.update({'stg_csv_contacts__' ~ drop: 'export_row'}) -%}
-{%- endfor %}
+{%- set point_in_time_models = {
+    'stg_segment__events': 'event', 'stg_shopify__orders': 'order', 'stg_csv_contacts__contacts': 'export_row'
+} -%}
 
 with
 
