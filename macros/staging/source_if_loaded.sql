@@ -30,13 +30,21 @@
 {%- endmacro %}
 
 
-{# empty_source_rows(node): no rows, with the columns (and data_types) a source node declares. #}
+{#
+    empty_source_rows(node): no rows, with the columns (and data_types) a source node declares, plus dlt's
+    bookkeeping columns every table it writes has (child tables: _dlt_parent_id, _dlt_root_id, _dlt_list_idx).
+#}
 {% macro empty_source_rows(node) -%}
-    {%- set columns = [] -%}
+    {%- set types = {
+        '_dlt_load_id': dbt.type_string(), '_dlt_id': dbt.type_string(), '_dlt_parent_id': dbt.type_string(),
+        '_dlt_root_id': dbt.type_string(), '_dlt_list_idx': dbt.type_bigint()
+    } -%}
     {%- for column in node.columns.values() -%}
-        {%- do columns.append(
-            'cast(null as ' ~ (column.data_type or dbt.type_string()) ~ ') as ' ~ adapter.quote(column.name)
-        ) -%}
+        {%- do types.update({column.name: column.data_type or dbt.type_string()}) -%}
+    {%- endfor -%}
+    {%- set columns = [] -%}
+    {%- for name, data_type in types.items() -%}
+        {%- do columns.append('cast(null as ' ~ data_type ~ ') as ' ~ adapter.quote(name)) -%}
     {%- endfor -%}
     {{ return('(select ' ~ (columns | join(', ') or '1 as no_columns') ~ ' where false)') }}
 {%- endmacro %}
