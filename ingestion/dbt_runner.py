@@ -156,10 +156,8 @@ def _existing_tables() -> set[tuple[str, str]]:
         return set()
     con = duckdb.connect(str(path))
     try:
-        return {
-            (schema, table)
-            for schema, table in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
-        }
+        rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        return {(schema, table) for schema, table in rows}
     finally:
         con.close()
 

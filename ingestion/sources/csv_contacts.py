@@ -153,7 +153,7 @@ def read_mapping(mapping_path: Path) -> dict[str, tuple[str, ...]]:
     if not isinstance(raw, dict) or not all(isinstance(k, str) and v for k, v in mapping.items()):
         raise UserError(
             f'mapping file {mapping_path} must be one JSON object of "file header": "canonical field" '
-            '(or a list of canonical fields)'
+            "(or a list of canonical fields)"
         )
     problems = []
     unknown = sorted({f for fields in mapping.values() for f in fields or () if f not in CANONICAL_FIELDS})
