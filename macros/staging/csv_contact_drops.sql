@@ -23,7 +23,9 @@
     {%- set drops = [] -%}
     {%- for name in run_query(tables).columns[0].values() -%}
         {%- if name != rejected.identifier and modules.re.fullmatch('[a-z][a-z0-9_]{0,39}', name) -%}
-            {%- set relation = api.Relation.create(database=rejected.database, schema=rejected.schema, identifier=name) -%}
+            {%- set relation = api.Relation.create(
+                database=rejected.database, schema=rejected.schema, identifier=name
+            ) -%}
             {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
             {%- set missing = customer360.csv_contact_columns() | reject('in', columns) | list -%}
             {%- if missing -%}

@@ -86,43 +86,54 @@ consented as (
 
 final as (
     select
-        source_system,
-        contact_id as source_record_id,
-        contact_id,
+        consented.source_system,
+        consented.contact_id as source_record_id,
+        consented.contact_id,
         -- a row without its key is still reported: by where it is
         coalesce(
-            contact_id,
-            {{ dbt.concat(['source_file', "':'", 'cast(source_row_number as ' ~ dbt.type_string() ~ ')']) }}
+            consented.contact_id,
+            {{ dbt.concat([
+                'consented.source_file', "':'", 'cast(consented.source_row_number as ' ~ dbt.type_string() ~ ')'
+            ]) }}
         ) as record_key,
         {{ customer360.staging_person_column_list('consented') }},
         -- consent fails closed: a value the seed does not know for this drop ("Yes", "X") is read as an
         -- opt-out (and quarantined as unknown_enum); only a blank says nothing
         case
-            when c360_consent_state is not null then c360_consent_state
-            when email_consent_raw is not null then 'opted_out'
+            when consented.c360_consent_state is not null then consented.c360_consent_state
+            when consented.email_consent_raw is not null then 'opted_out'
             else 'unknown'
         end as email_consent_state,
         -- only the drop's own consent-time column dates a consent value; never the load time
-        case when c360_consent_state is not null then c360_consent_updated_at end as email_consent_updated_at,
         case
-            when {{ customer360.timestamp_issue('source_created_at_raw', 'c360_created_at') }} is null
-                then c360_created_at
+            when consented.c360_consent_state is not null then consented.c360_consent_updated_at
+        end as email_consent_updated_at,
+        case
+            when
+                {{ customer360.timestamp_issue('consented.source_created_at_raw', 'consented.c360_created_at') }}
+                is null
+                then consented.c360_created_at
         end as source_created_at,
         case
-            when {{ customer360.timestamp_issue('source_updated_at_raw', 'c360_updated_at') }} is null
-                then c360_updated_at
+            when
+                {{ customer360.timestamp_issue('consented.source_updated_at_raw', 'consented.c360_updated_at') }}
+                is null
+                then consented.c360_updated_at
         end as source_updated_at,
-        loaded_at,
-        source_file,
-        source_row_number,
-        load_id,
+        consented.loaded_at,
+        consented.source_file,
+        consented.source_row_number,
+        consented.load_id,
         {{ customer360.staging_person_quality_columns('consented') }},
-        email_consent_raw,
-        email_consent_raw is not null and c360_consent_state is null as is_email_consent_unknown,
-        source_updated_at_raw,
-        {{ customer360.timestamp_issue('source_updated_at_raw', 'c360_updated_at') }} as source_updated_at_issue,
-        source_created_at_raw,
-        {{ customer360.timestamp_issue('source_created_at_raw', 'c360_created_at') }} as source_created_at_issue
+        consented.email_consent_raw,
+        consented.email_consent_raw is not null and consented.c360_consent_state is null
+            as is_email_consent_unknown,
+        consented.source_updated_at_raw,
+        {{ customer360.timestamp_issue('consented.source_updated_at_raw', 'consented.c360_updated_at') }}
+            as source_updated_at_issue,
+        consented.source_created_at_raw,
+        {{ customer360.timestamp_issue('consented.source_created_at_raw', 'consented.c360_created_at') }}
+            as source_created_at_issue
     from consented
 )
 
