@@ -41,11 +41,16 @@ unbalanced_loads as (
 staged_rows as (
     {% for input in inputs %}
         select
-            {{ input.source_system }} as source_system,
-            {{ input.get('table_expr') or "'" ~ input.table ~ "'" }} as source_table,
+            staged.source_system,
+            staged.source_table,
             count(*) as staged_rows
-        from {{ ref(input.model) }}
-        group by 1, 2
+        from (
+            select
+                {{ input.source_system }} as source_system,
+                {{ input.get('table_expr') or "'" ~ input.table ~ "'" }} as source_table
+            from {{ ref(input.model) }}
+        ) as staged
+        group by staged.source_system, staged.source_table
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

@@ -74,7 +74,8 @@ shopify_deletions as (
         {{ customer360.to_utc_timestamp('deleted.deleted_at') }} as deleted_at,
         {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
     from {{ customer360.source_if_loaded('shopify', 'deleted_records') }} as deleted
-    left join {{ customer360.source_if_loaded('shopify', 'customers') }} as customers on deleted.record_id = customers.id
+    left join {{ customer360.source_if_loaded('shopify', 'customers') }} as customers
+        on deleted.record_id = customers.id
     where deleted.record_type = 'customer'
 ),
 
