@@ -42,6 +42,15 @@ class DbtOutcome:
         return self.statuses["test:warn"]
 
 
+def headline(message: str | None) -> str:
+    """A node's message in one line: dbt's "Compilation Error in model X (path)" header says where, the
+    next line says what (a Binder Error, a compiler error the project raised): both are kept."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    if len(lines) > 1 and re.match(r"(Compilation|Runtime|Database) Error in ", lines[0]):
+        return f"{lines[0]}: {lines[1]}"
+    return lines[0] if lines else ""
+
+
 class ProgressView:
     """A dbt callback: one updating progress line on a terminal (a line per 100 nodes otherwise), and
     each failure or warning named the moment it happens."""
@@ -67,7 +76,7 @@ class ProgressView:
         self.counts[status] += 1
         node = event.data.node_info
         if status in (*FAILED_STATUSES, "warn"):
-            first_line = (result.message or "").splitlines()[0] if result.message else ""
+            first_line = headline(result.message)
             self._clear()
             print(f"  {status.upper():5} {node.resource_type} {node.node_name}: {first_line}", file=self.stream)
         self._progress()
@@ -142,7 +151,7 @@ def run_dbt(args: list[str], progress: TextIO | None = None) -> DbtOutcome:
         status = str(node_result.status.value if hasattr(node_result.status, "value") else node_result.status)
         outcome.statuses[f"{resource_type}:{status}"] += 1
         if status in FAILED_STATUSES:
-            message = (node_result.message or "").splitlines()[0] if node_result.message else ""
+            message = headline(node_result.message)
             if LOCK_MESSAGE in (node_result.message or ""):
                 raise duckdb_locked(settings.duckdb_path())
             outcome.failures.append(f"{node_result.node.unique_id}: {message}")

@@ -116,3 +116,29 @@ def test_new_csv_drop_alone_reaches_customers_with_no_edit(tmp_path: Path, wareh
         f"select count(*) from intermediate.int_quality__quarantine where source_system = '{NEW_DROP}' "
         "and rule_name = 'unknown_enum'",
     ) == [(3,)]
+
+
+def test_drop_loaded_by_an_older_version_stops_the_build_in_one_line(warehouse: Path) -> None:
+    """A drop table from before the canonical consent/created_at fields: the build names it and the fix."""
+    from ingestion.dbt_runner import run_dbt
+
+    old_columns = [
+        *("contact_id", "email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city"),
+        *("postal_code", "region", "country", "date_of_birth", "updated_at", "opt_out", "_source_file"),
+    ]
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema raw_csv_contacts")
+    con.execute(
+        "create table raw_csv_contacts.legacy_crm ("
+        + ", ".join(f"{name} varchar" for name in old_columns)
+        + ", _row_number bigint, _dlt_load_id varchar)"
+    )
+    con.close()
+    outcome = run_dbt(["build", "--select", "base_csv_contacts__drop_rows"])
+    assert not outcome.success
+    [failure] = outcome.failures
+    assert (
+        "legacy_crm in raw_csv_contacts was loaded by an older customer360 (no created_at, email_consent, "
+        "email_consent_updated_at): load it again with `customer360 load csv_contacts --path DIR --mapping FILE "
+        "--source-name legacy_crm`"
+    ) in failure
