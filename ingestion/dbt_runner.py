@@ -133,7 +133,7 @@ def run_dbt(args: list[str], progress: TextIO | None = None) -> DbtOutcome:
     common = ["--project-dir", root, "--profiles-dir", root, "--log-level", "none"]
     manifest = None
     if args and args[0] in ("build", "test"):
-        parsed = dbtRunner().invoke(["parse", *common])
+        parsed = dbtRunner().invoke(["parse", *_parse_options(args), *common])
         if parsed.success:
             manifest = parsed.result
             args = _excluding(args, unit_tests_of_missing_sources(manifest), progress)
@@ -188,6 +188,19 @@ def unit_tests_of_missing_sources(manifest: Any) -> dict[str, list[str]]:
             if table is not None and table not in existing:
                 missing.setdefault(unit_test.name, []).append(".".join(table))
     return missing
+
+
+def _parse_options(args: list[str]) -> list[str]:
+    """The options of a dbt command that change what parsing sees (vars, target, profile), for the parse that
+    precedes it (its manifest is then reused, so it must be the one the command would parse)."""
+    kept: list[str] = []
+    for index, arg in enumerate(args):
+        name = arg.split("=", 1)[0]
+        if name in ("--vars", "--target", "-t", "--profile"):
+            kept.append(arg)
+            if "=" not in arg and index + 1 < len(args):
+                kept.append(args[index + 1])
+    return kept
 
 
 def _excluding(args: list[str], unit_tests: dict[str, list[str]], progress: TextIO | None) -> list[str]:

@@ -142,3 +142,23 @@ def test_drop_loaded_by_an_older_version_stops_the_build_in_one_line(warehouse: 
         "email_consent_updated_at): load it again with `customer360 load csv_contacts --path DIR --mapping FILE "
         "--source-name legacy_crm`"
     ) in failure
+
+
+def test_build_arguments_for_a_partial_warehouse() -> None:
+    """The parse before a build sees the build's vars and target; skipped unit tests join the caller's
+    --exclude; a failure keeps dbt's header and the reason on one line."""
+    from ingestion.dbt_runner import _excluding, _parse_options, headline
+
+    args = ["build", "--vars", "{a: 1}", "-s", "x", "--target=dev"]
+    assert _parse_options(args) == ["--vars", "{a: 1}", "--target=dev"]
+    skipped = {"b_test": ["raw_segment.events"], "a_test": ["raw_hubspot.contacts"]}
+    assert _excluding(["build"], skipped, None) == ["build", "--exclude", "unit_test:a_test", "unit_test:b_test"]
+    assert _excluding(["build", "--exclude", "y", "-s", "x"], skipped, None) == [
+        *("build", "--exclude", "unit_test:a_test", "unit_test:b_test", "y", "-s", "x"),
+    ]
+    assert _excluding(["build"], {}, None) == ["build"]
+    assert headline("Compilation Error in model m (m.sql)\n  legacy_crm was loaded by an older customer360\n") == (
+        "Compilation Error in model m (m.sql): legacy_crm was loaded by an older customer360"
+    )
+    assert headline("Got 3 results, configured to fail if != 0\nmore") == "Got 3 results, configured to fail if != 0"
+    assert headline(None) == ""
