@@ -13,8 +13,9 @@
 
     One row per finding, unique by construction: quarantine_id hashes everything that tells two
     findings apart (source system, table, record key, location in the file, rule, column), and rows
-    equal on all of them are one finding (the same value judged twice, e.g. a signup's submitted_at
-    that is both its updated_at and its created_at) and are kept once.
+    equal on all of them are one finding (the same value judged twice) and are kept once. A CSV header
+    mapped to two fields (a signup's submitted_at: updated_at and created_at) is two findings, one per
+    field that lost the value.
 #}
 
 {%- set person_rules = [
