@@ -8,9 +8,6 @@ from ingestion import settings
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary
 
-# The demo's CSV drops: folder under csv_contacts/ == source system name.
-DEMO_CSV_DROPS = ("legacy_crm", "signup_forms")
-
 
 def csv_drops(data_dir: Path) -> list[Path]:
     """Every drop folder (one with a mapping.json) under DATA/csv_contacts."""

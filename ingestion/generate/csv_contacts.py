@@ -53,6 +53,8 @@ LEGACY_MAPPING = {
     "Country": "country",
     "Birth Date": "date_of_birth",
     "Last Updated": "updated_at",
+    "Customer Since": "created_at",
+    "Opt Out": "email_consent",
 }
 SIGNUP_HEADER = (
     "submission_id",
@@ -69,7 +71,9 @@ SIGNUP_HEADER = (
 )
 SIGNUP_MAPPING = {
     "submission_id": "contact_id",
-    "submitted_at": "updated_at",
+    # a submission is created, and its opt-in tick given, when it is submitted
+    "submitted_at": ["updated_at", "created_at", "email_consent_updated_at"],
+    "marketing_opt_in": "email_consent",
     "email_address": "email",
     "given_name": "first_name",
     "family_name": "last_name",

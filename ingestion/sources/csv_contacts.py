@@ -86,6 +86,11 @@ CANONICAL_FIELDS = (
     "country",
     "date_of_birth",
     "updated_at",
+    # optional: when the contact was created, its email consent value (read through seed
+    # enum_email_consent_states for the drop) and when that consent was given
+    "created_at",
+    "email_consent",
+    "email_consent_updated_at",
 )
 META_COLUMNS: dict[str, TColumnSchema] = {
     "_source_file": {"data_type": "text", "nullable": False},
@@ -132,28 +137,42 @@ def validate_source_name(source_name: str) -> str:
     return source_name
 
 
-def read_mapping(mapping_path: Path) -> dict[str, str]:
-    """``{file header: canonical field}`` (plus ``"$record_key": "row_hash"`` when asked for).
+def read_mapping(mapping_path: Path) -> dict[str, tuple[str, ...]]:
+    """``{file header: canonical fields}`` (a header may feed several fields: ``["updated_at", "created_at"]``),
+    plus ``"$record_key": ("row_hash",)`` when the rows are to be keyed by their content.
 
-    Unknown fields, duplicate targets and a mapping that names no record key are user errors.
+    Unknown fields, a field fed by two headers and a mapping that names no record key are user errors.
     """
     if not mapping_path.is_file():
         raise UserError(f"mapping file not found: {mapping_path}")
     try:
-        mapping = json.loads(mapping_path.read_text(encoding="utf-8-sig"))
+        raw = json.loads(mapping_path.read_text(encoding="utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as error:
         raise UserError(f"mapping file {mapping_path} is not valid JSON: {error}") from error
-    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-        raise UserError(f'mapping file {mapping_path} must be one JSON object of "file header": "canonical field"')
-    directive = mapping.get(RECORD_KEY_DIRECTIVE)
-    headers = {k: v for k, v in mapping.items() if k != RECORD_KEY_DIRECTIVE}
+
+    def fields_of(value: object) -> tuple[str, ...] | None:
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        return None
+
+    raw = raw if isinstance(raw, dict) else {}
+    directive = raw.get(RECORD_KEY_DIRECTIVE)
+    mapping = {k: fields_of(v) for k, v in raw.items() if k != RECORD_KEY_DIRECTIVE}
+    if not raw or not all(v for v in mapping.values()):
+        raise UserError(
+            f'mapping file {mapping_path} must be one JSON object of "file header": "canonical field" '
+            "(or a list of canonical fields)"
+        )
     problems = []
-    unknown = sorted({v for v in headers.values() if v not in CANONICAL_FIELDS})
+    unknown = sorted({f for fields in mapping.values() for f in fields or () if f not in CANONICAL_FIELDS})
     if unknown:
         problems.append(f"unknown canonical fields {unknown} (expected some of {', '.join(CANONICAL_FIELDS)})")
     targets: dict[str, list[str]] = {}
-    for header, field in headers.items():
-        targets.setdefault(field, []).append(header)
+    for header, fields in mapping.items():
+        for field in dict.fromkeys(fields or ()):
+            targets.setdefault(field, []).append(header)
     duplicates = {field: names for field, names in targets.items() if len(names) > 1}
     if duplicates:
         shown = "; ".join(f"{field} <- {', '.join(repr(h) for h in names)}" for field, names in duplicates.items())
@@ -170,7 +189,8 @@ def read_mapping(mapping_path: Path) -> dict[str, str]:
         )
     if problems:
         raise UserError(f"mapping file {mapping_path}: " + "; ".join(problems))
-    return mapping
+    resolved = {header: tuple(dict.fromkeys(fields or ())) for header, fields in mapping.items()}
+    return resolved | ({RECORD_KEY_DIRECTIVE: (ROW_HASH,)} if directive == ROW_HASH else {})
 
 
 @dataclass(frozen=True)
@@ -183,6 +203,7 @@ class CsvLayout:
     headers: tuple[str, ...]
     columns: tuple[str, ...]  # the table column of each header, same order
     row_hash_key: bool = False  # contact_id is computed from the row's values (no header maps to it)
+    copies: tuple[tuple[str, int], ...] = ()  # more canonical fields fed by a header: (column, header index)
 
 
 def read_header(path: Path) -> tuple[str, list[str]]:
@@ -208,23 +229,25 @@ def read_header(path: Path) -> tuple[str, list[str]]:
     return best, [h.strip() for h in next(csv.reader([line], delimiter=best))]
 
 
-def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, str]) -> dict[str, CsvLayout]:
+def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, Sequence[str]]) -> dict[str, CsvLayout]:
     """Every file's layout, after checking the mapping against all the files' headers at once."""
     layouts: dict[str, CsvLayout] = {}
     seen_headers: set[str] = set()
     problems: list[str] = []
-    row_hash_key = mapping.get(RECORD_KEY_DIRECTIVE) == ROW_HASH
+    row_hash_key = tuple(mapping.get(RECORD_KEY_DIRECTIVE, ())) == (ROW_HASH,)
     mapping = {k: v for k, v in mapping.items() if k != RECORD_KEY_DIRECTIVE}
     for rel, path in files:
         delimiter, headers = read_header(path)
         seen_headers.update(headers)
         columns = []
+        copies = []
         for index, header in enumerate(headers, start=1):
             columns.append(
-                mapping[header] if header in mapping else (_NAMING.normalize_identifier(header) or f"column_{index}")
+                mapping[header][0] if header in mapping else (_NAMING.normalize_identifier(header) or f"column_{index}")
             )
+            copies.extend((field, index - 1) for field in mapping.get(header, ())[1:])
         clashes: dict[str, list[str]] = {}
-        for header, column in zip(headers, columns, strict=True):
+        for header, column in [*zip(headers, columns, strict=True), *((headers[i], c) for c, i in copies)]:
             clashes.setdefault(column, []).append(header)
         for column, owners in clashes.items():
             if len(owners) > 1:
@@ -233,7 +256,7 @@ def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, str]) 
                 problems.append(f"{rel}: header {owners[0]!r} would overwrite the loader's column {column!r}")
             if row_hash_key and column == "contact_id":
                 problems.append(f"{rel}: header {owners[0]!r} would overwrite the row-content key 'contact_id'")
-        layouts[rel] = CsvLayout(rel, path, delimiter, tuple(headers), tuple(columns), row_hash_key)
+        layouts[rel] = CsvLayout(rel, path, delimiter, tuple(headers), tuple(columns), row_hash_key, tuple(copies))
     absent = sorted(set(mapping) - seen_headers)
     if absent:
         problems.append(f"mapped headers not found in any file: {absent}")
@@ -460,7 +483,7 @@ def _read_file(
     max_line = settings.max_line_bytes()
     width = len(layout.headers)
     positional = {f"c{i}": "VARCHAR" for i in range(width)}
-    by_column = {column: f"c{i}" for i, column in enumerate(layout.columns)}
+    by_column = {column: f"c{i}" for i, column in enumerate(layout.columns)} | {c: f"c{i}" for c, i in layout.copies}
     constants = {"_source_file": layout.rel, "_file_checksum": scanned.fingerprint.sha256, "_dlt_load_id": load_id}
 
     def projection(name: str) -> str:
@@ -625,7 +648,7 @@ def make_csv_pipeline(source_name: str, duckdb_path: Path | None = None) -> dlt.
     )
 
 
-def _mapping_checksum(mapping: Mapping[str, str]) -> str:
+def _mapping_checksum(mapping: Mapping[str, Sequence[str]]) -> str:
     return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
 
 

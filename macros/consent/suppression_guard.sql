@@ -91,3 +91,34 @@
     {%- endfor -%}
     replace({{ state.text }}, chr(65312), '@')
 {%- endmacro %}
+
+
+{#
+    guard_unambiguous_timestamp(expr): the guard's own reading of a date or time a CSV drop wrote: the
+    value read by the one format of var('csv_datetime_formats') that reads it, else null (no format, or
+    several that could mean different days: 03/05/2025). Apart from staging's per-drop format detection
+    on purpose: the guard is a second implementation, and an unreadable date only costs an opt-in its
+    power to lift an opt-out (a suppression falls back to the load time).
+#}
+{% macro guard_unambiguous_timestamp(expr) -%}
+    {%- set readings = [] -%}
+    {%- for format in var('csv_datetime_formats') -%}
+        {%- if format == 'iso' -%}
+            {%- do readings.append(customer360.to_utc_timestamp("nullif(trim(" ~ expr ~ "), '')")) -%}
+        {%- else -%}
+            {%- do readings.append(customer360.parse_timestamp("nullif(trim(" ~ expr ~ "), '')", format)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    case
+        when (
+            {%- for reading in readings %}
+            case when {{ reading }} is not null then 1 else 0 end{{ ' +' if not loop.last }}
+            {%- endfor %}
+        ) = 1
+            then coalesce(
+                {%- for reading in readings %}
+                {{ reading }}{{ ',' if not loop.last }}
+                {%- endfor %}
+            )
+    end
+{%- endmacro %}

@@ -6,11 +6,11 @@
 {% macro shopify_order_is_deleted(order_id, customer_id) -%}
 (
     {{ order_id }} in (
-        select deleted.record_id from {{ source('shopify', 'deleted_records') }} as deleted
+        select deleted.record_id from {{ customer360.source_if_loaded('shopify', 'deleted_records') }} as deleted
         where deleted.record_type = 'order'
     )
     or coalesce({{ customer_id }}, -1) in (
-        select deleted.record_id from {{ source('shopify', 'deleted_records') }} as deleted
+        select deleted.record_id from {{ customer360.source_if_loaded('shopify', 'deleted_records') }} as deleted
         where deleted.record_type = 'customer'
     )
 )
@@ -18,7 +18,7 @@
 
 {% macro shopify_deleted_order_dlt_ids() -%}
 (
-    select raw_orders._dlt_id from {{ source('shopify', 'orders') }} as raw_orders
+    select raw_orders._dlt_id from {{ customer360.source_if_loaded('shopify', 'orders') }} as raw_orders
     where {{ customer360.shopify_order_is_deleted('raw_orders.id', 'raw_orders.customer__id') }}
 )
 {%- endmacro %}

@@ -6,7 +6,8 @@
         email_raw, phone_raw, first_name_raw, last_name_raw, address_line1_raw, address_line2_raw,
         city_raw, postal_code_raw, region_raw, country_raw, date_of_birth_raw
 
-    staging_person_ctes(input_cte, date_of_birth_format) returns three CTE definitions to put in a
+    staging_person_ctes(input_cte, date_of_birth_format) (none: input_cte has a date column
+    date_of_birth_parsed, read by the caller) returns three CTE definitions to put in a
     `with` clause after `input_cte` (person_inputs, person_lookups, then person_columns); select from
     person_columns. They keep every input column and add:
 
@@ -90,8 +91,15 @@ person_lookups as (
         person_inputs.*,
         {{ customer360.normalize_email('person_inputs.c360_email_input') }} as c360_email_normalized,
         {{ customer360.country_iso2('person_inputs.c360_country_input') }} as country_code,
+        {%- if date_of_birth_format is none %}
+        {#- the caller read the date itself (a format per row): its input CTE has date_of_birth_parsed #}
+        case
+            when person_inputs.c360_date_of_birth_input is not null then person_inputs.date_of_birth_parsed
+        end as c360_date_of_birth_parsed,
+        {%- else %}
         {{ customer360.parse_date(customer360.clean_text('person_inputs.c360_date_of_birth_input'), date_of_birth_format) }}
             as c360_date_of_birth_parsed,
+        {%- endif %}
         {{ customer360.name_match_key('person_inputs.c360_first_name_input') }} as first_name_key,
         {{ customer360.name_match_key('person_inputs.c360_last_name_input') }} as last_name_key
     from person_inputs

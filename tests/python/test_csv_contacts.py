@@ -559,3 +559,28 @@ def test_row_content_key_when_asked_for(tmp_path: Path, warehouse: Path) -> None
     write_drop(folder, {"c.csv": "E-mail Address,Contact ID\ncy@example.com,9\n"}, mapping)
     with pytest.raises(UserError, match="would overwrite the row-content key 'contact_id'"):
         load(folder)
+
+
+def test_one_header_feeds_several_fields(tmp_path: Path, warehouse: Path) -> None:
+    """A form's submission time is its updated_at, its created_at and the time its opt-in was given."""
+    mapping: dict[str, Any] = {
+        "id": "contact_id",
+        "submitted": ["updated_at", "created_at", "email_consent_updated_at"],
+        "opt_in": "email_consent",
+    }
+    folder = write_drop(tmp_path / "forms", {"q1.csv": "id,submitted,opt_in\ns1,2025-01-02T03:04:05Z,yes\n"}, mapping)
+    load(folder)
+    assert rows(
+        warehouse,
+        "select contact_id, updated_at, created_at, email_consent_updated_at, email_consent "
+        "from raw_csv_contacts.forms",
+    ) == [("s1", "2025-01-02T03:04:05Z", "2025-01-02T03:04:05Z", "2025-01-02T03:04:05Z", "yes")]
+
+    # a field may still come from one header only, list or not
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"id": "contact_id", "submitted": ["updated_at", "created_at"], "opt_in": "created_at"}))
+    with pytest.raises(UserError, match=r"created_at <- 'submitted', 'opt_in'"):
+        load_csv_contacts(folder, bad, "forms")
+    bad.write_text(json.dumps({"id": "contact_id", "submitted": []}))
+    with pytest.raises(UserError, match="must be one JSON object"):
+        load_csv_contacts(folder, bad, "forms")

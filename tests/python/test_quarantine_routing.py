@@ -362,7 +362,8 @@ def test_unknown_customer_currency_is_quarantined(hostile: Hostile) -> None:
 
 def test_unseen_csv_consent_value_is_quarantined(hostile: Hostile) -> None:
     rows = quarantined(hostile, "source_system = 'signup_forms' and record_key = ?", ["sub_hostile_enum"])
-    assert ("unknown_enum", "marketing_opt_in", UNSEEN["signup_consent"], "value_nulled") in [r[:4] for r in rows]
+    # the drop's mapping names its consent header (marketing_opt_in) email_consent, the raw table's column
+    assert ("unknown_enum", "email_consent", UNSEEN["signup_consent"], "value_nulled") in [r[:4] for r in rows]
 
 
 def test_order_of_an_unknown_customer_is_flagged_not_dropped(hostile: Hostile) -> None:
@@ -395,9 +396,13 @@ def test_refund_and_catalogue_breaches_are_quarantined(hostile: Hostile) -> None
 
 # -- failure #3: quarantine keys unique by construction ----------------------------------------------
 def test_doubly_judged_signup_date_has_unique_quarantine_ids(hostile: Hostile) -> None:
-    """`submitted_at` is both updated_at and created_at of the signup drop: one finding, one unique id."""
+    """`submitted_at` feeds updated_at and created_at of the signup drop (its mapping lists both): each
+    field that lost the value is one finding, each with its own unique id."""
     rows = quarantined(hostile, "source_system = 'signup_forms' and record_key = ?", ["sub_hostile_date"])
-    assert [r[:4] for r in rows] == [("invalid_date", "updated_at", BAD_SUBMITTED_AT, "value_nulled")], rows
+    assert sorted(r[:4] for r in rows) == [
+        ("invalid_date", "created_at", BAD_SUBMITTED_AT, "value_nulled"),
+        ("invalid_date", "updated_at", BAD_SUBMITTED_AT, "value_nulled"),
+    ], rows
     total, distinct = query(
         hostile.warehouse,
         "select count(*), count(distinct quarantine_id) from intermediate.int_quality__quarantine",

@@ -27,8 +27,9 @@ PERSON_MODELS = (
     ("stg_shopify__customers", "shopify", "customers", "customer_id"),
     ("stg_shopify__orders", "shopify", "orders", "order_id"),
     ("stg_segment__events", "segment", "events", "message_id"),
-    ("base_csv_contacts__legacy_crm", "legacy_crm", "legacy_crm", "record_key"),
-    ("base_csv_contacts__signup_forms", "signup_forms", "signup_forms", "record_key"),
+    # every CSV drop's rows are in one model (its raw table is named after the drop)
+    ("base_csv_contacts__contact_rows", "legacy_crm", "legacy_crm", "record_key"),
+    ("base_csv_contacts__contact_rows", "signup_forms", "signup_forms", "record_key"),
 )
 MY_NODES = ("stg_", "base_csv_contacts__", "int_quality__", "staging_", "source_not_null_", "source_unique_")
 
@@ -87,8 +88,7 @@ def test_staging_build_ran_models_and_tests(built_warehouse: Any, warehouse_path
         )
     }
     expected = {model for model, *_ in PERSON_MODELS} | {
-        "stg_csv_contacts__legacy_crm",
-        "stg_csv_contacts__signup_forms",
+        "stg_csv_contacts__contacts",
         "stg_hubspot__contact_merges",
         "stg_shopify__order_line_items",
         "int_quality__quarantine",
@@ -162,6 +162,7 @@ def test_every_value_that_is_not_planted_survives_normalization(built_warehouse:
                 count(nullif(trim(phone_raw), '')), count(phone_e164),
                 count(nullif(trim(date_of_birth_raw), '')), count(date_of_birth)
             from staging.{model}
+            where source_system = '{system}'
             """,
         )[0]
         assert emails - emails_kept == planted_counts[(system, table, "invalid_email")], model
@@ -175,7 +176,7 @@ def test_normalization_fixes_the_generated_noise(warehouse_path: Path) -> None:
         warehouse_path,
         " union all ".join(
             f"select email_raw, email, email_match_key from staging.{model} where email is not null"
-            for model in ("stg_hubspot__contacts", "stg_shopify__customers", "base_csv_contacts__signup_forms")
+            for model in ("stg_hubspot__contacts", "stg_shopify__customers", "base_csv_contacts__contact_rows")
         ),
     )
     fixed_typos = plus_tags = changed = 0
@@ -193,7 +194,7 @@ def test_normalization_fixes_the_generated_noise(warehouse_path: Path) -> None:
         warehouse_path,
         " union all ".join(
             f"select phone_raw, phone_e164 from staging.{model} where phone_e164 is not null"
-            for model in ("stg_hubspot__contacts", "base_csv_contacts__legacy_crm")
+            for model in ("stg_hubspot__contacts", "base_csv_contacts__contact_rows")
         ),
     )
     assert len(phones) > 50
@@ -223,7 +224,7 @@ def test_given_names_resolve_to_the_truth(built_warehouse: Any, warehouse_path: 
         warehouse_path,
         " union all ".join(
             f"select source_system, source_record_id, given_name_canonical from staging.{model}"
-            for model in ("stg_hubspot__contacts", "stg_csv_contacts__legacy_crm", "stg_shopify__customers")
+            for model in ("stg_hubspot__contacts", "stg_csv_contacts__contacts", "stg_shopify__customers")
         ),
     )
     compared = 0

@@ -15,9 +15,9 @@
     {'model': 'stg_shopify__product_variants', 'source_system': "'shopify'", 'table': 'products__variants'},
     {'model': 'stg_segment__events', 'source_system': "'segment'", 'table': 'events'},
 ] -%}
-{%- for drop in var('csv_contact_drops', {}) -%}
-    {%- do inputs.append({'model': 'base_csv_contacts__' ~ drop, 'source_system': "'" ~ drop ~ "'", 'table': drop}) -%}
-{%- endfor %}
+{#- every CSV drop: its raw table is named after it -#}
+{%- do inputs.append({'model': 'base_csv_contacts__contact_rows', 'source_system': 'source_system',
+    'table_expr': 'source_system'}) -%}
 
 with
 
@@ -41,10 +41,16 @@ unbalanced_loads as (
 staged_rows as (
     {% for input in inputs %}
         select
-            {{ input.source_system }} as source_system,
-            '{{ input.table }}' as source_table,
+            staged.source_system,
+            staged.source_table,
             count(*) as staged_rows
-        from {{ ref(input.model) }}
+        from (
+            select
+                {{ input.source_system }} as source_system,
+                {{ input.get('table_expr') or "'" ~ input.table ~ "'" }} as source_table
+            from {{ ref(input.model) }}
+        ) as staged
+        group by staged.source_system, staged.source_table
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

@@ -20,11 +20,11 @@
         {'raw': 'device_type_raw', 'staged': 'device_type', 'column': 'context.device.type'},
      ]},
 ] -%}
-{%- for drop in var('csv_contact_drops', {}) -%}
-    {%- do person_models.append(
-        {'model': 'base_csv_contacts__' ~ drop, 'source_system': "'" ~ drop ~ "'", 'table': drop, 'key': 'record_key'}
-    ) -%}
-{%- endfor -%}
+{#- every CSV drop: its raw table is named after it -#}
+{%- do person_models.append(
+    {'model': 'base_csv_contacts__contact_rows', 'source_system': 'source_system', 'table_expr': 'source_system',
+     'key': 'record_key'}
+) -%}
 {%- set fields = [
     {'raw': 'email_raw', 'staged': 'email', 'column': 'email'},
     {'raw': 'phone_raw', 'staged': 'phone_e164', 'column': 'phone'},
@@ -38,7 +38,7 @@ lost_values as (
         {% for field in fields + model.get('extra', []) %}
             select
                 {{ model.source_system }} as source_system,
-                '{{ model.table }}' as source_table,
+                {{ model.get('table_expr') or "'" ~ model.table ~ "'" }} as source_table,
                 cast({{ model.key }} as {{ dbt.type_string() }}) as record_key,
                 '{{ field.column }}' as column_name,
                 cast({{ field.raw }} as {{ dbt.type_string() }}) as raw_value

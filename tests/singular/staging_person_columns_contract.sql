@@ -17,10 +17,10 @@
     'date': ['date'],
     'timestamp': ['timestamp', 'timestamp without time zone', 'datetime'],
 } -%}
-{%- set models = ['stg_hubspot__contacts', 'stg_shopify__customers', 'stg_shopify__orders', 'stg_segment__events'] -%}
-{%- for drop in var('csv_contact_drops', {}) -%}
-    {%- do models.append('stg_csv_contacts__' ~ drop) -%}
-{%- endfor -%}
+{%- set models = [
+    'stg_hubspot__contacts', 'stg_shopify__customers', 'stg_shopify__orders', 'stg_segment__events',
+    'stg_csv_contacts__contacts'
+] -%}
 {%- set problems = [] -%}
 {%- if execute -%}
     {%- for model in models -%}

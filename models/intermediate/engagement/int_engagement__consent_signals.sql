@@ -21,11 +21,11 @@
 
 {#- model -> signal_origin -#}
 {%- set point_in_time_models = {
-    'stg_segment__events': 'event', 'stg_shopify__orders': 'order', 'stg_mailchimp__members': 'platform_status'
+    'stg_segment__events': 'event',
+    'stg_shopify__orders': 'order',
+    'stg_csv_contacts__contacts': 'export_row',
+    'stg_mailchimp__members': 'platform_status'
 } -%}
-{%- for drop in var('csv_contact_drops') -%}
-    {%- do point_in_time_models.update({'stg_csv_contacts__' ~ drop: 'export_row'}) -%}
-{%- endfor %}
 
 with
 

@@ -6,10 +6,7 @@
     events, Shopify orders, older CSV exports) are history already and go to the ledger directly.
 #}
 
-{%- set stateful_models = ['stg_hubspot__contacts', 'stg_shopify__customers'] -%}
-{%- for drop in var('csv_contact_drops') -%}
-    {%- do stateful_models.append('stg_csv_contacts__' ~ drop) -%}
-{%- endfor %}
+{%- set stateful_models = ['stg_hubspot__contacts', 'stg_shopify__customers', 'stg_csv_contacts__contacts'] -%}
 
 with
 

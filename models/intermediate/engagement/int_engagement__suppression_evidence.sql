@@ -39,7 +39,7 @@ hubspot_contacts as (
         lower(trim(cast(properties__hs_email_optout as {{ dbt.type_string() }}))) as consent_raw,
         {{ customer360.to_utc_timestamp('updated_at') }} as record_at,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ source('hubspot', 'contacts') }}
+    from {{ customer360.source_if_loaded('hubspot', 'contacts') }}
 ),
 
 shopify_customers as (
@@ -51,7 +51,7 @@ shopify_customers as (
         {{ customer360.to_utc_timestamp('email_marketing_consent__consent_updated_at') }} as consent_at,
         {{ customer360.to_utc_timestamp('updated_at') }} as record_at,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ source('shopify', 'customers') }}
+    from {{ customer360.source_if_loaded('shopify', 'customers') }}
 ),
 
 hubspot_deletions as (
@@ -62,8 +62,8 @@ hubspot_deletions as (
         contacts.properties__email as email_raw,
         {{ customer360.to_utc_timestamp('deleted.detected_at') }} as deleted_at,
         {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
-    from {{ source('hubspot', 'deleted_contacts') }} as deleted
-    inner join {{ source('hubspot', 'contacts') }} as contacts
+    from {{ customer360.source_if_loaded('hubspot', 'deleted_contacts') }} as deleted
+    inner join {{ customer360.source_if_loaded('hubspot', 'contacts') }} as contacts
         on cast(contacts.id as {{ dbt.type_string() }}) = cast(deleted.id as {{ dbt.type_string() }})
 ),
 
@@ -75,8 +75,9 @@ shopify_deletions as (
         coalesce(deleted.email, customers.email) as email_raw,
         {{ customer360.to_utc_timestamp('deleted.deleted_at') }} as deleted_at,
         {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
-    from {{ source('shopify', 'deleted_records') }} as deleted
-    left join {{ source('shopify', 'customers') }} as customers on deleted.record_id = customers.id
+    from {{ customer360.source_if_loaded('shopify', 'deleted_records') }} as deleted
+    left join {{ customer360.source_if_loaded('shopify', 'customers') }} as customers
+        on deleted.record_id = customers.id
     where deleted.record_type = 'customer'
 ),
 
@@ -128,7 +129,7 @@ shopify_orders as (
         buyer_accepts_marketing,
         {{ customer360.to_utc_timestamp('created_at') }} as ordered_at,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ source('shopify', 'orders') }}
+    from {{ customer360.source_if_loaded('shopify', 'orders') }}
 ),
 
 segment_email_events as (
@@ -150,7 +151,7 @@ segment_email_events as (
         lower(trim(event)) as event_name,
         {{ customer360.to_utc_timestamp('"timestamp"') }} as event_at,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ source('segment', 'events') }}
+    from {{ customer360.source_if_loaded('segment', 'events') }}
     where
         lower(trim(event)) in (
             {%- for event_name in opt_out_events + undeliverable_events %}
@@ -190,7 +191,7 @@ segment_unreadable_lines as (
         {{ customer360.regex_matches(customer360.guard_readable_text('raw_text'), undeliverable_pattern) }}
             as mentions_undeliverable,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ source('segment', 'rejected_events') }}
+    from {{ customer360.source_if_loaded('segment', 'rejected_events') }}
     where {{ customer360.regex_matches(customer360.guard_readable_text('raw_text'), email_events_pattern) }}
 ),
 
@@ -201,6 +202,38 @@ segment_unreadable_addresses as (
         addresses.email_raw
     from segment_unreadable_lines as unreadable
     cross join {{ customer360.regex_extract_all_rows('unreadable.raw_text', address_pattern) }} as addresses (email_raw)
+),
+
+csv_drop_rows as (
+    -- every CSV drop in raw_csv_contacts, found when the view is built (macro csv_contact_drop_relations)
+    {%- for drop in customer360.csv_contact_drop_relations() %}
+        select
+            '{{ drop.identifier }}' as source_system,
+            contact_id,
+            email,
+            email_consent,
+            email_consent_updated_at,
+            updated_at,
+            _dlt_load_id
+        from {{ drop }}
+        union all
+    {%- endfor %}
+    select
+        cast(null as {{ dbt.type_string() }}) as source_system,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as email,
+        cast(null as {{ dbt.type_string() }}) as email_consent,
+        cast(null as {{ dbt.type_string() }}) as email_consent_updated_at,
+        cast(null as {{ dbt.type_string() }}) as updated_at,
+        cast(null as {{ dbt.type_string() }}) as _dlt_load_id
+    where false
+),
+
+csv_consent_drops as (
+    -- a drop carries consent when any of its rows has a consent value
+    select distinct source_system
+    from csv_drop_rows
+    where nullif(trim(email_consent), '') is not null
 ),
 
 csv_unreadable_addresses as (
@@ -215,51 +248,33 @@ csv_unreadable_addresses as (
             source_name,
             {{ customer360.guard_readable_text('raw_text') }} as raw_text,
             {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-        from {{ source('csv_contacts', 'rejected_rows') }}
-        where source_name in (
-            {%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
-                '{{ drop }}'{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        )
+        from {{ customer360.source_if_loaded('csv_contacts', 'rejected_rows') }}
+        where source_name in (select csv_consent_drops.source_system from csv_consent_drops)
     ) as unreadable
     cross join {{ customer360.regex_extract_all_rows('unreadable.raw_text', address_pattern) }} as addresses (email_raw)
 ),
 
-{%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
-    {%- set timestamp_format = drop_config.get('timestamp_format') %}
-    {%- set consent_at_column = drop_config.get('consent_updated_at_column') %}
-
-    csv_{{ drop }} as (
-        select
-            '{{ drop }}' as source_system,
-            nullif(trim(contact_id), '') as source_record_id,
-            email as email_raw,
-            -- a value the drop's seed entries do not know is read as an opt-out
-            case
-                when
-                    {{ customer360.email_consent_state(drop, drop_config.get('consent_column')) }} is null
-                    and nullif(trim({{ drop_config.get('consent_column') }}), '') is not null
-                    then 'opted_out'
-                else {{ customer360.email_consent_state(drop, drop_config.get('consent_column')) }}
-            end as consent_state,
-            {%- if consent_at_column %}
-                {%- if timestamp_format %}
-                    {{ customer360.parse_timestamp("nullif(trim(" ~ consent_at_column ~ "), '')", timestamp_format) }}
-                {%- else %}
-                    {{ customer360.to_utc_timestamp(consent_at_column) }}
-                {%- endif %} as consent_at,
-            {%- else %}
-                cast(null as {{ dbt.type_timestamp() }}) as consent_at,
-            {%- endif %}
-            {%- if timestamp_format %}
-                {{ customer360.parse_timestamp("nullif(trim(updated_at), '')", timestamp_format) }}
-            {%- else %}
-                {{ customer360.to_utc_timestamp('updated_at') }}
-            {%- endif %} as record_at,
-            {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-        from {{ source('csv_contacts', drop) }}
-    ),
-{%- endfor %}
+csv_consent_rows as (
+    -- the drop's seed entries map its values (enum_email_consent_states); any other value is read as
+    -- an opt-out. Times count only when exactly one format of var csv_datetime_formats reads them.
+    select
+        csv_row.source_system,
+        nullif(trim(csv_row.contact_id), '') as source_record_id,
+        csv_row.email as email_raw,
+        case
+            when consent_values.consent_state is not null then consent_values.consent_state
+            when nullif(trim(csv_row.email_consent), '') is not null then 'opted_out'
+        end as consent_state,
+        {{ customer360.guard_unambiguous_timestamp('csv_row.email_consent_updated_at') }} as consent_at,
+        {{ customer360.guard_unambiguous_timestamp('csv_row.updated_at') }} as record_at,
+        {{ customer360.load_id_to_timestamp('csv_row._dlt_load_id') }} as loaded_at
+    from csv_drop_rows as csv_row
+    left join {{ ref('enum_email_consent_states') }} as consent_values
+        on
+            csv_row.source_system = consent_values.source_system
+            and lower(trim(csv_row.email_consent)) = consent_values.source_value
+    where nullif(trim(csv_row.email_consent), '') is not null
+),
 
 consent_history as (
     select
@@ -397,43 +412,40 @@ evidence as (
         loaded_at as evidence_at
     from csv_unreadable_addresses
 
-    {%- for drop, drop_config in var('csv_contact_drops').items() if drop_config.get('consent_column') %}
+    union all
 
-        union all
-
-        select
-            'csv_row' as evidence_origin,
-            csv_row.source_system,
-            csv_row.source_record_id,
-            csv_row.email_raw,
-            case
-                when csv_row.consent_state = 'opted_out' then 'opt_out'
-                when csv_row.consent_state = 'invalid' then 'undeliverable'
-                else 'valid_opt_in'
-            end as evidence_kind,
-            case
-                when
-                    csv_row.consent_state = 'opted_in'
-                    then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
-                else coalesce(
-                    {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }},
-                    {{ customer360.guard_plausible_timestamp('csv_row.record_at', 'csv_row.loaded_at') }},
-                    csv_row.loaded_at
-                )
-            end as evidence_at
-        from csv_{{ drop }} as csv_row
-        left join implied_defaults
-            on
-                csv_row.source_system = implied_defaults.source_system
-                and csv_row.consent_state = implied_defaults.consent_state
-        where
-            csv_row.consent_state in ('opted_out', 'invalid')
-            or (
+    select
+        'csv_row' as evidence_origin,
+        csv_row.source_system,
+        csv_row.source_record_id,
+        csv_row.email_raw,
+        case
+            when csv_row.consent_state = 'opted_out' then 'opt_out'
+            when csv_row.consent_state = 'invalid' then 'undeliverable'
+            else 'valid_opt_in'
+        end as evidence_kind,
+        case
+            when
                 csv_row.consent_state = 'opted_in'
-                and implied_defaults.consent_state is null
-                and {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }} is not null
+                then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
+            else coalesce(
+                {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }},
+                {{ customer360.guard_plausible_timestamp('csv_row.record_at', 'csv_row.loaded_at') }},
+                csv_row.loaded_at
             )
-    {%- endfor %}
+        end as evidence_at
+    from csv_consent_rows as csv_row
+    left join implied_defaults
+        on
+            csv_row.source_system = implied_defaults.source_system
+            and csv_row.consent_state = implied_defaults.consent_state
+    where
+        csv_row.consent_state in ('opted_out', 'invalid')
+        or (
+            csv_row.consent_state = 'opted_in'
+            and implied_defaults.consent_state is null
+            and {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }} is not null
+        )
 
     union all
 

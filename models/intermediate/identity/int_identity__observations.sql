@@ -53,27 +53,14 @@ shopify_orders as (
 ),
 
 csv_contacts as (
-    {#- Every drop in var csv_contact_drops (staging's list) has a stg_csv_contacts__<drop> model. #}
-    {%- for drop in var('csv_contact_drops', {}) %}
+    -- every CSV drop, each its own source system
     select
         'profile' as observation_kind,
         coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
         {{ person_columns | join(', ') }},
         cast(null as varchar) as shopify_customer_id,
         cast(null as varchar) as shopify_order_id
-    from {{ ref('stg_csv_contacts__' ~ drop) }}
-    {% if not loop.last %}union all{% endif %}
-    {%- else %}
-    -- No CSV drops configured: an empty relation of the same shape.
-    select
-        'profile' as observation_kind,
-        cast(null as timestamp) as observed_at,
-        {{ person_columns | join(', ') }},
-        cast(null as varchar) as shopify_customer_id,
-        cast(null as varchar) as shopify_order_id
-    from {{ ref('stg_hubspot__contacts') }}
-    where false
-    {%- endfor %}
+    from {{ ref('stg_csv_contacts__contacts') }}
 ),
 
 segment_observations as (

@@ -22,9 +22,9 @@
     {'model': 'stg_segment__rejected_events', 'source_system': 'source_system', 'table': 'rejected_events'},
     {'model': 'stg_csv_contacts__rejected_rows', 'source_system': 'source_system', 'table': 'rejected_rows'},
 ] -%}
-{%- for drop in var('csv_contact_drops', {}) -%}
-    {%- do inputs.append({'model': 'base_csv_contacts__' ~ drop, 'source_system': "'" ~ drop ~ "'", 'table': drop}) -%}
-{%- endfor %}
+{#- every CSV drop: its raw table is named after it -#}
+{%- do inputs.append({'model': 'base_csv_contacts__contact_rows', 'source_system': 'source_system',
+    'table_expr': 'source_system'}) -%}
 
 with
 
@@ -34,7 +34,7 @@ rows_in as (
             input_rows.load_id,
             min(input_rows.loaded_at) as loaded_at,
             input_rows.source_system,
-            '{{ input.table }}' as source_table,
+            {{ input.get('table_expr') or "'" ~ input.table ~ "'" }} as source_table,
             count(*) as rows_in
         from (
             select

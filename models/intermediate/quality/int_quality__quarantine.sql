@@ -12,9 +12,11 @@
     The rules are listed below as data; each staging model computes the flags it names. `reason` says
     which field broke which rule (macro quality_rules) and what happened to it.
 
-    One row per finding: quarantine_id hashes what tells two findings apart (source system, table,
-    record key, location in the file, rule, column); rows equal on all of them (one value judged
-    twice, e.g. a signup's submitted_at that is its updated_at and its created_at) are kept once.
+    One row per finding, unique by construction: quarantine_id hashes everything that tells two
+    findings apart (source system, table, record key, location in the file, rule, column), and rows
+    equal on all of them are one finding (the same value judged twice) and are kept once. A CSV header
+    mapped to two fields (a signup's submitted_at: updated_at and created_at) is two findings, one per
+    field that lost the value.
 #}
 
 {%- set person_rules = [
@@ -97,27 +99,21 @@
      ]},
 ] -%}
 
-{%- for drop, drop_config in var('csv_contact_drops', {}).items() -%}
-    {%- set drop_rules = person_rules + [
+{#- Every CSV drop: the drop is the source system and its raw table (table_expr: a column, not a name). -#}
+{%- do checks.append(
+    {'model': 'base_csv_contacts__contact_rows', 'source_system': 'source_system', 'table_expr': 'source_system',
+     'key': 'record_key', 'location': 'source_file', 'line': 'source_row_number', 'person': true,
+     'rules': person_rules + [
         {'rule': "'missing_required_key'", 'when': 'contact_id is null', 'column': 'contact_id', 'value': 'null',
          'disposition': 'row_excluded'},
         {'rule': 'source_updated_at_issue', 'when': 'source_updated_at_issue is not null', 'column': 'updated_at',
          'value': 'source_updated_at_raw'},
-        {'rule': "'unknown_enum'", 'when': 'is_email_consent_unknown',
-         'column': drop_config.get('consent_column') or 'consent', 'value': 'email_consent_raw'},
-    ] -%}
-    {#- A drop whose creation time is its updated_at column (a form submission) has that value judged once. -#}
-    {%- if (drop_config.get('created_at_column') or 'created_at') != 'updated_at' -%}
-        {%- do drop_rules.append(
-            {'rule': 'source_created_at_issue', 'when': 'source_created_at_issue is not null',
-             'column': drop_config.get('created_at_column') or 'created_at', 'value': 'source_created_at_raw'}
-        ) -%}
-    {%- endif -%}
-    {%- do checks.append(
-        {'model': 'base_csv_contacts__' ~ drop, 'source_system': "'" ~ drop ~ "'", 'table': drop, 'key': 'record_key',
-         'location': 'source_file', 'line': 'source_row_number', 'person': true, 'rules': drop_rules}
-    ) -%}
-{%- endfor %}
+        {'rule': 'source_created_at_issue', 'when': 'source_created_at_issue is not null', 'column': 'created_at',
+         'value': 'source_created_at_raw'},
+        {'rule': "'unknown_enum'", 'when': 'is_email_consent_unknown', 'column': 'email_consent',
+         'value': 'email_consent_raw'},
+     ]}
+) -%}
 
 {#- What each rule and disposition means, for the reason column. -#}
 {%- set rule_reasons = customer360.quality_rules() -%}
@@ -245,7 +241,7 @@ person_entries as (
             select
                 '{{ entries }}' as entry_kind,
                 {{ check.source_system }} as source_system,
-                '{{ check.table }}' as source_table,
+                {{ check.get('table_expr') or "'" ~ check.table ~ "'" }} as source_table,
                 cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
                 {% if check.location is defined %}
                     {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}
@@ -353,7 +349,7 @@ unioned as (
         {% for rule in check.rules %}
             select
                 {{ check.source_system }} as source_system,
-                '{{ check.table }}' as source_table,
+                {{ check.get('table_expr') or "'" ~ check.table ~ "'" }} as source_table,
                 cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
                 {% if check.location is defined %}
                     {{ dbt.concat([check.location, "':'", 'cast(' ~ check.line ~ ' as ' ~ dbt.type_string() ~ ')']) }}

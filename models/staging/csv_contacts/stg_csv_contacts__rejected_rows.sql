@@ -5,7 +5,7 @@
 with
 
 source as (
-    select * from {{ source('csv_contacts', 'rejected_rows') }}
+    select * from {{ customer360.source_if_loaded('csv_contacts', 'rejected_rows') }}
 ),
 
 final as (

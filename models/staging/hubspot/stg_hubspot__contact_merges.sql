@@ -7,7 +7,7 @@
 with
 
 source as (
-    select * from {{ source('hubspot', 'contacts') }}
+    select * from {{ customer360.source_if_loaded('hubspot', 'contacts') }}
     where {{ customer360.blank_to_null('properties__hs_merged_object_ids') }} is not null
 ),
 

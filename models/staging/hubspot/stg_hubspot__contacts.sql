@@ -6,7 +6,7 @@ with
 
 deleted as (
     -- permanently deleted contacts, found by the loader's id reconciliation (issue 11)
-    select id from {{ source('hubspot', 'deleted_contacts') }}
+    select id from {{ customer360.source_if_loaded('hubspot', 'deleted_contacts') }}
 ),
 
 merged_away as (
@@ -15,7 +15,7 @@ merged_away as (
 
 source as (
     -- an archived contact no survivor lists in hs_merged_object_ids was deleted, not merged: it leaves
-    select * from {{ source('hubspot', 'contacts') }}
+    select * from {{ customer360.source_if_loaded('hubspot', 'contacts') }}
     where
         cast(id as {{ dbt.type_string() }}) not in (select cast(deleted.id as {{ dbt.type_string() }}) from deleted)
         and (

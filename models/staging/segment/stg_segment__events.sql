@@ -8,7 +8,7 @@
 with
 
 source as (
-    select * from {{ source('segment', 'events') }}
+    select * from {{ customer360.source_if_loaded('segment', 'events') }}
 ),
 
 renamed as (

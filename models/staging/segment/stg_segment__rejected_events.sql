@@ -5,7 +5,7 @@
 with
 
 source as (
-    select * from {{ source('segment', 'rejected_events') }}
+    select * from {{ customer360.source_if_loaded('segment', 'rejected_events') }}
 ),
 
 final as (

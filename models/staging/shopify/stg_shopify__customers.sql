@@ -6,12 +6,12 @@ with
 
 deleted as (
     -- customers/delete and customers/redact (issue 11): a deleted or redacted person leaves staging
-    select record_id from {{ source('shopify', 'deleted_records') }}
+    select record_id from {{ customer360.source_if_loaded('shopify', 'deleted_records') }}
     where record_type = 'customer'
 ),
 
 source as (
-    select * from {{ source('shopify', 'customers') }}
+    select * from {{ customer360.source_if_loaded('shopify', 'customers') }}
     where id not in (select deleted.record_id from deleted)
 ),
 

@@ -8,7 +8,7 @@ with
 
 line_items as (
     -- the rows of deleted orders leave with them (issue 11)
-    select * from {{ source('shopify', 'orders__line_items') }}
+    select * from {{ customer360.source_if_loaded('shopify', 'orders__line_items') }}
     where _dlt_root_id not in {{ customer360.shopify_deleted_order_dlt_ids() }}
 ),
 
@@ -17,7 +17,7 @@ orders as (
         _dlt_id,
         id,
         _dlt_load_id
-    from {{ source('shopify', 'orders') }}
+    from {{ customer360.source_if_loaded('shopify', 'orders') }}
 ),
 
 renamed as (

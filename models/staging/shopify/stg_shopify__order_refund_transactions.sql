@@ -7,7 +7,7 @@ with
 
 transactions as (
     -- the rows of deleted orders leave with them (issue 11)
-    select * from {{ source('shopify', 'orders__refunds__transactions') }}
+    select * from {{ customer360.source_if_loaded('shopify', 'orders__refunds__transactions') }}
     where _dlt_root_id not in {{ customer360.shopify_deleted_order_dlt_ids() }}
 ),
 
@@ -15,7 +15,7 @@ refunds as (
     select
         _dlt_id,
         id
-    from {{ source('shopify', 'orders__refunds') }}
+    from {{ customer360.source_if_loaded('shopify', 'orders__refunds') }}
 ),
 
 orders as (
@@ -23,7 +23,7 @@ orders as (
         _dlt_id,
         id,
         _dlt_load_id
-    from {{ source('shopify', 'orders') }}
+    from {{ customer360.source_if_loaded('shopify', 'orders') }}
 ),
 
 renamed as (

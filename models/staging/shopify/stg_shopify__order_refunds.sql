@@ -6,7 +6,7 @@ with
 
 refunds as (
     -- the rows of deleted orders leave with them (issue 11)
-    select * from {{ source('shopify', 'orders__refunds') }}
+    select * from {{ customer360.source_if_loaded('shopify', 'orders__refunds') }}
     where _dlt_root_id not in {{ customer360.shopify_deleted_order_dlt_ids() }}
 ),
 
@@ -15,7 +15,7 @@ orders as (
         _dlt_id,
         id,
         _dlt_load_id
-    from {{ source('shopify', 'orders') }}
+    from {{ customer360.source_if_loaded('shopify', 'orders') }}
 ),
 
 final as (

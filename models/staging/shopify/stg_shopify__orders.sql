@@ -12,7 +12,7 @@ with
 
 source as (
     -- deleted orders, and every order of a deleted or redacted customer (issue 11), leave staging
-    select * from {{ source('shopify', 'orders') }}
+    select * from {{ customer360.source_if_loaded('shopify', 'orders') }}
     where not {{ customer360.shopify_order_is_deleted('id', 'customer__id') }}
 ),
 

@@ -6,7 +6,7 @@
 with
 
 variants as (
-    select * from {{ source('shopify', 'products__variants') }}
+    select * from {{ customer360.source_if_loaded('shopify', 'products__variants') }}
 ),
 
 products as (
@@ -14,7 +14,7 @@ products as (
         _dlt_id,
         id,
         _dlt_load_id
-    from {{ source('shopify', 'products') }}
+    from {{ customer360.source_if_loaded('shopify', 'products') }}
 ),
 
 renamed as (

@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('shopify', 'products') }}
+    select * from {{ customer360.source_if_loaded('shopify', 'products') }}
 ),
 
 final as (

@@ -1,1 +1,0 @@
-{{ stage_csv_contact_rows('signup_forms') }}

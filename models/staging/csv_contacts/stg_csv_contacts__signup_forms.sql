@@ -1,1 +1,0 @@
-{{ stage_csv_contacts('signup_forms') }}
