@@ -60,6 +60,7 @@ final as (
         date_of_birth_raw,
         date_of_birth_issue,
         oversized_values,
+        value_findings,
         email_consent_raw,
         is_email_consent_unknown
     from ranked
