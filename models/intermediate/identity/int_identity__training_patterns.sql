@@ -15,6 +15,13 @@
     than var identity_em_max_pairs_per_block pairs is sampled (by a hash of the pair); block_pairs
     keeps its full size, which the prior needs.
 
+    A block's `ignores` are comparisons that depend on its key among different people (namesakes live
+    in the same places more often than random pairs), so the random-pair u does not hold inside it.
+    Each pattern is therefore also split by is_certainly_different: both dates of birth known, in
+    different years and more than one slip apart (two people, whatever else they share). The weights
+    model counts the ignored comparisons' u *inside the block* over those pairs, and the block learns
+    their m with it.
+
     Besides the patterns, each row carries the figures int_identity__match_weight_estimates needs to
     turn the block's match share into the prior: records with the key, all records, all pairs between
     different strong clusters. EM over a few hundred pattern counts is cheap at any number of records.
@@ -121,6 +128,11 @@ compared as (
         pairs.training_block,
         pairs.fixed_comparisons,
         pairs.ignored_comparisons,
+        coalesce(
+            year(a.date_of_birth) <> year(b.date_of_birth)
+            and not {{ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth') }},
+            false
+        ) as is_certainly_different,
         {{ identity_comparison_levels('a', 'b') }}
     from pairs
     inner join records as a on pairs.record_id_a = a.record_id
@@ -132,6 +144,7 @@ patterns as (
         training_block,
         fixed_comparisons,
         ignored_comparisons,
+        is_certainly_different,
         {%- for comparison in comparisons %}
             {{ comparison }}_level,
         {%- endfor %}
@@ -145,12 +158,14 @@ select
         '|',
         patterns.training_block,
         {%- for comparison in comparisons %}
-            patterns.{{ comparison }}_level{% if not loop.last %},{% endif %}
+            patterns.{{ comparison }}_level,
         {%- endfor %}
+        case when patterns.is_certainly_different then 'two_people' else 'undecided' end
     ) as pattern_key,
     patterns.training_block,
     patterns.fixed_comparisons,
     patterns.ignored_comparisons,
+    patterns.is_certainly_different,
     {%- for comparison in comparisons %}
         patterns.{{ comparison }}_level,
     {%- endfor %}
