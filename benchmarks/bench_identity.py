@@ -321,6 +321,7 @@ def _person_linker(db_api: Any, with_email: bool, one_location: bool = False) ->
     EM on two blocks)."""
     import splink.comparison_library as cl
     from splink import Linker, SettingsCreator, block_on
+    from splink.blocking_rule_library import CustomRule
 
     location = (
         [_location_comparison()]
@@ -338,11 +339,19 @@ def _person_linker(db_api: Any, with_email: bool, one_location: bool = False) ->
         cl.DateOfBirthComparison("date_of_birth", input_is_string=True),
         *location,
     ]
+    # ours, rule by rule (var identity_blocking_rules): the date of birth with a shared name initial in
+    # either position, the phonetic surname and given name within a region
+    def initials(left: str, right: str) -> Any:
+        return CustomRule(f"l.date_of_birth = r.date_of_birth and substr(l.{left}, 1, 1) = substr(r.{right}, 1, 1)")
+
     blocking = [
-        block_on("date_of_birth"),
+        block_on("date_of_birth", "substr(first_name_key, 1, 1)"),
+        block_on("date_of_birth", "substr(last_name_key, 1, 1)"),
+        initials("first_name_key", "last_name_key"),
+        initials("last_name_key", "first_name_key"),
         block_on("postal_code", "substr(last_name_key, 1, 2)"),
         block_on("first_name_key", "last_name_key"),
-        block_on("last_name_phonetic", "given_name_canonical"),
+        block_on("last_name_phonetic", "given_name_canonical", "region_code"),
         block_on("first_name_phonetic", "last_name_phonetic"),
         block_on("given_name_canonical", "city_key", "substr(last_name_key, 1, 1)"),
     ]

@@ -54,9 +54,19 @@
 
 
 {% macro identity_dates_within_a_slip(left_date, right_date) -%}
-    {#- One mistyped or transposed digit, or day and month swapped (05/04 vs 04/05). -#}
+    {#-
+        One mistyped or transposed digit, or day and month swapped (05/04 vs 04/05). A slip changes one
+        of year, month and day (a transposition across a dash is no date), so the string distance is only
+        computed for dates that agree on two of the three: cheap on millions of pairs.
+    -#}
     (
-        damerau_levenshtein(cast({{ left_date }} as varchar), cast({{ right_date }} as varchar)) <= 1
+        case
+            when {{ left_date }} is null or {{ right_date }} is null then null
+            when cast(year({{ left_date }}) = year({{ right_date }}) as int)
+                + cast(month({{ left_date }}) = month({{ right_date }}) as int)
+                + cast(day({{ left_date }}) = day({{ right_date }}) as int) < 2 then false
+            else damerau_levenshtein(cast({{ left_date }} as varchar), cast({{ right_date }} as varchar)) <= 1
+        end
         or (
             year({{ left_date }}) = year({{ right_date }})
             and month({{ left_date }}) = day({{ right_date }})
