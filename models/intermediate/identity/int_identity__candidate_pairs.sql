@@ -73,9 +73,10 @@ select
     arg_min(blocking_rule, rule_order) as blocking_rule,
     -- in rule order, without an ordered aggregate (slow on millions of pairs)
     concat_ws(
-        ','
-        {%- for rule_name in var('identity_blocking_rules').keys() %},
+        ',',
+        {%- for rule_name in var('identity_blocking_rules').keys() %}
             case when bool_or(rule_order = {{ loop.index }}) then '{{ rule_name }}' end
+            {%- if not loop.last %},{% endif %}
         {%- endfor %}
     ) as blocking_rules
 from pairs
