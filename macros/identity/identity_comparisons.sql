@@ -54,9 +54,19 @@
 
 
 {% macro identity_dates_within_a_slip(left_date, right_date) -%}
-    {#- One mistyped or transposed digit, or day and month swapped (05/04 vs 04/05). -#}
+    {#-
+        One mistyped or transposed digit, or day and month swapped (05/04 vs 04/05). A slip changes one
+        of year, month and day (a transposition across a dash is no date), so the string distance is only
+        computed for dates that agree on two of the three: cheap on millions of pairs.
+    -#}
     (
-        damerau_levenshtein(cast({{ left_date }} as varchar), cast({{ right_date }} as varchar)) <= 1
+        case
+            when {{ left_date }} is null or {{ right_date }} is null then null
+            when cast(year({{ left_date }}) = year({{ right_date }}) as int)
+                + cast(month({{ left_date }}) = month({{ right_date }}) as int)
+                + cast(day({{ left_date }}) = day({{ right_date }}) as int) < 2 then false
+            else damerau_levenshtein(cast({{ left_date }} as varchar), cast({{ right_date }} as varchar)) <= 1
+        end
         or (
             year({{ left_date }}) = year({{ right_date }})
             and month({{ left_date }}) = day({{ right_date }})
@@ -77,11 +87,12 @@
         when {{ l }}.given_name_canonical = {{ r }}.given_name_canonical then 'nickname'
         when {{ l }}.last_name_key is not null and {{ r }}.last_name_key is not null
             and {{ identity_names_swapped(l, r) }} then 'swapped'
+        -- the lower band first: most pairs fall below it, after one similarity
+        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key)
+            < {{ var('identity_name_similarity_low') }} then 'different'
         when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key)
             >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
-        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key)
-            >= {{ var('identity_name_similarity_low') }} then 'fuzzy_low'
-        else 'different'
+        else 'fuzzy_low'
     end as first_name_level,
     case
         when {{ l }}.last_name_key is null or {{ r }}.last_name_key is null then 'null'
@@ -93,11 +104,12 @@
         -- first and last name swapped: the first_name comparison's 'swapped' level weighs both names
         when {{ l }}.first_name_key is not null and {{ r }}.first_name_key is not null
             and {{ identity_names_swapped(l, r) }} then 'null'
+        -- the lower band first: most pairs fall below it, after one similarity
+        when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
+            < {{ var('identity_name_similarity_low') }} then 'different'
         when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
             >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
-        when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
-            >= {{ var('identity_name_similarity_low') }} then 'fuzzy_low'
-        else 'different'
+        else 'fuzzy_low'
     end as last_name_level,
     {{ identity_date_of_birth_level(l, r) }} as date_of_birth_level,
     case
@@ -144,19 +156,21 @@
 {% macro identity_same_home(l, r) -%}
     {#-
         The two records give the same street line (exactly, or with a slip in the street name but the
-        same house number) inside the same postal code or the same city.
+        same house number) inside the same postal code or the same city. Cheapest tests first: most
+        pairs fail on the postal code and city, and the house number (address_number, taken once per
+        record) is compared before the street names' similarity.
     -#}
     (
         (
-            {{ l }}.address_key = {{ r }}.address_key
-            or (
-                jaro_winkler_similarity({{ l }}.address_key, {{ r }}.address_key) >= 0.90
-                and regexp_extract({{ l }}.address_key, '[0-9]+') = regexp_extract({{ r }}.address_key, '[0-9]+')
-            )
-        )
-        and (
             coalesce({{ l }}.postal_code = {{ r }}.postal_code, false)
             or coalesce({{ l }}.city_key = {{ r }}.city_key, false)
+        )
+        and (
+            {{ l }}.address_key = {{ r }}.address_key
+            or (
+                {{ l }}.address_number = {{ r }}.address_number
+                and jaro_winkler_similarity({{ l }}.address_key, {{ r }}.address_key) >= 0.90
+            )
         )
     )
 {%- endmacro %}

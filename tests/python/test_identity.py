@@ -215,11 +215,13 @@ def test_identity_resolution_meets_its_floor_on_the_demo(built_warehouse: Any) -
     assert identity_failures == []
     scores = evaluate_warehouse(built_warehouse.path, built_warehouse.data / "truth" / "source_records.csv")
     assert scores.records_missing == 0 and scores.records_unlabelled == 0
-    # Over-merging is the costly error: precision is held high; recall is bounded by records that carry
-    # no identifying value at all (Segment devices that never identified).
-    assert scores.precision >= 0.99, scores
-    assert scores.recall >= 0.75, scores
-    assert scores.customers >= scores.true_persons * 0.9
+    # Floors just under the measurement (300 people, seed 7: precision 1.0000 (945 pairs predicted),
+    # recall 0.9864, blocking recall 0.9833, 297 customers for 292 people). Over-merging is the costly
+    # error: one false pair in 945 already fails the precision floor.
+    assert scores.precision >= 0.998, scores
+    assert scores.recall >= 0.98, scores
+    assert scores.blocking_recall is not None and scores.blocking_recall >= 0.98, scores
+    assert scores.true_persons * 0.98 <= scores.customers <= scores.true_persons * 1.03, scores
 
 
 def test_score_counts_pairs_from_group_sizes() -> None:

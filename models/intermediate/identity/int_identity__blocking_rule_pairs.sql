@@ -30,14 +30,7 @@ rules as (
 ),
 
 block_keys as (
-    {%- for rule_name, key_expression in rules.items() %}
-        select
-            '{{ rule_name }}' as blocking_rule,
-            {{ loop.index }} as rule_order,
-            {{ key_expression }} as block_key
-        from records
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+    {{ identity_blocking_keys('records', ['record_id']) }}
 ),
 
 blocks as (
@@ -47,15 +40,21 @@ blocks as (
         block_key,
         count(*) as block_size
     from block_keys
-    where block_key is not null
     group by blocking_rule, rule_order, block_key
+),
+
+records_keyed as (
+    select
+        blocking_rule,
+        count(distinct record_id) as records_keyed
+    from block_keys
+    group by blocking_rule
 ),
 
 block_stats as (
     select
         blocking_rule,
         rule_order,
-        sum(block_size) as records_keyed,
         count(*) filter (where block_size > {{ var('identity_max_block_size') }}) as blocks_skipped,
         coalesce(sum(block_size) filter (where block_size > {{ var('identity_max_block_size') }}), 0)
             as records_in_skipped_blocks
@@ -82,11 +81,12 @@ pair_counts as (
 select
     rules.blocking_rule,
     rules.rule_order,
-    coalesce(block_stats.records_keyed, 0) as records_keyed,
+    coalesce(records_keyed.records_keyed, 0) as records_keyed,
     coalesce(block_stats.blocks_skipped, 0) as blocks_skipped,
     coalesce(block_stats.records_in_skipped_blocks, 0) as records_in_skipped_blocks,
     coalesce(pair_counts.pairs_proposed, 0) as pairs_proposed,
     coalesce(pair_counts.pairs_first, 0) as pairs_first
 from rules
+left join records_keyed on rules.blocking_rule = records_keyed.blocking_rule
 left join block_stats on rules.blocking_rule = block_stats.blocking_rule
 left join pair_counts on rules.blocking_rule = pair_counts.blocking_rule

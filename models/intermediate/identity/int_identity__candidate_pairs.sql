@@ -2,15 +2,15 @@
     Blocking: the pairs of source records worth scoring, without comparing every record to every other.
 
     Each rule in var identity_blocking_rules is a key expression over a record's columns (null when a
-    part is missing); two records are a candidate pair when they share a key under some rule. Pairs
+    part is missing), or a list of them (macro identity_blocking_keys); two records are a candidate pair
+    when they share a key under some rule. Pairs
     already in the same strong cluster are not scored again. A key shared by more than
     var identity_max_block_size records is skipped (it would cost n^2 comparisons and is never specific
-    enough to link on its own); the other rules still bring such records together.
+    enough to link on its own); the other rules still bring such records together, and the skipped blocks
+    are counted in int_identity__blocking_rule_pairs (test identity_no_blocking_block_skipped warns).
 
     blocking_rule is the first rule (in var order) that produced the pair; blocking_rules lists them all.
 #}
-
-{%- set rules = var('identity_blocking_rules') %}
 
 with
 
@@ -23,46 +23,61 @@ records as (
 ),
 
 block_keys as (
-    {%- for rule_name, key_expression in rules.items() %}
-        select
-            '{{ rule_name }}' as blocking_rule,
-            {{ loop.index }} as rule_order,
-            record_id,
-            strong_cluster_id,
-            {{ key_expression }} as block_key
-        from records
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+    {{ identity_blocking_keys('records', ['record_id', 'strong_cluster_id']) }}
 ),
 
-sized as (
+keyed as (
+    -- blocks by a 64-bit hash of (rule, key): integer joins, not long strings (a collision could only
+    -- add pairs to score, never lose one)
     select
-        *,
-        count(*) over (partition by blocking_rule, block_key) as block_size
+        record_id,
+        strong_cluster_id,
+        blocking_rule,
+        rule_order,
+        hash(rule_order, block_key) as block_id
     from block_keys
-    where block_key is not null
+),
+
+small_blocks as (
+    select block_id
+    from keyed
+    group by block_id
+    having count(*) <= {{ var('identity_max_block_size') }}
+),
+
+kept as (
+    select keyed.*
+    from keyed
+    semi join small_blocks on keyed.block_id = small_blocks.block_id
 ),
 
 pairs as (
+    -- under a rule with several keys two records may share more than one: the aggregates below
+    -- (arg_min, bool_or) do not mind the repeats
     select
         a.record_id as record_id_a,
         b.record_id as record_id_b,
         a.blocking_rule,
         a.rule_order
-    from sized as a
-    inner join sized as b
+    from kept as a
+    inner join kept as b
         on
-            a.blocking_rule = b.blocking_rule
-            and a.block_key = b.block_key
+            a.block_id = b.block_id
             and a.record_id < b.record_id
             and a.strong_cluster_id <> b.strong_cluster_id
-    where a.block_size <= {{ var('identity_max_block_size') }}
 )
 
 select
     record_id_a,
     record_id_b,
     arg_min(blocking_rule, rule_order) as blocking_rule,
-    string_agg(blocking_rule, ',' order by rule_order) as blocking_rules
+    -- in rule order, without an ordered aggregate (slow on millions of pairs)
+    concat_ws(
+        ',',
+        {%- for rule_name in var('identity_blocking_rules').keys() %}
+            case when bool_or(rule_order = {{ loop.index }}) then '{{ rule_name }}' end
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as blocking_rules
 from pairs
 group by record_id_a, record_id_b

@@ -8,9 +8,13 @@ How (Fellegi-Sunter with expectation-maximisation, EM):
 * u is fixed, measured over random pairs and value counts (int_identity__u_probabilities).
 * m is learnt by EM inside each training block (int_identity__training_patterns: the counts of each
   distinct comparison pattern among pairs that agree on the block's key, e.g. the same date of
-  birth). Each block learns the m of the comparisons it neither fixes nor ignores (one that depends
-  on the key among different people, where u would not hold), and its own share of matches
-  λ_B. The m of a comparison is the average over the blocks that learn it, weighed by the expected
+  birth). Each block learns the m of the comparisons it does not fix, and its own share of matches
+  λ_B. A comparison the block `ignores` depends on the key among different people (namesakes live in
+  the same places more than random pairs do), so the random-pair u does not hold there: its u is
+  counted inside the block over the pairs that are certainly two people (dates of birth in different
+  years, more than a slip apart), and EM learns its m with that u; with fewer such pairs than
+  identity_min_pairs_for_estimate, its m (learnt by the other blocks) is only held in the likelihood.
+  The m of a comparison is the average over the blocks that learn it, weighed by the expected
   matches each block saw with the value present.
 * The prior: a block's matches (λ_B · its pairs) are the share r_B of all matches that agree on the
   block's key, r_B = P(both records have the key's values | match) · P(the key's levels | match), both
@@ -152,6 +156,7 @@ def model(dbt: Any, session: Any) -> Any:
                 "fixes": [c for c in str(row["fixed_comparisons"]).split(",") if c],
                 "ignores": [c for c in str(row["ignored_comparisons"] or "").split(",") if c],
                 "patterns": [],
+                "two_people": defaultdict(lambda: defaultdict(float)),
                 "key_levels": defaultdict(set),
                 "block_pairs": float(row["block_pairs"]),
                 "block_records": float(row["block_records"]),
@@ -161,6 +166,10 @@ def model(dbt: Any, session: Any) -> Any:
         )
         levels = {comparison: str(row[f"{comparison}_level"]) for comparison in COMPARISONS}
         block["patterns"].append((levels, float(row["pairs"])))
+        if row["is_certainly_different"]:
+            for comparison in block["ignores"]:
+                if levels[comparison] != "null":
+                    block["two_people"][comparison][levels[comparison]] += float(row["pairs"])
         for comparison in block["fixes"]:
             block["key_levels"][comparison].add(levels[comparison])
 
@@ -196,11 +205,26 @@ def model(dbt: Any, session: Any) -> Any:
             trained = [c for c in COMPARISONS if c not in block["fixes"]]
             fits[name] = run_em(block["patterns"], trained, start, u, max_iterations, tolerance)
     first_m, first_from, _, _ = combine(fits)
+    within_block_u: dict[str, dict[str, float]] = {}
     for name, block in sorted(blocks.items()):
         if block["ignores"]:
-            trained = [c for c in COMPARISONS if c not in block["fixes"] and c not in block["ignores"]]
-            held = {c: first_m[c] for c in block["ignores"] if first_from[c] == "em"}
-            fits[name] = run_em(block["patterns"], trained, start, u, max_iterations, tolerance, held)
+            # u of an ignored comparison inside the block, over its certainly-different pairs (Jeffreys
+            # smoothing as for sampled u); too few such pairs: its m is held, not learnt here.
+            block_u = {comparison: dict(levels) for comparison, levels in u.items()}
+            counted = []
+            for comparison in block["ignores"]:
+                seen = block["two_people"][comparison]
+                if sum(seen.values()) >= min_matches:
+                    block_u[comparison] = _normalized(
+                        {level: seen.get(level, 0.0) + SMOOTHING for level in u[comparison]}
+                    )
+                    counted.append(comparison)
+            within_block_u[name] = {c: block_u[c] for c in counted}
+            trained = [
+                c for c in COMPARISONS if c not in block["fixes"] and (c not in block["ignores"] or c in counted)
+            ]
+            held = {c: first_m[c] for c in block["ignores"] if c not in counted and first_from[c] == "em"}
+            fits[name] = run_em(block["patterns"], trained, start, block_u, max_iterations, tolerance, held)
     m, m_from, support, taught_by = combine(fits)
 
     # Share of matching pairs with the value on both records: the blocks' figures, weighed by matches.
@@ -246,6 +270,7 @@ def model(dbt: Any, session: Any) -> Any:
         "; ".join(
             f"{name}: {fit['iterations']} iterations, {'converged' if fit['converged'] else 'NOT converged'}, "
             f"match share {fit['share']:.4g}"
+            + "".join(f", {c} u counted in block" for c in within_block_u.get(name, {}))
             for name, fit in sorted(fits.items())
         )
         or "no training pairs"

@@ -86,6 +86,8 @@ select
     address.address_line1,
     address.address_line2,
     {{ identity_address_key('address.address_line1') }} as address_key,
+    -- the house number ('' when the street line has none), compared before street names' similarity
+    regexp_extract({{ identity_address_key('address.address_line1') }}, '[0-9]+') as address_number,
     address.city,
     lower(address.city) as city_key,
     address.postal_code,

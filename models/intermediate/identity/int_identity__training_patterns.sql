@@ -11,9 +11,16 @@
 
     Pairs are between records in different strong clusters: exactly the population the scored matcher
     sees, so the learnt m and prior describe the pairs still to decide. Blocks larger than
-    var identity_max_block_size are left out (they are counted in skipped_pairs). A block with more
-    than var identity_em_max_pairs_per_block pairs is sampled (by a hash of the pair); block_pairs
-    keeps its full size, which the prior needs.
+    var identity_max_block_size are left out (they are counted in skipped_pairs). A training block with
+    more than var identity_em_max_pairs_per_block pairs is sampled (whole blocks, by a hash of the key);
+    block_pairs keeps its full size, which the prior needs.
+
+    A block's `ignores` are comparisons that depend on its key among different people (namesakes live
+    in the same places more often than random pairs), so the random-pair u does not hold inside it.
+    Each pattern is therefore also split by is_certainly_different: both dates of birth known, in
+    different years and more than one slip apart (two people, whatever else they share). The weights
+    model counts the ignored comparisons' u *inside the block* over those pairs, and the block learns
+    their m with it.
 
     Besides the patterns, each row carries the figures int_identity__match_weight_estimates needs to
     turn the block's match share into the prior: records with the key, all records, all pairs between
@@ -61,59 +68,89 @@ block_keys as (
     {%- endfor %}
 ),
 
-sized as (
+keyed as (
+    -- blocks by a 64-bit hash of (training block, key): integer joins, not long strings
     select
-        *,
-        count(*) over (partition by training_block, block_key) as block_size
+        training_block,
+        fixed_comparisons,
+        ignored_comparisons,
+        record_id,
+        strong_cluster_id,
+        hash(training_block, block_key) as block_id
     from block_keys
     where block_key is not null
+),
+
+blocks as (
+    -- each block's size and its pairs between different strong clusters, counted without pairing:
+    -- all pairs minus the pairs inside one strong cluster
+    select
+        training_block,
+        block_id,
+        sum(cluster_records) as block_size,
+        (sum(cluster_records) * (sum(cluster_records) - 1) - sum(cluster_records * (cluster_records - 1))) / 2
+            as block_pairs
+    from (
+        select
+            training_block,
+            block_id,
+            strong_cluster_id,
+            count(*) as cluster_records
+        from keyed
+        group by training_block, block_id, strong_cluster_id
+    ) as per_cluster
+    group by training_block, block_id
 ),
 
 block_stats as (
     select
         training_block,
-        count(*) as block_records,
-        coalesce(sum(block_size - 1) filter (where block_size > {{ var('identity_max_block_size') }}), 0) / 2
-            as skipped_pairs
-    from sized
+        sum(block_size) as block_records,
+        cast(coalesce(sum(block_size * (block_size - 1) / 2) filter (
+            where block_size > {{ var('identity_max_block_size') }}
+        ), 0) as bigint) as skipped_pairs,
+        cast(coalesce(sum(block_pairs) filter (where block_size <= {{ var('identity_max_block_size') }}), 0) as bigint)
+            as block_pairs
+    from blocks
     group by training_block
 ),
 
-all_pairs as (
+sampled_blocks as (
+    -- A fixed, hash-chosen sample of whole blocks holding about var identity_em_max_pairs_per_block
+    -- pairs per training block: the pattern shares (all that EM needs) barely move, and the pairs are
+    -- only formed inside the chosen blocks, so the cost stays flat at any size.
+    select blocks.block_id
+    from blocks
+    inner join block_stats on blocks.training_block = block_stats.training_block
+    where
+        blocks.block_size <= {{ var('identity_max_block_size') }}
+        and blocks.block_pairs > 0
+        and (
+            block_stats.block_pairs <= {{ var('identity_em_max_pairs_per_block') }}
+            or hash(blocks.block_id) % 1000000
+            < 1000000.0 * {{ var('identity_em_max_pairs_per_block') }} / block_stats.block_pairs
+        )
+),
+
+kept as (
+    select keyed.*
+    from keyed
+    semi join sampled_blocks on keyed.block_id = sampled_blocks.block_id
+),
+
+pairs as (
     select
         a.training_block,
         a.fixed_comparisons,
         a.ignored_comparisons,
         a.record_id as record_id_a,
         b.record_id as record_id_b
-    from sized as a
-    inner join sized as b
+    from kept as a
+    inner join kept as b
         on
-            a.training_block = b.training_block
-            and a.block_key = b.block_key
+            a.block_id = b.block_id
             and a.record_id < b.record_id
             and a.strong_cluster_id <> b.strong_cluster_id
-    where a.block_size <= {{ var('identity_max_block_size') }}
-),
-
-block_pairs as (
-    select
-        training_block,
-        count(*) as block_pairs
-    from all_pairs
-    group by training_block
-),
-
-pairs as (
-    -- A fixed, hash-chosen sample of at most var identity_em_max_pairs_per_block pairs per block: the
-    -- pattern shares (all that EM needs) barely move, the cost stays flat at any size.
-    select all_pairs.*
-    from all_pairs
-    inner join block_pairs on all_pairs.training_block = block_pairs.training_block
-    where
-        block_pairs.block_pairs <= {{ var('identity_em_max_pairs_per_block') }}
-        or hash(all_pairs.record_id_a, all_pairs.record_id_b) % 1000000
-        < 1000000.0 * {{ var('identity_em_max_pairs_per_block') }} / block_pairs.block_pairs
 ),
 
 compared as (
@@ -121,6 +158,11 @@ compared as (
         pairs.training_block,
         pairs.fixed_comparisons,
         pairs.ignored_comparisons,
+        coalesce(
+            year(a.date_of_birth) <> year(b.date_of_birth)
+            and not {{ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth') }},
+            false
+        ) as is_certainly_different,
         {{ identity_comparison_levels('a', 'b') }}
     from pairs
     inner join records as a on pairs.record_id_a = a.record_id
@@ -132,6 +174,7 @@ patterns as (
         training_block,
         fixed_comparisons,
         ignored_comparisons,
+        is_certainly_different,
         {%- for comparison in comparisons %}
             {{ comparison }}_level,
         {%- endfor %}
@@ -145,22 +188,23 @@ select
         '|',
         patterns.training_block,
         {%- for comparison in comparisons %}
-            patterns.{{ comparison }}_level{% if not loop.last %},{% endif %}
+            patterns.{{ comparison }}_level,
         {%- endfor %}
+        case when patterns.is_certainly_different then 'two_people' else 'undecided' end
     ) as pattern_key,
     patterns.training_block,
     patterns.fixed_comparisons,
     patterns.ignored_comparisons,
+    patterns.is_certainly_different,
     {%- for comparison in comparisons %}
         patterns.{{ comparison }}_level,
     {%- endfor %}
     patterns.pairs,
-    block_pairs.block_pairs,
+    block_stats.block_pairs,
     block_stats.block_records,
     block_stats.skipped_pairs,
     population.total_records,
     population.population_pairs
 from patterns
 inner join block_stats on patterns.training_block = block_stats.training_block
-inner join block_pairs on patterns.training_block = block_pairs.training_block
 cross join population

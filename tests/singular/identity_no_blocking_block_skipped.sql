@@ -1,0 +1,11 @@
+{{ config(severity='warn') }}
+-- A blocking key shared by more than var identity_max_block_size records is not compared under its
+-- rule (n^2 pairs): the other rules may still bring its records together, but its pairs are lost to
+-- that rule. Never silently: this warns with the rule, the blocks and the records they held
+-- (int_identity__blocking_rule_pairs). Make the rule's key more specific, or raise the var.
+select
+    blocking_rule,
+    blocks_skipped,
+    records_in_skipped_blocks
+from {{ ref('int_identity__blocking_rule_pairs') }}
+where blocks_skipped > 0
