@@ -114,7 +114,7 @@ def _text_hits(text: str) -> bool:
 
 def scan_warehouse(path: Path) -> list[str]:
     """Every table and view, every column (as text), searched for the planted person's values."""
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path))
     try:
         columns = con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
@@ -209,7 +209,7 @@ def test_an_erased_person_is_nowhere_in_the_warehouse_or_the_pipelines_folder(er
     assert world.erase_exit == 0
     assert scan_warehouse(world.warehouse) == []
     assert scan_files(world.pipelines) == []
-    con = duckdb.connect(str(world.warehouse), read_only=True)
+    con = duckdb.connect(str(world.warehouse))
     try:
         requests = con.execute("select * from privacy.erasure_requests").fetchall()
         identifiers = con.execute("select identifier_kind, origin, identifier_hash from privacy.erased_identifiers")
@@ -239,7 +239,7 @@ def test_a_returning_record_of_an_erased_person_is_blocked(erased_world: World) 
         assert scan_warehouse(world.warehouse) == []
         assert scan_files(world.pipelines) == []
         assert run_dbt(["build", "--select", "stg_privacy__returning_erased_records+", "+email_audience"]).success
-    con = duckdb.connect(str(world.warehouse), read_only=True)
+    con = duckdb.connect(str(world.warehouse))
     try:
         blocked = con.execute(
             "select source_system, source_table, reason from intermediate.int_quality__quarantine "
