@@ -77,10 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--email", default=None, help="the person's email address")
     erase.add_argument("--phone", default=None, help="the person's phone in international form (+44 ...)")
     erase.add_argument("--file", type=Path, default=None, help="CSV of requests: email,phone[,reason]")
-    erase.add_argument("--hubspot", type=Path, default=None,
-                       help="HubSpot gdpr-delete bodies or contact.privacyDeletion webhook events (file or folder)")
-    erase.add_argument("--shopify", type=Path, default=None,
-                       help="Shopify customers/redact webhook payloads or stored deliveries (file or folder)")
+    erase.add_argument(
+        "--hubspot",
+        type=Path,
+        default=None,
+        help="HubSpot gdpr-delete bodies or contact.privacyDeletion webhook events (file or folder)",
+    )
+    erase.add_argument(
+        "--shopify",
+        type=Path,
+        default=None,
+        help="Shopify customers/redact webhook payloads or stored deliveries (file or folder)",
+    )
     erase.add_argument("--reason", default="data subject erasure request", help="why (kept in the audit table)")
     erase.add_argument("--apply", action="store_true", help="apply pending requests now, then run dbt build")
     erase.add_argument("--status", action="store_true", help="list the requests (hashes only, when, why, status)")

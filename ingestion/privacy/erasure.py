@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -93,6 +94,18 @@ def warehouse(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
+
+
+SALT_VARIABLE = "customer360_erasure_salt"
+
+
+def set_session_salt(con: Any) -> None:
+    """Give a DuckDB session the salt (variable ``customer360_erasure_salt``) when one is configured: the
+    activation views then check addresses against erased hashes at read time (a session without it
+    reads them only while no erasure was ever recorded; afterwards the views fail closed)."""
+    salt = erasure_salt(required=False)
+    if salt:
+        con.execute(f"set variable {SALT_VARIABLE} = ?", [salt])
 
 
 def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
@@ -386,6 +399,8 @@ class Person:
 
 
 def _values(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | list[object]) -> set[str]:
+    if isinstance(params, dict):
+        params = {name: value for name, value in params.items() if f"${name}" in sql}
     return {str(row[0]) for row in con.execute(sql, params).fetchall() if row[0] is not None}
 
 

@@ -37,7 +37,7 @@ NAME_RULES: tuple[tuple[str, str], ...] = (
     (r"^(raw_text|offending_value|oversized_values|identifier_value|traits|context|properties)$", "mixed"),
 )
 
-EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[a-z]{2,}", re.IGNORECASE)
+EMAIL = re.compile(r"[^@\s\"'*]+@[^@\s\"']+\.[a-z]{2,}", re.IGNORECASE)  # '***@domain' is masked
 PHONE = re.compile(r"^\s*(\+|00)[1-9][0-9 ().\-]{6,18}[0-9]\s*$|^\(?\d{3}\)?[ .\-]\d{3}[ .\-]\d{4}$|^0\d{3,4} \d{6,7}$")
 IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 USER_AGENT = re.compile(r"Mozilla/\d|AppleWebKit|Gecko/")
@@ -92,20 +92,24 @@ def given_names(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {str(v).strip().lower() for row in rows for v in row if v}
 
 
-def personal_columns(path: Path) -> list[Finding]:
-    """Every column of every table and view (raw datasets included) that looks personal."""
-    con = duckdb.connect(str(path), read_only=True)
+def personal_columns(path: Path, schemas: tuple[str, ...] | None = None, by_name: bool = True) -> list[Finding]:
+    """Every column of every table and view (raw datasets included) that looks personal, by its name
+    (``by_name``) or by a sample of its values; ``schemas`` limits the search."""
+    con = duckdb.connect(str(path))  # not read_only: dbt-duckdb may hold the file open in this process
     try:
         names = given_names(con)
         columns = con.execute(
             "select table_schema, table_name, column_name, data_type from information_schema.columns "
             f"where table_schema not in {SKIPPED_SCHEMAS} and table_name not like '\\_dlt\\_%' escape '\\' "
             "order by all"
+            if schemas is None
+            else "select table_schema, table_name, column_name, data_type from information_schema.columns "
+            f"where table_schema in {(*schemas, '')} order by all"
         ).fetchall()
         findings = []
         for schema, table, column, data_type in columns:
             flag = data_type == "BOOLEAN" or column.lower().startswith(("is_", "has_"))
-            kind = None if flag else name_kind(column)
+            kind = None if flag or not by_name else name_kind(column)
             if kind:
                 findings.append(Finding(schema, table, column, kind, "column name"))
                 continue

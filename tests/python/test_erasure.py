@@ -67,8 +67,9 @@ def plant(data: Path, updated: str = "2026-10-20T10:00:00") -> None:
         out.write(json.dumps(customer) + "\n")
     order = json.loads((data / "shopify" / "orders.jsonl").read_text().splitlines()[0])
     order.update(
-        id=ORDER_ID, name="#99001", order_number=99001, email=EMAIL, phone=PHONE, created_at="2026-10-18T10:00:00-07:00",
-        updated_at=f"{updated}-07:00", processed_at="2026-10-18T10:00:00-07:00", shipping_address=address,
+        id=ORDER_ID, name="#99001", order_number=99001, email=EMAIL, phone=PHONE,
+        created_at="2026-10-18T10:00:00-07:00", updated_at=f"{updated}-07:00",
+        processed_at="2026-10-18T10:00:00-07:00", shipping_address=address,
         billing_address=address, refunds=[], note="Leave with Zebulon's neighbour",
         customer={"id": SHOPIFY_ID, "email": EMAIL, "first_name": "Zebulon", "last_name": "Quillfeather"},
     )  # fmt: skip
@@ -256,3 +257,32 @@ def test_a_returning_record_of_an_erased_person_is_blocked(erased_world: World) 
     assert all("erased on request" in reason for _, _, reason in blocked)
     assert in_audience == 0
     assert scan_warehouse(world.warehouse) == []
+
+
+def test_the_erasure_guard_alone_keeps_an_erased_address_out_of_the_audience(erased_world: World) -> None:
+    """A request recorded but not yet applied (every row of the person still in place): the activation
+    views already leave them out, through the guard's own read-time hash check; a reader without the salt
+    gets an error instead of the audience."""
+    con = duckdb.connect(str(erased_world.warehouse))
+    try:
+        con.execute("set variable customer360_erasure_salt = ?", [SALT])
+        email, customer_id = con.execute(
+            "select email, customer_id from marts.email_audience order by customer_id limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CUSTOMER360_DUCKDB_PATH", str(erased_world.warehouse))
+        env.setenv("PRIVACY__ERASURE_SALT", SALT)
+        assert main(["erase", "--email", email, "--reason", "guard test"]) == 0
+    con = duckdb.connect(str(erased_world.warehouse))
+    try:
+        with pytest.raises(duckdb.InvalidInputException, match="PRIVACY__ERASURE_SALT"):
+            con.execute("select count(*) from marts.email_audience").fetchone()
+        con.execute("set variable customer360_erasure_salt = ?", [SALT])
+        still_in_customers = con.execute("select count(*) from marts.customers where customer_id = ?", [customer_id])
+        assert still_in_customers.fetchone()[0] == 1  # not applied yet: the person is still everywhere
+        in_audience = con.execute("select count(*) from marts.email_audience where customer_id = ?", [customer_id])
+        assert in_audience.fetchone()[0] == 0
+    finally:
+        con.close()
