@@ -212,6 +212,7 @@ def test_an_erased_person_is_nowhere_in_the_warehouse_or_the_pipelines_folder(er
     assert scan_files(world.pipelines) == []
     con = duckdb.connect(str(world.warehouse))
     try:
+        con.execute("set variable customer360_erasure_salt = ?", [SALT])
         requests = con.execute("select * from privacy.erasure_requests").fetchall()
         identifiers = con.execute("select identifier_kind, origin, identifier_hash from privacy.erased_identifiers")
         kinds = identifiers.fetchall()
@@ -242,6 +243,7 @@ def test_a_returning_record_of_an_erased_person_is_blocked(erased_world: World) 
         assert run_dbt(["build", "--select", "stg_privacy__returning_erased_records+", "+email_audience"]).success
     con = duckdb.connect(str(world.warehouse))
     try:
+        con.execute("set variable customer360_erasure_salt = ?", [SALT])
         blocked = con.execute(
             "select source_system, source_table, reason from intermediate.int_quality__quarantine "
             "where rule_name = 'erased'"
