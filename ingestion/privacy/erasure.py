@@ -108,13 +108,8 @@ def set_session_salt(con: Any) -> None:
         con.execute(f"set variable {SALT_VARIABLE} = ?", [salt])
 
 
-def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ?", [SCHEMA])
-                .fetchone()[0])  # fmt: skip
-
-
 def erased_count(con: duckdb.DuckDBPyConnection) -> int:
-    if not _has_schema(con):
+    if not _exists(con, SCHEMA, "erased_identifiers"):
         return 0
     return int(con.execute(f"select count(*) from {SCHEMA}.erased_identifiers").fetchone()[0])
 
@@ -558,7 +553,11 @@ def apply_pending(path: Path | None = None, phase: str = "build") -> ErasureRun 
                 "select count(*) from raw_shopify.deleted_records where topic = 'customers/redact'"
             ).fetchone()[0]
         )
-        if not _has_schema(con) and not has_redactions:
+        pending_requests = (
+            _exists(con, SCHEMA, "erasure_requests")
+            and con.execute(f"select count(*) from {SCHEMA}.erasure_requests where status = 'pending'").fetchone()[0]
+        )
+        if not (has_redactions or pending_requests or erased_count(con)):
             return None
         salt = erasure_salt()
         assert salt is not None
@@ -634,7 +633,7 @@ def _truncate_staging_datasets(con: duckdb.DuckDBPyConnection) -> None:
 
 def status_lines(path: Path | None = None) -> list[str]:
     with warehouse(path) as con:
-        if not _has_schema(con):
+        if not _exists(con, SCHEMA, "erasure_requests"):
             return ["no erasure requests"]
         rows = con.execute(
             f"select r.request_id, r.received_at, r.channel, r.status, r.applied_at, r.source_records_erased, "
