@@ -38,7 +38,11 @@ NAME_RULES: tuple[tuple[str, str], ...] = (
 )
 
 EMAIL = re.compile(r"[^@\s\"'*]+@[^@\s\"']+\.[a-z]{2,}", re.IGNORECASE)  # '***@domain' is masked
-PHONE = re.compile(r"^\s*(\+|00)[1-9][0-9 ().\-]{6,18}[0-9]\s*$|^\(?\d{3}\)?[ .\-]\d{3}[ .\-]\d{4}$|^0\d{3,4} \d{6,7}$")
+PHONE = re.compile(
+    r"^\s*(\+|00)[1-9][0-9 ().\-]{6,18}[0-9]\s*$"  # international
+    r"|^\(?\d{3}\)?[ .\-]\d{3}[ .\-]\d{4}$"  # North American, written with separators
+    r"|^0\d{2,4}[ \-]?\d{3,4}[ \-]?\d{3,4}$"  # national trunk prefix 0 (UK, France, Germany ...)
+)
 IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 USER_AGENT = re.compile(r"Mozilla/\d|AppleWebKit|Gecko/")
 URL_WITH_QUERY = re.compile(r"https?://[^\s?]+\?\S+|^\?[^=\s]+=")

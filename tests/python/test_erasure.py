@@ -32,6 +32,12 @@ HUBSPOT_ID, SHOPIFY_ID, ORDER_ID = "990001", 7199999001, 5299999001
 ANONYMOUS_ID = "9f1c2d3e-aaaa-4bbb-8ccc-quillfeather"
 
 
+def _upsert(path: Path, record: dict[str, object]) -> None:
+    """Write ``record`` into a JSONL file of the local servers, replacing the line with its id."""
+    lines = [line for line in path.read_text().splitlines() if json.loads(line)["id"] != record["id"]]
+    path.write_text("\n".join([*lines, json.dumps(record)]) + "\n")
+
+
 def plant(data: Path, updated: str = "2026-10-20T10:00:00") -> None:
     """The planted person, written into each source's own files: HubSpot, Shopify (customer and order),
     Segment (identify + page) and the legacy CRM CSV drop."""
@@ -47,15 +53,14 @@ def plant(data: Path, updated: str = "2026-10-20T10:00:00") -> None:
         },
         "createdAt": "2025-01-10T10:00:00.000Z", "updatedAt": f"{updated}.000Z", "archived": False,
     }  # fmt: skip
-    with (data / "hubspot" / "contacts.jsonl").open("a") as out:
-        out.write(json.dumps(hubspot) + "\n")
+    _upsert(data / "hubspot" / "contacts.jsonl", hubspot)
     address = {
         "first_name": "Zebulon", "last_name": "Quillfeather", "company": None, "address1": "77 Wisteria Quay",
         "address2": None, "city": "San Francisco", "province": "California", "province_code": "CA",
         "country": "United States", "country_code": "US", "zip": "94110", "phone": PHONE,
         "name": "Zebulon Quillfeather",
     }  # fmt: skip
-    customer = json.loads((data / "shopify" / "customers.jsonl").read_text().splitlines()[0])
+    customer = json.loads((data / "shopify" / "customers.jsonl").read_text().splitlines()[0])  # a template
     customer.update(
         id=SHOPIFY_ID, email=EMAIL, first_name="Zebulon", last_name="Quillfeather", phone="+14155550199",
         note="Zebulon prefers the side door", created_at="2025-01-10T10:00:00-08:00",
@@ -63,8 +68,7 @@ def plant(data: Path, updated: str = "2026-10-20T10:00:00") -> None:
     )  # fmt: skip
     customer["addresses"] = [{**address, "id": 8299999001, "customer_id": SHOPIFY_ID, "default": True}]
     customer["default_address"] = customer["addresses"][0]
-    with (data / "shopify" / "customers.jsonl").open("a") as out:
-        out.write(json.dumps(customer) + "\n")
+    _upsert(data / "shopify" / "customers.jsonl", customer)
     order = json.loads((data / "shopify" / "orders.jsonl").read_text().splitlines()[0])
     order.update(
         id=ORDER_ID, name="#99001", order_number=99001, email=EMAIL, phone=PHONE,
@@ -75,8 +79,7 @@ def plant(data: Path, updated: str = "2026-10-20T10:00:00") -> None:
     )  # fmt: skip
     for index, item in enumerate(order["line_items"]):
         item["id"] = 13099999001 + index
-    with (data / "shopify" / "orders.jsonl").open("a") as out:
-        out.write(json.dumps(order) + "\n")
+    _upsert(data / "shopify" / "orders.jsonl", order)
     day = updated[:10]
     context = {
         "ip": "203.0.113.77", "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Quillfeather/1.0",
@@ -117,6 +120,7 @@ def scan_warehouse(path: Path) -> list[str]:
     """Every table and view, every column (as text), searched for the planted person's values."""
     con = duckdb.connect(str(path))
     try:
+        con.execute("set variable customer360_erasure_salt = ?", [SALT])  # the activation views need it
         columns = con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
             "where table_schema not in ('information_schema', 'pg_catalog') order by all"

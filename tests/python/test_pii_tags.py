@@ -36,7 +36,7 @@ MANIFEST = settings.PROJECT_ROOT / "target" / "manifest.json"
         ("?ref=zebulon", "url"),
         ("E1 7WB", "postal_code"),
         ("1466 Mission St", "address"),
-        ("2316 Rue Pasteur", None),
+        ("2316 Rue Pasteur", "address"),
         ("12, rue Pasteur", "address"),
     ],
 )
