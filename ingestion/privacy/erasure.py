@@ -533,10 +533,13 @@ class ErasureRun:
     def line(self) -> str:
         tables = len(self.rows_removed)
         rows = sum(self.rows_removed.values())
-        text = (
-            f"erasure: {self.requests_applied} request(s) applied ({self.source_records} source records), "
-            f"{rows:,} rows removed from {tables} table(s), {self.files_deleted} load-package file(s) deleted"
-        )
+        if self.requests_applied:
+            text = (
+                f"erasure: {self.requests_applied} request(s) applied ({self.source_records} source records), "
+                f"{rows:,} rows removed from {tables} table(s), {self.files_deleted} load-package file(s) deleted"
+            )
+        else:
+            text = f"erasure check: {rows:,} returning row(s) of erased people removed from {tables} raw table(s)"
         if self.pending_packages:
             text += f"; unfinished load packages left for their next load: {', '.join(self.pending_packages)}"
         return text

@@ -234,7 +234,7 @@ def test_an_erased_person_is_nowhere_in_the_warehouse_or_the_pipelines_folder(er
 
 def test_a_returning_record_of_an_erased_person_is_blocked(erased_world: World) -> None:
     world = erased_world
-    plant(world.data, updated="2026-10-31T09:00:00")  # every source sends them again, changed
+    plant(world.data, updated="2026-11-01T09:00:00")  # every source sends them again, changed
     with running_servers(world.data) as servers, pytest.MonkeyPatch.context() as env:
         env.setenv("CUSTOMER360_DUCKDB_PATH", str(world.warehouse))
         env.setenv("CUSTOMER360_PIPELINES_DIR", str(world.pipelines))
