@@ -244,7 +244,8 @@ def test_a_returning_record_of_an_erased_person_is_blocked(erased_world: World) 
         load("all", data_dir=world.data)
         assert scan_warehouse(world.warehouse) == []
         assert scan_files(world.pipelines) == []
-        assert run_dbt(["build", "--select", "stg_privacy__returning_erased_records+", "+email_audience"]).success
+        # the quarantine is rebuilt; the audience is a view over the built marts and the live guards
+        assert run_dbt(["build", "--select", "stg_privacy__returning_erased_records+"]).success
     con = duckdb.connect(str(world.warehouse))
     try:
         con.execute("set variable customer360_erasure_salt = ?", [SALT])
