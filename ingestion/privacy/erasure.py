@@ -213,9 +213,6 @@ class Table:
     def has(self, name: str) -> bool:
         return any(c.name == name for c in self.columns)
 
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
-
     def record_keys(self) -> list[str]:
         """SQL expressions giving the ``<source_system>|<source_record_id>`` keys a row is a record of."""
         keys: list[str] = []

@@ -27,7 +27,6 @@ from ingestion.errors import UserError
 SALT_KEY = "privacy.erasure_salt"
 SALT_ENV = "PRIVACY__ERASURE_SALT"
 MIN_SALT_LENGTH = 16
-KINDS = ("email", "phone", "record", "customer")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The same patterns in SQL (ingestion.privacy.erasure) find identifiers inside any text value.
 SQL_EMAIL_TOKEN = r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+"
