@@ -45,19 +45,19 @@
 {% macro create_analyst_safe_views() -%}
     {%- if execute -%}
         {%- set schema = var('analyst_safe_schema', 'analyst_safe') -%}
-        {%- set statements = ['create schema if not exists ' ~ schema] -%}
+        {#- run_query opens a transaction when none is open; dbt rolls back on-run-end's own, so commit here -#}
+        {%- do run_query('create schema if not exists ' ~ schema) -%}
         {%- for node in graph.nodes.values()
             if node.resource_type == 'model' and node.fqn[1] == 'marts' and node.config.enabled -%}
             {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
             {%- if relation is not none -%}
-                {%- do statements.append(
+                {%- do run_query(
                     'create or replace view ' ~ adapter.quote(schema) ~ '.' ~ adapter.quote(node.alias) ~ ' as '
                     ~ customer360.analyst_safe_select(node, relation)
                 ) -%}
             {%- endif -%}
         {%- endfor -%}
-        {#- dbt runs on-run-end inside a transaction it then rolls back: commit the views explicitly -#}
-        {%- do statements.append('commit') -%}
-        {{ return(statements | join(';\n')) }}
+        {%- do adapter.commit() -%}
     {%- endif -%}
+    select 1 as analyst_safe_views
 {%- endmacro %}
