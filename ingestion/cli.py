@@ -1,4 +1,4 @@
-"""The `customer360` command: demo | generate | serve | load | build | mapping | sync | sql | evaluate | run | report.
+"""The `customer360` command: demo, generate, serve, load, build, mapping, sync, erase, sql, evaluate, run, report.
 
 User errors (bad paths, unreachable servers, a locked DuckDB file ...) print one line on stderr and exit
 with status 2; anything else is a bug and keeps its traceback.
@@ -95,6 +95,27 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--path", type=Path, required=True, help="the drop folder (its *.csv files)")
     suggest.add_argument("--out", type=Path, default=None, help="write the mapping here (default: print it)")
     suggest.add_argument("--force", action="store_true", help="replace --out if it exists")
+    erase = commands.add_parser(
+        "erase", help="record erasure requests (salted hashes only); --apply removes the people now"
+    )
+    erase.add_argument("--email", default=None, help="the person's email address")
+    erase.add_argument("--phone", default=None, help="the person's phone in international form (+44 ...)")
+    erase.add_argument("--file", type=Path, default=None, help="CSV of requests: email,phone[,reason]")
+    erase.add_argument(
+        "--hubspot",
+        type=Path,
+        default=None,
+        help="HubSpot gdpr-delete bodies or contact.privacyDeletion webhook events (file or folder)",
+    )
+    erase.add_argument(
+        "--shopify",
+        type=Path,
+        default=None,
+        help="Shopify customers/redact webhook payloads or stored deliveries (file or folder)",
+    )
+    erase.add_argument("--reason", default="data subject erasure request", help="why (kept in the audit table)")
+    erase.add_argument("--apply", action="store_true", help="apply pending requests now, then run dbt build")
+    erase.add_argument("--status", action="store_true", help="list the requests (hashes only, when, why, status)")
 
     sql = commands.add_parser("sql", help="query the warehouse (read-only): one query, or statements from stdin")
     sql.add_argument("query", nargs="?", default=None, help="SQL to run; omit to read statements ending in ';'")
@@ -163,7 +184,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "build":
         from ingestion.dbt_runner import print_outcome, run_dbt
+        from ingestion.privacy.erasure import apply_pending, print_run
 
+        print_run(apply_pending())  # erasure requests first: no build ever sees an erased person
         result = run_dbt(["build", *args.dbt_args], progress=sys.stderr)
         print_outcome(result)
         return 0 if result.success else 1
@@ -173,6 +196,10 @@ def _run(args: argparse.Namespace) -> int:
         result = sync(dry_run=args.dry_run, full=args.full, triggers=not args.no_triggers)
         print(result.line())
         return 0
+    if args.command == "erase":
+        from ingestion.privacy.commands import erase
+
+        return erase(args)
     if args.command == "demo":
         from ingestion.demo import run_demo
 

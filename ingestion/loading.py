@@ -22,6 +22,21 @@ def load(
     mapping: Path | None = None,
     source_name: str | None = None,
 ) -> list[LoadSummary]:
+    summaries = _load(source, data_dir, path, mapping, source_name)
+    if source != "all":  # `all` checks after each of its loads
+        from ingestion.privacy.erasure import enforce_after_load, print_run
+
+        print_run(enforce_after_load())  # an erased person's records that came back leave raw at once
+    return summaries
+
+
+def _load(
+    source: str,
+    data_dir: Path | None = None,
+    path: Path | None = None,
+    mapping: Path | None = None,
+    source_name: str | None = None,
+) -> list[LoadSummary]:
     data = data_dir or settings.data_dir()
     if source == "all":
         if path or mapping or source_name:

@@ -43,12 +43,24 @@ def make_pipeline(source_system: str, duckdb_path: Path | None = None) -> dlt.Pi
     """
     path = duckdb_path or settings.duckdb_path()
     path.parent.mkdir(parents=True, exist_ok=True)
+    keep_no_personal_copies()
     return dlt.pipeline(
         pipeline_name=f"customer360_{source_system}",
         destination=warehouse_destination(path),
         dataset_name=f"raw_{source_system}",
         pipelines_dir=str(settings.pipelines_dir()),
     )
+
+
+def keep_no_personal_copies() -> None:
+    """dlt keeps two copies of every loaded row unless told otherwise: the package files under the
+    pipelines folder and the ``raw_<source>_staging`` dataset a merge goes through. Both are deleted once
+    a load completes (dlt's ``load.delete_completed_jobs`` and ``load.truncate_staging_dataset``), so a
+    person erased from the warehouse is not still on disk (docs/decisions.md, "Privacy"). A deployment
+    that sets either option itself keeps its value."""
+    for key in ("load.delete_completed_jobs", "load.truncate_staging_dataset"):
+        if dlt.config.get(key) is None:
+            dlt.config[key] = True
 
 
 def root_cause(error: BaseException) -> BaseException:

@@ -66,6 +66,9 @@ def run_sql(path: Path, query: str | None, stdin: TextIO = sys.stdin, out: TextI
         if is_duckdb_lock_error(error):
             raise duckdb_locked(path) from error
         raise UserError(f"cannot open {path}: {error}") from error
+    from ingestion.privacy.erasure import set_session_salt
+
+    set_session_salt(con)  # the activation views check erased addresses at read time
     failed = 0
     try:
         interactive = query is None and stdin.isatty()

@@ -40,6 +40,11 @@
         end
     {%- endset -%}
     case
+        {# a person erased on request (int_engagement__erasure_guard, joined by suppression_guard_joins) #}
+        when
+            erased_address.identifier_hash is not null or erased_customer.identifier_hash is not null
+            or not erasure_check.is_salt_set
+            then 'erased'
         when {{ address_guard }}.is_undeliverable then 'undeliverable'
         when ({{ last_opt_out }}) is not null and (({{ last_opt_in }}) is null or ({{ last_opt_in }}) <= ({{ last_opt_out }}))
             then 'unsubscribed'
@@ -48,8 +53,9 @@
 
 
 {#
-    suppression_guard_joins(customer_id_expr, email_expr, customer_guard, address_guard): the two left
-    joins suppression_guard_block_reason reads.
+    suppression_guard_joins(customer_id_expr, email_expr, customer_guard, address_guard): the left joins
+    suppression_guard_block_reason reads (the guard's two subjects, and the erasure guard's address and
+    customer as erased_address / erased_customer).
 #}
 {% macro suppression_guard_joins(customer_id_expr, email_expr, customer_guard='customer_guard', address_guard='address_guard') -%}
     left join {{ ref('int_engagement__suppression_guard') }} as {{ customer_guard }}
@@ -58,6 +64,19 @@
         on
             {{ address_guard }}.subject_kind = 'address'
             and {{ address_guard }}.subject_key = {{ customer360.email_match_key(email_expr) }}
+    {#- evaluates the erasure guard's salt check on every read (raises when erasures exist without the salt) #}
+    cross join (
+        select coalesce(bool_and(is_salt_set), true) as is_salt_set
+        from {{ ref('int_engagement__erasure_guard') }}
+    ) as erasure_check
+    left join {{ ref('int_engagement__erasure_guard') }} as erased_address
+        on
+            erased_address.identifier_kind = 'email'
+            and erased_address.identifier_hash = {{ customer360.erasure_hash('email', 'lower(trim(' ~ email_expr ~ '))') }}
+    left join {{ ref('int_engagement__erasure_guard') }} as erased_customer
+        on
+            erased_customer.identifier_kind = 'customer'
+            and erased_customer.identifier_hash = {{ customer360.erasure_hash('customer', customer_id_expr) }}
 {%- endmacro %}
 
 

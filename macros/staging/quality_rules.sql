@@ -33,6 +33,7 @@
         'value_too_long': 'longer than ' ~ var('staging_max_text_length', 1000) ~ ' characters (var staging_max_text_length)',
         'unknown_reference': 'refers to a record the source never sent',
         'message_id_collision': 'another message already holds this messageId with different content: this copy is kept here',
+        'erased': 'a record of a person erased on request came back in a later load; no value of it is kept',
     }) }}
 {%- endmacro %}
 

@@ -77,6 +77,7 @@ OTHER_RULE_TESTS = {
     "broken_csv_row": (QUARANTINE_UNIT_TESTS, "int_quality__quarantine_order_totals_and_rejections"),
     "unknown_reference": (ROUTING, "test_order_of_an_unknown_customer_is_flagged_not_dropped"),
     "message_id_collision": (SEGMENT_UNIT_TESTS, "stg_segment__rejected_events_rules_by_reason"),
+    "erased": ("tests/python/test_erasure.py", "test_a_returning_record_of_an_erased_person_is_blocked"),
 }  # fmt: skip
 
 

@@ -344,6 +344,23 @@ rejected_rules as (
     from {{ ref('stg_csv_contacts__rejected_rows') }}
 ),
 
+{# Records of erased people delivered again: removed from raw, counted here (never a value). #}
+erased_rules as (
+    select
+        source_system,
+        source_table,
+        run_id as record_key,
+        cast(null as {{ dbt.type_string() }}) as source_location,
+        'erased' as rule_name,
+        'row' as column_name,
+        cast(null as {{ dbt.type_string() }}) as offending_value,
+        {{ dbt.concat(['cast(rows_removed as ' ~ dbt.type_string() ~ ')', "' row(s) removed'"]) }} as reason_detail,
+        'row_excluded' as disposition,
+        blocked_at as loaded_at,
+        run_id as load_id
+    from {{ ref('stg_privacy__returning_erased_records') }}
+),
+
 unioned as (
     {% for check in checks %}
         {% for rule in check.rules %}
@@ -379,6 +396,8 @@ unioned as (
     select * from value_finding_rules
     union all
     select * from rejected_rules
+    union all
+    select * from erased_rules
 ),
 
 {# Rows equal on every identifying column are one finding: kept once (the first value in text order). #}

@@ -1,0 +1,1 @@
+"""Privacy by construction: erasure requests (recorded as salted hashes), their enforcement everywhere."""

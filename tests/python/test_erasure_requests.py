@@ -1,0 +1,99 @@
+"""Erasure requests as people and vendors send them: parsed, normalized, stored as salted hashes only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.cli import main
+from ingestion.errors import UserError
+from ingestion.privacy import identifiers
+from ingestion.privacy.erasure import apply_pending
+
+SALT = "another-test-salt-not-a-secret"
+
+
+def test_hubspot_gdpr_delete_bodies_and_privacy_deletion_events(tmp_path: Path) -> None:
+    (tmp_path / "by_email.json").write_text(json.dumps({"objectId": " Ann@Example.COM ", "idProperty": "email"}))
+    (tmp_path / "by_id.json").write_text(json.dumps({"objectId": "1001"}))
+    (tmp_path / "events.json").write_text(json.dumps([
+        {"objectId": 1002, "subscriptionType": "contact.privacyDeletion", "portalId": 7, "occurredAt": 1},
+    ]))  # fmt: skip
+    requests = identifiers.from_hubspot(tmp_path, "ticket 1")
+    assert [(r.channel, r.identifiers) for r in requests] == [
+        ("hubspot_gdpr_delete", [("email", "ann@example.com")]),
+        ("hubspot_gdpr_delete", [("record", "hubspot|1001")]),
+        ("hubspot_privacy_deletion", [("record", "hubspot|1002")]),
+    ]
+    (tmp_path / "other.json").write_text(json.dumps([{"objectId": 1, "subscriptionType": "contact.creation"}]))
+    with pytest.raises(UserError, match="not a privacy deletion"):
+        identifiers.from_hubspot(tmp_path / "other.json", "x")
+
+
+def test_shopify_customers_redact_payloads_and_stored_deliveries(tmp_path: Path) -> None:
+    payload = {"shop_id": 1, "shop_domain": "s.myshopify.com", "customer": {"id": 71, "email": "B@x.org",
+               "phone": "+1 (415) 555-0100"}, "orders_to_redact": [52, 53]}  # fmt: skip
+    (tmp_path / "a.json").write_text(json.dumps(payload))
+    (tmp_path / "b.json").write_text(json.dumps({"topic": "customers/redact", "payload": {"customer": {"id": 72}}}))
+    requests = identifiers.from_shopify(tmp_path, "redact")
+    assert requests[0].identifiers == [
+        ("record", "shopify|customer:71"), ("email", "b@x.org"), ("phone", "+14155550100"),
+        ("record", "shopify|order:52"), ("record", "shopify|order:53"),
+    ]  # fmt: skip
+    assert requests[1].identifiers == [("record", "shopify|customer:72")]
+    (tmp_path / "c.json").write_text(json.dumps({"topic": "customers/delete", "payload": {"id": 1}}))
+    with pytest.raises(UserError, match="not customers/redact"):
+        identifiers.from_shopify(tmp_path / "c.json", "x")
+
+
+def test_a_request_file_is_all_or_nothing(tmp_path: Path) -> None:
+    good = tmp_path / "requests.csv"
+    good.write_text("email,phone,reason\na@x.org,,ticket 1\n,+44 20 7946 0000,\n")
+    requests = identifiers.from_csv(good, "default reason")
+    assert [(r.identifiers, r.reason) for r in requests] == [
+        ([("email", "a@x.org")], "ticket 1"), ([("phone", "+442079460000")], "default reason"),
+    ]  # fmt: skip
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,phone\na@x.org,\nnot-an-address,\n")
+    with pytest.raises(UserError, match=r"bad.csv, line 3: not an email address: no… \(14 characters\)"):
+        identifiers.from_csv(bad, "x")
+    national = tmp_path / "national.csv"
+    national.write_text("email,phone\n,020 7946 0000\n")
+    with pytest.raises(UserError, match="international form"):
+        identifiers.from_csv(national, "x")
+
+
+def test_only_salted_hashes_are_stored_and_the_salt_is_required(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PRIVACY__ERASURE_SALT", raising=False)
+    assert main(["erase", "--email", "carol@example.org"]) == 2
+    assert "PRIVACY__ERASURE_SALT" in capsys.readouterr().err
+    assert apply_pending(warehouse) is None  # never asked to erase anyone: no salt needed to build
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", "short")
+    assert main(["erase", "--email", "carol@example.org"]) == 2
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
+    assert main(["erase", "--email", " Carol@Example.org", "--phone", "+1 415 555 0100", "--reason", "art. 17"]) == 0
+    con = duckdb.connect(str(warehouse))
+    try:
+        dump = " ".join(
+            str(value)
+            for table in ("erasure_requests", "erased_identifiers")
+            for row in con.execute(f"select * from privacy.{table}").fetchall()
+            for value in row
+        )
+        hashes = {row[0] for row in con.execute("select identifier_hash from privacy.erased_identifiers").fetchall()}
+    finally:
+        con.close()
+    assert "carol" not in dump.lower() and "4155550100" not in dump
+    assert "art. 17" in dump and "pending" in dump
+    assert hashes == {
+        identifiers.identifier_hash(SALT, "email", "carol@example.org"),
+        identifiers.identifier_hash(SALT, "phone", "+14155550100"),
+    }
+    monkeypatch.delenv("PRIVACY__ERASURE_SALT")
+    with pytest.raises(UserError, match="PRIVACY__ERASURE_SALT"):
+        apply_pending(warehouse)  # requests exist: a build without the salt fails closed
