@@ -65,12 +65,11 @@ FORMATTING: dict[str, tuple[dict[str, str], str, str]] = {
 QUARANTINE_UNIT_TESTS = "models/intermediate/quality/_quality__unit_tests.yml"
 SEGMENT_UNIT_TESTS = "models/staging/segment/_segment__unit_tests.yml"
 ROUTING = "tests/python/test_quarantine_routing.py"
+CSV_UNIT_TESTS = "models/staging/csv_contacts/_csv_contacts__unit_tests.yml"
 OTHER_RULE_TESTS = {
     "negative_amount": (ROUTING, "test_negative_total_spent_is_nulled_and_quarantined"),
     "order_total_mismatch": (QUARANTINE_UNIT_TESTS, "int_quality__quarantine_order_totals_and_rejections"),
-    "missing_required_key": (
-        "models/staging/csv_contacts/_csv_contacts__unit_tests.yml", "base_csv_contacts__contact_rows_formats_consent_and_keys"
-    ),
+    "missing_required_key": (CSV_UNIT_TESTS, "base_csv_contacts__contact_rows_formats_consent_and_keys"),
     "unknown_enum": (ROUTING, "test_unseen_hubspot_enums_are_quarantined"),
     "missing_identity": (SEGMENT_UNIT_TESTS, "stg_segment__events_identity_traits_and_flags"),
     "broken_json": (SEGMENT_UNIT_TESTS, "stg_segment__rejected_events_rules_by_reason"),
