@@ -71,3 +71,30 @@ def max_reject_text_bytes() -> int:
     """A rejected row's raw text is stored up to this many bytes; a longer one is stored as a pointer
     (file, byte offset, byte length) into the file instead."""
     return _positive_int_from_env(MAX_REJECT_TEXT_BYTES_ENV, DEFAULT_MAX_REJECT_TEXT_BYTES)
+
+
+DUCKDB_MEMORY_LIMIT_ENV = "CUSTOMER360_DUCKDB_MEMORY_LIMIT"
+DUCKDB_THREADS_ENV = "CUSTOMER360_DUCKDB_THREADS"
+DUCKDB_TEMP_DIRECTORY_ENV = "CUSTOMER360_DUCKDB_TEMP_DIRECTORY"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
+DEFAULT_DUCKDB_THREADS = 2
+
+
+def duckdb_config() -> dict[str, str]:
+    """DuckDB's memory limit, threads and spill folder, for every connection the project opens.
+
+    The same variables and defaults as profiles.yml (dbt): ``memory_limit`` 4GB (DuckDB's own default is
+    80% of RAM, which let one 100k-people build reach 18 GB), 2 threads, and the spill folder next to the
+    warehouse file (``<warehouse>.tmp``), so a query larger than the limit spills instead of failing.
+    """
+    threads = os.environ.get(DUCKDB_THREADS_ENV, "").strip() or str(DEFAULT_DUCKDB_THREADS)
+    if not threads.isdigit() or int(threads) < 1:
+        from ingestion.errors import UserError
+
+        raise UserError(f"{DUCKDB_THREADS_ENV} must be a positive number of threads, got {threads!r}")
+    temp = os.environ.get(DUCKDB_TEMP_DIRECTORY_ENV, "").strip()
+    return {
+        "memory_limit": os.environ.get(DUCKDB_MEMORY_LIMIT_ENV, "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT,
+        "threads": threads,
+        "temp_directory": str(Path(temp).expanduser().resolve()) if temp else f"{duckdb_path()}.tmp",
+    }

@@ -455,7 +455,7 @@ def segment_source(
             progress(f"segment: {parsed['good'] + parsed['bad']:,} lines parsed, {parsed['bad']:,} rejected")
             return dlt.mark.with_table_name(pa.concat_tables(pieces).cast(EVENTS_SCHEMA), EVENTS_TABLE)
 
-        con = duckdb.connect()
+        con = duckdb.connect(config=settings.duckdb_config())
         try:
             con.execute("SET TimeZone = 'UTC'")
             collisions = _Collisions(con, stored_hashes)
