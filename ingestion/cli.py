@@ -55,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
         "birth; no email, no phone) with realistic noise; mixed: the same, part of the records with an email",
     )
     generate.add_argument("--noise", type=float, default=1.0, help="person-records/mixed: noise rate multiplier")
+    generate.add_argument(
+        "--delta",
+        action="store_true",
+        help="add the next small batch (new people, changed contacts, new orders and events, late events) to "
+        "the existing demo folder --out, as new files next to the old ones (none is rewritten)",
+    )
+    generate.add_argument(
+        "--delta-share", type=float, default=0.01, help="--delta: about this share of the people touched (0.01)"
+    )
 
     serve = commands.add_parser("serve", help="serve generated data as local HubSpot and Shopify APIs")
     serve.add_argument("--data", type=Path, default=None)
@@ -83,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "generate" and args.delta:
+        from ingestion.generate.delta import generate_delta
+
+        entry = generate_delta(args.out or settings.data_dir(), share=args.delta_share)
+        print(f"wrote delta {entry['number']} ({len(entry['files'])} new files) to {args.out or settings.data_dir()}")
+        return 0
     if args.command == "generate":
         if args.profile != "demo":
             from ingestion.generate.person_records import generate_person_records
