@@ -170,8 +170,8 @@ def raw_rows(warehouse: Path, source: str) -> int:
         con.close()
 
 
-def slowest_nodes(count: int = 10) -> list[tuple[str, float]]:
-    path = ROOT / "target" / "run_results.json"
+def slowest_nodes(target: Path, count: int = 10) -> list[tuple[str, float]]:
+    path = target / "run_results.json"
     if not path.is_file():
         return []
     results = json.loads(path.read_text(encoding="utf-8"))["results"]
@@ -244,6 +244,9 @@ def bench_size(size: str, people: int, seed: int, work: Path, as_of: str) -> Siz
         CUSTOMER360_PIPELINES_DIR=str(folder / "dlt"),
         RUNTIME__DLTHUB_TELEMETRY="false",
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        # dbt's artifacts (run_results.json) and log per run, not in the project's target/ and logs/
+        DBT_TARGET_PATH=str(folder / "target"),
+        DBT_LOG_PATH=str(folder / "logs"),
     )
     cli = [sys.executable, "-m", "ingestion.cli"]
     result = SizeResult(size, people)
@@ -284,7 +287,7 @@ def bench_size(size: str, people: int, seed: int, work: Path, as_of: str) -> Siz
     def build(label: str) -> None:
         stage = run_stage(size, label, [*cli, "build"], env, log)
         result.stages.append(stage)
-        result.slowest_nodes[label] = slowest_nodes()
+        result.slowest_nodes[label] = slowest_nodes(folder / "target")
 
     build("build full")
     result.duckdb_file_mb = round(warehouse.stat().st_size / 1e6, 1)
@@ -376,23 +379,25 @@ def main() -> int:
         "duckdb_config": settings.duckdb_config(),
     }
     print(f"machine: {machine}", flush=True)
-    results = [bench_size(size, SIZES[size], args.seed, args.work, args.as_of) for size in sizes]
-    machine["load_average_at_end"] = os.getloadavg()
-    print_table(results)
     out = args.json or args.work / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload: dict[str, Any] = {
-        "machine": machine,
-        "results": [
-            {
-                **{k: v for k, v in asdict(r).items() if k != "stages"},
-                "stages": [{**asdict(s), "rows_per_s": s.rows_per_s} for s in r.stages],
-            }
-            for r in results
-        ],
-    }
-    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {out}")
+    results: list[SizeResult] = []
+    for size in sizes:  # the JSON is rewritten after each size, so a long run keeps what it measured
+        results.append(bench_size(size, SIZES[size], args.seed, args.work, args.as_of))
+        machine["load_average_at_end"] = os.getloadavg()
+        payload: dict[str, Any] = {
+            "machine": machine,
+            "results": [
+                {
+                    **{k: v for k, v in asdict(r).items() if k != "stages"},
+                    "stages": [{**asdict(s), "rows_per_s": s.rows_per_s} for s in r.stages],
+                }
+                for r in results
+            ],
+        }
+        out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print_table(results)
+        print(f"\nwrote {out}", flush=True)
     return 0 if all(s.ok for r in results for s in r.stages) else 1
 
 
