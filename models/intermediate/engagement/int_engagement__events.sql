@@ -87,10 +87,14 @@ to_process as (
     from staged
     {% if is_incremental() %}
         where
-            staged.loaded_at > (select coalesce(max(loaded_at), {{ customer360.watermark_floor() }}) from {{ this }})
+            staged.loaded_at > (
+                select coalesce(max(already_built.loaded_at), {{ customer360.watermark_floor() }})
+                from {{ this }} as already_built
+            )
             -- a message staged with a date in the future at the last build counts once its time has come
             or staged.event_at > (
-                select {{ dbt.dateadd('day', var('staging_future_grace_days', 1), 'max(loaded_at)') }} from {{ this }}
+                select {{ dbt.dateadd('day', var('staging_future_grace_days', 1), 'max(already_built.loaded_at)') }}
+                from {{ this }} as already_built
             )
             or staged.identity_key in (select changed_keys.identity_key from changed_keys)
     {% endif %}

@@ -46,12 +46,16 @@ with
             events.anonymous_id is not null
             and (
                 events.loaded_at > (
-                    select coalesce(max(last_loaded_at), {{ customer360.watermark_floor() }}) from {{ this }}
+                    select coalesce(max(already_built.last_loaded_at), {{ customer360.watermark_floor() }})
+                    from {{ this }} as already_built
                 )
                 -- an event that entered int_engagement__events late because its date was in the future
                 or events.event_at > (
-                    select {{ dbt.dateadd('day', var('staging_future_grace_days', 1), 'max(last_loaded_at)') }}
-                    from {{ this }}
+                    select
+                        {{ dbt.dateadd(
+                            'day', var('staging_future_grace_days', 1), 'max(already_built.last_loaded_at)'
+                        ) }}
+                    from {{ this }} as already_built
                 )
             )
         union
