@@ -301,10 +301,10 @@ def bench_size(size: str, people: int, seed: int, work: Path, as_of: str) -> Siz
         size, "evaluate", [*cli, "evaluate", "--truth", str(data / "truth" / "source_records.csv")], env, log
     )
     result.stages.append(stage)
-    lines = log.read_text(encoding="utf-8").splitlines()
-    result.evaluate = " | ".join(
-        line.strip() for line in lines[-12:] if any(k in line for k in ("F1", "precision", "recall"))
-    )
+    text = log.read_text(encoding="utf-8")
+    lines = text[text.rindex("ingestion.cli evaluate") :].splitlines()
+    wanted = ("precision:", "recall:", "f1:", "customers:")
+    result.evaluate = " | ".join(line.strip() for line in lines if line.startswith(wanted))
     return result
 
 
