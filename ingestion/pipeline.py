@@ -32,7 +32,7 @@ def warehouse_destination(path: Path) -> Destination:  # type: ignore[type-arg]
     checksums never run ahead of the data. DuckDB's memory limit, threads and spill folder are the
     project's (``settings.duckdb_config``), the same as dbt's.
     """
-    credentials = {"database": str(path), "global_config": settings.duckdb_config()}
+    credentials = {"database": str(path), "global_config": settings.duckdb_warehouse_settings()}
     return dlt.destinations.duckdb(credentials, supports_transactions=True)
 
 
