@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--planted-outage", default=None, help="run-history: the source that delivers 0 rows in the last run"
     )
+    generate.add_argument(
+        "--delta",
+        action="store_true",
+        help="add the next small batch (new people, changed contacts, new orders and events, late events) to "
+        "the existing demo folder --out, as new files next to the old ones (none is rewritten)",
+    )
+    generate.add_argument(
+        "--delta-share", type=float, default=0.01, help="--delta: about this share of the people touched (0.01)"
+    )
 
     serve = commands.add_parser("serve", help="serve generated data as local HubSpot and Shopify APIs")
     serve.add_argument("--data", type=Path, default=None)
@@ -135,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "generate" and args.delta:
+        from ingestion.generate.delta import generate_delta
+
+        entry = generate_delta(args.out or settings.data_dir(), share=args.delta_share)
+        print(f"wrote delta {entry['number']} ({len(entry['files'])} new files) to {args.out or settings.data_dir()}")
+        return 0
     if args.command == "generate":
         if args.profile == "run-history":
             from ingestion.generate.run_history import write_history

@@ -29,9 +29,11 @@ def warehouse_destination(path: Path) -> Destination:  # type: ignore[type-arg]
     deletes and inserts of one table and its child tables) commits as one DuckDB transaction, which
     DuckDB makes durable all at once or not at all. dlt marks a load complete (``_dlt_loads``) only after
     every merge job, and restores pipeline state only from complete loads, so cursors and file
-    checksums never run ahead of the data.
+    checksums never run ahead of the data. DuckDB's memory limit, threads and spill folder are the
+    project's (``settings.duckdb_config``), the same as dbt's.
     """
-    return dlt.destinations.duckdb(str(path), supports_transactions=True)
+    credentials = {"database": str(path), "global_config": settings.duckdb_warehouse_settings()}
+    return dlt.destinations.duckdb(credentials, supports_transactions=True)
 
 
 def make_pipeline(source_system: str, duckdb_path: Path | None = None) -> dlt.Pipeline:

@@ -71,3 +71,42 @@ def max_reject_text_bytes() -> int:
     """A rejected row's raw text is stored up to this many bytes; a longer one is stored as a pointer
     (file, byte offset, byte length) into the file instead."""
     return _positive_int_from_env(MAX_REJECT_TEXT_BYTES_ENV, DEFAULT_MAX_REJECT_TEXT_BYTES)
+
+
+DUCKDB_MEMORY_LIMIT_ENV = "CUSTOMER360_DUCKDB_MEMORY_LIMIT"
+DUCKDB_THREADS_ENV = "CUSTOMER360_DUCKDB_THREADS"
+DUCKDB_TEMP_DIRECTORY_ENV = "CUSTOMER360_DUCKDB_TEMP_DIRECTORY"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
+DEFAULT_DUCKDB_THREADS = 2
+
+
+def duckdb_config() -> dict[str, str]:
+    """DuckDB's memory limit, threads and spill folder, for every connection the project opens.
+
+    The same variables and defaults as profiles.yml (dbt): ``memory_limit`` 4GB (DuckDB's own default is
+    80% of RAM, which let one 100k-people build reach 18 GB), 2 threads, and a spill folder
+    (``CUSTOMER360_DUCKDB_TEMP_DIRECTORY``, default ``<warehouse>.tmp``), so a query larger than the limit
+    spills instead of failing.
+    """
+    threads = os.environ.get(DUCKDB_THREADS_ENV, "").strip() or str(DEFAULT_DUCKDB_THREADS)
+    if not threads.isdigit() or int(threads) < 1:
+        from ingestion.errors import UserError
+
+        raise UserError(f"{DUCKDB_THREADS_ENV} must be a positive number of threads, got {threads!r}")
+    temp = os.environ.get(DUCKDB_TEMP_DIRECTORY_ENV, "").strip()
+    return {
+        "memory_limit": os.environ.get(DUCKDB_MEMORY_LIMIT_ENV, "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT,
+        "threads": threads,
+        "temp_directory": str(Path(temp).expanduser().resolve()) if temp else f"{duckdb_path()}.tmp",
+    }
+
+
+def duckdb_warehouse_settings() -> dict[str, str]:
+    """``duckdb_config()`` without the spill folder, for settings applied to the warehouse with SET.
+
+    dlt (like dbt-duckdb) runs them on connections to the warehouse that may share one DuckDB instance, and
+    DuckDB refuses to switch ``temp_directory`` once it has been used, even to the same path. The warehouse
+    spills to DuckDB's default for a file, ``<warehouse>.tmp``; ``duckdb_config()`` (with the folder) is for
+    the loaders' own in-memory connections, configured once when they open.
+    """
+    return {key: value for key, value in duckdb_config().items() if key != "temp_directory"}

@@ -136,11 +136,11 @@ class ContactStore:
         except (ValueError, KeyError, TypeError) as error:
             raise UserError(f"{properties_file} is not a HubSpot properties response: {error}") from error
         archived_file = folder / "contacts_archived.jsonl"  # optional: only when contacts were merged
-        return cls(
-            _read_jsonl(contacts_file),
-            _read_jsonl(archived_file) if archived_file.is_file() else [],
-            properties,
-        )
+        # `generate --delta` adds contacts.delta-NNNN.jsonl files: read after the base, a later version
+        # of a contact replaces the earlier one
+        contacts = [record for path in _with_deltas(contacts_file) for record in _read_jsonl(path)]
+        archived = [record for path in _with_deltas(archived_file) for record in _read_jsonl(path)]
+        return cls(contacts, archived, properties)
 
     # -- internals ------------------------------------------------------------------------------------
     def _put(self, table: dict[str, dict], keys: list[tuple[tuple[int, str], str]], contact: dict) -> None:
@@ -280,6 +280,11 @@ class ContactStore:
             self.properties.append(definition)
             self.version += 1
             return definition
+
+
+def _with_deltas(path: Path) -> list[Path]:
+    """A base file (if present) and its ``<stem>.delta-NNNN.jsonl`` files, in order."""
+    return [p for p in [path, *sorted(path.parent.glob(f"{path.stem}.delta-*.jsonl"))] if p.is_file()]
 
 
 def _read_jsonl(path: Path) -> list[dict]:

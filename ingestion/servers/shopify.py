@@ -228,24 +228,29 @@ class ShopifyServer(SourceServer):
     # -- data ----------------------------------------------------------------------------------
     @staticmethod
     def _load(path: Path, name: str) -> _Collection:
+        """The base file, then its deltas (``<name>.delta-NNNN.jsonl``, `generate --delta`) in order: a
+        record in a later file replaces the one with its id, as an update in the shop would."""
         if not path.is_file():
             raise UserError(f"missing {path}; run `customer360 generate` to create the Shopify demo data")
         collection = _Collection(name)
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                text = line.strip()
-                if not text:
-                    continue
-                try:
-                    record = orjson.loads(text)
-                    record_id = int(record["id"])
-                except (KeyError, TypeError, ValueError) as error:
-                    raise UserError(f"{path}:{number}: not a Shopify {name[:-1]} with an id ({error})") from error
-                if record_id in collection.raw:
-                    raise UserError(f"{path}:{number}: duplicate {name[:-1]} id {record_id}")
-                # The line itself is what gets served: no re-encoding, and one sort at the end.
-                collection.raw[record_id] = text
-                collection.meta[record_id] = _meta(record)
+        for file in [path, *sorted(path.parent.glob(f"{path.stem}.delta-*.jsonl"))]:
+            seen: set[int] = set()
+            with file.open(encoding="utf-8") as lines:
+                for number, line in enumerate(lines, start=1):
+                    text = line.strip()
+                    if not text:
+                        continue
+                    try:
+                        record = orjson.loads(text)
+                        record_id = int(record["id"])
+                    except (KeyError, TypeError, ValueError) as error:
+                        raise UserError(f"{file}:{number}: not a Shopify {name[:-1]} with an id ({error})") from error
+                    if record_id in seen:
+                        raise UserError(f"{file}:{number}: duplicate {name[:-1]} id {record_id}")
+                    seen.add(record_id)
+                    # The line itself is what gets served: no re-encoding, and one sort at the end.
+                    collection.raw[record_id] = text
+                    collection.meta[record_id] = _meta(record)
         collection.ids = sorted(collection.raw)
         return collection
 

@@ -501,7 +501,7 @@ def _read_file(
 
     select = ", ".join(projection(name) for name in target.names)
     options = _csv_options(layout, positional, "csv_rejects", ["null_padding = false"])
-    con = duckdb.connect()
+    con = duckdb.connect(config=settings.duckdb_config())
     try:
         good = con.sql(f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})").to_arrow_table()
         rejects = [

@@ -32,6 +32,7 @@ import itertools
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -459,7 +460,7 @@ def segment_source(
             progress(f"segment: {parsed['good'] + parsed['bad']:,} lines parsed, {parsed['bad']:,} rejected")
             return dlt.mark.with_table_name(pa.concat_tables(pieces).cast(EVENTS_SCHEMA), EVENTS_TABLE)
 
-        con = duckdb.connect()
+        con = duckdb.connect(config=settings.duckdb_config())
         try:
             con.execute("SET TimeZone = 'UTC'")
             collisions = _Collisions(con, stored_hashes)
@@ -562,8 +563,12 @@ def _with_pointers(bad: pa.Table, by_file: dict[str, ScannedFile], rejected_at: 
     )
 
 
-def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
-    """A lookup of the content hashes of the warehouse's copies of some message ids (dlt's SQL client)."""
+def _stored_hashes(pipeline: dlt.Pipeline, keep_open: ExitStack) -> StoredHashes:
+    """A lookup of the content hashes of the warehouse's copies of some message ids (dlt's SQL client).
+
+    One client for the whole load, opened on the first lookup and closed by ``keep_open``: a client per
+    batch reopened the warehouse file for every event file (0.26 s each; 14 of a 60 s delta load).
+    """
     with pipeline.sql_client() as client:
         exists = client.execute_sql(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
@@ -572,19 +577,22 @@ def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
         )
     if not exists or not exists[0][0]:
         return _no_stored_hashes  # a first load
+    clients: list[Any] = []
 
     def lookup(ids: pa.Array) -> pa.Table:
-        with pipeline.sql_client() as client:
-            con = client.native_connection
-            con.register("c360_message_ids", pa.table({"message_id": ids}))
-            try:
-                return con.sql(
-                    f"SELECT e.message_id, {CONTENT_HASH_SQL} AS content_hash "
-                    f"FROM {client.make_qualified_table_name(EVENTS_TABLE)} AS e "
-                    "SEMI JOIN c360_message_ids USING (message_id)"
-                ).to_arrow_table()
-            finally:
-                con.unregister("c360_message_ids")
+        if not clients:
+            clients.append(keep_open.enter_context(pipeline.sql_client()))
+        client = clients[0]
+        con = client.native_connection
+        con.register("c360_message_ids", pa.table({"message_id": ids}))
+        try:
+            return con.sql(
+                f"SELECT e.message_id, {CONTENT_HASH_SQL} AS content_hash "
+                f"FROM {client.make_qualified_table_name(EVENTS_TABLE)} AS e "
+                "SEMI JOIN c360_message_ids USING (message_id)"
+            ).to_arrow_table()
+        finally:
+            con.unregister("c360_message_ids")
 
     return lookup
 
@@ -632,8 +640,9 @@ def load_segment(events_dir: Path) -> LoadSummary:
                 files_unchanged=len(plan.unchanged),
             )
         stats: dict[str, int] = {}
-        source = segment_source(events_dir, plan.to_load, plan.state_after, stats, _stored_hashes(pipeline))
-        run_committed(pipeline, source)
+        with ExitStack() as keep_open:
+            stored = _stored_hashes(pipeline, keep_open)
+            run_committed(pipeline, segment_source(events_dir, plan.to_load, plan.state_after, stats, stored))
     return FileLoadSummary(
         SOURCE,
         rows_by_table={EVENTS_TABLE: stats.get("events", 0), REJECTED_TABLE: stats.get("rejected", 0)},

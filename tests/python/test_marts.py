@@ -35,6 +35,7 @@ INCREMENTAL_MODELS = {
     "order_items": ("marts", "line_item_id"),
     "web_sessions": ("marts", "session_id"),
     "int_engagement__events": ("intermediate", "message_id"),
+    "stg_segment__events": ("staging", "message_id"),
 }
 NO_LOOKBACK = "{incremental_lookback_hours: 0}"
 # Changes are dated just after the demo's as-of day (2026-11-01), as a next day's activity would be.

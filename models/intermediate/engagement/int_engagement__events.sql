@@ -4,10 +4,13 @@
     device's events carry the customer once the device is identified, see
     int_engagement__identity_resolution).
 
-    Incremental (merge on message_id): a run reprocesses messages loaded since the newest one already
-    here minus `incremental_lookback_hours` (late-arriving events, loads committed out of order), plus
-    every message of a device whose customer changed since it was written (a device identified later, two
-    customers merged). Same data → same table, incremental or full refresh.
+    Incremental (merge on message_id) over load watermarks: a run processes the messages of loads newer
+    than the newest load already here (a late-arriving event comes in a new load, so it is among them;
+    Segment loads run one at a time and commit in load-id order), the messages staged with a future date
+    at the last build whose time has come (their date is after that build's newest load plus
+    `staging_future_grace_days`), and every message of a device whose customer changed since it was
+    written (a device identified later, two customers merged). Same data → same table, incremental or
+    full refresh; a build with nothing new processes nothing.
 #}
 
 {{ config(
@@ -83,11 +86,17 @@ to_process as (
     select staged.*
     from staged
     {% if is_incremental() %}
-        where staged.loaded_at >= (
-            select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(loaded_at)') }}
-            from {{ this }}
-        )
-        or staged.identity_key in (select changed_keys.identity_key from changed_keys)
+        where
+            staged.loaded_at > (
+                select coalesce(max(already_built.loaded_at), {{ customer360.watermark_floor() }})
+                from {{ this }} as already_built
+            )
+            -- a message staged with a date in the future at the last build counts once its time has come
+            or staged.event_at > (
+                select {{ dbt.dateadd('day', var('staging_future_grace_days', 1), 'max(already_built.loaded_at)') }}
+                from {{ this }} as already_built
+            )
+            or staged.identity_key in (select changed_keys.identity_key from changed_keys)
     {% endif %}
 )
 

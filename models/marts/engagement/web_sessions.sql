@@ -6,10 +6,10 @@
     the device once the device is identified — retroactively, for sessions before the login too.
     Server-side messages (userId only, no device) are not sessions.
 
-    Incremental (delete+insert by anonymous_id): every device with an event loaded within the
-    look-back window, or whose customer changed, has all its sessions rebuilt from its whole history, so
-    a late event that lands between or inside existing sessions splits or merges them exactly as a full
-    refresh would.
+    Incremental (delete+insert by anonymous_id): every device with an event of a load newer than the
+    newest one here (or an event int_engagement__events took in late, see there), or whose customer
+    changed, has all its sessions rebuilt from its whole history, so a late event that lands between or
+    inside existing sessions splits or merges them exactly as a full refresh would.
 #}
 
 {{ config(
@@ -24,20 +24,47 @@
 with
 
 {% if is_incremental() %}
+    device_customers as (
+        select distinct
+            anonymous_id,
+            customer_id
+        from {{ ref('int_engagement__events') }}
+        where anonymous_id is not null
+    ),
+
+    built_device_customers as (
+        select distinct
+            anonymous_id,
+            customer_id
+        from {{ this }}
+    ),
+
     devices_to_rebuild as (
         select events.anonymous_id
         from {{ ref('int_engagement__events') }} as events
         where
             events.anonymous_id is not null
-            and events.loaded_at >= (
-                select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(last_loaded_at)') }}
-                from {{ this }}
+            and (
+                events.loaded_at > (
+                    select coalesce(max(already_built.last_loaded_at), {{ customer360.watermark_floor() }})
+                    from {{ this }} as already_built
+                )
+                -- an event that entered int_engagement__events late because its date was in the future
+                or events.event_at > (
+                    select
+                        {{ dbt.dateadd(
+                            'day', var('staging_future_grace_days', 1), 'max(already_built.last_loaded_at)'
+                        ) }}
+                    from {{ this }} as already_built
+                )
             )
         union
-        select events.anonymous_id
-        from {{ ref('int_engagement__events') }} as events
-        inner join {{ this }} as already_built on events.anonymous_id = already_built.anonymous_id
-        where events.customer_id is distinct from already_built.customer_id
+        -- devices whose customer changed: compared on distinct (device, customer) pairs, not event x session
+        select device_customers.anonymous_id
+        from device_customers
+        inner join built_device_customers
+            on device_customers.anonymous_id = built_device_customers.anonymous_id
+        where device_customers.customer_id is distinct from built_device_customers.customer_id
     ),
 {% endif %}
 

@@ -1,0 +1,405 @@
+"""The whole pipeline, stage by stage, at 10k / 100k / 1M people: one command, a table and a JSON file.
+
+    python benchmarks/pipeline.py --sizes 10k,100k [--seed 42] [--work .bench] [--json results.json]
+
+For each size, in a fresh folder ``<work>/<size>/`` (data, warehouse, dlt folder), every stage runs as
+its own process of the real CLI (``python -m ingestion.cli ...``) and is timed separately:
+
+  generate · serve (start the local HubSpot/Shopify servers) · load hubspot / shopify / segment /
+  csv_contacts · build (full) · generate --delta (1%) · load (the delta, each source) ·
+  build after delta · build with nothing new · evaluate
+
+Each stage reports wall time, CPU time (user + system of the stage's processes), rows/s where rows are
+counted (raw rows landed by a load, people generated), and the peak resident memory of the stage's
+process tree (sampled from /proc every 0.2 s; the servers run in their own process and are reported
+apart). After the build: the DuckDB file size, and the 10 slowest dbt nodes of each build from
+``target/run_results.json``. Next to each file loader: DuckDB's own ``read_json`` / ``read_csv`` of the
+same files in a separate process (``CREATE TABLE AS`` into an in-memory database), so the loaders' rate
+is compared on the same machine in the same run.
+
+DuckDB settings come from the usual variables (CUSTOMER360_DUCKDB_MEMORY_LIMIT, _THREADS,
+_TEMP_DIRECTORY); the run records them and the machine's load average. Benchmarks are not tests: no
+figure here fails anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
+
+from ingestion import settings  # noqa: E402
+
+SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+LOAD_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
+
+
+@dataclass
+class Stage:
+    size: str
+    name: str
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    rows: int | None = None
+    ok: bool = True
+    note: str = ""
+
+    @property
+    def rows_per_s(self) -> float | None:
+        return self.rows / self.wall_s if self.rows and self.wall_s > 0 else None
+
+
+@dataclass
+class SizeResult:
+    size: str
+    people: int
+    stages: list[Stage] = field(default_factory=list)
+    duckdb_file_mb: float | None = None
+    server_rss_mb: float | None = None
+    slowest_nodes: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    evaluate: str = ""
+
+
+# -- process-tree memory -----------------------------------------------------------------------------
+def _children_map() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_mb(pid: int) -> float:
+    tree = _children_map()
+    pending, total = [pid], 0
+    while pending:
+        current = pending.pop()
+        total += _rss_kb(current)
+        pending.extend(tree.get(current, []))
+    return total / 1024
+
+
+class PeakSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_mb = 0.0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.peak_mb = max(self.peak_mb, tree_rss_mb(self.pid))
+            self._stop_event.wait(0.2)
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return self.peak_mb
+
+
+# -- running stages ----------------------------------------------------------------------------------
+def run_stage(size: str, name: str, argv: list[str], env: dict[str, str], log: Path) -> Stage:
+    """Run one stage as a child process; wall, CPU (from the children's rusage) and peak tree RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"\n$ {' '.join(argv)}\n")
+        out.flush()
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        sampler = PeakSampler(process.pid)
+        sampler.start()
+        code = process.wait()
+        peak = sampler.stop()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    stage = Stage(size, name, round(wall, 2), round(cpu, 2), round(peak, 1), ok=code == 0)
+    if code:
+        stage.note = f"exit {code}, see {log}"
+    print(f"  {name:<28} {wall:8.1f}s wall {cpu:8.1f}s cpu {peak:8.0f} MB{'  FAILED' if code else ''}", flush=True)
+    return stage
+
+
+def raw_rows(warehouse: Path, source: str) -> int:
+    """Rows in the raw tables of one source (dlt's own tables and staging copies excluded)."""
+    if not warehouse.is_file():
+        return 0
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_schema = ? "
+            "and table_name not like '\\_dlt%' escape '\\' and table_type = 'BASE TABLE'",
+            [f"raw_{source}"],
+        ).fetchall()
+        return sum(con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables)
+    finally:
+        con.close()
+
+
+def slowest_nodes(target: Path, count: int = 10) -> list[tuple[str, float]]:
+    path = target / "run_results.json"
+    if not path.is_file():
+        return []
+    results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    ranked = sorted(results, key=lambda r: -r["execution_time"])[:count]
+    return [(r["unique_id"].split(".", 2)[-1], round(r["execution_time"], 2)) for r in ranked]
+
+
+def start_servers(data: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[str], dict[str, str], float]:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ingestion.cli",
+            "serve",
+            "--data",
+            str(data),
+            "--hubspot-port",
+            "0",
+            "--shopify-port",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log.open("a", encoding="utf-8"),
+        text=True,
+    )
+    exports: dict[str, str] = {}
+    assert process.stdout is not None
+    while len(exports) < 4:
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the local servers did not start; see {log}")
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].strip().partition("=")
+            exports[key] = value
+    return process, exports, time.perf_counter() - started
+
+
+def duckdb_read(kind: str, pattern: str, env: dict[str, str], size: str, log: Path) -> Stage:
+    """DuckDB reading the same files itself, in its own process (same memory/thread settings)."""
+    reader = (
+        "read_json(?, format='newline_delimited', ignore_errors=true)"
+        if kind == "json"
+        else ("read_csv(?, union_by_name=true, ignore_errors=true, all_varchar=true)")
+    )
+    code = (
+        "import duckdb,sys,json; from ingestion import settings; "
+        "c=duckdb.connect(config=settings.duckdb_config()); "
+        f'c.execute("create table t as select * from {reader}", [sys.argv[1]]); '
+        "print(c.execute('select count(*) from t').fetchone()[0])"
+    )
+    stage = run_stage(size, f"duckdb read_{kind}", [sys.executable, "-c", code, pattern], env, log)
+    text = log.read_text(encoding="utf-8").rstrip().splitlines()
+    stage.rows = int(text[-1]) if text and text[-1].isdigit() else None
+    return stage
+
+
+def bench_size(size: str, people: int, seed: int, work: Path, as_of: str) -> SizeResult:
+    folder = work / size
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    data, warehouse, log = folder / "data", folder / "warehouse.duckdb", folder / "bench.log"
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        CUSTOMER360_DUCKDB_PATH=str(warehouse),
+        CUSTOMER360_DATA_DIR=str(data),
+        CUSTOMER360_PIPELINES_DIR=str(folder / "dlt"),
+        RUNTIME__DLTHUB_TELEMETRY="false",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        # dbt's artifacts (run_results.json) and log per run, not in the project's target/ and logs/
+        DBT_TARGET_PATH=str(folder / "target"),
+        DBT_LOG_PATH=str(folder / "logs"),
+    )
+    cli = [sys.executable, "-m", "ingestion.cli"]
+    result = SizeResult(size, people)
+    print(f"== {size}: {people:,} people in {folder}", flush=True)
+
+    stage = run_stage(
+        size,
+        "generate",
+        [*cli, "generate", "--out", str(data), "--customers", str(people), "--seed", str(seed), "--as-of", as_of],
+        env,
+        log,
+    )
+    stage.rows = people
+    result.stages.append(stage)
+
+    def load_all(label: str) -> None:
+        server, exports, start_s = start_servers(data, env, log)
+        result.server_rss_mb = max(result.server_rss_mb or 0.0, round(tree_rss_mb(server.pid), 1))
+        result.stages.append(Stage(size, f"serve start{label}", round(start_s, 2), 0.0, result.server_rss_mb))
+        try:
+            for source in LOAD_SOURCES:
+                before = raw_rows(warehouse, source)
+                stage = run_stage(size, f"load {source}{label}", [*cli, "load", source], {**env, **exports}, log)
+                stage.rows = raw_rows(warehouse, source) - before if not label else None
+                if label:
+                    stage.note = (
+                        f"raw rows now {raw_rows(warehouse, source):,} ({raw_rows(warehouse, source) - before:+,})"
+                    )
+                result.stages.append(stage)
+        finally:
+            server.terminate()
+            server.wait()
+
+    load_all("")
+    result.stages.append(duckdb_read("json", str(data / "segment" / "*" / "*.jsonl"), env, size, log))
+    result.stages.append(duckdb_read("csv", str(data / "csv_contacts" / "*" / "*.csv"), env, size, log))
+
+    def build(label: str) -> None:
+        stage = run_stage(size, label, [*cli, "build"], env, log)
+        result.stages.append(stage)
+        result.slowest_nodes[label] = slowest_nodes(folder / "target")
+
+    build("build full")
+    result.duckdb_file_mb = round(warehouse.stat().st_size / 1e6, 1)
+    result.stages.append(
+        run_stage(size, "generate --delta (1%)", [*cli, "generate", "--out", str(data), "--delta"], env, log)
+    )
+    load_all(" (delta)")
+    build("build after 1% delta")
+    build("build, nothing new")
+    stage = run_stage(
+        size, "evaluate", [*cli, "evaluate", "--truth", str(data / "truth" / "source_records.csv")], env, log
+    )
+    result.stages.append(stage)
+    text = log.read_text(encoding="utf-8")
+    lines = text[text.rindex("ingestion.cli evaluate") :].splitlines()
+    wanted = ("precision:", "recall:", "f1:", "customers:")
+    result.evaluate = " | ".join(line.strip() for line in lines if line.startswith(wanted))
+    return result
+
+
+def print_table(results: list[SizeResult]) -> None:
+    names: list[str] = []
+    for result in results:
+        for stage in result.stages:
+            if stage.name not in names:
+                names.append(stage.name)
+    header = f"{'stage':<30}" + "".join(
+        f"{r.size + ' wall s':>14}{'cpu s':>9}{'peak MB':>9}{'rows/s':>11}" for r in results
+    )
+    print("\n" + header)
+    print("-" * len(header))
+    for name in names:
+        row = f"{name:<30}"
+        for result in results:
+            stage = next((s for s in result.stages if s.name == name), None)
+            if stage is None:
+                row += " " * 43
+                continue
+            rate = f"{stage.rows_per_s:,.0f}" if stage.rows_per_s else ""
+            row += f"{stage.wall_s:>14.1f}{stage.cpu_s:>9.1f}{stage.peak_rss_mb:>9.0f}{rate:>11}"
+            row += "" if stage.ok else " FAILED"
+        print(row)
+    for result in results:
+        full = next((s for s in result.stages if s.name == "build full"), None)
+        delta = next((s for s in result.stages if s.name == "build after 1% delta"), None)
+        idle = next((s for s in result.stages if s.name == "build, nothing new"), None)
+        print(f"\n{result.size}: DuckDB file {result.duckdb_file_mb} MB; servers {result.server_rss_mb} MB RSS")
+        if full and delta and idle:
+            print(
+                f"  build after 1% delta = {delta.wall_s / full.wall_s:.0%} of full; "
+                f"nothing new = {idle.wall_s / full.wall_s:.0%}"
+            )
+        for loader, reader in (("load segment", "duckdb read_json"), ("load csv_contacts", "duckdb read_csv")):
+            ours = next((s for s in result.stages if s.name == loader), None)
+            theirs = next((s for s in result.stages if s.name == reader), None)
+            if ours and theirs and ours.rows_per_s and theirs.rows_per_s:
+                print(
+                    f"  {loader}: {ours.rows_per_s:,.0f} rows/s vs DuckDB {theirs.rows_per_s:,.0f} "
+                    f"({ours.rows_per_s / theirs.rows_per_s:.2f}x; wall {ours.wall_s / theirs.wall_s:.1f}x DuckDB's)"
+                )
+        for label, nodes in result.slowest_nodes.items():
+            print(f"  10 slowest dbt nodes, {label}: " + ", ".join(f"{n} {t}s" for n, t in nodes))
+        if result.evaluate:
+            print(f"  evaluate: {result.evaluate}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default="10k,100k", help=f"comma-separated, of {', '.join(SIZES)} (default 10k,100k)"
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--as-of", default="2026-11-30")
+    parser.add_argument("--work", type=Path, default=ROOT / ".bench", help="working folder (default .bench/)")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here (default <work>/results.json)")
+    args = parser.parse_args()
+    sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        print(f"pipeline.py: error: unknown size {', '.join(unknown)}; choose from {', '.join(SIZES)}", file=sys.stderr)
+        return 2
+    machine = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "load_average_at_start": os.getloadavg(),
+        "duckdb_config": settings.duckdb_config(),
+    }
+    print(f"machine: {machine}", flush=True)
+    out = args.json or args.work / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results: list[SizeResult] = []
+    for size in sizes:  # the JSON is rewritten after each size, so a long run keeps what it measured
+        results.append(bench_size(size, SIZES[size], args.seed, args.work, args.as_of))
+        machine["load_average_at_end"] = os.getloadavg()
+        payload: dict[str, Any] = {
+            "machine": machine,
+            "results": [
+                {
+                    **{k: v for k, v in asdict(r).items() if k != "stages"},
+                    "stages": [{**asdict(s), "rows_per_s": s.rows_per_s} for s in r.stages],
+                }
+                for r in results
+            ],
+        }
+        out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print_table(results)
+        print(f"\nwrote {out}", flush=True)
+    return 0 if all(s.ok for r in results for s in r.stages) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
