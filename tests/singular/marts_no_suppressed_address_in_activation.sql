@@ -22,38 +22,14 @@ activated as (
     from {{ ref('cart_abandonment_triggers') }}
 ),
 
-guard as (
-    -- read once: the guard is a view over the raw data, and it is joined twice below
-    select
-        subject_kind,
-        subject_key,
-        last_opt_out_at,
-        last_valid_opt_in_at,
-        is_undeliverable
-    from {{ ref('int_engagement__suppression_guard') }}
-),
-
-activated_keyed as (
-    select
-        activation,
-        customer_id,
-        email,
-        {{ customer360.email_match_key('email') }} as email_key
-    from activated
-),
-
 judged as (
-    -- two equality joins (customer, address), as the activation views join the guard
     select
-        activated_keyed.activation,
-        activated_keyed.customer_id,
-        activated_keyed.email,
+        activated.activation,
+        activated.customer_id,
+        activated.email,
         {{ customer360.suppression_guard_block_reason('customer_guard', 'address_guard') }} as guard_block_reason
-    from activated_keyed
-    left join guard as customer_guard
-        on customer_guard.subject_kind = 'customer' and activated_keyed.customer_id = customer_guard.subject_key
-    left join guard as address_guard
-        on address_guard.subject_kind = 'address' and activated_keyed.email_key = address_guard.subject_key
+    from activated
+    {{ customer360.suppression_guard_joins('activated.customer_id', 'activated.email') }}
 )
 
 select
