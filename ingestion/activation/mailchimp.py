@@ -143,6 +143,30 @@ class MailchimpClient:
         """``DELETE`` archives in Mailchimp; a member that is already gone counts as archived."""
         self._call("DELETE", f"{self.list_url}/members/{digest}", expect=(200, 204, 404))
 
+    def subscribed_member_hashes(self, tag: str) -> set[str]:
+        """The subscriber hashes of the members the platform holds as subscribed and tagged ``tag`` (the ones
+        this project put there), paged 1000 at a time."""
+        hashes: set[str] = set()
+        offset = 0
+        while True:
+            body = self._call(
+                "GET",
+                f"{self.list_url}/members",
+                params={
+                    "status": "subscribed",
+                    "count": 1000,
+                    "offset": offset,
+                    "fields": "members.id,members.tags,total_items",
+                },
+            ).json()
+            page = body.get("members", [])
+            hashes.update(
+                str(member["id"]) for member in page if any(t.get("name") == tag for t in member.get("tags", []))
+            )
+            offset += len(page)
+            if not page or offset >= int(body.get("total_items", 0)):
+                return hashes
+
     def post_event(self, digest: str, name: str, properties: dict[str, str], occurred_at: str | None) -> None:
         body: dict[str, Any] = {"name": name, "properties": properties}
         if occurred_at:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import threading
 import time
@@ -204,10 +205,42 @@ def _answered_suppressed(con: duckdb.DuckDBPyConnection, list_id: str) -> set[st
     return {row[0] for row in rows}
 
 
+def require_guard_covers_every_drop(con: duckdb.DuckDBPyConnection) -> None:
+    """Fail closed when a CSV drop was loaded after the last build: the suppression guard is a view whose list
+    of drop tables is fixed when dbt builds it, so a new drop's opt-outs are not in it yet."""
+    evidence = con.execute(
+        "select sql from duckdb_views() where view_name = 'int_engagement__suppression_evidence'"
+    ).fetchone()
+    # the drop names macro csv_contact_drop_relations accepts (dlt's own _dlt_* tables are not drops)
+    drops = [
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'raw_csv_contacts' and table_name <> 'rejected_rows'"
+        ).fetchall()
+        if re.fullmatch(r"[a-z][a-z0-9_]{0,39}", row[0])
+    ]
+    view_sql = evidence[0] if evidence else ""
+    unseen = [d for d in drops if not re.search(rf'raw_csv_contacts"?\."?{re.escape(d)}\b', view_sql)]
+    if unseen:
+        raise UserError(
+            f"CSV drop(s) {', '.join(unseen)} loaded after the last build: their opt-outs are not in the suppression "
+            "guard yet; run `customer360 build`, then sync"
+        )
+
+
 def diff_members(
-    desired: Iterable[DesiredMember], synced: dict[str, SyncedMember], full: bool = False
+    desired: Iterable[DesiredMember],
+    synced: dict[str, SyncedMember],
+    full: bool = False,
+    platform_subscribed: Iterable[str] = (),
 ) -> tuple[list[MemberChange], int]:
-    """Changes to send and the number of unchanged members. ``full`` resends every desired member."""
+    """Changes to send and the number of unchanged members. ``full`` resends every desired member.
+
+    Every member this project tagged that the platform holds as subscribed but the audience does not want is
+    archived, whether or not
+    the sync state remembers sending it: the state can lose a row (an erasure removes the person's rows
+    everywhere, the state table included), and a member nobody here wants must not stay subscribed."""
     changes: list[MemberChange] = []
     unchanged = 0
     wanted = {member.subscriber_hash: member for member in desired}
@@ -222,6 +255,9 @@ def diff_members(
     for digest, previous in synced.items():
         if previous.sync_status == "active" and digest not in wanted:
             changes.append(MemberChange("archived", digest, previous.email, None, previous))
+    archived = {change.subscriber_hash for change in changes if change.kind == "archived"}
+    for digest in sorted(set(platform_subscribed) - set(wanted) - archived):
+        changes.append(MemberChange("archived", digest, "", None, None))  # address unknown here: hash only
     return changes, unchanged
 
 
@@ -332,6 +368,8 @@ def ensure_merge_fields(client: MailchimpClient) -> None:
 
 # -- the command ----------------------------------------------------------------------------------
 def _masked(email: str) -> str:
+    if not email:
+        return "(address not kept here)"
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
 
@@ -391,9 +429,15 @@ def sync(
                     con.execute(statement)
             has_state = relation_exists(con, STATE_SCHEMA, "mailchimp_members")
             synced = synced_members(con, config.list_id) if has_state else {}
+            require_guard_covers_every_drop(con)
             suppressed = platform_suppressed(con)
             desired = [m for m in desired_members(con) if m.subscriber_hash not in suppressed]
-            changes, result.unchanged = diff_members(desired, synced, full=full)
+            listing = MailchimpClient(config)
+            try:
+                platform_subscribed = listing.subscribed_member_hashes(MANAGED_TAG)
+            finally:
+                listing.close()
+            changes, result.unchanged = diff_members(desired, synced, full, platform_subscribed)
             result.changes = changes
             for change in changes:
                 setattr(result, change.kind, getattr(result, change.kind) + 1)

@@ -46,11 +46,15 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.is_file():
         raise UserError(f"no warehouse at {path}; run `customer360 demo` or `customer360 load all` and `build` first")
     try:
-        return duckdb.connect(str(path))
+        con = duckdb.connect(str(path))
     except duckdb.Error as error:
         if is_duckdb_lock_error(error):
             raise duckdb_locked(path) from error
         raise
+    from ingestion.privacy.erasure import set_session_salt
+
+    set_session_salt(con)  # the audience and trigger views check erased addresses when read
+    return con
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:

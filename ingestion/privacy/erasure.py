@@ -129,6 +129,12 @@ def record_requests(requests: list[ErasureRequest], path: Path | None = None) ->
     return ids
 
 
+def _insert_rows(con: duckdb.DuckDBPyConnection, sql: str, rows: list[list[Any]]) -> None:
+    """executemany, which DuckDB refuses for an empty list (a request that matched nobody, or asked twice)."""
+    if rows:
+        con.executemany(sql, rows)
+
+
 def _insert_request(con: duckdb.DuckDBPyConnection, salt: str, request: ErasureRequest) -> str:
     request_id = str(uuid.uuid4())
     at = now()
@@ -137,7 +143,8 @@ def _insert_request(con: duckdb.DuckDBPyConnection, salt: str, request: ErasureR
         f"insert into {SCHEMA}.erasure_requests values (?, ?, ?, ?, ?, 'pending', null, null, null)",
         [request_id, at, request.reason, request.channel, len(hashes)],
     )
-    con.executemany(
+    _insert_rows(
+        con,
         f"insert into {SCHEMA}.erased_identifiers values (?, ?, ?, 'requested', ?)",
         [[digest, kind, request_id, at] for kind, digest in hashes],
     )
@@ -585,7 +592,8 @@ def apply_pending(path: Path | None = None, phase: str = "build") -> ErasureRun 
                     f"select identifier_kind, identifier_hash from {SCHEMA}.erased_identifiers"
                 ).fetchall()
             }
-            con.executemany(
+            _insert_rows(
+                con,
                 f"insert into {SCHEMA}.erased_identifiers values (?, ?, ?, 'cluster', ?)",
                 [[h, k, request_id, now()] for k, h in sorted(learnt - known)],
             )

@@ -229,6 +229,11 @@ def read_header(path: Path) -> tuple[str, list[str]]:
     return best, [h.strip() for h in next(csv.reader([line], delimiter=best))]
 
 
+def _column_name(header: str, index: int) -> str:
+    """The table column of an unmapped header; a blank header cell (an export's trailing comma) is column_<n>."""
+    return (_NAMING.normalize_identifier(header) if header.strip() else "") or f"column_{index}"
+
+
 def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, Sequence[str]]) -> dict[str, CsvLayout]:
     """Every file's layout, after checking the mapping against all the files' headers at once."""
     layouts: dict[str, CsvLayout] = {}
@@ -242,9 +247,7 @@ def plan_layouts(files: Sequence[tuple[str, Path]], mapping: Mapping[str, Sequen
         columns = []
         copies = []
         for index, header in enumerate(headers, start=1):
-            columns.append(
-                mapping[header][0] if header in mapping else (_NAMING.normalize_identifier(header) or f"column_{index}")
-            )
+            columns.append(mapping[header][0] if header in mapping else _column_name(header, index))
             copies.extend((field, index - 1) for field in mapping.get(header, ())[1:])
         clashes: dict[str, list[str]] = {}
         for header, column in [*zip(headers, columns, strict=True), *((headers[i], c) for c, i in copies)]:
