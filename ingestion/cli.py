@@ -255,6 +255,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # With the airflow extra installed, dlt would also look up every setting in Airflow Variables (a metadata
+    # database query per lookup, failing where none is set up): settings and secrets come from env and secrets.toml.
+    os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     argv = sys.argv[1:] if argv is None else argv
     dbt_args: list[str] = []

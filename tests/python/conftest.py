@@ -22,6 +22,9 @@ from ingestion.dbt_runner import DbtOutcome
 # No telemetry from dbt or dlt during tests, whoever runs them (CI, the README command, a developer).
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# With the airflow extra installed, dlt would also look up every setting in Airflow Variables (a metadata
+# database query per lookup, failing where none is set up): settings and secrets come from env and secrets.toml.
+os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
 DEMO_AS_OF = date(2026, 11, 1)
 DEMO_SEED = 7
