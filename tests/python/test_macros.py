@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MY_MACRO_DIRS = ("macros/normalize", "macros/portability", "macros/utils")
+MY_MACRO_DIRS = ("macros/normalize", "macros/portability", "macros/utils", "macros/privacy")
 
 # (SQL template of the call, [(input, extra, expected), ...]). In templates `v.input` / `v.extra` are
 # the columns of the case; `expected` is the output cast to text (None = SQL null).

@@ -56,7 +56,10 @@ def corrected_emails(path: Path) -> set[Key]:
     typos = {row["typo_domain"]: row["corrected_domain"] for row in read_seed("email_domain_corrections")}
     found: set[Key] = set()
     for model, system, table, key in PERSON_MODELS:
-        for record_key, raw in query(path, f"select {key}, email_raw from staging.{model} where email_raw is not null"):
+        # the CSV drops share one model: each drop's rows are its source_system's
+        drop_filter = f" and source_system = '{system}'" if model.startswith("base_csv_contacts__") else ""
+        sql = f"select {key}, email_raw from staging.{model} where email_raw is not null{drop_filter}"
+        for record_key, raw in query(path, sql):
             cleaned = raw.strip().lower().removeprefix("mailto:").strip()
             local, _, domain = cleaned.partition("@")
             if cleaned.count("@") == 1 and domain in typos and local and " " not in local:
