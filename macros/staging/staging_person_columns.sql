@@ -253,22 +253,3 @@ person_columns as (
     {{ relation }}.oversized_values,
     {{ relation }}.value_findings
 {%- endmacro %}
-
-
-{# Names of the person columns, in contract order (source_system and source_record_id excluded). #}
-{% macro staging_person_column_names() -%}
-    {{ return([
-        'email', 'email_match_key', 'is_role_email', 'phone_e164', 'first_name', 'last_name', 'first_name_key',
-        'last_name_key', 'given_name_canonical', 'date_of_birth', 'address_line1', 'address_line2', 'city',
-        'postal_code', 'region_code', 'country_code'
-    ]) }}
-{%- endmacro %}
-
-
-{# Names of the raw values and flags that staging_person_quality_columns() adds. #}
-{% macro staging_person_quality_column_names() -%}
-    {{ return([
-        'email_raw', 'is_email_invalid', 'phone_raw', 'is_phone_invalid', 'date_of_birth_raw', 'date_of_birth_issue',
-        'oversized_values', 'value_findings'
-    ]) }}
-{%- endmacro %}
