@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -45,6 +45,7 @@ MEMBER_COLUMNS: dict[str, dict[str, Any]] = {
     "unsubscribe_reason": {"name": "unsubscribe_reason", "data_type": "text", "nullable": True},
     "timestamp_signup": {"name": "timestamp_signup", "data_type": "timestamp", "nullable": True},
     "list_id": {"name": "list_id", "data_type": "text", "nullable": True},
+    "last_changed_raw": {"name": "last_changed_raw", "data_type": "text", "nullable": True},
 }
 
 
@@ -55,9 +56,14 @@ def _parse(value: Any) -> datetime | None:
         return None
 
 
-def _row(member: dict[str, Any]) -> dict[str, Any]:
+def _row(member: dict[str, Any], loaded_at: datetime) -> dict[str, Any]:
+    """One member version. A missing or unreadable ``last_changed`` (part of the key) is dated by the load, so a
+    status change is never dropped and an opt-out counts from when we learnt it; the text is kept verbatim in
+    ``last_changed_raw``."""
     row = {name: member.get(name) for name in MEMBER_FIELDS}
-    row["last_changed"] = _parse(member.get("last_changed"))
+    changed = _parse(member.get("last_changed"))
+    row["last_changed"] = changed or loaded_at
+    row["last_changed_raw"] = None if changed else str(member.get("last_changed"))
     row["timestamp_signup"] = _parse(member.get("timestamp_signup"))
     return row
 
@@ -94,8 +100,9 @@ def mailchimp_source(
         }
         if last_changed.start_value is not None:
             params["since_last_changed"] = last_changed.start_value.isoformat()
+        loaded_at = datetime.now(UTC)
         for page in client.paginate(f"/lists/{list_id}/members", params=params, data_selector="members"):
-            yield [_row(member) for member in page]
+            yield [_row(member, loaded_at) for member in page]
 
     return members
 

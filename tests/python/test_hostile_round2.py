@@ -106,3 +106,21 @@ def test_sync_stops_when_a_drop_was_loaded_after_the_last_build(empty_warehouse:
         con.execute("create table raw_csv_contacts.new_drop (email varchar)")
         with pytest.raises(UserError, match=r"new_drop loaded after the last build"):
             require_guard_covers_every_drop(con)
+
+
+# Review: a member whose last_changed (part of the merge key) was blank or garbled was written with a null key,
+# which fails the whole feedback load; it is now dated by the load and its text kept.
+@pytest.mark.parametrize("changed", [None, "", "garbage", "2025-13-45T99:00:00Z"])
+def test_a_feedback_row_with_an_unreadable_last_changed_is_kept_and_dated_by_the_load(changed: str | None) -> None:
+    from datetime import UTC, datetime
+
+    from ingestion.sources.mailchimp import _row
+
+    loaded_at = datetime(2026, 12, 4, tzinfo=UTC)
+    row = _row({"id": "a" * 32, "email_address": "x@example.com", "status": "unsubscribed", "last_changed": changed},
+               loaded_at)  # fmt: skip
+    assert row["last_changed"] == loaded_at
+    assert row["last_changed_raw"] == str(changed)
+    assert row["status"] == "unsubscribed"
+    good = _row({"id": "b" * 32, "last_changed": "2025-01-02T03:04:05+00:00"}, loaded_at)
+    assert good["last_changed"] == datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC) and good["last_changed_raw"] is None
