@@ -25,7 +25,7 @@ purchases as (
         category,
         sum(net_amount) as net_amount,
         sum(quantity) as quantity
-    from {{ ref('order_items') }}
+    from {{ ref('int_commerce__order_items') }}
     where is_revenue_order and customer_id is not null and category is not null
     group by customer_id, category
 ),
@@ -77,7 +77,7 @@ best_sellers as (
 ),
 
 customers as (
-    select distinct customer_id from {{ ref('customer_identities') }}
+    select distinct customer_id from {{ ref('int_identity__customer_map') }}
 ),
 
 candidates as (

@@ -30,7 +30,7 @@ sessions as (
         sessions.customer_id,
         count(*) as lifetime_sessions,
         sum(case when sessions.session_started_at >= reference.window_start then 1 else 0 end) as sessions_recent
-    from {{ ref('web_sessions') }} as sessions
+    from {{ ref('int_engagement__web_sessions') }} as sessions
     cross join reference
     where sessions.customer_id is not null
     group by sessions.customer_id

@@ -17,7 +17,7 @@ orders as (
         refunded_amount,
         net_revenue,
         item_quantity
-    from {{ ref('orders') }}
+    from {{ ref('int_commerce__orders') }}
     where is_revenue_order and customer_id is not null
 ),
 

@@ -1,20 +1,7 @@
-{#
-    Everything the marts issue adds to `customers` except email consent, one row per customer_id (every
-    customer of customer_identities): order metrics, RFM, loyalty tier, categories, site engagement,
-    sources present. `customers` joins it on customer_id. Consent and sendability depend on which address
-    is the golden email, so they live per (customer_id, email) in int_customers__email_consent, which
-    `customers` joins on its golden email. Neither reads `customers`, so there is no cycle.
-#}
-
 with
 
 customers as (
-    select
-        customer_id,
-        count(*) as source_record_count,
-        {{ dbt.listagg('distinct source_system', "','", 'order by source_system') }} as sources_present
-    from {{ ref('customer_identities') }}
-    group by customer_id
+    select distinct customer_id from {{ ref('int_identity__customer_map') }}
 ),
 
 metrics as (
@@ -43,8 +30,6 @@ tiered as (
 
 select
     customers.customer_id,
-    cast(customers.source_record_count as integer) as source_record_count,
-    customers.sources_present,
     cast(coalesce(metrics.lifetime_orders, 0) as integer) as lifetime_orders,
     cast(coalesce(metrics.lifetime_gross_revenue, 0) as decimal(18, 2)) as lifetime_gross_revenue,
     cast(coalesce(metrics.lifetime_refunded_amount, 0) as decimal(18, 2)) as lifetime_refunded_amount,

@@ -11,10 +11,10 @@
     select
         cast(coalesce(
             greatest(
-                (select max(ordered_at) from {{ ref('orders') }}),
+                (select max(ordered_at) from {{ ref('int_commerce__orders') }}),
                 (select max(event_at) from {{ ref('int_engagement__events') }})
             ),
-            (select max(ordered_at) from {{ ref('orders') }}),
+            (select max(ordered_at) from {{ ref('int_commerce__orders') }}),
             (select max(event_at) from {{ ref('int_engagement__events') }}),
             {{ dbt.current_timestamp() }}
         ) as {{ dbt.type_timestamp() }}) as reference_at

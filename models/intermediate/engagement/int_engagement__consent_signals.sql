@@ -133,6 +133,6 @@ select
         when signals.consent_state = 'invalid' then 'undeliverable'
     end as signal_type
 from deduplicated as signals
-left join {{ ref('customer_identities') }} as identities
+left join {{ ref('int_identity__customer_map') }} as identities
     on signals.source_system = identities.source_system and signals.source_record_id = identities.source_record_id
 where signals.duplicate_rank = 1

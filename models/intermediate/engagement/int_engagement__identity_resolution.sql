@@ -24,7 +24,7 @@ identities as (
         source_system,
         source_record_id,
         customer_id
-    from {{ ref('customer_identities') }}
+    from {{ ref('int_identity__customer_map') }}
 ),
 
 cluster_has_known_record as (

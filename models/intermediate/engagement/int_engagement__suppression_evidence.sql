@@ -517,6 +517,6 @@ select
     keyed.evidence_kind,
     keyed.evidence_at
 from keyed
-left join {{ ref('customer_identities') }} as identities
+left join {{ ref('int_identity__customer_map') }} as identities
     on keyed.source_system = identities.source_system and keyed.source_record_id = identities.source_record_id
 where keyed.email_key is not null or identities.customer_id is not null

@@ -20,7 +20,7 @@ address_owners as (
         identities.customer_id,
         {{ customer360.email_match_key('observations.email') }} as email_key
     from {{ ref('int_identity__observations') }} as observations
-    inner join {{ ref('customer_identities') }} as identities
+    inner join {{ ref('int_identity__customer_map') }} as identities
         on
             observations.source_system = identities.source_system
             and observations.source_record_id = identities.source_record_id

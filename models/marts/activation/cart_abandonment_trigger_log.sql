@@ -1,15 +1,3 @@
-{#
-    One row per abandoned cart, emitted once: a cart (Segment `Product Added` / `Checkout Started` with
-    a cart_id) of an identified customer whose last cart activity is at least
-    `cart_abandonment_window_hours` old at the reference time, with no order by that customer since the
-    cart started, no older than `cart_abandonment_max_age_days`, and a sendable golden email.
-
-    Incremental, append-only and `full_refresh: false`: a cart already in the log has been triggered
-    and never is again, even on `dbt build --full-refresh` (the email platform would resend otherwise).
-    `triggered_at` is when the row was emitted. The platform reads `cart_abandonment_triggers`, the view
-    that re-checks each logged trigger's consent when it is read.
-#}
-
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -110,32 +98,42 @@ products as (
         title,
         category
     from {{ ref('stg_shopify__products') }}
+),
+
+sendable_customers as (
+    -- the golden address and its consent, as `customers` assembled them
+    select
+        customer_id,
+        email,
+        first_name,
+        recommended_category
+    from {{ ref('customers') }}
+    where is_email_sendable
+),
+
+final as (
+    select
+        {{ surrogate_key(['abandoned.cart_id']) }} as trigger_id,
+        abandoned.cart_id,
+        abandoned.customer_id,
+        golden.email,
+        golden.first_name,
+        abandoned.cart_started_at,
+        abandoned.last_cart_activity_at,
+        {{ dbt.dateadd('hour', var('cart_abandonment_window_hours'), 'abandoned.last_cart_activity_at') }} as abandoned_at,
+        abandoned.reached_checkout,
+        cast(abandoned.items_added as integer) as items_added,
+        cast(abandoned.cart_value as decimal(18, 2)) as cart_value,
+        last_added.product_id as last_added_product_id,
+        products.title as last_added_product_title,
+        coalesce(products.category, last_added.product_category) as last_added_category,
+        golden.recommended_category,
+        cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as triggered_at,
+        '{{ invocation_id }}' as trigger_batch_id
+    from abandoned
+    inner join sendable_customers as golden on abandoned.customer_id = golden.customer_id
+    left join last_added on abandoned.cart_id = last_added.cart_id and last_added.recency_rank = 1
+    left join products on cast(last_added.product_id as {{ dbt.type_string() }}) = products.product_id
 )
 
-select
-    {{ surrogate_key(['abandoned.cart_id']) }} as trigger_id,
-    abandoned.cart_id,
-    abandoned.customer_id,
-    golden.email,
-    golden.first_name,
-    abandoned.cart_started_at,
-    abandoned.last_cart_activity_at,
-    {{ dbt.dateadd('hour', var('cart_abandonment_window_hours'), 'abandoned.last_cart_activity_at') }} as abandoned_at,
-    abandoned.reached_checkout,
-    cast(abandoned.items_added as integer) as items_added,
-    cast(abandoned.cart_value as decimal(18, 2)) as cart_value,
-    last_added.product_id as last_added_product_id,
-    products.title as last_added_product_title,
-    coalesce(products.category, last_added.product_category) as last_added_category,
-    enrichment.recommended_category,
-    cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as triggered_at,
-    '{{ invocation_id }}' as trigger_batch_id
-from abandoned
-inner join {{ ref('customers') }} as golden on abandoned.customer_id = golden.customer_id
-inner join {{ ref('int_customers__profile_enrichment') }} as enrichment
-    on abandoned.customer_id = enrichment.customer_id
-inner join {{ ref('int_customers__email_consent') }} as consent
-    on golden.customer_id = consent.customer_id and golden.email = consent.email
-left join last_added on abandoned.cart_id = last_added.cart_id and last_added.recency_rank = 1
-left join products on cast(last_added.product_id as {{ dbt.type_string() }}) = products.product_id
-where consent.is_email_sendable
+select * from final

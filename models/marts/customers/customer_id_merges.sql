@@ -1,13 +1,3 @@
-{#
-    Every time two customers became one: the id that was retired, the id that survived (the older one),
-    when, and why (the edge that bridged them). Append-only and never rebuilt (full_refresh off), so a
-    system that stored an old id can always follow it: old id -> new id.
-
-    Derived from customer_id_history rows with change_reason 'merge' that are newer than the last
-    merge recorded here. why: the strongest edge between a record that held the retired id and a record
-    that did not (a new bridging record, or one of the survivor's).
-#}
-
 {{
     config(
         materialized='incremental',
@@ -20,7 +10,17 @@
 with
 
 history as (
-    select * from {{ ref('customer_id_history') }}
+    select * from {{ ref('int_identity__customer_id_history') }}
+),
+
+edges as (
+    select
+        record_key_a,
+        record_key_b,
+        match_rule,
+        match_score,
+        is_strong
+    from {{ ref('int_identity__edges') }}
 ),
 
 already_recorded as (
@@ -66,7 +66,7 @@ edge_ends as (
         match_rule,
         match_score,
         is_strong
-    from {{ ref('int_identity__edges') }}
+    from edges
     union all
     select
         record_key_b,
@@ -74,7 +74,7 @@ edge_ends as (
         match_rule,
         match_score,
         is_strong
-    from {{ ref('int_identity__edges') }}
+    from edges
 ),
 
 bridges as (
@@ -102,18 +102,22 @@ best_bridge as (
         partition by merged_customer_id
         order by is_strong desc, match_score desc, record_key_a asc, record_key_b asc
     ) = 1
+),
+
+final as (
+    select
+        merge_events.merged_customer_id,
+        merge_events.surviving_customer_id,
+        merge_events.merged_at,
+        merge_events.records_moved,
+        best_bridge.match_rule,
+        best_bridge.match_score,
+        coalesce(
+            best_bridge.match_rule || ' edge between ' || best_bridge.record_key_a || ' and ' || best_bridge.record_key_b,
+            'clusters joined (bridging edge no longer present)'
+        ) as merge_reason
+    from merge_events
+    left join best_bridge on merge_events.merged_customer_id = best_bridge.merged_customer_id
 )
 
-select
-    merge_events.merged_customer_id,
-    merge_events.surviving_customer_id,
-    merge_events.merged_at,
-    merge_events.records_moved,
-    best_bridge.match_rule,
-    best_bridge.match_score,
-    coalesce(
-        best_bridge.match_rule || ' edge between ' || best_bridge.record_key_a || ' and ' || best_bridge.record_key_b,
-        'clusters joined (bridging edge no longer present)'
-    ) as merge_reason
-from merge_events
-left join best_bridge on merge_events.merged_customer_id = best_bridge.merged_customer_id
+select * from final
