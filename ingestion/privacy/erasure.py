@@ -72,6 +72,7 @@ create table if not exists {SCHEMA}.erasure_blocks (
 );
 """
 # Never scrubbed row by row: seeds, the audit itself, dbt's analyst views (views hold no rows).
+HISTORY_TABLES = (("intermediate", "int_identity__customer_id_history"), ("marts", "customer_id_history"))
 SKIPPED_SCHEMAS = ("reference", SCHEMA, "information_schema", "pg_catalog")
 TEXT_TYPES = ("VARCHAR", "JSON")
 MAX_RESOLVE_PASSES = 5
@@ -415,7 +416,8 @@ def resolve(con: duckdb.DuckDBPyConnection, salt: str, request_hashes: set[tuple
     person = Person()
     wanted = {kind: [h for k, h in request_hashes if k == kind] for kind in ("email", "phone", "record", "customer")}
     identity = _exists(con, "intermediate", "int_identity__source_records")
-    history = _exists(con, "marts", "customer_id_history")
+    # the id history's state (a warehouse built before issue 12 holds it in the mart only, until its next build)
+    history = next((f"{schema}.{name}" for schema, name in HISTORY_TABLES if _exists(con, schema, name)), None)
     raw = _raw_tables(con)
     for _ in range(MAX_RESOLVE_PASSES):
         before = (len(person.records), len(person.emails), len(person.phones), len(person.customers))
@@ -446,16 +448,16 @@ def resolve(con: duckdb.DuckDBPyConnection, salt: str, request_hashes: set[tuple
         if history and person.records:
             keys = sorted(person.records)
             person.customers |= _values(
-                con, "select customer_id from marts.customer_id_history where list_contains(?, record_key)", [keys]
+                con, f"select customer_id from {history} where list_contains(?, record_key)", [keys]
             )
             person.customers |= _values(
                 con,
-                "select customer_id from marts.customer_id_history where list_contains(?, previous_customer_id)",
+                f"select customer_id from {history} where list_contains(?, previous_customer_id)",
                 [sorted(person.customers)],
             )
             person.records |= _values(
                 con,
-                "select record_key from marts.customer_id_history where list_contains(?, customer_id)",
+                f"select record_key from {history} where list_contains(?, customer_id)",
                 [sorted(person.customers)],
             )
         if identity and person.records:
