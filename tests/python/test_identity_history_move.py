@@ -48,7 +48,17 @@ def test_a_history_built_before_the_move_carries_over(warehouse: Path, demo_data
     data = tmp_path / "data"
     shutil.copytree(demo_data / "csv_contacts", data / "csv_contacts")
     load("csv_contacts", data_dir=data)
-    _run(["run", "--select", "+customer_identities"])
+    _run(
+        [
+            "build",
+            "--select",
+            "+customer_identities",
+            "customer_id_history",
+            "--exclude",
+            "resource_type:test",
+            "resource_type:unit_test",
+        ]
+    )
 
     # The old layout: the history only in the mart's table, with ids of its own (as merges and splits
     # over time leave them: not what minting from the anchors today would give).
