@@ -31,9 +31,9 @@ from ingestion import settings
 pytestmark = pytest.mark.slow
 
 INCREMENTAL_MODELS = {
-    "orders": ("marts", "order_id"),
-    "order_items": ("marts", "line_item_id"),
-    "web_sessions": ("marts", "session_id"),
+    "int_commerce__orders": ("intermediate", "order_id"),
+    "int_commerce__order_items": ("intermediate", "line_item_id"),
+    "int_engagement__web_sessions": ("intermediate", "session_id"),
     "int_engagement__events": ("intermediate", "message_id"),
     "stg_segment__events": ("staging", "message_id"),
 }

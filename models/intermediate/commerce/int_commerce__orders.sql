@@ -118,7 +118,9 @@ final as (
         financial_status,
         fulfillment_status,
         -- Counted in revenue and customer metrics: not cancelled, not voided, with a usable total.
-        (not is_cancelled and coalesce(financial_status, '') <> 'voided' and total_amount is not null) as is_revenue_order,
+        (
+            not is_cancelled and coalesce(financial_status, '') <> 'voided' and total_amount is not null
+        ) as is_revenue_order,
         currency_code,
         reporting_currency,
         cast(rate_to_reporting as decimal(18, 8)) as rate_to_reporting,

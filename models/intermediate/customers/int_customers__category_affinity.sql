@@ -1,17 +1,3 @@
-{#
-    Preferred and recommended product category per customer (every customer: one who never bought or
-    browsed gets a best seller).
-
-    preferred_category: the category the customer spent most on (net, counted orders), then most units.
-    recommended_category: a category the customer has not bought yet, chosen by, in order:
-      1. recent interest: product views (1 point) and cart adds (3 points) in the last
-         `engagement_window_days` days;
-      2. co-purchase: the category most often bought by other customers who also bought the customer's
-         preferred category;
-      3. the best-selling categories overall (top 3, by buyers).
-    A customer who has bought every candidate gets their preferred category.
-#}
-
 with
 
 reference as (

@@ -1,15 +1,3 @@
-{#
-    Consent and deliverability of every address known for a customer, one row per (customer_id, email).
-
-    The signals that count for an address are those given by any of the customer's records (whatever
-    address they named) and those naming the address, from any source (a Segment unsubscribe typed into
-    a form, a bounce). The latest *explicit* signal decides (opt-out first at the same instant; an opt-in
-    without a plausible consent timestamp is undated and ranks below every dated signal); without
-    one, the latest implied default does (`consent_basis` = implied). An address is undeliverable once any
-    source reported it bounced or invalid. Sendable = consent in `sendable_consent_states` (implied consent
-    only when `send_on_implied_consent`), deliverable, and not a role address unless `send_to_role_emails`.
-#}
-
 with
 
 identities as (

@@ -1,9 +1,3 @@
-{#
-    Site engagement per identified customer: when last seen, sessions and product views in the last
-    `engagement_window_days` days before the reference time, and the product viewed last (a
-    personalization token).
-#}
-
 with
 
 reference as (

@@ -1,11 +1,3 @@
-{#
-    Lifetime order metrics per customer, in the reporting currency, from orders that count
-    (`orders.is_revenue_order`: not cancelled or voided). Net revenue has refunds taken off.
-    Next-order window: the last order plus the customer's average gap between orders, widened by
-    `next_order_window_spread` on each side (2+ orders only). Simple CLV: lifetime net revenue plus the
-    average order value times the historic order rate over the next `clv_horizon_months`.
-#}
-
 with
 
 orders as (

@@ -1,10 +1,3 @@
-{#
-    "Now" for the customer metrics (recency, 30-day engagement, CLV horizon) and the cart triggers, one
-    row. var `marts_reference_date`: 'data' (default) = the latest order or event loaded, so a rebuild of
-    the same data gives the same marts and the demo's history does not age with the wall clock;
-    'today' = the build time; or a fixed 'YYYY-MM-DD'.
-#}
-
 {%- set setting = var('marts_reference_date') | string -%}
 
 {% if setting == 'data' %}

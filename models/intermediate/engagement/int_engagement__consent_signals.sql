@@ -1,24 +1,3 @@
-{#
-    Every consent or suppression signal any source ever gave, one row per distinct
-    (source record, address, state, moment):
-      record_state   a version of a stateful record's consent (HubSpot contact, Shopify account, CSV
-                     contact) from the snapshot, so a state the source later overwrote is not lost;
-      event          a Segment `Email Unsubscribed` / `Email Bounced` message (with or without ids: an
-                     id-less unsubscribe still names its address);
-      order          the consent a Shopify checkout recorded (buyer_accepts_marketing);
-      export_row     a CSV contact row of any export, older ones included;
-      platform_status  a status the email platform reported (Mailchimp unsubscribed, complaint, cleaned:
-                     stg_mailchimp__members), each status a member passed through.
-    `unknown` states say nothing and are left out. `is_explicit` is false for the states a source
-    assumes by default (seeds/marts/consent_signal_rules.csv: HubSpot's and the legacy CRM's opt-out
-    model): those never override a choice the person made.
-
-    Dating fails closed (docs/dbt/consent.md): an explicit opt-in is dated only by its own plausible
-    consent timestamp (never the load time, never the record's updated_at); without one `signal_at` is
-    null and the opt-in never outranks an opt-out. Every other signal takes its consent timestamp, else
-    the record's, else the moment it reached us, so a suppression is never lost for want of a date.
-#}
-
 {#- model -> signal_origin -#}
 {%- set point_in_time_models = {
     'stg_segment__events': 'event',

@@ -1,13 +1,3 @@
-{#
-    Which unified customer each Segment identity key belongs to, and whether it is *identified*.
-
-    identity_key is `anonymous:<anonymousId>` for a browser/device, `user:<userId>` for a message sent
-    with a userId only (server-side). A device is identified once any of its messages carries a userId
-    or an email, or identity resolution linked it to a non-Segment record (an order id, a known email);
-    from then on all its events, the earlier anonymous ones included, belong to that customer. A device
-    that never identified keeps customer_id null: its own singleton "customer" is nobody we can email.
-#}
-
 with
 
 events as (

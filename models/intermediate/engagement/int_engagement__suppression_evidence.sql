@@ -1,24 +1,3 @@
-{#
-    The suppression guard's evidence: a SECOND, independent reading of who must not be emailed, taken
-    straight from the raw tables (and the consent snapshot's history), not from staging or the consent
-    ledger. A view, so whoever reads it sees the raw data as it is now: a load that landed after the
-    last build, or a build whose other models failed, still suppresses (docs/dbt/consent.md).
-
-    One row per piece of evidence:
-      opt_out        an unsubscribe/spam complaint, a Shopify unsubscribed/redacted state, HubSpot
-                     hs_email_optout, a CSV consent value the drop maps to opted_out, an opted-out version
-                     in the consent history, an email event line the Segment loader could not parse, or
-                     an email platform (Mailchimp) member unsubscribed or complained;
-      undeliverable  a bounce, an address a source marked invalid or the platform cleaned (suppresses that
-                     address for good);
-      valid_opt_in   an explicit opt-in carrying its own plausible consent time (the only evidence that
-                     can lift an earlier opt-out).
-    Dating: a suppression takes the source's consent time, else the record's time, else the load time
-    (it is never lost for want of a date); an opt-in without a plausible consent time is no evidence.
-    Addresses are compared by `email_key` (normalized, plus-tag and Gmail dots removed), so a variant of
-    an unsubscribed address is caught too.
-#}
-
 {{ config(materialized='view') }}
 
 {%- set opt_out_events = var('consent_guard_segment_opt_out_events') | map('lower') | list -%}

@@ -1,11 +1,3 @@
-{#
-    The suppression guard's verdict inputs per subject, from `int_engagement__suppression_evidence`:
-    one row per address (`email_key`) and one per customer (evidence from any of the customer's source
-    records, and opt-outs without a record that name one of the customer's addresses). An activated (customer, address) is blocked when its address is undeliverable, or when the
-    latest opt-out of the address or the customer is not followed by a later valid opt-in of either
-    (macro `suppression_guard_block_reason`). A view, like its evidence: always as fresh as the raw data.
-#}
-
 {{ config(materialized='view') }}
 
 with

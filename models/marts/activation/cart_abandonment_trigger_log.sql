@@ -120,7 +120,8 @@ final as (
         golden.first_name,
         abandoned.cart_started_at,
         abandoned.last_cart_activity_at,
-        {{ dbt.dateadd('hour', var('cart_abandonment_window_hours'), 'abandoned.last_cart_activity_at') }} as abandoned_at,
+        {{ dbt.dateadd('hour', var('cart_abandonment_window_hours'), 'abandoned.last_cart_activity_at') }}
+            as abandoned_at,
         abandoned.reached_checkout,
         cast(abandoned.items_added as integer) as items_added,
         cast(abandoned.cart_value as decimal(18, 2)) as cart_value,

@@ -113,7 +113,8 @@ final as (
         best_bridge.match_rule,
         best_bridge.match_score,
         coalesce(
-            best_bridge.match_rule || ' edge between ' || best_bridge.record_key_a || ' and ' || best_bridge.record_key_b,
+            best_bridge.match_rule || ' edge between '
+            || best_bridge.record_key_a || ' and ' || best_bridge.record_key_b,
             'clusters joined (bridging edge no longer present)'
         ) as merge_reason
     from merge_events

@@ -5,7 +5,13 @@ customer_map as (
 ),
 
 final as (
-    select * from customer_map
+    select
+        source_system,
+        source_record_id,
+        customer_id,
+        match_rule,
+        match_score
+    from customer_map
 )
 
 select * from final
