@@ -22,7 +22,7 @@ from ingestion.evaluate import evaluate, evaluate_warehouse, score
 
 PERSONS_AS_OF = date(2026, 11, 1)
 # The identity models and everything they need (seeds, staging), without the other marts.
-IDENTITY_RUN = ["run", "--select", "+customers", "+customer_id_merges"]
+IDENTITY_RUN = ["run", "--select", "+customers", "+customer_id_merges", "customer_identities", "customer_id_history"]
 LEGACY_HEADER = [
     "Customer ID", "First Name", "Last Name", "E-mail Address", "Phone Number", "Street", "Street 2", "City",
     "ZIP", "State/Province", "Country", "Birth Date", "Customer Since", "Last Updated", "Opt Out", "Notes",
@@ -124,6 +124,8 @@ def test_customer_ids_are_stable_and_merges_keep_the_older_id(
             "--select",
             "+customers",
             "+customer_id_merges",
+            "customer_identities",
+            "customer_id_history",
             "--exclude",
             "resource_type:test",
             "resource_type:unit_test",
