@@ -21,6 +21,12 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "demo"
 DEFAULT_PIPELINES_DIR = PROJECT_ROOT / ".dlt_pipelines"
 
 
+def dbt_target_dir() -> Path:
+    """dbt's target folder: dbt's own DBT_TARGET_PATH when set (relative to the project), else <project>/target."""
+    value = os.environ.get("DBT_TARGET_PATH", "").strip()
+    return PROJECT_ROOT / value if value else PROJECT_ROOT / "target"
+
+
 def _path_from_env(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default

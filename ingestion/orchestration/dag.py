@@ -170,7 +170,7 @@ def _cosmos_group(dag: DAG, default_args: dict[str, Any]) -> Any:
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
     root = Path(settings.PROJECT_ROOT)
-    manifest = root / "target" / "manifest.json"
+    manifest = settings.dbt_target_dir() / "manifest.json"
     return DbtTaskGroup(
         group_id="dbt",
         dag=dag,

@@ -25,6 +25,14 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # With the airflow extra installed, dlt would also look up every setting in Airflow Variables (a metadata
 # database query per lookup, failing where none is set up): settings and secrets come from env and secrets.toml.
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+# tests/check.sh runs pytest in two xdist workers. dbt writes its manifest, run_results and partial-parse cache to
+# the target folder and appends to its log: each worker gets its own, so two concurrent dbt runs never share one.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _XDIST_WORKER:
+    from ingestion.settings import PROJECT_ROOT
+
+    os.environ["DBT_TARGET_PATH"] = str(PROJECT_ROOT / "target" / f"pytest-{_XDIST_WORKER}")
+    os.environ["DBT_LOG_PATH"] = str(PROJECT_ROOT / "logs" / f"pytest-{_XDIST_WORKER}")
 
 DEMO_AS_OF = date(2026, 11, 1)
 DEMO_SEED = 7

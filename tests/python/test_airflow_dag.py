@@ -73,7 +73,7 @@ def test_cosmos_renders_each_model_as_a_retried_task(airflow_env: dict[str, str]
     )
     assert done.returncode == 0, done.stderr[-3000:]
     tasks = json.loads(done.stdout.strip().splitlines()[-1])
-    manifest = json.loads((settings.PROJECT_ROOT / "target" / "manifest.json").read_text())
+    manifest = json.loads((settings.dbt_target_dir() / "manifest.json").read_text())
     models = {
         n["name"]
         for n in manifest["nodes"].values()

@@ -17,7 +17,7 @@ from pii_detection import NAME_RULES, STREET, VALUE_RULES, Tags, name_kind, pers
 
 from ingestion import settings
 
-MANIFEST = settings.PROJECT_ROOT / "target" / "manifest.json"
+MANIFEST = settings.dbt_target_dir() / "manifest.json"
 
 
 @pytest.mark.parametrize(

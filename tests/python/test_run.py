@@ -26,7 +26,7 @@ from ingestion import settings
 from ingestion.orchestration.alerts import Alert, Alerter, callbacks_from_env
 from ingestion.orchestration.runner import RunReport, run_pipeline
 
-SCREENSHOT = settings.PROJECT_ROOT / "target" / "monitoring_report.png"
+SCREENSHOT = settings.dbt_target_dir() / "monitoring_report.png"
 FAILING_GATE_VARS = "{identity_max_cluster_size: 1}"
 PUBLISHED_RELATIONS = (
     "email_audience_rows",
