@@ -13,7 +13,6 @@ the incremental result.
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import BuiltWarehouse
 
 from ingestion import settings
 
@@ -284,22 +284,13 @@ def plan_and_apply_changes(data: Path) -> Plan:
 
 # -- the module's warehouse ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def marts_run(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MartsRun]:
+def marts_run(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MartsRun]:
     from time import perf_counter
 
     from ingestion.dbt_runner import run_dbt
 
-    root = tmp_path_factory.mktemp("marts")
-    data = root / "data"
-    shutil.copytree(demo_data, data)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CUSTOMER360_DUCKDB_PATH", str(root / "warehouse.duckdb"))
-        env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
-        env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
-        env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        load_sources(data, ("hubspot", "shopify", "segment", "csv_contacts"), env)
-        first = run_dbt(["build"])
-        assert first.success, f"first dbt build failed: {first.failures}"
+        data = built_warehouse.clone(tmp_path_factory.mktemp("marts"), env)  # all sources loaded, built once
         audience_before = {r[0] for r in query("select customer_id from marts.email_audience")}
         triggers_before = {r[0] for r in query("select cart_id from marts.cart_abandonment_trigger_log")}
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import BuiltWarehouse
 
 from ingestion import settings
 from ingestion.dbt_runner import DbtOutcome
@@ -188,20 +188,15 @@ def plant(data: Path, hostile: Hostile) -> None:
 
 
 @pytest.fixture(scope="module")
-def hostile(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+def hostile(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     from ingestion.dbt_runner import run_dbt
     from ingestion.loading import load
     from ingestion.servers.run import running_servers
 
     root = tmp_path_factory.mktemp("hostile")
-    data = root / "data"
-    shutil.copytree(demo_data, data)
     warehouse = root / "warehouse.duckdb"
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CUSTOMER360_DUCKDB_PATH", str(warehouse))
-        env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
-        env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
-        env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        data = built_warehouse.clone(root, env)  # the clean demo, loaded and built once for the session
 
         def load_all() -> None:
             with running_servers(data) as servers:
@@ -209,10 +204,7 @@ def hostile(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                     env.setenv(name, value)
                 load("all", data_dir=data)
 
-        load_all()
-        first = run_dbt(["build"])
-        assert first.success, f"the clean demo must build: {first.failures}"
-        result = Hostile(data=data, warehouse=warehouse, outcome=first, run_results={})
+        result = Hostile(data=data, warehouse=warehouse, outcome=built_warehouse.outcome, run_results={})
         result.unsubscribed = query(
             warehouse,
             "select customer_id, email from marts.email_audience "
