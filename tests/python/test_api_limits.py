@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pytest
 import requests
-from conftest import DEMO_AS_OF
+from conftest import DEMO_AS_OF, BuiltWarehouse
 
 from ingestion.errors import UserError
 from ingestion.servers.hubspot import MAX_SEARCH_BODY, MAX_URL_LENGTH, HubSpotServer
@@ -364,7 +364,7 @@ def test_hubspot_permanent_deletion_is_found_by_id_reconciliation(
 
 
 def test_deleted_people_leave_marts_and_audiences(
-    demo_data: Path, warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    built_warehouse: BuiltWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Deleted and redacted Shopify customers and a GDPR-deleted HubSpot contact: the live suppression guard
     drops them from email_audience at once (before any rebuild), and the next build drops them from marts."""
@@ -372,16 +372,17 @@ def test_deleted_people_leave_marts_and_audiences(
     from ingestion.loading import load
     from ingestion.servers.run import running_servers
 
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    data = built_warehouse.clone(clone, monkeypatch)  # the demo loaded from every source and built once
+    warehouse = clone / "warehouse.duckdb"
     hooks = tmp_path / "webhooks"
     hooks.mkdir()
-    with running_servers(demo_data) as servers:
+    with running_servers(data) as servers:
         for name, value in servers.loader_environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("SOURCES__SHOPIFY__WEBHOOKS_DIR", str(hooks))
         monkeypatch.setenv("SOURCES__HUBSPOT__RECONCILE_HOURS", "0")
-        load("all", data_dir=demo_data)
-        first = run_dbt(["build"])
-        assert first.success, first.failures
         audience = query(
             warehouse,
             "select ci.source_system, ci.source_record_id, a.email from marts.email_audience a "
