@@ -1,7 +1,3 @@
-{#
-    One row per HubSpot contact (live and archived), in the shared person vocabulary.
-    Invalid values are nulled and flagged here; int_quality__quarantine lists them with the reason.
-#}
 with
 
 deleted as (

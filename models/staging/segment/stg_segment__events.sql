@@ -1,35 +1,10 @@
-{#
-    One row per Segment message (identify, page, track), every message kept: one without any identity
-    still counts as web activity, it is flagged (has_identity = false) and has no source_record_id.
-    Person columns come from identify traits and from the email events' properties.email_address.
-    The source record is the device (`anonymous:<anonymousId>`), else the logged-in user
-    (`user:<userId>`) for messages sent with a userId only.
-
-    Cost: the wide rows are read once and never pass through a lookup. Every seed lookup and the person
-    normalization run on the *distinct* raw values (a few thousand tuples for millions of messages) and
-    are joined back by equality (`is not distinct from`: absent fields match absent fields). A lookup
-    written inline on the wide rows is a correlated subquery, which DuckDB runs as a duplicate-eliminating
-    join that materializes a copy of every row per lookup (at 100k people: 20 GB buffered, 10 GB spilled).
-
-    Incremental (delete+insert on message_id), over dlt load ids: a run stages the raw rows of loads
-    newer than the newest load already staged, plus the rows staged with a date that was in the future
-    at the time (that verdict depends on the build time). Sound because the Segment loader runs one load
-    at a time (a lock per source) and dlt commits load packages in load-id order, and because raw events
-    are only ever added or replaced (merge on messageId, a replaced row gets the new load id), never
-    deleted. A change to a seed this model reads (device types, event types, consent states, email
-    domain corrections, nicknames, countries) needs `--full-refresh -s stg_segment__events+`.
-#}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='message_id',
-    on_schema_change='append_new_columns',
-) }}
-
 with
 
 source as (
+    -- incremental over dlt load ids: loads newer than the newest staged, plus rows staged with a date
+    -- then in the future (a verdict of the build time). Sound because one Segment load runs at a time,
+    -- dlt commits loads in load-id order and raw events are only added or replaced, never deleted.
+    -- A change to a seed read here needs `--full-refresh -s stg_segment__events+`.
     select * from {{ customer360.source_if_loaded('segment', 'events') }} as loaded_events
     {% if is_incremental() %}
         where
@@ -139,7 +114,10 @@ renamed as (
 ),
 
 person_raw as (
-    -- one row per distinct tuple of raw person fields: most messages carry none, so this is small
+    -- one row per distinct tuple of raw person fields (most messages carry none, so this is small): the
+    -- person CTEs and the seed lookups run on distinct values and are joined back by equality, because a
+    -- lookup on the wide rows is a correlated subquery that copies every row per lookup (100k people:
+    -- 20 GB buffered, 10 GB spilled)
     select distinct
         email_raw,
         phone_raw,

@@ -1,7 +1,3 @@
-{#
-    One row per Shopify customer account, in the shared person vocabulary. Person columns come from
-    the account (email, names, phone) and its default address.
-#}
 with
 
 deleted as (

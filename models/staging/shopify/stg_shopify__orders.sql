@@ -1,12 +1,3 @@
-{#
-    One row per Shopify order, guest checkouts included. Person columns come from the order's email
-    and phone and its shipping address (billing address, then the account's names, as fallbacks), so
-    a guest checkout is a source record of its own (`order:<id>`); an account's order belongs to the
-    account's record (`customer:<id>`). Money is decimal in the order's ISO 4217 currency.
-
-    The order-total rule (total = line items - discounts + tax + shipping) needs the line items, so
-    it is checked in int_quality__quarantine, not here.
-#}
 {%- set amounts = ['subtotal_price', 'total_discounts', 'total_tax', 'total_shipping', 'total_price'] %}
 with
 

@@ -1,13 +1,3 @@
-{#
-    Every row of every file of every CSV drop, normalized and flagged: the rows int_quality__quarantine
-    judges, including rows without a contact_id and older exports of a contact. Consumers use
-    stg_csv_contacts__contacts. Dates and times are read in the format detected for the drop and field
-    (base_csv_contacts__datetime_formats); the consent value through seed enum_email_consent_states for
-    the drop, failing closed.
-#}
-
-{{ config(materialized='table') }}
-
 with
 
 drop_rows as (
