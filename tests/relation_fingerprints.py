@@ -56,7 +56,8 @@ def differences(before: dict[str, dict[str, object]], after: dict[str, dict[str,
         elif relation not in before:
             lines.append(f"{relation}: only after")
         else:
-            changed = [key for key in ("columns", "rows", "row_hash_sum") if before[relation][key] != after[relation][key]]
+            keys = ("columns", "rows", "row_hash_sum")
+            changed = [key for key in keys if before[relation][key] != after[relation][key]]
             if changed:
                 lines.append(f"{relation}: {', '.join(changed)} differ")
     return lines
