@@ -145,14 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "generate" and args.delta:
-        from ingestion.generate.delta import generate_delta
+        from ingestion.demo_kit.generate.delta import generate_delta
 
         entry = generate_delta(args.out or settings.data_dir(), share=args.delta_share)
         print(f"wrote delta {entry['number']} ({len(entry['files'])} new files) to {args.out or settings.data_dir()}")
         return 0
     if args.command == "generate":
         if args.profile == "run-history":
-            from ingestion.generate.run_history import write_history
+            from ingestion.demo_kit.generate.run_history import write_history
             from ingestion.orchestration.steps import connect, warehouse_writer_lock
 
             with warehouse_writer_lock():
@@ -166,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"appended {args.runs} generated runs ({len(rows):,} figures) to monitoring.run_metrics")
             return 0
         if args.profile != "demo":
-            from ingestion.generate.person_records import generate_person_records
+            from ingestion.demo_kit.generate.person_records import generate_person_records
 
             manifest = generate_person_records(
                 args.out or settings.data_dir(), args.customers, args.seed, args.profile, args.as_of, args.noise
@@ -174,13 +174,13 @@ def _run(args: argparse.Namespace) -> int:
             records = sum(manifest["row_counts"].values())
             print(f"wrote {records:,} records for {args.customers:,} people to {manifest['out']}")
             return 0
-        from ingestion.generate import generate
+        from ingestion.demo_kit.generate import generate
 
         manifest = generate(args.out or settings.data_dir(), customers=args.customers, seed=args.seed, as_of=args.as_of)
         print(f"wrote {sum(manifest['row_counts'].values()):,} rows for {args.customers:,} people to {manifest['out']}")
         return 0
     if args.command == "serve":
-        from ingestion.servers.run import serve
+        from ingestion.demo_kit.servers.run import serve
 
         serve(
             args.data or settings.data_dir(),
@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
 
         return erase(args)
     if args.command == "demo":
-        from ingestion.demo import run_demo
+        from ingestion.demo_kit.demo import run_demo
 
         return run_demo(customers=args.customers, seed=args.seed, as_of=args.as_of, data_dir=args.data)
     if args.command == "mapping":

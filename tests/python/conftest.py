@@ -34,7 +34,7 @@ DEMO_CUSTOMERS = 300
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated demo population, shared read-only by all tests (copy it before mutating)."""
-    from ingestion.generate import generate
+    from ingestion.demo_kit.generate import generate
 
     out = tmp_path_factory.mktemp("demo_data")
     generate(out, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, as_of=DEMO_AS_OF, progress=False)
@@ -73,8 +73,8 @@ def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -
     keeps the file open in this process, and DuckDB refuses a read_only connection beside it.
     """
     from ingestion.dbt_runner import run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     root = tmp_path_factory.mktemp("built_warehouse")
     path = root / "warehouse.duckdb"

@@ -23,7 +23,7 @@ from conftest import BuiltWarehouse
 from ingestion.activation.sync import sync
 from ingestion.activation.triggers import idempotency_key
 from ingestion.activation.warehouse import MEMBERS_STATE
-from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key, subscriber_hash
+from ingestion.demo_kit.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key, subscriber_hash
 from ingestion.settings import PROJECT_ROOT
 
 

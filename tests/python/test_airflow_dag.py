@@ -96,7 +96,7 @@ def test_cosmos_renders_each_model_as_a_retried_task(airflow_env: dict[str, str]
 def test_dags_test_recovers_a_5xx_burst_and_a_failed_gate_keeps_the_published_audience(
     airflow_env: dict[str, str], demo_data: Path, tmp_path: Path, webhook_receiver: WebhookReceiver
 ) -> None:
-    from ingestion.servers.run import running_servers
+    from ingestion.demo_kit.servers.run import running_servers
 
     warehouse = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(warehouse))

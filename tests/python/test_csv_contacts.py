@@ -481,7 +481,7 @@ def test_generated_drops_at_3000_people(tmp_path: Path, warehouse: Path) -> None
     """At 3,000 people the generator plants broken rows that are a copy with one unquoted comma and an
     empty last field (``...,Smith, Jr,...,``): one field too many, the extra one empty, which DuckDB's
     reader alone would load as a good row."""
-    from ingestion.generate import generate
+    from ingestion.demo_kit.generate import generate
 
     data = tmp_path / "demo"
     # the demo fixture's seed and date; no events, which this loader does not read (generation < 1 s)

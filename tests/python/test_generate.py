@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
+from ingestion.demo_kit.generate import generate
 from ingestion.errors import UserError
-from ingestion.generate import generate
 
 AS_OF = date(2026, 11, 1)
 AS_OF_START = datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC)  # every timestamp is before this
@@ -451,7 +451,8 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Pat
     first = _file_bytes(_generate(tmp_path / "a", seed=7))
     # The second run is another process with another hash seed: set or dict-of-hash ordering would show.
     script = (
-        "import sys; from datetime import date; from pathlib import Path; from ingestion.generate import generate; "
+        "import sys; from datetime import date; from pathlib import Path; "
+        "from ingestion.demo_kit.generate import generate; "
         "generate(Path(sys.argv[1]), customers=300, seed=7, as_of=date(2026, 11, 1), progress=False)"
     )
     subprocess.run(
@@ -1094,7 +1095,7 @@ _MEMORY_PROBE = """
 import sys
 from datetime import date
 from pathlib import Path
-from ingestion.generate import generate
+from ingestion.demo_kit.generate import generate
 generate(Path(sys.argv[1]), customers=int(sys.argv[2]), seed=5, as_of=date(2026, 11, 1), progress=False)
 # VmHWM is this process's own peak: ru_maxrss would carry over the forking parent's (pytest's) peak.
 print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))

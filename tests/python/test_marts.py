@@ -90,8 +90,8 @@ def segment_message(kind: str, anonymous_id: str, at: datetime, **fields: Any) -
 
 
 def load_sources(data: Path, sources: tuple[str, ...], env: pytest.MonkeyPatch) -> None:
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     with running_servers(data) as servers:
         for name, value in servers.loader_environment().items():

@@ -190,8 +190,8 @@ def plant(data: Path, hostile: Hostile) -> None:
 @pytest.fixture(scope="module")
 def hostile(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     from ingestion.dbt_runner import run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     root = tmp_path_factory.mktemp("hostile")
     data = root / "data"

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion.generate import config, defects, noise, rng
-from ingestion.generate.catalogue import Product, Variant
-from ingestion.generate.context import RunContext
-from ingestion.generate.population import Address, Person
-from ingestion.generate.reference import COUNTRY_BY_ISO2, CURRENCY_RATE
-from ingestion.generate.writers import JsonlWriter
+from ingestion.demo_kit.generate import config, defects, noise, rng
+from ingestion.demo_kit.generate.catalogue import Product, Variant
+from ingestion.demo_kit.generate.context import RunContext
+from ingestion.demo_kit.generate.population import Address, Person
+from ingestion.demo_kit.generate.reference import COUNTRY_BY_ISO2, CURRENCY_RATE
+from ingestion.demo_kit.generate.writers import JsonlWriter
 
 _LINES_CUM = (0.5, 0.8, 0.95, 1.0)
 _QUANTITY_CUM = (0.85, 0.97, 1.0)

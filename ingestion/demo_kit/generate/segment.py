@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingestion.generate import config, noise, rng
-from ingestion.generate.catalogue import Product
-from ingestion.generate.context import RunContext
-from ingestion.generate.population import Person
-from ingestion.generate.reference import (
+from ingestion.demo_kit.generate import config, noise, rng
+from ingestion.demo_kit.generate.catalogue import Product
+from ingestion.demo_kit.generate.context import RunContext
+from ingestion.demo_kit.generate.population import Person
+from ingestion.demo_kit.generate.reference import (
     CAMPAIGNS,
     COUNTRIES,
     COUNTRY_CUM_WEIGHTS,
@@ -30,8 +30,8 @@ from ingestion.generate.reference import (
     REFERRERS,
     USER_AGENTS,
 )
-from ingestion.generate.shopify import ShopperInfo, WindowOrder
-from ingestion.generate.writers import SegmentWriter, dumps
+from ingestion.demo_kit.generate.shopify import ShopperInfo, WindowOrder
+from ingestion.demo_kit.generate.writers import SegmentWriter, dumps
 
 SHOP_URL = "https://shop.example.com"
 _WEB_LIBRARY = {"name": "analytics.js", "version": "2.11.1"}

@@ -19,18 +19,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from ingestion.demo_kit.generate import config
+from ingestion.demo_kit.generate.catalogue import build_catalogue, write_products
+from ingestion.demo_kit.generate.context import RunContext
+from ingestion.demo_kit.generate.csv_contacts import CsvContactsRenderer
+from ingestion.demo_kit.generate.defects import DefectLog
+from ingestion.demo_kit.generate.hubspot import HubSpotRenderer
+from ingestion.demo_kit.generate.population import Timeline, build_person
+from ingestion.demo_kit.generate.segment import SegmentRenderer
+from ingestion.demo_kit.generate.shopify import ShopifyRenderer
+from ingestion.demo_kit.generate.truth import TruthWriter
+from ingestion.demo_kit.generate.writers import JsonlWriter
 from ingestion.errors import UserError
-from ingestion.generate import config
-from ingestion.generate.catalogue import build_catalogue, write_products
-from ingestion.generate.context import RunContext
-from ingestion.generate.csv_contacts import CsvContactsRenderer
-from ingestion.generate.defects import DefectLog
-from ingestion.generate.hubspot import HubSpotRenderer
-from ingestion.generate.population import Timeline, build_person
-from ingestion.generate.segment import SegmentRenderer
-from ingestion.generate.shopify import ShopifyRenderer
-from ingestion.generate.truth import TruthWriter
-from ingestion.generate.writers import JsonlWriter
 
 __all__ = ["OWNED_ENTRIES", "generate"]
 

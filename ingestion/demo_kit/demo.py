@@ -14,11 +14,11 @@ import duckdb
 from ingestion import settings
 from ingestion.activation.sync import sync
 from ingestion.dbt_runner import print_outcome, run_dbt
+from ingestion.demo_kit.generate import generate
+from ingestion.demo_kit.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
+from ingestion.demo_kit.servers.run import running_servers
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
-from ingestion.generate import generate
 from ingestion.loading import load
-from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
-from ingestion.servers.run import running_servers
 
 
 def _step(message: str) -> float:

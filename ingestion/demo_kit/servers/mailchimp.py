@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestion.servers.common import Fault, Request, Response, SourceServer
+from ingestion.demo_kit.servers.common import Fault, Request, Response, SourceServer
 
 API_ROOT = "/3.0"
 MAX_COUNT = 1000

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.demo_kit.servers.hubspot import HubSpotServer
+from ingestion.demo_kit.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
+from ingestion.demo_kit.servers.shopify import ShopifyServer
 from ingestion.errors import UserError
-from ingestion.servers.hubspot import HubSpotServer
-from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
-from ingestion.servers.shopify import ShopifyServer
 
 
 @dataclass
