@@ -18,6 +18,7 @@ from ingestion.errors import UserError
 
 SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
 FEEDBACK_SOURCES = ("mailchimp",)  # loaded on their own (and by `sync`), not by `load all`
+DEMO_KIT_COMMANDS = ("demo", "generate", "serve")  # the commands that use ingestion.demo_kit
 
 
 def _positive_int(text: str) -> int:
@@ -143,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _demo_kit_command(args: argparse.Namespace) -> int:
+    """demo, generate and serve: the only commands that load the demo kit (lazily, so production never does)."""
     if args.command == "generate" and args.delta:
         from ingestion.demo_kit.generate.delta import generate_delta
 
@@ -189,6 +191,16 @@ def _run(args: argparse.Namespace) -> int:
             mailchimp_port=args.mailchimp_port,
         )
         return 0
+    if args.command == "demo":
+        from ingestion.demo_kit.demo import run_demo
+
+        return run_demo(customers=args.customers, seed=args.seed, as_of=args.as_of, data_dir=args.data)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command in DEMO_KIT_COMMANDS:
+        return _demo_kit_command(args)
     if args.command == "load":
         from ingestion.loading import load
 
@@ -215,10 +227,6 @@ def _run(args: argparse.Namespace) -> int:
         from ingestion.privacy.commands import erase
 
         return erase(args)
-    if args.command == "demo":
-        from ingestion.demo_kit.demo import run_demo
-
-        return run_demo(customers=args.customers, seed=args.seed, as_of=args.as_of, data_dir=args.data)
     if args.command == "mapping":
         from ingestion.mapping_suggest import suggest_mapping, write_mapping
 
