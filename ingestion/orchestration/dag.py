@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.exceptions import AirflowSkipException
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TriggerRule
 
-from ingestion import settings
 from ingestion.dbt_runner import DbtOutcome
 from ingestion.orchestration import metrics, steps
 from ingestion.orchestration.alerts import Alert, Alerter, first_line
+from ingestion.settings import Settings
 
 DAG_ID = "customer360"
 POOL = "customer360_duckdb"
@@ -82,9 +81,9 @@ def on_failure(context: dict[str, Any]) -> None:
 
 
 def load_task(source: str, **context: Any) -> dict[str, dict[str, int]]:
-    policy = steps.RetryPolicy.from_env()
-    with steps.warehouse_writer_lock():
-        summaries = steps.load_once(source, settings.data_dir(), policy.timeout)
+    policy, settings = steps.RetryPolicy.from_env(), Settings.from_environment()  # once per task process
+    with steps.warehouse_writer_lock(settings=settings):
+        summaries = steps.load_once(source, settings.data_dir, policy.timeout, settings)
     result = steps.LoadResult(source, summaries)
     return {"rows_landed": result.rows_by_source_system, "rows_rejected": result.rejected_by_source_system}
 
@@ -169,7 +168,8 @@ def _cosmos_group(dag: DAG, default_args: dict[str, Any]) -> Any:
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
-    root = Path(settings.PROJECT_ROOT)
+    settings = Settings.from_environment()
+    root = settings.dbt_project()
     manifest = root / "target" / "manifest.json"
     return DbtTaskGroup(
         group_id="dbt",
@@ -178,7 +178,7 @@ def _cosmos_group(dag: DAG, default_args: dict[str, Any]) -> Any:
             dbt_project_path=root,
             manifest_path=manifest if manifest.is_file() else None,
             install_dbt_deps=False,
-            env_vars={"CUSTOMER360_DUCKDB_PATH": str(settings.duckdb_path())},
+            env_vars=settings.dbt_environment(),
         ),
         profile_config=ProfileConfig(
             profile_name="customer360", target_name="dev", profiles_yml_filepath=root / "profiles.yml"

@@ -60,6 +60,7 @@ from ingestion.pipeline import (
     rows_loaded,
     user_errors,
 )
+from ingestion.settings import Settings, resolve
 from ingestion.sources.http import PacedSession, hubspot_pacer, runtime_config
 
 SOURCE_SYSTEM = "hubspot"
@@ -578,7 +579,9 @@ def known_contact_ids(pipeline: dlt.Pipeline) -> list[str]:
     return []
 
 
-def load_hubspot(base_url: str | None = None, access_token: str | None = None) -> LoadSummary:
+def load_hubspot(
+    base_url: str | None = None, access_token: str | None = None, settings: Settings | None = None
+) -> LoadSummary:
     """Load HubSpot contacts into ``raw_hubspot.contacts``; first run full, later runs incremental."""
     base_url = base_url or _configured("base_url", secret=False) or DEFAULT_BASE_URL
     access_token = access_token or _configured("access_token", secret=True)
@@ -586,13 +589,17 @@ def load_hubspot(base_url: str | None = None, access_token: str | None = None) -
         raise UserError(
             f"no HubSpot access token: set {TOKEN_ENV} (a private app token with crm.objects.contacts.read)"
         )
-    pipeline = make_pipeline(SOURCE_SYSTEM)
+    settings = resolve(settings)
+    pipeline = make_pipeline(SOURCE_SYSTEM, settings)
     # Arrow tables get no dlt columns by default; staging reads `_dlt_load_id` as loaded-at.
     prefix = f"{pipeline.pipeline_name.upper()}__NORMALIZE__PARQUET_NORMALIZER__"
     os.environ.setdefault(prefix + "ADD_DLT_LOAD_ID", "true")
     os.environ.setdefault(prefix + "ADD_DLT_ID", "true")
     started = time.monotonic()
-    with user_errors(SOURCE_SYSTEM), exclusive_run(pipeline.pipeline_name, SOURCE_SYSTEM):
+    with (
+        user_errors(SOURCE_SYSTEM, settings.duckdb_path),
+        exclusive_run(pipeline.pipeline_name, SOURCE_SYSTEM, settings.pipelines_dir),
+    ):
         try:
             finish_interrupted(pipeline)
             known = known_contact_ids(pipeline) if reconciliation_due(pipeline) else None

@@ -49,6 +49,7 @@ from ingestion.pipeline import (
     rows_loaded,
     user_errors,
 )
+from ingestion.settings import Settings, resolve
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
 
 API_VERSION = "2024-07"
@@ -465,7 +466,9 @@ def _setting(value: str | None, key: str, env: str, example: str, secret: bool =
     return str(resolved)
 
 
-def load_shopify(shop_url: str | None = None, access_token: str | None = None) -> LoadSummary:
+def load_shopify(
+    shop_url: str | None = None, access_token: str | None = None, settings: Settings | None = None
+) -> LoadSummary:
     """`customer360 load shopify`: one run of the shopify source into ``raw_shopify``."""
     url = _setting(shop_url, "sources.shopify.shop_url", SHOP_URL_ENV, "https://<shop>.myshopify.com")
     token = _setting(
@@ -476,8 +479,12 @@ def load_shopify(shop_url: str | None = None, access_token: str | None = None) -
     webhooks_dir = dlt.config.get("sources.shopify.webhooks_dir", str) or None
     config = runtime_config()
     started = time.monotonic()
-    pipeline = make_pipeline("shopify")
-    with user_errors("shopify"), exclusive_run(pipeline.pipeline_name, "shopify"):
+    settings = resolve(settings)
+    pipeline = make_pipeline("shopify", settings)
+    with (
+        user_errors("shopify", settings.duckdb_path),
+        exclusive_run(pipeline.pipeline_name, "shopify", settings.pipelines_dir),
+    ):
         try:
             finish_interrupted(pipeline)
             source = shopify_source(shop_url=url, access_token=token, webhooks_dir=webhooks_dir)

@@ -29,6 +29,7 @@ os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 DEMO_AS_OF = date(2026, 11, 1)
 DEMO_SEED = 7
 DEMO_CUSTOMERS = 300
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout: dbt project, seeds, target/
 
 
 @pytest.fixture(scope="session")

@@ -206,7 +206,7 @@ def test_two_drops_share_the_dataset(drop: Path, tmp_path: Path, warehouse: Path
     # each drop keeps its own state: both reruns are no-ops
     assert load(drop).skipped and load(signups).skipped
     for name in ("legacy_crm", "signup_forms"):
-        pipeline = make_csv_pipeline(name, warehouse)
+        pipeline = make_csv_pipeline(name)
         pipeline.sync_destination()
         assert pipeline.dataset_name == "raw_csv_contacts"
         assert set(pipeline.state["sources"]) == {f"csv_contacts_{name}"}

@@ -25,8 +25,9 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import PROJECT_ROOT
 
-from ingestion import settings
+from ingestion.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,7 @@ CENT = Decimal("0.01")
 # -- helpers ---------------------------------------------------------------------------------------
 def query(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """Read the warehouse (a fresh connection per call: dbt runs in this process between calls)."""
-    con = duckdb.connect(str(settings.duckdb_path()))
+    con = duckdb.connect(str(Settings.from_environment().duckdb_path))
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -419,7 +420,7 @@ def test_orders_are_currency_normalized_with_refunds_off_net_revenue(marts_run: 
     rates = {
         code: Decimal(rate)
         for code, rate in (
-            line.split(",") for line in (settings.PROJECT_ROOT / "seeds/marts/fx_rates.csv").read_text().split()[1:]
+            line.split(",") for line in (PROJECT_ROOT / "seeds/marts/fx_rates.csv").read_text().split()[1:]
         )
     }
     defects = {

@@ -33,8 +33,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import PROJECT_ROOT
 
-from ingestion import settings
 from ingestion.dbt_runner import DbtOutcome
 
 HUGE = 1_000_000
@@ -221,7 +221,7 @@ def hostile(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         plant(data, result)
         load_all()
         result.outcome = run_dbt(["build"])
-        result.run_results = json.loads((settings.PROJECT_ROOT / "target" / "run_results.json").read_text())
+        result.run_results = json.loads((PROJECT_ROOT / "target" / "run_results.json").read_text())
         yield result
 
 

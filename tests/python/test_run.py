@@ -20,13 +20,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import WebhookReceiver
+from conftest import PROJECT_ROOT, WebhookReceiver
 
-from ingestion import settings
 from ingestion.orchestration.alerts import Alert, Alerter, callbacks_from_env
 from ingestion.orchestration.runner import RunReport, run_pipeline
 
-SCREENSHOT = settings.PROJECT_ROOT / "target" / "monitoring_report.png"
+SCREENSHOT = PROJECT_ROOT / "target" / "monitoring_report.png"
 FAILING_GATE_VARS = "{identity_max_cluster_size: 1}"
 PUBLISHED_RELATIONS = (
     "email_audience_rows",
