@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +14,8 @@ from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
+from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error, root_cause
+from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 
 
@@ -63,19 +63,6 @@ def keep_no_personal_copies() -> None:
     for key in ("load.delete_completed_jobs", "load.truncate_staging_dataset"):
         if dlt.config.get(key) is None:
             dlt.config[key] = True
-
-
-def root_cause(error: BaseException) -> BaseException:
-    """The innermost exception of a dlt failure, which is the one that names the real problem."""
-    seen: set[int] = set()
-    current = error
-    while id(current) not in seen:
-        seen.add(id(current))
-        nested = current.__cause__ or current.__context__
-        if nested is None:
-            break
-        current = nested
-    return current
 
 
 @contextmanager
@@ -135,7 +122,7 @@ def finish_interrupted(pipeline: dlt.Pipeline) -> None:
     extraction it was asked for.
     """
     if pipeline.has_pending_data:
-        print(f"{pipeline.pipeline_name}: finishing a load an interrupted run left behind", file=sys.stderr)
+        say(f"{pipeline.pipeline_name}: finishing a load an interrupted run left behind")
         pipeline.normalize()
         pipeline.load()
 

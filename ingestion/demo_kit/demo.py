@@ -17,12 +17,8 @@ from ingestion.demo_kit.servers.mailchimp import MailchimpServer, mailchimp_plat
 from ingestion.demo_kit.servers.run import running_servers
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.loading import load
+from ingestion.progress import step
 from ingestion.settings import Settings
-
-
-def _step(message: str) -> float:
-    print(f"==> {message}", file=sys.stderr, flush=True)
-    return time.perf_counter()
 
 
 @dataclass
@@ -117,24 +113,24 @@ def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | Non
     started = time.perf_counter()
     data = (data_dir or settings.data_dir).resolve()
 
-    t = _step(f"generating {customers:,} people (seed {seed}) into {data}")
+    t = step(f"generating {customers:,} people (seed {seed}) into {data}")
     manifest = generate(data, customers=customers, seed=seed, as_of=as_of)
     print(f"    {sum(manifest['row_counts'].values()):,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
-    t = _step("serving HubSpot and Shopify locally, loading all sources with dlt")
+    t = step("serving HubSpot and Shopify locally, loading all sources with dlt")
     with running_servers(data) as servers:
         summaries = load("all", data_dir=data, settings=settings, access=servers.access())
     for summary in summaries:
         print(f"    {summary.line()}", file=sys.stderr)
     print(f"    loaded in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
-    t = _step("dbt build (progress below; full log in logs/dbt.log)")
+    t = step("dbt build (progress below; full log in logs/dbt.log)")
     outcome = run_dbt(["build"], progress=sys.stderr, settings=settings)
     print(f"    dbt build finished in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
     synced: list[str] = []
     if outcome.success:
-        t = _step("customer360 sync to a local Mailchimp audience, twice (the second run has nothing to send)")
+        t = step("customer360 sync to a local Mailchimp audience, twice (the second run has nothing to send)")
         synced = sync_to_local_platform(settings)
         print(f"    synced in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 

@@ -10,11 +10,11 @@ a gate failed, 2 for a user error.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion import progress
 from ingestion.dbt_runner import DbtOutcome
 from ingestion.orchestration import metrics, steps
 from ingestion.orchestration.alerts import Alert, Alerter, first_line
@@ -37,10 +37,6 @@ class RunReport:
         return not any(step in self.failures for step in GATE_STEPS)
 
 
-def _say(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
-
-
 def run_pipeline(
     data_dir: Path | None = None,
     dbt_args: list[str] | None = None,
@@ -55,20 +51,20 @@ def run_pipeline(
     data = (data_dir or settings.data_dir).resolve()
     started_at = steps.utc_now()
     report = RunReport(steps.new_run_id())
-    _say(f"run {report.run_id}: loading {', '.join(sources)} (up to {policy.attempts} attempts each)")
+    progress.step(f"run {report.run_id}: loading {', '.join(sources)} (up to {policy.attempts} attempts each)")
     for source in sources:
         result = steps.load_with_retries(source, data, policy, settings)
         report.loads.append(result)
         if result.error is not None:
             report.failures.setdefault("load", {})[source] = f"{result.error} (after {result.attempts} attempts)"
 
-    _say("gate: source freshness")
+    progress.step("gate: source freshness")
     try:
         steps.freshness_gate(settings)
     except steps.StepFailed as failure:
         report.failures["freshness"] = failure.subjects
 
-    _say("dbt build (data tests are the gate)")
+    progress.step("dbt build (data tests are the gate)")
     outcome: DbtOutcome | None = None
     try:
         outcome = steps.build(dbt_args, settings)
@@ -76,7 +72,7 @@ def run_pipeline(
     except steps.StepFailed as failure:
         report.failures["build"] = failure.subjects
 
-    _say("quality history")
+    progress.step("quality history")
     rows_landed: dict[str, int] = {}
     rows_rejected: dict[str, int] = {}
     for result in report.loads:
@@ -93,13 +89,13 @@ def run_pipeline(
             _, quarantine = metrics.run_quarantine(con, metrics.epoch(started_at))
         finally:
             con.close()
-    print(f"    {len(figures)} figures appended to monitoring.run_metrics", file=sys.stderr)
+    progress.say(f"    {len(figures)} figures appended to monitoring.run_metrics")
 
     for step, subjects in report.failures.items():
         for subject, message in subjects.items():
             alerter.send(Alert("failure", report.run_id, subject, step, message, quarantine))
 
-    _say("anomaly check")
+    progress.step("anomaly check")
     try:
         _, report.anomalies = steps.monitor(report.run_id, settings=settings)
     except steps.StepFailed as failure:
@@ -110,18 +106,18 @@ def run_pipeline(
         alerter.send(alert)
 
     if report.gates_passed:
-        _say("publish: activation marts → published.*")
+        progress.step("publish: activation marts → published.*")
         try:
             report.published = steps.publish(report.run_id, settings)
         except Exception as error:
             report.failures["publish"] = {"publish": first_line(error)}
             alerter.send(Alert("failure", report.run_id, "publish", "publish", first_line(error), quarantine))
     else:
-        _say("not published: a gate failed; published.* keeps the last good run's audience and triggers")
+        progress.step("not published: a gate failed; published.* keeps the last good run's audience and triggers")
 
     command = steps.sync_command()
     if report.published is not None and command:
-        _say(f"sync: {' '.join(command)}")
+        progress.step(f"sync: {' '.join(command)}")
         try:
             steps.run_sync(command, policy.timeout, settings)
         except steps.StepFailed as failure:
