@@ -40,6 +40,7 @@ from ingestion.demo_kit.generate.csv_contacts import CsvContactsRenderer
 from ingestion.demo_kit.generate.defects import DefectLog
 from ingestion.demo_kit.generate.hubspot import HubSpotRenderer
 from ingestion.demo_kit.generate.population import Timeline, build_person
+from ingestion.demo_kit.generate.renderer import Renderer
 from ingestion.demo_kit.generate.segment import SegmentRenderer
 from ingestion.demo_kit.generate.shopify import ShopifyRenderer
 from ingestion.demo_kit.generate.truth import TruthWriter
@@ -146,21 +147,18 @@ class _Batch:
         products = build_catalogue(self.seed, timeline)
         hubspot = HubSpotRenderer(ctx, self.tmp / "hubspot")
         shopify = ShopifyRenderer(ctx, self.tmp / "shopify", products)
-        segment = SegmentRenderer(ctx, self.tmp / "segment", products)
+        segment = SegmentRenderer(ctx, self.tmp / "segment", products, shopify)
         csv_contacts = CsvContactsRenderer(ctx, self.tmp / "csv_contacts")
+        renderers: tuple[Renderer, ...] = (hubspot, shopify, segment, csv_contacts)
         # file names events-<chunk>.jsonl: a chunk number no base run reaches (chunks of 10k people)
         segment.start_chunk(9000 + self.number)
         for index in range(self.first_index, self.first_index + n_new):
             person = build_person(self.seed, index, timeline, self.base_people)
             truth.person(person)
-            hubspot.render(person)
-            shopper = shopify.render(person)
-            segment.render(person, shopper)
-            csv_contacts.render(person)
-        segment.end_chunk()
-        hubspot.close()
-        shopify.close()
-        csv_contacts.close()
+            for renderer in renderers:
+                renderer.render(person)
+        for renderer in renderers:
+            renderer.close()
         truth.close()
         defects_handle.close()
         self._count("new_people", n_new)

@@ -30,7 +30,7 @@ from ingestion.demo_kit.generate.reference import (
     REFERRERS,
     USER_AGENTS,
 )
-from ingestion.demo_kit.generate.shopify import ShopperInfo, WindowOrder
+from ingestion.demo_kit.generate.shopify import ShopifyRenderer, WindowOrder
 from ingestion.demo_kit.generate.writers import SegmentWriter, dumps
 
 SHOP_URL = "https://shop.example.com"
@@ -88,10 +88,11 @@ class _PersonState:
 
 
 class SegmentRenderer:
-    def __init__(self, ctx: RunContext, root: Path, products: tuple[Product, ...]) -> None:
+    def __init__(self, ctx: RunContext, root: Path, products: tuple[Product, ...], shopify: ShopifyRenderer) -> None:
         self.ctx = ctx
         self.root = root
         self.products = products
+        self.shopify = shopify  # renders each person first: their account and orders drive the events
         self.writer: SegmentWriter | None = None
         self.rows = 0
 
@@ -105,10 +106,15 @@ class SegmentRenderer:
             self.writer.close()
             self.writer = None
 
+    def close(self) -> dict[str, int]:
+        self.end_chunk()
+        return {"segment": self.rows}
+
     # -- people ------------------------------------------------------------------------------------------
-    def render(self, person: Person, shopper: ShopperInfo) -> None:
+    def render(self, person: Person) -> None:
         if not person.in_segment:
             return
+        shopper = self.shopify.shopper_of(person)
         ctx, timeline = self.ctx, self.ctx.timeline
         r = rng.derive(ctx.seed, rng.SEGMENT, person.index)
         identifies_p = (

@@ -68,6 +68,13 @@ class ShopifyRenderer:
         self.products = products
         self.customers = JsonlWriter(folder / "customers.jsonl")
         self.orders = JsonlWriter(folder / "orders.jsonl")
+        self._last: tuple[int, ShopperInfo] | None = None  # the person rendered last, for the Segment renderer
+
+    def shopper_of(self, person: Person) -> ShopperInfo:
+        """What the Shopify render of ``person`` decided (account, orders), for the renderers that follow it."""
+        if self._last is None or self._last[0] != person.index:
+            raise RuntimeError(f"person {person.index} was not rendered by Shopify first")
+        return self._last[1]
 
     def close(self) -> dict[str, int]:
         self.customers.close()
@@ -76,6 +83,11 @@ class ShopifyRenderer:
 
     # -- planning ------------------------------------------------------------------------------------------
     def render(self, person: Person) -> ShopperInfo:
+        info = self._render(person)
+        self._last = (person.index, info)
+        return info
+
+    def _render(self, person: Person) -> ShopperInfo:
         info = ShopperInfo()
         if not (person.has_account or person.guest_only):
             return info
