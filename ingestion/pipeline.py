@@ -14,6 +14,7 @@ from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from ingestion.dlt_config import dlt_setting
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error, root_cause
 from ingestion.progress import say
 from ingestion.settings import Settings, resolve
@@ -61,7 +62,7 @@ def keep_no_personal_copies() -> None:
     person erased from the warehouse is not still on disk (docs/decisions.md, "Privacy"). A deployment
     that sets either option itself keeps its value."""
     for key in ("load.delete_completed_jobs", "load.truncate_staging_dataset"):
-        if dlt.config.get(key) is None:
+        if dlt_setting(key, bool) is None:
             dlt.config[key] = True
 
 
