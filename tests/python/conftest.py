@@ -26,24 +26,23 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # With the airflow extra installed, dlt would also look up every setting in Airflow Variables (a metadata
 # database query per lookup, failing where none is set up): settings and secrets come from env and secrets.toml.
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+DEMO_AS_OF = date(2026, 11, 1)
+DEMO_SEED = 7
+DEMO_CUSTOMERS = 300
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout: dbt project, seeds, target/
 # tests/check.sh runs pytest in two xdist workers. dbt writes its manifest, run_results and partial-parse cache to
 # the target folder and appends to its log: each worker gets its own, so two concurrent dbt runs never share one.
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _XDIST_WORKER:
-    from ingestion.settings import PROJECT_ROOT
-
     os.environ["DBT_TARGET_PATH"] = str(PROJECT_ROOT / "target" / f"pytest-{_XDIST_WORKER}")
     os.environ["DBT_LOG_PATH"] = str(PROJECT_ROOT / "logs" / f"pytest-{_XDIST_WORKER}")
-
-DEMO_AS_OF = date(2026, 11, 1)
-DEMO_SEED = 7
-DEMO_CUSTOMERS = 300
+DBT_TARGET_DIR = Path(os.environ.get("DBT_TARGET_PATH") or PROJECT_ROOT / "target")  # where dbt writes manifests
 
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated demo population, shared read-only by all tests (copy it before mutating)."""
-    from ingestion.generate import generate
+    from ingestion.demo_kit.generate import generate
 
     out = tmp_path_factory.mktemp("demo_data")
     generate(out, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, as_of=DEMO_AS_OF, progress=False)
@@ -109,8 +108,8 @@ def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -
     keeps the file open in this process, and DuckDB refuses a read_only connection beside it.
     """
     from ingestion.dbt_runner import run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     root = tmp_path_factory.mktemp("built_warehouse")
     path = root / "warehouse.duckdb"

@@ -24,9 +24,9 @@ import pytest
 import requests
 from conftest import DEMO_AS_OF, BuiltWarehouse
 
+from ingestion.demo_kit.servers.hubspot import MAX_SEARCH_BODY, MAX_URL_LENGTH, HubSpotServer
+from ingestion.demo_kit.servers.shopify import ALL_SCOPES, ShopifyServer, parse_timestamp
 from ingestion.errors import UserError
-from ingestion.servers.hubspot import MAX_SEARCH_BODY, MAX_URL_LENGTH, HubSpotServer
-from ingestion.servers.shopify import ALL_SCOPES, ShopifyServer, parse_timestamp
 from ingestion.sources.hubspot import MODEL_PROPERTIES, load_hubspot
 from ingestion.sources.shopify import load_shopify
 
@@ -157,7 +157,7 @@ def test_a_403_on_a_resource_is_skipped_when_the_shop_does_not_list_scopes(
 
         def no_scopes(request: Any) -> Any:
             if request.path.endswith("access_scopes.json"):
-                from ingestion.servers.common import Response
+                from ingestion.demo_kit.servers.common import Response
 
                 return Response(404, {"errors": "Not Found"})
             return original(request)
@@ -203,7 +203,7 @@ def test_tokens_never_reach_output_pipelines_target_or_warehouse(demo_data: Path
         RUNTIME__DLTHUB_TELEMETRY="false",
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
-    from ingestion.servers.run import running_servers
+    from ingestion.demo_kit.servers.run import running_servers
 
     target = tmp_path / "target"
     outputs: list[str] = []
@@ -369,8 +369,8 @@ def test_deleted_people_leave_marts_and_audiences(
     """Deleted and redacted Shopify customers and a GDPR-deleted HubSpot contact: the live suppression guard
     drops them from email_audience at once (before any rebuild), and the next build drops them from marts."""
     from ingestion.dbt_runner import run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     clone = tmp_path / "clone"
     clone.mkdir()

@@ -24,9 +24,9 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import BuiltWarehouse
+from conftest import PROJECT_ROOT, BuiltWarehouse
 
-from ingestion import settings
+from ingestion.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ CENT = Decimal("0.01")
 # -- helpers ---------------------------------------------------------------------------------------
 def query(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """Read the warehouse (a fresh connection per call: dbt runs in this process between calls)."""
-    con = duckdb.connect(str(settings.duckdb_path()))
+    con = duckdb.connect(str(Settings.from_environment().duckdb_path))
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -90,8 +90,8 @@ def segment_message(kind: str, anonymous_id: str, at: datetime, **fields: Any) -
 
 
 def load_sources(data: Path, sources: tuple[str, ...], env: pytest.MonkeyPatch) -> None:
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     with running_servers(data) as servers:
         for name, value in servers.loader_environment().items():
@@ -410,7 +410,7 @@ def test_orders_are_currency_normalized_with_refunds_off_net_revenue(marts_run: 
     rates = {
         code: Decimal(rate)
         for code, rate in (
-            line.split(",") for line in (settings.PROJECT_ROOT / "seeds/marts/fx_rates.csv").read_text().split()[1:]
+            line.split(",") for line in (PROJECT_ROOT / "seeds/marts/fx_rates.csv").read_text().split()[1:]
         )
     }
     defects = {

@@ -32,9 +32,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import BuiltWarehouse
+from conftest import DBT_TARGET_DIR, BuiltWarehouse
 
-from ingestion import settings
 from ingestion.dbt_runner import DbtOutcome
 
 HUGE = 1_000_000
@@ -190,8 +189,8 @@ def plant(data: Path, hostile: Hostile) -> None:
 @pytest.fixture(scope="module")
 def hostile(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     from ingestion.dbt_runner import run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     root = tmp_path_factory.mktemp("hostile")
     warehouse = root / "warehouse.duckdb"
@@ -213,7 +212,7 @@ def hostile(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFa
         plant(data, result)
         load_all()
         result.outcome = run_dbt(["build"])
-        result.run_results = json.loads((settings.dbt_target_dir() / "run_results.json").read_text())
+        result.run_results = json.loads((DBT_TARGET_DIR / "run_results.json").read_text())
         yield result
 
 
