@@ -24,7 +24,7 @@ _RUN = """
 import json, resource, sys, time
 from datetime import date
 from pathlib import Path
-from ingestion.generate import generate
+from ingestion.demo_kit.generate import generate
 out, customers, events = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 wall, cpu = time.perf_counter(), time.process_time()
 manifest = generate(out, customers=customers, seed=42, as_of=date(2026, 11, 1), progress=True, segment_events=events)

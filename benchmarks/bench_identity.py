@@ -41,7 +41,6 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingestion import settings
 from ingestion.evaluate import (
     LINKABLE_RECORDS,
     Scores,
@@ -50,6 +49,7 @@ from ingestion.evaluate import (
     score,
     score_linkable,
 )
+from ingestion.settings import Settings
 
 # Models that build the input both sides use: one row per source record, and its identifiers (for the
 # source-stated links Splink gets as `source_link_group`).
@@ -96,7 +96,7 @@ def run_ours(warehouse: Path, truth: Path, skip_build: bool) -> Result:
     if not skip_build:
         from dbt.cli.main import dbtRunner
 
-        root = str(settings.PROJECT_ROOT)
+        root = str(Settings.from_environment().dbt_project())
         started = time.perf_counter()
         selection = ["--select", "path:models/intermediate/identity", "path:models/marts/customers"]
         result = dbtRunner().invoke(["run", *selection, "--project-dir", root, "--profiles-dir", root])
@@ -447,10 +447,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a warehouse with every source loaded: empty raw tables like its are created for absent sources",
     )
     args = parser.parse_args(argv)
-    warehouse = settings.duckdb_path()
+    settings = Settings.from_environment()
+    warehouse = settings.duckdb_path
     if args.empty_sources_from is not None:
         print(f"created {declare_absent_sources(warehouse, args.empty_sources_from)} empty raw tables")
-    truth = (args.truth or default_truth_path()).resolve()
+    truth = (args.truth or default_truth_path(settings.data_dir)).resolve()
     print(f"load average before the run: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1 / 5 / 15 min)")
     results = [run_ours(warehouse, truth, skip_build=args.skip_ours)]
     if not args.skip_splink:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
 
-from ingestion.generate.csv_contacts import LEGACY_HEADER, LEGACY_MAPPING
+from ingestion.demo_kit.generate.csv_contacts import LEGACY_HEADER, LEGACY_MAPPING
 
 EVENT_NAMES = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
 # The synthetic CSV drop uses the demo's legacy-CRM layout, so the benchmark loads what the demo loads.

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
-from ingestion import settings  # noqa: E402
+from ingestion.settings import Settings  # noqa: E402
 
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 LOAD_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
@@ -220,8 +220,8 @@ def duckdb_read(kind: str, pattern: str, env: dict[str, str], size: str, log: Pa
         else ("read_csv(?, union_by_name=true, ignore_errors=true, all_varchar=true)")
     )
     code = (
-        "import duckdb,sys,json; from ingestion import settings; "
-        "c=duckdb.connect(config=settings.duckdb_config()); "
+        "import duckdb,sys,json; from ingestion.settings import Settings; "
+        "c=duckdb.connect(config=Settings.from_environment().duckdb_config()); "
         f'c.execute("create table t as select * from {reader}", [sys.argv[1]]); '
         "print(c.execute('select count(*) from t').fetchone()[0])"
     )
@@ -376,7 +376,7 @@ def main() -> int:
         "duckdb": duckdb.__version__,
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "load_average_at_start": os.getloadavg(),
-        "duckdb_config": settings.duckdb_config(),
+        "duckdb_config": Settings.from_environment().duckdb_config(),
     }
     print(f"machine: {machine}", flush=True)
     out = args.json or args.work / "results.json"

@@ -13,11 +13,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from ingestion import settings
+from ingestion import settings as defaults
 from ingestion.errors import UserError
+from ingestion.settings import Settings
 
 SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
 FEEDBACK_SOURCES = ("mailchimp",)  # loaded on their own (and by `sync`), not by `load all`
+DEMO_KIT_COMMANDS = ("demo", "generate", "serve")  # the commands that use ingestion.demo_kit
 
 
 def _positive_int(text: str) -> int:
@@ -36,16 +38,25 @@ def _iso_date(text: str) -> date:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="customer360", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help=f"the dbt project folder (default: ${defaults.PROJECT_DIR_ENV}, else the current folder if it holds "
+        "dbt_project.yml, else the source checkout)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="generate demo data, serve it, load it with dlt, run dbt build")
     demo.add_argument("--customers", type=_positive_int, default=5000, help="people to generate (default 5000)")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--as-of", type=_iso_date, default=None, help="last day of generated history")
-    demo.add_argument("--data", type=Path, default=None, help=f"data folder (default {settings.DEFAULT_DATA_DIR})")
+    demo.add_argument(
+        "--data", type=Path, default=None, help=f"data folder (default <project>/{defaults.DEFAULT_DATA_DIR})"
+    )
 
     generate = commands.add_parser("generate", help="write demo data with ground truth to a folder")
-    generate.add_argument("--out", type=Path, default=None, help=f"default {settings.DEFAULT_DATA_DIR}")
+    generate.add_argument("--out", type=Path, default=None, help=f"default <project>/{defaults.DEFAULT_DATA_DIR}")
     generate.add_argument("--customers", type=_positive_int, default=5000)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--as-of", type=_iso_date, default=None)
@@ -143,20 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _demo_kit_command(args: argparse.Namespace, settings: Settings) -> int:
+    """demo, generate and serve: the only commands that load the demo kit (lazily, so production never does)."""
     if args.command == "generate" and args.delta:
-        from ingestion.generate.delta import generate_delta
+        from ingestion.demo_kit.generate.delta import generate_delta
 
-        entry = generate_delta(args.out or settings.data_dir(), share=args.delta_share)
-        print(f"wrote delta {entry['number']} ({len(entry['files'])} new files) to {args.out or settings.data_dir()}")
+        entry = generate_delta(args.out or settings.data_dir, share=args.delta_share)
+        print(f"wrote delta {entry['number']} ({len(entry['files'])} new files) to {args.out or settings.data_dir}")
         return 0
     if args.command == "generate":
         if args.profile == "run-history":
-            from ingestion.generate.run_history import write_history
+            from ingestion.demo_kit.generate.run_history import write_history
             from ingestion.orchestration.steps import connect, warehouse_writer_lock
 
-            with warehouse_writer_lock():
-                con = connect()
+            with warehouse_writer_lock(settings=settings):
+                con = connect(settings)
                 try:
                     rows = write_history(con, args.runs, args.as_of or date.today(), args.seed, args.planted_outage)
                 except ValueError as error:
@@ -166,34 +178,52 @@ def _run(args: argparse.Namespace) -> int:
             print(f"appended {args.runs} generated runs ({len(rows):,} figures) to monitoring.run_metrics")
             return 0
         if args.profile != "demo":
-            from ingestion.generate.person_records import generate_person_records
+            from ingestion.demo_kit.generate.person_records import generate_person_records
 
             manifest = generate_person_records(
-                args.out or settings.data_dir(), args.customers, args.seed, args.profile, args.as_of, args.noise
+                args.out or settings.data_dir, args.customers, args.seed, args.profile, args.as_of, args.noise
             )
             records = sum(manifest["row_counts"].values())
             print(f"wrote {records:,} records for {args.customers:,} people to {manifest['out']}")
             return 0
-        from ingestion.generate import generate
+        from ingestion.demo_kit.generate import generate
 
-        manifest = generate(args.out or settings.data_dir(), customers=args.customers, seed=args.seed, as_of=args.as_of)
+        manifest = generate(args.out or settings.data_dir, customers=args.customers, seed=args.seed, as_of=args.as_of)
         print(f"wrote {sum(manifest['row_counts'].values()):,} rows for {args.customers:,} people to {manifest['out']}")
         return 0
     if args.command == "serve":
-        from ingestion.servers.run import serve
+        from ingestion.demo_kit.servers.run import serve
 
         serve(
-            args.data or settings.data_dir(),
+            args.data or settings.data_dir,
             hubspot_port=args.hubspot_port,
             shopify_port=args.shopify_port,
             mailchimp_port=args.mailchimp_port,
         )
         return 0
+    if args.command == "demo":
+        from ingestion.demo_kit.demo import run_demo
+
+        return run_demo(
+            customers=args.customers, seed=args.seed, as_of=args.as_of, data_dir=args.data, settings=settings
+        )
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = Settings.from_environment(project_dir=args.project_dir)  # the one place settings are resolved
+    if args.command in DEMO_KIT_COMMANDS:
+        return _demo_kit_command(args, settings)
     if args.command == "load":
         from ingestion.loading import load
 
         for summary in load(
-            args.source, data_dir=args.data, path=args.path, mapping=args.mapping, source_name=args.source_name
+            args.source,
+            data_dir=args.data,
+            path=args.path,
+            mapping=args.mapping,
+            source_name=args.source_name,
+            settings=settings,
         ):
             print(summary.line())
         return 0
@@ -201,28 +231,25 @@ def _run(args: argparse.Namespace) -> int:
         from ingestion.dbt_runner import print_outcome, run_dbt
         from ingestion.privacy.erasure import apply_pending, print_run
 
-        print_run(apply_pending())  # erasure requests first: no build ever sees an erased person
-        result = run_dbt(["build", *args.dbt_args], progress=sys.stderr)
+        settings.dbt_project()  # no project folder: say so before touching the warehouse
+        print_run(apply_pending(settings=settings))  # erasure requests first: no build ever sees an erased person
+        result = run_dbt(["build", *args.dbt_args], progress=sys.stderr, settings=settings)
         print_outcome(result)
         return 0 if result.success else 1
     if args.command == "sync":
         from ingestion.activation.sync import sync
 
-        result = sync(dry_run=args.dry_run, full=args.full, triggers=not args.no_triggers)
+        result = sync(dry_run=args.dry_run, full=args.full, triggers=not args.no_triggers, settings=settings)
         print(result.line())
         return 0
     if args.command == "erase":
         from ingestion.privacy.commands import erase
 
-        return erase(args)
-    if args.command == "demo":
-        from ingestion.demo import run_demo
-
-        return run_demo(customers=args.customers, seed=args.seed, as_of=args.as_of, data_dir=args.data)
+        return erase(args, settings)
     if args.command == "mapping":
         from ingestion.mapping_suggest import suggest_mapping, write_mapping
 
-        suggestion = suggest_mapping(args.path)
+        suggestion = suggest_mapping(args.path, settings)
         if args.out is None:  # the mapping on stdout (redirect it to a file), the review on stderr
             print(json.dumps(suggestion.mapping, indent=2))
             print("\n".join(suggestion.review()), file=sys.stderr)
@@ -235,19 +262,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "sql":
         from ingestion.sql_shell import run_sql
 
-        return run_sql(settings.duckdb_path(), args.query)
+        return run_sql(settings.duckdb_path, args.query)
     if args.command == "evaluate":
         from ingestion.evaluate import evaluate
 
-        return evaluate(truth=args.truth, errors=args.errors)
+        return evaluate(truth=args.truth, errors=args.errors, settings=settings)
     if args.command == "run":
         from ingestion.orchestration.runner import run_command
 
-        return run_command(args.data, ["--vars", args.vars] if args.vars else [])
+        return run_command(args.data, ["--vars", args.vars] if args.vars else [], settings)
     if args.command == "report":
         from ingestion.orchestration.report import write_report
 
-        out = write_report(args.out)
+        out = write_report(args.out, settings)
         print(f"wrote {out}")
         return 0
     raise AssertionError(f"unhandled command {args.command}")
@@ -261,11 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     argv = sys.argv[1:] if argv is None else argv
     dbt_args: list[str] = []
-    if argv[:1] == ["build"]:
+    # the global options before the command: `--project-dir DIR` or `--project-dir=DIR`
+    head = (
+        argv[:2]
+        if argv[:1] == ["--project-dir"]
+        else argv[:1]
+        if argv[:1] and argv[0].startswith("--project-dir=")
+        else []
+    )
+    if argv[len(head) : len(head) + 1] == ["build"]:
         # argparse cannot pass options it does not know (--select, -s, --vars ...) through a subcommand
-        dbt_args = argv[1:]
+        dbt_args = argv[len(head) + 1 :]
         dbt_args = dbt_args[1:] if dbt_args[:1] == ["--"] else dbt_args
-        argv = ["build"]
+        argv = [*head, "build"]
     args = build_parser().parse_args(argv)
     args.dbt_args = dbt_args
     try:

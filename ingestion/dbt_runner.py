@@ -12,12 +12,13 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import duckdb
 
-from ingestion import settings
 from ingestion.errors import duckdb_locked, is_duckdb_lock_error
+from ingestion.settings import Settings, resolve
 
 LOCK_MESSAGE = "Could not set lock on file"
 FAILED_STATUSES = ("fail", "error")
@@ -28,6 +29,7 @@ class DbtOutcome:
     success: bool
     statuses: Counter[str] = field(default_factory=Counter)  # "model:success", "test:pass", ...
     failures: list[str] = field(default_factory=list)
+    log_path: Path | None = None  # dbt's full log (logs/dbt.log under the project)
 
     @property
     def tests_passed(self) -> int:
@@ -104,9 +106,8 @@ class ProgressView:
             print(file=self.stream)
 
 
-def _check_not_locked() -> None:
+def _check_not_locked(path: Path) -> None:
     """Fail in one line, before dbt starts, when another process holds the warehouse's write lock."""
-    path = settings.duckdb_path()
     try:
         duckdb.connect(str(path)).close()
     except duckdb.Error as error:
@@ -115,20 +116,22 @@ def _check_not_locked() -> None:
         raise
 
 
-def run_dbt(args: list[str], progress: TextIO | None = None) -> DbtOutcome:
-    """`dbt <args>` with this project's folders and the warehouse path from settings.
+def run_dbt(args: list[str], progress: TextIO | None = None, settings: Settings | None = None) -> DbtOutcome:
+    """`dbt <args>` with the project folder and warehouse of ``settings``.
 
     dbt's own console output is off; ``progress`` (a stream) gets the compact view, the full log is
     in ``logs/dbt.log``. One in-process invocation per step: dbt costs ~4 s to import and ~5-9 s to
-    parse each time.
+    parse each time. dbt's door: profiles.yml reads the warehouse path, memory limit and threads with
+    ``env_var``, so they are written to the environment here (and only here).
     """
     from dbt.cli.main import dbtRunner
 
-    os.environ["CUSTOMER360_DUCKDB_PATH"] = str(settings.duckdb_path())
+    settings = resolve(settings)
+    root = str(settings.dbt_project())
+    os.environ.update(settings.dbt_environment())
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    settings.duckdb_path().parent.mkdir(parents=True, exist_ok=True)
-    _check_not_locked()
-    root = str(settings.PROJECT_ROOT)
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    _check_not_locked(settings.duckdb_path)
     view = ProgressView(progress) if progress is not None else None
     common = ["--project-dir", root, "--profiles-dir", root, "--log-level", "none"]
     manifest = None
@@ -136,15 +139,15 @@ def run_dbt(args: list[str], progress: TextIO | None = None) -> DbtOutcome:
         parsed = dbtRunner().invoke(["parse", *_parse_options(args), *common])
         if parsed.success:
             manifest = parsed.result
-            args = _excluding(args, unit_tests_of_missing_sources(manifest), progress)
+            args = _excluding(args, unit_tests_of_missing_sources(manifest, settings.duckdb_path), progress)
     runner = dbtRunner(manifest=manifest, callbacks=[view] if view else [])
     result = runner.invoke([*args, *common])
     if view:
         view.finish()
-    outcome = DbtOutcome(success=bool(result.success))
+    outcome = DbtOutcome(success=bool(result.success), log_path=Path(root) / "logs" / "dbt.log")
     if result.exception is not None:
         if LOCK_MESSAGE in str(result.exception):
-            raise duckdb_locked(settings.duckdb_path()) from result.exception
+            raise duckdb_locked(settings.duckdb_path) from result.exception
         outcome.failures.append(f"dbt: {str(result.exception).strip().splitlines()[0]}")
     for node_result in getattr(result.result, "results", None) or []:
         resource_type = node_result.node.resource_type.value
@@ -153,14 +156,13 @@ def run_dbt(args: list[str], progress: TextIO | None = None) -> DbtOutcome:
         if status in FAILED_STATUSES:
             message = headline(node_result.message)
             if LOCK_MESSAGE in (node_result.message or ""):
-                raise duckdb_locked(settings.duckdb_path())
+                raise duckdb_locked(settings.duckdb_path)
             outcome.failures.append(f"{node_result.node.unique_id}: {message}")
     return outcome
 
 
-def _existing_tables() -> set[tuple[str, str]]:
+def _existing_tables(path: Path) -> set[tuple[str, str]]:
     """(schema, table) of every table and view in the warehouse file (nothing when there is no file yet)."""
-    path = settings.duckdb_path()
     if not path.exists():
         return set()
     con = duckdb.connect(str(path))
@@ -171,11 +173,11 @@ def _existing_tables() -> set[tuple[str, str]]:
         con.close()
 
 
-def unit_tests_of_missing_sources(manifest: Any) -> dict[str, list[str]]:
+def unit_tests_of_missing_sources(manifest: Any, duckdb_path: Path) -> dict[str, list[str]]:
     """{unit test name: [missing source tables]} for the unit tests whose given rows stand in for a source
     table the warehouse does not have: dbt reads such an input's columns from the table itself, so the
     test cannot run until the source is loaded (its model is empty and typed meanwhile)."""
-    existing = _existing_tables()
+    existing = _existing_tables(duckdb_path)
     by_call = {
         f"source('{node.source_name}', '{node.name}')": (node.schema, node.identifier)
         for node in manifest.sources.values()
@@ -231,4 +233,5 @@ def print_outcome(outcome: DbtOutcome, stream: TextIO = sys.stderr) -> None:
         print(f"  failed: {failure}", file=stream)
     if len(outcome.failures) > 20:
         print(f"  ... and {len(outcome.failures) - 20} more", file=stream)
-    print(f"full dbt log: {settings.PROJECT_ROOT / 'logs' / 'dbt.log'}", file=stream)
+    if outcome.log_path is not None:
+        print(f"full dbt log: {outcome.log_path}", file=stream)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -9,16 +10,27 @@ class UserError(Exception):
     """A problem the user can fix (bad path, server unreachable, locked file, wrong token ...)."""
 
 
-def is_duckdb_lock_error(error: BaseException) -> bool:
-    """True when DuckDB refused the file because another process holds its write lock."""
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then the exception it was raised from or while handling (``__cause__``, else ``__context__``),
+    and so on to the innermost; a cycle ends the walk. dlt wraps the real problem (an HTTP error, a locked
+    file) several levels deep: every place that looks for it walks this one chain."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if "Could not set lock on file" in str(current):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost exception of ``error``'s chain, which is the one that names the real problem."""
+    *_, innermost = exception_chain(error)
+    return innermost
+
+
+def is_duckdb_lock_error(error: BaseException) -> bool:
+    """True when DuckDB refused the file because another process holds its write lock."""
+    return any("Could not set lock on file" in str(cause) for cause in exception_chain(error))
 
 
 def duckdb_locked(path: Path) -> UserError:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion import settings
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
+from ingestion.settings import Settings, resolve
 
 TRUTH_COLUMNS = ("source_system", "source_record_id", "entity_id")
 IDENTITY_TABLE = "marts.customer_identities"
@@ -108,8 +108,8 @@ def _figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def default_truth_path() -> Path:
-    return settings.data_dir() / "truth" / "source_records.csv"
+def default_truth_path(data_dir: Path) -> Path:
+    return data_dir / "truth" / "source_records.csv"
 
 
 def _check_truth_file(path: Path) -> None:
@@ -409,13 +409,14 @@ def evaluate_warehouse(warehouse: Path, truth: Path, errors: Path | None = None)
         con.close()
 
 
-def evaluate(truth: Path | None, errors: Path | None = None) -> int:
+def evaluate(truth: Path | None, errors: Path | None = None, settings: Settings | None = None) -> int:
     """The CLI command: print one figure a line, return the exit status."""
-    truth_path = (truth or default_truth_path()).expanduser().resolve()
-    scores = evaluate_warehouse(settings.duckdb_path(), truth_path, errors)
+    settings = resolve(settings)
+    truth_path = (truth or default_truth_path(settings.data_dir)).expanduser().resolve()
+    scores = evaluate_warehouse(settings.duckdb_path, truth_path, errors)
     if errors is not None:
         print(f"wrote sampled false-positive and false-negative pairs to {errors}", file=sys.stderr)
-    print(f"scoring {IDENTITY_TABLE} in {settings.duckdb_path()} against {truth_path}", file=sys.stderr)
+    print(f"scoring {IDENTITY_TABLE} in {settings.duckdb_path} against {truth_path}", file=sys.stderr)
     for line in scores.lines():
         print(line)
     return 0

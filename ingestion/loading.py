@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion import settings
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary
+from ingestion.settings import Settings, resolve
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """Where an API source answers and its token, handed to its loader as arguments. Without one, the loader
+    reads them from dlt's config and secrets (``SOURCES__HUBSPOT__BASE_URL`` ...), as in production."""
+
+    url: str
+    token: str = field(repr=False)  # never printed
 
 
 def csv_drops(data_dir: Path) -> list[Path]:
@@ -21,57 +32,63 @@ def load(
     path: Path | None = None,
     mapping: Path | None = None,
     source_name: str | None = None,
+    settings: Settings | None = None,
+    access: Mapping[str, ApiAccess] | None = None,
 ) -> list[LoadSummary]:
-    summaries = _load(source, data_dir, path, mapping, source_name)
+    """``access``: {source: ApiAccess} for the API sources reached with explicit settings (the demo's servers)."""
+    settings = resolve(settings)
+    summaries = _load(source, settings, access or {}, data_dir, path, mapping, source_name)
     if source != "all":  # `all` checks after each of its loads
         from ingestion.privacy.erasure import enforce_after_load, print_run
 
-        print_run(enforce_after_load())  # an erased person's records that came back leave raw at once
+        print_run(enforce_after_load(settings.duckdb_path, settings))  # erased people who came back leave raw
     return summaries
 
 
 def _load(
     source: str,
+    settings: Settings,
+    access: Mapping[str, ApiAccess],
     data_dir: Path | None = None,
     path: Path | None = None,
     mapping: Path | None = None,
     source_name: str | None = None,
 ) -> list[LoadSummary]:
-    data = data_dir or settings.data_dir()
+    data = data_dir or settings.data_dir
     if source == "all":
         if path or mapping or source_name:
             raise UserError("--path, --mapping and --source-name apply to one source, not to `load all`")
         return [
-            *load("hubspot"),
-            *load("shopify"),
-            *load("segment", data_dir=data),
-            *load("csv_contacts", data_dir=data),
+            summary
+            for each in ("hubspot", "shopify", "segment", "csv_contacts")
+            for summary in load(each, data_dir=data, settings=settings, access=access)
         ]
+    given = access.get(source)
     if source == "hubspot":
         from ingestion.sources.hubspot import load_hubspot
 
-        return [load_hubspot()]
+        return [load_hubspot(*((given.url, given.token) if given else ()), settings=settings)]
     if source == "shopify":
         from ingestion.sources.shopify import load_shopify
 
-        return [load_shopify()]
+        return [load_shopify(*((given.url, given.token) if given else ()), settings=settings)]
     if source == "segment":
         from ingestion.sources.segment import load_segment
 
-        return [load_segment(path or data / "segment")]
+        return [load_segment(path or data / "segment", settings)]
     if source == "mailchimp":
         from ingestion.sources.mailchimp import load_mailchimp
 
-        return [load_mailchimp()]
+        return [load_mailchimp(settings=settings)]
     if source == "csv_contacts":
         from ingestion.sources.csv_contacts import load_csv_contacts
 
         if path is not None:
             if mapping is None or source_name is None:
                 raise UserError("load csv_contacts --path needs --mapping FILE and --source-name NAME too")
-            return [load_csv_contacts(path, mapping, source_name)]
+            return [load_csv_contacts(path, mapping, source_name, settings)]
         drops = csv_drops(data)
         if not drops:
             raise UserError(f"no CSV drops (folders with a mapping.json) under {data / 'csv_contacts'}")
-        return [load_csv_contacts(drop, drop / "mapping.json", drop.name) for drop in drops]
+        return [load_csv_contacts(drop, drop / "mapping.json", drop.name, settings) for drop in drops]
     raise UserError(f"unknown source {source!r}")

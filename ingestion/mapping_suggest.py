@@ -21,8 +21,8 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from ingestion import settings
 from ingestion.errors import UserError
+from ingestion.settings import Settings, resolve
 from ingestion.sources.csv_contacts import RECORD_KEY_DIRECTIVE, ROW_HASH, read_header
 
 SAMPLE_ROWS = 500  # per file
@@ -211,9 +211,10 @@ def _words(header: str) -> str:
 
 
 @cache
-def _country_aliases() -> frozenset[str]:
-    seed = settings.PROJECT_ROOT / "seeds" / "country_aliases.csv"
-    if not seed.is_file():
+def _country_aliases(project_dir: Path | None) -> frozenset[str]:
+    """The country names and codes of the project's seed (none without a project folder)."""
+    seed = (project_dir or Path(".")) / "seeds" / "country_aliases.csv"
+    if project_dir is None or not seed.is_file():
         return frozenset()
     with seed.open(encoding="utf-8") as handle:
         return frozenset(row["alias"].strip().lower() for row in csv.DictReader(handle))
@@ -239,7 +240,7 @@ def _share(values: Sequence[str], pattern: re.Pattern[str]) -> float:
     return sum(1 for v in values if pattern.match(v)) / len(values) if values else 0.0
 
 
-def _value_evidence(values: Sequence[str]) -> dict[str, tuple[float, str]]:
+def _value_evidence(values: Sequence[str], countries: frozenset[str]) -> dict[str, tuple[float, str]]:
     """``{field: (share of sample values that fit, what they look like)}`` for the fields values can show."""
     n = len(values)
     if not n:
@@ -266,7 +267,6 @@ def _value_evidence(values: Sequence[str]) -> dict[str, tuple[float, str]]:
         phones = sum(1 for v in values if _PHONE.match(v) and 7 <= sum(ch.isdigit() for ch in v) <= 15) / n
         if phones:
             evidence["phone"] = (phones, f"{phones:.0%} of {n} sample values look like phone numbers")
-    countries = _country_aliases()
     if countries:
         share = sum(1 for v in values if v.strip().lower() in countries) / n
         if share:
@@ -288,10 +288,10 @@ def _header_evidence(header: str) -> tuple[str | None, str]:
     return None, ""
 
 
-def _judge(header: str, values: Sequence[str]) -> list[tuple[int, str, str, str]]:
+def _judge(header: str, values: Sequence[str], countries: frozenset[str]) -> list[tuple[int, str, str, str]]:
     """Candidate fields of one header as ``(score, field, confidence, reason)``, best first."""
     named, how = _header_evidence(header)
-    evidence = _value_evidence(values)
+    evidence = _value_evidence(values, countries)
     candidates: list[tuple[int, str, str, str]] = []
     if named:
         said = f"the header names {named.replace('_', ' ')}" if how == "header" else f"a word of the header ({how})"
@@ -345,7 +345,7 @@ def _sample(path: Path, delimiter: str, width: int) -> list[list[str]]:
     return columns
 
 
-def suggest_mapping(folder: Path) -> MappingSuggestion:
+def suggest_mapping(folder: Path, settings: Settings | None = None) -> MappingSuggestion:
     """A mapping for the CSV files of ``folder``, from their headers and a sample of their values."""
     folder = folder.expanduser()
     if not folder.is_dir():
@@ -361,7 +361,8 @@ def suggest_mapping(folder: Path) -> MappingSuggestion:
                 values.setdefault(header, []).extend(column)
     if not values:
         raise UserError(f"no header line in any CSV file of {folder}")
-    judged = {header: _judge(header, sample) for header, sample in values.items()}
+    countries = _country_aliases(resolve(settings).project_dir)
+    judged = {header: _judge(header, sample, countries) for header, sample in values.items()}
     # Each field goes to its best-supported header; a header takes its best field still free.
     taken: dict[str, str] = {}
     choice: dict[str, tuple[int, str, str, str]] = {}
@@ -382,7 +383,7 @@ def suggest_mapping(folder: Path) -> MappingSuggestion:
         if lost:
             reason = f"also looks like {lost[0][1]} ({lost[0][3]}), which {json.dumps(taken[lost[0][1]])} fits better"
         else:
-            seen = "; ".join(text for _, text in _value_evidence(values[header]).values())
+            seen = "; ".join(text for _, text in _value_evidence(values[header], countries).values())
             reason = "no header name matches a canonical field"
             reason += f" and values alone do not decide ({seen})" if seen else ""
         suggestion.columns.append(ColumnSuggestion(header, None, "none", reason))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,11 +14,13 @@ from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from ingestion import settings
-from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
+from ingestion.dlt_config import dlt_setting
+from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error, root_cause
+from ingestion.progress import say
+from ingestion.settings import Settings, resolve
 
 
-def warehouse_destination(path: Path) -> Destination:  # type: ignore[type-arg]
+def warehouse_destination(settings: Settings) -> Destination:  # type: ignore[type-arg]
     """dlt's DuckDB destination with every SQL job run in one transaction.
 
     The DuckDB destination reports no transaction support, so dlt wraps only SQL that contains DDL and a
@@ -30,27 +31,27 @@ def warehouse_destination(path: Path) -> Destination:  # type: ignore[type-arg]
     DuckDB makes durable all at once or not at all. dlt marks a load complete (``_dlt_loads``) only after
     every merge job, and restores pipeline state only from complete loads, so cursors and file
     checksums never run ahead of the data. DuckDB's memory limit, threads and spill folder are the
-    project's (``settings.duckdb_config``), the same as dbt's.
+    project's (``Settings.duckdb_warehouse_settings``), the same as dbt's.
     """
-    credentials = {"database": str(path), "global_config": settings.duckdb_warehouse_settings()}
+    credentials = {"database": str(settings.duckdb_path), "global_config": settings.duckdb_warehouse_settings()}
     return dlt.destinations.duckdb(credentials, supports_transactions=True)
 
 
-def make_pipeline(source_system: str, duckdb_path: Path | None = None) -> dlt.Pipeline:
+def make_pipeline(source_system: str, settings: Settings | None = None) -> dlt.Pipeline:
     """A pipeline per source system, each into its own dataset ``raw_<source_system>``.
 
-    The DuckDB file and dlt's working folder come from settings (environment variables), so tests and
-    users can point a run elsewhere without touching code. Loaders print their own short progress lines
-    on stderr; dlt's progress collector would write blocks to stdout, which is the CLI's summary.
+    The DuckDB file and dlt's working folder come from ``settings``, so tests and users can point a run
+    elsewhere without touching code. Loaders print their own short progress lines on stderr; dlt's
+    progress collector would write blocks to stdout, which is the CLI's summary.
     """
-    path = duckdb_path or settings.duckdb_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = resolve(settings)
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     keep_no_personal_copies()
     return dlt.pipeline(
         pipeline_name=f"customer360_{source_system}",
-        destination=warehouse_destination(path),
+        destination=warehouse_destination(settings),
         dataset_name=f"raw_{source_system}",
-        pipelines_dir=str(settings.pipelines_dir()),
+        pipelines_dir=str(settings.pipelines_dir),
     )
 
 
@@ -61,25 +62,12 @@ def keep_no_personal_copies() -> None:
     person erased from the warehouse is not still on disk (docs/decisions.md, "Privacy"). A deployment
     that sets either option itself keeps its value."""
     for key in ("load.delete_completed_jobs", "load.truncate_staging_dataset"):
-        if dlt.config.get(key) is None:
+        if dlt_setting(key, bool) is None:
             dlt.config[key] = True
 
 
-def root_cause(error: BaseException) -> BaseException:
-    """The innermost exception of a dlt failure, which is the one that names the real problem."""
-    seen: set[int] = set()
-    current = error
-    while id(current) not in seen:
-        seen.add(id(current))
-        nested = current.__cause__ or current.__context__
-        if nested is None:
-            break
-        current = nested
-    return current
-
-
 @contextmanager
-def exclusive_run(pipeline_name: str, source_system: str) -> Iterator[None]:
+def exclusive_run(pipeline_name: str, source_system: str, pipelines_dir: Path) -> Iterator[None]:
     """Hold the pipeline's run lock for the block, or fail at once with one line if another run has it.
 
     Two runs of one pipeline share its working folder: the second would take the first's package for an
@@ -87,7 +75,7 @@ def exclusive_run(pipeline_name: str, source_system: str) -> Iterator[None]:
     its holder dies, even by ``kill -9``, so a crash never leaves a stale lock behind. The lock file lives
     beside the pipelines' folders, not inside one (dlt deletes a pipeline's folder on ``drop``).
     """
-    folder = settings.pipelines_dir() / ".locks"
+    folder = pipelines_dir / ".locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{pipeline_name}.lock"
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -107,7 +95,7 @@ def exclusive_run(pipeline_name: str, source_system: str) -> Iterator[None]:
 
 
 @contextmanager
-def user_errors(source_system: str, duckdb_path: Path | None = None) -> Iterator[None]:
+def user_errors(source_system: str, duckdb_path: Path) -> Iterator[None]:
     """Re-raise a failed load as a one-line ``UserError`` naming the source and the reason."""
     try:
         yield
@@ -115,7 +103,7 @@ def user_errors(source_system: str, duckdb_path: Path | None = None) -> Iterator
         raise
     except PipelineStepFailed as error:
         if is_duckdb_lock_error(error):
-            raise duckdb_locked(duckdb_path or settings.duckdb_path()) from error
+            raise duckdb_locked(duckdb_path) from error
         cause = root_cause(error)
         raise UserError(
             f"loading {source_system} failed at the {error.step} step, nothing was committed: "
@@ -123,7 +111,7 @@ def user_errors(source_system: str, duckdb_path: Path | None = None) -> Iterator
         ) from error
     except Exception as error:
         if is_duckdb_lock_error(error):
-            raise duckdb_locked(duckdb_path or settings.duckdb_path()) from error
+            raise duckdb_locked(duckdb_path) from error
         raise
 
 
@@ -135,7 +123,7 @@ def finish_interrupted(pipeline: dlt.Pipeline) -> None:
     extraction it was asked for.
     """
     if pipeline.has_pending_data:
-        print(f"{pipeline.pipeline_name}: finishing a load an interrupted run left behind", file=sys.stderr)
+        say(f"{pipeline.pipeline_name}: finishing a load an interrupted run left behind")
         pipeline.normalize()
         pipeline.load()
 

@@ -3,7 +3,8 @@
 #   1. the system dependency: Chromium (headless) for the browser tests, installed from Debian's packages when
 #      missing and run as root;
 #   2. lint once: ruff (Python), then sqlfluff over every dbt SQL file, incremental branches included;
-#   3. pytest (tests/python). Extra arguments go to pytest.
+#   3. pytest (tests/python) in two xdist workers, one test file per worker at a time (module fixtures build
+#      once); PYTEST_WORKERS=0 runs in one process. Extra arguments go to pytest.
 # Exits non-zero on the first failing step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +31,4 @@ step "sqlfluff"
 python tests/lint_sql.py
 
 step "pytest"
-CUSTOMER360_REQUIRE_CHROMIUM=1 python -m pytest "$@"
+CUSTOMER360_REQUIRE_CHROMIUM=1 python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

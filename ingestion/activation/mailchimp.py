@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import dlt
 import requests
 from dlt.common.typing import TSecretStrValue
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
 
+from ingestion.dlt_config import dlt_setting
 from ingestion.errors import UserError
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config
 
@@ -51,21 +51,20 @@ class MailchimpSettings:
 
 def mailchimp_settings() -> MailchimpSettings:
     """The audience to sync with, from dlt's config; a missing or malformed setting is a one-line error."""
-    # Read without a `str` hint: dlt then treats the key as a secret and masks it in its traces.
-    api_key = dlt.secrets.get("sources.mailchimp.api_key")
+    api_key = dlt_setting("sources.mailchimp.api_key", secret=True)
     if not api_key:
         raise UserError(f"no Mailchimp API key: set {API_KEY_ENV} (the key ends in its data center, e.g. ...-us21)")
     key = str(api_key)
     data_center = key.rsplit("-", 1)[1] if "-" in key else ""
     if not data_center.isalnum():
         raise UserError(f"{API_KEY_ENV} does not end in a data center (e.g. ...-us21); check the key")
-    list_id = dlt.config.get("sources.mailchimp.list_id", str)
+    list_id = dlt_setting("sources.mailchimp.list_id")
     if not list_id:
         raise UserError(f"no Mailchimp audience: set {LIST_ID_ENV} (Audience > Settings > Audience ID)")
-    base_url = dlt.config.get("sources.mailchimp.base_url", str) or f"https://{data_center}.api.mailchimp.com/3.0"
+    base_url = dlt_setting("sources.mailchimp.base_url") or f"https://{data_center}.api.mailchimp.com/3.0"
     if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
         raise UserError(f"{BASE_URL_ENV} must be an http(s) URL, got {base_url!r}")
-    connections = dlt.config.get("sources.mailchimp.max_connections", int) or MAILCHIMP_MAX_CONNECTIONS
+    connections = dlt_setting("sources.mailchimp.max_connections", int) or MAILCHIMP_MAX_CONNECTIONS
     if not 1 <= int(connections) <= MAILCHIMP_MAX_CONNECTIONS:
         raise UserError(f"{MAX_CONNECTIONS_ENV} must be 1..{MAILCHIMP_MAX_CONNECTIONS} (Mailchimp's limit per key)")
     return MailchimpSettings(TSecretStrValue(key), str(list_id), base_url.rstrip("/"), int(connections))

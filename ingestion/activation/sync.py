@@ -41,7 +41,6 @@ from typing import TextIO
 
 import duckdb
 
-from ingestion import settings
 from ingestion.activation.mailchimp import MailchimpClient, MailchimpSettings, mailchimp_settings, subscriber_hash
 from ingestion.activation.triggers import deliver_triggers
 from ingestion.activation.warehouse import (
@@ -55,6 +54,7 @@ from ingestion.activation.warehouse import (
 )
 from ingestion.errors import UserError
 from ingestion.pipeline import exclusive_run
+from ingestion.settings import Settings, resolve
 
 AUDIENCE = "marts.email_audience"
 MANAGED_TAG = "customer360"
@@ -408,20 +408,24 @@ def sync(
     feedback: bool = True,
     duckdb_path: Path | None = None,
     out: TextIO | None = None,
+    settings: Settings | None = None,
+    platform: MailchimpSettings | None = None,
 ) -> SyncResult:
     """Feedback in, members out, triggers out (module docstring). The function `customer360 sync` and the
     orchestration DAG call; returns the counts. ``dry_run`` writes nothing anywhere and prints the diff;
-    ``feedback=False`` skips the feedback load (a caller that has just run `load mailchimp` itself)."""
+    ``feedback=False`` skips the feedback load (a caller that has just run `load mailchimp` itself).
+    ``platform``: the audience to sync with (default: from dlt's config and secrets)."""
     started = time.monotonic()
-    config = mailchimp_settings()
-    path = duckdb_path or settings.duckdb_path()
+    config = platform or mailchimp_settings()
+    settings = resolve(settings)
+    path = duckdb_path or settings.duckdb_path
     stream = out or sys.stdout
     result = SyncResult(dry_run=dry_run)
-    with exclusive_run("customer360_mailchimp_sync", "mailchimp sync"):
+    with exclusive_run("customer360_mailchimp_sync", "mailchimp sync", settings.pipelines_dir):
         if feedback and not dry_run:
             from ingestion.sources.mailchimp import load_mailchimp
 
-            result.feedback_rows = load_mailchimp(config).rows
+            result.feedback_rows = load_mailchimp(config, settings).rows
         con = connect(path)
         try:
             if not dry_run:

@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.exceptions import AirflowSkipException
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TriggerRule
 
-from ingestion import settings
 from ingestion.dbt_runner import DbtOutcome
 from ingestion.orchestration import metrics, steps
 from ingestion.orchestration.alerts import Alert, Alerter, first_line
+from ingestion.settings import Settings
 
 DAG_ID = "customer360"
 POOL = "customer360_duckdb"
@@ -54,10 +53,10 @@ def _started_at(context: dict[str, Any]) -> datetime:
     return start.astimezone(UTC).replace(tzinfo=None)
 
 
-def _quarantine(context: dict[str, Any]) -> dict[str, int]:
+def _quarantine(context: dict[str, Any], settings: Settings) -> dict[str, int]:
     try:
-        with steps.warehouse_writer_lock(wait_seconds=60):
-            con = steps.connect()
+        with steps.warehouse_writer_lock(wait_seconds=60, settings=settings):
+            con = steps.connect(settings)
             try:
                 return metrics.run_quarantine(con, metrics.epoch(_started_at(context)))[1]
             finally:
@@ -76,27 +75,27 @@ def on_failure(context: dict[str, Any]) -> None:
         subject = task_id.removeprefix("load_") if task_id.startswith("load_") else task_id
         subjects, step = {subject: first_line(error) if error else "failed"}, task_id
     alerter = Alerter()
-    quarantine = _quarantine(context)
+    quarantine = _quarantine(context, Settings.from_environment())
     for subject, message in subjects.items():
         alerter.send(Alert("failure", _run_id(context), subject, step, message, quarantine))
 
 
 def load_task(source: str, **context: Any) -> dict[str, dict[str, int]]:
-    policy = steps.RetryPolicy.from_env()
-    with steps.warehouse_writer_lock():
-        summaries = steps.load_once(source, settings.data_dir(), policy.timeout)
+    policy, settings = steps.RetryPolicy.from_env(), Settings.from_environment()  # once per task process
+    with steps.warehouse_writer_lock(settings=settings):
+        summaries = steps.load_once(source, settings.data_dir, policy.timeout, settings)
     result = steps.LoadResult(source, summaries)
     return {"rows_landed": result.rows_by_source_system, "rows_rejected": result.rejected_by_source_system}
 
 
 def freshness_task(**context: Any) -> None:
-    steps.freshness_gate()
+    steps.freshness_gate(Settings.from_environment())
 
 
 def dbt_build_task(**context: Any) -> None:
     # `airflow dags trigger --conf '{"dbt_vars": "{...}"}'` passes dbt --vars to this run's build
     dbt_vars = (context["dag_run"].conf or {}).get("dbt_vars")
-    outcome = steps.build(["--vars", str(dbt_vars)] if dbt_vars else None)
+    outcome = steps.build(["--vars", str(dbt_vars)] if dbt_vars else None, Settings.from_environment())
     context["ti"].xcom_push(key="tests", value={"failed": outcome.tests_failed, "warned": outcome.tests_warned})
     steps.build_gate(outcome)
 
@@ -125,9 +124,9 @@ def quality_history_task(**context: Any) -> int:
             failed = [task for task, state in states.items() if state in ("failed", "upstream_failed")]
             outcome = DbtOutcome(success=not failed)
             outcome.statuses["test:fail"] = sum(1 for task in failed if task.endswith("test"))
-    started = _started_at(context)
-    with steps.warehouse_writer_lock():
-        con = steps.connect()
+    started, settings = _started_at(context), Settings.from_environment()
+    with steps.warehouse_writer_lock(settings=settings):
+        con = steps.connect(settings)
         try:
             figures = metrics.collect(
                 con, _run_id(context), started, steps.utc_now(), rows_landed, rows_rejected, outcome
@@ -138,23 +137,24 @@ def quality_history_task(**context: Any) -> int:
 
 
 def anomaly_check_task(**context: Any) -> int:
-    _, anomalies = steps.monitor(_run_id(context))
+    settings = Settings.from_environment()
+    _, anomalies = steps.monitor(_run_id(context), settings=settings)
     alerter = Alerter()
-    quarantine = _quarantine(context)
+    quarantine = _quarantine(context, settings)
     for alert in steps.anomaly_alerts(_run_id(context), anomalies, quarantine):
         alerter.send(alert)
     return len(alerter.sent)
 
 
 def publish_task(**context: Any) -> dict[str, int]:
-    return steps.publish(_run_id(context))
+    return steps.publish(_run_id(context), Settings.from_environment())
 
 
 def sync_task(**context: Any) -> None:
     command = steps.sync_command()
     if not command:
         raise AirflowSkipException(f"{steps.SYNC_COMMAND_ENV} is not set: nothing to sync")
-    steps.run_sync(command, steps.RetryPolicy.from_env().timeout)
+    steps.run_sync(command, steps.RetryPolicy.from_env().timeout, Settings.from_environment())
 
 
 def _dbt_mode() -> str:
@@ -169,8 +169,9 @@ def _cosmos_group(dag: DAG, default_args: dict[str, Any]) -> Any:
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
-    root = Path(settings.PROJECT_ROOT)
-    manifest = root / "target" / "manifest.json"
+    settings = Settings.from_environment()
+    root = settings.dbt_project()
+    manifest = settings.dbt_target() / "manifest.json"
     return DbtTaskGroup(
         group_id="dbt",
         dag=dag,
@@ -178,7 +179,7 @@ def _cosmos_group(dag: DAG, default_args: dict[str, Any]) -> Any:
             dbt_project_path=root,
             manifest_path=manifest if manifest.is_file() else None,
             install_dbt_deps=False,
-            env_vars={"CUSTOMER360_DUCKDB_PATH": str(settings.duckdb_path())},
+            env_vars=settings.dbt_environment(),
         ),
         profile_config=ProfileConfig(
             profile_name="customer360", target_name="dev", profiles_yml_filepath=root / "profiles.yml"

@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from ingestion import settings
 from ingestion.orchestration.steps import connect
+from ingestion.settings import Settings, resolve
 
 DEFAULT_REPORT = "monitoring_report.html"
 PLOT_CLASS = "c360-plot"
@@ -129,7 +129,7 @@ PLOTS: tuple[tuple[str, Callable[[duckdb.DuckDBPyConnection], go.Figure]], ...] 
 )
 
 
-def render(con: duckdb.DuckDBPyConnection) -> str:
+def render(con: duckdb.DuckDBPyConnection, warehouse: Path) -> str:
     sections = []
     for name, make in PLOTS:
         figure = make(con)
@@ -147,16 +147,17 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
 section{{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}}</style>
 <script>{get_plotlyjs()}</script></head>
 <body><h1>customer360 monitoring</h1>
-<p>Warehouse {html.escape(str(settings.duckdb_path()))} · {runs} runs recorded · generated {generated}</p>
+<p>Warehouse {html.escape(str(warehouse))} · {runs} runs recorded · generated {generated}</p>
 <div class="grid">{"".join(sections)}</div></body></html>
 """
 
 
-def write_report(out: Path | None = None) -> Path:
-    target = out or settings.duckdb_path().parent / DEFAULT_REPORT
-    con = connect()
+def write_report(out: Path | None = None, settings: Settings | None = None) -> Path:
+    settings = resolve(settings)
+    target = out or settings.duckdb_path.parent / DEFAULT_REPORT
+    con = connect(settings)
     try:
-        page = render(con)
+        page = render(con, settings.duckdb_path)
     finally:
         con.close()
     target.parent.mkdir(parents=True, exist_ok=True)

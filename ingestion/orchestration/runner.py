@@ -10,15 +10,15 @@ a gate failed, 2 for a user error.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion import settings
+from ingestion import progress
 from ingestion.dbt_runner import DbtOutcome
 from ingestion.orchestration import metrics, steps
 from ingestion.orchestration.alerts import Alert, Alerter, first_line
+from ingestion.settings import Settings, resolve
 
 GATE_STEPS = ("load", "freshness", "build")
 
@@ -37,52 +37,50 @@ class RunReport:
         return not any(step in self.failures for step in GATE_STEPS)
 
 
-def _say(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
-
-
 def run_pipeline(
     data_dir: Path | None = None,
     dbt_args: list[str] | None = None,
     alerter: Alerter | None = None,
     policy: steps.RetryPolicy | None = None,
     sources: tuple[str, ...] = steps.LOAD_SOURCES,
+    settings: Settings | None = None,
 ) -> RunReport:
+    settings = resolve(settings)
     alerter = alerter or Alerter()
     policy = policy or steps.RetryPolicy.from_env()
-    data = (data_dir or settings.data_dir()).resolve()
+    data = (data_dir or settings.data_dir).resolve()
     started_at = steps.utc_now()
     report = RunReport(steps.new_run_id())
-    _say(f"run {report.run_id}: loading {', '.join(sources)} (up to {policy.attempts} attempts each)")
+    progress.step(f"run {report.run_id}: loading {', '.join(sources)} (up to {policy.attempts} attempts each)")
     for source in sources:
-        result = steps.load_with_retries(source, data, policy)
+        result = steps.load_with_retries(source, data, policy, settings)
         report.loads.append(result)
         if result.error is not None:
             report.failures.setdefault("load", {})[source] = f"{result.error} (after {result.attempts} attempts)"
 
-    _say("gate: source freshness")
+    progress.step("gate: source freshness")
     try:
-        steps.freshness_gate()
+        steps.freshness_gate(settings)
     except steps.StepFailed as failure:
         report.failures["freshness"] = failure.subjects
 
-    _say("dbt build (data tests are the gate)")
+    progress.step("dbt build (data tests are the gate)")
     outcome: DbtOutcome | None = None
     try:
-        outcome = steps.build(dbt_args)
+        outcome = steps.build(dbt_args, settings)
         steps.build_gate(outcome)
     except steps.StepFailed as failure:
         report.failures["build"] = failure.subjects
 
-    _say("quality history")
+    progress.step("quality history")
     rows_landed: dict[str, int] = {}
     rows_rejected: dict[str, int] = {}
     for result in report.loads:
         if result.error is None:
             rows_landed.update(result.rows_by_source_system)
             rows_rejected.update(result.rejected_by_source_system)
-    with steps.warehouse_writer_lock():
-        con = steps.connect()
+    with steps.warehouse_writer_lock(settings=settings):
+        con = steps.connect(settings)
         try:
             figures = metrics.collect(
                 con, report.run_id, started_at, steps.utc_now(), rows_landed, rows_rejected, outcome
@@ -91,15 +89,15 @@ def run_pipeline(
             _, quarantine = metrics.run_quarantine(con, metrics.epoch(started_at))
         finally:
             con.close()
-    print(f"    {len(figures)} figures appended to monitoring.run_metrics", file=sys.stderr)
+    progress.say(f"    {len(figures)} figures appended to monitoring.run_metrics")
 
     for step, subjects in report.failures.items():
         for subject, message in subjects.items():
             alerter.send(Alert("failure", report.run_id, subject, step, message, quarantine))
 
-    _say("anomaly check")
+    progress.step("anomaly check")
     try:
-        _, report.anomalies = steps.monitor(report.run_id)
+        _, report.anomalies = steps.monitor(report.run_id, settings=settings)
     except steps.StepFailed as failure:
         report.failures["monitor"] = failure.subjects
         for subject, message in failure.subjects.items():
@@ -108,26 +106,26 @@ def run_pipeline(
         alerter.send(alert)
 
     if report.gates_passed:
-        _say("publish: activation marts → published.*")
+        progress.step("publish: activation marts → published.*")
         try:
-            report.published = steps.publish(report.run_id)
+            report.published = steps.publish(report.run_id, settings)
         except Exception as error:
             report.failures["publish"] = {"publish": first_line(error)}
             alerter.send(Alert("failure", report.run_id, "publish", "publish", first_line(error), quarantine))
     else:
-        _say("not published: a gate failed; published.* keeps the last good run's audience and triggers")
+        progress.step("not published: a gate failed; published.* keeps the last good run's audience and triggers")
 
     command = steps.sync_command()
     if report.published is not None and command:
-        _say(f"sync: {' '.join(command)}")
+        progress.step(f"sync: {' '.join(command)}")
         try:
-            steps.run_sync(command, policy.timeout)
+            steps.run_sync(command, policy.timeout, settings)
         except steps.StepFailed as failure:
             report.failures["sync"] = failure.subjects
             alerter.send(Alert("failure", report.run_id, "sync", "sync", failure.subjects["sync"], quarantine))
 
-    with steps.warehouse_writer_lock():
-        con = steps.connect()
+    with steps.warehouse_writer_lock(settings=settings):
+        con = steps.connect(settings)
         try:
             metrics.record_run(
                 con, report.run_id, started_at, steps.utc_now(), sorted(report.failures), report.published is not None
@@ -157,8 +155,8 @@ def print_report(report: RunReport, seconds: float) -> None:
     print(f"  wall time: {seconds:.0f}s")
 
 
-def run_command(data_dir: Path | None, dbt_args: list[str]) -> int:
+def run_command(data_dir: Path | None, dbt_args: list[str], settings: Settings | None = None) -> int:
     started = time.perf_counter()
-    report = run_pipeline(data_dir=data_dir, dbt_args=dbt_args)
+    report = run_pipeline(data_dir=data_dir, dbt_args=dbt_args, settings=settings)
     print_report(report, time.perf_counter() - started)
     return 0 if report.published is not None and not report.failures else 1

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion import settings
 from ingestion.dbt_runner import DbtOutcome
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.orchestration.alerts import Alert, first_line
+from ingestion.settings import Settings, resolve
 
 LOAD_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
 # The activation marts the email platform reads; `published.<name>_rows` keeps their last good rows and
@@ -91,10 +91,10 @@ def utc_now() -> datetime:
 
 
 @contextmanager
-def warehouse_writer_lock(wait_seconds: float | None = None) -> Iterator[None]:
+def warehouse_writer_lock(wait_seconds: float | None = None, settings: Settings | None = None) -> Iterator[None]:
     """Hold the warehouse's writer lock for the block; wait for it up to ``wait_seconds`` (default
     CUSTOMER360_WRITER_WAIT_SECONDS, 3600), then fail with one line."""
-    path = settings.duckdb_path()
+    path = resolve(settings).duckdb_path
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".writer.lock")
     wait = _float_env("CUSTOMER360_WRITER_WAIT_SECONDS", 3600.0) if wait_seconds is None else wait_seconds
@@ -156,16 +156,14 @@ class LoadResult:
         return rejected
 
 
-def _child_env() -> dict[str, str]:
-    paths = [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]
-    return {
-        **os.environ,
-        settings.DUCKDB_PATH_ENV: str(settings.duckdb_path()),
-        "PYTHONPATH": os.pathsep.join(filter(None, paths)),
-    }
+def _child_env(settings: Settings) -> dict[str, str]:
+    """This process's environment plus every setting, so the child resolves the same settings (and imports
+    this same package: the folder it was imported from leads PYTHONPATH)."""
+    paths = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]
+    return {**os.environ, **settings.child_environment(), "PYTHONPATH": os.pathsep.join(filter(None, paths))}
 
 
-def run_dbt(args: list[str]) -> DbtOutcome:
+def run_dbt(args: list[str], settings: Settings | None = None) -> DbtOutcome:
     """dbt in a child process (ingestion/orchestration/dbt_task.py) that writes its progress to our
     stderr: this process never holds the warehouse open between steps, so the next step's child
     processes can write to it."""
@@ -173,7 +171,7 @@ def run_dbt(args: list[str]) -> DbtOutcome:
         [sys.executable, "-m", "ingestion.orchestration.dbt_task", *args],
         stdout=subprocess.PIPE,
         text=True,
-        env=_child_env(),
+        env=_child_env(resolve(settings)),
         check=False,
     )
     lines = done.stdout.strip().splitlines()
@@ -185,12 +183,14 @@ def run_dbt(args: list[str]) -> DbtOutcome:
     return outcome
 
 
-def load_once(source: str, data_dir: Path | None, timeout: float) -> list[dict[str, object]]:
+def load_once(
+    source: str, data_dir: Path | None, timeout: float, settings: Settings | None = None
+) -> list[dict[str, object]]:
     """One load attempt as a child process; raises StepFailed with the error's first line."""
     command = [sys.executable, "-m", "ingestion.orchestration.load_task", source]
     if data_dir is not None:
         command += ["--data", str(data_dir)]
-    env = _child_env()
+    env = _child_env(resolve(settings))
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout or None, env=env, check=False)
     except subprocess.TimeoutExpired:
@@ -205,14 +205,16 @@ def load_once(source: str, data_dir: Path | None, timeout: float) -> list[dict[s
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def load_with_retries(source: str, data_dir: Path | None, policy: RetryPolicy) -> LoadResult:
+def load_with_retries(
+    source: str, data_dir: Path | None, policy: RetryPolicy, settings: Settings | None = None
+) -> LoadResult:
     """Up to ``policy.attempts`` attempts with exponential backoff between them."""
     result = LoadResult(source)
     for attempt in range(1, policy.attempts + 1):
         result.attempts = attempt
         try:
-            with warehouse_writer_lock():
-                result.summaries = load_once(source, data_dir, policy.timeout)
+            with warehouse_writer_lock(settings=settings):
+                result.summaries = load_once(source, data_dir, policy.timeout, settings)
             result.error = None
             return result
         except StepFailed as failure:
@@ -237,10 +239,10 @@ def _failed_nodes(outcome: DbtOutcome) -> dict[str, str]:
     return subjects
 
 
-def freshness_gate() -> DbtOutcome:
+def freshness_gate(settings: Settings | None = None) -> DbtOutcome:
     """`dbt source freshness`: a source past its error_after threshold (or unreadable) fails the gate."""
-    with warehouse_writer_lock():
-        outcome = run_dbt(["source", "freshness"])
+    with warehouse_writer_lock(settings=settings):
+        outcome = run_dbt(["source", "freshness"], settings)
     stale = {key: n for key, n in outcome.statuses.items() if key.endswith(("error", "runtime error"))}
     if not outcome.success or stale:
         subjects = {
@@ -251,10 +253,10 @@ def freshness_gate() -> DbtOutcome:
     return outcome
 
 
-def build(dbt_args: list[str] | None = None) -> DbtOutcome:
+def build(dbt_args: list[str] | None = None, settings: Settings | None = None) -> DbtOutcome:
     """`dbt build` of everything but the monitoring models; its data tests at error severity are a gate."""
-    with warehouse_writer_lock():
-        return run_dbt(["build", "--exclude", MONITORING_SELECTOR, *(dbt_args or [])])
+    with warehouse_writer_lock(settings=settings):
+        return run_dbt(["build", "--exclude", MONITORING_SELECTOR, *(dbt_args or [])], settings)
 
 
 def build_gate(outcome: DbtOutcome) -> None:
@@ -265,8 +267,8 @@ def build_gate(outcome: DbtOutcome) -> None:
 # ------------------------------------------------------------------------------------------- publish
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    path = settings.duckdb_path()
+def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    path = resolve(settings).duckdb_path
     try:
         return duckdb.connect(str(path))
     except duckdb.Error as error:
@@ -275,15 +277,15 @@ def connect() -> duckdb.DuckDBPyConnection:
         raise
 
 
-def publish(run_id: str) -> dict[str, int]:
+def publish(run_id: str, settings: Settings | None = None) -> dict[str, int]:
     """Replace ``published.<mart>_rows`` for every activation mart in ONE transaction, and log it.
 
     Readers see the previous published rows or the new ones, never a mix, and a crash mid-way rolls back
     to the previous state. They read them through the dbt views ``published.<mart>``, which apply the
     suppression guard live. Returns rows published per mart.
     """
-    with warehouse_writer_lock():
-        con = connect()
+    with warehouse_writer_lock(settings=settings):
+        con = connect(settings)
         try:
             first_publish = not all(_table_exists(con, "published", f"{model}_rows") for model in PUBLISHED_MODELS)
             con.execute("begin transaction")
@@ -308,7 +310,7 @@ def publish(run_id: str) -> dict[str, int]:
             con.close()
         if first_publish:
             # the published views were built before their tables existed (empty): build them on the tables
-            outcome = run_dbt(["run", "--select", PUBLISHED_SELECTOR])
+            outcome = run_dbt(["run", "--select", PUBLISHED_SELECTOR], settings)
             if not outcome.success:
                 raise StepFailed("publish", _failed_nodes(outcome))
         return counts
@@ -326,9 +328,10 @@ def sync_command() -> list[str] | None:
     return shlex.split(value) if value else None
 
 
-def run_sync(command: list[str], timeout: float) -> None:
+def run_sync(command: list[str], timeout: float, settings: Settings | None = None) -> None:
+    env = _child_env(resolve(settings))
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout or None, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout or None, env=env, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise StepFailed("sync", {"sync": first_line(error)}) from error
     sys.stderr.write(done.stderr)
@@ -361,13 +364,15 @@ class Anomaly:
         )
 
 
-def monitor(run_id: str, dbt_args: list[str] | None = None) -> tuple[DbtOutcome, list[Anomaly]]:
+def monitor(
+    run_id: str, dbt_args: list[str] | None = None, settings: Settings | None = None
+) -> tuple[DbtOutcome, list[Anomaly]]:
     """Build the monitoring models and their warn-severity anomaly test; return this run's anomalies."""
-    with warehouse_writer_lock():
-        outcome = run_dbt(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])])
+    with warehouse_writer_lock(settings=settings):
+        outcome = run_dbt(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])], settings)
         if not outcome.success:
             raise StepFailed("monitor", _failed_nodes(outcome))
-        con = connect()
+        con = connect(settings)
         try:
             found = con.execute(
                 "select metric_name, dimension, metric_value, baseline_median, tolerance, direction"

@@ -29,7 +29,6 @@ from typing import Any
 
 import duckdb
 
-from ingestion import settings
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.privacy.identifiers import (
     SQL_EMAIL_TOKEN,
@@ -40,6 +39,8 @@ from ingestion.privacy.identifiers import (
     normalize_email,
     shopify_redact_request,
 )
+from ingestion.settings import Settings
+from ingestion.settings import resolve as resolve_settings
 
 SCHEMA = "privacy"
 DDL = f"""
@@ -83,8 +84,7 @@ def now() -> datetime:
 
 
 @contextmanager
-def warehouse(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    target = path or settings.duckdb_path()
+def warehouse(target: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con = duckdb.connect(str(target))
     except duckdb.Error as error:
@@ -116,11 +116,15 @@ def erased_count(con: duckdb.DuckDBPyConnection) -> int:
 
 
 # -- recording requests ---------------------------------------------------------------------------------
-def record_requests(requests: list[ErasureRequest], path: Path | None = None) -> list[str]:
+def record_requests(
+    requests: list[ErasureRequest], path: Path | None = None, settings: Settings | None = None
+) -> list[str]:
     """Store each request as hashes, with when and why; returns the request ids. Nothing is removed yet."""
     salt = erasure_salt()
     assert salt is not None
     ids = []
+    settings = resolve_settings(settings)
+    path = path or settings.duckdb_path
     with warehouse(path) as con:
         con.execute(DDL)
         con.execute("begin")
@@ -504,12 +508,12 @@ def _raw_emails(con: duckdb.DuckDBPyConnection, raw: list[Table], keys: list[str
 
 
 # -- local load packages ----------------------------------------------------------------------------------
-def scrub_load_packages(pipelines_dir: Path | None = None) -> tuple[int, list[str]]:
+def scrub_load_packages(pipelines_dir: Path) -> tuple[int, list[str]]:
     """Delete the data files of load packages dlt has finished loading (``load/loaded/*/completed_jobs``
     and ``failed_jobs``): the rows are in the warehouse, the copies would keep an erased person on disk.
     Returns files deleted and the pipelines with packages not yet loaded (left alone: the next load
     completes them and the erasure check after it removes the person's rows)."""
-    root = pipelines_dir or settings.pipelines_dir()
+    root = pipelines_dir
     deleted = 0
     pending: list[str] = []
     if not root.is_dir():
@@ -551,10 +555,14 @@ class ErasureRun:
         return text
 
 
-def apply_pending(path: Path | None = None, phase: str = "build") -> ErasureRun | None:
+def apply_pending(
+    path: Path | None = None, phase: str = "build", settings: Settings | None = None
+) -> ErasureRun | None:
     """Before a build: turn landed Shopify redactions into requests, apply pending requests (cluster,
     every table, staging datasets, load packages) and remove any returning erased record from raw.
     Does nothing (and needs no salt) on a warehouse that never received an erasure request."""
+    settings = resolve_settings(settings)
+    path = path or settings.duckdb_path
     with warehouse(path) as con:
         has_redactions = (
             _exists(con, "raw_shopify", "deleted_records")
@@ -612,12 +620,14 @@ def apply_pending(path: Path | None = None, phase: str = "build") -> ErasureRun 
             run.rows_removed = remove_matching_rows(con, salt, _raw_tables(con), run_id, phase)
         _truncate_staging_datasets(con)
         con.execute("commit")
-    run.files_deleted, run.pending_packages = scrub_load_packages()
+    run.files_deleted, run.pending_packages = scrub_load_packages(settings.pipelines_dir)
     return run
 
 
-def enforce_after_load(path: Path | None = None) -> ErasureRun | None:
+def enforce_after_load(path: Path | None = None, settings: Settings | None = None) -> ErasureRun | None:
     """After a load: records of erased people that came back are removed from raw (logged as ``erased``)."""
+    settings = resolve_settings(settings)
+    path = path or settings.duckdb_path
     with warehouse(path) as con:
         if not erased_count(con):
             return None
@@ -628,7 +638,7 @@ def enforce_after_load(path: Path | None = None) -> ErasureRun | None:
         run.rows_removed = remove_matching_rows(con, salt, _raw_tables(con), str(uuid.uuid4()), "load")
         _truncate_staging_datasets(con)
         con.execute("commit")
-    run.files_deleted, run.pending_packages = scrub_load_packages()
+    run.files_deleted, run.pending_packages = scrub_load_packages(settings.pipelines_dir)
     return run
 
 
@@ -641,7 +651,9 @@ def _truncate_staging_datasets(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'delete from "{schema}"."{name}"')
 
 
-def status_lines(path: Path | None = None) -> list[str]:
+def status_lines(path: Path | None = None, settings: Settings | None = None) -> list[str]:
+    settings = resolve_settings(settings)
+    path = path or settings.duckdb_path
     with warehouse(path) as con:
         if not _exists(con, SCHEMA, "erasure_requests"):
             return ["no erasure requests"]

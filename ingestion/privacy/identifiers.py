@@ -35,9 +35,9 @@ SQL_PHONE_TOKEN = r"\+[0-9][0-9 ().\-]{5,20}[0-9]"
 
 def erasure_salt(required: bool = True) -> str | None:
     """The secret salt, from dlt's secrets (env ``PRIVACY__ERASURE_SALT`` or a secrets.toml outside the repo)."""
-    import dlt
+    from ingestion.dlt_config import dlt_setting
 
-    value = dlt.secrets.get(SALT_KEY)
+    value = dlt_setting(SALT_KEY, secret=True)
     salt = str(value) if value is not None else ""
     if not salt:
         if required:

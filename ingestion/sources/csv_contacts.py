@@ -54,6 +54,7 @@ from dlt.common.schema.typing import TColumnSchema
 from ingestion import settings
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, user_errors, warehouse_destination
+from ingestion.settings import Settings, resolve
 from ingestion.sources.file_loads import (
     FileLoadSummary,
     RawRecord,
@@ -639,15 +640,15 @@ def csv_contacts_source(
     return dlt.source(drop_source, name=f"csv_contacts_{source_name}", section="csv_contacts")()
 
 
-def make_csv_pipeline(source_name: str, duckdb_path: Path | None = None) -> dlt.Pipeline:
+def make_csv_pipeline(source_name: str, settings: Settings | None = None) -> dlt.Pipeline:
     """One pipeline per drop, all into ``raw_csv_contacts`` (same file and folders as make_pipeline)."""
-    path = duckdb_path or settings.duckdb_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = resolve(settings)
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=f"customer360_csv_contacts_{source_name}",
-        destination=warehouse_destination(path),
+        destination=warehouse_destination(settings),
         dataset_name=DATASET,
-        pipelines_dir=str(settings.pipelines_dir()),
+        pipelines_dir=str(settings.pipelines_dir),
     )
 
 
@@ -655,7 +656,7 @@ def _mapping_checksum(mapping: Mapping[str, Sequence[str]]) -> str:
     return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
 
 
-def load_csv_contacts(path: Path, mapping: Path, source_name: str) -> LoadSummary:
+def load_csv_contacts(path: Path, mapping: Path, source_name: str, settings: Settings | None = None) -> LoadSummary:
     """Load a drop's new and changed CSV files into ``raw_csv_contacts.<source_name>``."""
     started = time.monotonic()
     source_name = validate_source_name(source_name)
@@ -673,9 +674,13 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str) -> LoadSummar
     layouts = plan_layouts(candidates, header_map)
     mapping_sha = _mapping_checksum(header_map)
 
-    pipeline = make_csv_pipeline(source_name)
+    config = resolve(settings)
+    pipeline = make_csv_pipeline(source_name, config)
     schema_name = f"csv_contacts_{source_name}"
-    with user_errors(source_name), exclusive_run(pipeline.pipeline_name, source_name):
+    with (
+        user_errors(source_name, config.duckdb_path),
+        exclusive_run(pipeline.pipeline_name, source_name, config.pipelines_dir),
+    ):
         discard_unfinished(pipeline)
         pipeline.sync_destination()
         state = source_state(pipeline, schema_name)

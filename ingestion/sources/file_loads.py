@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import mmap
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +29,9 @@ from dlt.common.schema.typing import TColumnSchema
 
 from ingestion import settings
 from ingestion.pipeline import LoadSummary
+from ingestion.progress import say as progress
 
 _CHUNK = 8 << 20
-
-
-def progress(message: str) -> None:
-    """One short progress line on stderr (stdout stays for the CLI's summary)."""
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)

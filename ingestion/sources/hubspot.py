@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -45,13 +44,13 @@ import dlt
 import pyarrow as pa
 import requests
 from dlt.common import jsonpath
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.client import Request
 from dlt.sources.helpers.rest_client.paginators import BasePaginator, JSONResponseCursorPaginator
 
-from ingestion.errors import UserError
+from ingestion.dlt_config import dlt_setting
+from ingestion.errors import UserError, exception_chain
 from ingestion.pipeline import (
     LoadSummary,
     exclusive_run,
@@ -60,6 +59,8 @@ from ingestion.pipeline import (
     rows_loaded,
     user_errors,
 )
+from ingestion.progress import Ticker, say
+from ingestion.settings import Settings, resolve
 from ingestion.sources.http import PacedSession, hubspot_pacer, runtime_config
 
 SOURCE_SYSTEM = "hubspot"
@@ -218,19 +219,6 @@ class SearchPaginator(BasePaginator):
                 f"hubspot search {what} reported {self.total:,} contacts but returned {self.received:,}; "
                 "nothing was committed, rerun the load"
             )
-
-
-class Progress:
-    """One short line on stderr every ``every`` contacts, so a long load shows it is alive."""
-
-    def __init__(self, every: int = PROGRESS_EVERY) -> None:
-        self.every, self.count, self.started = every, 0, time.monotonic()
-
-    def tick(self, n: int, what: str) -> None:
-        before, self.count = self.count, self.count + n
-        if self.count // self.every > before // self.every:
-            rate = self.count / max(time.monotonic() - self.started, 1e-6)
-            print(f"hubspot: {self.count:,} contacts fetched ({what}, {rate:,.0f}/s)", file=sys.stderr)
 
 
 def discover_properties(client: RESTClient) -> list[str]:
@@ -429,7 +417,10 @@ def hubspot_source(
             "updated_at", lag=lookback_seconds or None
         ),
     ) -> Iterator[pa.Table]:
-        batcher, progress = ContactBatcher(loaded, chunk_rows), Progress()
+        batcher, progress = (
+            ContactBatcher(loaded, chunk_rows),
+            Ticker(SOURCE_SYSTEM, "contacts fetched", PROGRESS_EVERY),
+        )
         if updated_at.start_value is None:
             live = list_contacts(client, requested, archived=False)
             phases = [("list", with_extra_properties(client, live, extra, archived=False))]
@@ -465,7 +456,7 @@ def hubspot_source(
             return
         gone = reconcile_ids(client, set(known_ids))
         state["reconciled_at"] = now.isoformat()  # committed with the load, like the cursor
-        print(f"hubspot: id reconciliation: {len(gone):,} contact(s) deleted for good", file=sys.stderr)
+        say(f"hubspot: id reconciliation: {len(gone):,} contact(s) deleted for good")
         if gone:
             yield [{"id": contact_id, "detected_at": now} for contact_id in sorted(gone)]
 
@@ -488,20 +479,9 @@ def hubspot_source(
 
 
 # -- the CLI's entry point ----------------------------------------------------------------------------
-def _configured(key: str, secret: bool) -> str | None:
-    try:
-        value = (dlt.secrets if secret else dlt.config).get(f"sources.hubspot.{key}")
-    except ConfigFieldMissingException:
-        return None
-    return str(value) if value not in (None, "") else None
-
-
 def http_user_error(error: BaseException, base_url: str) -> UserError | None:
     """The first HTTP-level problem in an exception chain, in plain words (None if there is none)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(error):
         if isinstance(current, UserError):
             return current
         if isinstance(current, requests.HTTPError) and current.response is not None:
@@ -512,7 +492,6 @@ def http_user_error(error: BaseException, base_url: str) -> UserError | None:
             return UserError(f"cannot reach hubspot at {base_url}: {_short(current)}")
         if isinstance(current, requests.Timeout):
             return UserError(f"hubspot at {base_url} did not answer in time (after retries): {_short(current)}")
-        current = current.__cause__ or current.__context__
     return None
 
 
@@ -555,7 +534,7 @@ def _short(error: BaseException) -> str:
 
 def reconciliation_due(pipeline: dlt.Pipeline) -> bool:
     """Whether this run lists every id (``sources.hubspot.reconcile_hours`` since the last one)."""
-    hours = dlt.config.get("sources.hubspot.reconcile_hours", float)
+    hours = dlt_setting("sources.hubspot.reconcile_hours", float)
     hours = RECONCILE_HOURS if hours is None else hours
     resources = pipeline.state.get("sources", {}).get(SOURCE_SYSTEM, {}).get("resources", {})
     last = resources.get("deleted_contacts", {}).get("reconciled_at")
@@ -578,21 +557,27 @@ def known_contact_ids(pipeline: dlt.Pipeline) -> list[str]:
     return []
 
 
-def load_hubspot(base_url: str | None = None, access_token: str | None = None) -> LoadSummary:
+def load_hubspot(
+    base_url: str | None = None, access_token: str | None = None, settings: Settings | None = None
+) -> LoadSummary:
     """Load HubSpot contacts into ``raw_hubspot.contacts``; first run full, later runs incremental."""
-    base_url = base_url or _configured("base_url", secret=False) or DEFAULT_BASE_URL
-    access_token = access_token or _configured("access_token", secret=True)
+    base_url = base_url or dlt_setting("sources.hubspot.base_url") or DEFAULT_BASE_URL
+    access_token = access_token or dlt_setting("sources.hubspot.access_token", secret=True)
     if not access_token:
         raise UserError(
             f"no HubSpot access token: set {TOKEN_ENV} (a private app token with crm.objects.contacts.read)"
         )
-    pipeline = make_pipeline(SOURCE_SYSTEM)
+    settings = resolve(settings)
+    pipeline = make_pipeline(SOURCE_SYSTEM, settings)
     # Arrow tables get no dlt columns by default; staging reads `_dlt_load_id` as loaded-at.
     prefix = f"{pipeline.pipeline_name.upper()}__NORMALIZE__PARQUET_NORMALIZER__"
     os.environ.setdefault(prefix + "ADD_DLT_LOAD_ID", "true")
     os.environ.setdefault(prefix + "ADD_DLT_ID", "true")
     started = time.monotonic()
-    with user_errors(SOURCE_SYSTEM), exclusive_run(pipeline.pipeline_name, SOURCE_SYSTEM):
+    with (
+        user_errors(SOURCE_SYSTEM, settings.duckdb_path),
+        exclusive_run(pipeline.pipeline_name, SOURCE_SYSTEM, settings.pipelines_dir),
+    ):
         try:
             finish_interrupted(pipeline)
             known = known_contact_ids(pipeline) if reconciliation_due(pipeline) else None

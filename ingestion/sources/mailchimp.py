@@ -16,7 +16,6 @@ Settings: ``ingestion.activation.mailchimp`` (``SOURCES__MAILCHIMP__API_KEY``, `
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,7 +29,10 @@ from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 
 from ingestion.activation.mailchimp import MailchimpError, MailchimpSettings, http_failure, mailchimp_settings
+from ingestion.errors import exception_chain
 from ingestion.pipeline import LoadSummary, exclusive_run, finish_interrupted, make_pipeline, rows_loaded, user_errors
+from ingestion.progress import say
+from ingestion.settings import Settings, resolve
 from ingestion.sources.http import PacedSession, runtime_config
 
 PAGE_SIZE = 1000  # Mailchimp's maximum `count`
@@ -107,19 +109,23 @@ def mailchimp_source(
     return members
 
 
-def load_mailchimp(config: MailchimpSettings | None = None) -> LoadSummary:
+def load_mailchimp(config: MailchimpSettings | None = None, settings: Settings | None = None) -> LoadSummary:
     """`customer360 load mailchimp` (and the first step of `customer360 sync`): member statuses changed
     since the last load into ``raw_mailchimp.members``."""
-    settings = config or mailchimp_settings()
+    platform = config or mailchimp_settings()
+    settings = resolve(settings)
     started = time.monotonic()
-    pipeline = make_pipeline("mailchimp")
-    with user_errors("mailchimp"), exclusive_run(pipeline.pipeline_name, "mailchimp"):
+    pipeline = make_pipeline("mailchimp", settings)
+    with (
+        user_errors("mailchimp", settings.duckdb_path),
+        exclusive_run(pipeline.pipeline_name, "mailchimp", settings.pipelines_dir),
+    ):
         try:
             finish_interrupted(pipeline)
-            source = mailchimp_source(base_url=settings.base_url, list_id=settings.list_id, api_key=settings.api_key)
+            source = mailchimp_source(base_url=platform.base_url, list_id=platform.list_id, api_key=platform.api_key)
             info = pipeline.run(source)
         except Exception as error:
-            failure = _http_failure(error, settings)
+            failure = _http_failure(error, platform)
             if failure is not None:
                 raise failure from error
             raise
@@ -127,18 +133,14 @@ def load_mailchimp(config: MailchimpSettings | None = None) -> LoadSummary:
     summary = LoadSummary("mailchimp", rows_by_table=rows, seconds=time.monotonic() - started)
     if not rows:
         summary.skipped = "no member changed since the last load"
-    print(f"mailchimp: {summary.rows:,} member changes loaded", file=sys.stderr)
+    say(f"mailchimp: {summary.rows:,} member changes loaded")
     return summary
 
 
 def _http_failure(error: BaseException, settings: MailchimpSettings) -> MailchimpError | None:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(error):
         if isinstance(current, requests.HTTPError) and current.response is not None:
             return http_failure(current.response, settings)
         if isinstance(current, requests.ConnectionError):
             return MailchimpError(f"cannot reach mailchimp at {settings.base_url}: {type(current).__name__}")
-        current = current.__cause__ or current.__context__
     return None

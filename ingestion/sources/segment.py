@@ -47,6 +47,7 @@ from dlt.common.schema.typing import TColumnSchema
 from ingestion import settings
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
+from ingestion.settings import Settings, resolve
 from ingestion.sources.file_loads import (
     FileLoadSummary,
     RawRecord,
@@ -597,18 +598,18 @@ def _stored_hashes(pipeline: dlt.Pipeline, keep_open: ExitStack) -> StoredHashes
     return lookup
 
 
-def delivered_messages(pipeline: dlt.Pipeline | None = None) -> int | None:
+def delivered_messages(pipeline: dlt.Pipeline | None = None, settings: Settings | None = None) -> int | None:
     """Messages read from every file loaded so far (each file as last loaded), redeliveries included;
     None when the warehouse was loaded before these counts were kept (or never).
 
     ``raw_segment.events`` holds one row per messageId, so this minus its rows is the number of
     redelivered copies dlt's merge folded into the copy already kept.
     """
-    counts = source_state(pipeline or make_pipeline(SOURCE), SOURCE).get(DELIVERED_STATE)
+    counts = source_state(pipeline or make_pipeline(SOURCE, settings), SOURCE).get(DELIVERED_STATE)
     return None if counts is None else sum(counts.values())
 
 
-def load_segment(events_dir: Path) -> LoadSummary:
+def load_segment(events_dir: Path, settings: Settings | None = None) -> LoadSummary:
     """Load new and changed event files into ``raw_segment``; unchanged files are not even opened."""
     started = time.monotonic()
     events_dir = Path(events_dir).expanduser().resolve()
@@ -621,8 +622,9 @@ def load_segment(events_dir: Path) -> LoadSummary:
     if not candidates:
         return FileLoadSummary(SOURCE, skipped=f"no event files in {events_dir}", seconds=time.monotonic() - started)
 
-    pipeline = make_pipeline(SOURCE)
-    with user_errors(SOURCE), exclusive_run(pipeline.pipeline_name, SOURCE):
+    config = resolve(settings)
+    pipeline = make_pipeline(SOURCE, config)
+    with user_errors(SOURCE, config.duckdb_path), exclusive_run(pipeline.pipeline_name, SOURCE, config.pipelines_dir):
         discard_unfinished(pipeline)
         pipeline.sync_destination()
         loaded = source_state(pipeline, SOURCE).get("files", {})

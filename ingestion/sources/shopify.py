@@ -22,7 +22,6 @@ or a local server) and ``SOURCES__SHOPIFY__ACCESS_TOKEN``. Retries follow dlt's 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -40,7 +39,8 @@ from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
 
-from ingestion.errors import UserError
+from ingestion.dlt_config import dlt_setting
+from ingestion.errors import UserError, exception_chain, root_cause
 from ingestion.pipeline import (
     LoadSummary,
     exclusive_run,
@@ -49,6 +49,8 @@ from ingestion.pipeline import (
     rows_loaded,
     user_errors,
 )
+from ingestion.progress import say
+from ingestion.settings import Settings, resolve
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
 
 API_VERSION = "2024-07"
@@ -226,7 +228,7 @@ def granted_scopes(client: RESTClient, shop_url: str) -> set[str] | None:
 
 
 def _progress(message: str) -> None:
-    print(f"shopify: {message}", file=sys.stderr, flush=True)
+    say(f"shopify: {message}")
 
 
 # -- deletions ------------------------------------------------------------------------------------
@@ -275,7 +277,7 @@ def _topic(event: dict[str, Any]) -> str:
 
 
 def _warn(message: str) -> None:
-    print(f"shopify: warning: {message}", file=sys.stderr, flush=True)
+    say(f"shopify: warning: {message}")
 
 
 def missing_scope_warning(resource: str) -> str:
@@ -394,15 +396,6 @@ def shopify_source(
 
 
 # -- failures in plain words ----------------------------------------------------------------------
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def _request_url(error: BaseException) -> str | None:
     request = getattr(error, "request", None)
     url = getattr(request, "url", None)
@@ -412,7 +405,7 @@ def _request_url(error: BaseException) -> str | None:
 def http_failure(error: BaseException, shop_url: str, config: RuntimeConfiguration) -> UserError | None:
     """A one-line UserError for an HTTP failure anywhere in ``error``'s chain, or None if there is none."""
     attempts = config.request_max_attempts
-    for cause in _chain(error):
+    for cause in exception_chain(error):
         if isinstance(cause, requests.HTTPError) and cause.response is not None:
             status, url = cause.response.status_code, sanitize_url(cause.response.url)
             if status == 401:
@@ -433,7 +426,7 @@ def http_failure(error: BaseException, shop_url: str, config: RuntimeConfigurati
                 "attempts; nothing was committed"
             )
         if isinstance(cause, requests.ConnectionError):
-            reason = str(list(_chain(cause))[-1]) or type(cause).__name__
+            reason = str(root_cause(cause)) or type(cause).__name__
             return UserError(f"cannot reach shopify at {shop_url}: {reason}")
         if isinstance(cause, requests.exceptions.ChunkedEncodingError):
             return UserError(
@@ -454,18 +447,15 @@ def _scope_of(url: str) -> str:
 
 def _setting(value: str | None, key: str, env: str, example: str, secret: bool = False) -> str:
     """An explicit argument, else dlt's config (environment, .dlt/config.toml, or secrets.toml for secrets)."""
-    # A secret is read through dlt.secrets without a plain `str` hint: dlt then records it as a secret and
-    # masks it in its trace (`dlt.secrets.get(key, str)` stored the token in trace.pickle in plain text).
-    if value is not None:
-        resolved: Any = value
-    else:
-        resolved = dlt.secrets.get(key) if secret else dlt.config.get(key, str)
+    resolved = value if value is not None else dlt_setting(key, secret=secret)
     if not resolved:
         raise UserError(f"no {key.rsplit('.', 1)[-1]} for shopify: set {env} ({example})")
     return str(resolved)
 
 
-def load_shopify(shop_url: str | None = None, access_token: str | None = None) -> LoadSummary:
+def load_shopify(
+    shop_url: str | None = None, access_token: str | None = None, settings: Settings | None = None
+) -> LoadSummary:
     """`customer360 load shopify`: one run of the shopify source into ``raw_shopify``."""
     url = _setting(shop_url, "sources.shopify.shop_url", SHOP_URL_ENV, "https://<shop>.myshopify.com")
     token = _setting(
@@ -473,17 +463,21 @@ def load_shopify(shop_url: str | None = None, access_token: str | None = None) -
     )
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise UserError(f"{SHOP_URL_ENV} must be an http(s) URL such as https://<shop>.myshopify.com, got {url!r}")
-    webhooks_dir = dlt.config.get("sources.shopify.webhooks_dir", str) or None
+    webhooks_dir = dlt_setting("sources.shopify.webhooks_dir")
     config = runtime_config()
     started = time.monotonic()
-    pipeline = make_pipeline("shopify")
-    with user_errors("shopify"), exclusive_run(pipeline.pipeline_name, "shopify"):
+    settings = resolve(settings)
+    pipeline = make_pipeline("shopify", settings)
+    with (
+        user_errors("shopify", settings.duckdb_path),
+        exclusive_run(pipeline.pipeline_name, "shopify", settings.pipelines_dir),
+    ):
         try:
             finish_interrupted(pipeline)
             source = shopify_source(shop_url=url, access_token=token, webhooks_dir=webhooks_dir)
             info = pipeline.run(source, loader_file_format="parquet")
         except Exception as error:  # dlt wraps failures; name the HTTP or input problem underneath
-            failure = next((c for c in _chain(error) if isinstance(c, UserError)), None) or http_failure(
+            failure = next((c for c in exception_chain(error) if isinstance(c, UserError)), None) or http_failure(
                 error, url, config
             )
             if failure is not None:

@@ -1,14 +1,6 @@
+{# sha256_hex(expr): the SHA-256 of the text, as 64 lower-case hex digits (Python's hashlib.sha256().hexdigest()). Plain DuckDB SQL. #}
 {% macro sha256_hex(expr) -%}
-    {{ return(adapter.dispatch('sha256_hex', 'customer360')(expr)) }}
-{%- endmacro %}
-
-{% macro duckdb__sha256_hex(expr) -%}
     sha256(cast({{ expr }} as {{ dbt.type_string() }}))
-{%- endmacro %}
-
-{# PostgreSQL 11+: sha256() takes bytea, so encode the text as UTF-8 first and hex the digest. #}
-{% macro default__sha256_hex(expr) -%}
-    encode(sha256(convert_to(cast({{ expr }} as {{ dbt.type_string() }}), 'UTF8')), 'hex')
 {%- endmacro %}
 
 

@@ -80,18 +80,11 @@
 {#
     proper_case(expr): upper-case the first letter of each word and after a hyphen, apostrophe,
     period, slash or parenthesis; lower-case the rest. "o'BRIEN mary-jane" -> "O'Brien Mary-Jane".
-    "MCDONALD" -> "Mcdonald" (no surname rules).
+    "MCDONALD" -> "Mcdonald" (no surname rules). Plain DuckDB SQL: DuckDB has no initcap(), so the text
+    is split into alternating word / separator tokens and each token capitalized (a separator is
+    unchanged by upper()): one regex and a lambda per token, ~12x faster than a lambda per character.
 #}
 {% macro proper_case(expr) -%}
-    {{ return(adapter.dispatch('proper_case', 'customer360')(expr)) }}
-{%- endmacro %}
-
-{#
-    DuckDB has no initcap(). Split into alternating word / separator tokens and capitalize each token
-    (a separator is unchanged by upper()): one regex and a lambda per token, ~12x faster than a lambda
-    per character.
-#}
-{% macro duckdb__proper_case(expr) -%}
     array_to_string(
         list_transform(
             regexp_extract_all({{ expr }}, '[^ ''’./(-]+|[ ''’./(-]+'),
@@ -99,9 +92,4 @@
         ),
         ''
     )
-{%- endmacro %}
-
-{# PostgreSQL, Oracle, Snowflake, Redshift: initcap() starts a word after any non-alphanumeric. #}
-{% macro default__proper_case(expr) -%}
-    initcap({{ expr }})
 {%- endmacro %}

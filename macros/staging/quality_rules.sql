@@ -53,7 +53,7 @@
 {#
     quality_formatting_rules(): the normalizations that rewrite a value without changing what it means,
     so they write no quarantine row: {macro: what it does}. Documentation, checked by a pytest against
-    the macros staging_person_ctes calls.
+    the macros the person CTEs of the person staging models call.
 #}
 {% macro quality_formatting_rules() -%}
     {{ return({

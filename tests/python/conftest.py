@@ -7,6 +7,7 @@ reads .sql/.yml there and pytest only collects tests/python (pyproject's testpat
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,16 +26,23 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # With the airflow extra installed, dlt would also look up every setting in Airflow Variables (a metadata
 # database query per lookup, failing where none is set up): settings and secrets come from env and secrets.toml.
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
-
 DEMO_AS_OF = date(2026, 11, 1)
 DEMO_SEED = 7
 DEMO_CUSTOMERS = 300
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout: dbt project, seeds, target/
+# tests/check.sh runs pytest in two xdist workers. dbt writes its manifest, run_results and partial-parse cache to
+# the target folder and appends to its log: each worker gets its own, so two concurrent dbt runs never share one.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _XDIST_WORKER:
+    os.environ["DBT_TARGET_PATH"] = str(PROJECT_ROOT / "target" / f"pytest-{_XDIST_WORKER}")
+    os.environ["DBT_LOG_PATH"] = str(PROJECT_ROOT / "logs" / f"pytest-{_XDIST_WORKER}")
+DBT_TARGET_DIR = Path(os.environ.get("DBT_TARGET_PATH") or PROJECT_ROOT / "target")  # where dbt writes manifests
 
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated demo population, shared read-only by all tests (copy it before mutating)."""
-    from ingestion.generate import generate
+    from ingestion.demo_kit.generate import generate
 
     out = tmp_path_factory.mktemp("demo_data")
     generate(out, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, as_of=DEMO_AS_OF, progress=False)
@@ -62,6 +70,33 @@ class BuiltWarehouse:
     data: Path
     outcome: DbtOutcome
 
+    def clone(self, root: Path, env: pytest.MonkeyPatch) -> Path:
+        """A private, writable copy under ``root`` — warehouse file, dlt's pipeline state and the data folder —
+        wired into ``env`` like the `warehouse` fixture; returns the copied data folder.
+
+        For tests that change data after a first clean build: they start from this session's build instead of
+        loading and building the same demo again (~1 min each).
+        """
+        assert self.outcome.success, f"the session's demo build failed: {self.outcome.failures[:5]}"
+        import duckdb
+
+        con = duckdb.connect(str(self.path))
+        try:
+            con.execute("checkpoint")  # everything in the file itself, nothing left in the write-ahead log
+        finally:
+            con.close()
+        shutil.copy2(self.path, root / "warehouse.duckdb")
+        for folder in ("dlt_pipelines", "dlt_data"):
+            if (self.path.parent / folder).is_dir():
+                shutil.copytree(self.path.parent / folder, root / folder)
+        data = root / "data"
+        shutil.copytree(self.data, data)
+        env.setenv("CUSTOMER360_DUCKDB_PATH", str(root / "warehouse.duckdb"))
+        env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
+        env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
+        env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        return data
+
 
 @pytest.fixture(scope="session")
 def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
@@ -73,8 +108,8 @@ def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -
     keeps the file open in this process, and DuckDB refuses a read_only connection beside it.
     """
     from ingestion.dbt_runner import run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     root = tmp_path_factory.mktemp("built_warehouse")
     path = root / "warehouse.duckdb"

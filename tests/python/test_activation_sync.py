@@ -18,13 +18,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BuiltWarehouse
+from conftest import PROJECT_ROOT, BuiltWarehouse
 
 from ingestion.activation.sync import sync
 from ingestion.activation.triggers import idempotency_key
 from ingestion.activation.warehouse import MEMBERS_STATE
-from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key, subscriber_hash
-from ingestion.settings import PROJECT_ROOT
+from ingestion.demo_kit.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key, subscriber_hash
 
 
 def _copy_warehouse(built: BuiltWarehouse, folder: Path) -> Path:

@@ -20,14 +20,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import WebhookReceiver
-
-from ingestion import settings
+from conftest import DBT_TARGET_DIR, PROJECT_ROOT, WebhookReceiver
 
 pytest.importorskip("airflow", reason='the airflow extra is not installed: pip install -e ".[airflow]"')
 pytest.importorskip("cosmos", reason='the airflow extra is not installed: pip install -e ".[airflow]"')
 
-DAGS_FOLDER = settings.PROJECT_ROOT / "ingestion" / "orchestration" / "dags"
+DAGS_FOLDER = PROJECT_ROOT / "ingestion" / "orchestration" / "dags"
 LAST_GOOD_AUDIENCE = [("cus_last_good", "last.good@example.com")]
 
 
@@ -45,7 +43,7 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
     }
     for args in (("db", "migrate"), ("pools", "set", "customer360_duckdb", "1", "DuckDB single writer")):
         done = _airflow(env, *args)
@@ -73,7 +71,7 @@ def test_cosmos_renders_each_model_as_a_retried_task(airflow_env: dict[str, str]
     )
     assert done.returncode == 0, done.stderr[-3000:]
     tasks = json.loads(done.stdout.strip().splitlines()[-1])
-    manifest = json.loads((settings.PROJECT_ROOT / "target" / "manifest.json").read_text())
+    manifest = json.loads((DBT_TARGET_DIR / "manifest.json").read_text())
     models = {
         n["name"]
         for n in manifest["nodes"].values()
@@ -96,7 +94,7 @@ def test_cosmos_renders_each_model_as_a_retried_task(airflow_env: dict[str, str]
 def test_dags_test_recovers_a_5xx_burst_and_a_failed_gate_keeps_the_published_audience(
     airflow_env: dict[str, str], demo_data: Path, tmp_path: Path, webhook_receiver: WebhookReceiver
 ) -> None:
-    from ingestion.servers.run import running_servers
+    from ingestion.demo_kit.servers.run import running_servers
 
     warehouse = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(warehouse))

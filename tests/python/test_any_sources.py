@@ -55,8 +55,8 @@ def _build_green(path: Path) -> None:
 @pytest.mark.parametrize("source", ["hubspot", "shopify", "segment"])
 def test_one_source_alone_builds_green(source: str, demo_data: Path, warehouse: Path, monkeypatch) -> None:
     """A warehouse holding one source kind (none of the others, no CSV drop, no deletion tables)."""
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     if source == "segment":
         load("segment", data_dir=demo_data)

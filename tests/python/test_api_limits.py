@@ -22,11 +22,11 @@ from typing import Any
 import duckdb
 import pytest
 import requests
-from conftest import DEMO_AS_OF
+from conftest import DEMO_AS_OF, BuiltWarehouse
 
+from ingestion.demo_kit.servers.hubspot import MAX_SEARCH_BODY, MAX_URL_LENGTH, HubSpotServer
+from ingestion.demo_kit.servers.shopify import ALL_SCOPES, ShopifyServer, parse_timestamp
 from ingestion.errors import UserError
-from ingestion.servers.hubspot import MAX_SEARCH_BODY, MAX_URL_LENGTH, HubSpotServer
-from ingestion.servers.shopify import ALL_SCOPES, ShopifyServer, parse_timestamp
 from ingestion.sources.hubspot import MODEL_PROPERTIES, load_hubspot
 from ingestion.sources.shopify import load_shopify
 
@@ -157,7 +157,7 @@ def test_a_403_on_a_resource_is_skipped_when_the_shop_does_not_list_scopes(
 
         def no_scopes(request: Any) -> Any:
             if request.path.endswith("access_scopes.json"):
-                from ingestion.servers.common import Response
+                from ingestion.demo_kit.servers.common import Response
 
                 return Response(404, {"errors": "Not Found"})
             return original(request)
@@ -203,7 +203,7 @@ def test_tokens_never_reach_output_pipelines_target_or_warehouse(demo_data: Path
         RUNTIME__DLTHUB_TELEMETRY="false",
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
-    from ingestion.servers.run import running_servers
+    from ingestion.demo_kit.servers.run import running_servers
 
     target = tmp_path / "target"
     outputs: list[str] = []
@@ -364,24 +364,25 @@ def test_hubspot_permanent_deletion_is_found_by_id_reconciliation(
 
 
 def test_deleted_people_leave_marts_and_audiences(
-    demo_data: Path, warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    built_warehouse: BuiltWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Deleted and redacted Shopify customers and a GDPR-deleted HubSpot contact: the live suppression guard
     drops them from email_audience at once (before any rebuild), and the next build drops them from marts."""
     from ingestion.dbt_runner import run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    data = built_warehouse.clone(clone, monkeypatch)  # the demo loaded from every source and built once
+    warehouse = clone / "warehouse.duckdb"
     hooks = tmp_path / "webhooks"
     hooks.mkdir()
-    with running_servers(demo_data) as servers:
+    with running_servers(data) as servers:
         for name, value in servers.loader_environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("SOURCES__SHOPIFY__WEBHOOKS_DIR", str(hooks))
         monkeypatch.setenv("SOURCES__HUBSPOT__RECONCILE_HOURS", "0")
-        load("all", data_dir=demo_data)
-        first = run_dbt(["build"])
-        assert first.success, first.failures
         audience = query(
             warehouse,
             "select ci.source_system, ci.source_record_id, a.email from marts.email_audience a "

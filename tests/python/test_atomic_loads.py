@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion.servers.hubspot import HubSpotServer
+from ingestion.demo_kit.servers.hubspot import HubSpotServer
 from ingestion.sources.csv_contacts import load_csv_contacts
 from ingestion.sources.hubspot import load_hubspot
 from ingestion.sources.segment import load_segment

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BuiltWarehouse
 from test_marts import load_sources, query, read_jsonl, segment_message, write_jsonl
 
 pytestmark = pytest.mark.slow
@@ -295,21 +295,12 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
 
 
 @pytest.fixture(scope="module")
-def consent_run(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsentRun]:
+def consent_run(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsentRun]:
     from ingestion.dbt_runner import run_dbt
 
-    root = tmp_path_factory.mktemp("consent")
-    data = root / "data"
-    shutil.copytree(demo_data, data)
     run = ConsentRun()
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CUSTOMER360_DUCKDB_PATH", str(root / "warehouse.duckdb"))
-        env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
-        env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
-        env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        load_sources(data, ("hubspot", "shopify", "segment", "csv_contacts"), env)
-        first = run_dbt(["build"])
-        assert first.success, f"first dbt build failed: {first.failures}"
+        data = built_warehouse.clone(tmp_path_factory.mktemp("consent"), env)  # all sources loaded, built once
         run.audience_before = audience()
 
         apply_changes(data, run)

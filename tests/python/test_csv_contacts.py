@@ -206,7 +206,7 @@ def test_two_drops_share_the_dataset(drop: Path, tmp_path: Path, warehouse: Path
     # each drop keeps its own state: both reruns are no-ops
     assert load(drop).skipped and load(signups).skipped
     for name in ("legacy_crm", "signup_forms"):
-        pipeline = make_csv_pipeline(name, warehouse)
+        pipeline = make_csv_pipeline(name)
         pipeline.sync_destination()
         assert pipeline.dataset_name == "raw_csv_contacts"
         assert set(pipeline.state["sources"]) == {f"csv_contacts_{name}"}
@@ -481,7 +481,7 @@ def test_generated_drops_at_3000_people(tmp_path: Path, warehouse: Path) -> None
     """At 3,000 people the generator plants broken rows that are a copy with one unquoted comma and an
     empty last field (``...,Smith, Jr,...,``): one field too many, the extra one empty, which DuckDB's
     reader alone would load as a good row."""
-    from ingestion.generate import generate
+    from ingestion.demo_kit.generate import generate
 
     data = tmp_path / "demo"
     # the demo fixture's seed and date; no events, which this loader does not read (generation < 1 s)

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ingestion import settings
+from conftest import DBT_TARGET_DIR
 
 MODEL = "model.customer360.email_audience"
 # The model page with its lineage graph expanded (g_v=1) and focused on the model and its ancestors
 # (g_i = the graph's --select box: "+email_audience").
 LINEAGE_FRAGMENT = f"#!/model/{MODEL}?g_v=1&g_i=%2Bemail_audience"
-SCREENSHOT = settings.PROJECT_ROOT / "target" / "lineage_email_audience.png"
+SCREENSHOT = DBT_TARGET_DIR / "lineage_email_audience.png"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

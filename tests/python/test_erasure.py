@@ -20,8 +20,8 @@ import pytest
 
 from ingestion.cli import main
 from ingestion.dbt_runner import DbtOutcome, run_dbt
+from ingestion.demo_kit.servers.run import running_servers
 from ingestion.loading import load
-from ingestion.servers.run import running_servers
 
 SALT = "test-salt-not-a-real-secret-0123456789"
 EMAIL = "zebulon.quillfeather@example.org"

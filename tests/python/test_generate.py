@@ -1,9 +1,9 @@
 """The demo-data generator: determinism, truth that matches the data, planted defects and only those.
 
 The checks below re-implement the shared normalization conventions (docs/data_contracts.md) on their
-own, without importing the generator's helpers, and scan every generated file: a defect the generator
-forgot to list, or noise that accidentally breaks a rule, makes the detected set differ from
-``truth/planted_defects.csv``.
+own, from the seeds staging reads, without importing the generator's helpers, and scan every generated
+file: a defect the generator forgot to list, or noise that accidentally breaks a rule, makes the
+detected set differ from ``truth/planted_defects.csv``.
 """
 
 from __future__ import annotations
@@ -22,163 +22,40 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PROJECT_ROOT
 
+from ingestion.demo_kit.generate import generate
 from ingestion.errors import UserError
-from ingestion.generate import generate
 
 AS_OF = date(2026, 11, 1)
 AS_OF_START = datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC)  # every timestamp is before this
 
-# -- the shared conventions, written out independently ----------------------------------------------------
-COUNTRY_ALIASES = {
-    "us": "US",
-    "usa": "US",
-    "united states": "US",
-    "united states of america": "US",
-    "u.s.a.": "US",
-    "ca": "CA",
-    "can": "CA",
-    "canada": "CA",
-    "gb": "GB",
-    "uk": "GB",
-    "united kingdom": "GB",
-    "great britain": "GB",
-    "de": "DE",
-    "deu": "DE",
-    "germany": "DE",
-    "deutschland": "DE",
-    "fr": "FR",
-    "fra": "FR",
-    "france": "FR",
-    "au": "AU",
-    "aus": "AU",
-    "australia": "AU",
-    "nl": "NL",
-    "nld": "NL",
-    "netherlands": "NL",
-    "the netherlands": "NL",
-    "holland": "NL",
+# -- the shared conventions, read from the seeds staging normalizes with (never from the generator) --------
+
+
+def _seed(name: str) -> list[dict[str, str]]:
+    with (PROJECT_ROOT / "seeds" / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+COUNTRY_ALIASES = {row["alias"]: row["iso2"] for row in _seed("country_aliases")}
+# the countries whose phone lengths the project pins (the generator's countries)
+_PLANS = [row for row in _seed("phone_numbering_plans") if row["length_source"] == "project_convention"]
+CALLING_CODE_OF = {row["iso2"]: row["calling_code"] for row in _PLANS}
+CALLING_CODES = {
+    code: tuple(iso2 for iso2, c in CALLING_CODE_OF.items() if c == code) for code in CALLING_CODE_OF.values()
 }
-CALLING_CODES = {"1": ("US", "CA"), "44": ("GB",), "49": ("DE",), "33": ("FR",), "61": ("AU",), "31": ("NL",)}
-CALLING_CODE_OF = {"US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33", "AU": "61", "NL": "31"}
-NSN_LENGTHS = {"US": {10}, "CA": {10}, "GB": {10}, "DE": {10, 11}, "FR": {9}, "AU": {9}, "NL": {9}}
-DOMAIN_FIXES = {
-    "gmial.com": "gmail.com",
-    "gmai.com": "gmail.com",
-    "gamil.com": "gmail.com",
-    "gmail.con": "gmail.com",
-    "gmail.co": "gmail.com",
-    "gnail.com": "gmail.com",
-    "hotmial.com": "hotmail.com",
-    "hotmal.com": "hotmail.com",
-    "hotmail.con": "hotmail.com",
-    "yaho.com": "yahoo.com",
-    "yahooo.com": "yahoo.com",
-    "yahoo.con": "yahoo.com",
-    "outlok.com": "outlook.com",
-    "outloo.com": "outlook.com",
-    "iclod.com": "icloud.com",
-    "icloud.con": "icloud.com",
+NSN_LENGTHS = {row["iso2"]: set(range(int(row["nsn_min_length"]), int(row["nsn_max_length"]) + 1)) for row in _PLANS}
+DOMAIN_FIXES = {row["typo_domain"]: row["corrected_domain"] for row in _seed("email_domain_corrections")}
+ROLE_LOCAL_PARTS = {row["local_part"] for row in _seed("role_email_local_parts")}
+LIFECYCLE_STAGES = {row["source_value"] for row in _seed("enum_lifecycle_stages")}
+FINANCIAL_STATUSES = {row["source_value"] for row in _seed("enum_order_financial_statuses")}
+# Shopify sends null, not "unfulfilled", for an order nothing of which has shipped
+FULFILLMENT_STATUSES = {None} | {row["source_value"] for row in _seed("enum_order_fulfillment_statuses")}
+CONSENT_STATES = {
+    row["source_value"] for row in _seed("enum_email_consent_states") if row["source_system"] == "shopify"
 }
-ROLE_LOCAL_PARTS = {
-    "info",
-    "sales",
-    "support",
-    "admin",
-    "contact",
-    "office",
-    "hello",
-    "team",
-    "billing",
-    "marketing",
-    "noreply",
-    "no-reply",
-    "hr",
-    "webmaster",
-    "enquiries",
-}
-LIFECYCLE_STAGES = {
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-    "other",
-}
-FINANCIAL_STATUSES = {"pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded", "voided"}
-FULFILLMENT_STATUSES = {None, "fulfilled", "partial", "restocked"}
-CONSENT_STATES = {"subscribed", "not_subscribed", "unsubscribed", "pending", "redacted", "invalid"}
-NICKNAMES = {
-    "bill",
-    "billy",
-    "will",
-    "willy",
-    "liam",
-    "bob",
-    "bobby",
-    "rob",
-    "robbie",
-    "jim",
-    "jimmy",
-    "mike",
-    "mikey",
-    "dick",
-    "rick",
-    "ricky",
-    "tom",
-    "tommy",
-    "chris",
-    "dave",
-    "dan",
-    "danny",
-    "joe",
-    "joey",
-    "tony",
-    "steve",
-    "matt",
-    "andy",
-    "drew",
-    "ben",
-    "sam",
-    "nick",
-    "alex",
-    "ed",
-    "eddie",
-    "ted",
-    "jack",
-    "johnny",
-    "charlie",
-    "chuck",
-    "hank",
-    "harry",
-    "kate",
-    "katie",
-    "kathy",
-    "cathy",
-    "liz",
-    "beth",
-    "betty",
-    "lizzie",
-    "jen",
-    "jenny",
-    "maggie",
-    "peggy",
-    "sue",
-    "susie",
-    "patty",
-    "trish",
-    "becky",
-    "vicky",
-    "abby",
-    "mandy",
-    "jess",
-    "meg",
-    "sandy",
-    "debbie",
-    "cindy",
-}
+NICKNAME_OF = {(row["nickname"], row["canonical_given_name"]) for row in _seed("given_name_nicknames")}
 
 
 def country_iso2(text: str | None) -> str | None:
@@ -451,7 +328,8 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Pat
     first = _file_bytes(_generate(tmp_path / "a", seed=7))
     # The second run is another process with another hash seed: set or dict-of-hash ordering would show.
     script = (
-        "import sys; from datetime import date; from pathlib import Path; from ingestion.generate import generate; "
+        "import sys; from datetime import date; from pathlib import Path; "
+        "from ingestion.demo_kit.generate import generate; "
         "generate(Path(sys.argv[1]), customers=300, seed=7, as_of=date(2026, 11, 1), progress=False)"
     )
     subprocess.run(
@@ -785,7 +663,7 @@ def test_name_noise_is_recoverable(larger: Data) -> None:
     for entity, written in first_names:
         true_name = larger.people[entity]["first_name"]
         clean = " ".join(written.split())
-        if clean.lower() in NICKNAMES and clean.lower() != true_name.lower():
+        if (clean.lower(), true_name.lower()) in NICKNAME_OF:
             nicknamed += 1
         elif clean.lower() != true_name.lower():
             folded += 1
@@ -1094,7 +972,7 @@ _MEMORY_PROBE = """
 import sys
 from datetime import date
 from pathlib import Path
-from ingestion.generate import generate
+from ingestion.demo_kit.generate import generate
 generate(Path(sys.argv[1]), customers=int(sys.argv[2]), seed=5, as_of=date(2026, 11, 1), progress=False)
 # VmHWM is this process's own peak: ru_maxrss would carry over the forking parent's (pytest's) peak.
 print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))

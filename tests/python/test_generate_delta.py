@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ingestion.cli import main
-from ingestion.generate.delta import generate_delta
-from ingestion.servers.hubspot import ContactStore
-from ingestion.servers.shopify import ShopifyServer
+from ingestion.demo_kit.generate.delta import generate_delta
+from ingestion.demo_kit.servers.hubspot import ContactStore
+from ingestion.demo_kit.servers.shopify import ShopifyServer
 
 SOURCE_FOLDERS = ("hubspot", "shopify", "segment", "csv_contacts")
 

@@ -19,9 +19,9 @@ import duckdb
 import pytest
 import requests
 
+from ingestion.demo_kit.servers.hubspot import HubSpotServer, format_timestamp, parse_timestamp_ms
 from ingestion.errors import UserError
 from ingestion.pipeline import make_pipeline
-from ingestion.servers.hubspot import HubSpotServer, format_timestamp, parse_timestamp_ms
 from ingestion.sources.hubspot import load_hubspot
 
 TOKEN = "pat-na1-test-0000"

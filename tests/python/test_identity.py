@@ -82,8 +82,8 @@ def mutable_data(demo_data: Path, tmp_path: Path) -> Iterator[Path]:
 def test_customer_ids_are_stable_and_merges_keep_the_older_id(
     warehouse: Path, mutable_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     data = mutable_data
     # Two customers of our own: the same rare name, different dates of birth (so no scored edge may
@@ -303,7 +303,7 @@ def _learnt_parameters(
 ) -> tuple[dict[tuple[str, str], tuple[float, float, str]], float, bool]:
     """Person records of the same people at ``noise``, loaded and built: the learnt (m, u, m_from) per
     level, the learnt prior, and the prior implied by the truth (matching pairs / all pairs)."""
-    from ingestion.generate.person_records import generate_person_records
+    from ingestion.demo_kit.generate.person_records import generate_person_records
     from ingestion.loading import load
 
     data = root / f"noise_{noise}"

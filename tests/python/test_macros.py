@@ -302,8 +302,6 @@ PORTABLE_CASES: dict[str, list[Case]] = {
     "customer360.strip_accents('v.input')": [ACCENTED],
     "customer360.default__strip_accents('v.input')": [ACCENTED],
     "customer360.sha256_hex('v.input')": [("abc", None, hashlib.sha256(b"abc").hexdigest())],
-    "customer360.jaro_winkler('v.input', 'v.extra')": [("martha", "marhta", "0.9611111111111111")],
-    "customer360.levenshtein_distance('v.input', 'v.extra')": [("kitten", "sitting", "3")],
     # dbt_utils.generate_surrogate_key's contract: md5 of the '-'-joined texts, nulls as a marker.
     "customer360.surrogate_key(['v.input', 'v.extra'])": [
         ("a", "bc", hashlib.md5(b"a-bc").hexdigest()),

@@ -13,7 +13,6 @@ the incremental result.
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -25,8 +24,9 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import PROJECT_ROOT, BuiltWarehouse
 
-from ingestion import settings
+from ingestion.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ CENT = Decimal("0.01")
 # -- helpers ---------------------------------------------------------------------------------------
 def query(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """Read the warehouse (a fresh connection per call: dbt runs in this process between calls)."""
-    con = duckdb.connect(str(settings.duckdb_path()))
+    con = duckdb.connect(str(Settings.from_environment().duckdb_path))
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -90,8 +90,8 @@ def segment_message(kind: str, anonymous_id: str, at: datetime, **fields: Any) -
 
 
 def load_sources(data: Path, sources: tuple[str, ...], env: pytest.MonkeyPatch) -> None:
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     with running_servers(data) as servers:
         for name, value in servers.loader_environment().items():
@@ -284,22 +284,13 @@ def plan_and_apply_changes(data: Path) -> Plan:
 
 # -- the module's warehouse ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def marts_run(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MartsRun]:
+def marts_run(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MartsRun]:
     from time import perf_counter
 
     from ingestion.dbt_runner import run_dbt
 
-    root = tmp_path_factory.mktemp("marts")
-    data = root / "data"
-    shutil.copytree(demo_data, data)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CUSTOMER360_DUCKDB_PATH", str(root / "warehouse.duckdb"))
-        env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
-        env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
-        env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        load_sources(data, ("hubspot", "shopify", "segment", "csv_contacts"), env)
-        first = run_dbt(["build"])
-        assert first.success, f"first dbt build failed: {first.failures}"
+        data = built_warehouse.clone(tmp_path_factory.mktemp("marts"), env)  # all sources loaded, built once
         audience_before = {r[0] for r in query("select customer_id from marts.email_audience")}
         triggers_before = {r[0] for r in query("select cart_id from marts.cart_abandonment_trigger_log")}
 
@@ -419,7 +410,7 @@ def test_orders_are_currency_normalized_with_refunds_off_net_revenue(marts_run: 
     rates = {
         code: Decimal(rate)
         for code, rate in (
-            line.split(",") for line in (settings.PROJECT_ROOT / "seeds/marts/fx_rates.csv").read_text().split()[1:]
+            line.split(",") for line in (PROJECT_ROOT / "seeds/marts/fx_rates.csv").read_text().split()[1:]
         )
     }
     defects = {

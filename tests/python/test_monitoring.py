@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.generate.run_history import history_rows
+from ingestion.demo_kit.generate.run_history import history_rows
 from ingestion.orchestration import metrics, steps
 
 

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BuiltWarehouse
+from conftest import DBT_TARGET_DIR, BuiltWarehouse
 from pii_detection import NAME_RULES, STREET, VALUE_RULES, Tags, name_kind, personal_columns, value_kind
 
-from ingestion import settings
-
-MANIFEST = settings.PROJECT_ROOT / "target" / "manifest.json"
+MANIFEST = DBT_TARGET_DIR / "manifest.json"
 
 
 @pytest.mark.parametrize(

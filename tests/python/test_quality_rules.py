@@ -1,13 +1,14 @@
 """Every quarantine rule, one at a time, fed its bad value (issue 10: "every field rule that changes or
 blanks a value writes a quarantine row").
 
-The person-field rules run through the real `staging_person_ctes` (the SQL every person staging model
-uses) in ONE `dbt show` on a copy of the project's macros and seeds: one row per rule, equal to a clean
-control row but for the one bad value, so each row must raise exactly its rule and nothing else, with
-the value nulled or changed as the rule says. Formatting that keeps the meaning (case, spacing, E.164
-layout, ISO codes) must raise nothing. The other rules (order totals, enums, rejected lines ...) need
-whole records and are fed their bad value by the tests listed in OTHER_RULE_TESTS; this module checks
-that list covers `quality_rules()` exactly, so a new rule without a test fails here.
+The person-field rules run through the real person CTEs (person_inputs, person_lookups, person_columns),
+which every person staging model writes out itself: a test checks the five models keep them the same, then
+the rules run through that SQL in ONE `dbt show` on a copy of the project's macros and seeds: one row per
+rule, equal to a clean control row but for the one bad value, so each row must raise exactly its rule and
+nothing else, with the value nulled or changed as the rule says. Formatting that keeps the meaning (case,
+spacing, E.164 layout, ISO codes) must raise nothing. The other rules (order totals, enums, rejected lines
+...) need whole records and are fed their bad value by the tests listed in OTHER_RULE_TESTS; this module
+checks that list covers `quality_rules()` exactly, so a new rule without a test fails here.
 """
 
 from __future__ import annotations
@@ -80,6 +81,34 @@ OTHER_RULE_TESTS = {
 }  # fmt: skip
 
 
+# Every person staging model; the input CTE its person_inputs reads is named `renamed` in the query below.
+PERSON_MODELS = (
+    "models/staging/hubspot/stg_hubspot__contacts.sql",
+    "models/staging/shopify/stg_shopify__customers.sql",
+    "models/staging/shopify/stg_shopify__orders.sql",
+    "models/staging/segment/stg_segment__events.sql",
+    "models/staging/csv_contacts/base/base_csv_contacts__contact_rows.sql",
+)
+
+
+def person_ctes(model: str) -> str:
+    """The person CTEs of a model, from `person_inputs as (` to the end of person_columns, reading `renamed`."""
+    text = (PROJECT_ROOT / model).read_text()
+    start = text.index("person_inputs as (")
+    end = text.index("\n),", text.index("person_columns as (", start)) + len("\n)")
+    block = text[start:end]
+    found = re.search(r"\n    from (\w+)\n", block)
+    assert found, f"{model}: person_inputs reads no CTE"
+    return re.sub(rf"\b{found.group(1)}\b", "renamed", block)
+
+
+def test_every_person_model_writes_the_same_person_ctes() -> None:
+    """The five copies of the person SQL may not drift: a change is made in all of them or in none."""
+    reference = person_ctes(PERSON_MODELS[0])
+    for model in PERSON_MODELS[1:]:
+        assert person_ctes(model) == reference, f"{model}'s person CTEs differ from {PERSON_MODELS[0]}'s"
+
+
 def sql_literal(value: str | None) -> str:
     return "null" if value is None else "'" + value.replace("'", "''") + "'"
 
@@ -97,10 +126,17 @@ def inline_query() -> str:
         for name, row in cases().items()
     )
     return f"""
-with renamed as (
+with values_cte as (
     select * from (values {values}) as v (case_name, {", ".join(FIELDS)})
 ),
-{{{{ customer360.staging_person_ctes('renamed') }}}}
+renamed as (
+    select
+        values_cte.*,
+        {{{{ customer360.parse_date(customer360.clean_text('values_cte.date_of_birth_raw'), '%Y-%m-%d') }}}}
+            as date_of_birth_parsed
+    from values_cte
+),
+{person_ctes(PERSON_MODELS[0])}
 select
     case_name,
     cast(is_email_invalid as varchar) as is_email_invalid,
@@ -108,7 +144,7 @@ select
     date_of_birth_issue,
     oversized_values,
     value_findings,
-    cast({{{{ customer360.staged_date_of_birth('person_columns') }}}} as varchar) as date_of_birth,
+    cast(case when date_of_birth_issue is null then date_of_birth_read end as varchar) as date_of_birth,
     email,
     phone_e164,
     first_name,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,8 +32,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import DBT_TARGET_DIR, BuiltWarehouse
 
-from ingestion import settings
 from ingestion.dbt_runner import DbtOutcome
 
 HUGE = 1_000_000
@@ -188,20 +187,15 @@ def plant(data: Path, hostile: Hostile) -> None:
 
 
 @pytest.fixture(scope="module")
-def hostile(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+def hostile(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     from ingestion.dbt_runner import run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
-    from ingestion.servers.run import running_servers
 
     root = tmp_path_factory.mktemp("hostile")
-    data = root / "data"
-    shutil.copytree(demo_data, data)
     warehouse = root / "warehouse.duckdb"
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CUSTOMER360_DUCKDB_PATH", str(warehouse))
-        env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
-        env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
-        env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        data = built_warehouse.clone(root, env)  # the clean demo, loaded and built once for the session
 
         def load_all() -> None:
             with running_servers(data) as servers:
@@ -209,10 +203,7 @@ def hostile(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                     env.setenv(name, value)
                 load("all", data_dir=data)
 
-        load_all()
-        first = run_dbt(["build"])
-        assert first.success, f"the clean demo must build: {first.failures}"
-        result = Hostile(data=data, warehouse=warehouse, outcome=first, run_results={})
+        result = Hostile(data=data, warehouse=warehouse, outcome=built_warehouse.outcome, run_results={})
         result.unsubscribed = query(
             warehouse,
             "select customer_id, email from marts.email_audience "
@@ -221,7 +212,7 @@ def hostile(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         plant(data, result)
         load_all()
         result.outcome = run_dbt(["build"])
-        result.run_results = json.loads((settings.PROJECT_ROOT / "target" / "run_results.json").read_text())
+        result.run_results = json.loads((DBT_TARGET_DIR / "run_results.json").read_text())
         yield result
 
 

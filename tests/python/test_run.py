@@ -20,13 +20,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import WebhookReceiver
+from conftest import DBT_TARGET_DIR, WebhookReceiver
 
-from ingestion import settings
 from ingestion.orchestration.alerts import Alert, Alerter, callbacks_from_env
 from ingestion.orchestration.runner import RunReport, run_pipeline
 
-SCREENSHOT = settings.PROJECT_ROOT / "target" / "monitoring_report.png"
+SCREENSHOT = DBT_TARGET_DIR / "monitoring_report.png"
 FAILING_GATE_VARS = "{identity_max_cluster_size: 1}"
 PUBLISHED_RELATIONS = (
     "email_audience_rows",
@@ -55,7 +54,7 @@ def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 @pytest.fixture(scope="module")
 def ops(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
-    from ingestion.servers.run import running_servers
+    from ingestion.demo_kit.servers.run import running_servers
 
     root = tmp_path_factory.mktemp("ops")
     data = root / "data"
@@ -233,8 +232,8 @@ def test_a_load_attempt_past_its_timeout_is_stopped(ops: Ops) -> None:
     """The attempt is a child process: the timeout ends it (a hung API call cannot hold the run)."""
     import time
 
+    from ingestion.demo_kit.servers.run import running_servers
     from ingestion.orchestration.steps import StepFailed, load_once
-    from ingestion.servers.run import running_servers
 
     with running_servers(ops.data) as servers, pytest.MonkeyPatch.context() as env:
         for name, value in servers.loader_environment().items():

@@ -95,7 +95,7 @@ def rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def loaded_state(path: Path) -> dict[str, Any]:
     """The committed segment state, as a fresh pipeline restores it from the warehouse."""
-    pipeline = make_pipeline("segment", path)
+    pipeline = make_pipeline("segment")
     pipeline.sync_destination()
     return dict(pipeline.state.get("sources", {}).get("segment", {}).get("files", {}))
 
@@ -396,7 +396,7 @@ def test_failure_during_load_changes_nothing(
 def test_run_killed_before_commit_is_redone(events_dir: Path, warehouse: Path) -> None:
     """A process killed between extract and load commit leaves a package and a local state that claims
     its files; the next run must throw both away rather than skip those files."""
-    pipeline = make_pipeline("segment", warehouse)
+    pipeline = make_pipeline("segment")
     pipeline.sync_destination()
     files, _ = segment.discover_event_files(events_dir.resolve())
     plan = file_loads.plan_files(files, {})

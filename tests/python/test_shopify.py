@@ -18,9 +18,9 @@ import duckdb
 import pytest
 import requests
 
+from ingestion.demo_kit.servers.shopify import LeakyBucket, ShopifyServer, parse_timestamp
 from ingestion.errors import UserError
 from ingestion.pipeline import make_pipeline
-from ingestion.servers.shopify import LeakyBucket, ShopifyServer, parse_timestamp
 from ingestion.sources.shopify import latest_timestamp, load_shopify
 
 TOKEN = "shpat_test_0123456789abcdef"

@@ -16,8 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-
-from ingestion import settings
+from conftest import PROJECT_ROOT
 
 Key = tuple[str, str, str, str]  # source_system, table, record_key, rule
 
@@ -68,7 +67,7 @@ def corrected_emails(path: Path) -> set[Key]:
 
 
 def read_seed(name: str) -> list[dict[str, str]]:
-    with (settings.PROJECT_ROOT / "seeds" / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
+    with (PROJECT_ROOT / "seeds" / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -10,7 +10,7 @@
     Only messages that carry something for identity are kept: one link row per record, identify /
     email-event rows with person columns, and Order Completed rows. A device none of whose messages
     carries a userId, a person column or an order id is no source record at all (the same rule as the
-    generator's truth, ingestion/generate/segment.py carries_identity_signal).
+    generator's truth, ingestion/demo_kit/generate/segment.py carries_identity_signal).
 #}
 
 with

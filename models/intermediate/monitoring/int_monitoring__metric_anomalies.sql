@@ -1,14 +1,3 @@
-{#
-    Each run's figures against a robust baseline of the same metric and dimension in earlier runs:
-    the median and the median absolute deviation (MAD) of up to var anomaly_window_runs runs within
-    var anomaly_window_days days before it. When at least var anomaly_min_same_weekday_runs of those
-    runs fell on the same day of the week, only they form the baseline (weekly rhythms: weekends are
-    quieter). A figure is anomalous when the window holds at least var anomaly_min_history_runs runs and
-    the figure is further from the median than the largest of: anomaly_mad_multiplier x 1.4826 x MAD
-    (1.4826 x MAD estimates the standard deviation), anomaly_min_relative_change x |median|, and the
-    metric's anomaly_min_absolute_change (its entry, else `default`), so a flat history (MAD 0) does
-    not make every small wobble an anomaly.
-#}
 {%- set min_absolute = var('anomaly_min_absolute_change') -%}
 
 with

@@ -1,13 +1,3 @@
-{#
-    Per load and per source table: rows in, rows that passed every rule, rows quarantined, and the
-    change of the quarantine rate against the previous load of the same table, so a sudden jump is
-    visible. One row per (load_id, source_system, source_table).
-
-    Rows are counted as they are now in the warehouse: an API row updated by a later load counts in
-    that later load (dlt merges on the primary key). Lines rejected by a loader count as rows in and
-    quarantined of their own tables (rejected_events, rejected_rows).
-#}
-
 {%- set inputs = [
     {'model': 'stg_hubspot__contacts', 'source_system': "'hubspot'", 'table': 'contacts'},
     {'model': 'stg_shopify__customers', 'source_system': "'shopify'", 'table': 'customers'},
@@ -28,6 +18,55 @@
 
 with
 
+-- import CTEs are named after their models: `inputs` above names the model each count reads
+stg_hubspot__contacts as (
+    select * from {{ ref('stg_hubspot__contacts') }}
+),
+
+stg_shopify__customers as (
+    select * from {{ ref('stg_shopify__customers') }}
+),
+
+stg_shopify__orders as (
+    select * from {{ ref('stg_shopify__orders') }}
+),
+
+stg_shopify__order_line_items as (
+    select * from {{ ref('stg_shopify__order_line_items') }}
+),
+
+stg_shopify__order_refund_line_items as (
+    select * from {{ ref('stg_shopify__order_refund_line_items') }}
+),
+
+stg_shopify__order_refund_transactions as (
+    select * from {{ ref('stg_shopify__order_refund_transactions') }}
+),
+
+stg_shopify__product_variants as (
+    select * from {{ ref('stg_shopify__product_variants') }}
+),
+
+stg_segment__events as (
+    select * from {{ ref('stg_segment__events') }}
+),
+
+stg_segment__rejected_events as (
+    select * from {{ ref('stg_segment__rejected_events') }}
+),
+
+stg_csv_contacts__rejected_rows as (
+    select * from {{ ref('stg_csv_contacts__rejected_rows') }}
+),
+
+base_csv_contacts__contact_rows as (
+    select * from {{ ref('base_csv_contacts__contact_rows') }}
+),
+
+quarantine as (
+    select * from {{ ref('int_quality__quarantine') }}
+),
+
 rows_in as (
     {% for input in inputs %}
         select
@@ -41,15 +80,11 @@ rows_in as (
                 load_id,
                 loaded_at,
                 {{ input.source_system }} as source_system
-            from {{ ref(input.model) }}
+            from {{ input.model }}
         ) as input_rows
         group by input_rows.load_id, input_rows.source_system
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
-),
-
-quarantine as (
-    select * from {{ ref('int_quality__quarantine') }}
 ),
 
 {# A row is one record of an API table, one line of a file: CSV rows of one contact are counted apart. #}

@@ -1,24 +1,3 @@
-{#
-    Every value and row that broke a validation rule, one row per (record, rule, column), from every
-    staging model and from the lines the loaders rejected: one model shows everything bad.
-
-    Nothing is dropped silently. `disposition` says what happened to the row:
-      value_nulled      the row continues in staging with the bad value nulled (and flagged there);
-      value_changed     the row continues in staging with the value changed (a corrected email domain);
-      row_flagged       the row continues unchanged but flagged (a rule about the row as a whole);
-      row_excluded      the row is not in the staging model (a CSV row without its contact_id);
-      rejected_at_load  the loader could not read the line at all (broken JSON / CSV).
-
-    The rules are listed below as data; each staging model computes the flags it names. `reason` says
-    which field broke which rule (macro quality_rules) and what happened to it.
-
-    One row per finding, unique by construction: quarantine_id hashes everything that tells two
-    findings apart (source system, table, record key, location in the file, rule, column), and rows
-    equal on all of them are one finding (the same value judged twice) and are kept once. A CSV header
-    mapped to two fields (a signup's submitted_at: updated_at and created_at) is two findings, one per
-    field that lost the value.
-#}
-
 {%- set person_rules = [
     {'rule': "'invalid_email'", 'when': 'is_email_invalid', 'column': 'email', 'value': 'email_raw'},
     {'rule': "'invalid_phone'", 'when': 'is_phone_invalid', 'column': 'phone', 'value': 'phone_raw'},
@@ -121,6 +100,55 @@
 
 with
 
+-- import CTEs are named after their models: the checks above name the model each rule reads
+stg_hubspot__contacts as (
+    select * from {{ ref('stg_hubspot__contacts') }}
+),
+
+stg_shopify__customers as (
+    select * from {{ ref('stg_shopify__customers') }}
+),
+
+stg_shopify__orders as (
+    select * from {{ ref('stg_shopify__orders') }}
+),
+
+stg_shopify__order_line_items as (
+    select * from {{ ref('stg_shopify__order_line_items') }}
+),
+
+stg_shopify__order_refund_line_items as (
+    select * from {{ ref('stg_shopify__order_refund_line_items') }}
+),
+
+stg_shopify__order_refund_transactions as (
+    select * from {{ ref('stg_shopify__order_refund_transactions') }}
+),
+
+stg_shopify__product_variants as (
+    select * from {{ ref('stg_shopify__product_variants') }}
+),
+
+stg_segment__events as (
+    select * from {{ ref('stg_segment__events') }}
+),
+
+base_csv_contacts__contact_rows as (
+    select * from {{ ref('base_csv_contacts__contact_rows') }}
+),
+
+stg_segment__rejected_events as (
+    select * from {{ ref('stg_segment__rejected_events') }}
+),
+
+stg_csv_contacts__rejected_rows as (
+    select * from {{ ref('stg_csv_contacts__rejected_rows') }}
+),
+
+stg_privacy__returning_erased_records as (
+    select * from {{ ref('stg_privacy__returning_erased_records') }}
+),
+
 {#
     Order totals: line items (price x quantity) - discounts + tax + shipping must equal the total, and
     line items - discounts the subtotal, within the tolerance. Orders with an amount already
@@ -132,7 +160,7 @@ order_line_totals as (
         sum(price * quantity) as line_items_amount,
         sum(case when negative_amount is not null or price is null or quantity is null then 1 else 0 end)
             as unusable_lines
-    from {{ ref('stg_shopify__order_line_items') }}
+    from stg_shopify__order_line_items
     group by order_id
 ),
 
@@ -149,7 +177,7 @@ order_totals as (
         + coalesce(orders.total_shipping, 0) as expected_total_price,
         coalesce(order_line_totals.line_items_amount, 0) - coalesce(orders.total_discounts, 0)
             as expected_subtotal_price
-    from {{ ref('stg_shopify__orders') }} as orders
+    from stg_shopify__orders as orders
     left join order_line_totals on orders.order_id = order_line_totals.order_id
     where
         orders.negative_amount is null
@@ -196,12 +224,12 @@ order_reference_rules as (
         'row_flagged' as disposition,
         orders.loaded_at,
         orders.load_id
-    from {{ ref('stg_shopify__orders') }} as orders
+    from stg_shopify__orders as orders
     where
         orders.customer_id is not null
         and not exists (
             select 1
-            from {{ ref('stg_shopify__customers') }} as customers
+            from stg_shopify__customers as customers
             where customers.customer_id = orders.customer_id
         )
 ),
@@ -220,12 +248,12 @@ refund_reference_rules as (
         'row_flagged' as disposition,
         refund_lines.loaded_at,
         refund_lines.load_id
-    from {{ ref('stg_shopify__order_refund_line_items') }} as refund_lines
+    from stg_shopify__order_refund_line_items as refund_lines
     where
         refund_lines.line_item_id is not null
         and not exists (
             select 1
-            from {{ ref('stg_shopify__order_line_items') }} as line_items
+            from stg_shopify__order_line_items as line_items
             where line_items.line_item_id = refund_lines.line_item_id
         )
 ),
@@ -251,7 +279,7 @@ person_entries as (
                 {{ customer360.split_to_rows(entries, customer360.oversized_values_separator()) }} as entry,
                 loaded_at,
                 load_id
-            from {{ ref(check.model) }}
+            from {{ check.model }}
             where {{ entries }} is not null
             {% if not (last_check and loop.last) %}union all{% endif %}
         {% endfor %}
@@ -327,7 +355,7 @@ rejected_rules as (
         'rejected_at_load' as disposition,
         loaded_at,
         load_id
-    from {{ ref('stg_segment__rejected_events') }}
+    from stg_segment__rejected_events
     union all
     select
         source_system,
@@ -341,7 +369,7 @@ rejected_rules as (
         'rejected_at_load' as disposition,
         loaded_at,
         load_id
-    from {{ ref('stg_csv_contacts__rejected_rows') }}
+    from stg_csv_contacts__rejected_rows
 ),
 
 {# Records of erased people delivered again: removed from raw, counted here (never a value). #}
@@ -358,7 +386,7 @@ erased_rules as (
         'row_excluded' as disposition,
         blocked_at as loaded_at,
         run_id as load_id
-    from {{ ref('stg_privacy__returning_erased_records') }}
+    from stg_privacy__returning_erased_records
 ),
 
 unioned as (
@@ -380,7 +408,7 @@ unioned as (
                 '{{ rule.disposition | default('value_nulled') }}' as disposition,
                 loaded_at,
                 load_id
-            from {{ ref(check.model) }}
+            from {{ check.model }}
             where {{ rule.when }}
             union all
         {% endfor %}

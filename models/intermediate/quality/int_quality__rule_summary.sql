@@ -1,13 +1,11 @@
-{#
-    Per load, source table and rule: how many rows broke the rule, as a count and as a share of the
-    rows that load brought into the table, next to the previous load's share of the same rule, so a
-    rule that suddenly fires more often stands out. One row per (load_id, source_system,
-    source_table, rule) that fired at least once.
-#}
 with
 
 load_summary as (
     select * from {{ ref('int_quality__load_summary') }}
+),
+
+quarantine as (
+    select * from {{ ref('int_quality__quarantine') }}
 ),
 
 by_rule as (
@@ -17,7 +15,7 @@ by_rule as (
         source_table,
         rule_name,
         count(distinct coalesce(source_location, record_key)) as rows_quarantined
-    from {{ ref('int_quality__quarantine') }}
+    from quarantine
     group by load_id, source_system, source_table, rule_name
 ),
 

@@ -1,9 +1,3 @@
-{#
-    One row per contact of every CSV drop (source_system = the drop): its latest version (by
-    updated_at, then file and row), since the same contact is exported again in later files. Rows
-    without a contact_id are left out (int_quality__quarantine has them as missing_required_key).
-#}
-
 with
 
 contact_rows as (

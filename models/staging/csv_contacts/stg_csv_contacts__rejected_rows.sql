@@ -1,7 +1,3 @@
-{#
-    One row per line of a CSV drop that the loader could not parse, with the loader's reason. The
-    drop (source_name) is the source system; the record key is `<file name>:<data row number>`.
-#}
 with
 
 source as (

@@ -1,9 +1,3 @@
-{#
-    One row per (surviving contact, merged-away contact) pair, from HubSpot's hs_merged_object_ids
-    ("1002;1003" on the survivor). The merged-away contacts are archived in HubSpot and appear in
-    stg_hubspot__contacts with is_archived = true. Splitting a list into rows is not aggregation: the
-    model stays one row per fact the source states.
-#}
 with
 
 source as (

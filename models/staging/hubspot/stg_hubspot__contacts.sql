@@ -1,7 +1,3 @@
-{#
-    One row per HubSpot contact (live and archived), in the shared person vocabulary.
-    Invalid values are nulled and flagged here; int_quality__quarantine lists them with the reason.
-#}
 with
 
 deleted as (
@@ -38,6 +34,8 @@ renamed as (
         source.properties__state as region_raw,
         source.properties__country as country_raw,
         source.properties__date_of_birth as date_of_birth_raw,
+        {{ customer360.parse_date(customer360.clean_text('source.properties__date_of_birth'), '%Y-%m-%d') }}
+            as date_of_birth_parsed,
         {{ customer360.clean_text('source.properties__company') }} as company,
         {{ customer360.clean_text('source.properties__jobtitle') }} as job_title,
         {{ customer360.blank_to_null('source.properties__lifecyclestage') }} as lifecycle_stage_raw,
@@ -59,7 +57,110 @@ renamed as (
     from source
 ),
 
-{{ customer360.staging_person_ctes('renamed', date_of_birth_format='%Y-%m-%d') }},
+person_inputs as (
+    -- person values longer than var staging_max_text_length are nulled here, before any
+    -- normalization, and described in oversized_values (the quarantine's value_too_long)
+    select
+        renamed.*,
+        {{ customer360.text_within_limit('renamed.email_raw') }} as email_input,
+        {{ customer360.text_within_limit('renamed.phone_raw') }} as phone_input,
+        {{ customer360.text_within_limit('renamed.first_name_raw') }} as first_name_input,
+        {{ customer360.text_within_limit('renamed.last_name_raw') }} as last_name_input,
+        {{ customer360.text_within_limit('renamed.address_line1_raw') }} as address_line1_input,
+        {{ customer360.text_within_limit('renamed.address_line2_raw') }} as address_line2_input,
+        {{ customer360.text_within_limit('renamed.city_raw') }} as city_input,
+        {{ customer360.text_within_limit('renamed.postal_code_raw') }} as postal_code_input,
+        {{ customer360.text_within_limit('renamed.region_raw') }} as region_input,
+        {{ customer360.text_within_limit('renamed.country_raw') }} as country_input,
+        {{ customer360.text_within_limit('renamed.date_of_birth_raw') }} as date_of_birth_input,
+        nullif(concat_ws(
+            {{ customer360.oversized_values_separator() }},
+            {{ customer360.oversized_value_entry('email', 'renamed.email_raw') }},
+            {{ customer360.oversized_value_entry('phone', 'renamed.phone_raw') }},
+            {{ customer360.oversized_value_entry('first_name', 'renamed.first_name_raw') }},
+            {{ customer360.oversized_value_entry('last_name', 'renamed.last_name_raw') }},
+            {{ customer360.oversized_value_entry('address_line1', 'renamed.address_line1_raw') }},
+            {{ customer360.oversized_value_entry('address_line2', 'renamed.address_line2_raw') }},
+            {{ customer360.oversized_value_entry('city', 'renamed.city_raw') }},
+            {{ customer360.oversized_value_entry('postal_code', 'renamed.postal_code_raw') }},
+            {{ customer360.oversized_value_entry('region', 'renamed.region_raw') }},
+            {{ customer360.oversized_value_entry('country', 'renamed.country_raw') }},
+            {{ customer360.oversized_value_entry('date_of_birth', 'renamed.date_of_birth_raw') }}
+        ), '') as oversized_values
+    from renamed
+),
+
+person_lookups as (
+    -- each seed lookup once: the phone and the postal code need the country code, the email flags
+    -- the corrected address
+    select
+        person_inputs.*,
+        {{ customer360.normalize_email('person_inputs.email_input') }} as email_normalized,
+        {{ customer360.country_iso2('person_inputs.country_input') }} as country_code,
+        case
+            when person_inputs.date_of_birth_input is not null then person_inputs.date_of_birth_parsed
+        end as date_of_birth_read,
+        {{ customer360.name_match_key('person_inputs.first_name_input') }} as first_name_key,
+        {{ customer360.name_match_key('person_inputs.last_name_input') }} as last_name_key
+    from person_inputs
+),
+
+person_columns as (
+    -- a value that fails validation is nulled and flagged; the row stays
+    select
+        person_lookups.*,
+        case
+            when {{ customer360.is_valid_email('person_lookups.email_normalized') }}
+                then person_lookups.email_normalized
+        end as email,
+        {{ customer360.email_match_key('person_lookups.email_normalized') }} as email_match_key,
+        case
+            when {{ customer360.is_valid_email('person_lookups.email_normalized') }}
+                then coalesce({{ customer360.is_role_email('person_lookups.email_normalized') }}, false)
+            else false
+        end as is_role_email,
+        coalesce(
+            person_lookups.email_normalized is not null
+            and not {{ customer360.is_valid_email('person_lookups.email_normalized') }},
+            false
+        ) as is_email_invalid,
+        {{ customer360.normalize_phone_e164('person_lookups.phone_input', 'person_lookups.country_code') }}
+            as phone_e164,
+        coalesce(
+            {{ customer360.clean_text('person_lookups.phone_input') }} is not null
+            and {{ customer360.normalize_phone_e164('person_lookups.phone_input', 'person_lookups.country_code') }}
+            is null,
+            false
+        ) as is_phone_invalid,
+        {{ customer360.clean_name('person_lookups.first_name_input') }} as first_name,
+        {{ customer360.clean_name('person_lookups.last_name_input') }} as last_name,
+        coalesce(
+            {{ customer360.seed_lookup(
+                'given_name_nicknames', 'nickname', 'canonical_given_name', 'person_lookups.first_name_key'
+            ) }},
+            person_lookups.first_name_key
+        ) as given_name_canonical,
+        {{ customer360.date_of_birth_issue(
+            'person_lookups.date_of_birth_input', 'person_lookups.date_of_birth_read'
+        ) }} as date_of_birth_issue,
+        {{ customer360.clean_name('person_lookups.address_line1_input') }} as address_line1,
+        {{ customer360.clean_name('person_lookups.address_line2_input') }} as address_line2,
+        {{ customer360.clean_name('person_lookups.city_input') }} as city,
+        {{ customer360.normalize_postal_code('person_lookups.postal_code_input', 'person_lookups.country_code') }}
+            as postal_code,
+        coalesce(
+            {{ customer360.region_code('person_lookups.region_input', 'person_lookups.country_code') }},
+            {{ customer360.clean_text('person_lookups.region_input') }}
+        ) as region_code,
+        {{ customer360.value_findings(
+            postal_code='person_lookups.postal_code_input',
+            country='person_lookups.country_input',
+            country_code='person_lookups.country_code',
+            email='person_lookups.email_input',
+            email_normalized='person_lookups.email_normalized'
+        ) }} as value_findings
+    from person_lookups
+),
 
 validated as (
     select
@@ -79,7 +180,22 @@ final as (
         'hubspot' as source_system,
         validated.contact_id as source_record_id,
         validated.contact_id,
-        {{ customer360.staging_person_column_list('validated') }},
+        validated.email,
+        validated.email_match_key,
+        validated.is_role_email,
+        validated.phone_e164,
+        validated.first_name,
+        validated.last_name,
+        validated.first_name_key,
+        validated.last_name_key,
+        validated.given_name_canonical,
+        case when validated.date_of_birth_issue is null then validated.date_of_birth_read end as date_of_birth,
+        validated.address_line1,
+        validated.address_line2,
+        validated.city,
+        validated.postal_code,
+        validated.region_code,
+        validated.country_code,
         {#- Consent fails closed: a value the seed does not know ("1", "yes") is read as an opt-out
             (and quarantined as unknown_enum); only a missing value says nothing. -#}
         case
@@ -99,7 +215,14 @@ final as (
         validated.is_archived,
         validated.archived_at,
         validated.load_id,
-        {{ customer360.staging_person_quality_columns('validated') }},
+        validated.email_input as email_raw,
+        validated.is_email_invalid,
+        validated.phone_input as phone_raw,
+        validated.is_phone_invalid,
+        validated.date_of_birth_input as date_of_birth_raw,
+        validated.date_of_birth_issue,
+        validated.oversized_values,
+        validated.value_findings,
         validated.lifecycle_stage_raw,
         validated.lifecycle_stage_raw is not null and validated.lifecycle_stage is null as is_lifecycle_stage_unknown,
         validated.email_optout_raw,

@@ -1,14 +1,3 @@
-{#
-    One row per status a Mailchimp audience member was seen in (raw_mailchimp.members keeps each
-    (member, last_changed) version), as the consent ledger reads it: the platform's feedback.
-    `unsubscribed` (an abuse complaint too: Mailchimp unsubscribes the complainer) is an opt-out and
-    `cleaned` (hard bounces) an undeliverable address, dated by `last_changed`; `subscribed`, `pending`,
-    `transactional` and `archived` say nothing (`unknown`): a subscription there is the echo of our own
-    sync, never a new consent. A status the seed does not know is read as an opt-out (fail closed).
-    The platform is not a person source: its members reach customers through their addresses.
-    Until the feedback source has loaded once, the raw table does not exist and this model is empty.
-#}
-
 {%- set raw_members = source('mailchimp', 'members') -%}
 {%- set raw_exists = execute and load_relation(raw_members) is not none %}
 
@@ -56,23 +45,27 @@ mapped as (
         renamed.*,
         {{ customer360.email_consent_state('mailchimp', 'member_status') }} as seed_consent_state
     from renamed
+),
+
+final as (
+    select
+        {{ customer360.surrogate_key(['source_record_id', 'last_changed_at']) }} as member_version_id,
+        source_system,
+        source_record_id,
+        email,
+        member_status,
+        unsubscribe_reason,
+        coalesce(lower(unsubscribe_reason) like '%abuse%', false) as is_complaint,
+        case
+            when seed_consent_state is not null then seed_consent_state
+            when member_status is not null then 'opted_out'
+            else 'unknown'
+        end as email_consent_state,
+        last_changed_at as email_consent_updated_at,
+        last_changed_at as source_updated_at,
+        source_created_at,
+        loaded_at
+    from mapped
 )
 
-select
-    {{ surrogate_key(['source_record_id', 'last_changed_at']) }} as member_version_id,
-    source_system,
-    source_record_id,
-    email,
-    member_status,
-    unsubscribe_reason,
-    coalesce(lower(unsubscribe_reason) like '%abuse%', false) as is_complaint,
-    case
-        when seed_consent_state is not null then seed_consent_state
-        when member_status is not null then 'opted_out'
-        else 'unknown'
-    end as email_consent_state,
-    last_changed_at as email_consent_updated_at,
-    last_changed_at as source_updated_at,
-    source_created_at,
-    loaded_at
-from mapped
+select * from final

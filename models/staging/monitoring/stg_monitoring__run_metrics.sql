@@ -1,7 +1,3 @@
-{#
-    The runner creates monitoring.run_metrics on its first run; before that (a demo, a plain build)
-    this model is empty with the same columns, so every build works on a fresh warehouse.
-#}
 {%- set run_metrics = source('monitoring', 'run_metrics') -%}
 {%- set exists = execute and load_relation(run_metrics) is not none %}
 
@@ -12,6 +8,7 @@ with
         select * from {{ run_metrics }}
     ),
 {% else %}
+    -- before the runner's first run (a demo, a plain build): empty with the same columns
     source as (
         select
             cast(null as {{ dbt.type_string() }}) as run_id,

@@ -1,35 +1,10 @@
-{#
-    One row per Segment message (identify, page, track), every message kept: one without any identity
-    still counts as web activity, it is flagged (has_identity = false) and has no source_record_id.
-    Person columns come from identify traits and from the email events' properties.email_address.
-    The source record is the device (`anonymous:<anonymousId>`), else the logged-in user
-    (`user:<userId>`) for messages sent with a userId only.
-
-    Cost: the wide rows are read once and never pass through a lookup. Every seed lookup and the person
-    normalization run on the *distinct* raw values (a few thousand tuples for millions of messages) and
-    are joined back by equality (`is not distinct from`: absent fields match absent fields). A lookup
-    written inline on the wide rows is a correlated subquery, which DuckDB runs as a duplicate-eliminating
-    join that materializes a copy of every row per lookup (at 100k people: 20 GB buffered, 10 GB spilled).
-
-    Incremental (delete+insert on message_id), over dlt load ids: a run stages the raw rows of loads
-    newer than the newest load already staged, plus the rows staged with a date that was in the future
-    at the time (that verdict depends on the build time). Sound because the Segment loader runs one load
-    at a time (a lock per source) and dlt commits load packages in load-id order, and because raw events
-    are only ever added or replaced (merge on messageId, a replaced row gets the new load id), never
-    deleted. A change to a seed this model reads (device types, event types, consent states, email
-    domain corrections, nicknames, countries) needs `--full-refresh -s stg_segment__events+`.
-#}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='message_id',
-    on_schema_change='append_new_columns',
-) }}
-
 with
 
 source as (
+    -- incremental over dlt load ids: loads newer than the newest staged, plus rows staged with a date
+    -- then in the future (a verdict of the build time). Sound because one Segment load runs at a time,
+    -- dlt commits loads in load-id order and raw events are only added or replaced, never deleted.
+    -- A change to a seed read here needs `--full-refresh -s stg_segment__events+`.
     select * from {{ customer360.source_if_loaded('segment', 'events') }} as loaded_events
     {% if is_incremental() %}
         where
@@ -139,7 +114,10 @@ renamed as (
 ),
 
 person_raw as (
-    -- one row per distinct tuple of raw person fields: most messages carry none, so this is small
+    -- one row per distinct tuple of raw person fields (most messages carry none, so this is small): the
+    -- person CTEs and the seed lookups run on distinct values and are joined back by equality, because a
+    -- lookup on the wide rows is a correlated subquery that copies every row per lookup (100k people:
+    -- 20 GB buffered, 10 GB spilled)
     select distinct
         email_raw,
         phone_raw,
@@ -151,11 +129,115 @@ person_raw as (
         postal_code_raw,
         region_raw,
         country_raw,
-        date_of_birth_raw
+        date_of_birth_raw,
+        cast(null as date) as date_of_birth_parsed
     from renamed
 ),
 
-{{ customer360.staging_person_ctes('person_raw') }},
+person_inputs as (
+    -- person values longer than var staging_max_text_length are nulled here, before any
+    -- normalization, and described in oversized_values (the quarantine's value_too_long)
+    select
+        person_raw.*,
+        {{ customer360.text_within_limit('person_raw.email_raw') }} as email_input,
+        {{ customer360.text_within_limit('person_raw.phone_raw') }} as phone_input,
+        {{ customer360.text_within_limit('person_raw.first_name_raw') }} as first_name_input,
+        {{ customer360.text_within_limit('person_raw.last_name_raw') }} as last_name_input,
+        {{ customer360.text_within_limit('person_raw.address_line1_raw') }} as address_line1_input,
+        {{ customer360.text_within_limit('person_raw.address_line2_raw') }} as address_line2_input,
+        {{ customer360.text_within_limit('person_raw.city_raw') }} as city_input,
+        {{ customer360.text_within_limit('person_raw.postal_code_raw') }} as postal_code_input,
+        {{ customer360.text_within_limit('person_raw.region_raw') }} as region_input,
+        {{ customer360.text_within_limit('person_raw.country_raw') }} as country_input,
+        {{ customer360.text_within_limit('person_raw.date_of_birth_raw') }} as date_of_birth_input,
+        nullif(concat_ws(
+            {{ customer360.oversized_values_separator() }},
+            {{ customer360.oversized_value_entry('email', 'person_raw.email_raw') }},
+            {{ customer360.oversized_value_entry('phone', 'person_raw.phone_raw') }},
+            {{ customer360.oversized_value_entry('first_name', 'person_raw.first_name_raw') }},
+            {{ customer360.oversized_value_entry('last_name', 'person_raw.last_name_raw') }},
+            {{ customer360.oversized_value_entry('address_line1', 'person_raw.address_line1_raw') }},
+            {{ customer360.oversized_value_entry('address_line2', 'person_raw.address_line2_raw') }},
+            {{ customer360.oversized_value_entry('city', 'person_raw.city_raw') }},
+            {{ customer360.oversized_value_entry('postal_code', 'person_raw.postal_code_raw') }},
+            {{ customer360.oversized_value_entry('region', 'person_raw.region_raw') }},
+            {{ customer360.oversized_value_entry('country', 'person_raw.country_raw') }},
+            {{ customer360.oversized_value_entry('date_of_birth', 'person_raw.date_of_birth_raw') }}
+        ), '') as oversized_values
+    from person_raw
+),
+
+person_lookups as (
+    -- each seed lookup once: the phone and the postal code need the country code, the email flags
+    -- the corrected address
+    select
+        person_inputs.*,
+        {{ customer360.normalize_email('person_inputs.email_input') }} as email_normalized,
+        {{ customer360.country_iso2('person_inputs.country_input') }} as country_code,
+        case
+            when person_inputs.date_of_birth_input is not null then person_inputs.date_of_birth_parsed
+        end as date_of_birth_read,
+        {{ customer360.name_match_key('person_inputs.first_name_input') }} as first_name_key,
+        {{ customer360.name_match_key('person_inputs.last_name_input') }} as last_name_key
+    from person_inputs
+),
+
+person_columns as (
+    -- a value that fails validation is nulled and flagged; the row stays
+    select
+        person_lookups.*,
+        case
+            when {{ customer360.is_valid_email('person_lookups.email_normalized') }}
+                then person_lookups.email_normalized
+        end as email,
+        {{ customer360.email_match_key('person_lookups.email_normalized') }} as email_match_key,
+        case
+            when {{ customer360.is_valid_email('person_lookups.email_normalized') }}
+                then coalesce({{ customer360.is_role_email('person_lookups.email_normalized') }}, false)
+            else false
+        end as is_role_email,
+        coalesce(
+            person_lookups.email_normalized is not null
+            and not {{ customer360.is_valid_email('person_lookups.email_normalized') }},
+            false
+        ) as is_email_invalid,
+        {{ customer360.normalize_phone_e164('person_lookups.phone_input', 'person_lookups.country_code') }}
+            as phone_e164,
+        coalesce(
+            {{ customer360.clean_text('person_lookups.phone_input') }} is not null
+            and {{ customer360.normalize_phone_e164('person_lookups.phone_input', 'person_lookups.country_code') }}
+            is null,
+            false
+        ) as is_phone_invalid,
+        {{ customer360.clean_name('person_lookups.first_name_input') }} as first_name,
+        {{ customer360.clean_name('person_lookups.last_name_input') }} as last_name,
+        coalesce(
+            {{ customer360.seed_lookup(
+                'given_name_nicknames', 'nickname', 'canonical_given_name', 'person_lookups.first_name_key'
+            ) }},
+            person_lookups.first_name_key
+        ) as given_name_canonical,
+        {{ customer360.date_of_birth_issue(
+            'person_lookups.date_of_birth_input', 'person_lookups.date_of_birth_read'
+        ) }} as date_of_birth_issue,
+        {{ customer360.clean_name('person_lookups.address_line1_input') }} as address_line1,
+        {{ customer360.clean_name('person_lookups.address_line2_input') }} as address_line2,
+        {{ customer360.clean_name('person_lookups.city_input') }} as city,
+        {{ customer360.normalize_postal_code('person_lookups.postal_code_input', 'person_lookups.country_code') }}
+            as postal_code,
+        coalesce(
+            {{ customer360.region_code('person_lookups.region_input', 'person_lookups.country_code') }},
+            {{ customer360.clean_text('person_lookups.region_input') }}
+        ) as region_code,
+        {{ customer360.value_findings(
+            postal_code='person_lookups.postal_code_input',
+            country='person_lookups.country_input',
+            country_code='person_lookups.country_code',
+            email='person_lookups.email_input',
+            email_normalized='person_lookups.email_normalized'
+        ) }} as value_findings
+    from person_lookups
+),
 
 codes as (
     -- the seed lookups, once per distinct combination of the coded fields
@@ -228,7 +310,22 @@ final as (
             when validated.event_type = 'track' then validated.track_event_raw
             when validated.event_type = 'page' then validated.page_name_raw
         end as event_name,
-        {{ customer360.staging_person_column_list('persons') }},
+        persons.email,
+        persons.email_match_key,
+        persons.is_role_email,
+        persons.phone_e164,
+        persons.first_name,
+        persons.last_name,
+        persons.first_name_key,
+        persons.last_name_key,
+        persons.given_name_canonical,
+        case when persons.date_of_birth_issue is null then persons.date_of_birth_read end as date_of_birth,
+        persons.address_line1,
+        persons.address_line2,
+        persons.city,
+        persons.postal_code,
+        persons.region_code,
+        persons.country_code,
         coalesce(validated.c360_consent_state, 'unknown') as email_consent_state,
         case
             when validated.c360_consent_state is not null and validated.event_at_issue is null
@@ -268,7 +365,14 @@ final as (
         validated.source_file,
         validated.source_line_number,
         validated.load_id,
-        {{ customer360.staging_person_quality_columns('persons') }},
+        persons.email_input as email_raw,
+        persons.is_email_invalid,
+        persons.phone_input as phone_raw,
+        persons.is_phone_invalid,
+        persons.date_of_birth_input as date_of_birth_raw,
+        persons.date_of_birth_issue,
+        persons.oversized_values,
+        persons.value_findings,
         validated.anonymous_id is not null or validated.user_id is not null as has_identity,
         validated.event_type_raw is null
         or coalesce(validated.event_type = 'track' and validated.track_event_raw is null, false)

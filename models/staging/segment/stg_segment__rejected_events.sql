@@ -1,7 +1,3 @@
-{#
-    One row per line of the event files that the loader could not turn into a message, with the
-    loader's reason. The record key is `<file relative to the events folder>:<line>`.
-#}
 with
 
 source as (

@@ -1,9 +1,3 @@
-{#
-    One row per order line item. dlt stores nested lists as child tables whose rows carry only
-    `_dlt_parent_id` (the parent row's `_dlt_id`), not the order id: the join to the raw parent for
-    the order id and load id is the one join staging allows itself (it adds keys, never rows).
-    A negative price is nulled and flagged (quarantine rule negative_amount).
-#}
 with
 
 line_items as (
@@ -37,6 +31,7 @@ renamed as (
         orders._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
     from line_items
+    -- dlt child rows carry only their parents' _dlt_ids: the join to the raw parent adds keys, never rows
     left join orders on line_items._dlt_parent_id = orders._dlt_id
 ),
 

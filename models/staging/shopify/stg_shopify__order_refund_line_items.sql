@@ -1,8 +1,3 @@
-{#
-    One row per line item returned in a refund. Keys come from the raw parents (dlt child tables carry
-    only `_dlt_parent_id` = the refund row, `_dlt_root_id` = the order row). A negative subtotal is
-    nulled and flagged (quarantine rule negative_amount).
-#}
 with
 
 refund_line_items as (
@@ -37,6 +32,7 @@ renamed as (
         orders._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
     from refund_line_items
+    -- dlt child rows carry only their parents' _dlt_ids: the join to the raw parent adds keys, never rows
     left join refunds on refund_line_items._dlt_parent_id = refunds._dlt_id
     left join orders on refund_line_items._dlt_root_id = orders._dlt_id
 ),

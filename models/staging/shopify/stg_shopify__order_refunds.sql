@@ -1,7 +1,3 @@
-{#
-    One row per refund of an order. The order id comes from the raw parent row (dlt child tables carry
-    only `_dlt_parent_id`), the one join staging allows itself.
-#}
 with
 
 refunds as (
@@ -26,6 +22,7 @@ final as (
         {{ customer360.clean_text('refunds.note') }} as note,
         {{ customer360.load_id_to_timestamp('orders._dlt_load_id') }} as loaded_at
     from refunds
+    -- dlt child rows carry only their parents' _dlt_ids: the join to the raw parent adds keys, never rows
     left join orders on refunds._dlt_parent_id = orders._dlt_id
 )
 

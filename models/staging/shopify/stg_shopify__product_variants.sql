@@ -1,8 +1,3 @@
-{#
-    One row per product variant (SKU and price). The product id comes from the raw parent row (dlt
-    child tables carry only `_dlt_parent_id`), the one join staging allows itself. A negative price is
-    nulled and flagged (quarantine rule negative_amount).
-#}
 with
 
 variants as (
@@ -26,6 +21,7 @@ renamed as (
         products._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('products._dlt_load_id') }} as loaded_at
     from variants
+    -- dlt child rows carry only their parents' _dlt_ids: the join to the raw parent adds keys, never rows
     left join products on variants._dlt_parent_id = products._dlt_id
 ),
 

@@ -1,4 +1,3 @@
-{# One row per product of the catalogue; the merchant's product_type is the product category. #}
 with
 
 source as (

@@ -1,12 +1,3 @@
-{#
-    The format each CSV drop writes each of its date and time fields in, read from the values
-    themselves: of the formats in var csv_datetime_formats, the one that reads the most of the field's
-    values in that drop (a tie goes to the earlier format in the var). The whole field of a drop is read
-    in that one format, so a value written another way is invalid there (quarantined), never guessed.
-    is_ambiguous: another format reads as many values (all days <= 12 can be MM/DD or DD/MM) - a
-    warning, since the choice then rests on the var's order.
-#}
-
 with
 
 drop_rows as (

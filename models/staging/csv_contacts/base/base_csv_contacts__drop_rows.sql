@@ -1,13 +1,3 @@
-{#
-    Every row of every CSV drop loaded into raw_csv_contacts, as the loader wrote it (text), with the
-    drop's name as source_system. The drops are the tables found there when the model runs
-    (macro csv_contact_drop_relations): a drop loaded with
-    `customer360 load csv_contacts --path DIR --mapping FILE --source-name NAME` is here on the next
-    build, with no edit to the project. With no drop loaded the model is empty.
-#}
-
-{{ config(materialized='view') }}
-
 -- depends_on: {{ source('csv_contacts', 'rejected_rows') }}
 {%- set drops = customer360.csv_contact_drop_relations() %}
 

@@ -19,18 +19,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from ingestion.demo_kit.generate import config
+from ingestion.demo_kit.generate.catalogue import build_catalogue, write_products
+from ingestion.demo_kit.generate.context import RunContext
+from ingestion.demo_kit.generate.csv_contacts import CsvContactsRenderer
+from ingestion.demo_kit.generate.defects import DefectLog
+from ingestion.demo_kit.generate.hubspot import HubSpotRenderer
+from ingestion.demo_kit.generate.population import Timeline, build_person
+from ingestion.demo_kit.generate.renderer import Renderer
+from ingestion.demo_kit.generate.segment import SegmentRenderer
+from ingestion.demo_kit.generate.shopify import ShopifyRenderer
+from ingestion.demo_kit.generate.truth import TruthWriter
+from ingestion.demo_kit.generate.writers import JsonlWriter
 from ingestion.errors import UserError
-from ingestion.generate import config
-from ingestion.generate.catalogue import build_catalogue, write_products
-from ingestion.generate.context import RunContext
-from ingestion.generate.csv_contacts import CsvContactsRenderer
-from ingestion.generate.defects import DefectLog
-from ingestion.generate.hubspot import HubSpotRenderer
-from ingestion.generate.population import Timeline, build_person
-from ingestion.generate.segment import SegmentRenderer
-from ingestion.generate.shopify import ShopifyRenderer
-from ingestion.generate.truth import TruthWriter
-from ingestion.generate.writers import JsonlWriter
 
 __all__ = ["OWNED_ENTRIES", "generate"]
 
@@ -101,8 +102,9 @@ def generate(
 
     hubspot = HubSpotRenderer(ctx, staging / "hubspot")
     shopify = ShopifyRenderer(ctx, staging / "shopify", products)
-    segment = SegmentRenderer(ctx, staging / "segment", products)
+    segment = SegmentRenderer(ctx, staging / "segment", products, shopify)
     csv_contacts = CsvContactsRenderer(ctx, staging / "csv_contacts")
+    renderers: tuple[Renderer, ...] = (hubspot, shopify, *((segment,) if segment_events else ()), csv_contacts)
     (staging / "segment").mkdir(parents=True, exist_ok=True)
 
     chunks = (customers + chunk_size - 1) // chunk_size
@@ -112,11 +114,8 @@ def generate(
         for index in range(chunk * chunk_size, min(customers, (chunk + 1) * chunk_size)):
             person = build_person(seed, index, timeline, customers)
             truth.person(person)
-            hubspot.render(person)
-            shopper = shopify.render(person)
-            if segment_events:
-                segment.render(person, shopper)
-            csv_contacts.render(person)
+            for renderer in renderers:
+                renderer.render(person)
             if segment_events and (index + 1) % config.VISITORS_EVERY == 0:
                 segment.render_visitor(index // config.VISITORS_EVERY)
                 visitors += 1
@@ -132,10 +131,8 @@ def generate(
             )
 
     row_counts: dict[str, int] = {"shopify/products.jsonl": products_writer.rows}
-    row_counts.update(hubspot.close())
-    row_counts.update(shopify.close())
-    row_counts["segment"] = segment.rows
-    row_counts.update(csv_contacts.close())
+    for each in (hubspot, shopify, segment, csv_contacts):
+        row_counts.update(each.close())
     truth.close()
     defects_handle.close()
 

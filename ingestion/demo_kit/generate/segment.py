@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingestion.generate import config, noise, rng
-from ingestion.generate.catalogue import Product
-from ingestion.generate.context import RunContext
-from ingestion.generate.population import Person
-from ingestion.generate.reference import (
+from ingestion.demo_kit.generate import config, noise, rng
+from ingestion.demo_kit.generate.catalogue import Product
+from ingestion.demo_kit.generate.context import RunContext
+from ingestion.demo_kit.generate.population import Person
+from ingestion.demo_kit.generate.reference import (
     CAMPAIGNS,
     COUNTRIES,
     COUNTRY_CUM_WEIGHTS,
@@ -30,8 +30,8 @@ from ingestion.generate.reference import (
     REFERRERS,
     USER_AGENTS,
 )
-from ingestion.generate.shopify import ShopperInfo, WindowOrder
-from ingestion.generate.writers import SegmentWriter, dumps
+from ingestion.demo_kit.generate.shopify import ShopifyRenderer, WindowOrder
+from ingestion.demo_kit.generate.writers import SegmentWriter, dumps
 
 SHOP_URL = "https://shop.example.com"
 _WEB_LIBRARY = {"name": "analytics.js", "version": "2.11.1"}
@@ -88,10 +88,11 @@ class _PersonState:
 
 
 class SegmentRenderer:
-    def __init__(self, ctx: RunContext, root: Path, products: tuple[Product, ...]) -> None:
+    def __init__(self, ctx: RunContext, root: Path, products: tuple[Product, ...], shopify: ShopifyRenderer) -> None:
         self.ctx = ctx
         self.root = root
         self.products = products
+        self.shopify = shopify  # renders each person first: their account and orders drive the events
         self.writer: SegmentWriter | None = None
         self.rows = 0
 
@@ -105,10 +106,15 @@ class SegmentRenderer:
             self.writer.close()
             self.writer = None
 
+    def close(self) -> dict[str, int]:
+        self.end_chunk()
+        return {"segment": self.rows}
+
     # -- people ------------------------------------------------------------------------------------------
-    def render(self, person: Person, shopper: ShopperInfo) -> None:
+    def render(self, person: Person) -> None:
         if not person.in_segment:
             return
+        shopper = self.shopify.shopper_of(person)
         ctx, timeline = self.ctx, self.ctx.timeline
         r = rng.derive(ctx.seed, rng.SEGMENT, person.index)
         identifies_p = (

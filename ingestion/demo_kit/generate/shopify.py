@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion.generate import config, defects, noise, rng
-from ingestion.generate.catalogue import Product, Variant
-from ingestion.generate.context import RunContext
-from ingestion.generate.population import Address, Person
-from ingestion.generate.reference import COUNTRY_BY_ISO2, CURRENCY_RATE
-from ingestion.generate.writers import JsonlWriter
+from ingestion.demo_kit.generate import config, defects, noise, rng
+from ingestion.demo_kit.generate.catalogue import Product, Variant
+from ingestion.demo_kit.generate.context import RunContext
+from ingestion.demo_kit.generate.population import Address, Person
+from ingestion.demo_kit.generate.reference import COUNTRY_BY_ISO2, CURRENCY_RATE
+from ingestion.demo_kit.generate.writers import JsonlWriter
 
 _LINES_CUM = (0.5, 0.8, 0.95, 1.0)
 _QUANTITY_CUM = (0.85, 0.97, 1.0)
@@ -68,6 +68,13 @@ class ShopifyRenderer:
         self.products = products
         self.customers = JsonlWriter(folder / "customers.jsonl")
         self.orders = JsonlWriter(folder / "orders.jsonl")
+        self._last: tuple[int, ShopperInfo] | None = None  # the person rendered last, for the Segment renderer
+
+    def shopper_of(self, person: Person) -> ShopperInfo:
+        """What the Shopify render of ``person`` decided (account, orders), for the renderers that follow it."""
+        if self._last is None or self._last[0] != person.index:
+            raise RuntimeError(f"person {person.index} was not rendered by Shopify first")
+        return self._last[1]
 
     def close(self) -> dict[str, int]:
         self.customers.close()
@@ -76,6 +83,11 @@ class ShopifyRenderer:
 
     # -- planning ------------------------------------------------------------------------------------------
     def render(self, person: Person) -> ShopperInfo:
+        info = self._render(person)
+        self._last = (person.index, info)
+        return info
+
+    def _render(self, person: Person) -> ShopperInfo:
         info = ShopperInfo()
         if not (person.has_account or person.guest_only):
             return info

@@ -39,7 +39,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestion.servers.common import Fault, Request, Response, SourceServer
+from dlt.common.typing import TSecretStrValue
+
+from ingestion.activation.mailchimp import MailchimpSettings
+from ingestion.demo_kit.servers.common import Fault, Request, Response, SourceServer
 
 API_ROOT = "/3.0"
 MAX_COUNT = 1000
@@ -415,6 +418,11 @@ class MailchimpServer(SourceServer):
 def new_api_key(data_center: str = "us21") -> str:
     """A random key in Mailchimp's shape (32 hex characters, a dash, the data center)."""
     return f"{secrets.token_hex(16)}-{data_center}"
+
+
+def mailchimp_platform(server: MailchimpServer) -> MailchimpSettings:
+    """The audience settings the sync and the feedback loader take to reach ``server``."""
+    return MailchimpSettings(TSecretStrValue(server.api_key), server.list_id, server.api_url)
 
 
 def mailchimp_environment(server: MailchimpServer) -> dict[str, str]:

@@ -13,10 +13,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ingestion.generate import config, defects, noise, rng
-from ingestion.generate.context import RunContext
-from ingestion.generate.population import Person
-from ingestion.generate.writers import JsonlWriter
+from ingestion.demo_kit.generate import config, defects, noise, rng
+from ingestion.demo_kit.generate.context import RunContext
+from ingestion.demo_kit.generate.population import Person
+from ingestion.demo_kit.generate.writers import JsonlWriter
 
 _STAGES_PROSPECT = (
     "subscriber",

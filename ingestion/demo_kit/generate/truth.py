@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 from typing import IO
 
-from ingestion.generate.population import Person
+from ingestion.demo_kit.generate.population import Person
 
 
 class TruthWriter:

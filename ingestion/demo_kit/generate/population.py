@@ -20,9 +20,9 @@ from datetime import date, timedelta
 from functools import lru_cache
 from itertools import accumulate
 
-from ingestion.generate import config, rng
-from ingestion.generate.defects import DefectKind, defect_for
-from ingestion.generate.reference import (
+from ingestion.demo_kit.generate import config, rng
+from ingestion.demo_kit.generate.defects import DefectKind, defect_for
+from ingestion.demo_kit.generate.reference import (
     ALT_EMAIL_DOMAINS,
     COMPANY_WORDS_A,
     COMPANY_WORDS_B,

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import IO
 
-from ingestion.generate import config
+from ingestion.demo_kit.generate import config
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ from typing import Any
 
 import orjson  # a dependency of dlt; ~4x faster than json for the start-up parse
 
+from ingestion.demo_kit.servers.common import Fault, Request, Response, SourceServer
 from ingestion.errors import UserError
-from ingestion.servers.common import Fault, Request, Response, SourceServer
 
 API_VERSION = "2024-07"
 RESOURCES = ("customers", "orders", "products")

@@ -33,18 +33,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ingestion.demo_kit.generate import config
+from ingestion.demo_kit.generate.catalogue import build_catalogue
+from ingestion.demo_kit.generate.context import IdCounters, RunContext
+from ingestion.demo_kit.generate.csv_contacts import CsvContactsRenderer
+from ingestion.demo_kit.generate.defects import DefectLog
+from ingestion.demo_kit.generate.hubspot import HubSpotRenderer
+from ingestion.demo_kit.generate.population import Timeline, build_person
+from ingestion.demo_kit.generate.renderer import Renderer
+from ingestion.demo_kit.generate.segment import SegmentRenderer
+from ingestion.demo_kit.generate.shopify import ShopifyRenderer
+from ingestion.demo_kit.generate.truth import TruthWriter
+from ingestion.demo_kit.generate.writers import JsonlWriter, dumps
 from ingestion.errors import UserError
-from ingestion.generate import config
-from ingestion.generate.catalogue import build_catalogue
-from ingestion.generate.context import IdCounters, RunContext
-from ingestion.generate.csv_contacts import CsvContactsRenderer
-from ingestion.generate.defects import DefectLog
-from ingestion.generate.hubspot import HubSpotRenderer
-from ingestion.generate.population import Timeline, build_person
-from ingestion.generate.segment import SegmentRenderer
-from ingestion.generate.shopify import ShopifyRenderer
-from ingestion.generate.truth import TruthWriter
-from ingestion.generate.writers import JsonlWriter, dumps
 
 __all__ = ["DELTA_ID_STRIDE", "delta_suffix", "generate_delta"]
 
@@ -146,21 +147,18 @@ class _Batch:
         products = build_catalogue(self.seed, timeline)
         hubspot = HubSpotRenderer(ctx, self.tmp / "hubspot")
         shopify = ShopifyRenderer(ctx, self.tmp / "shopify", products)
-        segment = SegmentRenderer(ctx, self.tmp / "segment", products)
+        segment = SegmentRenderer(ctx, self.tmp / "segment", products, shopify)
         csv_contacts = CsvContactsRenderer(ctx, self.tmp / "csv_contacts")
+        renderers: tuple[Renderer, ...] = (hubspot, shopify, segment, csv_contacts)
         # file names events-<chunk>.jsonl: a chunk number no base run reaches (chunks of 10k people)
         segment.start_chunk(9000 + self.number)
         for index in range(self.first_index, self.first_index + n_new):
             person = build_person(self.seed, index, timeline, self.base_people)
             truth.person(person)
-            hubspot.render(person)
-            shopper = shopify.render(person)
-            segment.render(person, shopper)
-            csv_contacts.render(person)
-        segment.end_chunk()
-        hubspot.close()
-        shopify.close()
-        csv_contacts.close()
+            for renderer in renderers:
+                renderer.render(person)
+        for renderer in renderers:
+            renderer.close()
         truth.close()
         defects_handle.close()
         self._count("new_people", n_new)

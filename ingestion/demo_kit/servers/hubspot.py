@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from ingestion.demo_kit.servers.common import Fault, Request, Response, SourceServer, bearer_token
 from ingestion.errors import UserError
-from ingestion.servers.common import Fault, Request, Response, SourceServer, bearer_token
 
 CONTACTS_PATH = "/crm/v3/objects/contacts"
 SEARCH_PATH = "/crm/v3/objects/contacts/search"

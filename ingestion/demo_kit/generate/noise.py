@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 
-from ingestion.generate import config
-from ingestion.generate.population import Phone
-from ingestion.generate.reference import COUNTRY_BY_ISO2, DOMAIN_TYPOS, NICKNAMES, fold_accents
+from ingestion.demo_kit.generate import config
+from ingestion.demo_kit.generate.population import Phone
+from ingestion.demo_kit.generate.reference import COUNTRY_BY_ISO2, DOMAIN_TYPOS, NICKNAMES, fold_accents
 
 _KEYBOARD_NEIGHBOURS = {
     "a": "sq",

@@ -25,14 +25,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from ingestion.demo_kit.generate import config, rng
+from ingestion.demo_kit.generate.csv_contacts import LEGACY_HEADER, LEGACY_MAPPING
+from ingestion.demo_kit.generate.noise import _typo
+from ingestion.demo_kit.generate.population import Address, Person, Timeline, build_person
+from ingestion.demo_kit.generate.reference import NICKNAMES, fold_accents
+from ingestion.demo_kit.generate.truth import TruthWriter
+from ingestion.demo_kit.generate.writers import CsvWriter
 from ingestion.errors import UserError
-from ingestion.generate import config, rng
-from ingestion.generate.csv_contacts import LEGACY_HEADER, LEGACY_MAPPING
-from ingestion.generate.noise import _typo
-from ingestion.generate.population import Address, Person, Timeline, build_person
-from ingestion.generate.reference import NICKNAMES, fold_accents
-from ingestion.generate.truth import TruthWriter
-from ingestion.generate.writers import CsvWriter
 
 __all__ = ["PROFILES", "NoiseRates", "generate_person_records"]
 
@@ -207,7 +207,7 @@ def generate_person_records(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Write the profile's CSV drop and truth to ``out_dir`` and return the manifest."""
-    from ingestion.generate import OWNED_ENTRIES, _remove
+    from ingestion.demo_kit.generate import OWNED_ENTRIES, _remove
 
     if profile not in PROFILES:
         raise UserError(f"unknown profile {profile!r}; choose demo, {', '.join(PROFILES)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -11,19 +10,15 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion import settings
 from ingestion.activation.sync import sync
 from ingestion.dbt_runner import print_outcome, run_dbt
+from ingestion.demo_kit.generate import generate
+from ingestion.demo_kit.servers.mailchimp import MailchimpServer, mailchimp_platform, new_api_key
+from ingestion.demo_kit.servers.run import running_servers
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
-from ingestion.generate import generate
 from ingestion.loading import load
-from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
-from ingestion.servers.run import running_servers
-
-
-def _step(message: str) -> float:
-    print(f"==> {message}", file=sys.stderr, flush=True)
-    return time.perf_counter()
+from ingestion.progress import step
+from ingestion.settings import Settings
 
 
 @dataclass
@@ -46,12 +41,13 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> 
     return bool(con.execute(sql, [schema, name]).fetchone()[0])
 
 
-def warehouse_summary(path: Path) -> WarehouseSummary:
+def warehouse_summary(settings: Settings) -> WarehouseSummary:
     """Rows per raw source, rejected rows, duplicates merged, quarantine per rule, unified customers and
     sendable audience."""
     from ingestion.sources.segment import delivered_messages
 
-    delivered = delivered_messages()  # dlt's committed source state (read before DuckDB is opened here)
+    path = settings.duckdb_path
+    delivered = delivered_messages(settings=settings)  # dlt's committed state (read before DuckDB is opened here)
     try:
         # Same configuration as dbt's in-process connection (read-write), or DuckDB refuses a second one.
         con = duckdb.connect(str(path))
@@ -106,49 +102,39 @@ def warehouse_summary(path: Path) -> WarehouseSummary:
         con.close()
 
 
-def sync_to_local_platform() -> list[str]:
+def sync_to_local_platform(settings: Settings) -> list[str]:
     """`customer360 sync` twice against a fresh local Mailchimp audience: the counts of each run."""
     with MailchimpServer(new_api_key()) as server:
-        environment = mailchimp_environment(server)
-        saved = {name: os.environ.get(name) for name in environment}
-        os.environ.update(environment)
-        try:
-            return [sync().line(), sync().line()]
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        platform = mailchimp_platform(server)
+        return [sync(settings=settings, platform=platform).line() for _ in range(2)]
 
 
-def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | None) -> int:
+def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | None, settings: Settings) -> int:
     started = time.perf_counter()
-    data = (data_dir or settings.data_dir()).resolve()
+    data = (data_dir or settings.data_dir).resolve()
 
-    t = _step(f"generating {customers:,} people (seed {seed}) into {data}")
+    t = step(f"generating {customers:,} people (seed {seed}) into {data}")
     manifest = generate(data, customers=customers, seed=seed, as_of=as_of)
     print(f"    {sum(manifest['row_counts'].values()):,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
-    t = _step("serving HubSpot and Shopify locally, loading all sources with dlt")
+    t = step("serving HubSpot and Shopify locally, loading all sources with dlt")
     with running_servers(data) as servers:
-        os.environ.update(servers.loader_environment())
-        summaries = load("all", data_dir=data)
+        summaries = load("all", data_dir=data, settings=settings, access=servers.access())
     for summary in summaries:
         print(f"    {summary.line()}", file=sys.stderr)
     print(f"    loaded in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
-    t = _step("dbt build (progress below; full log in logs/dbt.log)")
-    outcome = run_dbt(["build"], progress=sys.stderr)
+    t = step("dbt build (progress below; full log in logs/dbt.log)")
+    outcome = run_dbt(["build"], progress=sys.stderr, settings=settings)
     print(f"    dbt build finished in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
     synced: list[str] = []
     if outcome.success:
-        t = _step("customer360 sync to a local Mailchimp audience, twice (the second run has nothing to send)")
-        synced = sync_to_local_platform()
+        t = step("customer360 sync to a local Mailchimp audience, twice (the second run has nothing to send)")
+        synced = sync_to_local_platform(settings)
         print(f"    synced in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
-    summary = warehouse_summary(settings.duckdb_path())
+    summary = warehouse_summary(settings)
     print("\ncustomer360 demo summary")
     for source, count in sorted(summary.rows_by_source.items()):
         print(f"  rows landed, {source}: {count:,}")
@@ -177,7 +163,7 @@ def run_demo(customers: int, seed: int, as_of: date | None, data_dir: Path | Non
     print(f"  dbt tests {tests}")
     for line in synced:
         print(f"  email platform, {line}")
-    print(f"  warehouse: {settings.duckdb_path()}  (query it: customer360 sql)")
+    print(f"  warehouse: {settings.duckdb_path}  (query it: customer360 sql)")
     print(f"  wall time: {time.perf_counter() - started:.0f}s")
     if not outcome.success:
         print_outcome(outcome)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingestion.generate import config, rng
-from ingestion.generate.population import Timeline
-from ingestion.generate.reference import (
+from ingestion.demo_kit.generate import config, rng
+from ingestion.demo_kit.generate.population import Timeline
+from ingestion.demo_kit.generate.reference import (
     PRODUCT_ADJECTIVES,
     PRODUCT_CATEGORIES,
     PRODUCT_SIZES,
     PRODUCT_VENDORS,
     email_letters,
 )
-from ingestion.generate.writers import JsonlWriter
+from ingestion.demo_kit.generate.writers import JsonlWriter
 
 _PRODUCT_BASE = 8_000_000_000
 _VARIANT_BASE = 44_000_000_000

@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.demo_kit.servers.hubspot import HubSpotServer
+from ingestion.demo_kit.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
+from ingestion.demo_kit.servers.shopify import ShopifyServer
 from ingestion.errors import UserError
-from ingestion.servers.hubspot import HubSpotServer
-from ingestion.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
-from ingestion.servers.shopify import ShopifyServer
+from ingestion.loading import ApiAccess
 
 
 @dataclass
@@ -23,8 +24,15 @@ class RunningServers:
     hubspot_token: str
     shopify_token: str
 
+    def access(self) -> dict[str, ApiAccess]:
+        """What the API loaders need to reach these servers, handed to ``load(..., access=...)``."""
+        return {
+            "hubspot": ApiAccess(self.hubspot.url, self.hubspot_token),
+            "shopify": ApiAccess(self.shopify.url, self.shopify_token),
+        }
+
     def loader_environment(self) -> dict[str, str]:
-        """The dlt configuration a loader needs to reach these servers."""
+        """The same as dlt configuration variables (printed by `customer360 serve` for another shell)."""
         return {
             "SOURCES__HUBSPOT__BASE_URL": self.hubspot.url,
             "SOURCES__HUBSPOT__ACCESS_TOKEN": self.hubspot_token,

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ingestion.generate import config, defects, noise, rng
-from ingestion.generate.context import RunContext
-from ingestion.generate.defects import DefectKind
-from ingestion.generate.population import Person
-from ingestion.generate.writers import CsvWriter
+from ingestion.demo_kit.generate import config, defects, noise, rng
+from ingestion.demo_kit.generate.context import RunContext
+from ingestion.demo_kit.generate.defects import DefectKind
+from ingestion.demo_kit.generate.population import Person
+from ingestion.demo_kit.generate.writers import CsvWriter
 
 LEGACY_HEADER = (
     "Customer ID",

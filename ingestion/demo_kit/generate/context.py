@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingestion.generate.defects import DefectLog
-from ingestion.generate.population import Timeline
-from ingestion.generate.truth import TruthWriter
+from ingestion.demo_kit.generate.defects import DefectLog
+from ingestion.demo_kit.generate.population import Timeline
+from ingestion.demo_kit.generate.truth import TruthWriter
 
 
 @dataclass
