@@ -1,14 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='order_id',
-    on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where order_id not in (select staged.order_id from {{ ref('stg_shopify__orders') }} as staged)",
-) }}
 -- depends_on: {{ ref('stg_shopify__orders') }}
-{#- An order deleted in Shopify (orders/delete, a deleted or redacted customer: issue 11) has left staging;
-    an incremental run never revisits it, so the post-hook removes it here too. #}
-
 with
 
 orders as (

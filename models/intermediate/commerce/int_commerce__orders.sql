@@ -1,15 +1,15 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='merge',
-    unique_key='order_id',
-    on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where order_id not in (select staged.order_id from {{ ref('stg_shopify__orders') }} as staged)",
-) }}
--- depends_on: {{ ref('stg_shopify__orders') }}
-{#- An order deleted in Shopify (orders/delete, a deleted or redacted customer: issue 11) has left staging;
-    an incremental run never revisits it, so the post-hook removes it here too. #}
-
 with
+
+staged_orders as (
+    select * from {{ ref('stg_shopify__orders') }}
+),
+
+staged_line_items as (
+    select
+        order_id,
+        quantity
+    from {{ ref('stg_shopify__order_line_items') }}
+),
 
 identities as (
     select
@@ -27,10 +27,19 @@ refunds as (
     select * from {{ ref('int_commerce__order_refunds') }}
 ),
 
+line_items as (
+    select
+        order_id,
+        count(*) as line_item_count,
+        sum(quantity) as item_quantity
+    from staged_line_items
+    group by order_id
+),
+
 {% if is_incremental() %}
     to_process as (
         select order_id
-        from {{ ref('stg_shopify__orders') }}
+        from staged_orders
         where
             loaded_at >= (
                 select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), 'max(loaded_at)') }}
@@ -45,20 +54,11 @@ refunds as (
 {% endif %}
 
 orders as (
-    select staged.*
-    from {{ ref('stg_shopify__orders') }} as staged
+    select staged_orders.*
+    from staged_orders
     {% if is_incremental() %}
-        inner join to_process on staged.order_id = to_process.order_id
+        inner join to_process on staged_orders.order_id = to_process.order_id
     {% endif %}
-),
-
-line_items as (
-    select
-        order_id,
-        count(*) as line_item_count,
-        sum(quantity) as item_quantity
-    from {{ ref('stg_shopify__order_line_items') }}
-    group by order_id
 ),
 
 converted as (
