@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ingestion import settings
+from conftest import PROJECT_ROOT
 
 LAYERS = {"staging": 1, "intermediate": 2, "marts": 3}
 EXPORT_AREA = "activation"  # marts/activation: one layer above the other marts
@@ -82,7 +81,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from dbt.cli.main import dbtRunner
 
     target = tmp_path_factory.mktemp("graph_target")
-    root = str(settings.PROJECT_ROOT)
+    root = str(PROJECT_ROOT)
     result = dbtRunner().invoke(
         ["parse", "--quiet", "--project-dir", root, "--profiles-dir", root, "--target-path", str(target)]
     )
