@@ -50,6 +50,7 @@ from ingestion.pipeline import (
     user_errors,
 )
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
+from ingestion.sources.shopify_bulk import DEFAULT_TIMEOUT_SECONDS, BulkExport, BulkSettings, export
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250  # Shopify's maximum
@@ -292,15 +293,28 @@ def shopify_source(
     progress_every: int = PROGRESS_EVERY_PAGES,
     webhooks_dir: str | None = None,
     leak_rate: float = LEAK_RATE,
+    bulk_first_load: bool = True,
+    bulk_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> list[Any]:
     """Shopify customers, orders and products, merged on ``id`` and loaded incrementally on ``updated_at``,
     plus ``deleted_records``: deletions learnt from the events API and stored webhook deliveries.
+
+    A first load of a resource (no cursor yet) is a GraphQL bulk export (``shopify_bulk``) unless
+    ``bulk_first_load`` is false (``SOURCES__SHOPIFY__BULK_FIRST_LOAD=false``); later loads page REST.
 
     A resource whose scope the token lacks is skipped with a one-line warning (its table is created
     empty), so the others still load. Without ``read_all_orders`` Shopify serves only the last 60 days of
     orders: that is warned about too.
     """
-    client = make_client(shop_url, access_token, leak_rate=leak_rate)
+    config = runtime_config()
+    client = make_client(shop_url, access_token, config=config, leak_rate=leak_rate)
+    bulk = BulkExport(
+        f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/graphql.json",
+        client.session,
+        access_token,
+        BulkSettings(timeout_seconds=bulk_timeout_seconds),
+        timeout=config.request_timeout,
+    )
     scopes = granted_scopes(client, shop_url)
     if scopes is not None and RESOURCE_SCOPES["orders"] in scopes and ALL_ORDERS_SCOPE not in scopes:
         _warn(
@@ -332,6 +346,17 @@ def shopify_source(
             if not allowed(name):
                 _warn(missing_scope_warning(name))
                 yield dlt.mark.materialize_table_schema()  # an empty typed table, so staging still builds
+                return
+            if bulk_first_load and updated_at.start_value is None:
+
+                def changed_since(since: str) -> dict[int, dict[str, Any]]:
+                    """REST records updated since ``since``: what a running bulk export may have missed."""
+                    params = {"limit": page_size, **fixed_params, "updated_at_min": since}
+                    pages = client.paginate(f"{name}.json", params=params, data_selector=selector)
+                    return {int(r["id"]): r for page in pages for r in drop_null_objects(name, page)}
+
+                for batch in export(name, bulk, changed_since):
+                    yield drop_null_objects(name, batch)
                 return
             params: dict[str, Any] = {"limit": page_size, **fixed_params}
             if updated_at.start_value is not None:
