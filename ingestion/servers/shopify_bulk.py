@@ -386,7 +386,8 @@ class BulkEndpoint:
         operation.status = "COMPLETED"
 
     def _status(self, operation: BulkOperation) -> dict[str, Any]:
-        expired = self.faults.take("expired_url") is not None
+        has_file = operation.path is not None or operation.partial_path is not None
+        expired = has_file and self.faults.take("expired_url") is not None
         return {
             "__typename": "BulkOperation",
             "id": operation.gid,

@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "orders": (
         "id", "name", "order_number", "email", "phone", "created_at", "updated_at", "processed_at",
-        "cancelled_at", "closed_at", "currency", "presentment_currency", "financial_status",
+        "cancelled_at", "currency", "presentment_currency", "financial_status",
         "fulfillment_status", "total_line_items_price", "subtotal_price", "total_tax", "total_discounts",
         "total_price",
         ("total_shipping_price_set", "object", (("shop_money", "object", _MONEY),
@@ -355,7 +356,7 @@ def export(
             f"{partial} (operation {operation['id']}); nothing was committed. Retry later, or set "
             f"{BULK_FIRST_LOAD_ENV}=false to page REST"
         )
-    changed = changed_since(str(operation["createdAt"]))
+    changed = changed_since(_whole_second(str(operation["createdAt"])))
     batch: list[dict[str, Any]] = []
     count = 0
     if operation.get("url"):  # null: the shop has no such records
@@ -376,6 +377,15 @@ def export(
         f"{resource}: bulk export of {count:,} records in {bulk.clock() - started:.1f}s, "
         f"{len(changed):,} changed meanwhile taken from REST"
     )
+
+
+def _whole_second(timestamp: str) -> str:
+    """``createdAt`` floored to its second: ``updated_at`` has whole seconds, so a record written in the
+    same second as the operation started must still count as changed since then."""
+    try:
+        return datetime.fromisoformat(timestamp).replace(microsecond=0).isoformat()
+    except ValueError as error:
+        raise UserError(f"shopify's bulk operation has an unreadable createdAt {timestamp!r}") from error
 
 
 def read_file(resource: str, path: Path) -> Iterator[dict[str, Any]]:
