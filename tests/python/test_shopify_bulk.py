@@ -164,55 +164,48 @@ def test_record_changed_while_the_export_runs_lands_in_its_new_version(server: S
 
 
 # -- failures: one clear line, raw tables untouched ----------------------------------------------------
-def _first_load_of_orders_fails(server: ShopifyServer, warehouse: Path, match: str, **fault: Any) -> str:
+FAILURES = [  # (fault armed on the orders export, the error it must give)
+    ({"kind": "fail", "error_code": "INTERNAL_SERVER_ERROR"}, r"FAILED with error INTERNAL_SERVER_ERROR \(a partial"),
+    ({"kind": "fail", "error_code": "TIMEOUT", "partial": False}, r"ended FAILED with error TIMEOUT \(operation"),
+    ({"kind": "fail", "error_code": "ACCESS_DENIED", "status": "CANCELED"}, r"ended CANCELED with error ACCESS_DENIED"),
+    ({"kind": "fail", "status": "EXPIRED"}, r"ended EXPIRED with error INTERNAL_SERVER_ERROR"),
+    ({"kind": "slow", "seconds": 30}, r"still RUNNING after 2s \(operation .*, cancelled\); nothing was committed"),
+    ({"kind": "expired_url", "count": 100}, r"could not be downloaded \(HTTP 403, twice"),
+]  # fmt: skip
+
+
+def test_every_failed_export_commits_nothing(
+    server: ShopifyServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Customers and products are loaded while the token lacks read_orders; once it is granted, the next
     load is the first of orders (a bulk export) and an incremental one of the others. When the export
     fails, nothing of that load may land: not the orders, not the customer changed meanwhile."""
+    monkeypatch.setenv("SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS", "2")
     server.scopes.discard("read_orders")
     load_shopify(server.url, TOKEN)
     server.scopes.add("read_orders")
-    server.bulk_faults.arm(**fault)
     server.update("customers", server.ids("customers")[0], {"note": "must not land"})
     before = raw_tables(warehouse)
-    operations = len(server.bulk.operations)
-    with pytest.raises(UserError, match=match) as failure:
-        load_shopify(server.url, TOKEN)
-    message = str(failure.value)
-    assert "\n" not in message and "nothing was committed" in message
-    assert [o.resource for o in server.bulk.operations[operations:]] == ["orders"]
-    assert raw_tables(warehouse) == before
-    assert query(warehouse, "select count(*) from raw_shopify.customers where note = 'must not land'") == [(0,)]
+    assert "orders" not in before or not before["orders"][1]
 
-    server.bulk_faults.clear()  # the next run loads them: nothing was lost by the failure
+    for fault, expected in FAILURES:
+        server.bulk_faults.clear()
+        server.bulk_faults.arm(**fault)
+        operations = len(server.bulk.operations)
+        with pytest.raises(UserError, match=expected) as failure:
+            load_shopify(server.url, TOKEN)
+        message = str(failure.value)
+        assert "\n" not in message and "shopify's bulk export" in message and "orders" in message, fault
+        assert "nothing was committed" in message, fault
+        assert [o.resource for o in server.bulk.operations[operations:]] == ["orders"], fault
+        assert raw_tables(warehouse) == before, fault
+    time.sleep(0.3)
+    assert server.bulk.operations[-2].status == "CANCELED"  # the export that ran past the timeout
+
+    server.bulk_faults.clear()  # the next run loads them: nothing was lost by the failures
     load_shopify(server.url, TOKEN)
     assert query(warehouse, "select count(*) from raw_shopify.orders")[0][0] == len(server.ids("orders"))
     assert query(warehouse, "select count(*) from raw_shopify.customers where note = 'must not land'") == [(1,)]
-    return message
-
-
-@pytest.mark.parametrize(
-    ("fault", "expected"),
-    [
-        ({"error_code": "INTERNAL_SERVER_ERROR"}, r"ended FAILED with error INTERNAL_SERVER_ERROR \(a partial file"),
-        ({"error_code": "TIMEOUT", "partial": False}, r"ended FAILED with error TIMEOUT \(operation"),
-        ({"error_code": "ACCESS_DENIED", "status": "CANCELED"}, r"ended CANCELED with error ACCESS_DENIED"),
-        ({"error_code": "INTERNAL_SERVER_ERROR", "status": "EXPIRED"}, r"ended EXPIRED"),
-    ],
-)
-def test_failed_operation_commits_nothing(
-    server: ShopifyServer, warehouse: Path, fault: dict[str, Any], expected: str
-) -> None:
-    message = _first_load_of_orders_fails(server, warehouse, expected, kind="fail", **fault)
-    assert "shopify's bulk export of orders" in message
-
-
-def test_operation_timeout_cancels_it_and_commits_nothing(
-    server: ShopifyServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS", "2")
-    match = r"orders was still RUNNING after 2s .*cancelled\); nothing was committed"
-    _first_load_of_orders_fails(server, warehouse, match, kind="slow", seconds=30)
-    assert next(o.status for o in server.bulk.operations if o.resource == "orders") == "CANCELED"
 
 
 def test_expired_download_url_is_asked_for_again(server: ShopifyServer, warehouse: Path) -> None:
@@ -221,12 +214,6 @@ def test_expired_download_url_is_asked_for_again(server: ShopifyServer, warehous
     refused = [r for r in server.requests_to("/_bulk/") if r.status == 403]
     assert len(refused) == 1
     assert query(warehouse, "select count(*) from raw_shopify.customers")[0][0] == len(server.ids("customers"))
-
-
-def test_url_expired_twice_fails_cleanly(server: ShopifyServer, warehouse: Path) -> None:
-    _first_load_of_orders_fails(
-        server, warehouse, r"orders could not be downloaded \(HTTP 403, twice", kind="expired_url", count=100
-    )
 
 
 def test_operation_already_running_is_waited_for(server: ShopifyServer, warehouse: Path) -> None:
