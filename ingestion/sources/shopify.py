@@ -50,7 +50,13 @@ from ingestion.pipeline import (
     user_errors,
 )
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
-from ingestion.sources.shopify_bulk import DEFAULT_TIMEOUT_SECONDS, BulkExport, BulkSettings, export
+from ingestion.sources.shopify_bulk import (
+    DEFAULT_TIMEOUT_SECONDS,
+    BulkAccessDenied,
+    BulkExport,
+    BulkSettings,
+    export,
+)
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250  # Shopify's maximum
@@ -355,8 +361,14 @@ def shopify_source(
                     pages = client.paginate(f"{name}.json", params=params, data_selector=selector)
                     return {int(r["id"]): r for page in pages for r in drop_null_objects(name, page)}
 
-                for batch in export(name, bulk, changed_since):
-                    yield drop_null_objects(name, batch)
+                try:
+                    for batch in export(name, bulk, changed_since):
+                        yield drop_null_objects(name, batch)
+                except BulkAccessDenied:
+                    if scopes is not None:  # the token has the scope: a real failure
+                        raise
+                    _warn(missing_scope_warning(name))  # the shop would not list its scopes; the export says it
+                    yield dlt.mark.materialize_table_schema()
                 return
             params: dict[str, Any] = {"limit": page_size, **fixed_params}
             if updated_at.start_value is not None:

@@ -212,6 +212,10 @@ CONNECTION_TYPES = {
 }
 
 
+class BulkAccessDenied(UserError):
+    """The export failed with ACCESS_DENIED: the token lacks the resource's scope (as a REST 403 says)."""
+
+
 @dataclass
 class BulkSettings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
@@ -351,7 +355,8 @@ def export(
     status = operation.get("status")
     if status != "COMPLETED":
         partial = " (a partial file exists; it is not loaded)" if operation.get("partialDataUrl") else ""
-        raise UserError(
+        denied = status == "FAILED" and operation.get("errorCode") == "ACCESS_DENIED"
+        raise (BulkAccessDenied if denied else UserError)(
             f"shopify's bulk export of {resource} ended {status} with error {operation.get('errorCode') or 'none'}"
             f"{partial} (operation {operation['id']}); nothing was committed. Retry later, or set "
             f"{BULK_FIRST_LOAD_ENV}=false to page REST"
