@@ -267,7 +267,7 @@ class SourceServer:
 
             def _send(self, response: Response, truncate: bool = False) -> None:
                 if isinstance(response.body, Stream):
-                    self._send_stream(response, response.body)
+                    self._send_stream(response, response.body, truncate)
                     return
                 if isinstance(response.body, bytes):  # already-encoded JSON (a server keeping records as text)
                     payload = response.body
@@ -289,14 +289,21 @@ class SourceServer:
                     return
                 self.wfile.write(payload)
 
-            def _send_stream(self, response: Response, stream: Stream) -> None:
+            def _send_stream(self, response: Response, stream: Stream, truncate: bool) -> None:
                 self.send_response(response.status)
                 self.send_header("Content-Type", stream.content_type)
                 for name, value in response.headers.items():
                     self.send_header(name, value)
                 self.send_header("Transfer-Encoding", "chunked")
+                if truncate:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 for chunk in stream.chunks:
+                    if chunk and truncate:  # announce the chunk, send half of it, hang up
+                        self.wfile.write(b"%x\r\n%s" % (len(chunk), chunk[: max(1, len(chunk) // 2)]))
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                     if chunk:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.write(b"0\r\n\r\n")

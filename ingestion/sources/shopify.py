@@ -320,6 +320,7 @@ def shopify_source(
         access_token,
         BulkSettings(timeout_seconds=bulk_timeout_seconds),
         timeout=config.request_timeout,
+        download_session=PacedSession(config),  # retries 429/5xx; never carries the token
     )
     scopes = granted_scopes(client, shop_url)
     if scopes is not None and RESOURCE_SCOPES["orders"] in scopes and ALL_ORDERS_SCOPE not in scopes:

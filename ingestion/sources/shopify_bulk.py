@@ -52,6 +52,7 @@ POLL_FIRST_SECONDS = 0.1  # the first poll; each next waits twice as long, up to
 POLL_MAX_SECONDS = 10.0
 BATCH = 1000  # records per yielded list
 DOWNLOAD_CHUNK = 1 << 20
+DOWNLOAD_ATTEMPTS = 3
 TERMINAL_FAILURES = ("FAILED", "CANCELED", "EXPIRED")
 RUNNING = ("CREATED", "RUNNING", "CANCELING")
 
@@ -248,6 +249,7 @@ class BulkExport:
         access_token: str,
         settings: BulkSettings,
         timeout: float,
+        download_session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -256,6 +258,7 @@ class BulkExport:
         self.headers = {"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"}
         self.settings = settings
         self.request_timeout = timeout
+        self.download_session = download_session or requests.Session()  # no token: the URL is signed
         self.clock = clock
         self.sleep = sleep
 
@@ -318,26 +321,39 @@ class BulkExport:
         return operation
 
     def download(self, resource: str, operation: dict[str, Any], folder: Path) -> Path:
-        """The operation's file on disk; an expired (403) URL is asked for again once."""
+        """The operation's file on disk. A refused URL (expired: 400/403/410) is asked for again once; a
+        download cut short starts again, up to ``DOWNLOAD_ATTEMPTS`` times."""
         path = folder / f"{resource}.jsonl"
-        for attempt in (1, 2):
-            with requests.get(str(operation["url"]), stream=True, timeout=self.request_timeout) as response:
-                if response.status_code in (400, 403, 410) and attempt == 1:
-                    _progress(f"{resource}: the download URL was refused (HTTP {response.status_code}); asking again")
-                    operation = self.poll(str(operation["id"]))
-                    if not operation.get("url"):
-                        break
-                    continue
-                if response.status_code != 200:
+        refreshed, cuts = False, 0
+        while True:
+            url = operation.get("url")
+            if not url:
+                raise UserError(f"shopify's bulk export of {resource} has no file any more; nothing was committed")
+            try:
+                with self.download_session.get(str(url), stream=True, timeout=self.request_timeout) as response:
+                    status = response.status_code
+                    if status in (400, 403, 410) and not refreshed:
+                        _progress(f"{resource}: the download URL was refused (HTTP {status}); asking for a fresh one")
+                        operation, refreshed = self.poll(str(operation["id"])), True
+                        continue
+                    if status != 200:
+                        why = "a fresh URL was refused too" if refreshed else "after retries"
+                        raise UserError(
+                            f"shopify's bulk export file for {resource} could not be downloaded (HTTP {status}, "
+                            f"{why}); nothing was committed"
+                        )
+                    with path.open("wb") as out:
+                        for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                            out.write(chunk)
+                    return path
+            except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as error:
+                cuts += 1
+                if cuts >= DOWNLOAD_ATTEMPTS:
                     raise UserError(
-                        f"shopify's bulk export file for {resource} could not be downloaded (HTTP "
-                        f"{response.status_code}, twice: the URL expired or was refused); nothing was committed"
-                    )
-                with path.open("wb") as out:
-                    for chunk in response.iter_content(DOWNLOAD_CHUNK):
-                        out.write(chunk)
-                return path
-        raise UserError(f"shopify's bulk export of {resource} has no file any more; nothing was committed")
+                        f"shopify's bulk export file for {resource} kept being cut short ({type(error).__name__}, "
+                        f"{cuts} attempts); nothing was committed"
+                    ) from error
+                _progress(f"{resource}: the download was cut short; starting it again")
 
 
 def export(

@@ -170,7 +170,8 @@ FAILURES = [  # (fault armed on the orders export, the error it must give)
     ({"kind": "fail", "error_code": "ACCESS_DENIED", "status": "CANCELED"}, r"ended CANCELED with error ACCESS_DENIED"),
     ({"kind": "fail", "status": "EXPIRED"}, r"ended EXPIRED with error INTERNAL_SERVER_ERROR"),
     ({"kind": "slow", "seconds": 30}, r"still RUNNING after 2s \(operation .*, cancelled\); nothing was committed"),
-    ({"kind": "expired_url", "count": 100}, r"could not be downloaded \(HTTP 403, twice"),
+    ({"kind": "expired_url", "count": 100}, r"could not be downloaded \(HTTP 403, a fresh URL was refused too\)"),
+    ({"kind": "truncate", "count": 100}, r"kept being cut short \(ChunkedEncodingError, 3 attempts\)"),
 ]  # fmt: skip
 
 
@@ -190,7 +191,10 @@ def test_every_failed_export_commits_nothing(
 
     for fault, expected in FAILURES:
         server.bulk_faults.clear()
-        server.bulk_faults.arm(**fault)
+        if fault["kind"] == "truncate":  # the download connection is cut (a REST-style fault on the file)
+            server.faults.arm("truncate", count=fault["count"], path_contains="/_bulk/")
+        else:
+            server.bulk_faults.arm(**fault)
         operations = len(server.bulk.operations)
         with pytest.raises(UserError, match=expected) as failure:
             load_shopify(server.url, TOKEN)
@@ -200,19 +204,22 @@ def test_every_failed_export_commits_nothing(
         assert [o.resource for o in server.bulk.operations[operations:]] == ["orders"], fault
         assert raw_tables(warehouse) == before, fault
     time.sleep(0.3)
-    assert server.bulk.operations[-2].status == "CANCELED"  # the export that ran past the timeout
+    assert server.bulk.operations[-3].status == "CANCELED"  # the export that ran past the timeout
 
-    server.bulk_faults.clear()  # the next run loads them: nothing was lost by the failures
+    server.bulk_faults.clear()
+    server.faults.clear()  # the next run loads them: nothing was lost by the failures
     load_shopify(server.url, TOKEN)
     assert query(warehouse, "select count(*) from raw_shopify.orders")[0][0] == len(server.ids("orders"))
     assert query(warehouse, "select count(*) from raw_shopify.customers where note = 'must not land'") == [(1,)]
 
 
-def test_expired_download_url_is_asked_for_again(server: ShopifyServer, warehouse: Path) -> None:
+def test_expired_url_and_cut_download_are_recovered(server: ShopifyServer, warehouse: Path) -> None:
     server.bulk_faults.arm("expired_url", count=1)
+    server.faults.arm("truncate", count=2, path_contains="/_bulk/")
     load_shopify(server.url, TOKEN)
-    refused = [r for r in server.requests_to("/_bulk/") if r.status == 403]
-    assert len(refused) == 1
+    downloads = server.requests_to("/_bulk/")
+    assert len([r for r in downloads if r.status == 403]) == 1
+    assert len([r for r in downloads if r.fault == "truncate"]) == 2
     assert query(warehouse, "select count(*) from raw_shopify.customers")[0][0] == len(server.ids("customers"))
 
 
