@@ -291,3 +291,22 @@ def test_jsonl_has_child_lines_with_parent_ids_and_reads_back(server: ShopifySer
     assert first["data"]["bulkOperationRunQuery"]["userErrors"] == []
     assert second["data"]["bulkOperationRunQuery"]["userErrors"] == [{"code": "OPERATION_IN_PROGRESS"}]
     assert requests.post(f"{server.url}{GRAPHQL}", json=run, timeout=10).status_code == 401
+
+
+def test_a_child_line_away_from_its_parent_is_a_clear_error(tmp_path: Path) -> None:
+    """The file lists a node's children right after it; a line naming any other parent cannot be placed."""
+    from ingestion.sources.shopify_bulk import read_file
+
+    lines = [
+        {"id": "gid://shopify/Product/1", "title": "a"},
+        {"id": "gid://shopify/Product/2", "title": "b"},
+        {"id": "gid://shopify/ProductVariant/9", "sku": "x", "__parentId": "gid://shopify/Product/1"},
+    ]
+    path = tmp_path / "products.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    with pytest.raises(UserError, match=r"unreadable at line 3: a line names the parent gid://shopify/Product/1"):
+        list(read_file("products", path))
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in (lines[0], lines[2], lines[1])))
+    first, second = read_file("products", path)
+    assert (first["id"], [v["sku"] for v in first["variants"]]) == (1, ["x"])
+    assert (second["id"], second["variants"]) == (2, [])
