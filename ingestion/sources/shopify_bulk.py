@@ -193,8 +193,8 @@ class Reassembler:
 
 
 def _connection_for(fields: tuple[Field, ...], line: dict[str, Any]) -> tuple[str, tuple[Field, ...]] | None:
-    """Which connection of an owner a child line belongs to: Shopify writes no field name, only the node;
-    its global id's type tells (``gid://shopify/LineItem/..``), else the one connection whose fields match."""
+    """Which connection of an owner a child line belongs to. Shopify writes no field name, only the node:
+    an owner with one connection owns it; otherwise the type in its global id tells (``gid://shopify/LineItem/..``)."""
     connections = [(i[0], i[2]) for i in fields if not isinstance(i, str) and i[1] == "connection"]
     if len(connections) == 1:
         return connections[0]
@@ -239,8 +239,8 @@ def _progress(message: str) -> None:
 
 
 class BulkExport:
-    """One resource's export: run, wait, download, read back. ``session`` carries the access token to the
-    GraphQL endpoint; the download goes through a bare session (a signed URL takes no token)."""
+    """Run, wait for and download a resource's export. GraphQL calls carry the access token; the download
+    goes through ``download_session`` without it (the URL is signed, and may be another host's)."""
 
     def __init__(
         self,
