@@ -75,7 +75,8 @@ def main() -> None:
             generate(data, customers=args.people, seed=42, as_of=date(2026, 11, 30), progress=False)
         results = [run(data, mode, root) for mode in args.modes.split(",")]
     print(
-        f"{'mode':6} {'wall s':>8} {'cpu s':>7} {'server':>7} {'orders':>8} {'line items':>10} {'REST calls':>10}  load avg"
+        f"{'mode':6} {'wall s':>8} {'cpu s':>7} {'server':>7} {'orders':>8} {'line items':>10} {'REST calls':>10}"
+        "  load avg"
     )
     for r in results:
         print(
