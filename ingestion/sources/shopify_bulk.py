@@ -288,10 +288,17 @@ class BulkExport:
             if not errors:
                 return dict(payload["bulkOperation"])
             if any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors):
+                if self.clock() >= deadline:
+                    raise UserError(
+                        f"another bulk operation of this app still ran after {self.settings.timeout_seconds:g}s, "
+                        f"so shopify would not export {resource}; nothing was committed"
+                    )
                 current = self.call(CURRENT_QUERY).get("currentBulkOperation") or {}
                 _progress(f"{resource}: bulk operation {current.get('id')} of this app is still running; waiting")
-                if current.get("id"):
+                if current.get("id") and current.get("status") in RUNNING:
                     self.wait(resource, dict(current), deadline, cancel=False)
+                else:  # it ended between the two calls
+                    self.sleep(self.settings.poll_first_seconds)
                 continue
             messages = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
             raise UserError(f"shopify refused the bulk export of {resource}: {messages}")
