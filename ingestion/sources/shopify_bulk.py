@@ -31,6 +31,7 @@ loads too) and ``SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS`` (default 3600).
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 import time
@@ -107,6 +108,7 @@ QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
 }  # fmt: skip
 
 
+@functools.cache
 def camel(name: str) -> str:
     """``first_name`` -> ``firstName``."""
     head, *rest = name.split("_")
