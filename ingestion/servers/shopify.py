@@ -13,6 +13,9 @@ It follows the wire contract a real shop serves, so the loader is proven against
   ``X-Shopify-Shop-Api-Call-Limit`` on every response; an overflowing call gets 429 with
   ``Retry-After: 2.0`` and Shopify's message.
 
+* The GraphQL Admin API's bulk operations at ``POST /admin/api/2024-07/graphql.json`` over the same
+  records (``servers/shopify_bulk.py``), with their own faults (``server.bulk_faults``).
+
 Records are kept as their JSON text and sent as such, so memory stays close to the files' size and a
 page costs no JSON encoding.
 Tests change records between loads with :meth:`ShopifyServer.update` and :meth:`ShopifyServer.add`,

@@ -1,7 +1,9 @@
 """dlt source for the Shopify Admin REST API (2024-07): customers, orders and products into ``raw_shopify``.
 
-Each resource lists ``/admin/api/2024-07/<resource>.json`` 250 at a time, following the ``Link`` header,
-and merges on ``id``. Incremental runs pass the stored cursor as ``updated_at_min`` (inclusive, so the
+A resource's first load (no cursor yet) is a GraphQL Admin bulk export (``shopify_bulk``: one JSONL file
+instead of thousands of rate-limited pages; ``SOURCES__SHOPIFY__BULK_FIRST_LOAD=false`` turns it off).
+Otherwise each resource lists ``/admin/api/2024-07/<resource>.json`` 250 at a time, following the ``Link``
+header, and merges on ``id``. Incremental runs pass the stored cursor as ``updated_at_min`` (inclusive, so the
 boundary records come back and dlt drops the ones it already has). Orders are asked for with
 ``status=any`` because Shopify returns only open orders by default.
 
