@@ -1,7 +1,9 @@
 """dlt source for the Shopify Admin REST API (2024-07): customers, orders and products into ``raw_shopify``.
 
-Each resource lists ``/admin/api/2024-07/<resource>.json`` 250 at a time, following the ``Link`` header,
-and merges on ``id``. Incremental runs pass the stored cursor as ``updated_at_min`` (inclusive, so the
+A resource's first load (no cursor yet) is a GraphQL Admin bulk export (``shopify_bulk``: one JSONL file
+instead of thousands of rate-limited pages; ``SOURCES__SHOPIFY__BULK_FIRST_LOAD=false`` turns it off).
+Otherwise each resource lists ``/admin/api/2024-07/<resource>.json`` 250 at a time, following the ``Link``
+header, and merges on ``id``. Incremental runs pass the stored cursor as ``updated_at_min`` (inclusive, so the
 boundary records come back and dlt drops the ones it already has). Orders are asked for with
 ``status=any`` because Shopify returns only open orders by default.
 
@@ -52,6 +54,13 @@ from ingestion.pipeline import (
 from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
+from ingestion.sources.shopify_bulk import (
+    DEFAULT_TIMEOUT_SECONDS,
+    BulkAccessDenied,
+    BulkExport,
+    BulkSettings,
+    export,
+)
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250  # Shopify's maximum
@@ -294,15 +303,29 @@ def shopify_source(
     progress_every: int = PROGRESS_EVERY_PAGES,
     webhooks_dir: str | None = None,
     leak_rate: float = LEAK_RATE,
+    bulk_first_load: bool = True,
+    bulk_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> list[Any]:
     """Shopify customers, orders and products, merged on ``id`` and loaded incrementally on ``updated_at``,
     plus ``deleted_records``: deletions learnt from the events API and stored webhook deliveries.
+
+    A first load of a resource (no cursor yet) is a GraphQL bulk export (``shopify_bulk``) unless
+    ``bulk_first_load`` is false (``SOURCES__SHOPIFY__BULK_FIRST_LOAD=false``); later loads page REST.
 
     A resource whose scope the token lacks is skipped with a one-line warning (its table is created
     empty), so the others still load. Without ``read_all_orders`` Shopify serves only the last 60 days of
     orders: that is warned about too.
     """
-    client = make_client(shop_url, access_token, leak_rate=leak_rate)
+    config = runtime_config()
+    client = make_client(shop_url, access_token, config=config, leak_rate=leak_rate)
+    bulk = BulkExport(
+        f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/graphql.json",
+        client.session,
+        access_token,
+        BulkSettings(timeout_seconds=bulk_timeout_seconds),
+        timeout=config.request_timeout,
+        download_session=PacedSession(config),  # retries 429/5xx; never carries the token
+    )
     scopes = granted_scopes(client, shop_url)
     if scopes is not None and RESOURCE_SCOPES["orders"] in scopes and ALL_ORDERS_SCOPE not in scopes:
         _warn(
@@ -334,6 +357,23 @@ def shopify_source(
             if not allowed(name):
                 _warn(missing_scope_warning(name))
                 yield dlt.mark.materialize_table_schema()  # an empty typed table, so staging still builds
+                return
+            if bulk_first_load and updated_at.start_value is None:
+
+                def changed_since(since: str) -> dict[int, dict[str, Any]]:
+                    """REST records updated since ``since``: what a running bulk export may have missed."""
+                    params = {"limit": page_size, **fixed_params, "updated_at_min": since}
+                    pages = client.paginate(f"{name}.json", params=params, data_selector=selector)
+                    return {int(r["id"]): r for page in pages for r in drop_null_objects(name, page)}
+
+                try:
+                    for batch in export(name, bulk, changed_since):
+                        yield drop_null_objects(name, batch)
+                except BulkAccessDenied:
+                    if scopes is not None:  # the token has the scope: a real failure
+                        raise
+                    _warn(missing_scope_warning(name))  # the shop would not list its scopes; the export says it
+                    yield dlt.mark.materialize_table_schema()
                 return
             params: dict[str, Any] = {"limit": page_size, **fixed_params}
             if updated_at.start_value is not None:

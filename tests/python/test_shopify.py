@@ -37,6 +37,8 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNTIME__REQUEST_TIMEOUT", "10")
     for name in ("SOURCES__SHOPIFY__SHOP_URL", "SOURCES__SHOPIFY__ACCESS_TOKEN", "SOURCES__SHOPIFY__PAGE_SIZE"):
         monkeypatch.delenv(name, raising=False)
+    # These tests prove the REST path, first loads included; bulk first loads: test_shopify_bulk.py.
+    monkeypatch.setenv("SOURCES__SHOPIFY__BULK_FIRST_LOAD", "false")
 
 
 @pytest.fixture

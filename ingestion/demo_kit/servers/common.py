@@ -20,7 +20,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -99,9 +99,18 @@ class Request:
 
 
 @dataclass
+class Stream:
+    """A body sent chunk by chunk as it is read (``Transfer-Encoding: chunked``): a large download never
+    sits in memory whole."""
+
+    chunks: Iterable[bytes]
+    content_type: str = "application/jsonl"
+
+
+@dataclass
 class Response:
     status: int = 200
-    body: Any = None  # JSON-serializable, or bytes of JSON sent as they are
+    body: Any = None  # JSON-serializable, bytes of JSON sent as they are, or a Stream
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -257,6 +266,9 @@ class SourceServer:
                     self.close_connection = True
 
             def _send(self, response: Response, truncate: bool = False) -> None:
+                if isinstance(response.body, Stream):
+                    self._send_stream(response, response.body, truncate)
+                    return
                 if isinstance(response.body, bytes):  # already-encoded JSON (a server keeping records as text)
                     payload = response.body
                 else:
@@ -276,6 +288,25 @@ class SourceServer:
                     self.close_connection = True
                     return
                 self.wfile.write(payload)
+
+            def _send_stream(self, response: Response, stream: Stream, truncate: bool) -> None:
+                self.send_response(response.status)
+                self.send_header("Content-Type", stream.content_type)
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                if truncate:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                for chunk in stream.chunks:
+                    if chunk and truncate:  # announce the chunk, send half of it, hang up
+                        self.wfile.write(b"%x\r\n%s" % (len(chunk), chunk[: max(1, len(chunk) // 2)]))
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
 
             def do_GET(self) -> None:
                 self._handle("GET")

@@ -77,7 +77,8 @@ def serve(data_dir: Path, hubspot_port: int = 8701, shopify_port: int = 8702, ma
     with running_servers(data_dir, hubspot_port, shopify_port) as servers, mailchimp:
         print(f"serving {data_dir}", file=sys.stderr)
         print(f"  HubSpot CRM v3 at {servers.hubspot.url}  (Authorization: Bearer <token>)", file=sys.stderr)
-        print(f"  Shopify Admin REST at {servers.shopify.url}  (X-Shopify-Access-Token)", file=sys.stderr)
+        shopify = f"  Shopify Admin REST + GraphQL bulk at {servers.shopify.url}  (X-Shopify-Access-Token)"
+        print(shopify, file=sys.stderr)
         print(f"  Mailchimp Marketing v3 at {mailchimp.api_url}  (Basic auth, API key)", file=sys.stderr)
         print("export these to load from another shell, then press Ctrl-C to stop:", file=sys.stderr)
         for name, value in {**servers.loader_environment(), **mailchimp_environment(mailchimp)}.items():

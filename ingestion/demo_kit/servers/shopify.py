@@ -13,6 +13,9 @@ It follows the wire contract a real shop serves, so the loader is proven against
   ``X-Shopify-Shop-Api-Call-Limit`` on every response; an overflowing call gets 429 with
   ``Retry-After: 2.0`` and Shopify's message.
 
+* The GraphQL Admin API's bulk operations at ``POST /admin/api/2024-07/graphql.json`` over the same
+  records (``servers/shopify_bulk.py``), with their own faults (``server.bulk_faults``).
+
 Records are kept as their JSON text and sent as such, so memory stays close to the files' size and a
 page costs no JSON encoding.
 Tests change records between loads with :meth:`ShopifyServer.update` and :meth:`ShopifyServer.add`,
@@ -40,6 +43,7 @@ from typing import Any
 import orjson  # a dependency of dlt; ~4x faster than json for the start-up parse
 
 from ingestion.demo_kit.servers.common import Fault, Request, Response, SourceServer
+from ingestion.demo_kit.servers.shopify_bulk import GRAPHQL_PATH_SUFFIX, BulkEndpoint
 from ingestion.errors import UserError
 
 API_VERSION = "2024-07"
@@ -220,6 +224,23 @@ class ShopifyServer(SourceServer):
             default=-math.inf,
         )
         super().__init__(host=host, port=port)
+        # GraphQL Admin bulk operations over the same records (servers/shopify_bulk.py).
+        self.bulk = BulkEndpoint(self._bulk_snapshot, lambda: self.url, lambda: self.scopes)
+        self.bulk_faults = self.bulk.faults
+
+    def stop(self) -> None:
+        super().stop()
+        self.bulk.close()
+
+    def _bulk_snapshot(self, resource: str) -> list[str]:
+        """What a bulk export of ``resource`` reads: every record, in id order, under the same scope rule as
+        the REST list (without read_all_orders, only orders of the last 60 days)."""
+        floor = -math.inf
+        if resource == "orders" and "read_all_orders" not in self.scopes:
+            floor = (self.now or datetime.now(tz=UTC)).timestamp() - ORDERS_WINDOW_DAYS * 86400
+        with self._store_lock:
+            collection = self._collection(resource)
+            return [collection.raw[i] for i in collection.ids if collection.meta[i].created >= floor]
 
     def __enter__(self) -> ShopifyServer:
         self.start()
@@ -335,13 +356,28 @@ class ShopifyServer(SourceServer):
             return event
 
     # -- HTTP ----------------------------------------------------------------------------------
+    def _control(self, request: Request) -> Response:
+        if request.path == "/_control/bulk_faults" and request.method == "POST":
+            spec = request.body or {}
+            self.bulk_faults.arm(**spec)
+            return Response(200, {"armed": spec})
+        if request.path == "/_control/bulk_faults" and request.method == "DELETE":
+            self.bulk_faults.clear()
+            return Response(200, {"cleared": True})
+        return super()._control(request)
+
     def authorize(self, request: Request) -> Response | None:
+        if self.bulk.is_download(request.path):
+            return None  # a signed URL: the signature is the authorization, as on a cloud bucket
         token = request.headers.get("x-shopify-access-token", "")
         if not token or not hmac.compare_digest(token.encode(), self.access_token.encode()):
             return Response(401, INVALID_TOKEN_BODY)
         return None
 
     def before_route(self, request: Request) -> Response | None:
+        # GraphQL is throttled by query cost, not by the REST bucket; a download is not an API call.
+        if request.path.endswith(GRAPHQL_PATH_SUFFIX) or self.bulk.is_download(request.path):
+            return None
         if self.bucket.try_add():
             return None
         return Response(429, THROTTLED_BODY, {"Retry-After": f"{self.retry_after:.1f}"})
@@ -353,6 +389,10 @@ class ShopifyServer(SourceServer):
         return response, truncate
 
     def route(self, request: Request) -> Response:
+        if self.bulk.is_download(request.path) and request.method == "GET":
+            return self.bulk.download(request)
+        if request.path == f"/admin/api/{API_VERSION}{GRAPHQL_PATH_SUFFIX}":
+            return self.bulk.graphql(request)
         if request.path == ACCESS_SCOPES_PATH and request.method == "GET":
             return Response(200, {"access_scopes": [{"handle": h} for h in sorted(self.scopes)]})
         match = _PATH.fullmatch(request.path)

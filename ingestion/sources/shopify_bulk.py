@@ -1,0 +1,439 @@
+"""First loads of Shopify through the GraphQL Admin API's bulk operations (issue 16).
+
+A first load (a resource with no incremental cursor yet) does not page the REST list 250 records at a
+time under the leaky bucket: it asks Shopify to export the whole connection (``bulkOperationRunQuery``),
+polls the operation by id with back-off until it ends, downloads the JSONL file from its ``url`` and
+turns every line back into the record the REST list would have sent, so the raw tables, their columns
+and their values are the REST path's exactly (staging does not know which path ran).
+
+The file has one line per node; the nodes of a nested connection (an order's line items, a refund's
+refund line items and transactions, a product's variants) are lines of their own that follow their
+parent and name it in ``__parentId``. Ids are global ids (``gid://shopify/Order/1``) and become the REST
+integers again; GraphQL field names are the REST names in camelCase (``QUERY_FIELDS`` lists them all:
+a field missing there would be missing from the raw tables, which ``test_shopify_bulk`` proves it is not).
+
+The incremental cursor is dlt's, as on the REST path: the records go through the same resource and
+its ``updated_at`` incremental, so the next run pages REST from the latest ``updated_at`` seen. A record
+changed while the operation ran may be exported in its old version or not at all; so, before the file
+is read, the records updated since the operation's ``createdAt`` are fetched from REST and replace
+theirs in the file: nothing changed during the export is missed, and nothing is loaded twice.
+
+Every failure is one ``UserError`` raised while extracting, so nothing reaches the warehouse (the
+all-or-nothing guarantee of every load): an operation FAILED, CANCELED or EXPIRED (with its
+``errorCode``; a ``partialDataUrl`` is never loaded, a part of a table is not a load), an operation
+still running after ``bulk_timeout_seconds`` (it is cancelled), a download URL that expired twice, a
+file that cannot be read back. An operation of the same app already running (``OPERATION_IN_PROGRESS``)
+is waited for, then the export is asked for again.
+
+Settings: ``SOURCES__SHOPIFY__BULK_FIRST_LOAD`` (default ``true``; ``false`` forces REST paging for first
+loads too) and ``SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS`` (default 3600).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import requests
+
+from ingestion.errors import UserError
+
+BULK_FIRST_LOAD_ENV = "SOURCES__SHOPIFY__BULK_FIRST_LOAD"
+BULK_TIMEOUT_ENV = "SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS"
+DEFAULT_TIMEOUT_SECONDS = 3600.0
+POLL_FIRST_SECONDS = 0.1  # the first poll; each next waits twice as long, up to POLL_MAX_SECONDS
+POLL_MAX_SECONDS = 10.0
+BATCH = 1000  # records per yielded list
+DOWNLOAD_CHUNK = 1 << 20
+DOWNLOAD_ATTEMPTS = 3
+TERMINAL_FAILURES = ("FAILED", "CANCELED", "EXPIRED")
+RUNNING = ("CREATED", "RUNNING", "CANCELING")
+
+# -- the fields exported: every field the REST path lands ------------------------------------------
+# A field is a name (a scalar), or (name, kind, fields) with kind "object" (flattened by dlt), "list" (an
+# inline list of objects: a child table) or "connection" (an inline list too, but exported as lines of
+# their own with __parentId).
+Field = str | tuple[str, str, tuple[Any, ...]]
+
+_ADDRESS = (
+    "first_name", "last_name", "company", "address1", "address2", "city", "province", "province_code",
+    "country", "country_code", "country_name", "zip", "phone", "name",
+)  # fmt: skip
+_CUSTOMER_ADDRESS = ("id", "customer_id", *_ADDRESS, "default")
+_CONSENT = ("state", "opt_in_level", "consent_updated_at", "consent_collected_from")
+_MONEY = ("amount", "currency_code")
+
+QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
+    "customers": (
+        "id", "email", "first_name", "last_name", "phone", "created_at", "updated_at", "state",
+        "verified_email", "currency", "tags", "note", "orders_count", "total_spent", "tax_exempt",
+        ("addresses", "list", _CUSTOMER_ADDRESS),
+        ("default_address", "object", _CUSTOMER_ADDRESS),
+        ("email_marketing_consent", "object", _CONSENT),
+        ("sms_marketing_consent", "object", _CONSENT),
+    ),
+    "orders": (
+        "id", "name", "order_number", "email", "phone", "created_at", "updated_at", "processed_at",
+        "cancelled_at", "currency", "presentment_currency", "financial_status",
+        "fulfillment_status", "total_line_items_price", "subtotal_price", "total_tax", "total_discounts",
+        "total_price",
+        ("total_shipping_price_set", "object", (("shop_money", "object", _MONEY),
+                                                ("presentment_money", "object", _MONEY))),
+        ("discount_codes", "list", ("code", "amount", "type")),
+        "buyer_accepts_marketing", "landing_site", "source_name",
+        ("customer", "object", ("id", "email", "first_name", "last_name", "phone", "state", "currency",
+                                "created_at")),
+        ("line_items", "connection", ("id", "product_id", "variant_id", "title", "variant_title", "sku",
+                                      "quantity", "price", "total_discount", "vendor", "product_type")),
+        ("shipping_address", "object", _ADDRESS),
+        ("billing_address", "object", _ADDRESS),
+        ("refunds", "list", (
+            "id", "created_at", "note",
+            ("refund_line_items", "connection", ("id", "line_item_id", "quantity", "subtotal")),
+            ("transactions", "connection", ("id", "amount", "currency", "kind", "status")),
+        )),
+    ),
+    "products": (
+        "id", "title", "handle", "product_type", "vendor", "status", "tags", "created_at", "updated_at",
+        ("variants", "connection", ("id", "product_id", "title", "sku", "price", "created_at", "updated_at")),
+    ),
+}  # fmt: skip
+
+
+@functools.cache
+def camel(name: str) -> str:
+    """``first_name`` -> ``firstName``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _selection(fields: tuple[Field, ...]) -> str:
+    parts = []
+    for item in fields:
+        if isinstance(item, str):
+            parts.append(camel(item))
+            continue
+        name, kind, inner = item
+        body = _selection(inner)
+        parts.append(f"{camel(name)} {{ edges {{ node {{ {body} }} }} }}" if kind == "connection" else
+                     f"{camel(name)} {{ {body} }}")  # fmt: skip
+    return " ".join(parts)
+
+
+def bulk_query(resource: str) -> str:
+    """The bulk query document exporting ``resource`` with every field of ``QUERY_FIELDS``."""
+    return f"{{ {camel(resource)} {{ edges {{ node {{ {_selection(QUERY_FIELDS[resource])} }} }} }} }}"
+
+
+def gid_number(value: Any) -> Any:
+    """``gid://shopify/Order/5200000001`` -> 5200000001 (the REST id)."""
+    if isinstance(value, str) and value.startswith("gid://"):
+        tail = value.rsplit("/", 1)[-1].split("?", 1)[0]
+        return int(tail) if tail.isdigit() else tail
+    return value
+
+
+class Reassembler:
+    """Turns JSONL lines back into REST records: a root line opens a record, its children's lines (which
+    follow it) are appended to the list they belong to, found by the ``__parentId`` of the line."""
+
+    def __init__(self, resource: str) -> None:
+        self.fields = QUERY_FIELDS[resource]
+        self.current: dict[str, Any] | None = None
+        # gid of every object of the current record that owns a connection -> (fields of the object, object)
+        self._owners: dict[str, tuple[tuple[Field, ...], dict[str, Any]]] = {}
+
+    def _rest(self, node: dict[str, Any], fields: tuple[Field, ...]) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        for item in fields:
+            if isinstance(item, str):
+                value = node.get(camel(item))
+                record[item] = gid_number(value) if item == "id" else value
+                continue
+            name, kind, inner = item
+            value = node.get(camel(name))
+            if kind == "connection":
+                record[name] = []
+            elif kind == "object":
+                record[name] = None if value is None else self._rest(value, inner)
+            else:
+                record[name] = None if value is None else [self._rest(v, inner) for v in value]
+        if any(not isinstance(i, str) and i[1] == "connection" for i in fields) and "id" in node:
+            self._owners[str(node["id"])] = (fields, record)
+        return record
+
+    def add(self, line: dict[str, Any]) -> dict[str, Any] | None:
+        """Take one line; returns the previous record when ``line`` opens the next one."""
+        parent = line.pop("__parentId", None)
+        if parent is None:
+            finished = self.current
+            self._owners = {}
+            self.current = self._rest(line, self.fields)
+            return finished
+        owner = self._owners.get(str(parent))
+        if owner is None:
+            raise ValueError(f"a line names the parent {parent}, which is not the record before it")
+        fields, record = owner
+        typename = _connection_for(fields, line)
+        if typename is None:
+            raise ValueError(f"a child line of {parent} matches none of its connections")
+        name, inner = typename
+        record[name].append(self._rest(line, inner))
+        return None
+
+    def finish(self) -> dict[str, Any] | None:
+        finished, self.current, self._owners = self.current, None, {}
+        return finished
+
+
+def _connection_for(fields: tuple[Field, ...], line: dict[str, Any]) -> tuple[str, tuple[Field, ...]] | None:
+    """Which connection of an owner a child line belongs to. Shopify writes no field name, only the node:
+    an owner with one connection owns it; otherwise the type in its global id tells (``gid://shopify/LineItem/..``)."""
+    connections = [(i[0], i[2]) for i in fields if not isinstance(i, str) and i[1] == "connection"]
+    if len(connections) == 1:
+        return connections[0]
+    type_name = str(line.get("id", "")).removeprefix("gid://shopify/").split("/", 1)[0]
+    for name, inner in connections:
+        if CONNECTION_TYPES.get(name) == type_name:
+            return name, inner
+    return None
+
+
+CONNECTION_TYPES = {
+    "line_items": "LineItem",
+    "refund_line_items": "RefundLineItem",
+    "transactions": "OrderTransaction",
+    "variants": "ProductVariant",
+}
+
+
+class BulkAccessDenied(UserError):
+    """The export failed with ACCESS_DENIED: the token lacks the resource's scope (as a REST 403 says)."""
+
+
+@dataclass
+class BulkSettings:
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    poll_first_seconds: float = POLL_FIRST_SECONDS
+    poll_max_seconds: float = POLL_MAX_SECONDS
+
+
+_STATUS_FIELDS = "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl"
+RUN_MUTATION = (
+    "mutation RunBulkQuery($query: String!) { bulkOperationRunQuery(query: $query) { "
+    f"bulkOperation {{ {_STATUS_FIELDS} }} userErrors {{ field message code }} }} }}"
+)
+NODE_QUERY = f"query BulkOperation($id: ID!) {{ node(id: $id) {{ ... on BulkOperation {{ {_STATUS_FIELDS} }} }} }}"
+CURRENT_QUERY = f"{{ currentBulkOperation {{ {_STATUS_FIELDS} }} }}"
+CANCEL_MUTATION = "mutation Cancel($id: ID!) { bulkOperationCancel(id: $id) { bulkOperation { id status } } }"
+
+
+def _progress(message: str) -> None:
+    print(f"shopify: {message}", file=sys.stderr, flush=True)
+
+
+class BulkExport:
+    """Run, wait for and download a resource's export. GraphQL calls carry the access token; the download
+    goes through ``download_session`` without it (the URL is signed, and may be another host's)."""
+
+    def __init__(
+        self,
+        graphql_url: str,
+        session: requests.Session,
+        access_token: str,
+        settings: BulkSettings,
+        timeout: float,
+        download_session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.graphql_url = graphql_url
+        self.session = session
+        self.headers = {"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"}
+        self.settings = settings
+        self.request_timeout = timeout
+        self.download_session = download_session or requests.Session()  # no token: the URL is signed
+        self.clock = clock
+        self.sleep = sleep
+
+    def call(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.session.post(
+            self.graphql_url,
+            data=orjson.dumps({"query": query, "variables": variables or {}}),
+            headers=self.headers,
+            timeout=self.request_timeout,
+        )
+        response.raise_for_status()  # 401/403/5xx: the loader's HTTP failure messages name them
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise UserError(f"shopify's GraphQL endpoint answered no JSON at {self.graphql_url}") from error
+        errors = body.get("errors")
+        if errors:
+            message = "; ".join(str(e.get("message", e)) for e in errors)[:300]
+            raise UserError(f"shopify's GraphQL endpoint refused a bulk export request: {message}")
+        return dict(body.get("data") or {})
+
+    def start(self, resource: str, deadline: float) -> dict[str, Any]:
+        """Run the bulk query; an operation of the app already running is waited for, then asked again."""
+        while True:
+            payload = self.call(RUN_MUTATION, {"query": bulk_query(resource)})["bulkOperationRunQuery"] or {}
+            errors = payload.get("userErrors") or []
+            if not errors:
+                return dict(payload["bulkOperation"])
+            if any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors):
+                if self.clock() >= deadline:
+                    raise UserError(
+                        f"another bulk operation of this app still ran after {self.settings.timeout_seconds:g}s, "
+                        f"so shopify would not export {resource}; nothing was committed"
+                    )
+                current = self.call(CURRENT_QUERY).get("currentBulkOperation") or {}
+                _progress(f"{resource}: bulk operation {current.get('id')} of this app is still running; waiting")
+                if current.get("id") and current.get("status") in RUNNING:
+                    self.wait(resource, dict(current), deadline, cancel=False)
+                else:  # it ended between the two calls
+                    self.sleep(self.settings.poll_first_seconds)
+                continue
+            messages = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+            raise UserError(f"shopify refused the bulk export of {resource}: {messages}")
+
+    def poll(self, operation_id: str) -> dict[str, Any]:
+        node = self.call(NODE_QUERY, {"id": operation_id}).get("node")
+        if not node:
+            raise UserError(f"shopify does not know bulk operation {operation_id}")
+        return dict(node)
+
+    def wait(self, resource: str, operation: dict[str, Any], deadline: float, cancel: bool = True) -> dict[str, Any]:
+        """Poll until the operation leaves CREATED/RUNNING, doubling the pause; cancel it at the deadline."""
+        pause = self.settings.poll_first_seconds
+        while operation.get("status") in RUNNING:
+            if self.clock() >= deadline:
+                if cancel:
+                    self.call(CANCEL_MUTATION, {"id": operation["id"]})
+                raise UserError(
+                    f"shopify's bulk export of {resource} was still {operation.get('status')} after "
+                    f"{self.settings.timeout_seconds:g}s (operation {operation['id']}"
+                    f"{', cancelled' if cancel else ''}); nothing was committed. Raise {BULK_TIMEOUT_ENV} or "
+                    f"set {BULK_FIRST_LOAD_ENV}=false to page REST"
+                )
+            self.sleep(min(pause, max(0.0, deadline - self.clock())))
+            pause = min(pause * 2, self.settings.poll_max_seconds)
+            operation = self.poll(str(operation["id"]))
+        return operation
+
+    def download(self, resource: str, operation: dict[str, Any], folder: Path) -> Path:
+        """The operation's file on disk. A refused URL (expired: 400/403/410) is asked for again once; a
+        download cut short starts again, up to ``DOWNLOAD_ATTEMPTS`` times."""
+        path = folder / f"{resource}.jsonl"
+        refreshed, cuts = False, 0
+        while True:
+            url = operation.get("url")
+            if not url:
+                raise UserError(f"shopify's bulk export of {resource} has no file any more; nothing was committed")
+            try:
+                with self.download_session.get(str(url), stream=True, timeout=self.request_timeout) as response:
+                    status = response.status_code
+                    if status in (400, 403, 410) and not refreshed:
+                        _progress(f"{resource}: the download URL was refused (HTTP {status}); asking for a fresh one")
+                        operation, refreshed = self.poll(str(operation["id"])), True
+                        continue
+                    if status != 200:
+                        why = "a fresh URL was refused too" if refreshed else "after retries"
+                        raise UserError(
+                            f"shopify's bulk export file for {resource} could not be downloaded (HTTP {status}, "
+                            f"{why}); nothing was committed"
+                        )
+                    with path.open("wb") as out:
+                        for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                            out.write(chunk)
+                    return path
+            except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as error:
+                cuts += 1
+                if cuts >= DOWNLOAD_ATTEMPTS:
+                    raise UserError(
+                        f"shopify's bulk export file for {resource} kept being cut short ({type(error).__name__}, "
+                        f"{cuts} attempts); nothing was committed"
+                    ) from error
+                _progress(f"{resource}: the download was cut short; starting it again")
+
+
+def export(
+    resource: str,
+    bulk: BulkExport,
+    changed_since: Callable[[str], dict[int, dict[str, Any]]],
+) -> Iterator[list[dict[str, Any]]]:
+    """All records of ``resource`` in REST form, in lists of ``BATCH``: the bulk file's, with those changed
+    since the operation started replaced by their REST version (``changed_since(createdAt)``)."""
+    started = bulk.clock()
+    deadline = started + bulk.settings.timeout_seconds
+    operation = bulk.start(resource, deadline)
+    _progress(f"{resource}: bulk operation {operation['id']} started")
+    operation = bulk.wait(resource, operation, deadline)
+    status = operation.get("status")
+    if status != "COMPLETED":
+        partial = " (a partial file exists; it is not loaded)" if operation.get("partialDataUrl") else ""
+        denied = status == "FAILED" and operation.get("errorCode") == "ACCESS_DENIED"
+        raise (BulkAccessDenied if denied else UserError)(
+            f"shopify's bulk export of {resource} ended {status} with error {operation.get('errorCode') or 'none'}"
+            f"{partial} (operation {operation['id']}); nothing was committed. Retry later, or set "
+            f"{BULK_FIRST_LOAD_ENV}=false to page REST"
+        )
+    changed = changed_since(_whole_second(str(operation["createdAt"])))
+    batch: list[dict[str, Any]] = []
+    count = 0
+    if operation.get("url"):  # null: the shop has no such records
+        with tempfile.TemporaryDirectory(prefix="shopify-bulk-") as folder:
+            path = bulk.download(resource, operation, Path(folder))
+            for record in read_file(resource, path):
+                count += 1
+                if record.get("id") in changed:
+                    continue
+                batch.append(record)
+                if len(batch) >= BATCH:
+                    yield batch
+                    batch = []
+    batch.extend(changed.values())
+    if batch:
+        yield batch
+    _progress(
+        f"{resource}: bulk export of {count:,} records in {bulk.clock() - started:.1f}s, "
+        f"{len(changed):,} changed meanwhile taken from REST"
+    )
+
+
+def _whole_second(timestamp: str) -> str:
+    """``createdAt`` floored to its second: ``updated_at`` has whole seconds, so a record written in the
+    same second as the operation started must still count as changed since then."""
+    try:
+        return datetime.fromisoformat(timestamp).replace(microsecond=0).isoformat()
+    except ValueError as error:
+        raise UserError(f"shopify's bulk operation has an unreadable createdAt {timestamp!r}") from error
+
+
+def read_file(resource: str, path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a bulk export file, one at a time."""
+    reassembler = Reassembler(resource)
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                finished = reassembler.add(orjson.loads(raw))
+            except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
+                raise UserError(
+                    f"shopify's bulk export file for {resource} is unreadable at line {number}: {error}; "
+                    "nothing was committed"
+                ) from error
+            if finished is not None:
+                yield finished
+    last = reassembler.finish()
+    if last is not None:
+        yield last
