@@ -4,7 +4,8 @@ Both sides start from the staged source records of a built warehouse and are sco
 pairwise precision / recall / F1 against the generator's truth (ingestion.evaluate.score).
 
 * ours:   `dbt run` of models/intermediate/identity + models/marts/customers (from the staging views
-          to customer_identities; wall time includes dbt's own start-up and parse).
+          to customer_identities; wall time includes dbt's own start-up and parse, and is also printed
+          from the end of the parse on).
 * Splink: Splink (DuckDB backend) on intermediate.int_identity__source_records, the same one row per
           source record, with a comparable configuration: the same blocking keys, the same compared
           fields (names with term frequencies, date of birth, email, phone, postal code, street, city),
@@ -22,6 +23,9 @@ Person-records profiles (`customer360 generate --profile person-records|mixed`, 
 `customer360 load csv_contacts`): pass `--profile person-records|mixed` (Splink's configuration for
 such data) and, since staging reads every source, `--empty-sources-from DEMO_WAREHOUSE` once to create
 empty raw tables for the sources that were never loaded; then `customer360 build`.
+
+Both sides print wall and CPU seconds (the process's, so DuckDB's threads count). The machine may be
+shared: run the two back to back (as here) and compare CPU seconds when the load moves.
 
 Options: --skip-ours (score the existing customer_identities without rebuilding), --threshold P.
 """
