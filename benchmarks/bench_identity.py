@@ -4,7 +4,8 @@ Both sides start from the staged source records of a built warehouse and are sco
 pairwise precision / recall / F1 against the generator's truth (ingestion.evaluate.score).
 
 * ours:   `dbt run` of models/intermediate/identity + models/marts/customers (from the staging views
-          to customer_identities; wall time includes dbt's own start-up and parse).
+          to customer_identities; wall time includes dbt's own start-up and parse, and is also printed
+          from the end of the parse on).
 * Splink: Splink (DuckDB backend) on intermediate.int_identity__source_records, the same one row per
           source record, with a comparable configuration: the same blocking keys, the same compared
           fields (names with term frequencies, date of birth, email, phone, postal code, street, city),
@@ -22,6 +23,9 @@ Person-records profiles (`customer360 generate --profile person-records|mixed`, 
 `customer360 load csv_contacts`): pass `--profile person-records|mixed` (Splink's configuration for
 such data) and, since staging reads every source, `--empty-sources-from DEMO_WAREHOUSE` once to create
 empty raw tables for the sources that were never loaded; then `customer360 build`.
+
+Both sides print wall and CPU seconds (the process's, so DuckDB's threads count). The machine may be
+shared: run the two back to back (as here) and compare CPU seconds when the load moves.
 
 Options: --skip-ours (score the existing customer_identities without rebuilding), --threshold P.
 """
@@ -85,6 +89,10 @@ class Result:
     name: str
     scores: Scores
     seconds: float
+    cpu_seconds: float = 0.0
+    # ours: the same, from the end of dbt's parse (models and the project's hooks only)
+    run_seconds: float = 0.0
+    run_cpu_seconds: float = 0.0
 
 
 def _truth_relation(truth: Path) -> str:
@@ -92,33 +100,47 @@ def _truth_relation(truth: Path) -> str:
 
 
 def run_ours(warehouse: Path, truth: Path, skip_build: bool) -> Result:
-    seconds = 0.0
+    seconds = cpu_seconds = run_wall = run_cpu = 0.0
     if not skip_build:
         from dbt.cli.main import dbtRunner
 
         root = str(Settings.from_environment().dbt_project())
-        started = time.perf_counter()
+        parsed: list[tuple[float, float]] = []  # (wall, CPU) when dbt has parsed and starts the run
+
+        def on_event(event: Any) -> None:
+            if event.info.name == "ConcurrencyLine" and not parsed:
+                parsed.append((time.perf_counter(), time.process_time()))
+
+        started, cpu_started = time.perf_counter(), time.process_time()
         selection = ["--select", "path:models/intermediate/identity", "path:models/marts/customers"]
-        result = dbtRunner().invoke(["run", *selection, "--project-dir", root, "--profiles-dir", root])
-        seconds = time.perf_counter() - started
+        result = dbtRunner(callbacks=[on_event]).invoke(
+            ["run", *selection, "--project-dir", root, "--profiles-dir", root]
+        )
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        ended, cpu_ended = time.perf_counter(), time.process_time()
+        run_wall, run_cpu = (ended - parsed[0][0], cpu_ended - parsed[0][1]) if parsed else (seconds, cpu_seconds)
         if not result.success:
             raise SystemExit(f"dbt run failed: {result.exception or result.result}")
         # dbt's own figures: executing the models, without its start-up and project parsing; and the
         # matching alone, without the preparation both sides share (Splink reads its output).
         timings = {r.node.name: r.execution_time for r in result.result.results}
-        matching = sum(t for name, t in timings.items() if name not in SHARED_PREPARATION)
+        # dbt's results also list the project's on-run-start/-end hooks
+        models = {r.node.name: r.execution_time for r in result.result.results if r.node.resource_type == "model"}
+        matching = sum(t for name, t in models.items() if name not in SHARED_PREPARATION)
         print(
-            f"ours: dbt run {seconds:.1f}s wall (timed: dbt's start-up and parse, then the {len(timings)} models of "
-            f"models/intermediate/identity and models/marts/customers, no tests); executing the models "
-            f"{result.result.elapsed_time:.1f}s; preparing the records both sides use "
-            f"{sum(timings[n] for n in SHARED_PREPARATION):.1f}s; matching, clustering, ids and golden record "
+            f"ours: dbt run {seconds:.1f}s wall, {cpu_seconds:.1f}s CPU (timed: dbt's start-up and parse, then the "
+            f"{len(models)} models of models/intermediate/identity and models/marts/customers and the project's "
+            f"hooks, no tests); after parsing {run_wall:.1f}s wall, {run_cpu:.1f}s CPU, of which the project's "
+            f"on-run hooks {sum(timings.values()) - sum(models.values()):.1f}s; preparing the records both sides "
+            f"use {sum(models[n] for n in SHARED_PREPARATION):.1f}s; matching, clustering, ids and golden record "
             f"{matching:.1f}s (model times summed)"
         )
-        slowest = sorted(timings.items(), key=lambda item: -item[1])[:6]
+        slowest = sorted(models.items(), key=lambda item: -item[1])[:6]
         print("ours, slowest models: " + ", ".join(f"{name} {t:.1f}s" for name, t in slowest))
     con = connect_warehouse(warehouse)
     try:
-        return Result("ours (dbt)", _scores(con, truth, "marts.customer_identities", f"({LINKABLE_RECORDS})"), seconds)
+        scores = _scores(con, truth, "marts.customer_identities", f"({LINKABLE_RECORDS})")
+        return Result("ours (dbt)", scores, seconds, cpu_seconds, run_wall, run_cpu)
     finally:
         con.close()
 
@@ -152,7 +174,7 @@ def run_splink(
     from splink import DuckDBAPI
 
     logging.getLogger("splink").setLevel(logging.WARNING)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     warehouse = connect_warehouse(warehouse_path)
     try:
         table = warehouse.sql(
@@ -189,7 +211,7 @@ def run_splink(
     label = "Splink, one location" if one_location else "Splink"
     predictions = linker.inference.predict(threshold_match_probability=0.5)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if model_out is not None:
         linker.misc.save_model_to_json(str(model_out), overwrite=True)
 
@@ -209,8 +231,8 @@ def run_splink(
             """
         ).fetchall()
         name = f"{label} @ {cut}" + (" (timed)" if cut == threshold else "")
-        timed = seconds if cut == threshold else 0.0
-        results.append(Result(name, _scores(con, truth, "splink_clusters", "linkable"), timed))
+        timed = (seconds, cpu_seconds) if cut == threshold else (0.0, 0.0)
+        results.append(Result(name, _scores(con, truth, "splink_clusters", "linkable"), *timed))
 
         if not groups:
             continue
@@ -447,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a warehouse with every source loaded: empty raw tables like its are created for absent sources",
     )
     args = parser.parse_args(argv)
+    # As the customer360 command does (ingestion/cli.py): dlt (which the project's dbt plugin asks for the
+    # erasure salt) would otherwise import Airflow, when installed, to look for secrets there (~5-10 s).
+    os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
     settings = Settings.from_environment()
     warehouse = settings.duckdb_path
     if args.empty_sources_from is not None:
@@ -460,14 +485,20 @@ def main(argv: list[str] | None = None) -> int:
             # Also Splink with street, postal code, city and region as one comparison, as ours.
             results.extend(run_splink(warehouse, truth, args.threshold, None, args.profile, one_location=True))
     print(f"records: {results[0].scores.records_scored:,}  true persons: {results[0].scores.true_persons:,}")
-    print(f"{'method':<32} {'precision':>9} {'recall':>8} {'f1':>8} {'recall*':>8} {'customers':>10} {'seconds':>8}")
+    print(
+        f"{'method':<32} {'precision':>9} {'recall':>8} {'f1':>8} {'recall*':>8} {'customers':>10} {'seconds':>8} "
+        f"{'cpu s':>7}"
+    )
     for result in results:
         s = result.scores
         seconds = f"{result.seconds:8.1f}" if result.seconds else f"{'-':>8}"
+        cpu = f"{result.cpu_seconds:7.1f}" if result.seconds else f"{'-':>7}"
         print(
             f"{result.name:<32} {s.precision:9.4f} {s.recall:8.4f} {s.f1:8.4f} {s.recall_linkable or 0:8.4f} "
-            f"{s.customers:10,} {seconds}"
+            f"{s.customers:10,} {seconds} {cpu}"
         )
+        if result.run_seconds:
+            print(f"{'  ... after dbt parsed':<76} {result.run_seconds:8.1f} {result.run_cpu_seconds:7.1f}")
     print("recall* = recall over pairs of records that carry at least one identifying value")
     return 0
 

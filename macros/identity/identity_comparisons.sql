@@ -28,20 +28,6 @@
 {%- endmacro %}
 
 
-{% macro identity_names_swapped(l, r) -%}
-    {#-
-        First and last name written the other way round (each side's first name ~ the other's last
-        name). Such a pair's first_name level is 'swapped', which stands for both names (its u is the
-        chance that two people's names agree crosswise), and its last_name level is 'null'.
-    -#}
-    (
-        {{ l }}.first_name_key <> {{ l }}.last_name_key
-        and jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.last_name_key) >= {{ var('identity_name_similarity_high') }}
-        and jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.first_name_key) >= {{ var('identity_name_similarity_high') }}
-    )
-{%- endmacro %}
-
-
 {% macro identity_date_of_birth_level(l, r) -%}
     case
         when {{ l }}.date_of_birth is null or {{ r }}.date_of_birth is null then 'null'
@@ -76,41 +62,40 @@
 {%- endmacro %}
 
 
-{% macro identity_comparison_levels(l, r) -%}
+{% macro identity_comparison_features(l, r) -%}
+    {#-
+        Step one of comparing a pair (a select-list over the two records `l` and `r`): each fact the
+        levels need, computed once per pair, and each similarity only where a cheaper test leaves the
+        level open. Step two, identity_comparison_levels(), turns these columns into levels.
+    -#}
+    {{ l }}.first_name_key is not null and {{ r }}.first_name_key is not null as has_first_names,
+    coalesce({{ l }}.first_name_key = {{ r }}.first_name_key, false) as is_same_first_name,
+    coalesce({{ l }}.given_name_canonical = {{ r }}.given_name_canonical, false) as is_same_given_name,
+    {{ l }}.last_name_key is not null and {{ r }}.last_name_key is not null as has_last_names,
+    coalesce({{ l }}.last_name_key = {{ r }}.last_name_key, false) as is_same_last_name,
+    -- First and last name written the other way round (each side's first name ~ the other's last
+    -- name), tested only where the first names neither agree nor are nicknames of each other.
     case
-        when {{ l }}.first_name_key is null or {{ r }}.first_name_key is null then 'null'
-        -- At one home a shared first name is rarer among different people than anywhere (household
-        -- members are named apart): its u is counted among different people at one home (see last name).
-        when {{ l }}.first_name_key = {{ r }}.first_name_key and {{ identity_same_home(l, r) }} then 'exact_at_home'
-        when {{ l }}.first_name_key = {{ r }}.first_name_key then 'exact'
-        -- bill / william (seed nicknames)
-        when {{ l }}.given_name_canonical = {{ r }}.given_name_canonical then 'nickname'
-        when {{ l }}.last_name_key is not null and {{ r }}.last_name_key is not null
-            and {{ identity_names_swapped(l, r) }} then 'swapped'
-        -- the lower band first: most pairs fall below it, after one similarity
-        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key)
-            < {{ var('identity_name_similarity_low') }} then 'different'
-        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key)
-            >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
-        else 'fuzzy_low'
-    end as first_name_level,
+        when {{ l }}.first_name_key is null or {{ r }}.first_name_key is null
+            or {{ l }}.last_name_key is null or {{ r }}.last_name_key is null
+            or {{ l }}.first_name_key = {{ r }}.first_name_key
+            or {{ l }}.given_name_canonical = {{ r }}.given_name_canonical
+            or {{ l }}.first_name_key = {{ l }}.last_name_key then false
+        when jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.last_name_key)
+            < {{ var('identity_name_similarity_high') }} then false
+        else jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.first_name_key)
+            >= {{ var('identity_name_similarity_high') }}
+    end as is_names_swapped,
     case
-        when {{ l }}.last_name_key is null or {{ r }}.last_name_key is null then 'null'
-        -- Households share a home and usually a surname: at the same home, a shared surname is an
-        -- exact agreement whose u is the chance that two *different people at one home* share it
-        -- (counted in int_identity__u_probabilities); m is the exact level's.
-        when {{ l }}.last_name_key = {{ r }}.last_name_key and {{ identity_same_home(l, r) }} then 'exact_at_home'
-        when {{ l }}.last_name_key = {{ r }}.last_name_key then 'exact'
-        -- first and last name swapped: the first_name comparison's 'swapped' level weighs both names
-        when {{ l }}.first_name_key is not null and {{ r }}.first_name_key is not null
-            and {{ identity_names_swapped(l, r) }} then 'null'
-        -- the lower band first: most pairs fall below it, after one similarity
-        when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
-            < {{ var('identity_name_similarity_low') }} then 'different'
-        when jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
-            >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
-        else 'fuzzy_low'
-    end as last_name_level,
+        when {{ l }}.first_name_key <> {{ r }}.first_name_key
+            and not coalesce({{ l }}.given_name_canonical = {{ r }}.given_name_canonical, false)
+            then jaro_winkler_similarity({{ l }}.first_name_key, {{ r }}.first_name_key)
+    end as first_name_similarity,
+    case
+        when {{ l }}.last_name_key <> {{ r }}.last_name_key
+            then jaro_winkler_similarity({{ l }}.last_name_key, {{ r }}.last_name_key)
+    end as last_name_similarity,
+    {{ identity_same_home(l, r) }} as is_same_home,
     {{ identity_date_of_birth_level(l, r) }} as date_of_birth_level,
     case
         -- A role address (info@, sales@ ...) says nothing about which person it is.
@@ -128,26 +113,70 @@
             = regexp_extract({{ r }}.email_local_part, '[0-9]{3,}') then 'same_number'
         else 'different'
     end as email_level,
+    {{ l }}.phone_e164 is not null and {{ r }}.phone_e164 is not null as has_phones,
+    coalesce({{ l }}.phone_e164 = {{ r }}.phone_e164, false) as is_same_phone,
+    coalesce({{ l }}.address_key, {{ l }}.postal_code, {{ l }}.city_key, {{ l }}.region_code) is not null
+    and coalesce({{ r }}.address_key, {{ r }}.postal_code, {{ r }}.city_key, {{ r }}.region_code) is not null
+        as has_locations,
+    coalesce({{ l }}.address_key = {{ r }}.address_key, false) as is_same_address_key,
+    coalesce({{ l }}.postal_code = {{ r }}.postal_code, false) as is_same_postal_code,
+    coalesce({{ l }}.city_key = {{ r }}.city_key, false) as is_same_city,
+    coalesce({{ l }}.region_code = {{ r }}.region_code, false) as is_same_region
+{%- endmacro %}
+
+
+{% macro identity_comparison_levels() -%}
+    {#-
+        Step two: the select-list of levels (`<comparison>_level`) over the columns of
+        identity_comparison_features, most similar level first.
+    -#}
     case
-        when {{ l }}.phone_e164 is null or {{ r }}.phone_e164 is null then 'null'
+        when not has_first_names then 'null'
+        -- At one home a shared first name is rarer among different people than anywhere (household
+        -- members are named apart): its u is counted among different people at one home (see last name).
+        when is_same_first_name and is_same_home then 'exact_at_home'
+        when is_same_first_name then 'exact'
+        -- bill / william (seed nicknames)
+        when is_same_given_name then 'nickname'
+        -- a swap is one level that stands for both names: the last name then compares as unknown
+        when is_names_swapped then 'swapped'
+        when first_name_similarity < {{ var('identity_name_similarity_low') }} then 'different'
+        when first_name_similarity >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
+        else 'fuzzy_low'
+    end as first_name_level,
+    case
+        when not has_last_names then 'null'
+        -- Households share a home and usually a surname: at the same home, a shared surname is an
+        -- exact agreement whose u is the chance that two *different people at one home* share it
+        -- (counted in int_identity__u_probabilities); m is the exact level's.
+        when is_same_last_name and is_same_home then 'exact_at_home'
+        when is_same_last_name then 'exact'
+        -- first and last name swapped: the first_name comparison's 'swapped' level weighs both names
+        when is_names_swapped then 'null'
+        when last_name_similarity < {{ var('identity_name_similarity_low') }} then 'different'
+        when last_name_similarity >= {{ var('identity_name_similarity_high') }} then 'fuzzy_high'
+        else 'fuzzy_low'
+    end as last_name_level,
+    date_of_birth_level,
+    email_level,
+    case
+        when not has_phones then 'null'
         -- ... and often a landline (same treatment as the surname)
-        when {{ l }}.phone_e164 = {{ r }}.phone_e164 and {{ identity_same_home(l, r) }} then 'exact_at_home'
-        when {{ l }}.phone_e164 = {{ r }}.phone_e164 then 'exact'
+        when is_same_phone and is_same_home then 'exact_at_home'
+        when is_same_phone then 'exact'
         else 'different'
     end as phone_level,
     -- Street, postal code, city and region are one comparison, at the most specific level both sides
     -- allow: counted separately they would weigh the same fact (same home) several times. A street line
     -- only counts inside the same postal code or city: the same "12 Main St" exists in many towns.
     case
-        when coalesce({{ l }}.address_key, {{ l }}.postal_code, {{ l }}.city_key, {{ l }}.region_code) is null
-            or coalesce({{ r }}.address_key, {{ r }}.postal_code, {{ r }}.city_key, {{ r }}.region_code) is null
-            then 'null'
-        when {{ l }}.address_key = {{ r }}.address_key and {{ identity_same_home(l, r) }} then 'address_exact'
+        when not has_locations then 'null'
+        when is_same_address_key and is_same_home then 'address_exact'
         -- a slip in the street name, same house number
-        when {{ identity_same_home(l, r) }} then 'address_fuzzy'
-        when {{ l }}.postal_code = {{ r }}.postal_code then 'postal_code'
-        when {{ l }}.city_key = {{ r }}.city_key then 'city'
-        when {{ l }}.region_code = {{ r }}.region_code then 'region'
+        when is_same_home then 'address_fuzzy'
+        when is_same_postal_code then 'postal_code'
+        when is_same_city then 'city'
+        when is_same_region then 'region'
         else 'different'
     end as location_level
 {%- endmacro %}

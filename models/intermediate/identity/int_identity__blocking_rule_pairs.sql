@@ -1,10 +1,3 @@
-{#
-    What blocking costs and finds, per rule of var identity_blocking_rules: how many records get a key,
-    how many blocks were skipped as too large (var identity_max_block_size) and how many records they
-    held, how many pairs the rule proposed (after leaving out pairs already in one strong cluster) and
-    how many of them no earlier rule had proposed. The sum of pairs_first is the number of pairs scored.
-#}
-
 {%- set rules = var('identity_blocking_rules') %}
 
 with
@@ -62,31 +55,42 @@ block_stats as (
     group by blocking_rule, rule_order
 ),
 
-proposed as (
+mask_counts as (
+    -- each rule is one bit of rule_mask; the first rule is the lowest bit set
     select
-        unnest(string_split(blocking_rules, ',')) as blocking_rule,
-        blocking_rule as first_rule
+        {%- for rule_name in rules.keys() %}
+            {%- set bit = 2 ** (loop.index - 1) %}
+            count(*) filter (where rule_mask & {{ bit }} <> 0) as proposed_{{ loop.index }},
+            count(*) filter (where rule_mask & {{ 2 * bit - 1 }} = {{ bit }}) as first_{{ loop.index }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from candidate_pairs
 ),
 
 pair_counts as (
+    {%- for rule_name in rules.keys() %}
+        select
+            '{{ rule_name }}' as blocking_rule,
+            proposed_{{ loop.index }} as pairs_proposed,
+            first_{{ loop.index }} as pairs_first
+        from mask_counts
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+final as (
     select
-        blocking_rule,
-        count(*) as pairs_proposed,
-        count(*) filter (where blocking_rule = first_rule) as pairs_first
-    from proposed
-    group by blocking_rule
+        rules.blocking_rule,
+        rules.rule_order,
+        coalesce(records_keyed.records_keyed, 0) as records_keyed,
+        coalesce(block_stats.blocks_skipped, 0) as blocks_skipped,
+        coalesce(block_stats.records_in_skipped_blocks, 0) as records_in_skipped_blocks,
+        coalesce(pair_counts.pairs_proposed, 0) as pairs_proposed,
+        coalesce(pair_counts.pairs_first, 0) as pairs_first
+    from rules
+    left join records_keyed on rules.blocking_rule = records_keyed.blocking_rule
+    left join block_stats on rules.blocking_rule = block_stats.blocking_rule
+    left join pair_counts on rules.blocking_rule = pair_counts.blocking_rule
 )
 
-select
-    rules.blocking_rule,
-    rules.rule_order,
-    coalesce(records_keyed.records_keyed, 0) as records_keyed,
-    coalesce(block_stats.blocks_skipped, 0) as blocks_skipped,
-    coalesce(block_stats.records_in_skipped_blocks, 0) as records_in_skipped_blocks,
-    coalesce(pair_counts.pairs_proposed, 0) as pairs_proposed,
-    coalesce(pair_counts.pairs_first, 0) as pairs_first
-from rules
-left join records_keyed on rules.blocking_rule = records_keyed.blocking_rule
-left join block_stats on rules.blocking_rule = block_stats.blocking_rule
-left join pair_counts on rules.blocking_rule = pair_counts.blocking_rule
+select * from final

@@ -1,23 +1,3 @@
-{#
-    Fellegi-Sunter scoring of the candidate pairs (records in different strong clusters).
-
-    For each comparison the pair falls into a level (macro identity_comparison_levels); the level's
-    weight is log2(m / u) from int_identity__match_weights, learnt from this warehouse's records. An
-    exact first or last name uses the value's own frequency as u (int_identity__term_frequencies), so
-    common values count less. match_weight = the learnt prior's log-odds + the comparison weights, and
-    match_probability = 2^w / (1 + 2^w). A missing value weighs 0; every disagreement weighs what the
-    data says it is worth (a one-digit date slip little, a different date of birth a lot).
-
-    Decision (thresholds are vars in dbt_project.yml):
-      accept  match_probability >= identity_match_threshold and no veto
-      review  identity_review_threshold <= match_probability < identity_match_threshold, or a vetoed
-              pair that would otherwise be accepted (int_identity__review_pairs lists them)
-      reject  the rest
-    Vetoes are kept for exclusive evidence only: two records of one source system listed in var
-    identity_exclusive_email_sources (a system that never holds one person under two addresses) with
-    different personal emails.
-#}
-
 {%- set comparisons = identity_comparison_names() %}
 {%- set tf_columns = identity_term_frequency_columns() %}
 
@@ -27,12 +7,73 @@ records as (
     select * from {{ ref('int_identity__source_records') }}
 ),
 
+estimates as (
+    select * from {{ ref('int_identity__match_weight_estimates') }}
+),
+
+parameters as (
+    -- the m/u in force (var identity_match_weights_source): learnt at build time, or the seed's fixed
+    -- values with the learnt prior (the seed has none)
+    {% if var('identity_match_weights_source') == 'estimated' -%}
+        select
+            comparison,
+            level,
+            m_probability,
+            u_probability
+        from estimates
+    {%- elif var('identity_match_weights_source') == 'seed' -%}
+        select
+            comparison,
+            level,
+            m_probability,
+            u_probability
+        from {{ ref('identity_match_weights') }}
+        union all
+        select
+            comparison,
+            level,
+            m_probability,
+            u_probability
+        from estimates
+        where comparison = 'prior'
+    {%- else -%}
+        {{ exceptions.raise_compiler_error(
+            "var identity_match_weights_source must be 'estimated' or 'seed', got "
+            ~ var('identity_match_weights_source')) }}
+    {%- endif %}
+),
+
 weights as (
-    select * from {{ ref('int_identity__match_weights') }}
+    -- each level's Fellegi-Sunter weight log2(m / u); a missing value ('null') weighs 0
+    select
+        comparison,
+        level,
+        m_probability,
+        case when level = 'null' then 0.0 else log2(m_probability / u_probability) end as match_weight
+    from parameters
+),
+
+term_counts as (
+    -- how common each first and last name is among source records
+    {%- for comparison, column in tf_columns.items() %}
+        select
+            '{{ comparison }}' as comparison,
+            {{ column }} as value,
+            count(*) as records
+        from records
+        where {{ column }} is not null
+        group by {{ column }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 term_frequencies as (
-    select * from {{ ref('int_identity__term_frequencies') }}
+    -- u of an exact agreement on the value: records with it / records with any value
+    select
+        comparison,
+        value,
+        records / sum(records) over (partition by comparison) as term_frequency
+    from term_counts
 ),
 
 match_prior as (
@@ -41,7 +82,7 @@ match_prior as (
     where comparison = 'prior' and level = 'match'
 ),
 
-compared as (
+features as (
     select
         pairs.record_id_a,
         pairs.record_id_b,
@@ -58,10 +99,26 @@ compared as (
         )
         and a.email_match_key <> b.email_match_key
         and not a.is_role_email and not b.is_role_email as is_exclusive_email_conflict,
-        {{ identity_comparison_levels('a', 'b') }}
+        {{ identity_comparison_features('a', 'b') }}
     from {{ ref('int_identity__candidate_pairs') }} as pairs
     inner join records as a on pairs.record_id_a = a.record_id
     inner join records as b on pairs.record_id_b = b.record_id
+),
+
+compared as (
+    select
+        record_id_a,
+        record_id_b,
+        record_key_a,
+        record_key_b,
+        blocking_rule,
+        blocking_rules,
+        {%- for comparison in tf_columns %}
+            {{ comparison }}_value,
+        {%- endfor %}
+        is_exclusive_email_conflict,
+        {{ identity_comparison_levels() }}
+    from features
 ),
 
 weighed as (
@@ -111,26 +168,30 @@ judged as (
         1.0 / (1.0 + pow(2.0, -match_weight)) as match_probability,
         case when coalesce(is_exclusive_email_conflict, false) then 'exclusive_email_conflict' end as veto_reason
     from scored
+),
+
+final as (
+    select
+        record_id_a,
+        record_id_b,
+        record_key_a,
+        record_key_b,
+        blocking_rule,
+        blocking_rules,
+        {%- for comparison in comparisons %}
+            {{ comparison }}_level,
+            round({{ comparison }}_weight, 3) as {{ comparison }}_weight,
+        {%- endfor %}
+        round(prior_weight, 3) as prior_weight,
+        match_weight,
+        match_probability,
+        veto_reason,
+        case
+            when match_probability >= {{ var('identity_match_threshold') }} and veto_reason is null then 'accept'
+            when match_probability >= {{ var('identity_review_threshold') }} then 'review'
+            else 'reject'
+        end as decision
+    from judged
 )
 
-select
-    record_id_a,
-    record_id_b,
-    record_key_a,
-    record_key_b,
-    blocking_rule,
-    blocking_rules,
-    {%- for comparison in comparisons %}
-        {{ comparison }}_level,
-        round({{ comparison }}_weight, 3) as {{ comparison }}_weight,
-    {%- endfor %}
-    round(prior_weight, 3) as prior_weight,
-    match_weight,
-    match_probability,
-    veto_reason,
-    case
-        when match_probability >= {{ var('identity_match_threshold') }} and veto_reason is null then 'accept'
-        when match_probability >= {{ var('identity_review_threshold') }} then 'review'
-        else 'reject'
-    end as decision
-from judged
+select * from final

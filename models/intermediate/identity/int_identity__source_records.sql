@@ -1,13 +1,3 @@
-{#
-    One row per source record (HubSpot contact, Shopify account, guest order, Segment device or
-    user, CSV contact), with the attribute values the matcher compares.
-
-    Values are taken as blocks from one observation each, so a record never pairs the street of one
-    row with the postal code of another: the name from the latest observation that has one, the
-    address likewise, and so on. The record's own profile row wins over its orders / events
-    (observation_kind 'profile' first), then the most recent.
-#}
-
 with
 
 observations as (
@@ -61,41 +51,53 @@ records as (
         count(*) as observations
     from observations
     group by record_key
+),
+
+addressed as (
+    -- the street line's match key, computed once (the house number is read from it)
+    select
+        *,
+        {{ identity_address_key('address.address_line1') }} as address_key
+    from records
+),
+
+final as (
+    select
+        -- A compact integer id for joins and label propagation; internal to one build (customer ids, not
+        -- this, are what stays stable).
+        row_number() over (order by addressed.record_key) as record_id,
+        addressed.record_key,
+        addressed.source_system,
+        addressed.source_record_id,
+        addressed.email,
+        addressed.email_match_key,
+        coalesce(is_role_email, false) as is_role_email,
+        split_part(addressed.email_match_key, '@', 1) as email_local_part,
+        addressed.phone_e164,
+        name_parts.first_name,
+        name_parts.last_name,
+        name_parts.first_name_key,
+        name_parts.last_name_key,
+        name_parts.given_name_canonical,
+        {{ identity_phonetic_key('name_parts.first_name_key') }} as first_name_phonetic,
+        {{ identity_phonetic_key('name_parts.last_name_key') }} as last_name_phonetic,
+        addressed.date_of_birth,
+        address.address_line1,
+        address.address_line2,
+        addressed.address_key,
+        -- the house number ('' when the street line has none), compared before street names' similarity
+        regexp_extract(addressed.address_key, '[0-9]+') as address_number,
+        address.city,
+        lower(address.city) as city_key,
+        address.postal_code,
+        address.region_code,
+        addressed.country_code,
+        addressed.source_created_at,
+        addressed.source_updated_at,
+        addressed.first_loaded_at,
+        addressed.last_loaded_at,
+        addressed.observations
+    from addressed
 )
 
-select
-    -- A compact integer id for joins and label propagation; internal to one build (customer ids, not
-    -- this, are what stays stable).
-    row_number() over (order by records.record_key) as record_id,
-    records.record_key,
-    records.source_system,
-    records.source_record_id,
-    records.email,
-    records.email_match_key,
-    coalesce(is_role_email, false) as is_role_email,
-    split_part(records.email_match_key, '@', 1) as email_local_part,
-    records.phone_e164,
-    name_parts.first_name,
-    name_parts.last_name,
-    name_parts.first_name_key,
-    name_parts.last_name_key,
-    name_parts.given_name_canonical,
-    {{ identity_phonetic_key('name_parts.first_name_key') }} as first_name_phonetic,
-    {{ identity_phonetic_key('name_parts.last_name_key') }} as last_name_phonetic,
-    records.date_of_birth,
-    address.address_line1,
-    address.address_line2,
-    {{ identity_address_key('address.address_line1') }} as address_key,
-    -- the house number ('' when the street line has none), compared before street names' similarity
-    regexp_extract({{ identity_address_key('address.address_line1') }}, '[0-9]+') as address_number,
-    address.city,
-    lower(address.city) as city_key,
-    address.postal_code,
-    address.region_code,
-    records.country_code,
-    records.source_created_at,
-    records.source_updated_at,
-    records.first_loaded_at,
-    records.last_loaded_at,
-    records.observations
-from records
+select * from final

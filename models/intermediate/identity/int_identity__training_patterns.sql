@@ -1,32 +1,3 @@
-{#
-    The training data of the matcher's expectation-maximisation (EM): how many record pairs show each
-    distinct comparison pattern (one level per comparison), per training block.
-
-    A training block (var identity_em_training_blocks) is a set of pairs that agree on a key, for
-    example the same date of birth. Inside it the key's own comparisons are fixed, so EM learns the
-    m-probabilities of the *other* comparisons there, with u held at the values measured over random
-    pairs (int_identity__u_probabilities): among different people, agreeing on a date of birth says
-    nothing about their names, so u stays valid inside the block. Each block's key columns must not
-    overlap the comparisons it trains (declared in the var as `fixes`).
-
-    Pairs are between records in different strong clusters: exactly the population the scored matcher
-    sees, so the learnt m and prior describe the pairs still to decide. Blocks larger than
-    var identity_max_block_size are left out (they are counted in skipped_pairs). A training block with
-    more than var identity_em_max_pairs_per_block pairs is sampled (whole blocks, by a hash of the key);
-    block_pairs keeps its full size, which the prior needs.
-
-    A block's `ignores` are comparisons that depend on its key among different people (namesakes live
-    in the same places more often than random pairs), so the random-pair u does not hold inside it.
-    Each pattern is therefore also split by is_certainly_different: both dates of birth known, in
-    different years and more than one slip apart (two people, whatever else they share). The weights
-    model counts the ignored comparisons' u *inside the block* over those pairs, and the block learns
-    their m with it.
-
-    Besides the patterns, each row carries the figures int_identity__match_weight_estimates needs to
-    turn the block's match share into the prior: records with the key, all records, all pairs between
-    different strong clusters. EM over a few hundred pattern counts is cheap at any number of records.
-#}
-
 {%- set blocks = var('identity_em_training_blocks') %}
 {%- set comparisons = identity_comparison_names() %}
 
@@ -153,20 +124,26 @@ pairs as (
             and a.strong_cluster_id <> b.strong_cluster_id
 ),
 
-compared as (
+features as (
     select
         pairs.training_block,
         pairs.fixed_comparisons,
         pairs.ignored_comparisons,
-        coalesce(
-            year(a.date_of_birth) <> year(b.date_of_birth)
-            and not {{ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth') }},
-            false
-        ) as is_certainly_different,
-        {{ identity_comparison_levels('a', 'b') }}
+        {{ identity_comparison_features('a', 'b') }}
     from pairs
     inner join records as a on pairs.record_id_a = a.record_id
     inner join records as b on pairs.record_id_b = b.record_id
+),
+
+compared as (
+    select
+        training_block,
+        fixed_comparisons,
+        ignored_comparisons,
+        -- both dates known, in different years and more than a slip apart: two people
+        date_of_birth_level = 'different' as is_certainly_different,
+        {{ identity_comparison_levels() }}
+    from features
 ),
 
 patterns as (

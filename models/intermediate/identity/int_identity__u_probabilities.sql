@@ -1,55 +1,57 @@
-{#
-    u probabilities: P(level | two different people), per comparison level, measured on this
-    warehouse's records. The EM of int_identity__match_weight_estimates holds them fixed and learns m
-    and the prior.
-
-    Sampled: a fixed, hash-ordered sample of var identity_u_sample_records records is compared with
-    itself, leaving out pairs a strong edge links (known matches).
-
-    Counted: email and location agreements are too rare among different people for a sample (two
-    thousand records see none of them between two people, only the true matches the sample happens to
-    contain). For email (exact, same_local_part, same_number) and location (address_exact,
-    postal_code, city) u is therefore counted exactly, over every pair of records that are certainly
-    two people: both dates of birth known, in different years (with group-bys, no pair enumeration;
-    a slip in the day or month of one person's records does not count as two people). The assumption is that these agreements do not depend on whether we know the dates of birth. The
-    remaining levels of those comparisons (address_fuzzy, region) keep their sampled u, and
-    'different' is what is left (1 - the other levels). The same counting gives the u of a first name,
-    surname or phone shared *at one home* (level exact_at_home): the share of pairs of different
-    people at one home (dates of birth in different years and more than one slip apart) who share it. Household members share
-    surname and landline, so at home these agreements are weak evidence, and are named apart, so a
-    shared first name is strong evidence there; the level is left out when fewer than
-    var identity_min_pairs_for_estimate such pairs exist (the seed's value then stands).
-
-    Sampled counts are smoothed with half a pair per level (Jeffreys prior), so no level gets a zero
-    while a level seen in thousands of pairs keeps its frequency.
-#}
-
 {%- set comparisons = identity_comparison_names() %}
+
+{%- set exact_counted = {
+    'first_name': 'first_name_key',
+    'last_name': 'last_name_key',
+    'date_of_birth': 'cast(date_of_birth as varchar)',
+} %}
 
 with
 
 records as (
-    select * from {{ ref('int_identity__source_records') }}
+    -- the columns the comparisons read (a narrow CTE: it is read by many steps)
+    select
+        records.record_id,
+        records.record_key,
+        clusters.strong_cluster_id,
+        records.first_name_key,
+        records.last_name_key,
+        records.given_name_canonical,
+        records.date_of_birth,
+        records.email_match_key,
+        records.email_local_part,
+        records.is_role_email,
+        records.phone_e164,
+        records.address_key,
+        records.address_number,
+        records.postal_code,
+        records.city_key,
+        records.region_code
+    from {{ ref('int_identity__source_records') }} as records
+    inner join {{ ref('int_identity__strong_clusters') }} as clusters on records.record_id = clusters.record_id
 ),
 
 sampled as (
-    select
-        records.*,
-        clusters.strong_cluster_id
+    select *
     from records
-    inner join {{ ref('int_identity__strong_clusters') }} as clusters on records.record_id = clusters.record_id
-    order by hash(records.record_key)
+    order by hash(record_key)
     limit {{ var('identity_u_sample_records') }}
 ),
 
-random_pairs as (
+random_pair_features as (
     -- Pairs a strong edge already links are left out: they are known matches, and at a few records
     -- per person they would make rare agreements (same email, same number) look common among
     -- non-matches.
     select
-        {{ identity_comparison_levels('a', 'b') }}
+        {{ identity_comparison_features('a', 'b') }}
     from sampled as a
     inner join sampled as b on a.record_id < b.record_id and a.strong_cluster_id <> b.strong_cluster_id
+),
+
+random_pairs as (
+    select
+        {{ identity_comparison_levels() }}
+    from random_pair_features
 ),
 
 email_dated as (
@@ -327,7 +329,65 @@ home_u_counts as (
     where phoned_pairs >= {{ var('identity_min_pairs_for_estimate') }}
 ),
 
+value_counts as (
+    -- Exact agreement on a name or a date of birth, counted from how often each value occurs: pairs
+    -- sharing the value, minus those inside one strong cluster (known matches, as in the sample),
+    -- over all pairs of records with a value in different strong clusters.
+    {%- for comparison, column in exact_counted.items() %}
+        select
+            '{{ comparison }}' as comparison,
+            strong_cluster_id,
+            {{ column }} as value,
+            count(*) as records
+        from records
+        where {{ column }} is not null
+        group by strong_cluster_id, {{ column }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+value_pairs as (
+    -- per value: pairs sharing it, of which inside one strong cluster
+    select
+        comparison,
+        sum(records) * (sum(records) - 1) / 2 as same_value_pairs,
+        sum(records * (records - 1) / 2) as same_cluster_pairs
+    from value_counts
+    group by comparison, value
+),
+
+cluster_records as (
+    select
+        comparison,
+        sum(records) as records
+    from value_counts
+    group by comparison, strong_cluster_id
+),
+
+value_populations as (
+    -- all pairs of records with a value, in different strong clusters
+    select
+        comparison,
+        sum(records) * (sum(records) - 1) / 2 - sum(records * (records - 1) / 2) as all_pairs
+    from cluster_records
+    group by comparison
+),
+
+exact_u_counts as (
+    select
+        value_populations.comparison,
+        'exact' as level,
+        cast(sum(value_pairs.same_value_pairs - value_pairs.same_cluster_pairs) as double) as pairs,
+        cast(any_value(value_populations.all_pairs) as double) as total
+    from value_populations
+    inner join value_pairs on value_populations.comparison = value_pairs.comparison
+    where value_populations.all_pairs > 0
+    group by value_populations.comparison
+),
+
 counted_u_counts as (
+    select * from exact_u_counts
+    union all
     select * from email_u_counts
     union all
     select * from location_u_counts
@@ -390,10 +450,12 @@ select
     comparison,
     level,
     case
-        -- a counted comparison's 'different': what the other levels leave
+        -- a counted comparison's 'different': what the other levels leave (exact_at_home is a u
+        -- conditional on a shared home, not a share of all pairs)
         when comparison_counted and level = 'different'
             then greatest(
-                1 - sum(level_probability) over (partition by comparison) + level_probability,
+                1 - sum(case when level not in ('different', 'exact_at_home') then level_probability else 0 end)
+                    over (partition by comparison),
                 0.5 / u_total
             )
         -- a counted level never seen among different people: half a pair, as for sampled levels
