@@ -66,6 +66,7 @@ from ingestion.sources.file_loads import (
     progress,
     rejected_columns,
     rejects_table,
+    row_groups,
     run_committed,
     source_state,
     sql_literal,
@@ -565,27 +566,27 @@ def csv_contacts_source(
     def extract() -> Iterator[Any]:
         load_id = dlt.current.load_package_state()["load_id"]
         rejected_at = datetime.now(UTC)
+        rejects: list[tuple[str, int, str, RawRecord]] = []
+
+        def good_rows(con: duckdb.DuckDBPyConnection) -> Iterator[pa.Table]:
+            for scanned in files:
+                good, file_rejects = _read_file(con, layouts[scanned.rel], scanned, target, load_id)
+                rejects.extend((scanned.rel, row, reason, raw) for row, reason, raw in file_rejects)
+                stats["rows"] = stats.get("rows", 0) + good.num_rows
+                stats["rejected"] = stats.get("rejected", 0) + len(file_rejects)
+                progress(f"{source_name}: {scanned.rel}: {good.num_rows:,} rows, {len(file_rejects):,} rejected")
+                yield good
+
         con = duckdb.connect(config=settings.duckdb_config())
         try:
-            for scanned in files:
-                good, rejects = _read_file(con, layouts[scanned.rel], scanned, target, load_id)
-                # always yield, even empty: the merge must run to delete the file's previous rows
-                yield dlt.mark.with_table_name(good, source_name)
-                yield dlt.mark.with_table_name(
-                    rejects_table(
-                        REJECTED_SCHEMA,
-                        [(scanned.rel, row, reason, raw) for row, reason, raw in rejects],
-                        rejected_at,
-                        load_id,
-                        source_name,
-                    ),
-                    REJECTED_TABLE,
-                )
-                stats["rows"] = stats.get("rows", 0) + good.num_rows
-                stats["rejected"] = stats.get("rejected", 0) + len(rejects)
-                progress(f"{source_name}: {scanned.rel}: {good.num_rows:,} rows, {len(rejects):,} rejected")
+            # at least one table, even empty: the merge must run to delete the reloaded files' previous rows
+            for table in row_groups(good_rows(con), target):
+                yield dlt.mark.with_table_name(table, source_name)
         finally:
             con.close()
+        yield dlt.mark.with_table_name(
+            rejects_table(REJECTED_SCHEMA, rejects, rejected_at, load_id, source_name), REJECTED_TABLE
+        )
         dlt.current.source_state().update(state_after)
 
     rejects_scope = files_condition("source_file", (f.rel for f in files))

@@ -245,6 +245,35 @@ def plan_files(
     return plan
 
 
+# DuckDB's row group size. dlt's parquet load files get one row group per table the loaders yield, and DuckDB
+# copies row groups of exactly this many rows (staging insert, then merge insert) straight into the warehouse
+# file; with other sizes (one 125,000-row table per CSV file, say) it kept them for the checkpoint when the
+# file closes, which then compressed and wrote every row again. Measured on 500k CSV rows: that checkpoint
+# cost 0.8 CPU s (4-7 s wall on this shared machine) and left a 44 MB file; with aligned row groups 0.01 s
+# and 31 MB.
+DUCKDB_ROW_GROUP_ROWS = 122_880
+
+
+def row_groups(tables: Iterable[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
+    """The rows of ``tables`` (all of ``schema``) re-cut into tables of exactly ``DUCKDB_ROW_GROUP_ROWS``
+    rows, in order and without copying; the rest comes last. Always at least one table, maybe empty, so a
+    merge that replaces a reloaded file's rows runs even when the file has none left."""
+    pending: list[pa.Table] = []
+    rows = 0
+    handed = False
+    for table in tables:
+        pending.append(table)
+        rows += table.num_rows
+        while rows >= DUCKDB_ROW_GROUP_ROWS:
+            whole = pa.concat_tables(pending)
+            yield whole.slice(0, DUCKDB_ROW_GROUP_ROWS)
+            handed = True
+            rest = whole.slice(DUCKDB_ROW_GROUP_ROWS)
+            pending, rows = [rest], rest.num_rows
+    if rows or not handed:
+        yield pa.concat_tables(pending) if pending else schema.empty_table()
+
+
 _ARROW_TYPES = {
     "text": pa.string(),
     "bigint": pa.int64(),

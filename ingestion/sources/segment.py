@@ -48,6 +48,7 @@ from ingestion import settings
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
 from ingestion.sources.file_loads import (
+    DUCKDB_ROW_GROUP_ROWS,
     FileLoadSummary,
     RawRecord,
     ScannedFile,
@@ -61,6 +62,7 @@ from ingestion.sources.file_loads import (
     rejected_columns,
     rejected_table,
     rejects_table,
+    row_groups,
     run_committed,
     source_state,
     sql_literal,
@@ -73,7 +75,6 @@ EVENTS_TABLE = "events"
 # source-state key: messages read per file, for the duplicates-merged count
 DELIVERED_STATE = "delivered_messages"
 REJECTED_TABLE = "rejected_events"
-BATCH_ROWS = 100_000
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Contract field → column. Everything is read as text first; the three timestamps are cast afterwards.
@@ -466,12 +467,13 @@ def segment_source(
                     f"SELECT {kept} FROM parsed AS p WHERE _ok "
                     "AND NOT EXISTS (SELECT 1 FROM dropped AS d "
                     "WHERE d._source_file = p._source_file AND d._line_number = p._line_number)"
-                ).to_arrow_reader(BATCH_ROWS)
+                ).to_arrow_reader(DUCKDB_ROW_GROUP_ROWS)
                 done = 0
-                for batch in batches:
-                    done += batch.num_rows
+                tables = (pa.Table.from_batches([batch]).cast(EVENTS_SCHEMA) for batch in batches)
+                for table in row_groups(tables, EVENTS_SCHEMA):
+                    done += table.num_rows
                     progress(f"segment: {done:,} of the events handed on ({good:,} lines parsed)")
-                    yield dlt.mark.with_table_name(pa.Table.from_batches([batch]).cast(EVENTS_SCHEMA), EVENTS_TABLE)
+                    yield dlt.mark.with_table_name(table, EVENTS_TABLE)
         finally:
             con.close()
         rejected.append(rejects_table(REJECTED_SCHEMA, python_rejects, rejected_at, load_id))
