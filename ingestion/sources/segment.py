@@ -448,8 +448,11 @@ def segment_source(
                 parse = _parse_sql(events_dir, utf8_files, bool(fallback), max_line, max_text)
                 con.execute(f"CREATE TEMP TABLE parsed AS {parse}")
                 rejected.append(_line_rejects(con, by_file, rejected_at, load_id))
-                ids = con.sql("SELECT message_id FROM parsed WHERE _ok").to_arrow_table()["message_id"]
-                con.register("stored_copies", stored_hashes(pc.unique(ids)))
+                if stored_hashes is _no_stored_hashes:  # a first load: no id to look up
+                    con.register("stored_copies", _no_stored_hashes(pa.array([], pa.string())))
+                else:
+                    ids = con.sql("SELECT message_id FROM parsed WHERE _ok").to_arrow_table()["message_id"]
+                    con.register("stored_copies", stored_hashes(pc.unique(ids)))
                 con.execute(_COPIES_SQL)
                 python_rejects += _collision_rejects(con, by_file, max_text)
                 for rel, n in con.execute(
