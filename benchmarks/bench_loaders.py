@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="a generated data folder instead of synthetic files")
     parser.add_argument("--only", choices=("events", "csv"), default=None, help="time one loader only")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first run (large inputs)")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder, removed after")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is not None:
             contenders = {name: c for name, c in contenders.items() if name.startswith(args.only)}
         # one untimed warm-up each (imports, first dlt pipeline), then interleaved timed rounds
-        for _, run in contenders.values():
+        for _, run in () if args.no_warmup else contenders.values():
             run()
         seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
         for _ in range(args.repeat):
