@@ -101,8 +101,8 @@ EVENT_COLUMNS: dict[str, TColumnSchema] = {
     "user_id": {"data_type": "text"},
     "timestamp": {"data_type": "timestamp", "timezone": True},
     "sent_at": {"data_type": "timestamp", "timezone": True},
-    # the latest delivery of a message wins the merge
-    "received_at": {"data_type": "timestamp", "timezone": True, "dedup_sort": "desc"},
+    # the latest delivery of a message wins (_COPIES_SQL: dlt gets one row per message_id)
+    "received_at": {"data_type": "timestamp", "timezone": True},
     "traits": {"data_type": "text"},
     "properties": {"data_type": "text"},
     "context": {"data_type": "text"},
