@@ -1,10 +1,13 @@
 """Throughput of the bulk file loaders against DuckDB reading the same files itself.
 
     python benchmarks/bench_loaders.py [--events 200000] [--csv-rows 200000] [--repeat 3] [--json OUT]
+    python benchmarks/bench_loaders.py --events 1000000 --csv-rows 1000000     # 1M lines each
+    python benchmarks/bench_loaders.py --data data/demo                        # a generated data set
 
 Synthesizes Segment day folders and a CSV drop in the contract's shapes (a few broken lines/rows and
-re-delivered messages included, like the generator's), then, interleaving the contenders so a noisy
-machine hurts them alike, times end to end into a fresh DuckDB file each time:
+re-delivered messages included, like the generator's), or takes a folder written by ``customer360
+generate`` (``--data``: its ``segment/`` and every CSV drop under ``csv_contacts/``), then, interleaving
+the contenders so a noisy machine hurts them alike, times end to end into a fresh DuckDB file each time:
 
 * ours: ``load_segment`` / ``load_csv_contacts`` (hashing, planning, parse, dlt extract/normalize/load
   with merge, state), in this already-warm process;
@@ -12,7 +15,8 @@ machine hurts them alike, times end to end into a fresh DuckDB file each time:
   columns given) and ``read_csv(...)`` (sniffed, and all-VARCHAR), with ``ignore_errors`` so the broken
   lines do not stop it (it drops them silently, which the loaders must not do).
 
-Prints rows/s (input lines per second) for each, the ratio ours/DuckDB, and a no-change rerun time.
+Prints rows/s (input lines per second) for each, the ratio ours/DuckDB, a no-change rerun time, and
+the machine's load average before and after (the machine may be shared: compare CPU seconds too).
 """
 
 from __future__ import annotations
@@ -167,16 +171,39 @@ def duckdb_into_table(work: Path, name: str, sql: str) -> tuple[float, float]:
     return timed(run)
 
 
+def count_lines(paths: list[str]) -> int:
+    """Non-blank lines of event files (every one is an event or a reject), or data rows of CSV files
+    (lines after the header; a quoted multi-line value counts once per line: near enough for a rate)."""
+    total = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            lines = sum(1 for line in handle if line.strip())
+        total += lines - (1 if path.endswith(".csv") and lines else 0)
+    return total
+
+
+def machine_load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--csv-rows", type=int, default=200_000)
+    parser.add_argument("--data", type=Path, default=None, help="a generated data folder instead of synthetic files")
+    parser.add_argument("--only", choices=("events", "csv"), default=None, help="time one loader only")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first run (large inputs)")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder, removed after")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # as the CLI does (ingestion/cli.py): with the airflow extra installed dlt would otherwise look every
+    # setting up in Airflow Variables too, ~7 s per process
+    os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
+    from ingestion.loading import csv_drops
     from ingestion.sources import csv_contacts, segment
     from ingestion.sources.csv_contacts import load_csv_contacts
     from ingestion.sources.segment import load_segment
@@ -187,20 +214,36 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_loaders_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        events_dir, drop = work / "segment", work / "csv" / "legacy_crm"
-        shutil.rmtree(events_dir, ignore_errors=True)
-        shutil.rmtree(drop, ignore_errors=True)
         started = time.perf_counter()
-        n_events = synth_events(events_dir, args.events)
-        n_rows = synth_csv(drop, args.csv_rows)
-        size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file()) / 1e6
+        if args.data is not None:
+            data = args.data.expanduser().resolve()
+            events_dir, drops = data / "segment", csv_drops(data)
+            event_files = [str(p) for p in sorted(events_dir.glob("*/*.jsonl"))]
+            csv_files = [str(p) for drop in drops for p in sorted(drop.glob("*.csv"))]
+            n_events, n_rows = count_lines(event_files), count_lines(csv_files)
+            source = f"{data} ({len(drops)} CSV drops)"
+        else:
+            events_dir, drop = work / "segment", work / "csv" / "legacy_crm"
+            shutil.rmtree(events_dir, ignore_errors=True)
+            shutil.rmtree(drop, ignore_errors=True)
+            n_events = synth_events(events_dir, args.events) if args.only != "csv" else 0
+            n_rows = synth_csv(drop, args.csv_rows) if args.only != "events" else 0
+            drops = [drop]
+            event_files = [str(p) for p in sorted(events_dir.glob("*/*.jsonl"))]
+            csv_files = [str(p) for p in sorted(drop.glob("*.csv"))]
+            source = f"synthesized under {work}"
+        size = sum(Path(p).stat().st_size for p in [*event_files, *csv_files]) / 1e6
         print(
-            f"synthesized {n_events:,} event lines and {n_rows:,} CSV rows ({size:,.0f} MB) in "
-            f"{time.perf_counter() - started:.1f}s under {work}"
+            f"{n_events:,} event lines and {n_rows:,} CSV rows ({size:,.0f} MB), {source}, "
+            f"in {time.perf_counter() - started:.1f}s"
         )
+        load_before = machine_load()
+        print(f"machine: {load_before}")
 
-        event_files = [str(p) for p in sorted(events_dir.glob("*/*.jsonl"))]
-        csv_files = [str(p) for p in sorted(drop.glob("*.csv"))]
+        def load_drops() -> None:
+            for folder in drops:
+                load_csv_contacts(folder, folder / "mapping.json", folder.name)
+
         shape = (
             "{'messageId': 'VARCHAR', 'type': 'VARCHAR', 'event': 'VARCHAR', 'name': 'VARCHAR', "
             "'anonymousId': 'VARCHAR', 'userId': 'VARCHAR', 'timestamp': 'TIMESTAMPTZ', 'sentAt': 'TIMESTAMPTZ', "
@@ -233,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 n_rows,
                 lambda: (
                     fresh_warehouse(work, "ours_csv"),
-                    timed(lambda: load_csv_contacts(drop, drop / "mapping.json", "legacy_crm")),
+                    timed(load_drops),
                 )[1],
             ),
             "csv: duckdb read_csv (sniffed)": (
@@ -255,20 +298,34 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             ),
         }
+        if args.only is not None:
+            contenders = {name: c for name, c in contenders.items() if name.startswith(args.only)}
         # one untimed warm-up each (imports, first dlt pipeline), then interleaved timed rounds
-        for _, run in contenders.values():
+        for _, run in () if args.no_warmup else contenders.values():
             run()
         seconds: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
         for _ in range(args.repeat):
             for name, (_, run) in contenders.items():
                 seconds[name].append(run())
 
+        load_after = machine_load()
+        print(f"machine: {load_after}")
         # a rerun over unchanged files: what every scheduled load costs when nothing arrived
-        fresh_warehouse(work, "ours_events_rerun")
-        load_segment(events_dir)
-        rerun, _ = timed(lambda: load_segment(events_dir))
+        rerun = None
+        if args.only != "csv":
+            fresh_warehouse(work, "ours_events_rerun")
+            load_segment(events_dir)
+            rerun, _ = timed(lambda: load_segment(events_dir))
 
-        figures: dict[str, Any] = {"events": n_events, "csv_rows": n_rows, "repeat": args.repeat, "results": {}}
+        figures: dict[str, Any] = {
+            "events": n_events,
+            "csv_rows": n_rows,
+            "data": str(args.data) if args.data else None,
+            "repeat": args.repeat,
+            "machine_before": load_before,
+            "machine_after": load_after,
+            "results": {},
+        }
         print(f"\n{'contender':44} {'best s':>7} {'median s':>8} {'rows/s':>9} {'CPU s':>6} {'rows/CPU s':>10}")
         for name, (rows, _) in contenders.items():
             best = min(wall for wall, _ in seconds[name])
@@ -291,12 +348,15 @@ def main(argv: list[str] | None = None) -> int:
             ("csv: ours (load_csv_contacts)", "csv: duckdb read_csv (sniffed)"),
             ("csv: ours (load_csv_contacts)", "csv: duckdb read_csv (all_varchar)"),
         ):
+            if ours not in results:
+                continue
             wall_ratio = results[ours]["rows_per_s"] / results[theirs]["rows_per_s"]
             cpu_ratio = results[ours]["rows_per_cpu_s"] / results[theirs]["rows_per_cpu_s"]
             figures.setdefault("ratios", {})[f"{ours} / {theirs}"] = {"wall": wall_ratio, "cpu": cpu_ratio}
             print(f"{ours.split(' (')[0] + ' / ' + theirs.split(': ', 1)[1]:60} {wall_ratio:5.2f} {cpu_ratio:5.2f}")
         figures["rerun_unchanged_events_s"] = rerun
-        print(f"\nsegment rerun with nothing new ({len(event_files)} files): {rerun:.2f}s")
+        if rerun is not None:
+            print(f"\nsegment rerun with nothing new ({len(event_files)} files): {rerun:.2f}s")
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
     finally:

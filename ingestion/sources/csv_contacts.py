@@ -65,9 +65,13 @@ from ingestion.sources.file_loads import (
     keep_raw,
     plan_files,
     progress,
+    rejected_columns,
+    rejects_table,
+    row_groups,
     run_committed,
     source_state,
     sql_literal,
+    warehouse_open,
     whole_file_reject,
 )
 
@@ -99,18 +103,7 @@ META_COLUMNS: dict[str, TColumnSchema] = {
     "_file_checksum": {"data_type": "text", "nullable": False},
     "_dlt_load_id": {"data_type": "text", "nullable": False},
 }
-REJECTED_COLUMNS: dict[str, TColumnSchema] = {
-    "source_name": {"data_type": "text", "nullable": False},
-    "source_file": {"data_type": "text", "nullable": False},
-    "row_number": {"data_type": "bigint", "nullable": False},
-    "raw_text": {"data_type": "text"},
-    "reason": {"data_type": "text", "nullable": False},
-    # where the raw bytes are in the file when raw_text does not hold them all (or the row was too long)
-    "raw_offset": {"data_type": "bigint"},
-    "raw_length": {"data_type": "bigint"},
-    "rejected_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
-    "_dlt_load_id": {"data_type": "text", "nullable": False},
-}
+REJECTED_COLUMNS = rejected_columns("row_number", source_name=True)
 REJECTED_SCHEMA = arrow_schema(REJECTED_COLUMNS)
 # Names a drop cannot take: the API sources' systems, and tables that share its dataset.
 RESERVED_NAMES = frozenset({"hubspot", "shopify", "segment", "csv_contacts", REJECTED_TABLE})
@@ -476,9 +469,12 @@ def _line_at(path: Path, hint: int, line_break: bytes) -> tuple[int, int]:
 
 
 def _read_file(
-    layout: CsvLayout, scanned: ScannedFile, target: pa.Schema, load_id: str
+    con: duckdb.DuckDBPyConnection, layout: CsvLayout, scanned: ScannedFile, target: pa.Schema, load_id: str
 ) -> tuple[pa.Table, list[tuple[int, str, RawRecord]]]:
-    """The file's good rows as an Arrow table of the ``target`` schema, and its rejected rows."""
+    """The file's good rows as an Arrow table of the ``target`` schema, and its rejected rows.
+
+    ``con`` is the load's in-memory DuckDB (one for all files: opening one costs ~50 ms); the reader's
+    reject tables are dropped after each file, since DuckDB appends to them."""
     whole = whole_file_reject(scanned)
     if whole is not None:  # empty or binary: no rows (its old rows are still replaced), one reject
         return target.empty_table(), [(0, *whole)]
@@ -505,7 +501,6 @@ def _read_file(
 
     select = ", ".join(projection(name) for name in target.names)
     options = _csv_options(layout, positional, "csv_rejects", ["null_padding = false"])
-    con = duckdb.connect(config=settings.duckdb_config())
     try:
         good = con.sql(f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})").to_arrow_table()
         rejects = [
@@ -520,7 +515,8 @@ def _read_file(
         ]
         extra = _extra_field_rows(con, layout) if _may_have_empty_extra_fields(layout.path, layout.delimiter) else None
     finally:
-        con.close()
+        for table in ("csv_rejects", "csv_rejects_scans", "extra_rejects", "extra_rejects_scans"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     found_extra = extra is not None and (bool(extra[0].any()) or bool(extra[1]))
     blanks = _blank_records(layout.path, layout.delimiter) if rejects or found_extra else []
     numbers, rejected_rows = _row_numbers(good.num_rows, [line for line, _, _ in rejects], blanks)
@@ -551,30 +547,6 @@ def _read_file(
     return good, rejected
 
 
-def _rejected_table(
-    source_name: str,
-    source_file: str,
-    rejects: Sequence[tuple[int, str, RawRecord]],
-    rejected_at: datetime,
-    load_id: str,
-) -> pa.Table:
-    n = len(rejects)
-    return pa.table(
-        [
-            pa.array([source_name] * n, pa.string()),
-            pa.array([source_file] * n, pa.string()),
-            pa.array([r[0] for r in rejects], pa.int64()),
-            pa.array([r[2].text for r in rejects], pa.string()),
-            pa.array([r[1] for r in rejects], pa.string()),
-            pa.array([r[2].offset for r in rejects], pa.int64()),
-            pa.array([r[2].length for r in rejects], pa.int64()),
-            pa.array([rejected_at] * n, pa.timestamp("us", tz="UTC")),
-            pa.array([load_id] * n, pa.string()),
-        ],
-        schema=REJECTED_SCHEMA,
-    )
-
-
 def csv_contacts_source(
     source_name: str,
     files: Sequence[ScannedFile],
@@ -595,16 +567,27 @@ def csv_contacts_source(
     def extract() -> Iterator[Any]:
         load_id = dlt.current.load_package_state()["load_id"]
         rejected_at = datetime.now(UTC)
-        for scanned in files:
-            good, rejects = _read_file(layouts[scanned.rel], scanned, target, load_id)
-            # always yield, even empty: the merge must run to delete the file's previous rows
-            yield dlt.mark.with_table_name(good, source_name)
-            yield dlt.mark.with_table_name(
-                _rejected_table(source_name, scanned.rel, rejects, rejected_at, load_id), REJECTED_TABLE
-            )
-            stats["rows"] = stats.get("rows", 0) + good.num_rows
-            stats["rejected"] = stats.get("rejected", 0) + len(rejects)
-            progress(f"{source_name}: {scanned.rel}: {good.num_rows:,} rows, {len(rejects):,} rejected")
+        rejects: list[tuple[str, int, str, RawRecord]] = []
+
+        def good_rows(con: duckdb.DuckDBPyConnection) -> Iterator[pa.Table]:
+            for scanned in files:
+                good, file_rejects = _read_file(con, layouts[scanned.rel], scanned, target, load_id)
+                rejects.extend((scanned.rel, row, reason, raw) for row, reason, raw in file_rejects)
+                stats["rows"] = stats.get("rows", 0) + good.num_rows
+                stats["rejected"] = stats.get("rejected", 0) + len(file_rejects)
+                progress(f"{source_name}: {scanned.rel}: {good.num_rows:,} rows, {len(file_rejects):,} rejected")
+                yield good
+
+        con = duckdb.connect(config=settings.duckdb_config())
+        try:
+            # at least one table, even empty: the merge must run to delete the reloaded files' previous rows
+            for table in row_groups(good_rows(con), target):
+                yield dlt.mark.with_table_name(table, source_name)
+        finally:
+            con.close()
+        yield dlt.mark.with_table_name(
+            rejects_table(REJECTED_SCHEMA, rejects, rejected_at, load_id, source_name), REJECTED_TABLE
+        )
         dlt.current.source_state().update(state_after)
 
     rejects_scope = files_condition("source_file", (f.rel for f in files))
@@ -682,29 +665,31 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str, settings: Set
         exclusive_run(pipeline.pipeline_name, source_name, config.pipelines_dir),
     ):
         discard_unfinished(pipeline)
-        pipeline.sync_destination()
-        state = source_state(pipeline, schema_name)
-        remapped = bool(state.get("files")) and state.get("mapping_sha256") != mapping_sha
-        plan = plan_files(candidates, state.get("files", {}), force=remapped)
-        # (a file with NUL bytes is binary, not mis-encoded text: it is rejected whole instead)
-        undecodable = [f"{f.path} ({f.utf8_error})" for f in plan.to_load if f.utf8_error and f.scan.nul_at is None]
-        if undecodable:
-            raise UserError(f"not UTF-8, re-export as UTF-8: {'; '.join(undecodable)}")
-        progress(
-            f"{source_name}: {len(candidates):,} CSV files; {len(plan.to_load):,} new or changed"
-            f"{' (mapping changed: all reloaded)' if remapped else ''}, {len(plan.unchanged):,} unchanged"
-            f"{plan.gone_note()}"
-        )
-        if not plan.to_load:
-            return FileLoadSummary(
-                source_name,
-                skipped="no new or changed CSV files",
-                seconds=time.monotonic() - started,
-                files_unchanged=len(plan.unchanged),
+        # one open warehouse for the whole run (see warehouse_open)
+        with warehouse_open(pipeline):
+            pipeline.sync_destination()
+            state = source_state(pipeline, schema_name)
+            remapped = bool(state.get("files")) and state.get("mapping_sha256") != mapping_sha
+            plan = plan_files(candidates, state.get("files", {}), force=remapped)
+            # (a file with NUL bytes is binary, not mis-encoded text: it is rejected whole instead)
+            undecodable = [f"{f.path} ({f.utf8_error})" for f in plan.to_load if f.utf8_error and f.scan.nul_at is None]
+            if undecodable:
+                raise UserError(f"not UTF-8, re-export as UTF-8: {'; '.join(undecodable)}")
+            progress(
+                f"{source_name}: {len(candidates):,} CSV files; {len(plan.to_load):,} new or changed"
+                f"{' (mapping changed: all reloaded)' if remapped else ''}, {len(plan.unchanged):,} unchanged"
+                f"{plan.gone_note()}"
             )
-        stats: dict[str, int] = {}
-        state_after = {"files": plan.state_after, "mapping_sha256": mapping_sha}
-        run_committed(pipeline, csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats))
+            if not plan.to_load:
+                return FileLoadSummary(
+                    source_name,
+                    skipped="no new or changed CSV files",
+                    seconds=time.monotonic() - started,
+                    files_unchanged=len(plan.unchanged),
+                )
+            stats: dict[str, int] = {}
+            state_after = {"files": plan.state_after, "mapping_sha256": mapping_sha}
+            run_committed(pipeline, csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats))
     return FileLoadSummary(
         source_name,
         rows_by_table={source_name: stats.get("rows", 0), REJECTED_TABLE: stats.get("rejected", 0)},

@@ -3,8 +3,10 @@
 Speed is the point of this module's shape. Lines never become Python dicts: an in-memory DuckDB splits
 each file into numbered lines, parses each line once (``from_json`` into the contract's columns, only
 for lines that pass ``json_valid``, so a broken line yields NULL instead of failing the scan; ``try()``
-would do the same at twice the cost) and streams Arrow record batches that dlt writes as parquet and
-merges in the warehouse.
+would do the same at twice the cost) into one table, judges repeated message ids set-wise over that
+table (one query per load, not per file), and streams the rows to keep as Arrow record batches that dlt
+writes as parquet and merges in the warehouse. The parsed table stays within DuckDB's memory limit and
+spills to its temp folder beyond it.
 
 Decisions (also in docs/data_contracts.md):
 
@@ -28,11 +30,9 @@ Decisions (also in docs/data_contracts.md):
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
 from ingestion.settings import Settings, resolve
 from ingestion.sources.file_loads import (
+    DUCKDB_ROW_GROUP_ROWS,
     FileLoadSummary,
     RawRecord,
     ScannedFile,
@@ -59,9 +60,14 @@ from ingestion.sources.file_loads import (
     line_spans,
     plan_files,
     progress,
+    rejected_columns,
+    rejected_table,
+    rejects_table,
+    row_groups,
     run_committed,
     source_state,
     sql_literal,
+    warehouse_open,
     whole_file_reject,
 )
 
@@ -70,7 +76,6 @@ EVENTS_TABLE = "events"
 # source-state key: messages read per file, for the duplicates-merged count
 DELIVERED_STATE = "delivered_messages"
 REJECTED_TABLE = "rejected_events"
-BATCH_ROWS = 100_000
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Contract field → column. Everything is read as text first; the three timestamps are cast afterwards.
@@ -97,8 +102,8 @@ EVENT_COLUMNS: dict[str, TColumnSchema] = {
     "user_id": {"data_type": "text"},
     "timestamp": {"data_type": "timestamp", "timezone": True},
     "sent_at": {"data_type": "timestamp", "timezone": True},
-    # the latest delivery of a message wins the merge
-    "received_at": {"data_type": "timestamp", "timezone": True, "dedup_sort": "desc"},
+    # the latest delivery of a message wins (_COPIES_SQL: dlt gets one row per message_id)
+    "received_at": {"data_type": "timestamp", "timezone": True},
     "traits": {"data_type": "text"},
     "properties": {"data_type": "text"},
     "context": {"data_type": "text"},
@@ -107,17 +112,7 @@ EVENT_COLUMNS: dict[str, TColumnSchema] = {
     "_line_number": {"data_type": "bigint", "nullable": False},
     "_dlt_load_id": {"data_type": "text", "nullable": False},
 }
-REJECTED_COLUMNS: dict[str, TColumnSchema] = {
-    "source_file": {"data_type": "text", "nullable": False},
-    "line_number": {"data_type": "bigint", "nullable": False},
-    "raw_text": {"data_type": "text"},
-    "reason": {"data_type": "text", "nullable": False},
-    # where the raw bytes are in the file when raw_text does not hold them all (or the line was too long)
-    "raw_offset": {"data_type": "bigint"},
-    "raw_length": {"data_type": "bigint"},
-    "rejected_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
-    "_dlt_load_id": {"data_type": "text", "nullable": False},
-}
+REJECTED_COLUMNS = rejected_columns("line_number")
 COLLISION = "messageId collision: different content"
 EVENTS_SCHEMA = arrow_schema(EVENT_COLUMNS)
 REJECTED_SCHEMA = arrow_schema(REJECTED_COLUMNS)
@@ -157,11 +152,10 @@ def _parse_sql(
     events_dir: Path,
     utf8_files: Sequence[ScannedFile],
     has_fallback: bool,
-    load_id: str,
     max_line: int,
     max_text: int,
 ) -> str:
-    """One streaming query: lines → parsed messages, good and rejected rows side by side (``_ok``)."""
+    """One query: lines → parsed messages, good and rejected rows side by side (``_ok``)."""
     parts = []
     for line_break in (b"\n", b"\r"):
         group = [f for f in utf8_files if f.scan.line_break == line_break]
@@ -216,7 +210,6 @@ SELECT
   CASE WHEN _ok AND ({bad_stamp}) THEN {bad_stamp_json} END AS _invalid_timestamps,
   substr(filename, {prefix_len + 1}) AS _source_file,
   line_number::BIGINT AS _line_number,
-  {sql_literal(load_id)} AS _dlt_load_id,
   CASE WHEN NOT _ok AND strlen(raw_text) <= {max_text} THEN rtrim(raw_text, chr(13)) END AS raw_text,
   CASE WHEN NOT _ok AND (_too_long OR strlen(raw_text) > {max_text}) THEN strlen(rtrim(raw_text, chr(13))) END
     AS _raw_bytes,
@@ -275,58 +268,6 @@ def _fallback_lines(files: Sequence[ScannedFile]) -> tuple[pa.Table, list[tuple[
     return lines, rejected
 
 
-def _split(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(good rows, rejected rows) of a parsed batch, by its ``_ok`` column.
-
-    Rejects are rare, so the good rows are the slices between them: zero-copy, where ``filter`` would
-    copy every string of the batch. A batch that is mostly broken is filtered instead.
-    """
-    ok = table.column("_ok").to_numpy(zero_copy_only=False)
-    bad_rows = np.flatnonzero(~ok)
-    if not len(bad_rows):
-        return table, table.slice(0, 0)
-    if len(bad_rows) > 1_000:
-        return table.filter(pa.array(ok)), table.take(bad_rows)
-    bounds = [-1, *bad_rows.tolist(), table.num_rows]
-    pieces = [table.slice(start + 1, end - start - 1) for start, end in itertools.pairwise(bounds) if end - start > 1]
-    good = pa.concat_tables(pieces) if pieces else table.slice(0, 0)
-    return good, table.take(bad_rows)
-
-
-def _rejected_table(
-    source_file: Any,
-    line_number: Any,
-    raw_text: Any,
-    reason: Any,
-    raw_offset: Any,
-    raw_length: Any,
-    rejected_at: datetime,
-    load_id: str,
-) -> pa.Table:
-    """Columns come as Arrow arrays (a parsed batch's bad rows) or plain lists (rejects made in Python)."""
-    n = len(source_file)
-    values = [source_file, line_number, raw_text, reason, raw_offset, raw_length, [rejected_at] * n, [load_id] * n]
-    arrays = [
-        v if isinstance(v, pa.Array | pa.ChunkedArray) else pa.array(v, f.type)
-        for v, f in zip(values, REJECTED_SCHEMA, strict=True)
-    ]
-    return pa.table(arrays, schema=REJECTED_SCHEMA)
-
-
-def _python_rejects(rows: Sequence[tuple[str, int, str, RawRecord]], rejected_at: datetime, load_id: str) -> pa.Table:
-    """``(file, line, reason, raw)`` rows as a rejected_events table."""
-    return _rejected_table(
-        [r[0] for r in rows],
-        [r[1] for r in rows],
-        [r[3].text for r in rows],
-        [r[2] for r in rows],
-        [r[3].offset for r in rows],
-        [r[3].length for r in rows],
-        rejected_at,
-        load_id,
-    )
-
-
 # Everything a delivery carries except receivedAt (and where it was read), which differ between
 # redeliveries of one message: the columns whose hash tells a redelivery from a messageId collision.
 _CONTENT_COLUMNS = (
@@ -341,7 +282,7 @@ _CONTENT_COLUMNS = (
     "properties",
     "context",
 )
-# DuckDB's hash(): fast, and compared only within one process (batch side and warehouse side alike),
+# DuckDB's hash(): fast, and compared only within one process (load side and warehouse side alike),
 # never stored, so a different hash function in another DuckDB version cannot matter.
 CONTENT_HASH_SQL = "hash(" + ", ".join(f'"{c}"' for c in _CONTENT_COLUMNS) + ")"
 
@@ -353,55 +294,46 @@ def _no_stored_hashes(ids: pa.Array) -> pa.Table:
     return pa.table({"message_id": pa.array([], pa.string()), "content_hash": pa.array([], pa.uint64())})
 
 
-class _Collisions:
-    """Finds the copies of a message id whose content differs from the copy that arrived first.
-
-    The first arrival is the copy already in the warehouse, else the first copy in this load's file
-    order (day folders are named by the day received). Identical redeliveries (same content, another
-    ``receivedAt``) are not collisions: dlt's merge keeps the latest delivery of those, as before.
-    """
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, stored: StoredHashes) -> None:
-        # its own cursor: the parse query's streaming result stays open on the main connection
-        self.con, self.stored = con.cursor(), stored
-        # no primary key: maintaining its index cost twice as much as the anti-join below
-        self.con.execute("CREATE TEMP TABLE first_copies (message_id VARCHAR, content_hash UBIGINT)")
-
-    def losers(self, good: pa.Table) -> np.ndarray:
-        """Positions in ``good`` of the copies that lose to an earlier, different one."""
-        rows = good.select(["message_id", *_CONTENT_COLUMNS]).append_column(
-            "_position", pa.array(np.arange(good.num_rows, dtype=np.int64))
-        )
-        self.con.register("batch_rows", rows)
-        stored = self.stored(pc.unique(good["message_id"]))
-        self.con.register("stored_copies", stored)
-        try:
-            (repeats,) = self.con.execute(
-                "SELECT count(*) - count(DISTINCT message_id) + (SELECT count(*) FROM batch_rows AS b "
-                "SEMI JOIN first_copies AS f USING (message_id)) FROM batch_rows"
-            ).fetchone() or (0,)
-            if not repeats and not stored.num_rows:  # the usual batch: every id new and once
-                self.con.execute(f"INSERT INTO first_copies SELECT message_id, {CONTENT_HASH_SQL} FROM batch_rows")
-                return np.empty(0, dtype=np.int64)
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE batch_keys AS "
-                f"SELECT message_id, {CONTENT_HASH_SQL} AS content_hash, _position AS position FROM batch_rows"
-            )
-            self.con.execute(
-                "INSERT INTO first_copies "
-                "SELECT b.message_id, coalesce(any_value(s.content_hash), arg_min(b.content_hash, b.position)) "
-                "FROM batch_keys AS b LEFT JOIN stored_copies AS s USING (message_id) "
-                "WHERE NOT EXISTS (SELECT 1 FROM first_copies AS f WHERE f.message_id = b.message_id) "
-                "GROUP BY b.message_id"
-            )
-            found = self.con.execute(
-                "SELECT b.position FROM batch_keys AS b JOIN first_copies AS f USING (message_id) "
-                "WHERE b.content_hash <> f.content_hash ORDER BY 1"
-            ).fetchnumpy()["position"]
-        finally:
-            self.con.unregister("batch_rows")
-            self.con.unregister("stored_copies")
-        return np.asarray(found, dtype=np.int64)
+# Judges every copy of a message id that arrives more than once (in this load, or again after an earlier
+# load), over the parsed table, in one pass. The first arrival is the copy already in the warehouse, else
+# the first copy in this load's file order (day folders are named by the day received). A copy whose
+# content differs from it is a collision (``loser``: rejected); identical copies (another receivedAt) are
+# redeliveries, of which the latest delivery is kept, as dlt's merge on ``received_at`` did: the others
+# are folded into it (``rn > 1``).
+_COPIES_SQL = f"""
+CREATE TEMP TABLE dropped AS
+WITH candidates AS (
+  SELECT message_id FROM parsed WHERE _ok GROUP BY message_id HAVING count(*) > 1
+  UNION
+  SELECT message_id FROM stored_copies
+),
+copies AS (
+  SELECT p.message_id, p._source_file, p._line_number, p.received_at,
+         {CONTENT_HASH_SQL} AS content_hash
+  FROM parsed AS p SEMI JOIN candidates USING (message_id)
+  WHERE p._ok
+),
+firsts AS (
+  SELECT message_id, arg_min(content_hash, (_source_file, _line_number)) AS first_hash
+  FROM copies GROUP BY message_id
+),
+stored AS (
+  SELECT message_id, any_value(content_hash) AS stored_hash FROM stored_copies GROUP BY message_id
+),
+judged AS (
+  SELECT c.*, c.content_hash <> coalesce(s.stored_hash, f.first_hash) AS loser
+  FROM copies AS c JOIN firsts AS f USING (message_id) LEFT JOIN stored AS s USING (message_id)
+),
+ranked AS (
+  SELECT _source_file, _line_number, loser,
+         row_number() OVER (
+           PARTITION BY message_id, loser
+           ORDER BY received_at DESC NULLS LAST, _source_file DESC, _line_number DESC
+         ) AS rn
+  FROM judged
+)
+SELECT _source_file, _line_number, loser FROM ranked WHERE loser OR rn > 1
+"""
 
 
 def _pointers(
@@ -417,6 +349,57 @@ def _pointers(
         for line, span in line_spans(scanned.path, lines, scanned.scan.line_break).items():
             spans[(rel, line)] = span
     return spans
+
+
+def _collision_rejects(
+    con: duckdb.DuckDBPyConnection, by_file: dict[str, ScannedFile], max_text: int
+) -> list[tuple[str, int, str, RawRecord]]:
+    """The colliding copies as rejects, their text read back from the file (rare: plain Python)."""
+    wanted = [
+        (str(rel), int(line))
+        for rel, line in con.execute(
+            "SELECT _source_file, _line_number FROM dropped WHERE loser ORDER BY 1, 2"
+        ).fetchall()
+    ]
+    spans = _pointers(by_file, wanted)
+    rejects = []
+    for rel, line in wanted:
+        offset, length = spans[(rel, line)]
+        with by_file[rel].path.open("rb") as handle:
+            handle.seek(offset)
+            raw = handle.read(min(length, max_text + 1))
+        record = keep_raw(raw, offset) if length <= max_text else RawRecord(None, offset, length)
+        rejects.append((rel, line, COLLISION, record))
+    return rejects
+
+
+def _line_rejects(
+    con: duckdb.DuckDBPyConnection, by_file: dict[str, ScannedFile], rejected_at: datetime, load_id: str
+) -> pa.Table:
+    """The parsed lines that are no message; those too long to keep whole (``_raw_bytes`` set) get a pointer."""
+    bad = con.sql(
+        "SELECT _source_file, _line_number, raw_text, reason, _raw_bytes FROM parsed WHERE NOT _ok ORDER BY 1, 2"
+    ).to_arrow_table()
+    needs = np.flatnonzero(~np.asarray(pc.is_null(bad["_raw_bytes"]).to_numpy(zero_copy_only=False)))
+    offsets: list[int | None] = [None] * bad.num_rows
+    lengths: list[int | None] = [None] * bad.num_rows
+    if len(needs):
+        files_, lines_ = bad["_source_file"].to_pylist(), bad["_line_number"].to_pylist()
+        wanted = [(files_[i], lines_[i]) for i in needs]
+        spans = _pointers(by_file, wanted)
+        for i, key in zip(needs, wanted, strict=True):
+            offsets[i], lengths[i] = spans[key]
+    return rejected_table(
+        REJECTED_SCHEMA,
+        bad["_source_file"],
+        bad["_line_number"],
+        bad["raw_text"],
+        bad["reason"],
+        offsets,
+        lengths,
+        rejected_at,
+        load_id,
+    )
 
 
 @dlt.source(name=SOURCE)
@@ -451,74 +434,60 @@ def segment_source(
         utf8_files = [f for f in readable if f.utf8_error is None]
         fallback = [f for f in readable if f.utf8_error is not None]
         rejected: list[pa.Table] = []
-        parsed = {"good": 0, "bad": len(python_rejects)}
-        # messages read per file (before dlt's merge keeps one row per messageId): duplicates merged
+        good = 0
+        # messages read per file (redeliveries included, collisions not): duplicates merged
         delivered = dict.fromkeys((f.rel for f in files), 0)
-
-        def flush(pieces: list[pa.Table]) -> Any:
-            # DuckDB streams small batches (about one per file); dlt's cost is per item, so it gets
-            # ~BATCH_ROWS rows at a time. concat_tables does not copy.
-            progress(f"segment: {parsed['good'] + parsed['bad']:,} lines parsed, {parsed['bad']:,} rejected")
-            return dlt.mark.with_table_name(pa.concat_tables(pieces).cast(EVENTS_SCHEMA), EVENTS_TABLE)
 
         con = duckdb.connect(config=settings.duckdb_config())
         try:
             con.execute("SET TimeZone = 'UTC'")
-            collisions = _Collisions(con, stored_hashes)
             if fallback:
                 lines, undecodable = _fallback_lines(fallback)
                 con.register("fallback_lines", lines)
                 python_rejects += [(rel, line, "not valid UTF-8", raw) for rel, line, raw in undecodable]
-                parsed["bad"] += len(undecodable)
-            pending: list[pa.Table] = []
-            pending_rows = 0
             if utf8_files or fallback:
-                query = con.sql(_parse_sql(events_dir, utf8_files, bool(fallback), load_id, max_line, max_text))
-                batches = query.to_arrow_reader(BATCH_ROWS)
-            else:
-                batches = iter(())
-            for batch in batches:
-                good, bad = _split(pa.Table.from_batches([batch]))
-                if bad.num_rows:
-                    rejected.append(_with_pointers(bad, by_file, rejected_at, load_id))
-                lost = collisions.losers(good) if good.num_rows else []
-                if len(lost):
-                    keep = np.ones(good.num_rows, dtype=bool)
-                    keep[lost] = False
-                    copies = good.take(pa.array(lost))
-                    wanted = list(
-                        zip(copies["_source_file"].to_pylist(), copies["_line_number"].to_pylist(), strict=True)
-                    )
-                    spans = _pointers(by_file, wanted)
-                    for rel, line in wanted:
-                        offset, length = spans[(rel, line)]
-                        with by_file[rel].path.open("rb") as handle:
-                            handle.seek(offset)
-                            raw = handle.read(min(length, max_text + 1))
-                        record = keep_raw(raw, offset) if length <= max_text else RawRecord(None, offset, length)
-                        python_rejects.append((rel, line, COLLISION, record))
-                    good = good.filter(pa.array(keep))
-                    parsed["bad"] += len(lost)
-                pending.append(good.select(EVENTS_SCHEMA.names))
-                pending_rows += good.num_rows
-                if good.num_rows:
-                    for item in pc.value_counts(good["_source_file"]).to_pylist():
-                        delivered[item["values"]] += item["counts"]
-                parsed["good"] += good.num_rows
-                parsed["bad"] += bad.num_rows
-                if pending_rows >= BATCH_ROWS:
-                    yield flush(pending)
-                    pending, pending_rows = [], 0
-            if pending:
-                yield flush(pending)
+                parse = _parse_sql(events_dir, utf8_files, bool(fallback), max_line, max_text)
+                con.execute(f"CREATE TEMP TABLE parsed AS {parse}")
+                rejected.append(_line_rejects(con, by_file, rejected_at, load_id))
+                if stored_hashes is _no_stored_hashes:  # a first load: no id to look up
+                    con.register("stored_copies", _no_stored_hashes(pa.array([], pa.string())))
+                else:
+                    ids = con.sql("SELECT message_id FROM parsed WHERE _ok").to_arrow_table()["message_id"]
+                    con.register("stored_copies", stored_hashes(pc.unique(ids)))
+                con.execute(_COPIES_SQL)
+                python_rejects += _collision_rejects(con, by_file, max_text)
+                for rel, n in con.execute(
+                    "SELECT _source_file, count(*) FROM parsed AS p WHERE _ok "
+                    "AND NOT EXISTS (SELECT 1 FROM dropped AS d WHERE d.loser "
+                    "AND d._source_file = p._source_file AND d._line_number = p._line_number) GROUP BY 1"
+                ).fetchall():
+                    delivered[rel] = n
+                good = sum(delivered.values())
+                kept = ", ".join(
+                    f"{sql_literal(load_id)} AS _dlt_load_id" if name == "_dlt_load_id" else f'p."{name}"'
+                    for name in EVENTS_SCHEMA.names
+                )
+                batches = con.sql(
+                    f"SELECT {kept} FROM parsed AS p WHERE _ok "
+                    "AND NOT EXISTS (SELECT 1 FROM dropped AS d "
+                    "WHERE d._source_file = p._source_file AND d._line_number = p._line_number)"
+                ).to_arrow_reader(DUCKDB_ROW_GROUP_ROWS)
+                done = 0
+                tables = (pa.Table.from_batches([batch]).cast(EVENTS_SCHEMA) for batch in batches)
+                for table in row_groups(tables, EVENTS_SCHEMA):
+                    done += table.num_rows
+                    progress(f"segment: {done:,} of the events handed on ({good:,} lines parsed)")
+                    yield dlt.mark.with_table_name(table, EVENTS_TABLE)
         finally:
             con.close()
-        rejected.append(_python_rejects(python_rejects, rejected_at, load_id))
+        rejected.append(rejects_table(REJECTED_SCHEMA, python_rejects, rejected_at, load_id))
+        bad = sum(t.num_rows for t in rejected)
+        progress(f"segment: {good + bad:,} lines parsed, {bad:,} rejected")
         # Always one (possibly empty) rejected_events item: it makes dlt run that table's merge, whose
         # scope deletes the old rejects of every file read now, so a fixed line does not stay rejected.
         yield dlt.mark.with_table_name(pa.concat_tables(rejected), REJECTED_TABLE)
-        counts["events"] = counts.get("events", 0) + parsed["good"]
-        counts["rejected"] = counts.get("rejected", 0) + parsed["bad"]
+        counts["events"] = counts.get("events", 0) + good
+        counts["rejected"] = counts.get("rejected", 0) + bad
         state = dlt.current.source_state()
         state["files"] = state_after
         # committed with the data; a reloaded file replaces its own count
@@ -528,7 +497,12 @@ def segment_source(
     resource.apply_hints(
         table_name=EVENTS_TABLE,
         create_table_variant=True,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        write_disposition={
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            # one row per message_id already (see _COPIES_SQL): dlt's merge skips its own sort of the rows
+            "deduplicated": True,
+        },
         primary_key="message_id",
         columns=EVENT_COLUMNS,
     )
@@ -548,27 +522,11 @@ def segment_source(
     return resource
 
 
-def _with_pointers(bad: pa.Table, by_file: dict[str, ScannedFile], rejected_at: datetime, load_id: str) -> pa.Table:
-    """A parsed batch's rejected rows; those too long to keep whole (``_raw_bytes`` set) get a pointer."""
-    needs = np.flatnonzero(~np.asarray(pc.is_null(bad["_raw_bytes"]).to_numpy(zero_copy_only=False)))
-    offsets: list[int | None] = [None] * bad.num_rows
-    lengths: list[int | None] = [None] * bad.num_rows
-    if len(needs):
-        files_, lines_ = bad["_source_file"].to_pylist(), bad["_line_number"].to_pylist()
-        wanted = [(files_[i], lines_[i]) for i in needs]
-        spans = _pointers(by_file, wanted)
-        for i, key in zip(needs, wanted, strict=True):
-            offsets[i], lengths[i] = spans[key]
-    return _rejected_table(
-        bad["_source_file"], bad["_line_number"], bad["raw_text"], bad["reason"], offsets, lengths, rejected_at, load_id
-    )
-
-
-def _stored_hashes(pipeline: dlt.Pipeline, keep_open: ExitStack) -> StoredHashes:
+def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
     """A lookup of the content hashes of the warehouse's copies of some message ids (dlt's SQL client).
 
-    One client for the whole load, opened on the first lookup and closed by ``keep_open``: a client per
-    batch reopened the warehouse file for every event file (0.26 s each; 14 of a 60 s delta load).
+    Called once per load, with every message id the load read; the warehouse stays open for the whole
+    run (``warehouse_open``), so the client costs no reopening of the file.
     """
     with pipeline.sql_client() as client:
         exists = client.execute_sql(
@@ -578,22 +536,19 @@ def _stored_hashes(pipeline: dlt.Pipeline, keep_open: ExitStack) -> StoredHashes
         )
     if not exists or not exists[0][0]:
         return _no_stored_hashes  # a first load
-    clients: list[Any] = []
 
     def lookup(ids: pa.Array) -> pa.Table:
-        if not clients:
-            clients.append(keep_open.enter_context(pipeline.sql_client()))
-        client = clients[0]
-        con = client.native_connection
-        con.register("c360_message_ids", pa.table({"message_id": ids}))
-        try:
-            return con.sql(
-                f"SELECT e.message_id, {CONTENT_HASH_SQL} AS content_hash "
-                f"FROM {client.make_qualified_table_name(EVENTS_TABLE)} AS e "
-                "SEMI JOIN c360_message_ids USING (message_id)"
-            ).to_arrow_table()
-        finally:
-            con.unregister("c360_message_ids")
+        with pipeline.sql_client() as client:
+            con = client.native_connection
+            con.register("c360_message_ids", pa.table({"message_id": ids}))
+            try:
+                return con.sql(
+                    f"SELECT e.message_id, {CONTENT_HASH_SQL} AS content_hash "
+                    f"FROM {client.make_qualified_table_name(EVENTS_TABLE)} AS e "
+                    "SEMI JOIN c360_message_ids USING (message_id)"
+                ).to_arrow_table()
+            finally:
+                con.unregister("c360_message_ids")
 
     return lookup
 
@@ -626,24 +581,25 @@ def load_segment(events_dir: Path, settings: Settings | None = None) -> LoadSumm
     pipeline = make_pipeline(SOURCE, config)
     with user_errors(SOURCE, config.duckdb_path), exclusive_run(pipeline.pipeline_name, SOURCE, config.pipelines_dir):
         discard_unfinished(pipeline)
-        pipeline.sync_destination()
-        loaded = source_state(pipeline, SOURCE).get("files", {})
-        plan = plan_files(candidates, loaded)
-        days = len({rel.split("/", 1)[0] for rel, _ in candidates})
-        progress(
-            f"segment: {len(candidates):,} files in {days:,} day folders; {len(plan.to_load):,} new or changed, "
-            f"{len(plan.unchanged):,} unchanged{plan.gone_note()}"
-        )
-        if not plan.to_load:
-            return FileLoadSummary(
-                SOURCE,
-                skipped="no new or changed event files",
-                seconds=time.monotonic() - started,
-                files_unchanged=len(plan.unchanged),
+        # one open warehouse for the whole run (see warehouse_open)
+        with warehouse_open(pipeline):
+            pipeline.sync_destination()
+            loaded = source_state(pipeline, SOURCE).get("files", {})
+            plan = plan_files(candidates, loaded)
+            days = len({rel.split("/", 1)[0] for rel, _ in candidates})
+            progress(
+                f"segment: {len(candidates):,} files in {days:,} day folders; {len(plan.to_load):,} new or changed, "
+                f"{len(plan.unchanged):,} unchanged{plan.gone_note()}"
             )
-        stats: dict[str, int] = {}
-        with ExitStack() as keep_open:
-            stored = _stored_hashes(pipeline, keep_open)
+            if not plan.to_load:
+                return FileLoadSummary(
+                    SOURCE,
+                    skipped="no new or changed event files",
+                    seconds=time.monotonic() - started,
+                    files_unchanged=len(plan.unchanged),
+                )
+            stats: dict[str, int] = {}
+            stored = _stored_hashes(pipeline)
             run_committed(pipeline, segment_source(events_dir, plan.to_load, plan.state_after, stats, stored))
     return FileLoadSummary(
         SOURCE,

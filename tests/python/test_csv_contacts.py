@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from ingestion.errors import UserError
@@ -584,3 +585,57 @@ def test_one_header_feeds_several_fields(tmp_path: Path, warehouse: Path) -> Non
     bad.write_text(json.dumps({"id": "contact_id", "submitted": []}))
     with pytest.raises(UserError, match="must be one JSON object"):
         load_csv_contacts(folder, bad, "forms")
+
+
+def test_rejects_stay_with_their_file_when_files_share_one_reader(tmp_path: Path, warehouse: Path) -> None:
+    """The load reads every file with one in-memory DuckDB, whose reject log would carry one file's broken
+    rows into the next file's rejects if it were not cleared between files."""
+    header = "Customer ID,E-mail Address\n"
+    folder = write_drop(
+        tmp_path / "crm",
+        {
+            "a.csv": header + "C1,a@example.com\nC2,b@example.com,EXTRA\nC3,c@example.com\n",
+            "b.csv": header + "C4,d@example.com\n",
+            "c.csv": header + "C5\nC6,f@example.com\nC7,g@example.com,X,Y\n",
+        },
+        {"Customer ID": "contact_id", "E-mail Address": "email"},
+    )
+    summary = load(folder)
+    assert summary.rows_by_table == {"crm": 4, "rejected_rows": 3}
+    assert rows(warehouse, "select source_file, row_number from raw_csv_contacts.rejected_rows order by 1, 2") == [
+        ("a.csv", 2),
+        ("c.csv", 1),
+        ("c.csv", 3),
+    ]
+    assert rows(warehouse, "select _source_file, _row_number, contact_id from raw_csv_contacts.crm order by 3") == [
+        ("a.csv", 1, "C1"),
+        ("a.csv", 3, "C3"),
+        ("b.csv", 1, "C4"),
+        ("c.csv", 2, "C6"),
+    ]
+
+
+def test_load_files_are_cut_in_duckdb_row_groups(
+    tmp_path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt's parquet load file holds the rows in row groups of exactly DuckDB's size (the last one shorter),
+    whatever the files' own sizes: the layout that lets the warehouse write them once (file_loads)."""
+    size = file_loads.DUCKDB_ROW_GROUP_ROWS
+    header = "Customer ID,E-mail Address\n"
+    first, second = size - 1_000, 1_005  # neither file is a row group by itself
+    folder = write_drop(
+        tmp_path / "crm",
+        {
+            "a.csv": header + "".join(f"A{i},a{i}@example.com\n" for i in range(first)),
+            "b.csv": header + "".join(f"B{i},b{i}@example.com\n" for i in range(second)),
+        },
+        {"Customer ID": "contact_id", "E-mail Address": "email"},
+    )
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")  # keep the load files to look at them
+
+    load(folder)
+
+    (job,) = (warehouse.parent / "dlt_pipelines").rglob("completed_jobs/crm.*.parquet")
+    meta = pq.ParquetFile(job).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [size, first + second - size]
+    assert rows(warehouse, "select count(*) from raw_csv_contacts.crm") == [(first + second,)]

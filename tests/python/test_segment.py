@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from ingestion.errors import UserError
@@ -125,6 +126,43 @@ def test_full_load_splits_good_and_rejected_lines(events_dir: Path, warehouse: P
     assert rows(
         warehouse, "select _source_file, _line_number, received_at from raw_segment.events where message_id = 'm2'"
     ) == [("2026-01-02/events-0000.jsonl", 2, datetime(2026, 1, 2, 0, 0, 5, tzinfo=UTC))]
+
+
+def test_redeliveries_across_files_keep_the_delivery_received_last(tmp_path: Path, warehouse: Path) -> None:
+    """Copies of one message in several files of one load are judged together: one row, the copy received
+    last, whichever file it is in (days can arrive out of order); the others are counted, not rejected."""
+    root = tmp_path / "segment"
+    write_lines(root / "2026-01-01" / "a.jsonl", [message("r", receivedAt="2026-01-03T00:00:00.000Z"), message("s")])
+    write_lines(root / "2026-01-02" / "b.jsonl", [message("r", receivedAt="2026-01-01T00:00:00.000Z")])
+    # an exact copy of s (same receivedAt too): the later file's is kept
+    write_lines(root / "2026-01-03" / "c.jsonl", [message("r", receivedAt="2026-01-02T00:00:00.000Z"), message("s")])
+
+    summary = load_segment(root)
+
+    assert summary.rows_by_table == {"events": 5, "rejected_events": 0}
+    assert rows(
+        warehouse, "select message_id, _source_file, _line_number, received_at from raw_segment.events order by 1"
+    ) == [
+        ("r", "2026-01-01/a.jsonl", 1, datetime(2026, 1, 3, tzinfo=UTC)),
+        ("s", "2026-01-03/c.jsonl", 2, datetime(2026, 1, 1, 10, 0, 2, 500000, tzinfo=UTC)),
+    ]
+    assert segment.delivered_messages(make_pipeline("segment", warehouse)) == 5
+
+
+def test_row_groups_recut_tables_to_duckdb_row_group_size() -> None:
+    size = file_loads.DUCKDB_ROW_GROUP_ROWS
+    schema = pa.schema([pa.field("n", pa.int64())])
+
+    def table(start: int, end: int) -> pa.Table:
+        return pa.table({"n": pa.array(range(start, end), pa.int64())}, schema=schema)
+
+    cut = list(file_loads.row_groups([table(0, 5), table(5, size + 7), table(size + 7, 2 * size + 10)], schema))
+    assert [t.num_rows for t in cut] == [size, size, 10]
+    assert pa.concat_tables(cut)["n"].to_pylist() == list(range(2 * size + 10))
+    assert [t.num_rows for t in file_loads.row_groups([table(0, size)], schema)] == [size]
+    # nothing to hand on is still one (empty) table: the merge that replaces a file's old rows must run
+    assert [t.num_rows for t in file_loads.row_groups([], schema)] == [0]
+    assert [t.num_rows for t in file_loads.row_groups([schema.empty_table()], schema)] == [0]
 
 
 def test_columns_types_and_json_text(events_dir: Path, warehouse: Path) -> None:
