@@ -105,7 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--no-triggers", action="store_true", help="sync the audience only, send no trigger")
 
     # `build` hands everything after it to dbt (main() splits it off before argparse sees it).
-    commands.add_parser("build", help="run dbt build on the warehouse; every argument after it goes to dbt")
+    commands.add_parser(
+        "build",
+        help="run dbt build on the warehouse; every argument after it goes to dbt",
+        description="Apply pending erasure requests, then run `dbt build` on the warehouse. Every argument after "
+        "`build` goes to dbt build (for example --select +customers, --full-refresh, --vars '{...}'): "
+        "`dbt build --help` lists them.",
+    )
 
     mapping = commands.add_parser("mapping", help="help with CSV drop mappings")
     mapping_commands = mapping.add_subparsers(dest="mapping_command", required=True)
@@ -300,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         # argparse cannot pass options it does not know (--select, -s, --vars ...) through a subcommand
         dbt_args = argv[len(head) + 1 :]
         dbt_args = dbt_args[1:] if dbt_args[:1] == ["--"] else dbt_args
-        argv = [*head, "build"]
+        # help is answered here, never handed to a build (argparse prints it and exits 0)
+        argv = [*head, "build", "--help"] if {"-h", "--help"} & set(dbt_args) else [*head, "build"]
     args = build_parser().parse_args(argv)
     args.dbt_args = dbt_args
     try:

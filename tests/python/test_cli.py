@@ -76,3 +76,12 @@ def test_bad_arguments_exit_non_zero(argv: list[str]) -> None:
     result = run_cli(*argv)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_build_help_prints_help_and_builds_nothing(flag: str, warehouse: Path) -> None:
+    """`build` hands its arguments to dbt, but help must be answered, never run as a build."""
+    result = run_cli("build", "--select", "customers", flag, env={"CUSTOMER360_DUCKDB_PATH": str(warehouse)})
+    assert result.returncode == 0, result.stderr
+    assert "Every argument after `build` goes to dbt build" in " ".join(result.stdout.split())
+    assert not warehouse.exists(), "help started a build"
