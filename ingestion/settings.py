@@ -181,17 +181,3 @@ class Settings:
 def resolve(given: Settings | None) -> Settings:
     """``given``, or the settings from the environment for a caller that passed none."""
     return given if given is not None else Settings.from_environment()
-
-
-# The file loaders (segment, csv_contacts, file_loads) still read their limits through these three, while
-# their internals are being rewritten on another branch; they resolve from the environment on each call.
-def max_line_bytes() -> int:
-    return Settings.from_environment().max_line_bytes
-
-
-def max_reject_text_bytes() -> int:
-    return Settings.from_environment().max_reject_text_bytes
-
-
-def duckdb_config() -> dict[str, str]:
-    return Settings.from_environment().duckdb_config()

@@ -51,7 +51,6 @@ import pyarrow as pa
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema
 
-from ingestion import settings
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, user_errors, warehouse_destination
 from ingestion.settings import Settings, resolve
@@ -291,7 +290,9 @@ def _row_numbers(good_rows: int, rejected_lines: Sequence[int], blanks: Sequence
     return np.flatnonzero(~taken)[:good_rows].astype(np.int64), rejected
 
 
-def _csv_options(layout: CsvLayout, columns: Mapping[str, str], rejects: str, extra: Sequence[str] = ()) -> str:
+def _csv_options(
+    layout: CsvLayout, columns: Mapping[str, str], rejects: str, max_line: int, extra: Sequence[str] = ()
+) -> str:
     return ", ".join(
         [
             f"columns = {{{', '.join(f'{sql_literal(k)}: {sql_literal(v)}' for k, v in columns.items())}}}",
@@ -301,7 +302,7 @@ def _csv_options(layout: CsvLayout, columns: Mapping[str, str], rejects: str, ex
             "quote = '\"'",
             "escape = '\"'",
             "strict_mode = true",
-            f"max_line_size = {settings.max_line_bytes()}",
+            f"max_line_size = {max_line}",
             "store_rejects = true",
             f"rejects_table = '{rejects}'",
             f"rejects_scan = '{rejects}_scans'",
@@ -335,7 +336,9 @@ def _may_have_empty_extra_fields(path: Path, delimiter: str) -> bool:
     return bool((data[quoted - 1] == ord('"')).any())
 
 
-def _extra_field_rows(con: duckdb.DuckDBPyConnection, layout: CsvLayout) -> tuple[np.ndarray, list[int], list[int]]:
+def _extra_field_rows(
+    con: duckdb.DuckDBPyConnection, layout: CsvLayout, max_line: int
+) -> tuple[np.ndarray, list[int], list[int]]:
     """Which records have more fields than the header, as DuckDB's reader sees them.
 
     DuckDB (strict mode or not) accepts ``4,5,6,`` or ``4,5,6,""`` under a 3-field header, dropping the
@@ -351,6 +354,7 @@ def _extra_field_rows(con: duckdb.DuckDBPyConnection, layout: CsvLayout) -> tupl
         layout,
         columns,
         "extra_rejects",
+        max_line,
         ["null_padding = true", f"nullstr = {sql_literal(_NO_NULLS)}", "parallel = false"],
     )
     flags = con.execute(
@@ -433,6 +437,7 @@ def _reject(
     raw: str | None,
     position: int | None,
     max_line: int,
+    max_text: int,
 ) -> tuple[int, str, RawRecord]:
     """``(record number, reason, raw record)`` of a row DuckDB's reader rejected."""
     width = len(layout.headers)
@@ -442,13 +447,15 @@ def _reject(
         offset, length = _line_at(layout.path, position, scanned.scan.line_break)
         with layout.path.open("rb") as handle:
             handle.seek(offset)
-            data = handle.read(min(length, settings.max_reject_text_bytes() + 1))
-        record = keep_raw(data, offset, pointer=True) if length == len(data) else RawRecord(None, offset, length)
+            data = handle.read(min(length, max_text + 1))
+        record = (
+            keep_raw(data, offset, max_text, pointer=True) if length == len(data) else RawRecord(None, offset, length)
+        )
         if oversized:
             return line, f"row of {length} bytes is over the {max_line}-byte limit", record
         text_for_reason = record.text or ""
     else:
-        record = keep_raw(text.encode("utf-8"), None)
+        record = keep_raw(text.encode("utf-8"), None, max_text)
         text_for_reason = text
     if not kind:
         return line, f"unreadable row: {message or 'the CSV reader gave no detail'}", record
@@ -469,18 +476,23 @@ def _line_at(path: Path, hint: int, line_break: bytes) -> tuple[int, int]:
 
 
 def _read_file(
-    con: duckdb.DuckDBPyConnection, layout: CsvLayout, scanned: ScannedFile, target: pa.Schema, load_id: str
+    con: duckdb.DuckDBPyConnection,
+    layout: CsvLayout,
+    scanned: ScannedFile,
+    target: pa.Schema,
+    load_id: str,
+    settings: Settings,
 ) -> tuple[pa.Table, list[tuple[int, str, RawRecord]]]:
     """The file's good rows as an Arrow table of the ``target`` schema, and its rejected rows.
 
     ``con`` is the load's in-memory DuckDB (one for all files: opening one costs ~50 ms); the reader's
     reject tables are dropped after each file, since DuckDB appends to them."""
-    whole = whole_file_reject(scanned)
+    whole = whole_file_reject(scanned, settings.max_reject_text_bytes)
     if whole is not None:  # empty or binary: no rows (its old rows are still replaced), one reject
         return target.empty_table(), [(0, *whole)]
     if not layout.headers:
         return target.empty_table(), [(0, "no header line (the first line is blank)", RawRecord(None, 0, 0))]
-    max_line = settings.max_line_bytes()
+    max_line, max_text = settings.max_line_bytes, settings.max_reject_text_bytes
     width = len(layout.headers)
     positional = {f"c{i}": "VARCHAR" for i in range(width)}
     by_column = {column: f"c{i}" for i, column in enumerate(layout.columns)} | {c: f"c{i}" for c, i in layout.copies}
@@ -500,11 +512,11 @@ def _read_file(
         return f'NULL::VARCHAR AS "{name}"'  # a column this file does not have
 
     select = ", ".join(projection(name) for name in target.names)
-    options = _csv_options(layout, positional, "csv_rejects", ["null_padding = false"])
+    options = _csv_options(layout, positional, "csv_rejects", max_line, ["null_padding = false"])
     try:
         good = con.sql(f"SELECT {select} FROM read_csv({sql_literal(str(layout.path))}, {options})").to_arrow_table()
         rejects = [
-            _reject(layout, scanned, int(line), kind, message, raw, position, max_line)
+            _reject(layout, scanned, int(line), kind, message, raw, position, max_line, max_text)
             for line, kind, message, raw, position in con.execute(
                 # DuckDB may log several errors for a row (one per missing or extra column): keep the first.
                 # A row over the line size limit has no column, hence the coalesce.
@@ -513,7 +525,11 @@ def _read_file(
                 "min(line_byte_position) FROM csv_rejects GROUP BY line ORDER BY line"
             ).fetchall()
         ]
-        extra = _extra_field_rows(con, layout) if _may_have_empty_extra_fields(layout.path, layout.delimiter) else None
+        extra = (
+            _extra_field_rows(con, layout, max_line)
+            if _may_have_empty_extra_fields(layout.path, layout.delimiter)
+            else None
+        )
     finally:
         for table in ("csv_rejects", "csv_rejects_scans", "extra_rejects", "extra_rejects_scans"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -538,7 +554,7 @@ def _read_file(
                         f"{layout.path}: data row {row} has more fields than the header's {width} but could not "
                         "be read back; check the quoting around it"
                     )
-                rejected.append((row, _count_reason(width, fields), keep_raw(raw.encode("utf-8"), None)))
+                rejected.append((row, _count_reason(width, fields), keep_raw(raw.encode("utf-8"), None, max_text)))
             good = good.filter(pa.array(~accepted))
             numbers = numbers[~accepted]
             rejected.sort()
@@ -553,6 +569,7 @@ def csv_contacts_source(
     layouts: Mapping[str, CsvLayout],
     state_after: dict[str, Any],
     stats: dict[str, int],
+    settings: Settings,
 ) -> Any:
     """A dlt source named ``csv_contacts_<source_name>`` filling ``<source_name>`` and ``rejected_rows``.
 
@@ -571,7 +588,7 @@ def csv_contacts_source(
 
         def good_rows(con: duckdb.DuckDBPyConnection) -> Iterator[pa.Table]:
             for scanned in files:
-                good, file_rejects = _read_file(con, layouts[scanned.rel], scanned, target, load_id)
+                good, file_rejects = _read_file(con, layouts[scanned.rel], scanned, target, load_id, settings)
                 rejects.extend((scanned.rel, row, reason, raw) for row, reason, raw in file_rejects)
                 stats["rows"] = stats.get("rows", 0) + good.num_rows
                 stats["rejected"] = stats.get("rejected", 0) + len(file_rejects)
@@ -689,7 +706,7 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str, settings: Set
                 )
             stats: dict[str, int] = {}
             state_after = {"files": plan.state_after, "mapping_sha256": mapping_sha}
-            run_committed(pipeline, csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats))
+            run_committed(pipeline, csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats, config))
     return FileLoadSummary(
         source_name,
         rows_by_table={source_name: stats.get("rows", 0), REJECTED_TABLE: stats.get("rejected", 0)},

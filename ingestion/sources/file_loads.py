@@ -29,7 +29,6 @@ import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.common.schema.typing import TColumnSchema
 
-from ingestion import settings
 from ingestion.pipeline import LoadSummary
 from ingestion.progress import say as progress
 
@@ -124,17 +123,17 @@ def escaped_text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
 
 
-def keep_raw(raw: bytes, offset: int | None, pointer: bool = False) -> RawRecord:
-    """The record's text if it is within the stored-text limit, else only a pointer to its bytes.
+def keep_raw(raw: bytes, offset: int | None, max_text: int, pointer: bool = False) -> RawRecord:
+    """The record's text if it is within the stored-text limit (``max_text`` bytes), else only a pointer to its bytes.
 
     ``pointer`` also records where the bytes are when the text is kept (whole-file and oversized rejects).
     """
-    if len(raw) > settings.max_reject_text_bytes():
+    if len(raw) > max_text:
         return RawRecord(None, offset, len(raw))
     return RawRecord(escaped_text(raw), offset if pointer else None, len(raw) if pointer else None)
 
 
-def whole_file_reject(scanned: ScannedFile) -> tuple[str, RawRecord] | None:
+def whole_file_reject(scanned: ScannedFile, max_text: int) -> tuple[str, RawRecord] | None:
     """Why a file cannot be read as text at all (empty, blank, binary), or None when it can.
 
     The reject points at the whole file (offset 0, its size) and keeps its bytes as escaped text when
@@ -150,7 +149,7 @@ def whole_file_reject(scanned: ScannedFile) -> tuple[str, RawRecord] | None:
         reason = "empty file"
     else:
         return None
-    if size > settings.max_reject_text_bytes():
+    if size > max_text:
         return reason, RawRecord(None, 0, size)
     return reason, RawRecord(escaped_text(scanned.path.read_bytes()), 0, size)
 

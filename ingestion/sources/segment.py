@@ -44,7 +44,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.schema.typing import TColumnSchema
 
-from ingestion import settings
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
 from ingestion.settings import Settings, resolve
@@ -234,7 +233,9 @@ def _json_object(mapping: dict[str, str]) -> str:
     return "{" + ", ".join(f'"{k}": "{v}"' for k, v in mapping.items()) + "}"
 
 
-def _fallback_lines(files: Sequence[ScannedFile]) -> tuple[pa.Table, list[tuple[str, int, RawRecord]]]:
+def _fallback_lines(
+    files: Sequence[ScannedFile], max_line: int, max_text: int
+) -> tuple[pa.Table, list[tuple[str, int, RawRecord]]]:
     """Lines of files that are not valid UTF-8 as a whole: decodable lines go on to the JSON parse,
     undecodable ones are rejected here (escaped text, or a pointer when too long). Rare: plain Python."""
     names: list[str] = []
@@ -253,7 +254,7 @@ def _fallback_lines(files: Sequence[ScannedFile]) -> tuple[pa.Table, list[tuple[
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raw = raw.removesuffix(b"\r")
-                rejected.append((file.rel, number, keep_raw(raw, start, pointer=len(raw) > settings.max_line_bytes())))
+                rejected.append((file.rel, number, keep_raw(raw, start, max_text, pointer=len(raw) > max_line)))
                 continue
             names.append(str(file.path))
             numbers.append(number)
@@ -368,7 +369,7 @@ def _collision_rejects(
         with by_file[rel].path.open("rb") as handle:
             handle.seek(offset)
             raw = handle.read(min(length, max_text + 1))
-        record = keep_raw(raw, offset) if length <= max_text else RawRecord(None, offset, length)
+        record = keep_raw(raw, offset, max_text) if length <= max_text else RawRecord(None, offset, length)
         rejects.append((rel, line, COLLISION, record))
     return rejects
 
@@ -409,6 +410,7 @@ def segment_source(
     state_after: dict[str, list[Any]],
     stats: dict[str, int] | None = None,
     stored_hashes: StoredHashes = _no_stored_hashes,
+    settings: Settings | None = None,
 ) -> Any:
     """The files to (re)load, as one resource that fills ``events`` and ``rejected_events``.
 
@@ -421,12 +423,13 @@ def segment_source(
     def extract() -> Iterator[Any]:
         load_id = dlt.current.load_package_state()["load_id"]
         rejected_at = datetime.now(UTC)
-        max_line, max_text = settings.max_line_bytes(), settings.max_reject_text_bytes()
+        config = resolve(settings)
+        max_line, max_text = config.max_line_bytes, config.max_reject_text_bytes
         by_file = {f.rel: f for f in files}
         python_rejects: list[tuple[str, int, str, RawRecord]] = []
         readable = []
         for scanned in files:
-            whole = whole_file_reject(scanned)
+            whole = whole_file_reject(scanned, max_text)
             if whole is None:
                 readable.append(scanned)
             else:
@@ -438,11 +441,11 @@ def segment_source(
         # messages read per file (redeliveries included, collisions not): duplicates merged
         delivered = dict.fromkeys((f.rel for f in files), 0)
 
-        con = duckdb.connect(config=settings.duckdb_config())
+        con = duckdb.connect(config=config.duckdb_config())
         try:
             con.execute("SET TimeZone = 'UTC'")
             if fallback:
-                lines, undecodable = _fallback_lines(fallback)
+                lines, undecodable = _fallback_lines(fallback, max_line, max_text)
                 con.register("fallback_lines", lines)
                 python_rejects += [(rel, line, "not valid UTF-8", raw) for rel, line, raw in undecodable]
             if utf8_files or fallback:
@@ -600,7 +603,7 @@ def load_segment(events_dir: Path, settings: Settings | None = None) -> LoadSumm
                 )
             stats: dict[str, int] = {}
             stored = _stored_hashes(pipeline)
-            run_committed(pipeline, segment_source(events_dir, plan.to_load, plan.state_after, stats, stored))
+            run_committed(pipeline, segment_source(events_dir, plan.to_load, plan.state_after, stats, stored, config))
     return FileLoadSummary(
         SOURCE,
         rows_by_table={EVENTS_TABLE: stats.get("events", 0), REJECTED_TABLE: stats.get("rejected", 0)},

@@ -146,7 +146,7 @@ def test_redeliveries_across_files_keep_the_delivery_received_last(tmp_path: Pat
         ("r", "2026-01-01/a.jsonl", 1, datetime(2026, 1, 3, tzinfo=UTC)),
         ("s", "2026-01-03/c.jsonl", 2, datetime(2026, 1, 1, 10, 0, 2, 500000, tzinfo=UTC)),
     ]
-    assert segment.delivered_messages(make_pipeline("segment", warehouse)) == 5
+    assert segment.delivered_messages(make_pipeline("segment")) == 5
 
 
 def test_row_groups_recut_tables_to_duckdb_row_group_size() -> None:
