@@ -114,7 +114,8 @@ final as (
             when shared.is_role_email then 'role_email'
             when exclusions.identifier_value is not null
                 then 'excluded: ' || coalesce(exclusions.reason, 'identity_exclusions seed')
-            when shared.records_sharing > {{ var('identity_max_records_per_identifier') }} then 'shared_by_too_many_records'
+            when shared.records_sharing > {{ var('identity_max_records_per_identifier') }}
+                then 'shared_by_too_many_records'
         end as guard_reason,
         guard_reason is null as is_usable
     from shared
