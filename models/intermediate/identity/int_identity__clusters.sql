@@ -1,29 +1,16 @@
-{#
-    Final clusters: strong clusters joined by accepted scored edges, without ever letting a scored
-    (weak) edge join two clearly different dates of birth, directly or through a chain (over-merge
-    protection: a chain of plausible pairs must not fuse two people).
-
-    A strong cluster is *dated* when its records state a date of birth (its most common one,
-    int_identity__strong_clusters.cluster_date_of_birth), else *undated*.
-      1. dated clusters are joined by accepted edges between clusters with the same date of birth or
-         dates one slip apart (a mistyped or transposed digit, day and month swapped: macro
-         identity_dates_within_a_slip), which the scored pair has already weighed; a component that a
-         chain of slips made hold two clearly different dates falls back to same-date joins only;
-      2. undated clusters are joined by accepted edges among themselves (no date, no conflict);
-      3. each group of undated clusters from step 2 attaches to the one dated group it has the best
-         accepted edge to (highest match_probability, ties to the smaller id), if any.
-    So a cluster never holds two dates of birth unless strong edges (same Shopify id, same email ...)
-    put them there. Accepted edges that were not used (they would have crossed two dates) are in
-    int_identity__review_pairs with reason 'cluster_dob_conflict' / 'attached_elsewhere'.
-
-    cluster_id is internal to one build (the smallest record_id); customer ids come from
-    customer_id_history.
-#}
-
 with
 
 strong as (
     select * from {{ ref('int_identity__strong_clusters') }}
+),
+
+accepted_pairs as (
+    select
+        record_id_a,
+        record_id_b,
+        match_probability
+    from {{ ref('int_identity__scored_pairs') }}
+    where decision = 'accept'
 ),
 
 strong_clusters as (
@@ -40,10 +27,10 @@ accepted as (
         least(a.strong_cluster_id, b.strong_cluster_id) as cluster_a,
         greatest(a.strong_cluster_id, b.strong_cluster_id) as cluster_b,
         max(pairs.match_probability) as match_probability
-    from {{ ref('int_identity__scored_pairs') }} as pairs
+    from accepted_pairs as pairs
     inner join strong as a on pairs.record_id_a = a.record_id
     inner join strong as b on pairs.record_id_b = b.record_id
-    where pairs.decision = 'accept' and a.strong_cluster_id <> b.strong_cluster_id
+    where a.strong_cluster_id <> b.strong_cluster_id
     group by least(a.strong_cluster_id, b.strong_cluster_id), greatest(a.strong_cluster_id, b.strong_cluster_id)
 ),
 
@@ -160,14 +147,18 @@ final_groups as (
         grouped.is_converged
     from grouped
     left join attachments on grouped.group_id = attachments.undated_group_id
+),
+
+final as (
+    select
+        strong.record_id,
+        strong.record_key,
+        strong.strong_cluster_id,
+        final_groups.cluster_id,
+        count(*) over (partition by final_groups.cluster_id) as cluster_size,
+        strong.is_converged and final_groups.is_converged as is_converged
+    from strong
+    inner join final_groups on strong.strong_cluster_id = final_groups.strong_cluster_id
 )
 
-select
-    strong.record_id,
-    strong.record_key,
-    strong.strong_cluster_id,
-    final_groups.cluster_id,
-    count(*) over (partition by final_groups.cluster_id) as cluster_size,
-    strong.is_converged and final_groups.is_converged as is_converged
-from strong
-inner join final_groups on strong.strong_cluster_id = final_groups.strong_cluster_id
+select * from final

@@ -1,17 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        full_refresh=false,
-        on_schema_change='fail',
-    )
-}}
-
-{#- Before issue 12 this state lived in the public mart `customer_id_history` (the same columns). On this
-    model's first build (no table yet) an existing table of that mart is adopted: its rows are the history
-    the ids continue from, and they are written here first, so a warehouse built before the move keeps
-    every id. A fresh warehouse has no such table and starts empty. -#}
 {%- set legacy = namespace(relation=none) -%}
+{#- On the first build after the move, adopt the table of the former mart customer_id_history (see the YAML). -#}
 {%- if execute and not is_incremental() -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'customer_id_history' -%}
         {%- set found = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}

@@ -1,22 +1,3 @@
-{#
-    Deterministic edges: two source records share an identifier that on its own says "same person".
-    One row per (pair, rule); record_key_a < record_key_b.
-
-    match_rule
-      shopify_customer_id   both carry the same Shopify customer id (account, its orders, Segment userId)
-      shopify_order_id      a Segment device completed the order (Order Completed order_id)
-      hubspot_merge         HubSpot merged one contact into the other (hs_merged_object_ids)
-      email_exact           same normalized email
-      phone_exact_and_name  same E.164 phone, both first names known and agreeing, last names agreeing,
-                            and no two different personal emails (households share a landline: a
-                            shared number alone is not enough)
-
-    Only usable identifiers count (see int_identity__identifiers: no role addresses, no excluded values,
-    none shared by too many records). Email and phone edges are also vetoed when the two records state
-    clearly different dates of birth (more than one slip apart, see macro identity_dates_within_a_slip) (is_strong = false, veto_reason set): such a pair is left to the scored
-    matcher, which will not accept it either (see int_identity__scored_pairs).
-#}
-
 with
 
 identifiers as (
@@ -76,17 +57,21 @@ judged as (
             when identifier_type = 'phone' and emails_differ then 'emails_differ'
         end as veto_reason
     from compared
+),
+
+final as (
+    select
+        record_key_a,
+        record_key_b,
+        match_rule,
+        identifier_type,
+        identifier_value,
+        identifier_type || ' ' || identifier_value as evidence,
+        veto_reason,
+        veto_reason is null as is_strong,
+        -- Deterministic edges are certain by rule; 1.0 lets them sort above any scored edge.
+        cast(1.0 as double) as match_score
+    from judged
 )
 
-select
-    record_key_a,
-    record_key_b,
-    match_rule,
-    identifier_type,
-    identifier_value,
-    identifier_type || ' ' || identifier_value as evidence,
-    veto_reason,
-    veto_reason is null as is_strong,
-    -- Deterministic edges are certain by rule; 1.0 lets them sort above any scored edge.
-    cast(1.0 as double) as match_score
-from judged
+select * from final

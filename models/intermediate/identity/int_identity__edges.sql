@@ -1,14 +1,3 @@
-{#
-    Every edge that holds a customer together, with the reason: the strong deterministic edges and the
-    accepted scored edges that clustering used. One row per (pair, rule); record_key_a < record_key_b.
-    "Why are these two records one customer?" is answered by a path of these rows.
-
-    match_rule: a deterministic rule (see int_identity__deterministic_edges) or 'probabilistic'
-    (Fellegi-Sunter, see int_identity__scored_pairs; blocking_rule says which block found the pair and
-    explanation lists each comparison's level and weight). match_score: 1.0 for deterministic edges,
-    the match probability for scored ones.
-#}
-
 {%- set comparisons = identity_comparison_names() %}
 
 with
@@ -61,11 +50,15 @@ edges as (
     select * from deterministic
     union all
     select * from scored
+),
+
+final as (
+    select edges.*
+    from edges
+    inner join clusters as ca on edges.record_key_a = ca.record_key
+    inner join clusters as cb on edges.record_key_b = cb.record_key
+    -- An accepted scored edge that would have joined two dates of birth was not used (see review pairs).
+    where ca.cluster_id = cb.cluster_id
 )
 
-select edges.*
-from edges
-inner join clusters as ca on edges.record_key_a = ca.record_key
-inner join clusters as cb on edges.record_key_b = cb.record_key
--- An accepted scored edge that would have joined two dates of birth was not used (see review pairs).
-where ca.cluster_id = cb.cluster_id
+select * from final

@@ -1,20 +1,3 @@
-{#
-    Every identifier attached to a source record: one row per (record, identifier type, value).
-
-      email             normalized address, match key form (plus-tag and gmail dots removed)
-      phone             E.164
-      shopify_customer  the Shopify customer id: an account, its orders, and the Segment userId
-      shopify_order     a Shopify order id: a guest checkout, an account's order, a Segment Order Completed
-      hubspot_contact   a HubSpot contact id: the contact itself, and the ids merged into it
-
-    A record keeps all of its values (old and new emails, every order's phone): a person who changed
-    email still meets the records that only know the old one.
-
-    Guards: an identifier is not used for a strong (deterministic) edge when it is a role address
-    (info@, sales@ ...), is listed in the identity_exclusions seed, or is shared by more records than
-    var identity_max_records_per_identifier. Such identifiers stay here, flagged, with the reason.
-#}
-
 with
 
 observations as (
@@ -116,25 +99,30 @@ shared as (
         identifiers.*,
         count(*) over (partition by identifiers.identifier_type, identifiers.identifier_value) as records_sharing
     from identifiers
+),
+
+final as (
+    select
+        shared.record_key,
+        shared.identifier_type,
+        shared.identifier_value,
+        shared.is_role_email,
+        exclusions.identifier_value is not null as is_excluded,
+        shared.records_sharing,
+        shared.last_observed_at,
+        case
+            when shared.is_role_email then 'role_email'
+            when exclusions.identifier_value is not null
+                then 'excluded: ' || coalesce(exclusions.reason, 'identity_exclusions seed')
+            when shared.records_sharing > {{ var('identity_max_records_per_identifier') }}
+                then 'shared_by_too_many_records'
+        end as guard_reason,
+        guard_reason is null as is_usable
+    from shared
+    left join exclusions
+        on
+            shared.identifier_type = exclusions.identifier_type
+            and lower(shared.identifier_value) = exclusions.identifier_value
 )
 
-select
-    shared.record_key,
-    shared.identifier_type,
-    shared.identifier_value,
-    shared.is_role_email,
-    exclusions.identifier_value is not null as is_excluded,
-    shared.records_sharing,
-    shared.last_observed_at,
-    case
-        when shared.is_role_email then 'role_email'
-        when exclusions.identifier_value is not null
-            then 'excluded: ' || coalesce(exclusions.reason, 'identity_exclusions seed')
-        when shared.records_sharing > {{ var('identity_max_records_per_identifier') }} then 'shared_by_too_many_records'
-    end as guard_reason,
-    guard_reason is null as is_usable
-from shared
-left join exclusions
-    on
-        shared.identifier_type = exclusions.identifier_type
-        and lower(shared.identifier_value) = exclusions.identifier_value
+select * from final

@@ -1,21 +1,10 @@
-{#
-    Every staged row that says something about a person, in one shape, tagged with the source record
-    it belongs to. A source record can have several observations: a Shopify account has its own
-    profile plus one row per order, a CSV contact is re-exported in later files, a Segment device sends
-    several identify calls. Later models pick attribute values (latest, most trusted ...) from here.
-
-    observation_kind:
-      profile  the record's own row (HubSpot contact, Shopify account, guest order, CSV row)
-      order    an order placed by a Shopify account (its email, phone and shipping address)
-      event    a Segment message (identify traits, email events), or one link row per device
-#}
-
 {%- set person_columns = [
     'source_system', 'source_record_id', 'email', 'email_match_key', 'is_role_email', 'phone_e164',
     'first_name', 'last_name', 'first_name_key', 'last_name_key', 'given_name_canonical',
     'date_of_birth', 'address_line1', 'address_line2', 'city', 'postal_code', 'region_code', 'country_code',
     'source_created_at', 'source_updated_at', 'loaded_at',
 ] -%}
+{%- set person_column_list = person_columns | join(', ') -%}
 
 with
 
@@ -23,7 +12,7 @@ hubspot_contacts as (
     select
         'profile' as observation_kind,
         coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
-        {{ person_columns | join(', ') }},
+        {{ person_column_list }},
         cast(null as varchar) as shopify_customer_id,
         cast(null as varchar) as shopify_order_id
     from {{ ref('stg_hubspot__contacts') }}
@@ -33,7 +22,7 @@ shopify_customers as (
     select
         'profile' as observation_kind,
         coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
-        {{ person_columns | join(', ') }},
+        {{ person_column_list }},
         cast(customer_id as varchar) as shopify_customer_id,
         cast(null as varchar) as shopify_order_id
     from {{ ref('stg_shopify__customers') }}
@@ -46,7 +35,7 @@ shopify_orders as (
         case when is_guest_checkout then 'profile' else 'order' end as observation_kind,
         -- An order is observed when it was placed (a later refund updates it, not the person).
         coalesce(source_created_at, source_updated_at, loaded_at) as observed_at,
-        {{ person_columns | join(', ') }},
+        {{ person_column_list }},
         cast(customer_id as varchar) as shopify_customer_id,
         cast(order_id as varchar) as shopify_order_id
     from {{ ref('stg_shopify__orders') }}
@@ -57,7 +46,7 @@ csv_contacts as (
     select
         'profile' as observation_kind,
         coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
-        {{ person_columns | join(', ') }},
+        {{ person_column_list }},
         cast(null as varchar) as shopify_customer_id,
         cast(null as varchar) as shopify_order_id
     from {{ ref('stg_csv_contacts__contacts') }}
@@ -67,7 +56,7 @@ segment_observations as (
     select
         'event' as observation_kind,
         coalesce(source_updated_at, source_created_at, loaded_at) as observed_at,
-        {{ person_columns | join(', ') }},
+        {{ person_column_list }},
         shopify_customer_id,
         shopify_order_id
     from {{ ref('int_identity__segment_observations') }}
@@ -83,14 +72,18 @@ unioned as (
     select * from csv_contacts
     union all
     select * from segment_observations
+),
+
+final as (
+    select
+        {{ identity_record_key('source_system', 'source_record_id') }} as record_key,
+        observation_kind,
+        observed_at,
+        {{ person_columns | join(',\n        ') }},
+        shopify_customer_id,
+        shopify_order_id
+    from unioned
+    where source_record_id is not null
 )
 
-select
-    {{ identity_record_key('source_system', 'source_record_id') }} as record_key,
-    observation_kind,
-    observed_at,
-    {{ person_columns | join(',\n    ') }},
-    shopify_customer_id,
-    shopify_order_id
-from unioned
-where source_record_id is not null
+select * from final

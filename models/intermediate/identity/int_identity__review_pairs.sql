@@ -1,15 +1,3 @@
-{#
-    Pairs a person should look at: scored pairs close to the threshold, pairs a veto stopped (two different
-    emails in one source system that never holds a person twice), and accepted pairs that clustering
-    could not use because they would have put two clearly different dates of birth in one customer. Each row shows both records
-    side by side and why the matcher hesitated. Confirmed links can be made strong with a source fix;
-    false ones need nothing (they are not merged).
-
-    review_reason: near_threshold | exclusive_email_conflict | cluster_dob_conflict
-    (the accepted edge joined two strong clusters with different dates of birth) | attached_elsewhere
-    (an undated cluster joined another dated cluster through a better edge).
-#}
-
 with
 
 records as (
@@ -28,6 +16,13 @@ scored as (
     where decision in ('accept', 'review')
 ),
 
+strong_clusters as (
+    select
+        record_key,
+        cluster_date_of_birth
+    from {{ ref('int_identity__strong_clusters') }}
+),
+
 flagged as (
     select
         scored.*,
@@ -42,34 +37,38 @@ flagged as (
     from scored
     inner join clusters as ca on scored.record_key_a = ca.record_key
     inner join clusters as cb on scored.record_key_b = cb.record_key
-    inner join {{ ref('int_identity__strong_clusters') }} as sa on scored.record_key_a = sa.record_key
-    inner join {{ ref('int_identity__strong_clusters') }} as sb on scored.record_key_b = sb.record_key
+    inner join strong_clusters as sa on scored.record_key_a = sa.record_key
+    inner join strong_clusters as sb on scored.record_key_b = sb.record_key
+),
+
+final as (
+    select
+        flagged.record_key_a,
+        flagged.record_key_b,
+        flagged.review_reason,
+        flagged.match_probability,
+        flagged.match_weight,
+        flagged.blocking_rule,
+        flagged.first_name_level,
+        flagged.last_name_level,
+        flagged.date_of_birth_level,
+        flagged.email_level,
+        flagged.phone_level,
+        flagged.location_level,
+        a.first_name || ' ' || a.last_name as name_a,
+        b.first_name || ' ' || b.last_name as name_b,
+        a.email as email_a,
+        b.email as email_b,
+        a.date_of_birth as date_of_birth_a,
+        b.date_of_birth as date_of_birth_b,
+        a.phone_e164 as phone_a,
+        b.phone_e164 as phone_b,
+        concat_ws(', ', a.address_line1, a.postal_code, a.city) as address_a,
+        concat_ws(', ', b.address_line1, b.postal_code, b.city) as address_b
+    from flagged
+    inner join records as a on flagged.record_key_a = a.record_key
+    inner join records as b on flagged.record_key_b = b.record_key
+    where flagged.review_reason is not null
 )
 
-select
-    flagged.record_key_a,
-    flagged.record_key_b,
-    flagged.review_reason,
-    flagged.match_probability,
-    flagged.match_weight,
-    flagged.blocking_rule,
-    flagged.first_name_level,
-    flagged.last_name_level,
-    flagged.date_of_birth_level,
-    flagged.email_level,
-    flagged.phone_level,
-    flagged.location_level,
-    a.first_name || ' ' || a.last_name as name_a,
-    b.first_name || ' ' || b.last_name as name_b,
-    a.email as email_a,
-    b.email as email_b,
-    a.date_of_birth as date_of_birth_a,
-    b.date_of_birth as date_of_birth_b,
-    a.phone_e164 as phone_a,
-    b.phone_e164 as phone_b,
-    concat_ws(', ', a.address_line1, a.postal_code, a.city) as address_a,
-    concat_ws(', ', b.address_line1, b.postal_code, b.city) as address_b
-from flagged
-inner join records as a on flagged.record_key_a = a.record_key
-inner join records as b on flagged.record_key_b = b.record_key
-where flagged.review_reason is not null
+select * from final

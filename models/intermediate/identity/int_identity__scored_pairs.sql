@@ -11,6 +11,10 @@ estimates as (
     select * from {{ ref('int_identity__match_weight_estimates') }}
 ),
 
+candidate_pairs as (
+    select * from {{ ref('int_identity__candidate_pairs') }}
+),
+
 parameters as (
     -- the m/u in force (var identity_match_weights_source): learnt at build time, or the seed's fixed
     -- values with the learnt prior (the seed has none)
@@ -100,7 +104,7 @@ features as (
         and a.email_match_key <> b.email_match_key
         and not a.is_role_email and not b.is_role_email as is_exclusive_email_conflict,
         {{ identity_comparison_features('a', 'b') }}
-    from {{ ref('int_identity__candidate_pairs') }} as pairs
+    from candidate_pairs as pairs
     inner join records as a on pairs.record_id_a = a.record_id
     inner join records as b on pairs.record_id_b = b.record_id
 ),

@@ -1,18 +1,3 @@
-{#
-    Segment messages as observations of source records (docs/data_contracts.md):
-      anonymous:<anonymousId>  one record per browser/device;
-      user:<userId>            only for a userId never seen with an anonymousId.
-    A message sent with a userId only (server-side, e.g. Order Completed from the backend) belongs to
-    the device that userId was last seen on, so its email or order id still reaches a record.
-
-    Each device also carries the userId it was last seen with (the Shopify customer id: the source's
-    own link device -> account) and the order ids of its Order Completed events (device -> order).
-    Only messages that carry something for identity are kept: one link row per record, identify /
-    email-event rows with person columns, and Order Completed rows. A device none of whose messages
-    carries a userId, a person column or an order id is no source record at all (the same rule as the
-    generator's truth, ingestion/demo_kit/generate/segment.py carries_identity_signal).
-#}
-
 with
 
 events as (
@@ -114,58 +99,62 @@ record_links as (
     having
         bool_or(linked_user_id is not null)
         or source_record_id in (select person_messages.source_record_id from person_messages)
+),
+
+final as (
+    select
+        'segment' as source_system,
+        source_record_id,
+        cast(null as varchar) as email,
+        cast(null as varchar) as email_match_key,
+        cast(null as boolean) as is_role_email,
+        cast(null as varchar) as phone_e164,
+        cast(null as varchar) as first_name,
+        cast(null as varchar) as last_name,
+        cast(null as varchar) as first_name_key,
+        cast(null as varchar) as last_name_key,
+        cast(null as varchar) as given_name_canonical,
+        cast(null as date) as date_of_birth,
+        cast(null as varchar) as address_line1,
+        cast(null as varchar) as address_line2,
+        cast(null as varchar) as city,
+        cast(null as varchar) as postal_code,
+        cast(null as varchar) as region_code,
+        cast(null as varchar) as country_code,
+        first_event_at as source_created_at,
+        last_event_at as source_updated_at,
+        loaded_at,
+        linked_user_id as shopify_customer_id,
+        cast(null as varchar) as shopify_order_id
+    from record_links
+
+    union all
+
+    select
+        'segment' as source_system,
+        source_record_id,
+        email,
+        email_match_key,
+        is_role_email,
+        phone_e164,
+        first_name,
+        last_name,
+        first_name_key,
+        last_name_key,
+        given_name_canonical,
+        date_of_birth,
+        address_line1,
+        address_line2,
+        city,
+        postal_code,
+        region_code,
+        country_code,
+        event_at as source_created_at,
+        event_at as source_updated_at,
+        loaded_at,
+        linked_user_id as shopify_customer_id,
+        shopify_order_id
+    from person_messages
 )
 
-select
-    'segment' as source_system,
-    source_record_id,
-    cast(null as varchar) as email,
-    cast(null as varchar) as email_match_key,
-    cast(null as boolean) as is_role_email,
-    cast(null as varchar) as phone_e164,
-    cast(null as varchar) as first_name,
-    cast(null as varchar) as last_name,
-    cast(null as varchar) as first_name_key,
-    cast(null as varchar) as last_name_key,
-    cast(null as varchar) as given_name_canonical,
-    cast(null as date) as date_of_birth,
-    cast(null as varchar) as address_line1,
-    cast(null as varchar) as address_line2,
-    cast(null as varchar) as city,
-    cast(null as varchar) as postal_code,
-    cast(null as varchar) as region_code,
-    cast(null as varchar) as country_code,
-    first_event_at as source_created_at,
-    last_event_at as source_updated_at,
-    loaded_at,
-    linked_user_id as shopify_customer_id,
-    cast(null as varchar) as shopify_order_id
-from record_links
-
-union all
-
-select
-    'segment' as source_system,
-    source_record_id,
-    email,
-    email_match_key,
-    is_role_email,
-    phone_e164,
-    first_name,
-    last_name,
-    first_name_key,
-    last_name_key,
-    given_name_canonical,
-    date_of_birth,
-    address_line1,
-    address_line2,
-    city,
-    postal_code,
-    region_code,
-    country_code,
-    event_at as source_created_at,
-    event_at as source_updated_at,
-    loaded_at,
-    linked_user_id as shopify_customer_id,
-    shopify_order_id
-from person_messages
+select * from final

@@ -1,9 +1,3 @@
-{#
-    Strong clusters: connected components over the deterministic edges that passed their guards
-    (int_identity__deterministic_edges.is_strong). Every source record gets one; a record with no strong
-    edge is a cluster of its own. Scored (probabilistic) matching then works between strong clusters.
-#}
-
 with
 
 records as (
@@ -14,14 +8,21 @@ records as (
     from {{ ref('int_identity__source_records') }}
 ),
 
+deterministic_edges as (
+    select
+        record_key_a,
+        record_key_b
+    from {{ ref('int_identity__deterministic_edges') }}
+    where is_strong
+),
+
 strong_edges as (
     select
         a.record_id as node_a,
         b.record_id as node_b
-    from {{ ref('int_identity__deterministic_edges') }} as edges
+    from deterministic_edges as edges
     inner join records as a on edges.record_key_a = a.record_key
     inner join records as b on edges.record_key_b = b.record_key
-    where edges.is_strong
 ),
 
 {{ identity_label_propagation('strong_edges', var('identity_label_propagation_passes'), 'strong') }},
@@ -53,14 +54,18 @@ cluster_dob as (
         group by strong_cluster_id, date_of_birth
     ) as dates_of_birth
     qualify row_number() over (partition by strong_cluster_id order by records desc, date_of_birth asc) = 1
+),
+
+final as (
+    select
+        clustered.record_id,
+        clustered.record_key,
+        clustered.strong_cluster_id,
+        cluster_dob.cluster_date_of_birth,
+        count(*) over (partition by clustered.strong_cluster_id) as strong_cluster_size,
+        clustered.is_converged
+    from clustered
+    left join cluster_dob on clustered.strong_cluster_id = cluster_dob.strong_cluster_id
 )
 
-select
-    clustered.record_id,
-    clustered.record_key,
-    clustered.strong_cluster_id,
-    cluster_dob.cluster_date_of_birth,
-    count(*) over (partition by clustered.strong_cluster_id) as strong_cluster_size,
-    clustered.is_converged
-from clustered
-left join cluster_dob on clustered.strong_cluster_id = cluster_dob.strong_cluster_id
+select * from final

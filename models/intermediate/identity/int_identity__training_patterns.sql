@@ -3,12 +3,23 @@
 
 with
 
+source_records as (
+    select * from {{ ref('int_identity__source_records') }}
+),
+
+strong_clusters as (
+    select
+        record_id,
+        strong_cluster_id
+    from {{ ref('int_identity__strong_clusters') }}
+),
+
 records as (
     select
-        records.*,
-        clusters.strong_cluster_id
-    from {{ ref('int_identity__source_records') }} as records
-    inner join {{ ref('int_identity__strong_clusters') }} as clusters on records.record_id = clusters.record_id
+        source_records.*,
+        strong_clusters.strong_cluster_id
+    from source_records
+    inner join strong_clusters on source_records.record_id = strong_clusters.record_id
 ),
 
 strong_cluster_sizes as (
@@ -158,30 +169,34 @@ patterns as (
         count(*) as pairs
     from compared
     group by all
-)
+),
 
-select
-    concat_ws(
-        '|',
+final as (
+    select
+        concat_ws(
+            '|',
+            patterns.training_block,
+            {%- for comparison in comparisons %}
+                patterns.{{ comparison }}_level,
+            {%- endfor %}
+            case when patterns.is_certainly_different then 'two_people' else 'undecided' end
+        ) as pattern_key,
         patterns.training_block,
+        patterns.fixed_comparisons,
+        patterns.ignored_comparisons,
+        patterns.is_certainly_different,
         {%- for comparison in comparisons %}
             patterns.{{ comparison }}_level,
         {%- endfor %}
-        case when patterns.is_certainly_different then 'two_people' else 'undecided' end
-    ) as pattern_key,
-    patterns.training_block,
-    patterns.fixed_comparisons,
-    patterns.ignored_comparisons,
-    patterns.is_certainly_different,
-    {%- for comparison in comparisons %}
-        patterns.{{ comparison }}_level,
-    {%- endfor %}
-    patterns.pairs,
-    block_stats.block_pairs,
-    block_stats.block_records,
-    block_stats.skipped_pairs,
-    population.total_records,
-    population.population_pairs
-from patterns
-inner join block_stats on patterns.training_block = block_stats.training_block
-cross join population
+        patterns.pairs,
+        block_stats.block_pairs,
+        block_stats.block_records,
+        block_stats.skipped_pairs,
+        population.total_records,
+        population.population_pairs
+    from patterns
+    inner join block_stats on patterns.training_block = block_stats.training_block
+    cross join population
+)
+
+select * from final

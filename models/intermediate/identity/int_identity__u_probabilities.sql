@@ -8,27 +8,46 @@
 
 with
 
+source_records as (
+    select * from {{ ref('int_identity__source_records') }}
+),
+
+strong_clusters as (
+    select
+        record_id,
+        strong_cluster_id
+    from {{ ref('int_identity__strong_clusters') }}
+),
+
+levels as (
+    select
+        comparison,
+        level
+    from {{ ref('identity_match_weights') }}
+    where level <> 'null'
+),
+
 records as (
     -- the columns the comparisons read (a narrow CTE: it is read by many steps)
     select
-        records.record_id,
-        records.record_key,
-        clusters.strong_cluster_id,
-        records.first_name_key,
-        records.last_name_key,
-        records.given_name_canonical,
-        records.date_of_birth,
-        records.email_match_key,
-        records.email_local_part,
-        records.is_role_email,
-        records.phone_e164,
-        records.address_key,
-        records.address_number,
-        records.postal_code,
-        records.city_key,
-        records.region_code
-    from {{ ref('int_identity__source_records') }} as records
-    inner join {{ ref('int_identity__strong_clusters') }} as clusters on records.record_id = clusters.record_id
+        source_records.record_id,
+        source_records.record_key,
+        strong_clusters.strong_cluster_id,
+        source_records.first_name_key,
+        source_records.last_name_key,
+        source_records.given_name_canonical,
+        source_records.date_of_birth,
+        source_records.email_match_key,
+        source_records.email_local_part,
+        source_records.is_role_email,
+        source_records.phone_e164,
+        source_records.address_key,
+        source_records.address_number,
+        source_records.postal_code,
+        source_records.city_key,
+        source_records.region_code
+    from source_records
+    inner join strong_clusters on source_records.record_id = strong_clusters.record_id
 ),
 
 sampled as (
@@ -395,14 +414,6 @@ counted_u_counts as (
     select * from home_u_counts
 ),
 
-levels as (
-    select
-        comparison,
-        level
-    from {{ ref('identity_match_weights') }}
-    where level <> 'null'
-),
-
 u_counts as (
     {%- for comparison in comparisons %}
         select
@@ -443,27 +454,31 @@ smoothed as (
             else (u_pairs + 0.5) / (u_total + 0.5 * level_count)
         end as level_probability
     from counted
+),
+
+final as (
+    select
+        comparison || '.' || level as parameter_key,
+        comparison,
+        level,
+        case
+            -- a counted comparison's 'different': what the other levels leave (exact_at_home is a u
+            -- conditional on a shared home, not a share of all pairs)
+            when comparison_counted and level = 'different'
+                then greatest(
+                    1 - sum(case when level not in ('different', 'exact_at_home') then level_probability else 0 end)
+                        over (partition by comparison),
+                    0.5 / u_total
+                )
+            -- a counted level never seen among different people: half a pair, as for sampled levels
+            else greatest(level_probability, 0.5 / greatest(u_total, 1))
+        end as u_probability,
+        u_pairs,
+        u_total,
+        case when is_counted then 'counted' else 'sampled' end as u_method
+    from smoothed
+    -- exact_at_home is conditional on a shared home: without enough counted pairs the seed's value stands.
+    where level <> 'exact_at_home' or is_counted
 )
 
-select
-    comparison || '.' || level as parameter_key,
-    comparison,
-    level,
-    case
-        -- a counted comparison's 'different': what the other levels leave (exact_at_home is a u
-        -- conditional on a shared home, not a share of all pairs)
-        when comparison_counted and level = 'different'
-            then greatest(
-                1 - sum(case when level not in ('different', 'exact_at_home') then level_probability else 0 end)
-                    over (partition by comparison),
-                0.5 / u_total
-            )
-        -- a counted level never seen among different people: half a pair, as for sampled levels
-        else greatest(level_probability, 0.5 / greatest(u_total, 1))
-    end as u_probability,
-    u_pairs,
-    u_total,
-    case when is_counted then 'counted' else 'sampled' end as u_method
-from smoothed
--- exact_at_home is conditional on a shared home: without enough counted pairs the seed's value stands.
-where level <> 'exact_at_home' or is_counted
+select * from final
