@@ -39,7 +39,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
-from dlt.sources.helpers.rest_client.redaction import sanitize_url
+from dlt.sources.helpers.rest_client.redaction import SENSITIVE_PARAMS, sanitize_url
 
 from ingestion.dlt_config import dlt_setting
 from ingestion.errors import UserError, exception_chain, root_cause
@@ -55,6 +55,8 @@ from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
 from ingestion.sources.shopify_bulk import (
+    BULK_FIRST_LOAD_ENV,
+    BULK_TIMEOUT_ENV,
     DEFAULT_TIMEOUT_SECONDS,
     BulkAccessDenied,
     BulkExport,
@@ -436,10 +438,20 @@ def shopify_source(
 
 
 # -- failures in plain words ----------------------------------------------------------------------
+# dlt's list plus the signatures of the signed URLs a bulk export file is downloaded from (Google Cloud
+# Storage, S3): such a URL reads the whole export for days, so it is a secret too.
+_SIGNED_URL_PARAMS = {"signature", "x-goog-signature", "x-amz-signature", "x-goog-credential", "x-amz-credential"}
+SENSITIVE_URL_PARAMS = {*SENSITIVE_PARAMS, *_SIGNED_URL_PARAMS}
+
+
+def _safe_url(url: str) -> str:
+    return sanitize_url(url, SENSITIVE_URL_PARAMS)
+
+
 def _request_url(error: BaseException) -> str | None:
     request = getattr(error, "request", None)
     url = getattr(request, "url", None)
-    return sanitize_url(url) if isinstance(url, str) else None
+    return _safe_url(url) if isinstance(url, str) else None
 
 
 def http_failure(error: BaseException, shop_url: str, config: RuntimeConfiguration) -> UserError | None:
@@ -447,7 +459,7 @@ def http_failure(error: BaseException, shop_url: str, config: RuntimeConfigurati
     attempts = config.request_max_attempts
     for cause in exception_chain(error):
         if isinstance(cause, requests.HTTPError) and cause.response is not None:
-            status, url = cause.response.status_code, sanitize_url(cause.response.url)
+            status, url = cause.response.status_code, _safe_url(cause.response.url)
             if status == 401:
                 return UserError(f"shopify rejected the access token (401) at {shop_url}; check {ACCESS_TOKEN_ENV}")
             if status == 403:
@@ -493,6 +505,26 @@ def _setting(value: str | None, key: str, env: str, example: str, secret: bool =
     return str(resolved)
 
 
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def bulk_options() -> tuple[bool, float]:
+    """``SOURCES__SHOPIFY__BULK_FIRST_LOAD`` and ``..._BULK_TIMEOUT_SECONDS``, checked here so a bad value is
+    one clear line (dlt's own coercion failure is a traceback from inside the source)."""
+    flag = dlt_setting("sources.shopify.bulk_first_load")
+    text = str(flag).strip().lower() if flag is not None else "true"
+    if text not in _TRUE + _FALSE:
+        raise UserError(f"{BULK_FIRST_LOAD_ENV} must be true or false, got {flag!r}")
+    seconds = dlt_setting("sources.shopify.bulk_timeout_seconds")
+    try:
+        timeout = DEFAULT_TIMEOUT_SECONDS if seconds is None else float(str(seconds).strip())
+    except ValueError:
+        timeout = float("nan")
+    if not 0 < timeout < float("inf"):
+        raise UserError(f"{BULK_TIMEOUT_ENV} must be a positive number of seconds, got {seconds!r}")
+    return text in _TRUE, timeout
+
+
 def load_shopify(
     shop_url: str | None = None, access_token: str | None = None, settings: Settings | None = None
 ) -> LoadSummary:
@@ -504,6 +536,7 @@ def load_shopify(
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise UserError(f"{SHOP_URL_ENV} must be an http(s) URL such as https://<shop>.myshopify.com, got {url!r}")
     webhooks_dir = dlt_setting("sources.shopify.webhooks_dir")
+    bulk_first_load, bulk_timeout_seconds = bulk_options()
     config = runtime_config()
     started = time.monotonic()
     settings = resolve(settings)
@@ -514,7 +547,13 @@ def load_shopify(
     ):
         try:
             finish_interrupted(pipeline)
-            source = shopify_source(shop_url=url, access_token=token, webhooks_dir=webhooks_dir)
+            source = shopify_source(
+                shop_url=url,
+                access_token=token,
+                webhooks_dir=webhooks_dir,
+                bulk_first_load=bulk_first_load,
+                bulk_timeout_seconds=bulk_timeout_seconds,
+            )
             info = pipeline.run(source, loader_file_format="parquet")
         except Exception as error:  # dlt wraps failures; name the HTTP or input problem underneath
             failure = next((c for c in exception_chain(error) if isinstance(c, UserError)), None) or http_failure(
