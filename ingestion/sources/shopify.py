@@ -24,6 +24,7 @@ or a local server) and ``SOURCES__SHOPIFY__ACCESS_TOKEN``. Retries follow dlt's 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -307,6 +308,7 @@ def shopify_source(
     leak_rate: float = LEAK_RATE,
     bulk_first_load: bool = True,
     bulk_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    bulk_work_dir: str | None = None,
 ) -> list[Any]:
     """Shopify customers, orders and products, merged on ``id`` and loaded incrementally on ``updated_at``,
     plus ``deleted_records``: deletions learnt from the events API and stored webhook deliveries.
@@ -324,7 +326,7 @@ def shopify_source(
         f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/graphql.json",
         client.session,
         access_token,
-        BulkSettings(timeout_seconds=bulk_timeout_seconds),
+        BulkSettings(timeout_seconds=bulk_timeout_seconds, work_dir=Path(bulk_work_dir) if bulk_work_dir else None),
         timeout=config.request_timeout,
         download_session=PacedSession(config),  # retries 429/5xx; never carries the token
     )
@@ -525,6 +527,19 @@ def bulk_options() -> tuple[bool, float]:
     return text in _TRUE, timeout
 
 
+BULK_WORK_DIR = ".shopify_bulk"  # under the pipelines folder
+
+
+def bulk_work_dir(settings: Settings) -> Path:
+    """The folder bulk export files are downloaded to, emptied first: a run killed mid-download or mid-load
+    (no ``finally`` runs on ``kill -9``) left its file, every exported person's data, behind; the next run
+    removes it. Called under the pipeline's run lock, so no running export's file is removed."""
+    folder = settings.pipelines_dir / BULK_WORK_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
 def load_shopify(
     shop_url: str | None = None, access_token: str | None = None, settings: Settings | None = None
 ) -> LoadSummary:
@@ -547,12 +562,14 @@ def load_shopify(
     ):
         try:
             finish_interrupted(pipeline)
+            work_dir = bulk_work_dir(settings)
             source = shopify_source(
                 shop_url=url,
                 access_token=token,
                 webhooks_dir=webhooks_dir,
                 bulk_first_load=bulk_first_load,
                 bulk_timeout_seconds=bulk_timeout_seconds,
+                bulk_work_dir=str(work_dir),
             )
             info = pipeline.run(source, loader_file_format="parquet")
         except Exception as error:  # dlt wraps failures; name the HTTP or input problem underneath

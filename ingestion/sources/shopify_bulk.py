@@ -224,6 +224,7 @@ class BulkSettings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     poll_first_seconds: float = POLL_FIRST_SECONDS
     poll_max_seconds: float = POLL_MAX_SECONDS
+    work_dir: Path | None = None  # where the file is downloaded to (None: the system's temporary folder)
 
 
 _STATUS_FIELDS = "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl"
@@ -395,7 +396,7 @@ def export(
     batch: list[dict[str, Any]] = []
     count = 0
     if operation.get("url"):  # null: the shop has no such records
-        with tempfile.TemporaryDirectory(prefix="shopify-bulk-") as folder:
+        with tempfile.TemporaryDirectory(prefix="shopify-bulk-", dir=bulk.settings.work_dir) as folder:
             path = bulk.download(resource, operation, Path(folder))
             for record in read_file(resource, path, _expected_lines(operation)):
                 count += 1

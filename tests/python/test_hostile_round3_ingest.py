@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,3 +282,56 @@ def test_a_project_dir_without_dbt_project_yml_is_one_line(
     assert main(["--project-dir", ".", "build"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"customer360: error: {tmp_path} is not a customer360 project folder (it has no dbt_project.yml)"
+
+
+# -- R3-I6: a run killed mid-download left the export file (every customer's PII) in /tmp for good ---------
+def test_a_run_killed_mid_download_leaves_no_copy_of_the_export_behind(
+    server: ShopifyServer, warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is served slowly (the first chunk, then a pause); the loader is killed once part of it is
+    on disk. After the next (complete) run no bulk file may remain on disk: not in the temporary folder the
+    killed run used, not under the pipelines folder (erasure never scans either)."""
+    release = threading.Event()
+
+    def first_chunk_then_wait(path: Path) -> Iterator[bytes]:
+        data = path.read_bytes()
+        yield data[: bulk_server.CHUNK_BYTES]
+        release.wait(20)
+        yield data[bulk_server.CHUNK_BYTES :]
+
+    child_tmp = tmp_path / "child_tmp"
+    child_tmp.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TMPDIR": str(child_tmp),
+        "SOURCES__SHOPIFY__SHOP_URL": server.url,
+        "SOURCES__SHOPIFY__ACCESS_TOKEN": TOKEN,
+    }
+    pipelines = Path(os.environ["CUSTOMER360_PIPELINES_DIR"])
+    with monkeypatch.context() as patched:
+        patched.setattr(bulk_server, "_chunks", first_chunk_then_wait)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ingestion.cli", "load", "shopify"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def partial_files() -> list[Path]:
+            return [p for root in (child_tmp, pipelines) for p in root.rglob("*.jsonl") if p.stat().st_size]
+
+        deadline = time.monotonic() + 60
+        while not partial_files() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        assert partial_files(), "the download never reached the disk"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        release.set()
+    assert raw_shopify_rows(warehouse) == 0
+
+    load_shopify(server.url, TOKEN)
+    assert query(warehouse, "select count(*) from raw_shopify.customers")[0][0] == len(server.ids("customers"))
+    left = [p for root in (child_tmp, pipelines) for p in root.rglob("*") if p.is_file() and p.suffix == ".jsonl"]
+    assert left == []
