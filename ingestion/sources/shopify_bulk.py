@@ -395,10 +395,16 @@ def export(
     changed = changed_since(_whole_second(str(operation["createdAt"])))
     batch: list[dict[str, Any]] = []
     count = 0
+    expected = _expected_lines(operation)
+    if not operation.get("url") and expected:
+        raise UserError(
+            f"shopify's bulk export of {resource} reported {expected:,} objects but no file (operation "
+            f"{operation['id']}); nothing was committed"
+        )
     if operation.get("url"):  # null: the shop has no such records
         with tempfile.TemporaryDirectory(prefix="shopify-bulk-", dir=bulk.settings.work_dir) as folder:
             path = bulk.download(resource, operation, Path(folder))
-            for record in read_file(resource, path, _expected_lines(operation)):
+            for record in read_file(resource, path, expected):
                 count += 1
                 if record.get("id") in changed:
                     continue

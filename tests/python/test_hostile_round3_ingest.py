@@ -30,7 +30,7 @@ from ingestion.demo_kit.servers.shopify import ShopifyServer
 from ingestion.errors import UserError
 from ingestion.sources.http import PacedSession, runtime_config
 from ingestion.sources.shopify import http_failure, load_shopify
-from ingestion.sources.shopify_bulk import BulkExport, BulkSettings, read_file
+from ingestion.sources.shopify_bulk import BulkExport, BulkSettings, export, read_file
 
 TOKEN = "shpat_hostile_r3_0123456789abcdef"
 REPO = Path(__file__).resolve().parents[2]
@@ -335,3 +335,37 @@ def test_a_run_killed_mid_download_leaves_no_copy_of_the_export_behind(
     assert query(warehouse, "select count(*) from raw_shopify.customers")[0][0] == len(server.ids("customers"))
     left = [p for root in (child_tmp, pipelines) for p in root.rglob("*") if p.is_file() and p.suffix == ".jsonl"]
     assert left == []
+
+
+# -- R3-I7: COMPLETED with objects but no url loaded an empty table and set no error ------------------------
+class _Completed(BulkExport):
+    """An export whose operation ends COMPLETED at once with ``operation`` (no HTTP)."""
+
+    def __init__(self, operation: dict[str, Any]) -> None:
+        super().__init__("http://shop/graphql.json", requests.Session(), TOKEN, BulkSettings(), 1.0)
+        self.operation = operation
+
+    def start(self, resource: str, deadline: float) -> dict[str, Any]:
+        return dict(self.operation)
+
+    def wait(self, resource: str, operation: dict[str, Any], deadline: float, cancel: bool = True) -> dict[str, Any]:
+        return operation
+
+
+def test_completed_with_objects_but_no_file_is_an_error() -> None:
+    operation = {"id": "gid://shopify/BulkOperation/7", "status": "COMPLETED", "createdAt": "2026-01-01T00:00:00Z",
+                 "objectCount": "1200", "rootObjectCount": "1200", "url": None}  # fmt: skip
+    changed = {5: {"id": 5, "updated_at": "2026-01-01T00:00:03Z"}}  # one change caught up from REST
+    with pytest.raises(UserError, match="reported 1,200 objects but no file"):
+        list(export("customers", _Completed(operation), lambda since: changed))
+
+
+def test_unicode_and_escapes_survive_the_read_back(tmp_path: Path) -> None:
+    """U+2028/U+2029 (line separators to some readers), an escaped NUL, a bidi override, emoji and a
+    4-byte CJK name: one line each, read back unchanged."""
+    name = "Zoë\u2028\u2029\u0000\u202e😀𠜎"
+    lines = [{"id": "gid://shopify/Customer/1", "firstName": name, "email": "zoë@exämple.com", "addresses": []}]
+    path = tmp_path / "customers.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\r\n" for line in lines))  # CRLF too
+    (record,) = read_file("customers", path, 1)
+    assert (record["id"], record["first_name"], record["email"]) == (1, name, "zoë@exämple.com")
