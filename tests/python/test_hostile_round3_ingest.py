@@ -369,3 +369,16 @@ def test_unicode_and_escapes_survive_the_read_back(tmp_path: Path) -> None:
     path.write_bytes(b"".join(orjson.dumps(line) + b"\r\n" for line in lines))  # CRLF too
     (record,) = read_file("customers", path, 1)
     assert (record["id"], record["first_name"], record["email"]) == (1, name, "zoë@exämple.com")
+
+
+# -- R3-I8: a bad DuckDB memory limit surfaced late, as DuckDB's parser message without the variable --------
+def test_a_bad_memory_limit_is_one_line_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CUSTOMER360_DUCKDB_MEMORY_LIMIT", "lots")
+    monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("CUSTOMER360_PIPELINES_DIR", str(tmp_path / "pipelines"))
+    (tmp_path / "events").mkdir()
+    assert main(["load", "segment", "--path", str(tmp_path / "events")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "customer360: error: CUSTOMER360_DUCKDB_MEMORY_LIMIT must be a size such as 4GB or 80%, got 'lots'"
