@@ -1,10 +1,12 @@
 """Hostile round 3, ingestion: the Shopify GraphQL bulk first load and the settings / project lookup.
 
-Each test reproduces one way to break this round's work (docs/hostile_findings_round3.md, R3-I*): a
-download that stops cleanly at a line boundary, a signed download URL in an error line, bad bulk
-settings, Shopify's ungrouped JSONL (``groupObjects`` defaults to false from API 2026-01), a process
-killed mid-export, a cursor hand-over at an identical ``updated_at``, a warehouse folder that does not
-exist yet. Lean: the shared demo population, one local Shopify server per test.
+Each R3-I test reproduces one break found (docs/hostile_findings_round3.md, "Ingestion"): a download that
+stops cleanly at a line boundary, a signed download URL in an error line, bad bulk settings, Shopify's
+ungrouped JSONL (``groupObjects`` defaults to false from API 2026-01; xfail), a warehouse folder that does
+not exist yet, a run killed mid-download leaving the export on disk, a COMPLETED operation without a file,
+a bad DuckDB memory limit. The others guard claims that held (token and signed URL off the download and
+the disk, the cursor hand-over at an identical ``updated_at``, orphan children, unicode, the project
+lookup). Lean: the shared demo population, one local Shopify server per test.
 """
 
 from __future__ import annotations
@@ -168,39 +170,6 @@ def test_an_orphan_child_line_is_an_error_not_a_drop(tmp_path: Path) -> None:
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
     with pytest.raises(UserError, match="unreadable at line 2"):
         list(read_file("products", path, len(lines)))
-
-
-# -- killed mid-export: nothing lands, the next run (meeting the orphan operation) is complete -----------
-def test_a_run_killed_mid_export_lands_nothing_and_the_next_run_is_complete(
-    server: ShopifyServer, warehouse: Path, tmp_path: Path
-) -> None:
-    server.bulk_faults.arm("slow", seconds=2.0)  # the customers export runs 2 s
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "SOURCES__SHOPIFY__SHOP_URL": server.url,
-        "SOURCES__SHOPIFY__ACCESS_TOKEN": TOKEN,
-    }
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", "load", "shopify"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not server.bulk.operations and time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.05)
-    assert server.bulk.operations and server.bulk.operations[0].running
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    assert raw_shopify_rows(warehouse) == 0
-
-    load_shopify(server.url, TOKEN)  # waits for the orphan operation, then exports its own
-    for name in ("customers", "orders", "products"):
-        assert query(warehouse, f"select count(*), count(distinct id) from raw_shopify.{name}") == [
-            (len(server.ids(name)), len(server.ids(name)))
-        ], name
 
 
 # -- the token and the signed URL stay off the download request, the logs and the disk --------------------
