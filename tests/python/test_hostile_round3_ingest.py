@@ -351,3 +351,10 @@ def test_a_bad_memory_limit_is_one_line_naming_the_variable(
     assert main(["load", "segment", "--path", str(tmp_path / "events")]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "customer360: error: CUSTOMER360_DUCKDB_MEMORY_LIMIT must be a size such as 4GB or 80%, got 'lots'"
+
+
+def test_a_status_shopify_does_not_document_is_not_taken_for_completed() -> None:
+    operation = {"id": "gid://shopify/BulkOperation/8", "status": "PAUSED", "createdAt": "2026-01-01T00:00:00Z",
+                 "objectCount": "3", "url": "https://storage.example/x.jsonl?Signature=abc"}  # fmt: skip
+    with pytest.raises(UserError, match="ended PAUSED with error none"):
+        list(export("customers", _Completed(operation), lambda since: {}))
