@@ -17,10 +17,13 @@ under the current directory when there is none.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from ingestion.errors import UserError
 
@@ -59,6 +62,17 @@ def find_project_dir(explicit: Path | None, cwd: Path, checkout: Path = _CHECKOU
         if (folder / PROJECT_FILE).is_file():
             return folder.resolve()
     return None
+
+
+@functools.cache
+def _memory_limit(value: str) -> str:
+    """``value`` if DuckDB takes it as a memory limit (``4GB``, ``500 MiB``, ``80%``), else one clear error
+    now: otherwise a loader failed later with DuckDB's parser message, not naming the variable."""
+    try:
+        duckdb.connect(":memory:", config={"memory_limit": value}).close()
+    except duckdb.Error as error:
+        raise UserError(f"{DUCKDB_MEMORY_LIMIT_ENV} must be a size such as 4GB or 80%, got {value!r}") from error
+    return value
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int, unit: str) -> int:
@@ -110,7 +124,9 @@ class Settings:
             pipelines_dir=path(PIPELINES_DIR_ENV, DEFAULT_PIPELINES_DIR),
             max_line_bytes=_positive_int(env, MAX_LINE_BYTES_ENV, DEFAULT_MAX_LINE_BYTES, "bytes"),
             max_reject_text_bytes=_positive_int(env, MAX_REJECT_TEXT_BYTES_ENV, DEFAULT_MAX_REJECT_TEXT_BYTES, "bytes"),
-            duckdb_memory_limit=env.get(DUCKDB_MEMORY_LIMIT_ENV, "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT,
+            duckdb_memory_limit=_memory_limit(
+                env.get(DUCKDB_MEMORY_LIMIT_ENV, "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+            ),
             duckdb_threads=_positive_int(env, DUCKDB_THREADS_ENV, DEFAULT_DUCKDB_THREADS, "threads"),
             duckdb_temp_directory=Path(temp).expanduser().resolve() if temp else None,
             dbt_target_dir=base / target if (target := env.get(DBT_TARGET_PATH_ENV, "").strip()) else None,

@@ -85,6 +85,7 @@ def now() -> datetime:
 
 @contextmanager
 def warehouse(target: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    target.parent.mkdir(parents=True, exist_ok=True)  # as the loaders do: a fresh clone has no warehouse/ yet
     try:
         con = duckdb.connect(str(target))
     except duckdb.Error as error:

@@ -24,6 +24,7 @@ or a local server) and ``SOURCES__SHOPIFY__ACCESS_TOKEN``. Retries follow dlt's 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
-from dlt.sources.helpers.rest_client.redaction import sanitize_url
+from dlt.sources.helpers.rest_client.redaction import SENSITIVE_PARAMS, sanitize_url
 
 from ingestion.dlt_config import dlt_setting
 from ingestion.errors import UserError, exception_chain, root_cause
@@ -55,6 +56,8 @@ from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
 from ingestion.sources.shopify_bulk import (
+    BULK_FIRST_LOAD_ENV,
+    BULK_TIMEOUT_ENV,
     DEFAULT_TIMEOUT_SECONDS,
     BulkAccessDenied,
     BulkExport,
@@ -305,6 +308,7 @@ def shopify_source(
     leak_rate: float = LEAK_RATE,
     bulk_first_load: bool = True,
     bulk_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    bulk_work_dir: str | None = None,
 ) -> list[Any]:
     """Shopify customers, orders and products, merged on ``id`` and loaded incrementally on ``updated_at``,
     plus ``deleted_records``: deletions learnt from the events API and stored webhook deliveries.
@@ -322,7 +326,7 @@ def shopify_source(
         f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/graphql.json",
         client.session,
         access_token,
-        BulkSettings(timeout_seconds=bulk_timeout_seconds),
+        BulkSettings(timeout_seconds=bulk_timeout_seconds, work_dir=Path(bulk_work_dir) if bulk_work_dir else None),
         timeout=config.request_timeout,
         download_session=PacedSession(config),  # retries 429/5xx; never carries the token
     )
@@ -436,10 +440,20 @@ def shopify_source(
 
 
 # -- failures in plain words ----------------------------------------------------------------------
+# dlt's list plus the signatures of the signed URLs a bulk export file is downloaded from (Google Cloud
+# Storage, S3): such a URL reads the whole export for days, so it is a secret too.
+_SIGNED_URL_PARAMS = {"signature", "x-goog-signature", "x-amz-signature", "x-goog-credential", "x-amz-credential"}
+SENSITIVE_URL_PARAMS = {*SENSITIVE_PARAMS, *_SIGNED_URL_PARAMS}
+
+
+def _safe_url(url: str) -> str:
+    return sanitize_url(url, SENSITIVE_URL_PARAMS)
+
+
 def _request_url(error: BaseException) -> str | None:
     request = getattr(error, "request", None)
     url = getattr(request, "url", None)
-    return sanitize_url(url) if isinstance(url, str) else None
+    return _safe_url(url) if isinstance(url, str) else None
 
 
 def http_failure(error: BaseException, shop_url: str, config: RuntimeConfiguration) -> UserError | None:
@@ -447,7 +461,7 @@ def http_failure(error: BaseException, shop_url: str, config: RuntimeConfigurati
     attempts = config.request_max_attempts
     for cause in exception_chain(error):
         if isinstance(cause, requests.HTTPError) and cause.response is not None:
-            status, url = cause.response.status_code, sanitize_url(cause.response.url)
+            status, url = cause.response.status_code, _safe_url(cause.response.url)
             if status == 401:
                 return UserError(f"shopify rejected the access token (401) at {shop_url}; check {ACCESS_TOKEN_ENV}")
             if status == 403:
@@ -493,6 +507,39 @@ def _setting(value: str | None, key: str, env: str, example: str, secret: bool =
     return str(resolved)
 
 
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def bulk_options() -> tuple[bool, float]:
+    """``SOURCES__SHOPIFY__BULK_FIRST_LOAD`` and ``..._BULK_TIMEOUT_SECONDS``, checked here so a bad value is
+    one clear line (dlt's own coercion failure is a traceback from inside the source)."""
+    flag = dlt_setting("sources.shopify.bulk_first_load")
+    text = str(flag).strip().lower() if flag is not None else "true"
+    if text not in _TRUE + _FALSE:
+        raise UserError(f"{BULK_FIRST_LOAD_ENV} must be true or false, got {flag!r}")
+    seconds = dlt_setting("sources.shopify.bulk_timeout_seconds")
+    try:
+        timeout = DEFAULT_TIMEOUT_SECONDS if seconds is None else float(str(seconds).strip())
+    except ValueError:
+        timeout = float("nan")
+    if not 0 < timeout < float("inf"):
+        raise UserError(f"{BULK_TIMEOUT_ENV} must be a positive number of seconds, got {seconds!r}")
+    return text in _TRUE, timeout
+
+
+BULK_WORK_DIR = ".shopify_bulk"  # under the pipelines folder
+
+
+def bulk_work_dir(settings: Settings) -> Path:
+    """The folder bulk export files are downloaded to, emptied first: a run killed mid-download or mid-load
+    (no ``finally`` runs on ``kill -9``) left its file, every exported person's data, behind; the next run
+    removes it. Called under the pipeline's run lock, so no running export's file is removed."""
+    folder = settings.pipelines_dir / BULK_WORK_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
 def load_shopify(
     shop_url: str | None = None, access_token: str | None = None, settings: Settings | None = None
 ) -> LoadSummary:
@@ -504,6 +551,7 @@ def load_shopify(
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise UserError(f"{SHOP_URL_ENV} must be an http(s) URL such as https://<shop>.myshopify.com, got {url!r}")
     webhooks_dir = dlt_setting("sources.shopify.webhooks_dir")
+    bulk_first_load, bulk_timeout_seconds = bulk_options()
     config = runtime_config()
     started = time.monotonic()
     settings = resolve(settings)
@@ -514,7 +562,15 @@ def load_shopify(
     ):
         try:
             finish_interrupted(pipeline)
-            source = shopify_source(shop_url=url, access_token=token, webhooks_dir=webhooks_dir)
+            work_dir = bulk_work_dir(settings)
+            source = shopify_source(
+                shop_url=url,
+                access_token=token,
+                webhooks_dir=webhooks_dir,
+                bulk_first_load=bulk_first_load,
+                bulk_timeout_seconds=bulk_timeout_seconds,
+                bulk_work_dir=str(work_dir),
+            )
             info = pipeline.run(source, loader_file_format="parquet")
         except Exception as error:  # dlt wraps failures; name the HTTP or input problem underneath
             failure = next((c for c in exception_chain(error) if isinstance(c, UserError)), None) or http_failure(

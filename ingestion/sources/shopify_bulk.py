@@ -224,6 +224,7 @@ class BulkSettings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     poll_first_seconds: float = POLL_FIRST_SECONDS
     poll_max_seconds: float = POLL_MAX_SECONDS
+    work_dir: Path | None = None  # where the file is downloaded to (None: the system's temporary folder)
 
 
 _STATUS_FIELDS = "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl"
@@ -355,6 +356,11 @@ class BulkExport:
                         for chunk in response.iter_content(DOWNLOAD_CHUNK):
                             out.write(chunk)
                     return path
+            except requests.Timeout as error:  # the error's own text would carry the signed URL
+                raise UserError(
+                    f"shopify's bulk export file for {resource} did not arrive within {self.request_timeout:g}s; "
+                    "nothing was committed"
+                ) from error
             except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as error:
                 cuts += 1
                 if cuts >= DOWNLOAD_ATTEMPTS:
@@ -389,10 +395,16 @@ def export(
     changed = changed_since(_whole_second(str(operation["createdAt"])))
     batch: list[dict[str, Any]] = []
     count = 0
+    expected = _expected_lines(operation)
+    if not operation.get("url") and expected:
+        raise UserError(
+            f"shopify's bulk export of {resource} reported {expected:,} objects but no file (operation "
+            f"{operation['id']}); nothing was committed"
+        )
     if operation.get("url"):  # null: the shop has no such records
-        with tempfile.TemporaryDirectory(prefix="shopify-bulk-") as folder:
+        with tempfile.TemporaryDirectory(prefix="shopify-bulk-", dir=bulk.settings.work_dir) as folder:
             path = bulk.download(resource, operation, Path(folder))
-            for record in read_file(resource, path):
+            for record in read_file(resource, path, expected):
                 count += 1
                 if record.get("id") in changed:
                     continue
@@ -418,22 +430,43 @@ def _whole_second(timestamp: str) -> str:
         raise UserError(f"shopify's bulk operation has an unreadable createdAt {timestamp!r}") from error
 
 
-def read_file(resource: str, path: Path) -> Iterator[dict[str, Any]]:
-    """The records of a bulk export file, one at a time."""
+def _expected_lines(operation: dict[str, Any]) -> int:
+    """The lines the file must have: ``objectCount`` counts every object written, children included."""
+    value = operation.get("objectCount")
+    try:
+        return int(str(value))
+    except ValueError as error:
+        raise UserError(
+            f"shopify's bulk operation {operation.get('id')} has an unreadable objectCount {value!r}; "
+            "nothing was committed"
+        ) from error
+
+
+def read_file(resource: str, path: Path, expected_lines: int | None = None) -> Iterator[dict[str, Any]]:
+    """The records of a bulk export file, one at a time. With ``expected_lines`` (the operation's
+    ``objectCount``) a file with fewer or more object lines is refused after its last record, before the
+    extract ends: a download that stopped cleanly at a line boundary would otherwise load part of a table."""
     reassembler = Reassembler(resource)
+    objects = 0
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
+            objects += 1
             try:
                 finished = reassembler.add(orjson.loads(raw))
             except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
                 raise UserError(
                     f"shopify's bulk export file for {resource} is unreadable at line {number}: {error}; "
-                    "nothing was committed"
+                    f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
                 ) from error
             if finished is not None:
                 yield finished
+    if expected_lines is not None and objects != expected_lines:
+        raise UserError(
+            f"shopify's bulk export file for {resource} has {objects:,} objects where the operation reported "
+            f"{expected_lines:,} (a download cut short?); nothing was committed"
+        )
     last = reassembler.finish()
     if last is not None:
         yield last
