@@ -1,10 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='anonymous_id',
-    on_schema_change='append_new_columns',
-) }}
-
 {%- set search_engines = ['google.', 'bing.', 'duckduckgo.', 'yahoo.', 'ecosia.', 'baidu.', 'yandex.'] -%}
 
 with
@@ -55,13 +48,13 @@ with
 {% endif %}
 
 events as (
-    select events.*
-    from {{ ref('int_engagement__events') }} as events
-    {% if is_incremental() %}
-        -- devices_to_rebuild is distinct (union): the join filters, never duplicates
-        inner join devices_to_rebuild on events.anonymous_id = devices_to_rebuild.anonymous_id
-    {% endif %}
-    where events.anonymous_id is not null
+    select *
+    from {{ ref('int_engagement__events') }}
+    where
+        anonymous_id is not null
+        {% if is_incremental() %}
+            and anonymous_id in (select devices_to_rebuild.anonymous_id from devices_to_rebuild)
+        {% endif %}
 ),
 
 ordered as (
