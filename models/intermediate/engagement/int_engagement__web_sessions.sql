@@ -50,11 +50,12 @@ with
 events as (
     select *
     from {{ ref('int_engagement__events') }}
-    where
-        anonymous_id is not null
-        {% if is_incremental() %}
-            and anonymous_id in (select devices_to_rebuild.anonymous_id from devices_to_rebuild)
-        {% endif %}
+    {% if is_incremental() %}
+        -- the devices to rebuild (none has a null id)
+        where anonymous_id in (select devices_to_rebuild.anonymous_id from devices_to_rebuild)
+    {% else %}
+        where anonymous_id is not null
+    {% endif %}
 ),
 
 ordered as (
