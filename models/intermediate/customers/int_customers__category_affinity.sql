@@ -16,6 +16,23 @@ purchases as (
     group by customer_id, category
 ),
 
+events as (
+    select
+        customer_id,
+        product_category,
+        event_name,
+        event_at
+    from {{ ref('int_engagement__events') }}
+    where
+        customer_id is not null
+        and product_category is not null
+        and event_name in ('Product Viewed', 'Product Added')
+),
+
+customers as (
+    select distinct customer_id from {{ ref('int_identity__customer_map') }}
+),
+
 preferred as (
     select
         customer_id,
@@ -31,13 +48,9 @@ interest as (
         events.customer_id,
         events.product_category as category,
         sum(case events.event_name when 'Product Added' then 3 when 'Product Viewed' then 1 else 0 end) as score
-    from {{ ref('int_engagement__events') }} as events
+    from events
     cross join reference
-    where
-        events.customer_id is not null
-        and events.product_category is not null
-        and events.event_at >= reference.window_start
-        and events.event_name in ('Product Viewed', 'Product Added')
+    where events.event_at >= reference.window_start
     group by events.customer_id, events.product_category
 ),
 
@@ -60,10 +73,6 @@ best_sellers as (
         row_number() over (order by count(*) desc, category) as popularity_rank
     from purchases
     group by category
-),
-
-customers as (
-    select distinct customer_id from {{ ref('int_identity__customer_map') }}
 ),
 
 candidates as (
@@ -105,13 +114,17 @@ recommendations as (
     left join purchases
         on candidates.customer_id = purchases.customer_id and candidates.category = purchases.category
     where purchases.customer_id is null
+),
+
+final as (
+    select
+        customers.customer_id,
+        preferred.preferred_category,
+        coalesce(recommendations.category, preferred.preferred_category) as recommended_category
+    from customers
+    left join preferred on customers.customer_id = preferred.customer_id and preferred.preference_rank = 1
+    left join recommendations
+        on customers.customer_id = recommendations.customer_id and recommendations.recommendation_rank = 1
 )
 
-select
-    customers.customer_id,
-    preferred.preferred_category,
-    coalesce(recommendations.category, preferred.preferred_category) as recommended_category
-from customers
-left join preferred on customers.customer_id = preferred.customer_id and preferred.preference_rank = 1
-left join recommendations
-    on customers.customer_id = recommendations.customer_id and recommendations.recommendation_rank = 1
+select * from final

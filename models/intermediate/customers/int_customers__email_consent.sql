@@ -8,6 +8,20 @@ identities as (
     from {{ ref('int_identity__customer_map') }}
 ),
 
+observations as (
+    select
+        source_system,
+        source_record_id,
+        email,
+        is_role_email
+    from {{ ref('int_identity__observations') }}
+    where email is not null
+),
+
+consent_signals as (
+    select * from {{ ref('int_engagement__consent_signals') }}
+),
+
 addresses as (
     select
         identities.customer_id,
@@ -15,12 +29,11 @@ addresses as (
         max(case when observations.is_role_email then 1 else 0 end) = 1 as is_role_email,
         -- one mailbox, however it is written: a bounce or opt-out of jane@x.com holds for jane+shop@x.com
         coalesce({{ customer360.email_match_key('observations.email') }}, observations.email) as mailbox_key
-    from {{ ref('int_identity__observations') }} as observations
+    from observations
     inner join identities
         on
             observations.source_system = identities.source_system
             and observations.source_record_id = identities.source_record_id
-    where observations.email is not null
     group by identities.customer_id, observations.email, mailbox_key
 ),
 
@@ -36,7 +49,7 @@ signals as (
         coalesce({{ customer360.email_match_key('email') }}, email) as mailbox_key,
         case consent_state when 'opted_in' then 1 when 'pending' then 2 when 'opted_out' then 3 else 4 end
             as state_precedence
-    from {{ ref('int_engagement__consent_signals') }}
+    from consent_signals
 ),
 
 relevant as (
@@ -144,26 +157,30 @@ resolved as (
         on addresses.customer_id = latest_implied.customer_id and addresses.email = latest_implied.address
     left join undeliverable
         on addresses.customer_id = undeliverable.customer_id and addresses.email = undeliverable.address
+),
+
+final as (
+    select
+        *,
+        {{ is_valid_email('email') }} as is_valid_email,
+        (
+            consent_state in ({{ "'" ~ var('sendable_consent_states') | join("', '") ~ "'" }})
+            {% if not var('send_on_implied_consent') %}and consent_basis = 'explicit'{% endif %}
+            and not is_undeliverable
+            and {{ is_valid_email('email') }}
+            {% if not var('send_to_role_emails') %}and not is_role_email{% endif %}
+        ) as is_email_sendable,
+        case
+            when consent_state = 'opted_out' then 'unsubscribed'
+            when is_undeliverable then 'undeliverable'
+            when not {{ is_valid_email('email') }} then 'invalid_address'
+            {% if not var('send_to_role_emails') %}when is_role_email then 'role_address'{% endif %}
+            when consent_state = 'pending' then 'consent_pending'
+            when consent_state not in ({{ "'" ~ var('sendable_consent_states') | join("', '") ~ "'" }})
+                then 'no_consent'
+        {% if not var('send_on_implied_consent') %}when consent_basis <> 'explicit' then 'implied_consent_only'{% endif %}
+        end as not_sendable_reason
+    from resolved
 )
 
-select
-    *,
-    {{ is_valid_email('email') }} as is_valid_email,
-    (
-        consent_state in ({{ "'" ~ var('sendable_consent_states') | join("', '") ~ "'" }})
-        {% if not var('send_on_implied_consent') %}and consent_basis = 'explicit'{% endif %}
-        and not is_undeliverable
-        and {{ is_valid_email('email') }}
-        {% if not var('send_to_role_emails') %}and not is_role_email{% endif %}
-    ) as is_email_sendable,
-    case
-        when consent_state = 'opted_out' then 'unsubscribed'
-        when is_undeliverable then 'undeliverable'
-        when not {{ is_valid_email('email') }} then 'invalid_address'
-        {% if not var('send_to_role_emails') %}when is_role_email then 'role_address'{% endif %}
-        when consent_state = 'pending' then 'consent_pending'
-        when consent_state not in ({{ "'" ~ var('sendable_consent_states') | join("', '") ~ "'" }})
-            then 'no_consent'
-    {% if not var('send_on_implied_consent') %}when consent_basis <> 'explicit' then 'implied_consent_only'{% endif %}
-    end as not_sendable_reason
-from resolved
+select * from final

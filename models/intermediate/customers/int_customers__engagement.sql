@@ -19,15 +19,31 @@ events as (
     where customer_id is not null and anonymous_id is not null
 ),
 
+web_sessions as (
+    select
+        customer_id,
+        session_started_at
+    from {{ ref('int_engagement__web_sessions') }}
+    where customer_id is not null
+),
+
+products as (
+    select
+        cast(product_id as {{ dbt.type_string() }}) as product_id,
+        title,
+        category
+    from {{ ref('stg_shopify__products') }}
+),
+
 sessions as (
     select
-        sessions.customer_id,
+        web_sessions.customer_id,
         count(*) as lifetime_sessions,
-        sum(case when sessions.session_started_at >= reference.window_start then 1 else 0 end) as sessions_recent
-    from {{ ref('int_engagement__web_sessions') }} as sessions
+        sum(case when web_sessions.session_started_at >= reference.window_start then 1 else 0 end)
+            as sessions_recent
+    from web_sessions
     cross join reference
-    where sessions.customer_id is not null
-    group by sessions.customer_id
+    group by web_sessions.customer_id
 ),
 
 event_metrics as (
@@ -62,26 +78,22 @@ last_viewed as (
     where event_name = 'Product Viewed' and product_id is not null
 ),
 
-products as (
+final as (
     select
-        cast(product_id as {{ dbt.type_string() }}) as product_id,
-        title,
-        category
-    from {{ ref('stg_shopify__products') }}
+        event_metrics.customer_id,
+        event_metrics.last_seen_on_site_at,
+        cast(coalesce(sessions.lifetime_sessions, 0) as integer) as lifetime_sessions,
+        cast(coalesce(sessions.sessions_recent, 0) as integer) as sessions_30d,
+        cast(event_metrics.product_views_recent as integer) as product_views_30d,
+        cast(event_metrics.cart_adds_recent as integer) as cart_adds_30d,
+        last_viewed.product_id as last_viewed_product_id,
+        products.title as last_viewed_product_title,
+        last_viewed.event_at as last_viewed_at,
+        coalesce(products.category, last_viewed.product_category) as last_viewed_category
+    from event_metrics
+    left join sessions on event_metrics.customer_id = sessions.customer_id
+    left join last_viewed on event_metrics.customer_id = last_viewed.customer_id and last_viewed.recency_rank = 1
+    left join products on cast(last_viewed.product_id as {{ dbt.type_string() }}) = products.product_id
 )
 
-select
-    event_metrics.customer_id,
-    event_metrics.last_seen_on_site_at,
-    cast(coalesce(sessions.lifetime_sessions, 0) as integer) as lifetime_sessions,
-    cast(coalesce(sessions.sessions_recent, 0) as integer) as sessions_30d,
-    cast(event_metrics.product_views_recent as integer) as product_views_30d,
-    cast(event_metrics.cart_adds_recent as integer) as cart_adds_30d,
-    last_viewed.product_id as last_viewed_product_id,
-    products.title as last_viewed_product_title,
-    last_viewed.event_at as last_viewed_at,
-    coalesce(products.category, last_viewed.product_category) as last_viewed_category
-from event_metrics
-left join sessions on event_metrics.customer_id = sessions.customer_id
-left join last_viewed on event_metrics.customer_id = last_viewed.customer_id and last_viewed.recency_rank = 1
-left join products on cast(last_viewed.product_id as {{ dbt.type_string() }}) = products.product_id
+select * from final

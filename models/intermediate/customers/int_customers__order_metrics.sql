@@ -58,25 +58,29 @@ with_windows as (
         cast(average_days_between_orders * (1 + {{ var('next_order_window_spread') }}) * 86400 as bigint)
             as late_gap_seconds
     from with_rates
+),
+
+final as (
+    select
+        customer_id,
+        cast(lifetime_orders as integer) as lifetime_orders,
+        cast(round(lifetime_gross_revenue, 2) as decimal(18, 2)) as lifetime_gross_revenue,
+        cast(round(lifetime_refunded_amount, 2) as decimal(18, 2)) as lifetime_refunded_amount,
+        cast(round(lifetime_net_revenue, 2) as decimal(18, 2)) as lifetime_net_revenue,
+        cast(lifetime_items as integer) as lifetime_items,
+        cast(round(average_order_value, 2) as decimal(18, 2)) as average_order_value,
+        first_order_at,
+        last_order_at,
+        cast(days_since_last_order as integer) as days_since_last_order,
+        cast(round(average_days_between_orders, 1) as decimal(10, 1)) as average_days_between_orders,
+        cast({{ dbt.dateadd('second', 'early_gap_seconds', 'last_order_at') }} as date) as next_order_expected_from,
+        cast({{ dbt.dateadd('second', 'late_gap_seconds', 'last_order_at') }} as date) as next_order_expected_to,
+        cast(round(
+            lifetime_net_revenue
+            + average_order_value * orders_per_day * 365.25 * {{ var('clv_horizon_months') }} / 12.0,
+            2
+        ) as decimal(18, 2)) as predicted_clv
+    from with_windows
 )
 
-select
-    customer_id,
-    cast(lifetime_orders as integer) as lifetime_orders,
-    cast(round(lifetime_gross_revenue, 2) as decimal(18, 2)) as lifetime_gross_revenue,
-    cast(round(lifetime_refunded_amount, 2) as decimal(18, 2)) as lifetime_refunded_amount,
-    cast(round(lifetime_net_revenue, 2) as decimal(18, 2)) as lifetime_net_revenue,
-    cast(lifetime_items as integer) as lifetime_items,
-    cast(round(average_order_value, 2) as decimal(18, 2)) as average_order_value,
-    first_order_at,
-    last_order_at,
-    cast(days_since_last_order as integer) as days_since_last_order,
-    cast(round(average_days_between_orders, 1) as decimal(10, 1)) as average_days_between_orders,
-    cast({{ dbt.dateadd('second', 'early_gap_seconds', 'last_order_at') }} as date) as next_order_expected_from,
-    cast({{ dbt.dateadd('second', 'late_gap_seconds', 'last_order_at') }} as date) as next_order_expected_to,
-    cast(round(
-        lifetime_net_revenue
-        + average_order_value * orders_per_day * 365.25 * {{ var('clv_horizon_months') }} / 12.0,
-        2
-    ) as decimal(18, 2)) as predicted_clv
-from with_windows
+select * from final

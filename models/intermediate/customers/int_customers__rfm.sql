@@ -1,11 +1,3 @@
-{#
-    RFM scores of customers with at least one counted order. Each score is the customer's quintile of the
-    ranked value, 1 to 5 (5 = best: most recent, most orders, most net revenue); customers with equal values
-    share a score (1 + floor(5 * percent_rank)), so one-order customers are never split across buckets.
-    The segment name comes from seeds/marts/rfm_segment_map.csv by recency and the rounded mean of
-    frequency and monetary.
-#}
-
 with
 
 metrics as (
@@ -15,6 +7,10 @@ metrics as (
         lifetime_orders,
         lifetime_net_revenue
     from {{ ref('int_customers__order_metrics') }}
+),
+
+segments as (
+    select * from {{ ref('rfm_segment_map') }}
 ),
 
 scored as (
@@ -29,22 +25,26 @@ scored as (
         least(5, 1 + cast(floor(5 * percent_rank() over (order by lifetime_net_revenue)) as integer))
             as monetary_score
     from metrics
+),
+
+final as (
+    select
+        scored.customer_id,
+        cast(scored.recency_score as integer) as recency_score,
+        cast(scored.frequency_score as integer) as frequency_score,
+        cast(scored.monetary_score as integer) as monetary_score,
+        {{ dbt.concat([
+            dbt.cast('scored.recency_score', dbt.type_string()),
+            dbt.cast('scored.frequency_score', dbt.type_string()),
+            dbt.cast('scored.monetary_score', dbt.type_string())
+        ]) }} as rfm_cell,
+        segments.rfm_segment
+    from scored
+    left join segments
+        on
+            scored.recency_score = segments.recency_score
+            and cast(round((scored.frequency_score + scored.monetary_score) / 2.0, 0) as integer)
+            = segments.frequency_monetary_score
 )
 
-select
-    scored.customer_id,
-    cast(scored.recency_score as integer) as recency_score,
-    cast(scored.frequency_score as integer) as frequency_score,
-    cast(scored.monetary_score as integer) as monetary_score,
-    {{ dbt.concat([
-        dbt.cast('scored.recency_score', dbt.type_string()),
-        dbt.cast('scored.frequency_score', dbt.type_string()),
-        dbt.cast('scored.monetary_score', dbt.type_string())
-    ]) }} as rfm_cell,
-    segments.rfm_segment
-from scored
-left join {{ ref('rfm_segment_map') }} as segments
-    on
-        scored.recency_score = segments.recency_score
-        and cast(round((scored.frequency_score + scored.monetary_score) / 2.0, 0) as integer)
-        = segments.frequency_monetary_score
+select * from final

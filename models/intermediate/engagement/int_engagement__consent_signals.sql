@@ -1,10 +1,10 @@
-{#- model -> signal_origin -#}
 {%- set point_in_time_models = {
     'stg_segment__events': 'event',
     'stg_shopify__orders': 'order',
     'stg_csv_contacts__contacts': 'export_row',
     'stg_mailchimp__members': 'platform_status'
 } -%}
+{#- model -> signal_origin -#}
 
 with
 
@@ -43,6 +43,22 @@ point_in_time as (
     {% endfor %}
 ),
 
+rules as (
+    select
+        source_system,
+        consent_state,
+        is_explicit
+    from {{ ref('consent_signal_rules') }}
+),
+
+identities as (
+    select
+        source_system,
+        source_record_id,
+        customer_id
+    from {{ ref('int_identity__customer_map') }}
+),
+
 signals as (
     select * from record_versions
     union all
@@ -58,7 +74,7 @@ classified as (
         {{ customer360.consent_timestamp_if_plausible('signals.record_at', 'signals.loaded_at') }}
             as plausible_record_at
     from signals
-    left join {{ ref('consent_signal_rules') }} as rules
+    left join rules
         on signals.source_system = rules.source_system and signals.consent_state = rules.consent_state
     where signals.consent_state is not null and signals.consent_state <> 'unknown'
 ),
@@ -91,27 +107,31 @@ deduplicated as (
             order by case signal_origin when 'event' then 1 when 'order' then 2 when 'export_row' then 3 else 4 end
         ) as duplicate_rank
     from dated
+),
+
+final as (
+    select
+        {{ surrogate_key(['signals.source_system', 'signals.source_record_id', 'signals.email', 'signals.consent_state',
+            'signals.signal_at']) }} as consent_signal_id,
+        identities.customer_id,
+        signals.source_system,
+        signals.source_record_id,
+        signals.email,
+        signals.consent_state,
+        signals.signal_at,
+        signals.signal_dated_by,
+        signals.signal_origin,
+        signals.is_explicit,
+        case
+            when signals.consent_state = 'opted_in' then 'opt_in'
+            when signals.consent_state = 'opted_out' then 'opt_out'
+            when signals.consent_state = 'pending' then 'pending'
+            when signals.consent_state = 'invalid' then 'undeliverable'
+        end as signal_type
+    from deduplicated as signals
+    left join identities
+        on signals.source_system = identities.source_system and signals.source_record_id = identities.source_record_id
+    where signals.duplicate_rank = 1
 )
 
-select
-    {{ surrogate_key(['signals.source_system', 'signals.source_record_id', 'signals.email', 'signals.consent_state',
-        'signals.signal_at']) }} as consent_signal_id,
-    identities.customer_id,
-    signals.source_system,
-    signals.source_record_id,
-    signals.email,
-    signals.consent_state,
-    signals.signal_at,
-    signals.signal_dated_by,
-    signals.signal_origin,
-    signals.is_explicit,
-    case
-        when signals.consent_state = 'opted_in' then 'opt_in'
-        when signals.consent_state = 'opted_out' then 'opt_out'
-        when signals.consent_state = 'pending' then 'pending'
-        when signals.consent_state = 'invalid' then 'undeliverable'
-    end as signal_type
-from deduplicated as signals
-left join {{ ref('int_identity__customer_map') }} as identities
-    on signals.source_system = identities.source_system and signals.source_record_id = identities.source_record_id
-where signals.duplicate_rank = 1
+select * from final

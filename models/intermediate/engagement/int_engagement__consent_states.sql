@@ -1,11 +1,3 @@
-{#
-    The email consent state each *stateful* source record holds right now: a HubSpot contact
-    (hs_email_optout), a Shopify account (email_marketing_consent), a CSV contact (its latest export).
-    These sources only tell the current state, so `snapshots/email_consent_snapshot` keeps every
-    version and `email_consent` reads the history from there. Point-in-time sources (Segment email
-    events, Shopify orders, older CSV exports) are history already and go to the ledger directly.
-#}
-
 {%- set stateful_models = ['stg_hubspot__contacts', 'stg_shopify__customers', 'stg_csv_contacts__contacts'] -%}
 
 with
@@ -34,15 +26,19 @@ ranked as (
             order by record_updated_at desc, loaded_at desc, consent_updated_at desc nulls last
         ) as recency_rank
     from unioned
+),
+
+final as (
+    select
+        source_system,
+        source_record_id,
+        email,
+        consent_updated_at,
+        record_updated_at,
+        loaded_at,
+        coalesce(consent_state, 'unknown') as consent_state
+    from ranked
+    where recency_rank = 1
 )
 
-select
-    source_system,
-    source_record_id,
-    email,
-    consent_updated_at,
-    record_updated_at,
-    loaded_at,
-    coalesce(consent_state, 'unknown') as consent_state
-from ranked
-where recency_rank = 1
+select * from final

@@ -1,24 +1,10 @@
-{#
-    The erasure guard: salted hashes of the addresses and customer ids of people erased on request
-    (source privacy.erased_identifiers), for the activation views to check at read time. A second,
-    independent route: the erasure removes the person's rows everywhere, and this view still keeps any
-    address or customer id that comes back (a load that bypassed the erasure check, a bug) out of
-    email_audience and cart_abandonment_triggers.
-
-    The salt is the session variable customer360_erasure_salt (set for dbt by the project's dbt-duckdb
-    plugin, for `customer360 sql` by the CLI) and read by macro erasure_hash; it is never in SQL text. Fails closed: once any erasure
-    is recorded, reading this view without the salt raises an error instead of letting people through.
-#}
-
-{{ config(materialized='view') }}
-
 with
 
 erased as (
     select * from {{ source('privacy', 'erased_identifiers') }}
 ),
 
-guarded as (
+final as (
     select distinct
         identifier_kind,
         identifier_hash,
@@ -34,4 +20,4 @@ guarded as (
     where identifier_kind in ('email', 'customer')
 )
 
-select * from guarded
+select * from final

@@ -1,25 +1,3 @@
-{#
-    One row per Segment message (deduplicated by staging on messageId) with the fields sessions,
-    engagement and cart triggers need, and the unified customer of its device (retroactively: all of a
-    device's events carry the customer once the device is identified, see
-    int_engagement__identity_resolution).
-
-    Incremental (merge on message_id) over load watermarks: a run processes the messages of loads newer
-    than the newest load already here (a late-arriving event comes in a new load, so it is among them;
-    Segment loads run one at a time and commit in load-id order), the messages staged with a future date
-    at the last build whose time has come (their date is after that build's newest load plus
-    `staging_future_grace_days`), and every message of a device whose customer changed since it was
-    written (a device identified later, two customers merged). Same data → same table, incremental or
-    full refresh; a build with nothing new processes nothing.
-#}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='merge',
-    unique_key='message_id',
-    on_schema_change='append_new_columns',
-) }}
-
 with
 
 staged as (
@@ -73,15 +51,6 @@ resolution as (
     from {{ ref('int_engagement__identity_resolution') }}
 ),
 
-{% if is_incremental() %}
-    changed_keys as (
-        select distinct already_built.identity_key
-        from {{ this }} as already_built
-        left join resolution on already_built.identity_key = resolution.identity_key
-        where resolution.customer_id is distinct from already_built.customer_id
-    ),
-{% endif %}
-
 to_process as (
     select staged.*
     from staged
@@ -96,35 +65,45 @@ to_process as (
                 select {{ dbt.dateadd('day', var('staging_future_grace_days', 1), 'max(already_built.loaded_at)') }}
                 from {{ this }} as already_built
             )
-            or staged.identity_key in (select changed_keys.identity_key from changed_keys)
+            -- every message of a device whose customer changed since it was written
+            or staged.identity_key in (
+                select already_built.identity_key
+                from {{ this }} as already_built
+                left join resolution on already_built.identity_key = resolution.identity_key
+                where resolution.customer_id is distinct from already_built.customer_id
+            )
     {% endif %}
+),
+
+final as (
+    select
+        to_process.message_id,
+        to_process.event_type,
+        to_process.event_name,
+        to_process.anonymous_id,
+        to_process.user_id,
+        to_process.identity_key,
+        resolution.customer_id,
+        to_process.event_at,
+        to_process.received_at,
+        to_process.loaded_at,
+        to_process.page_url,
+        to_process.page_path,
+        to_process.page_title,
+        to_process.page_referrer,
+        to_process.utm_source,
+        to_process.utm_medium,
+        to_process.utm_campaign,
+        to_process.device_type,
+        to_process.product_id,
+        to_process.product_category,
+        to_process.cart_id,
+        to_process.order_id,
+        to_process.price,
+        to_process.email,
+        coalesce(resolution.is_identified, false) as is_identified
+    from to_process
+    left join resolution on to_process.identity_key = resolution.identity_key
 )
 
-select
-    to_process.message_id,
-    to_process.event_type,
-    to_process.event_name,
-    to_process.anonymous_id,
-    to_process.user_id,
-    to_process.identity_key,
-    resolution.customer_id,
-    to_process.event_at,
-    to_process.received_at,
-    to_process.loaded_at,
-    to_process.page_url,
-    to_process.page_path,
-    to_process.page_title,
-    to_process.page_referrer,
-    to_process.utm_source,
-    to_process.utm_medium,
-    to_process.utm_campaign,
-    to_process.device_type,
-    to_process.product_id,
-    to_process.product_category,
-    to_process.cart_id,
-    to_process.order_id,
-    to_process.price,
-    to_process.email,
-    coalesce(resolution.is_identified, false) as is_identified
-from to_process
-left join resolution on to_process.identity_key = resolution.identity_key
+select * from final

@@ -71,8 +71,12 @@ user_resolution as (
         on
             shopify_account.source_system = 'shopify'
             and shopify_account.source_record_id = 'customer:' || users.user_id
+),
+
+final as (
+    select * from device_resolution
+    union all
+    select * from user_resolution
 )
 
-select * from device_resolution
-union all
-select * from user_resolution
+select * from final

@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 {%- set opt_out_events = var('consent_guard_segment_opt_out_events') | map('lower') | list -%}
 {%- set undeliverable_events = var('consent_guard_segment_undeliverable_events') | map('lower') | list -%}
 {%- set email_events_pattern = '(?i)(' ~ (var('consent_guard_segment_opt_out_events')
@@ -33,43 +31,20 @@ shopify_customers as (
     from {{ customer360.source_if_loaded('shopify', 'customers') }}
 ),
 
-hubspot_deletions as (
-    -- a contact HubSpot no longer has (issue 11): its address is never mailed again from that record
-    select
-        'hubspot' as source_system,
-        cast(contacts.id as {{ dbt.type_string() }}) as source_record_id,
-        contacts.properties__email as email_raw,
-        {{ customer360.to_utc_timestamp('deleted.detected_at') }} as deleted_at,
-        {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
-    from {{ customer360.source_if_loaded('hubspot', 'deleted_contacts') }} as deleted
-    inner join {{ customer360.source_if_loaded('hubspot', 'contacts') }} as contacts
-        on cast(contacts.id as {{ dbt.type_string() }}) = cast(deleted.id as {{ dbt.type_string() }})
+hubspot_deleted_contacts as (
+    select * from {{ customer360.source_if_loaded('hubspot', 'deleted_contacts') }}
 ),
 
-shopify_deletions as (
-    -- customers/delete and customers/redact (issue 11); a redact payload names the address itself
-    select
-        'shopify' as source_system,
-        {{ dbt.concat(["'customer:'", 'cast(deleted.record_id as ' ~ dbt.type_string() ~ ')']) }} as source_record_id,
-        coalesce(deleted.email, customers.email) as email_raw,
-        {{ customer360.to_utc_timestamp('deleted.deleted_at') }} as deleted_at,
-        {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
-    from {{ customer360.source_if_loaded('shopify', 'deleted_records') }} as deleted
-    left join {{ customer360.source_if_loaded('shopify', 'customers') }} as customers
-        on deleted.record_id = customers.id
-    where deleted.record_type = 'customer'
+hubspot_contact_records as (
+    select * from {{ customer360.source_if_loaded('hubspot', 'contacts') }}
 ),
 
-deletions as (
-    select
-        'hubspot_deletion' as deletion_origin,
-        hubspot_deletions.*
-    from hubspot_deletions
-    union all
-    select
-        'shopify_deletion' as deletion_origin,
-        shopify_deletions.*
-    from shopify_deletions
+shopify_deleted_records as (
+    select * from {{ customer360.source_if_loaded('shopify', 'deleted_records') }}
+),
+
+shopify_customer_records as (
+    select * from {{ customer360.source_if_loaded('shopify', 'customers') }}
 ),
 
 mailchimp_members as (
@@ -139,6 +114,102 @@ segment_email_events as (
         )
 ),
 
+segment_unreadable_lines as (
+    -- a line the loader rejected (broken JSON, colliding messageId ...) that mentions an email event:
+    -- its meaning cannot be read, so every address in it is suppressed (fail closed)
+    select
+        {{ customer360.guard_readable_text('raw_text') }} as raw_text,
+        {{ customer360.regex_matches(customer360.guard_readable_text('raw_text'), undeliverable_pattern) }}
+            as mentions_undeliverable,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ customer360.source_if_loaded('segment', 'rejected_events') }}
+    where {{ customer360.regex_matches(customer360.guard_readable_text('raw_text'), email_events_pattern) }}
+),
+
+csv_rejected_rows as (
+    select
+        source_name,
+        {{ customer360.guard_readable_text('raw_text') }} as raw_text,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ customer360.source_if_loaded('csv_contacts', 'rejected_rows') }}
+),
+
+consent_values as (
+    select
+        source_system,
+        source_value,
+        consent_state
+    from {{ ref('enum_email_consent_states') }}
+),
+
+consent_history as (
+    select
+        source_system,
+        source_record_id,
+        email as email_raw,
+        consent_state,
+        consent_updated_at as consent_at,
+        record_updated_at as record_at,
+        dbt_valid_from,
+        coalesce(loaded_at, dbt_valid_from) as loaded_at
+    from {{ ref('email_consent_snapshot') }}
+),
+
+implied_defaults as (
+    select
+        source_system,
+        consent_state
+    from {{ ref('consent_signal_rules') }}
+    where not is_explicit
+),
+
+identities as (
+    select
+        source_system,
+        source_record_id,
+        customer_id
+    from {{ ref('int_identity__customer_map') }}
+),
+
+hubspot_deletions as (
+    -- a contact HubSpot no longer has (issue 11): its address is never mailed again from that record
+    select
+        'hubspot' as source_system,
+        cast(contacts.id as {{ dbt.type_string() }}) as source_record_id,
+        contacts.properties__email as email_raw,
+        {{ customer360.to_utc_timestamp('deleted.detected_at') }} as deleted_at,
+        {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
+    from hubspot_deleted_contacts as deleted
+    inner join hubspot_contact_records as contacts
+        on cast(contacts.id as {{ dbt.type_string() }}) = cast(deleted.id as {{ dbt.type_string() }})
+),
+
+shopify_deletions as (
+    -- customers/delete and customers/redact (issue 11); a redact payload names the address itself
+    select
+        'shopify' as source_system,
+        {{ dbt.concat(["'customer:'", 'cast(deleted.record_id as ' ~ dbt.type_string() ~ ')']) }} as source_record_id,
+        coalesce(deleted.email, customers.email) as email_raw,
+        {{ customer360.to_utc_timestamp('deleted.deleted_at') }} as deleted_at,
+        {{ customer360.load_id_to_timestamp('deleted._dlt_load_id') }} as loaded_at
+    from shopify_deleted_records as deleted
+    left join shopify_customer_records as customers
+        on deleted.record_id = customers.id
+    where deleted.record_type = 'customer'
+),
+
+deletions as (
+    select
+        'hubspot_deletion' as deletion_origin,
+        hubspot_deletions.*
+    from hubspot_deletions
+    union all
+    select
+        'shopify_deletion' as deletion_origin,
+        shopify_deletions.*
+    from shopify_deletions
+),
+
 segment_email_addresses as (
     select
         events.source_system,
@@ -160,18 +231,6 @@ segment_email_addresses as (
         cast(null as {{ dbt.type_string() }}) as email_raw
     from segment_email_events
     where source_record_id is not null
-),
-
-segment_unreadable_lines as (
-    -- a line the loader rejected (broken JSON, colliding messageId ...) that mentions an email event:
-    -- its meaning cannot be read, so every address in it is suppressed (fail closed)
-    select
-        {{ customer360.guard_readable_text('raw_text') }} as raw_text,
-        {{ customer360.regex_matches(customer360.guard_readable_text('raw_text'), undeliverable_pattern) }}
-            as mentions_undeliverable,
-        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ customer360.source_if_loaded('segment', 'rejected_events') }}
-    where {{ customer360.regex_matches(customer360.guard_readable_text('raw_text'), email_events_pattern) }}
 ),
 
 segment_unreadable_addresses as (
@@ -222,15 +281,9 @@ csv_unreadable_addresses as (
         unreadable.source_name as source_system,
         unreadable.loaded_at,
         addresses.email_raw
-    from (
-        select
-            source_name,
-            {{ customer360.guard_readable_text('raw_text') }} as raw_text,
-            {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-        from {{ customer360.source_if_loaded('csv_contacts', 'rejected_rows') }}
-        where source_name in (select csv_consent_drops.source_system from csv_consent_drops)
-    ) as unreadable
+    from csv_rejected_rows as unreadable
     cross join {{ customer360.regex_extract_all_rows('unreadable.raw_text', address_pattern) }} as addresses (email_raw)
+    where unreadable.source_name in (select csv_consent_drops.source_system from csv_consent_drops)
 ),
 
 csv_consent_rows as (
@@ -248,32 +301,11 @@ csv_consent_rows as (
         {{ customer360.guard_unambiguous_timestamp('csv_row.updated_at') }} as record_at,
         {{ customer360.load_id_to_timestamp('csv_row._dlt_load_id') }} as loaded_at
     from csv_drop_rows as csv_row
-    left join {{ ref('enum_email_consent_states') }} as consent_values
+    left join consent_values
         on
             csv_row.source_system = consent_values.source_system
             and lower(trim(csv_row.email_consent)) = consent_values.source_value
     where nullif(trim(csv_row.email_consent), '') is not null
-),
-
-consent_history as (
-    select
-        source_system,
-        source_record_id,
-        email as email_raw,
-        consent_state,
-        consent_updated_at as consent_at,
-        record_updated_at as record_at,
-        dbt_valid_from,
-        coalesce(loaded_at, dbt_valid_from) as loaded_at
-    from {{ ref('email_consent_snapshot') }}
-),
-
-implied_defaults as (
-    select
-        source_system,
-        consent_state
-    from {{ ref('consent_signal_rules') }}
-    where not is_explicit
 ),
 
 evidence as (
@@ -483,19 +515,23 @@ keyed as (
         evidence_kind,
         evidence_at
     from normalized
+),
+
+final as (
+    select
+        {{ surrogate_key(['keyed.evidence_origin', 'keyed.source_system', 'keyed.source_record_id', 'keyed.email_key',
+            'keyed.evidence_kind', 'keyed.evidence_at']) }} as evidence_id,
+        keyed.evidence_origin,
+        keyed.source_system,
+        keyed.source_record_id,
+        identities.customer_id,
+        keyed.email_key,
+        keyed.evidence_kind,
+        keyed.evidence_at
+    from keyed
+    left join identities
+        on keyed.source_system = identities.source_system and keyed.source_record_id = identities.source_record_id
+    where keyed.email_key is not null or identities.customer_id is not null
 )
 
-select
-    {{ surrogate_key(['keyed.evidence_origin', 'keyed.source_system', 'keyed.source_record_id', 'keyed.email_key',
-        'keyed.evidence_kind', 'keyed.evidence_at']) }} as evidence_id,
-    keyed.evidence_origin,
-    keyed.source_system,
-    keyed.source_record_id,
-    identities.customer_id,
-    keyed.email_key,
-    keyed.evidence_kind,
-    keyed.evidence_at
-from keyed
-left join {{ ref('int_identity__customer_map') }} as identities
-    on keyed.source_system = identities.source_system and keyed.source_record_id = identities.source_record_id
-where keyed.email_key is not null or identities.customer_id is not null
+select * from final

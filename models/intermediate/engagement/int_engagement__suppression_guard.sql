@@ -1,9 +1,24 @@
-{{ config(materialized='view') }}
-
 with
 
 evidence as (
     select * from {{ ref('int_engagement__suppression_evidence') }}
+),
+
+observations as (
+    select
+        source_system,
+        source_record_id,
+        email
+    from {{ ref('int_identity__observations') }}
+    where email is not null
+),
+
+identities as (
+    select
+        source_system,
+        source_record_id,
+        customer_id
+    from {{ ref('int_identity__customer_map') }}
 ),
 
 address_owners as (
@@ -11,12 +26,11 @@ address_owners as (
     select distinct
         identities.customer_id,
         {{ customer360.email_match_key('observations.email') }} as email_key
-    from {{ ref('int_identity__observations') }} as observations
-    inner join {{ ref('int_identity__customer_map') }} as identities
+    from observations
+    inner join identities
         on
             observations.source_system = identities.source_system
             and observations.source_record_id = identities.source_record_id
-    where observations.email is not null
 ),
 
 customer_evidence as (
@@ -66,14 +80,18 @@ subjects as (
     select * from by_address
     union all
     select * from by_customer
+),
+
+final as (
+    select
+        {{ dbt.concat(['subject_kind', "':'", 'subject_key']) }} as guard_subject_id,
+        subject_kind,
+        subject_key,
+        last_opt_out_at,
+        last_valid_opt_in_at,
+        is_undeliverable,
+        evidence_count
+    from subjects
 )
 
-select
-    {{ dbt.concat(['subject_kind', "':'", 'subject_key']) }} as guard_subject_id,
-    subject_kind,
-    subject_key,
-    last_opt_out_at,
-    last_valid_opt_in_at,
-    is_undeliverable,
-    evidence_count
-from subjects
+select * from final

@@ -1,10 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='anonymous_id',
-    on_schema_change='append_new_columns',
-) }}
-
 {%- set search_engines = ['google.', 'bing.', 'duckduckgo.', 'yahoo.', 'ecosia.', 'baidu.', 'yandex.'] -%}
 
 with
@@ -55,13 +48,14 @@ with
 {% endif %}
 
 events as (
-    select events.*
-    from {{ ref('int_engagement__events') }} as events
+    select *
+    from {{ ref('int_engagement__events') }}
     {% if is_incremental() %}
-        -- devices_to_rebuild is distinct (union): the join filters, never duplicates
-        inner join devices_to_rebuild on events.anonymous_id = devices_to_rebuild.anonymous_id
+        -- the devices to rebuild (none has a null id)
+        where anonymous_id in (select devices_to_rebuild.anonymous_id from devices_to_rebuild)
+    {% else %}
+        where anonymous_id is not null
     {% endif %}
-    where events.anonymous_id is not null
 ),
 
 ordered as (

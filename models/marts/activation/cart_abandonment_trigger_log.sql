@@ -1,10 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    full_refresh=false,
-    on_schema_change='append_new_columns',
-) }}
-
 with
 
 reference as (
@@ -31,6 +24,47 @@ cart_events as (
         and event_name in ('Product Added', 'Checkout Started')
 ),
 
+products as (
+    select
+        cast(product_id as {{ dbt.type_string() }}) as product_id,
+        title,
+        category
+    from {{ ref('stg_shopify__products') }}
+),
+
+sendable_customers as (
+    -- the golden address and its consent, as `customers` assembled them
+    select
+        customer_id,
+        email,
+        first_name,
+        recommended_category
+    from {{ ref('customers') }}
+    where is_email_sendable
+),
+
+orders as (
+    select
+        customer_id,
+        ordered_at
+    from {{ ref('orders') }}
+    where customer_id is not null
+),
+
+completed_orders as (
+    select
+        customer_id,
+        event_at as ordered_at
+    from {{ ref('int_engagement__events') }}
+    where event_name = 'Order Completed' and customer_id is not null
+),
+
+orders_by_customer as (
+    select * from orders
+    union all
+    select * from completed_orders
+),
+
 carts as (
     select
         cart_id,
@@ -52,20 +86,6 @@ last_added as (
         row_number() over (partition by cart_id order by event_at desc, message_id desc) as recency_rank
     from cart_events
     where event_name = 'Product Added' and product_id is not null
-),
-
-orders_by_customer as (
-    select
-        customer_id,
-        ordered_at
-    from {{ ref('orders') }}
-    where customer_id is not null
-    union all
-    select
-        customer_id,
-        event_at as ordered_at
-    from {{ ref('int_engagement__events') }}
-    where event_name = 'Order Completed' and customer_id is not null
 ),
 
 not_yet_triggered as (
@@ -90,25 +110,6 @@ abandoned as (
                 orders_by_customer.customer_id = carts.customer_id
                 and orders_by_customer.ordered_at >= carts.cart_started_at
         )
-),
-
-products as (
-    select
-        cast(product_id as {{ dbt.type_string() }}) as product_id,
-        title,
-        category
-    from {{ ref('stg_shopify__products') }}
-),
-
-sendable_customers as (
-    -- the golden address and its consent, as `customers` assembled them
-    select
-        customer_id,
-        email,
-        first_name,
-        recommended_category
-    from {{ ref('customers') }}
-    where is_email_sendable
 ),
 
 final as (

@@ -1,15 +1,8 @@
-{#
-    The consent and suppression ledger: one row per signal any source ever gave (history kept, see
-    int_engagement__consent_signals), with the unified customer and the customer's consent *after* the
-    signal under the house rule: the most recent explicit signal wins, whichever source it came from, so an
-    unsubscribe anywhere after an opt-in anywhere suppresses (and a later explicit opt-in re-subscribes).
-    At the same instant an opt-out outranks an opt-in; an opt-in without a plausible consent timestamp is
-    undated (`signal_at` null) and never outranks an opt-out. Implicit defaults (an opt-out-model "not opted out")
-    never override an explicit choice. `undeliverable` signals (bounces, addresses a source marked invalid)
-    suppress their address, whatever the consent.
-#}
-
 with
+
+consent_signals as (
+    select * from {{ ref('int_engagement__consent_signals') }}
+),
 
 signals as (
     select
@@ -20,7 +13,7 @@ signals as (
             as state_precedence,
         -- an undated opt-in sorts before every dated signal: it never outranks an opt-out
         coalesce(signal_at, cast('0001-01-01' as {{ dbt.type_timestamp() }})) as ordering_at
-    from {{ ref('int_engagement__consent_signals') }}
+    from consent_signals
 ),
 
 sequenced as (
@@ -42,21 +35,25 @@ sequenced as (
             order by ordering_at desc, state_precedence desc, consent_signal_id desc
         ) as recency_rank
     from signals
+),
+
+final as (
+    select
+        consent_signal_id,
+        customer_id,
+        source_system,
+        source_record_id,
+        email,
+        consent_state,
+        signal_type,
+        is_explicit,
+        signal_origin,
+        signal_at,
+        signal_dated_by,
+        case when customer_id is not null then {{ dbt.split_part('latest_explicit_key', "'|'", 3) }} end
+            as customer_consent_state_after,
+        customer_id is not null and recency_rank = 1 as is_latest_for_customer
+    from sequenced
 )
 
-select
-    consent_signal_id,
-    customer_id,
-    source_system,
-    source_record_id,
-    email,
-    consent_state,
-    signal_type,
-    is_explicit,
-    signal_origin,
-    signal_at,
-    signal_dated_by,
-    case when customer_id is not null then {{ dbt.split_part('latest_explicit_key', "'|'", 3) }} end
-        as customer_consent_state_after,
-    customer_id is not null and recency_rank = 1 as is_latest_for_customer
-from sequenced
+select * from final

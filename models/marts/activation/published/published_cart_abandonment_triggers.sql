@@ -1,10 +1,3 @@
-{#
-    `published.cart_abandonment_triggers`: the rows `cart_abandonment_triggers` had when the last run whose gates all passed published
-    them (`published.cart_abandonment_triggers_rows`, written by the publish step, never by dbt), filtered live by
-    the suppression guard as `cart_abandonment_triggers` itself is: a failed gate keeps the last good rows, but an
-    unsubscribe or bounce loaded since drops the person at once. Empty until the first publish.
-#}
-{{ config(materialized='view', schema='published', alias='cart_abandonment_triggers') }}
 {%- set published_rows = source('published', 'cart_abandonment_triggers_rows') -%}
 {%- set has_rows = execute and load_relation(published_rows) is not none %}
 

@@ -1,10 +1,3 @@
-{#
-    `published.email_audience`: the rows `email_audience` had when the last run whose gates all passed published
-    them (`published.email_audience_rows`, written by the publish step, never by dbt), filtered live by
-    the suppression guard as `email_audience` itself is: a failed gate keeps the last good rows, but an
-    unsubscribe or bounce loaded since drops the person at once. Empty until the first publish.
-#}
-{{ config(materialized='view', schema='published', alias='email_audience') }}
 {%- set published_rows = source('published', 'email_audience_rows') -%}
 {%- set has_rows = execute and load_relation(published_rows) is not none %}
 
