@@ -86,3 +86,42 @@ def test_published_audience_honours_an_opt_out_after_the_published_id_was_merged
     live = "select count(*) from marts.email_audience where customer_id = ?"
     assert _query(path, live, [customer_id]) == [(0,)]  # the live audience drops them (customer guard)
     assert _query(path, published, [retired]) == [(0,)], f"{email} still published after the unsubscribe"
+
+
+# Probe (held): test_graph checks the suppression guard's direct parents only. Through any chain of refs the
+# guard and the erasure guard must not read the consent ledger, survivorship, or what they guard.
+def test_the_guards_read_nothing_they_guard_through_any_chain(tmp_path: Path) -> None:
+    import json
+
+    from conftest import PROJECT_ROOT
+    from dbt.cli.main import dbtRunner
+
+    root = str(PROJECT_ROOT)
+    result = dbtRunner().invoke(
+        ["parse", "--quiet", "--project-dir", root, "--profiles-dir", root, "--target-path", str(tmp_path)]
+    )
+    assert result.success, result.exception
+    nodes = json.loads((tmp_path / "manifest.json").read_text())["nodes"]
+    by_name = {node["name"]: unique_id for unique_id, node in nodes.items() if node["resource_type"] == "model"}
+
+    def ancestors(unique_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [unique_id]
+        while todo:
+            for parent in nodes.get(todo.pop(), {}).get("depends_on", {}).get("nodes", []):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return {parent.split(".")[-1] for parent in seen if parent.startswith(("model.", "snapshot."))}
+
+    guarded = {
+        "customers",
+        "int_customers__golden_attributes",
+        "int_customers__email_consent",
+        "int_engagement__consent_signals",
+        "email_audience",
+        "cart_abandonment_trigger_log",
+        "cart_abandonment_triggers",
+    }
+    for guard in ("int_engagement__suppression_guard", "int_engagement__erasure_guard"):
+        assert ancestors(by_name[guard]) & guarded == set(), guard
