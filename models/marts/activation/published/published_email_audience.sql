@@ -12,12 +12,38 @@ published_rows as (
     {% endif %}
 ),
 
+guard_subjects as (
+    -- the guard is asked about the published id and about every id its records hold now: a merge since the
+    -- publish retires the published id, and an unsubscribe is then keyed by the surviving one (fail closed:
+    -- after a split, either part's opt-out holds the row)
+    select
+        customer_id as published_customer_id,
+        customer_id as guard_customer_id
+    from published_rows
+    union
+    select
+        history.customer_id as published_customer_id,
+        current_ids.customer_id as guard_customer_id
+    from {{ ref('int_identity__customer_id_history') }} as history
+    inner join {{ ref('int_identity__customer_map') }} as current_ids
+        on
+            history.source_system = current_ids.source_system
+            and history.source_record_id = current_ids.source_record_id
+),
+
 checked as (
     select
-        published_rows.*,
+        published_rows.customer_id,
         {{ customer360.suppression_guard_block_reason('customer_guard', 'address_guard') }} as guard_block_reason
     from published_rows
-    {{ customer360.suppression_guard_joins('published_rows.customer_id', 'published_rows.email') }}
+    left join guard_subjects on published_rows.customer_id = guard_subjects.published_customer_id
+    {{ customer360.suppression_guard_joins('guard_subjects.guard_customer_id', 'published_rows.email') }}
+),
+
+blocked as (
+    select distinct customer_id
+    from checked
+    where guard_block_reason is not null
 ),
 
 final as (
@@ -39,8 +65,8 @@ final as (
         email_consent_basis,
         email_consent_source_system,
         email_consent_updated_at
-    from checked
-    where guard_block_reason is null
+    from published_rows
+    where customer_id not in (select blocked.customer_id from blocked)
 )
 
 select * from final
