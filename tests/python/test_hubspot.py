@@ -389,14 +389,11 @@ def test_transient_faults_are_retried(
 ) -> None:
     monkeypatch.setenv("RUNTIME__REQUEST_TIMEOUT", "1")  # so the slow response is abandoned and retried
     server.faults.arm(kind, 1, path_contains=LIST, **options)
-    started = time.monotonic()
     summary = load_hubspot()
-    elapsed = time.monotonic() - started
 
     assert summary.rows_by_table == {"contacts": len(files["live"]) + len(files["archived"])}
     assert scalar(loader_env, "select count(distinct id) from raw_hubspot.contacts") == summary.rows
     if kind == "slow":
-        assert elapsed < 3.5, "the loader should give up on the slow response and retry, not wait it out"
         deadline = time.monotonic() + options["delay"] + 2  # the abandoned response is logged once it ends
         while not [r for r in requests_of(server, LIST) if r.fault == kind] and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -406,6 +403,10 @@ def test_transient_faults_are_retried(
     assert len(faulted) == 1
     recovered = next(r for r in first_page if r.fault is None)
     assert recovered.status == 200
+    if kind == "slow":
+        # the slow response is logged when it ends: the retry was answered before that, so the loader gave up on
+        # it and retried rather than waiting it out (timed by the server's clock, not the whole load's wall time)
+        assert recovered.at < faulted[0].at, "the loader should give up on the slow response and retry"
     if kind == "rate_limit":
         assert faulted[0].status == 429
         assert recovered.at - faulted[0].at >= 0.95  # Retry-After honoured
