@@ -12,6 +12,14 @@ published_rows as (
     {% endif %}
 ),
 
+customer_id_history as (
+    select * from {{ ref('int_identity__customer_id_history') }}
+),
+
+customer_map as (
+    select * from {{ ref('int_identity__customer_map') }}
+),
+
 guard_subjects as (
     -- the guard is asked about the published id and about every id its records hold now: a merge since the
     -- publish retires the published id, and an unsubscribe is then keyed by the surviving one (fail closed:
@@ -24,8 +32,8 @@ guard_subjects as (
     select
         history.customer_id as published_customer_id,
         current_ids.customer_id as guard_customer_id
-    from {{ ref('int_identity__customer_id_history') }} as history
-    inner join {{ ref('int_identity__customer_map') }} as current_ids
+    from customer_id_history as history
+    inner join customer_map as current_ids
         on
             history.source_system = current_ids.source_system
             and history.source_record_id = current_ids.source_record_id
