@@ -19,7 +19,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro analyst_safe_select(node, relation) -%}
+{% macro analyst_safe_select(node, relation, columns) -%}
+    {#- columns: (name, data_type) of the relation, in order -#}
     {%- set documented = {} -%}
     {%- for name, column in node.columns.items() -%}
         {%- set meta = {} -%}
@@ -28,13 +29,13 @@
         {%- do documented.update({name | lower: meta}) -%}
     {%- endfor -%}
     select
-    {%- for column in adapter.get_columns_in_relation(relation) %}
-        {%- set meta = documented.get(column.name | lower) %}
-        {%- set quoted = adapter.quote(column.name) %}
+    {%- for column_name, data_type in columns %}
+        {%- set meta = documented.get(column_name | lower) %}
+        {%- set quoted = adapter.quote(column_name) %}
         {%- if meta is none %}
-        cast(null as {{ column.data_type }}) as {{ quoted }}
+        cast(null as {{ data_type }}) as {{ quoted }}
         {%- elif meta.get('pii') %}
-        {{ customer360.analyst_safe_mask(quoted, column.data_type, meta.get('pii_kind')) }} as {{ quoted }}
+        {{ customer360.analyst_safe_mask(quoted, data_type, meta.get('pii_kind')) }} as {{ quoted }}
         {%- else %}
         {{ quoted }}
         {%- endif %}{{ ',' if not loop.last }}
@@ -45,19 +46,83 @@
 {% macro create_analyst_safe_views() -%}
     {%- if execute -%}
         {%- set schema = var('analyst_safe_schema', 'analyst_safe') -%}
-        {#- run_query opens a transaction when none is open; dbt rolls back on-run-end's own, so commit here -#}
-        {%- do run_query('create schema if not exists ' ~ schema) -%}
+        {%- set marts = [] -%}
+        {#- The marts of the marts schema only: the published views (schema published) carry the same
+            names, and two views of one name would leave whichever came last -#}
         {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.fqn[1] == 'marts' and node.config.enabled -%}
+            if node.resource_type == 'model' and node.fqn[1] == 'marts' and node.config.enabled
+            and node.config.schema == var('analyst_safe_source_schema', 'marts') -%}
             {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
             {%- if relation is not none -%}
-                {%- do run_query(
-                    'create or replace view ' ~ adapter.quote(schema) ~ '.' ~ adapter.quote(node.alias) ~ ' as '
-                    ~ customer360.analyst_safe_select(node, relation)
-                ) -%}
+                {%- do marts.append((node, relation)) -%}
             {%- endif -%}
         {%- endfor -%}
+        {#- Every mart's columns in one catalog query and every view in one batch: one round trip each
+            instead of two per mart (this hook ends every dbt invocation, however small) -#}
+        {%- set columns_by_relation = {} -%}
+        {%- if marts -%}
+            {%- set columns_query -%}
+                select lower(table_schema) as table_schema, lower(table_name) as table_name, column_name, data_type
+                from information_schema.columns
+                where lower(table_catalog) in (
+                    {%- for database in marts | map(attribute=1) | map(attribute='database') | unique -%}
+                    '{{ database | lower }}'{{ ',' if not loop.last }}
+                    {%- endfor -%})
+                and lower(table_schema) in (
+                    {%- for schema_name in marts | map(attribute=1) | map(attribute='schema') | unique -%}
+                    '{{ schema_name | lower }}'{{ ',' if not loop.last }}
+                    {%- endfor -%})
+                order by table_schema, table_name, ordinal_position
+            {%- endset -%}
+            {%- for row in run_query(columns_query).rows -%}
+                {%- set key = row[0] ~ '.' ~ row[1] -%}
+                {%- do columns_by_relation.setdefault(key, []).append((row[2], row[3])) -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {#- A view is replaced only when its statement changed (a new column, a new tag or mask): each
+            `create or replace view` costs a catalog write, ~20 ms on DuckDB, at the end of every dbt
+            invocation. The statement's fingerprint is kept in the view's comment; a view replaced by
+            hand loses the comment, so it is replaced again -#}
+        {%- set fingerprints = customer360.analyst_safe_view_fingerprints(schema) -%}
+        {%- set statements = ['create schema if not exists ' ~ adapter.quote(schema)] -%}
+        {%- for node, relation in marts -%}
+            {%- set columns = columns_by_relation.get((relation.schema | lower) ~ '.' ~ (relation.identifier | lower), []) -%}
+            {%- if not columns -%}
+                {#- the relation exists but the catalog lists no column: fail rather than leave it unmasked -#}
+                {%- do exceptions.raise_compiler_error('analyst-safe views: no columns found for ' ~ relation) -%}
+            {%- endif -%}
+            {%- set view = adapter.quote(schema) ~ '.' ~ adapter.quote(node.alias) -%}
+            {%- set statement = 'create or replace view ' ~ view ~ ' as '
+                ~ customer360.analyst_safe_select(node, relation, columns) -%}
+            {%- set fingerprint = 'customer360 analyst-safe ' ~ local_md5(statement) -%}
+            {%- if fingerprints.get(node.alias | lower) != fingerprint -%}
+                {%- do statements.append(statement) -%}
+                {%- do statements.append('comment on view ' ~ view ~ " is '" ~ fingerprint ~ "'") -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {#- run_query opens a transaction when none is open; dbt rolls back on-run-end's own, so commit here -#}
+        {%- do run_query(statements | join(';\n')) -%}
         {%- do adapter.commit() -%}
     {%- endif -%}
     select 1 as analyst_safe_views
+{%- endmacro %}
+
+{% macro analyst_safe_view_fingerprints(schema) -%}
+    {{ return(adapter.dispatch('analyst_safe_view_fingerprints', 'customer360')(schema)) }}
+{%- endmacro %}
+
+{% macro duckdb__analyst_safe_view_fingerprints(schema) -%}
+    {%- set query -%}
+        select lower(view_name), comment from duckdb_views() where lower(schema_name) = '{{ schema | lower }}'
+    {%- endset -%}
+    {%- set fingerprints = {} -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do fingerprints.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {{ return(fingerprints) }}
+{%- endmacro %}
+
+{% macro default__analyst_safe_view_fingerprints(schema) -%}
+    {#- engines without view comments here: no fingerprints, so every view is replaced every time -#}
+    {{ return({}) }}
 {%- endmacro %}
