@@ -63,6 +63,9 @@ SHARED_PREPARATION = (
     "int_identity__source_records",
     "int_identity__identifiers",
 )
+# The like-for-like span: from the first model after the shared preparation to the clusters, the work
+# Splink's timed span does (read the records, train, predict, cluster).
+CLUSTERS_MODEL = "int_identity__clusters"
 SOURCE_LINK_TYPES = ("shopify_customer", "shopify_order", "hubspot_contact")
 SPLINK_COLUMNS = """
     record_key as unique_id,
@@ -93,6 +96,9 @@ class Result:
     # ours: the same, from the end of dbt's parse (models and the project's hooks only)
     run_seconds: float = 0.0
     run_cpu_seconds: float = 0.0
+    # ours: from the first model after the shared preparation starts to the clusters (Splink's span)
+    matching_seconds: float = 0.0
+    matching_cpu_seconds: float = 0.0
 
 
 def _truth_relation(truth: Path) -> str:
@@ -106,10 +112,19 @@ def run_ours(warehouse: Path, truth: Path, skip_build: bool) -> Result:
 
         root = str(Settings.from_environment().dbt_project())
         parsed: list[tuple[float, float]] = []  # (wall, CPU) when dbt has parsed and starts the run
+        matching: list[tuple[float, float]] = []  # (wall, CPU) at the first matching model's start, clusters' end
 
         def on_event(event: Any) -> None:
-            if event.info.name == "ConcurrencyLine" and not parsed:
+            name = event.info.name
+            if name == "ConcurrencyLine" and not parsed:
                 parsed.append((time.perf_counter(), time.process_time()))
+            elif name in ("NodeStart", "NodeFinished"):
+                model = event.data.node_info.unique_id.rsplit(".", 1)[-1]
+                starts = name == "NodeStart" and not matching and model.startswith("int_identity__")
+                starts = starts and model not in SHARED_PREPARATION
+                ends = name == "NodeFinished" and model == CLUSTERS_MODEL and len(matching) == 1
+                if starts or ends:
+                    matching.append((time.perf_counter(), time.process_time()))
 
         started, cpu_started = time.perf_counter(), time.process_time()
         selection = ["--select", "path:models/intermediate/identity", "path:models/marts/customers"]
@@ -119,6 +134,9 @@ def run_ours(warehouse: Path, truth: Path, skip_build: bool) -> Result:
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         ended, cpu_ended = time.perf_counter(), time.process_time()
         run_wall, run_cpu = (ended - parsed[0][0], cpu_ended - parsed[0][1]) if parsed else (seconds, cpu_seconds)
+        if len(matching) != 2:
+            raise SystemExit("dbt's events did not show the matching span (first matching model to the clusters)")
+        matching_wall, matching_cpu = matching[1][0] - matching[0][0], matching[1][1] - matching[0][1]
         if not result.success:
             raise SystemExit(f"dbt run failed: {result.exception or result.result}")
         # dbt's own figures: executing the models, without its start-up and project parsing; and the
@@ -140,7 +158,7 @@ def run_ours(warehouse: Path, truth: Path, skip_build: bool) -> Result:
     con = connect_warehouse(warehouse)
     try:
         scores = _scores(con, truth, "marts.customer_identities", f"({LINKABLE_RECORDS})")
-        return Result("ours (dbt)", scores, seconds, cpu_seconds, run_wall, run_cpu)
+        return Result("ours (dbt)", scores, seconds, cpu_seconds, run_wall, run_cpu, matching_wall, matching_cpu)
     finally:
         con.close()
 
@@ -499,7 +517,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         if result.run_seconds:
             print(f"{'  ... after dbt parsed':<76} {result.run_seconds:8.1f} {result.run_cpu_seconds:7.1f}")
+        if result.matching_seconds:
+            print(
+                f"{'  ... matching: source records to clusters':<76} {result.matching_seconds:8.1f} "
+                f"{result.matching_cpu_seconds:7.1f}"
+            )
     print("recall* = recall over pairs of records that carry at least one identifying value")
+    print(
+        "matching = ours from the first model after the shared preparation to the clusters: the span Splink's "
+        "time covers (read the prepared records, train, predict, cluster); ours also runs ids, history and "
+        "the golden record, which Splink does not"
+    )
     return 0
 
 
