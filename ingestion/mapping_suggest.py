@@ -73,7 +73,7 @@ HEADER_NAMES: dict[str, tuple[str, ...]] = {
         "street 1",
     ),
     "address_line2": ("address 2", "address line 2", "address2", "addr2", "street 2", "apartment", "suite"),
-    "city": ("city", "town", "locality", "town city"),
+    "city": ("city", "town", "locality", "town city", "suburb", "municipality", "village"),
     "postal_code": ("zip", "zip code", "zipcode", "postal code", "postalcode", "post code", "postcode", "plz"),
     "region": ("state", "region", "province", "county", "state province", "state code", "province code"),
     "country": ("country", "country code", "nation", "country name", "country iso"),
@@ -159,7 +159,11 @@ HEADER_WORDS: dict[str, tuple[str, ...]] = {
 
 _EMAIL = re.compile(r"^[^@\s]+@([^@\s.]+\.)+[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9\s().\-/]{7,20}$")
-_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y")
+# The date forms of dbt_project.yml's csv_datetime_formats (staging reads what this proposes), ISO 8601's
+# basic form (19560409) included
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d")
+# A header that reads like an identifier ("soc_sec_id", "member_no") is not a phone number, whatever its digits
+_IDENTIFIER_WORDS = re.compile(r"\b(id|key|no|ref|reference|code|ssn|nr)\b")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.:]{0,63}$")
 _POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{2,9}$")
@@ -318,6 +322,8 @@ def _judge(header: str, values: Sequence[str], countries: frozenset[str]) -> lis
             # a unique id-like column is only a key when its name does not say it is something else
             if not named and re.search(r"\b(id|key|number|no|ref|reference|code)\b", _words(header)):
                 candidates.append((55, "contact_id", "medium", f"{seen}, and the header reads like an identifier"))
+            continue
+        if value_field == "phone" and _IDENTIFIER_WORDS.search(_words(header)):
             continue
         if share >= 0.9 and not named:
             reason = f"{seen} (by values only; the header says no more)"

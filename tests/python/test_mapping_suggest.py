@@ -73,6 +73,24 @@ def test_values_decide_when_headers_do_not(tmp_path: Path) -> None:
     assert by_header["Remarks"].field is None
 
 
+def test_a_person_register_without_separators_or_contact_columns(tmp_path: Path) -> None:
+    """A register laid out as many public person-record sets are: compact dates (19560409), a suburb, and a
+    numeric id column whose digits could pass for a phone number but whose header says it is an id."""
+    content = (
+        "rec_id,given_name,surname,street_number,address_1,suburb,postcode,state,date_of_birth,soc_sec_id\n"
+        "rec-1-org,michaela,neumann,8,stanley street,winston hills,4223,nsw,19151111,5304218\n"
+        "rec-1-dup-0,michaela,neumann,8,stanley street,winston hills,4223,nsw,19151111,5304218\n"
+        "rec-2-org,courtney,painter,12,pinkerton circuit,richlands,4560,vic,19161214,4066625\n"
+        "rec-3-org,charles,green,38,salkauskas crescent,dapto,4566,nsw,19480930,4365168\n"
+    )
+    by_header = {c.header: c for c in suggest_mapping(drop(tmp_path, content)).columns}
+    assert by_header["suburb"].field == "city"
+    assert (by_header["date_of_birth"].field, by_header["date_of_birth"].confidence) == ("date_of_birth", "high")
+    assert "%Y%m%d" in by_header["date_of_birth"].reason
+    assert by_header["soc_sec_id"].field is None  # not a phone number
+    assert by_header["rec_id"].field == "contact_id"
+
+
 def test_a_header_the_values_contradict_is_low_confidence(tmp_path: Path) -> None:
     content = "id,Email,Phone\n1,not an address,n/a\n2,also not,none\n3,nope,-\n"
     by_header = {c.header: c for c in suggest_mapping(drop(tmp_path, content)).columns}
