@@ -1,5 +1,6 @@
 {#
-    Analyst-safe views: for every mart, a view `analyst_safe.<mart>` with the same columns, in which
+    Analyst-safe views: for every mart, a view `analyst_safe.<mart>` (`analyst_safe.<schema>__<mart>` for a
+    mart outside the marts schema, e.g. the published views) with the same columns, in which
     every column tagged `meta.pii` is masked according to its `pii_kind` (var `analyst_safe_masks`;
     a kind not listed there, or a column the mart's yml does not document, is nulled). Generated from
     the tags at the end of every dbt invocation (on-run-end), so a column tagged today is masked today,
@@ -47,11 +48,8 @@
     {%- if execute -%}
         {%- set schema = var('analyst_safe_schema', 'analyst_safe') -%}
         {%- set marts = [] -%}
-        {#- The marts of the marts schema only: the published views (schema published) carry the same
-            names, and two views of one name would leave whichever came last -#}
         {%- for node in graph.nodes.values()
-            if node.resource_type == 'model' and node.fqn[1] == 'marts' and node.config.enabled
-            and node.config.schema == var('analyst_safe_source_schema', 'marts') -%}
+            if node.resource_type == 'model' and node.fqn[1] == 'marts' and node.config.enabled -%}
             {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
             {%- if relation is not none -%}
                 {%- do marts.append((node, relation)) -%}
@@ -91,11 +89,15 @@
                 {#- the relation exists but the catalog lists no column: fail rather than leave it unmasked -#}
                 {%- do exceptions.raise_compiler_error('analyst-safe views: no columns found for ' ~ relation) -%}
             {%- endif -%}
-            {%- set view = adapter.quote(schema) ~ '.' ~ adapter.quote(node.alias) -%}
+            {#- A mart outside the marts schema is named after its schema too: the published views carry
+                the marts' names, and two views of one name would leave whichever came last -#}
+            {%- set view_name = node.alias if node.config.schema == var('analyst_safe_source_schema', 'marts')
+                else node.config.schema ~ '__' ~ node.alias -%}
+            {%- set view = adapter.quote(schema) ~ '.' ~ adapter.quote(view_name) -%}
             {%- set statement = 'create or replace view ' ~ view ~ ' as '
                 ~ customer360.analyst_safe_select(node, relation, columns) -%}
             {%- set fingerprint = 'customer360 analyst-safe ' ~ local_md5(statement) -%}
-            {%- if fingerprints.get(node.alias | lower) != fingerprint -%}
+            {%- if fingerprints.get(view_name | lower) != fingerprint -%}
                 {%- do statements.append(statement) -%}
                 {%- do statements.append('comment on view ' ~ view ~ " is '" ~ fingerprint ~ "'") -%}
             {%- endif -%}

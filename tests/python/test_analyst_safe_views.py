@@ -2,7 +2,7 @@
 
 Each view is replaced only when its statement changed (its fingerprint is the view's comment), a view
 replaced by hand is put back, and each view masks the mart of its name in the marts schema (the published
-activation views carry the same names).
+activation views carry the same names, so theirs are published__<name>).
 """
 
 from __future__ import annotations
@@ -43,10 +43,13 @@ def test_views_are_replaced_only_when_their_statement_changed(
     path = tmp_path / "warehouse.duckdb"
     before = _views(path)
     assert before and all((comment or "").startswith("customer360 analyst-safe ") for _, comment in before.values())
-    # every view masks the mart of its own name, never the published view of that name
+    # every view masks the relation its name says: marts.<name>, or published.<name> for published__<name>
     for name, (sql, _) in before.items():
-        assert f'"marts"."{name}"' in sql or f"marts.{name}" in sql, (name, sql)
-        assert "published" not in sql, (name, sql)
+        schema, _, table = name.rpartition("__") if name.startswith("published__") else ("marts", "", name)
+        assert f'"{schema}"."{table}"' in sql or f"{schema}.{table}" in sql, (name, sql)
+        other = "marts" if schema == "published" else "published"
+        assert f'"{other}".' not in sql and f" {other}." not in sql, (name, sql)
+    assert {"email_audience", "published__email_audience"} <= before.keys()
 
     orders_sql, orders_fingerprint = before["orders"]
     _execute(
