@@ -326,7 +326,11 @@ def shopify_source(
         f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/graphql.json",
         client.session,
         access_token,
-        BulkSettings(timeout_seconds=bulk_timeout_seconds, work_dir=Path(bulk_work_dir) if bulk_work_dir else None),
+        BulkSettings(
+            timeout_seconds=bulk_timeout_seconds,
+            work_dir=Path(bulk_work_dir) if bulk_work_dir else None,
+            duckdb_config=reassembly_duckdb_config(),
+        ),
         timeout=config.request_timeout,
         download_session=PacedSession(config),  # retries 429/5xx; never carries the token
     )
@@ -525,6 +529,13 @@ def bulk_options() -> tuple[bool, float]:
     if not 0 < timeout < float("inf"):
         raise UserError(f"{BULK_TIMEOUT_ENV} must be a positive number of seconds, got {seconds!r}")
     return text in _TRUE, timeout
+
+
+def reassembly_duckdb_config() -> dict[str, str]:
+    """The loaders' DuckDB memory limit and threads for the database a bulk file is regrouped in (it spills
+    next to itself, in the bulk folder that each run empties)."""
+    config = Settings.from_environment().duckdb_config()
+    return {key: config[key] for key in ("memory_limit", "threads")}
 
 
 BULK_WORK_DIR = ".shopify_bulk"  # under the pipelines folder

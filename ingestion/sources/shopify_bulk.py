@@ -41,7 +41,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
+import pyarrow as pa
 import requests
 
 from ingestion.errors import UserError
@@ -180,7 +182,7 @@ class Reassembler:
             return finished
         owner = self._owners.get(str(parent))
         if owner is None:
-            raise ValueError(f"a line names the parent {parent}, which is not the record before it")
+            raise ValueError(f"a line names the parent {parent}, which owns no connection of the record")
         fields, record = owner
         typename = _connection_for(fields, line)
         if typename is None:
@@ -225,6 +227,7 @@ class BulkSettings:
     poll_first_seconds: float = POLL_FIRST_SECONDS
     poll_max_seconds: float = POLL_MAX_SECONDS
     work_dir: Path | None = None  # where the file is downloaded to (None: the system's temporary folder)
+    duckdb_config: dict[str, str] | None = None  # memory limit and threads of the reassembly database
 
 
 _STATUS_FIELDS = "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl"
@@ -404,7 +407,7 @@ def export(
     if operation.get("url"):  # null: the shop has no such records
         with tempfile.TemporaryDirectory(prefix="shopify-bulk-", dir=bulk.settings.work_dir) as folder:
             path = bulk.download(resource, operation, Path(folder))
-            for record in read_file(resource, path, expected):
+            for record in read_file(resource, path, expected, bulk.settings.duckdb_config):
                 count += 1
                 if record.get("id") in changed:
                     continue
@@ -442,31 +445,170 @@ def _expected_lines(operation: dict[str, Any]) -> int:
         ) from error
 
 
-def read_file(resource: str, path: Path, expected_lines: int | None = None) -> Iterator[dict[str, Any]]:
-    """The records of a bulk export file, one at a time. With ``expected_lines`` (the operation's
-    ``objectCount``) a file with fewer or more object lines is refused after its last record, before the
-    extract ends: a download that stopped cleanly at a line boundary would otherwise load part of a table."""
-    reassembler = Reassembler(resource)
-    objects = 0
+def read_file(
+    resource: str, path: Path, expected_lines: int | None = None, duckdb_config: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The records of a bulk export file, one at a time, whatever the order of its lines.
+
+    Shopify writes a child line (``__parentId``) right after its parent only when asked ``groupObjects: true``;
+    from API 2026-01 the default is false, and a child may come before or after its parent, interleaved with
+    other records. So the file is spooled, in Arrow batches, into a DuckDB database next to it (roots, the
+    objects that own connections, children); a join on ``__parentId`` then gives each record followed by its
+    children, the order the ``Reassembler`` reads, without the table in Python's memory (DuckDB spills).
+
+    Refused with one ``UserError`` before the first record is yielded (so before the extract ends): a line that
+    is not JSON, a file with other than ``expected_lines`` object lines (the operation's ``objectCount``; a
+    download that stopped cleanly at a line boundary would otherwise load part of a table), a child whose
+    parent no object of the file has (an orphan is never dropped), an object listed twice."""
+    fields = QUERY_FIELDS[resource]
+    database = path.with_name(f"{path.name}.duckdb")
+    try:
+        with duckdb.connect(str(database), config=duckdb_config or {}) as con:
+            objects = _spool(resource, path, fields, con)
+            if expected_lines is not None and objects != expected_lines:
+                raise UserError(
+                    f"shopify's bulk export file for {resource} has {objects:,} objects where the operation "
+                    f"reported {expected_lines:,} (a download cut short?); nothing was committed"
+                )
+            _check_parents(resource, con)
+            yield from _regrouped(resource, con)
+    finally:
+        for leftover in (database, database.with_name(f"{database.name}.wal")):
+            leftover.unlink(missing_ok=True)
+
+
+SPOOL_LINES = 20_000  # lines per Arrow batch written to the reassembly database
+_SPOOL_SCHEMAS = {
+    "roots": pa.schema([("line", pa.int64()), ("body", pa.binary())]),
+    "owners": pa.schema([("gid", pa.string()), ("root", pa.int64())]),
+    "children": pa.schema(
+        [("line", pa.int64()), ("parent", pa.string()), ("sort_id", pa.int64()), ("body", pa.binary())]
+    ),
+}
+
+
+def _unreadable(resource: str, number: int, error: Exception) -> UserError:
+    return UserError(
+        f"shopify's bulk export file for {resource} is unreadable at line {number}: {error}; "
+        f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
+    )
+
+
+def _owner_ids(node: dict[str, Any], fields: tuple[Field, ...]) -> Iterator[str]:
+    """The global ids, in a root line, of the objects that own a connection (the record itself, an order's
+    refunds): the parents its child lines may name. The same rule as ``Reassembler._rest`` registers owners."""
+    if any(not isinstance(i, str) and i[1] == "connection" for i in fields) and node.get("id") is not None:
+        yield str(node["id"])
+    for item in fields:
+        if isinstance(item, str) or item[1] == "connection":
+            continue
+        value = node.get(camel(item[0]))
+        for inner in value if isinstance(value, list) else [value]:
+            if isinstance(inner, dict):
+                yield from _owner_ids(inner, item[2])
+
+
+def _sort_id(gid: Any) -> int | None:
+    """A child's place among its siblings: its numeric id. Shopify's connections are sorted by id unless told
+    otherwise, and an ungrouped file keeps no order at all; the line number breaks ties (ids missing)."""
+    number = gid_number(gid)
+    return number if isinstance(number, int) and -(1 << 63) <= number < (1 << 63) else None
+
+
+def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.DuckDBPyConnection) -> int:
+    """Every object line of the file into the tables ``roots``, ``owners`` and ``children``; the number of
+    object lines."""
+    sql_types = {pa.int64(): "bigint", pa.string(): "varchar", pa.binary(): "blob"}
+    for table, schema in _SPOOL_SCHEMAS.items():
+        columns = ", ".join(f"{f.name} {sql_types[f.type]}" for f in schema)
+        con.execute(f"create or replace table {table} ({columns})").fetchall()
+    buffers: dict[str, dict[str, list[Any]]] = {t: {n: [] for n in s.names} for t, s in _SPOOL_SCHEMAS.items()}
+
+    def flush() -> None:
+        for table, columns in buffers.items():
+            if columns["line" if "line" in columns else "root"]:
+                batch = pa.Table.from_pydict(columns, schema=_SPOOL_SCHEMAS[table])
+                con.register("spool_batch", batch)
+                con.execute(f"insert into {table} select * from spool_batch").fetchall()
+                con.unregister("spool_batch")
+                for values in columns.values():
+                    values.clear()
+
+    roots, owners, children = buffers["roots"], buffers["owners"], buffers["children"]
+    objects = pending = 0
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             objects += 1
             try:
-                finished = reassembler.add(orjson.loads(raw))
+                line = orjson.loads(raw)
+                if not isinstance(line, dict):
+                    raise ValueError("a line is not a JSON object")
+                parent = line.get("__parentId")
+                if parent is None:
+                    roots["line"].append(number)
+                    roots["body"].append(raw)
+                    for gid in _owner_ids(line, fields):
+                        owners["gid"].append(gid)
+                        owners["root"].append(number)
+                else:
+                    children["line"].append(number)
+                    children["parent"].append(str(parent))
+                    children["sort_id"].append(_sort_id(line.get("id")))
+                    children["body"].append(raw)
             except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
-                raise UserError(
-                    f"shopify's bulk export file for {resource} is unreadable at line {number}: {error}; "
-                    f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
-                ) from error
+                raise _unreadable(resource, number, error) from error
+            pending += 1
+            if pending >= SPOOL_LINES:
+                flush()
+                pending = 0
+    flush()
+    return objects
+
+
+def _check_parents(resource: str, con: duckdb.DuckDBPyConnection) -> None:
+    """Every child names a parent the file has, and no parent is listed twice (its children would be too)."""
+    for gid, times in con.execute(
+        "select gid, count(*) from owners group by gid having count(*) > 1 order by gid limit 1"
+    ).fetchall():
+        raise UserError(
+            f"shopify's bulk export file for {resource} lists the object {gid} {times} times; "
+            f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
+        )
+    orphans = con.execute(
+        "select count(*), min(line) from children as c "
+        "where not exists (select 1 from owners as o where o.gid = c.parent)"
+    ).fetchall()[0]
+    if orphans[0]:
+        count, first = orphans
+        ((parent,),) = con.execute("select parent from children where line = ?", [first]).fetchall()
+        raise _unreadable(
+            resource,
+            first,
+            ValueError(f"a line names the parent {parent}, which no object of the file is ({count:,} such lines)"),
+        )
+
+
+REGROUPED = """
+select r.line as root, 0 as kind, null::bigint as sort_id, r.line, r.body from roots as r
+union all
+select o.root, 1, c.sort_id, c.line, c.body from children as c inner join owners as o on o.gid = c.parent
+order by root, kind, sort_id nulls last, line
+"""
+
+
+def _regrouped(resource: str, con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
+    """The records, each built from its root line followed by its children's lines (the grouped order)."""
+    reassembler = Reassembler(resource)
+    for batch in con.sql(REGROUPED).to_arrow_reader(BATCH):
+        for number, body in zip(batch.column("line").to_pylist(), batch.column("body").to_pylist(), strict=True):
+            try:
+                finished = reassembler.add(orjson.loads(body))
+            except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
+                raise _unreadable(resource, number, error) from error
             if finished is not None:
                 yield finished
-    if expected_lines is not None and objects != expected_lines:
-        raise UserError(
-            f"shopify's bulk export file for {resource} has {objects:,} objects where the operation reported "
-            f"{expected_lines:,} (a download cut short?); nothing was committed"
-        )
     last = reassembler.finish()
     if last is not None:
         yield last
