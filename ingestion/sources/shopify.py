@@ -1,8 +1,8 @@
-"""dlt source for the Shopify Admin REST API (2024-07): customers, orders and products into ``raw_shopify``.
+"""dlt source for the Shopify Admin REST API (2026-10): customers, orders and products into ``raw_shopify``.
 
 A resource's first load (no cursor yet) is a GraphQL Admin bulk export (``shopify_bulk``: one JSONL file
 instead of thousands of rate-limited pages; ``SOURCES__SHOPIFY__BULK_FIRST_LOAD=false`` turns it off).
-Otherwise each resource lists ``/admin/api/2024-07/<resource>.json`` 250 at a time, following the ``Link``
+Otherwise each resource lists ``/admin/api/2026-10/<resource>.json`` 250 at a time, following the ``Link``
 header, and merges on ``id``. Incremental runs pass the stored cursor as ``updated_at_min`` (inclusive, so the
 boundary records come back and dlt drops the ones it already has). Orders are asked for with
 ``status=any`` because Shopify returns only open orders by default.
@@ -65,7 +65,7 @@ from ingestion.sources.shopify_bulk import (
     export,
 )
 
-API_VERSION = "2024-07"
+API_VERSION = "2026-10"
 PAGE_SIZE = 250  # Shopify's maximum
 PROGRESS_EVERY_PAGES = 20
 SHOP_URL_ENV = "SOURCES__SHOPIFY__SHOP_URL"

@@ -232,7 +232,7 @@ class BulkSettings:
 
 _STATUS_FIELDS = "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl"
 RUN_MUTATION = (
-    "mutation RunBulkQuery($query: String!) { bulkOperationRunQuery(query: $query) { "
+    "mutation RunBulkQuery($query: String!) { bulkOperationRunQuery(query: $query, groupObjects: true) { "
     f"bulkOperation {{ {_STATUS_FIELDS} }} userErrors {{ field message code }} }} }}"
 )
 NODE_QUERY = f"query BulkOperation($id: ID!) {{ node(id: $id) {{ ... on BulkOperation {{ {_STATUS_FIELDS} }} }} }}"

@@ -1,18 +1,21 @@
 """The GraphQL Admin API's bulk operations on the local Shopify server (issue 16).
 
-What a shop serves at ``POST /admin/api/2024-07/graphql.json``, for the documents a bulk export needs:
+What a shop serves at ``POST /admin/api/2026-10/graphql.json``, for the documents a bulk export needs:
 
-* ``mutation { bulkOperationRunQuery(query: "...") { bulkOperation { id status ... } userErrors { ... } } }``
-  starts an operation over one top-level connection (``customers``, ``orders``, ``products``) selected as
-  ``edges { node { ... } }``; an operation already running answers the ``OPERATION_IN_PROGRESS`` user error.
+* ``mutation { bulkOperationRunQuery(query: "...", groupObjects: true) { bulkOperation { id status ... }
+  userErrors { ... } } }`` starts an operation over one top-level connection (``customers``, ``orders``,
+  ``products``) selected as ``edges { node { ... } }``; an operation already running answers the
+  ``OPERATION_IN_PROGRESS`` user error. ``groupObjects`` defaults to false, as from API 2026-01.
 * ``currentBulkOperation { ... }``, ``node(id:) { ... on BulkOperation { ... } }`` and
   ``bulkOperation(id:)`` report ``status`` (CREATED, RUNNING, COMPLETED, FAILED, CANCELING, CANCELED,
   EXPIRED), ``errorCode`` (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT), ``objectCount``,
   ``rootObjectCount``, ``fileSize``, ``url`` (null when the operation found no data) and
   ``partialDataUrl``; ``bulkOperationCancel(id:)`` cancels.
 * The result is a JSONL file: one line per node; a node of a nested connection (an order's
-  ``lineItems``, a refund's ``refundLineItems``) is a line of its own after its parent, carrying
-  ``__parentId``. Ids are global ids (``gid://shopify/Order/5200000001``). The download URL is signed and
+  ``lineItems``, a refund's ``refundLineItems``) is a line of its own carrying ``__parentId``: right after
+  its parent with ``groupObjects: true``; otherwise (the default) every child line comes first, shuffled,
+  then the records, shuffled, so no child follows its parent (Shopify promises no order then).
+  Ids are global ids (``gid://shopify/Order/5200000001``). The download URL is signed and
   expires; it needs no access token.
 
 Field names are the REST names in camelCase (``first_name`` -> ``firstName``) and values are the REST
@@ -27,6 +30,8 @@ Faults, armed like the REST ones (``server.bulk_faults.arm(kind, ...)`` or ``POS
 * ``slow``         -> the next operation takes ``seconds`` to complete
 * ``expired_url``  -> the next ``count`` status answers carry a download URL that has already expired
 * ``in_progress``  -> another operation of the app is running for ``seconds`` when the next one is asked for
+* ``ungrouped``    -> the next ``count`` operations write the ungrouped file even when ``groupObjects`` is true
+                      (what a version where the argument does not exist yet, or is ignored, answers)
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import random
 import re
 import shutil
 import tempfile
@@ -72,7 +78,7 @@ NESTED_TYPES = {
     "transactions": "OrderTransaction",
     "variants": "ProductVariant",
 }
-BULK_FAULT_KINDS = ("fail", "slow", "expired_url", "in_progress")
+BULK_FAULT_KINDS = ("fail", "slow", "expired_url", "in_progress", "ungrouped")
 ERROR_CODES = ("ACCESS_DENIED", "INTERNAL_SERVER_ERROR", "TIMEOUT")
 URL_LIFETIME_SECONDS = 7 * 86400  # Shopify: url and partialDataUrl expire seven days after completion
 MAX_CONNECTION_DEPTH = 2  # "up to five connections with a maximum nesting depth of two levels"
@@ -136,6 +142,7 @@ class BulkOperation:
     partial_path: Path | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     cpu_seconds: float = 0.0  # CPU the server spent writing the file (benchmarks report it apart)
+    grouped: bool = False  # children right after their parent (groupObjects: true)
 
     @property
     def gid(self) -> str:
@@ -284,7 +291,7 @@ class BulkEndpoint:
             args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in item.arguments}
             name = item.name.value
             if name == "bulkOperationRunQuery":
-                value: Any = self._run_query(str(args.get("query") or ""))
+                value: Any = self._run_query(str(args.get("query") or ""), args.get("groupObjects") is True)
             elif name == "bulkOperationCancel":
                 value = self._cancel(str(args.get("id") or ""))
             elif name == "currentBulkOperation":
@@ -304,7 +311,7 @@ class BulkEndpoint:
         with self._lock:
             return next((o for o in self.operations if o.gid == gid), None)
 
-    def _run_query(self, text: str) -> dict[str, Any]:
+    def _run_query(self, text: str, group_objects: bool = False) -> dict[str, Any]:
         def user_error(message: str, code: str) -> dict[str, Any]:
             return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": message, "code": code}]}
 
@@ -333,6 +340,7 @@ class BulkEndpoint:
                     "A bulk query operation for this app and shop is already in progress.", "OPERATION_IN_PROGRESS"
                 )
             operation = BulkOperation(next(self._numbers), text, roots[0].name.value, node, datetime.now(tz=UTC))
+            operation.grouped = group_objects and self.faults.take("ungrouped") is None
             slow = self.faults.take("slow")
             self._start(operation, self.faults.take("fail"), slow.seconds if slow else self.seconds)
         return {"bulkOperation": self._status(operation), "userErrors": []}
@@ -364,14 +372,24 @@ class BulkEndpoint:
             texts = [] if fail and fail.error_code == "ACCESS_DENIED" else self.snapshot(operation.resource)
             type_name = BULK_ROOTS[operation.resource]
             cut = len(texts) // 2 if fail else len(texts)
+            roots: list[bytes] = []
+            children: list[bytes] = []
             with path.open("wb") as out:
                 for text in texts[:cut]:
                     if operation.cancel.is_set():
                         break
-                    for line in render(orjson.loads(text), type_name, operation.node, None):
-                        out.write(line)
-                        operation.object_count += 1
+                    root, *nested = render(orjson.loads(text), type_name, operation.node, None)
+                    if operation.grouped:
+                        out.write(root + b"".join(nested))
+                    else:  # held until every record is rendered, then written children first, shuffled
+                        roots.append(root)
+                        children.extend(nested)
+                    operation.object_count += 1 + len(nested)
                     operation.root_object_count += 1
+                shuffle = random.Random(operation.number).shuffle
+                for lines in (children, roots):
+                    shuffle(lines)
+                    out.writelines(lines)
         operation.cpu_seconds = time.thread_time() - cpu
         operation.cancel.wait(max(0.0, seconds - (time.monotonic() - started)))
         if operation.cancel.is_set():
