@@ -9,8 +9,9 @@ and their values are the REST path's exactly (staging does not know which path r
 The file has one line per node; the nodes of a nested connection (an order's line items, a refund's
 refund line items and transactions, a product's variants) are lines of their own that follow their
 parent and name it in ``__parentId``. Ids are global ids (``gid://shopify/Order/1``) and become the REST
-integers again; GraphQL field names are the REST names in camelCase (``QUERY_FIELDS`` lists them all:
-a field missing there would be missing from the raw tables, which ``test_shopify_bulk`` proves it is not).
+integers again; GraphQL field names are the REST names in camelCase, or the paths API 2026-10 renamed them to
+(``QUERY_FIELDS`` lists them all: a field missing there would be missing from the raw tables, which
+``test_shopify_bulk`` proves it is not).
 
 The incremental cursor is dlt's, as on the REST path: the records go through the same resource and
 its ``updated_at`` incremental, so the next run pages REST from the latest ``updated_at`` seen. A record
@@ -60,9 +61,11 @@ TERMINAL_FAILURES = ("FAILED", "CANCELED", "EXPIRED")
 RUNNING = ("CREATED", "RUNNING", "CANCELING")
 
 # -- the fields exported: every field the REST path lands ------------------------------------------
-# A field is a name (a scalar), or (name, kind, fields) with kind "object" (flattened by dlt), "list" (an
-# inline list of objects: a child table) or "connection" (an inline list too, but exported as lines of
-# their own with __parentId).
+# A field is a name (a scalar, the REST name in camelCase), or (name, kind, fields) with kind "object"
+# (flattened by dlt), "list" (an inline list of objects: a child table), "connection" (an inline list too, but
+# exported as lines of their own with __parentId), or "renamed" / "enum": the REST field ``name`` is, in the
+# GraphQL Admin API 2026-10, the path ``fields`` (``("total_spent", "renamed", ("amountSpent", "amount"))``);
+# an "enum" value is upper-case there and lower-cased back (``PARTIALLY_REFUNDED`` -> ``partially_refunded``).
 Field = str | tuple[str, str, tuple[Any, ...]]
 
 _ADDRESS = (
@@ -76,7 +79,9 @@ _MONEY = ("amount", "currency_code")
 QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
     "customers": (
         "id", "email", "first_name", "last_name", "phone", "created_at", "updated_at", "state",
-        "verified_email", "currency", "tags", "note", "orders_count", "total_spent", "tax_exempt",
+        "verified_email", "currency", "tags", "note", "tax_exempt",
+        ("orders_count", "renamed", ("numberOfOrders",)),
+        ("total_spent", "renamed", ("amountSpent", "amount")),
         ("addresses", "list", _CUSTOMER_ADDRESS),
         ("default_address", "object", _CUSTOMER_ADDRESS),
         ("email_marketing_consent", "object", _CONSENT),
@@ -84,13 +89,19 @@ QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "orders": (
         "id", "name", "order_number", "email", "phone", "created_at", "updated_at", "processed_at",
-        "cancelled_at", "currency", "presentment_currency", "financial_status",
-        "fulfillment_status", "total_line_items_price", "subtotal_price", "total_tax", "total_discounts",
-        "total_price",
+        "cancelled_at", "fulfillment_status", "total_line_items_price",
+        ("currency", "renamed", ("currencyCode",)),
+        ("presentment_currency", "renamed", ("presentmentCurrencyCode",)),
+        ("financial_status", "enum", ("displayFinancialStatus",)),
+        ("subtotal_price", "renamed", ("subtotalPriceSet", "shopMoney", "amount")),
+        ("total_tax", "renamed", ("totalTaxSet", "shopMoney", "amount")),
+        ("total_discounts", "renamed", ("totalDiscountsSet", "shopMoney", "amount")),
+        ("total_price", "renamed", ("totalPriceSet", "shopMoney", "amount")),
         ("total_shipping_price_set", "object", (("shop_money", "object", _MONEY),
                                                 ("presentment_money", "object", _MONEY))),
         ("discount_codes", "list", ("code", "amount", "type")),
-        "buyer_accepts_marketing", "landing_site", "source_name",
+        ("buyer_accepts_marketing", "renamed", ("customerAcceptsMarketing",)),
+        "landing_site", "source_name",
         ("customer", "object", ("id", "email", "first_name", "last_name", "phone", "state", "currency",
                                 "created_at")),
         ("line_items", "connection", ("id", "product_id", "variant_id", "title", "variant_title", "sku",
@@ -117,17 +128,43 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+RENAMED = ("renamed", "enum")
+
+
 def _selection(fields: tuple[Field, ...]) -> str:
-    parts = []
+    """The GraphQL selection of ``fields``; renamed paths sharing a head are merged (``totalPriceSet { shopMoney
+    { amount } }`` once, whatever number of fields read it)."""
+    tree: dict[str, Any] = {}  # GraphQL name -> None (a scalar), a rendered body, or a subtree of paths
     for item in fields:
         if isinstance(item, str):
-            parts.append(camel(item))
+            tree[camel(item)] = None
             continue
         name, kind, inner = item
-        body = _selection(inner)
-        parts.append(f"{camel(name)} {{ edges {{ node {{ {body} }} }} }}" if kind == "connection" else
-                     f"{camel(name)} {{ {body} }}")  # fmt: skip
-    return " ".join(parts)
+        if kind in RENAMED:
+            node = tree
+            for part in inner[:-1]:
+                node = node.setdefault(part, {})
+            node[inner[-1]] = None
+        elif kind == "connection":
+            tree[camel(name)] = f"{{ edges {{ node {{ {_selection(inner)} }} }} }}"
+        else:
+            tree[camel(name)] = f"{{ {_selection(inner)} }}"
+    return _render(tree)
+
+
+def _render(tree: dict[str, Any]) -> str:
+    return " ".join(
+        key if body is None else f"{key} {body}" if isinstance(body, str) else f"{key} {{ {_render(body)} }}"
+        for key, body in tree.items()
+    )
+
+
+def _at(node: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at a GraphQL path of a line (None where any step is null)."""
+    value: Any = node
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def bulk_query(resource: str) -> str:
@@ -161,6 +198,10 @@ class Reassembler:
                 record[item] = gid_number(value) if item == "id" else value
                 continue
             name, kind, inner = item
+            if kind in RENAMED:
+                value = _at(node, inner)
+                record[name] = value.lower() if kind == "enum" and isinstance(value, str) else value
+                continue
             value = node.get(camel(name))
             if kind == "connection":
                 record[name] = []
@@ -500,7 +541,7 @@ def _owner_ids(node: dict[str, Any], fields: tuple[Field, ...]) -> Iterator[str]
     if any(not isinstance(i, str) and i[1] == "connection" for i in fields) and node.get("id") is not None:
         yield str(node["id"])
     for item in fields:
-        if isinstance(item, str) or item[1] == "connection":
+        if isinstance(item, str) or item[1] == "connection" or item[1] in RENAMED:
             continue
         value = node.get(camel(item[0]))
         for inner in value if isinstance(value, list) else [value]:

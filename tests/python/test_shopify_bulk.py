@@ -315,6 +315,15 @@ def test_jsonl_has_child_lines_with_parent_ids_and_reads_back(
                 [x["id"] for x in r["refund_line_items"]] for r in source["refunds"]
             ]
 
+    # API 2026-10 names: the REST name of a renamed field is refused, the GraphQL one served
+    rest_named = "{ customers { edges { node { id ordersCount } } } }"
+    refused = requests.post(
+        f"{server.url}{GRAPHQL}", json={"query": mutation, "variables": {"q": rest_named, "g": True}},
+        headers=headers, timeout=10,
+    ).json()["data"]["bulkOperationRunQuery"]  # fmt: skip
+    assert refused == {"bulkOperation": None, "userErrors": [{"code": "INVALID"}]}
+    assert "numberOfOrders" in bulk_query("customers") and "ordersCount" not in bulk_query("customers")
+
     run = {"query": mutation, "variables": {"q": bulk_query("products"), "g": True}}
     # a second operation while one runs is refused with OPERATION_IN_PROGRESS; a call without the token, 401
     server.bulk_faults.arm("slow", seconds=2)

@@ -19,8 +19,11 @@ What a shop serves at ``POST /admin/api/2026-10/graphql.json``, for the document
   expires; it needs no access token.
 
 Field names are the REST names in camelCase (``first_name`` -> ``firstName``) and values are the REST
-values: the server is generic over the generated records and does not reproduce the GraphQL schema's
-own renames and enum casing (documented in docs/decisions.md). The file is written when the operation
+values, except the fields API 2026-10 names otherwise (``GRAPHQL_FIELDS``: ``numberOfOrders``, ``amountSpent
+{ amount }``, ``totalPriceSet { shopMoney { amount } }``, ``displayFinancialStatus`` upper-cased, ...), whose
+REST names the server refuses, as Shopify does ("Field 'ordersCount' doesn't exist on type 'Customer'"). Other
+differences of the schema (money formatting, other enums, fields without a GraphQL counterpart) are not
+reproduced (docs/decisions.md). The file is written when the operation
 completes (a snapshot, as Shopify's is) and streamed from disk, so memory holds one line at a time.
 
 Faults, armed like the REST ones (``server.bulk_faults.arm(kind, ...)`` or ``POST /_control/bulk_faults``):
@@ -78,6 +81,50 @@ NESTED_TYPES = {
     "transactions": "OrderTransaction",
     "variants": "ProductVariant",
 }
+
+
+def _money(amount: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``MoneyBag`` (``totalPriceSet { shopMoney { amount currencyCode } presentmentMoney { ... } }``)."""
+
+    def bag(record: dict[str, Any]) -> dict[str, Any]:
+        presentment = record.get("presentment_currency") or record.get("currency")
+        return {
+            "shop_money": {"amount": record.get(amount), "currency_code": record.get("currency")},
+            "presentment_money": {"amount": record.get(amount), "currency_code": presentment},
+        }
+
+    return bag
+
+
+def _upper(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: record[key].upper() if isinstance(record.get(key), str) else record.get(key)
+
+
+# The fields of the GraphQL Admin API 2026-10 that are not the REST name in camelCase, by type: their value
+# from the REST record. The REST names they replace do not exist on the type (REST_ONLY).
+GRAPHQL_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
+    "Customer": {
+        "numberOfOrders": lambda r: r.get("orders_count"),
+        "amountSpent": lambda r: {"amount": r.get("total_spent"), "currency_code": r.get("currency")},
+    },
+    "Order": {
+        "currencyCode": lambda r: r.get("currency"),
+        "presentmentCurrencyCode": lambda r: r.get("presentment_currency"),
+        "displayFinancialStatus": _upper("financial_status"),
+        "customerAcceptsMarketing": lambda r: r.get("buyer_accepts_marketing"),
+        "subtotalPriceSet": _money("subtotal_price"),
+        "totalTaxSet": _money("total_tax"),
+        "totalDiscountsSet": _money("total_discounts"),
+        "totalPriceSet": _money("total_price"),
+    },
+}
+REST_ONLY = {
+    "Customer": {"ordersCount", "totalSpent"},
+    "Order": {
+        "currency", "presentmentCurrency", "financialStatus", "buyerAcceptsMarketing", "subtotalPrice", "totalTax",
+        "totalDiscounts", "totalPrice",
+    },
+}  # fmt: skip
 BULK_FAULT_KINDS = ("fail", "slow", "expired_url", "in_progress", "ungrouped")
 ERROR_CODES = ("ACCESS_DENIED", "INTERNAL_SERVER_ERROR", "TIMEOUT")
 URL_LIFETIME_SECONDS = 7 * 86400  # Shopify: url and partialDataUrl expire seven days after completion
@@ -192,17 +239,20 @@ def project(value: Any, selection: SelectionSetNode | None) -> Any:
     return {(f.alias or f.name).value: project(value.get(f.name.value), f.selection_set) for f in _fields(selection)}
 
 
-def _validate(node: SelectionSetNode, depth: int = 0) -> None:
+def _validate(node: SelectionSetNode, type_name: str, depth: int = 0) -> None:
     for item in _fields(node):
+        if item.name.value in REST_ONLY.get(type_name, ()):
+            raise _Invalid(f"Field '{item.name.value}' doesn't exist on type '{type_name}'")
         inner = _connection_node(item)
+        nested_type = NESTED_TYPES.get(snake(item.name.value), "Node")
         if inner is not None:
             if depth + 1 > MAX_CONNECTION_DEPTH:
                 raise _Invalid(
                     f"Bulk queries cannot contain connections with a nesting depth greater than {MAX_CONNECTION_DEPTH}."
                 )
-            _validate(inner, depth + 1)
+            _validate(inner, nested_type, depth + 1)
         elif item.selection_set is not None:
-            _validate(item.selection_set, depth)
+            _validate(item.selection_set, nested_type, depth)
 
 
 def render(record: dict[str, Any], type_name: str, node: SelectionSetNode, parent: str | None) -> Iterator[bytes]:
@@ -216,7 +266,8 @@ def render(record: dict[str, Any], type_name: str, node: SelectionSetNode, paren
         own_gid = f"gid://shopify/{own_type}/{source.get('id')}" if "id" in source else owner
         for item in _fields(selection):
             key, name = (item.alias or item.name).value, snake(item.name.value)
-            value = source.get(name)
+            computed = GRAPHQL_FIELDS.get(own_type, {}).get(item.name.value)
+            value = computed(source) if computed is not None else source.get(name)
             inner = _connection_node(item)
             if inner is not None:  # a nested connection: its nodes are lines of their own
                 child_type = NESTED_TYPES.get(name, "Node")
@@ -324,7 +375,7 @@ class BulkEndpoint:
             node = _connection_node(roots[0])
             if node is None:
                 raise _Invalid("Bulk queries must contain at least one connection selected as edges { node { ... } }.")
-            _validate(node)
+            _validate(node, BULK_ROOTS[roots[0].name.value])
         except (GraphQLError, StopIteration, _Invalid) as error:
             return user_error(f"Invalid bulk query: {getattr(error, 'message', error)}", "INVALID")
         in_progress = self.faults.take("in_progress")
