@@ -73,19 +73,24 @@ _ADDRESS = (
     "country", "country_code", "country_name", "zip", "phone", "name",
 )  # fmt: skip
 _CUSTOMER_ADDRESS = ("id", "customer_id", *_ADDRESS, "default")
-_CONSENT = ("state", "opt_in_level", "consent_updated_at", "consent_collected_from")
+_CONSENT = (
+    ("state", "enum", ("marketingState",)),
+    ("opt_in_level", "enum", ("marketingOptInLevel",)),
+    "consent_updated_at",
+)
 _MONEY = ("amount", "currency_code")
 
 QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
     "customers": (
-        "id", "email", "first_name", "last_name", "phone", "created_at", "updated_at", "state",
+        "id", "email", "first_name", "last_name", "phone", "created_at", "updated_at",
+        ("state", "enum", ("state",)),
         "verified_email", "currency", "tags", "note", "tax_exempt",
         ("orders_count", "renamed", ("numberOfOrders",)),
         ("total_spent", "renamed", ("amountSpent", "amount")),
         ("addresses", "list", _CUSTOMER_ADDRESS),
         ("default_address", "object", _CUSTOMER_ADDRESS),
         ("email_marketing_consent", "object", _CONSENT),
-        ("sms_marketing_consent", "object", _CONSENT),
+        ("sms_marketing_consent", "object", (*_CONSENT, "consent_collected_from")),
     ),
     "orders": (
         "id", "name", "order_number", "email", "phone", "created_at", "updated_at", "processed_at",
@@ -102,8 +107,8 @@ QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
         ("discount_codes", "list", ("code", "amount", "type")),
         ("buyer_accepts_marketing", "renamed", ("customerAcceptsMarketing",)),
         "landing_site", "source_name",
-        ("customer", "object", ("id", "email", "first_name", "last_name", "phone", "state", "currency",
-                                "created_at")),
+        ("customer", "object", ("id", "email", "first_name", "last_name", "phone", ("state", "enum", ("state",)),
+                                "currency", "created_at")),
         ("line_items", "connection", ("id", "product_id", "variant_id", "title", "variant_title", "sku",
                                       "quantity", "price", "total_discount", "vendor", "product_type")),
         ("shipping_address", "object", _ADDRESS),
@@ -115,7 +120,8 @@ QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
         )),
     ),
     "products": (
-        "id", "title", "handle", "product_type", "vendor", "status", "tags", "created_at", "updated_at",
+        "id", "title", "handle", "product_type", "vendor", ("status", "enum", ("status",)), "tags", "created_at",
+        "updated_at",
         ("variants", "connection", ("id", "product_id", "title", "sku", "price", "created_at", "updated_at")),
     ),
 }  # fmt: skip

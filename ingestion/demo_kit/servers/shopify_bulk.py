@@ -80,6 +80,8 @@ NESTED_TYPES = {
     "refund_line_items": "RefundLineItem",
     "transactions": "OrderTransaction",
     "variants": "ProductVariant",
+    "email_marketing_consent": "CustomerEmailMarketingConsentState",
+    "sms_marketing_consent": "CustomerSmsMarketingConsentState",
 }
 
 
@@ -102,8 +104,16 @@ def _upper(key: str) -> Callable[[dict[str, Any]], Any]:
 
 # The fields of the GraphQL Admin API 2026-10 that are not the REST name in camelCase, by type: their value
 # from the REST record. The REST names they replace do not exist on the type (REST_ONLY).
+_CONSENT_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "marketingState": _upper("state"),
+    "marketingOptInLevel": _upper("opt_in_level"),
+}
 GRAPHQL_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
+    "CustomerEmailMarketingConsentState": _CONSENT_FIELDS,
+    "CustomerSmsMarketingConsentState": _CONSENT_FIELDS,
+    "Product": {"status": _upper("status")},
     "Customer": {
+        "state": _upper("state"),
         "numberOfOrders": lambda r: r.get("orders_count"),
         "amountSpent": lambda r: {"amount": r.get("total_spent"), "currency_code": r.get("currency")},
     },
@@ -119,6 +129,8 @@ GRAPHQL_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
     },
 }
 REST_ONLY = {
+    "CustomerEmailMarketingConsentState": {"state", "optInLevel"},
+    "CustomerSmsMarketingConsentState": {"state", "optInLevel"},
     "Customer": {"ordersCount", "totalSpent"},
     "Order": {
         "currency", "presentmentCurrency", "financialStatus", "buyerAcceptsMarketing", "subtotalPrice", "totalTax",
