@@ -63,9 +63,10 @@ RUNNING = ("CREATED", "RUNNING", "CANCELING")
 # -- the fields exported: every field the REST path lands ------------------------------------------
 # A field is a name (a scalar, the REST name in camelCase), or (name, kind, fields) with kind "object"
 # (flattened by dlt), "list" (an inline list of objects: a child table), "connection" (an inline list too, but
-# exported as lines of their own with __parentId), or "renamed" / "enum": the REST field ``name`` is, in the
-# GraphQL Admin API 2026-10, the path ``fields`` (``("total_spent", "renamed", ("amountSpent", "amount"))``);
-# an "enum" value is upper-case there and lower-cased back (``PARTIALLY_REFUNDED`` -> ``partially_refunded``).
+# exported as lines of their own with __parentId), or "renamed" / "enum" / "id": the REST field ``name`` is, in
+# the GraphQL Admin API 2026-10, the path ``fields`` (``("total_spent", "renamed", ("amountSpent", "amount"))``);
+# an "enum" value is upper-case there and lower-cased back (``PARTIALLY_REFUNDED`` -> ``partially_refunded``, or
+# through ``ENUM_VALUES``); an "id" is a global id there and the REST integer again.
 Field = str | tuple[str, str, tuple[Any, ...]]
 
 _ADDRESS = (
@@ -94,7 +95,8 @@ QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "orders": (
         "id", "name", "order_number", "email", "phone", "created_at", "updated_at", "processed_at",
-        "cancelled_at", "fulfillment_status", "total_line_items_price",
+        "cancelled_at", "total_line_items_price",
+        ("fulfillment_status", "enum", ("displayFulfillmentStatus",)),
         ("currency", "renamed", ("currencyCode",)),
         ("presentment_currency", "renamed", ("presentmentCurrencyCode",)),
         ("financial_status", "enum", ("displayFinancialStatus",)),
@@ -109,14 +111,30 @@ QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
         "landing_site", "source_name",
         ("customer", "object", ("id", "email", "first_name", "last_name", "phone", ("state", "enum", ("state",)),
                                 "currency", "created_at")),
-        ("line_items", "connection", ("id", "product_id", "variant_id", "title", "variant_title", "sku",
-                                      "quantity", "price", "total_discount", "vendor", "product_type")),
+        ("line_items", "connection", (
+            "id", "title", "variant_title", "sku", "quantity", "vendor",
+            ("product_id", "id", ("product", "id")),
+            ("variant_id", "id", ("variant", "id")),
+            ("price", "renamed", ("originalUnitPriceSet", "shopMoney", "amount")),
+            ("total_discount", "renamed", ("totalDiscountSet", "shopMoney", "amount")),
+            ("product_type", "renamed", ("product", "productType")),
+        )),
         ("shipping_address", "object", _ADDRESS),
         ("billing_address", "object", _ADDRESS),
         ("refunds", "list", (
             "id", "created_at", "note",
-            ("refund_line_items", "connection", ("id", "line_item_id", "quantity", "subtotal")),
-            ("transactions", "connection", ("id", "amount", "currency", "kind", "status")),
+            ("refund_line_items", "connection", (
+                "id", "quantity",
+                ("line_item_id", "id", ("lineItem", "id")),
+                ("subtotal", "renamed", ("subtotalSet", "shopMoney", "amount")),
+            )),
+            ("transactions", "connection", (
+                "id",
+                ("amount", "renamed", ("amountSet", "shopMoney", "amount")),
+                ("currency", "renamed", ("amountSet", "shopMoney", "currencyCode")),
+                ("kind", "enum", ("kind",)),
+                ("status", "enum", ("status",)),
+            )),
         )),
     ),
     "products": (
@@ -134,7 +152,12 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-RENAMED = ("renamed", "enum")
+RENAMED = ("renamed", "enum", "id")
+# Enum values that are not the REST value upper-cased; others are lower-cased. displayFulfillmentStatus has more
+# states than REST's fulfillment_status (null, partial, fulfilled, restocked): the rest are REST's null.
+ENUM_VALUES: dict[str, dict[str, str | None]] = {
+    "displayFulfillmentStatus": {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "RESTOCKED": "restocked"},
+}
 
 
 def _selection(fields: tuple[Field, ...]) -> str:
@@ -163,6 +186,16 @@ def _render(tree: dict[str, Any]) -> str:
         key if body is None else f"{key} {body}" if isinstance(body, str) else f"{key} {{ {_render(body)} }}"
         for key, body in tree.items()
     )
+
+
+def _rest_value(kind: str, path: tuple[str, ...], value: Any) -> Any:
+    """A renamed field's value as REST sends it."""
+    if kind == "id":
+        return gid_number(value)
+    if kind == "enum" and isinstance(value, str):
+        values = ENUM_VALUES.get(path[-1])
+        return value.lower() if values is None else values.get(value)
+    return value
 
 
 def _at(node: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -205,8 +238,7 @@ class Reassembler:
                 continue
             name, kind, inner = item
             if kind in RENAMED:
-                value = _at(node, inner)
-                record[name] = value.lower() if kind == "enum" and isinstance(value, str) else value
+                record[name] = _rest_value(kind, inner, _at(node, inner))
                 continue
             value = node.get(camel(name))
             if kind == "connection":

@@ -80,6 +80,9 @@ NESTED_TYPES = {
     "refund_line_items": "RefundLineItem",
     "transactions": "OrderTransaction",
     "variants": "ProductVariant",
+    "product": "Product",
+    "variant": "ProductVariant",
+    "line_item": "LineItem",
     "email_marketing_consent": "CustomerEmailMarketingConsentState",
     "sms_marketing_consent": "CustomerSmsMarketingConsentState",
 }
@@ -108,7 +111,16 @@ _CONSENT_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "marketingState": _upper("state"),
     "marketingOptInLevel": _upper("opt_in_level"),
 }
+FULFILLMENT_STATUS = {"fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED", "restocked": "RESTOCKED"}
 GRAPHQL_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
+    "LineItem": {
+        "product": lambda r: {"id": r.get("product_id"), "product_type": r.get("product_type")},
+        "variant": lambda r: {"id": r.get("variant_id")},
+        "originalUnitPriceSet": _money("price"),
+        "totalDiscountSet": _money("total_discount"),
+    },
+    "RefundLineItem": {"lineItem": lambda r: {"id": r.get("line_item_id")}, "subtotalSet": _money("subtotal")},
+    "OrderTransaction": {"amountSet": _money("amount"), "kind": _upper("kind"), "status": _upper("status")},
     "CustomerEmailMarketingConsentState": _CONSENT_FIELDS,
     "CustomerSmsMarketingConsentState": _CONSENT_FIELDS,
     "Product": {"status": _upper("status")},
@@ -121,6 +133,7 @@ GRAPHQL_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
         "currencyCode": lambda r: r.get("currency"),
         "presentmentCurrencyCode": lambda r: r.get("presentment_currency"),
         "displayFinancialStatus": _upper("financial_status"),
+        "displayFulfillmentStatus": lambda r: FULFILLMENT_STATUS.get(r.get("fulfillment_status"), "UNFULFILLED"),
         "customerAcceptsMarketing": lambda r: r.get("buyer_accepts_marketing"),
         "subtotalPriceSet": _money("subtotal_price"),
         "totalTaxSet": _money("total_tax"),
@@ -129,11 +142,15 @@ GRAPHQL_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
     },
 }
 REST_ONLY = {
+    "LineItem": {"productId", "variantId", "price", "totalDiscount", "productType"},
+    "RefundLineItem": {"lineItemId", "subtotal"},
+    "OrderTransaction": {"amount", "currency"},
     "CustomerEmailMarketingConsentState": {"state", "optInLevel"},
     "CustomerSmsMarketingConsentState": {"state", "optInLevel"},
     "Customer": {"ordersCount", "totalSpent"},
     "Order": {
-        "currency", "presentmentCurrency", "financialStatus", "buyerAcceptsMarketing", "subtotalPrice", "totalTax",
+        "currency", "presentmentCurrency", "financialStatus", "fulfillmentStatus", "buyerAcceptsMarketing",
+        "subtotalPrice", "totalTax",
         "totalDiscounts", "totalPrice",
     },
 }  # fmt: skip
