@@ -7,8 +7,10 @@ turns every line back into the record the REST list would have sent, so the raw 
 and their values are the REST path's exactly (staging does not know which path ran).
 
 The file has one line per node; the nodes of a nested connection (an order's line items, a refund's
-refund line items and transactions, a product's variants) are lines of their own that follow their
-parent and name it in ``__parentId``. Ids are global ids (``gid://shopify/Order/1``) and become the REST
+refund line items and transactions, a product's variants) are lines of their own that name their parent in
+``__parentId``: right after it when asked ``groupObjects: true``, anywhere otherwise (the default from API
+2026-01); ``read_file`` regroups them in DuckDB, so the order of the lines does not matter.
+Ids are global ids (``gid://shopify/Order/1``) and become the REST
 integers again; GraphQL field names are the REST names in camelCase, or the paths API 2026-10 renamed them to
 (``QUERY_FIELDS`` lists them all: a field missing there would be missing from the raw tables, which
 ``test_shopify_bulk`` proves it is not).
@@ -33,6 +35,7 @@ loads too) and ``SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS`` (default 3600).
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
 import tempfile
 import time
@@ -48,6 +51,7 @@ import pyarrow as pa
 import requests
 
 from ingestion.errors import UserError
+from ingestion.settings import DUCKDB_MEMORY_LIMIT_ENV
 
 BULK_FIRST_LOAD_ENV = "SOURCES__SHOPIFY__BULK_FIRST_LOAD"
 BULK_TIMEOUT_ENV = "SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS"
@@ -221,7 +225,8 @@ def gid_number(value: Any) -> Any:
 
 class Reassembler:
     """Turns JSONL lines back into REST records: a root line opens a record, its children's lines (which
-    follow it) are appended to the list they belong to, found by the ``__parentId`` of the line."""
+    follow it: ``read_file`` hands them over in that order, whatever the file's) are appended to the list they
+    belong to, found by the ``__parentId`` of the line."""
 
     def __init__(self, resource: str) -> None:
         self.fields = QUERY_FIELDS[resource]
@@ -247,7 +252,7 @@ class Reassembler:
                 record[name] = None if value is None else self._rest(value, inner)
             else:
                 record[name] = None if value is None else [self._rest(v, inner) for v in value]
-        if any(not isinstance(i, str) and i[1] == "connection" for i in fields) and "id" in node:
+        if _connections(fields) and "id" in node:
             self._owners[str(node["id"])] = (fields, record)
         return record
 
@@ -275,10 +280,16 @@ class Reassembler:
         return finished
 
 
+@functools.cache
+def _connections(fields: tuple[Field, ...]) -> tuple[tuple[str, tuple[Field, ...]], ...]:
+    """The connections of an object's fields, as (name, fields): an object with any owns child lines."""
+    return tuple((i[0], i[2]) for i in fields if not isinstance(i, str) and i[1] == "connection")
+
+
 def _connection_for(fields: tuple[Field, ...], line: dict[str, Any]) -> tuple[str, tuple[Field, ...]] | None:
     """Which connection of an owner a child line belongs to. Shopify writes no field name, only the node:
     an owner with one connection owns it; otherwise the type in its global id tells (``gid://shopify/LineItem/..``)."""
-    connections = [(i[0], i[2]) for i in fields if not isinstance(i, str) and i[1] == "connection"]
+    connections = _connections(fields)
     if len(connections) == 1:
         return connections[0]
     type_name = str(line.get("id", "")).removeprefix("gid://shopify/").split("/", 1)[0]
@@ -531,18 +542,19 @@ def read_file(
 
     Shopify writes a child line (``__parentId``) right after its parent only when asked ``groupObjects: true``;
     from API 2026-01 the default is false, and a child may come before or after its parent, interleaved with
-    other records. So the file is spooled, in Arrow batches, into a DuckDB database next to it (roots, the
-    objects that own connections, children); a join on ``__parentId`` then gives each record followed by its
-    children, the order the ``Reassembler`` reads, without the table in Python's memory (DuckDB spills).
+    other records. So the file is spooled, in Arrow batches, into an in-memory DuckDB database (roots, the
+    objects that own connections, children) that spills beside the file; a join on ``__parentId`` then gives
+    each record followed by its children, the order the ``Reassembler`` reads, without the table in Python's
+    memory.
 
     Refused with one ``UserError`` before the first record is yielded (so before the extract ends): a line that
     is not JSON, a file with other than ``expected_lines`` object lines (the operation's ``objectCount``; a
     download that stopped cleanly at a line boundary would otherwise load part of a table), a child whose
     parent no object of the file has (an orphan is never dropped), an object listed twice."""
     fields = QUERY_FIELDS[resource]
-    database = path.with_name(f"{path.name}.duckdb")
+    spill = path.with_name(f"{path.name}.spill")  # beside the file: the private folder each run empties
     try:
-        with duckdb.connect(str(database), config=duckdb_config or {}) as con:
+        with duckdb.connect(":memory:", config={**(duckdb_config or {}), "temp_directory": str(spill)}) as con:
             objects = _spool(resource, path, fields, con)
             if expected_lines is not None and objects != expected_lines:
                 raise UserError(
@@ -551,15 +563,22 @@ def read_file(
                 )
             _check_parents(resource, con)
             yield from _regrouped(resource, con)
+    except duckdb.Error as error:  # out of memory or of disk while regrouping: the machine, not the file
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"shopify's bulk export file for {resource} could not be regrouped by parent in DuckDB ({first_line}); "
+            f"nothing was committed. Raise {DUCKDB_MEMORY_LIMIT_ENV} or free disk space, or set "
+            f"{BULK_FIRST_LOAD_ENV}=false to page REST"
+        ) from error
     finally:
-        for leftover in (database, database.with_name(f"{database.name}.wal")):
-            leftover.unlink(missing_ok=True)
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 SPOOL_LINES = 20_000  # lines per Arrow batch written to the reassembly database
 _SPOOL_SCHEMAS = {
     "roots": pa.schema([("line", pa.int64()), ("body", pa.binary())]),
     "owners": pa.schema([("gid", pa.string()), ("root", pa.int64())]),
+    "ids": pa.schema([("gid", pa.string()), ("line", pa.int64())]),
     "children": pa.schema(
         [("line", pa.int64()), ("parent", pa.string()), ("sort_id", pa.int64()), ("body", pa.binary())]
     ),
@@ -576,20 +595,30 @@ def _unreadable(resource: str, number: int, error: Exception) -> UserError:
 def _owner_ids(node: dict[str, Any], fields: tuple[Field, ...]) -> Iterator[str]:
     """The global ids, in a root line, of the objects that own a connection (the record itself, an order's
     refunds): the parents its child lines may name. The same rule as ``Reassembler._rest`` registers owners."""
-    if any(not isinstance(i, str) and i[1] == "connection" for i in fields) and node.get("id") is not None:
+    if _connections(fields) and node.get("id") is not None:
         yield str(node["id"])
-    for item in fields:
-        if isinstance(item, str) or item[1] == "connection" or item[1] in RENAMED:
-            continue
-        value = node.get(camel(item[0]))
+    for key, inner_fields in _owner_paths(fields):
+        value = node.get(key)
         for inner in value if isinstance(value, list) else [value]:
             if isinstance(inner, dict):
-                yield from _owner_ids(inner, item[2])
+                yield from _owner_ids(inner, inner_fields)
+
+
+@functools.cache
+def _owner_paths(fields: tuple[Field, ...]) -> tuple[tuple[str, tuple[Field, ...]], ...]:
+    """The object and list fields (GraphQL name, fields) under which an object owning a connection may be."""
+    return tuple(
+        (camel(item[0]), item[2])
+        for item in fields
+        if not isinstance(item, str)
+        and item[1] in ("object", "list")
+        and (_connections(item[2]) or _owner_paths(item[2]))
+    )
 
 
 def _sort_id(gid: Any) -> int | None:
-    """A child's place among its siblings: its numeric id. Shopify's connections are sorted by id unless told
-    otherwise, and an ungrouped file keeps no order at all; the line number breaks ties (ids missing)."""
+    """A child's place among its siblings: its numeric id (an ungrouped file keeps no order; id order is the REST
+    list's); the line number breaks ties (ids missing)."""
     number = gid_number(gid)
     return number if isinstance(number, int) and -(1 << 63) <= number < (1 << 63) else None
 
@@ -605,7 +634,7 @@ def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.Duc
 
     def flush() -> None:
         for table, columns in buffers.items():
-            if columns["line" if "line" in columns else "root"]:
+            if next(iter(columns.values())):
                 batch = pa.Table.from_pydict(columns, schema=_SPOOL_SCHEMAS[table])
                 con.register("spool_batch", batch)
                 con.execute(f"insert into {table} select * from spool_batch").fetchall()
@@ -613,7 +642,7 @@ def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.Duc
                 for values in columns.values():
                     values.clear()
 
-    roots, owners, children = buffers["roots"], buffers["owners"], buffers["children"]
+    roots, owners, children, ids = buffers["roots"], buffers["owners"], buffers["children"], buffers["ids"]
     objects = pending = 0
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -625,6 +654,9 @@ def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.Duc
                 if not isinstance(line, dict):
                     raise ValueError("a line is not a JSON object")
                 parent = line.get("__parentId")
+                if line.get("id") is not None:
+                    ids["gid"].append(str(line["id"]))
+                    ids["line"].append(number)
                 if parent is None:
                     roots["line"].append(number)
                     roots["body"].append(raw)
@@ -647,14 +679,15 @@ def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.Duc
 
 
 def _check_parents(resource: str, con: duckdb.DuckDBPyConnection) -> None:
-    """Every child names a parent the file has, and no parent is listed twice (its children would be too)."""
-    for gid, times in con.execute(
-        "select gid, count(*) from owners group by gid having count(*) > 1 order by gid limit 1"
-    ).fetchall():
-        raise UserError(
-            f"shopify's bulk export file for {resource} lists the object {gid} {times} times; "
-            f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
-        )
+    """Every child names a parent the file has, and no object is listed twice (a record would land twice, or
+    a parent's children be attached twice)."""
+    twice = "select gid, count(*) from {table} group by gid having count(*) > 1 order by min({order}), gid limit 1"
+    for table, order in (("ids", "line"), ("owners", "root")):
+        for gid, times in con.execute(twice.format(table=table, order=order)).fetchall():
+            raise UserError(
+                f"shopify's bulk export file for {resource} lists the object {gid} {times} times; "
+                f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
+            )
     orphans = con.execute(
         "select count(*), min(line) from children as c "
         "where not exists (select 1 from owners as o where o.gid = c.parent)"

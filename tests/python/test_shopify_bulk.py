@@ -381,3 +381,28 @@ def test_line_order_does_not_matter_and_orphans_are_refused(tmp_path: Path) -> N
         read([*lines[:2], orphan, *lines[2:]])
     with pytest.raises(UserError, match=r"lists the object gid://shopify/Order/2 2 times; nothing was committed"):
         read([*lines, lines[2]])
+    with pytest.raises(UserError, match=r"lists the object gid://shopify/LineItem/12 2 times; nothing was committed"):
+        read([*lines, lines[1]])  # a child twice would be a child row twice
+    duplicated_refund = {"id": "gid://shopify/Order/3", "name": "#3", "refunds": [{"id": "gid://shopify/Refund/5"}]}
+    with pytest.raises(UserError, match=r"lists the object gid://shopify/Refund/5 2 times"):
+        read([*lines, duplicated_refund])  # which order would its refund line items belong to?
+
+
+def test_regrouping_out_of_memory_is_one_clear_line(tmp_path: Path) -> None:
+    """The regrouping runs in DuckDB under the loaders' memory limit; a limit too small for the file is one line
+    naming the setting (never DuckDB's traceback), and the spill folder beside the file is removed."""
+    lines: list[dict[str, Any]] = []
+    for n in range(1, 1001):
+        lines.append({"id": f"gid://shopify/Product/{n}", "title": "t" * 2000})
+        lines.append(
+            {"id": f"gid://shopify/ProductVariant/{n}", "sku": "s" * 2000, "__parentId": f"gid://shopify/Product/{n}"}
+        )
+    path = _write(tmp_path / "products.jsonl", lines)
+    expected = (
+        r"regrouped by parent in DuckDB \(Out of Memory Error.*\); nothing was committed. Raise CUSTOMER360_DUCKDB_MEM"
+    )
+    with pytest.raises(UserError, match=expected) as failure:
+        list(read_file("products", path, len(lines), {"memory_limit": "1MB", "threads": "1"}))
+    assert "\n" not in str(failure.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["products.jsonl"]
+    assert sum(1 for _ in read_file("products", path, len(lines), {"memory_limit": "256MB", "threads": "1"})) == 1000
