@@ -624,8 +624,8 @@ def _sort_id(gid: Any) -> int | None:
 
 
 def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.DuckDBPyConnection) -> int:
-    """Every object line of the file into the tables ``roots``, ``owners`` and ``children``; the number of
-    object lines."""
+    """Every object line of the file into the tables ``roots``, ``owners``, ``children`` and ``ids`` (every
+    line's global id, for the listed-twice check); the number of object lines."""
     sql_types = {pa.int64(): "bigint", pa.string(): "varchar", pa.binary(): "blob"}
     for table, schema in _SPOOL_SCHEMAS.items():
         columns = ", ".join(f"{f.name} {sql_types[f.type]}" for f in schema)
