@@ -23,8 +23,8 @@ values, except the fields API 2026-10 names otherwise (``GRAPHQL_FIELDS``: ``num
 { amount }``, ``totalPriceSet { shopMoney { amount } }``, ``displayFinancialStatus`` upper-cased, ...), whose
 REST names the server refuses, as Shopify does ("Field 'ordersCount' doesn't exist on type 'Customer'"). Other
 differences of the schema (money formatting, other enums, fields without a GraphQL counterpart) are not
-reproduced (docs/decisions.md). The file is written when the operation
-completes (a snapshot, as Shopify's is) and streamed from disk, so memory holds one line at a time.
+reproduced (docs/decisions.md). The file is written when the operation completes (a snapshot, as Shopify's
+is; an ungrouped one is shuffled in memory first) and streamed from disk in chunks.
 
 Faults, armed like the REST ones (``server.bulk_faults.arm(kind, ...)`` or ``POST /_control/bulk_faults``):
 
@@ -150,8 +150,7 @@ REST_ONLY = {
     "Customer": {"ordersCount", "totalSpent"},
     "Order": {
         "currency", "presentmentCurrency", "financialStatus", "fulfillmentStatus", "buyerAcceptsMarketing",
-        "subtotalPrice", "totalTax",
-        "totalDiscounts", "totalPrice",
+        "subtotalPrice", "totalTax", "totalDiscounts", "totalPrice",
     },
 }  # fmt: skip
 BULK_FAULT_KINDS = ("fail", "slow", "expired_url", "in_progress", "ungrouped")
