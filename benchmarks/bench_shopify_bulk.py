@@ -1,12 +1,13 @@
 """Shopify first load: REST paging under the leaky bucket vs a GraphQL bulk export (issue 16).
 
-    python benchmarks/bench_shopify_bulk.py --people 10000 [--data DIR] [--modes rest,bulk] [--json OUT]
+    python benchmarks/bench_shopify_bulk.py --people 10000 [--data DIR] [--modes rest,bulk,ungrouped] [--json OUT]
 
 Generates the population (or reuses ``--data``), serves it with the local Shopify server at a standard
 plan's REST limits (bucket 40, leaking 2 calls/s), and times ``load_shopify`` into a fresh warehouse for
 each mode, one after the other: wall seconds, CPU seconds of this process (the server runs in it too, so
 its CPU is counted for both modes; the CPU its bulk exports spent writing files is also shown apart), rows
-landed per raw table, and the load average before and after.
+landed per raw table, and the load average before and after. ``ungrouped`` is a bulk load whose files are
+written as a shop does when ``groupObjects`` is false (children first, shuffled: the server's ``ungrouped`` fault).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def run(data: Path, mode: str, root: Path) -> dict[str, Any]:
             "CUSTOMER360_PIPELINES_DIR": str(folder / "pipelines"),
             "DLT_DATA_DIR": str(folder / "dlt_data"),
             "RUNTIME__DLTHUB_TELEMETRY": "false",
-            "SOURCES__SHOPIFY__BULK_FIRST_LOAD": "true" if mode == "bulk" else "false",
+            "SOURCES__SHOPIFY__BULK_FIRST_LOAD": "false" if mode == "rest" else "true",
         }
     )
     with ShopifyServer(data, TOKEN) as server:  # a standard plan's bucket: 40 calls, 2 per second
+        if mode == "ungrouped":
+            server.bulk_faults.arm("ungrouped", count=3)
         load_before = os.getloadavg()[0]
         wall, cpu = time.monotonic(), time.process_time()
         summary = load_shopify(server.url, TOKEN)
@@ -75,12 +78,12 @@ def main() -> None:
             generate(data, customers=args.people, seed=42, as_of=date(2026, 11, 30), progress=False)
         results = [run(data, mode, root) for mode in args.modes.split(",")]
     print(
-        f"{'mode':6} {'wall s':>8} {'cpu s':>7} {'server':>7} {'orders':>8} {'line items':>10} {'REST calls':>10}"
+        f"{'mode':9} {'wall s':>8} {'cpu s':>7} {'server':>7} {'orders':>8} {'line items':>10} {'REST calls':>10}"
         "  load avg"
     )
     for r in results:
         print(
-            f"{r['mode']:6} {r['wall_s']:>8} {r['cpu_s']:>7} {r['of_which_server_export_cpu_s']:>7} "
+            f"{r['mode']:9} {r['wall_s']:>8} {r['cpu_s']:>7} {r['of_which_server_export_cpu_s']:>7} "
             f"{r['rows'].get('orders', 0):>8} "
             f"{r['rows'].get('orders__line_items', 0):>10} {r['rest_list_calls']:>10}  {r['load_average_before_after']}"
         )

@@ -1,8 +1,8 @@
-"""dlt source for the Shopify Admin REST API (2024-07): customers, orders and products into ``raw_shopify``.
+"""dlt source for the Shopify Admin REST API (2026-10): customers, orders and products into ``raw_shopify``.
 
 A resource's first load (no cursor yet) is a GraphQL Admin bulk export (``shopify_bulk``: one JSONL file
 instead of thousands of rate-limited pages; ``SOURCES__SHOPIFY__BULK_FIRST_LOAD=false`` turns it off).
-Otherwise each resource lists ``/admin/api/2024-07/<resource>.json`` 250 at a time, following the ``Link``
+Otherwise each resource lists ``/admin/api/2026-10/<resource>.json`` 250 at a time, following the ``Link``
 header, and merges on ``id``. Incremental runs pass the stored cursor as ``updated_at_min`` (inclusive, so the
 boundary records come back and dlt drops the ones it already has). Orders are asked for with
 ``status=any`` because Shopify returns only open orders by default.
@@ -65,7 +65,7 @@ from ingestion.sources.shopify_bulk import (
     export,
 )
 
-API_VERSION = "2024-07"
+API_VERSION = "2026-10"
 PAGE_SIZE = 250  # Shopify's maximum
 PROGRESS_EVERY_PAGES = 20
 SHOP_URL_ENV = "SOURCES__SHOPIFY__SHOP_URL"
@@ -326,7 +326,11 @@ def shopify_source(
         f"{shop_url.rstrip('/')}/admin/api/{API_VERSION}/graphql.json",
         client.session,
         access_token,
-        BulkSettings(timeout_seconds=bulk_timeout_seconds, work_dir=Path(bulk_work_dir) if bulk_work_dir else None),
+        BulkSettings(
+            timeout_seconds=bulk_timeout_seconds,
+            work_dir=Path(bulk_work_dir) if bulk_work_dir else None,
+            duckdb_config=reassembly_duckdb_config(),
+        ),
         timeout=config.request_timeout,
         download_session=PacedSession(config),  # retries 429/5xx; never carries the token
     )
@@ -525,6 +529,13 @@ def bulk_options() -> tuple[bool, float]:
     if not 0 < timeout < float("inf"):
         raise UserError(f"{BULK_TIMEOUT_ENV} must be a positive number of seconds, got {seconds!r}")
     return text in _TRUE, timeout
+
+
+def reassembly_duckdb_config() -> dict[str, str]:
+    """The loaders' DuckDB memory limit and threads for the database a bulk file is regrouped in (it spills
+    next to itself, in the bulk folder that each run empties)."""
+    config = Settings.from_environment().duckdb_config()
+    return {key: config[key] for key in ("memory_limit", "threads")}
 
 
 BULK_WORK_DIR = ".shopify_bulk"  # under the pipelines folder

@@ -7,10 +7,13 @@ turns every line back into the record the REST list would have sent, so the raw 
 and their values are the REST path's exactly (staging does not know which path ran).
 
 The file has one line per node; the nodes of a nested connection (an order's line items, a refund's
-refund line items and transactions, a product's variants) are lines of their own that follow their
-parent and name it in ``__parentId``. Ids are global ids (``gid://shopify/Order/1``) and become the REST
-integers again; GraphQL field names are the REST names in camelCase (``QUERY_FIELDS`` lists them all:
-a field missing there would be missing from the raw tables, which ``test_shopify_bulk`` proves it is not).
+refund line items and transactions, a product's variants) are lines of their own that name their parent in
+``__parentId``: right after it when asked ``groupObjects: true``, anywhere otherwise (the default from API
+2026-01); ``read_file`` regroups them in DuckDB, so the order of the lines does not matter.
+Ids are global ids (``gid://shopify/Order/1``) and become the REST
+integers again; GraphQL field names are the REST names in camelCase, or the paths API 2026-10 renamed them to
+(``QUERY_FIELDS`` lists them all: a field missing there would be missing from the raw tables, which
+``test_shopify_bulk`` proves it is not).
 
 The incremental cursor is dlt's, as on the REST path: the records go through the same resource and
 its ``updated_at`` incremental, so the next run pages REST from the latest ``updated_at`` seen. A record
@@ -32,6 +35,7 @@ loads too) and ``SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS`` (default 3600).
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
 import tempfile
 import time
@@ -41,10 +45,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
+import pyarrow as pa
 import requests
 
 from ingestion.errors import UserError
+from ingestion.settings import DUCKDB_MEMORY_LIMIT_ENV
 
 BULK_FIRST_LOAD_ENV = "SOURCES__SHOPIFY__BULK_FIRST_LOAD"
 BULK_TIMEOUT_ENV = "SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS"
@@ -58,9 +65,12 @@ TERMINAL_FAILURES = ("FAILED", "CANCELED", "EXPIRED")
 RUNNING = ("CREATED", "RUNNING", "CANCELING")
 
 # -- the fields exported: every field the REST path lands ------------------------------------------
-# A field is a name (a scalar), or (name, kind, fields) with kind "object" (flattened by dlt), "list" (an
-# inline list of objects: a child table) or "connection" (an inline list too, but exported as lines of
-# their own with __parentId).
+# A field is a name (a scalar, the REST name in camelCase), or (name, kind, fields) with kind "object"
+# (flattened by dlt), "list" (an inline list of objects: a child table), "connection" (an inline list too, but
+# exported as lines of their own with __parentId), or "renamed" / "enum" / "id": the REST field ``name`` is, in
+# the GraphQL Admin API 2026-10, the path ``fields`` (``("total_spent", "renamed", ("amountSpent", "amount"))``);
+# an "enum" value is upper-case there and lower-cased back (``PARTIALLY_REFUNDED`` -> ``partially_refunded``, or
+# through ``ENUM_VALUES``); an "id" is a global id there and the REST integer again.
 Field = str | tuple[str, str, tuple[Any, ...]]
 
 _ADDRESS = (
@@ -68,41 +78,72 @@ _ADDRESS = (
     "country", "country_code", "country_name", "zip", "phone", "name",
 )  # fmt: skip
 _CUSTOMER_ADDRESS = ("id", "customer_id", *_ADDRESS, "default")
-_CONSENT = ("state", "opt_in_level", "consent_updated_at", "consent_collected_from")
+_CONSENT = (
+    ("state", "enum", ("marketingState",)),
+    ("opt_in_level", "enum", ("marketingOptInLevel",)),
+    "consent_updated_at",
+)
 _MONEY = ("amount", "currency_code")
 
 QUERY_FIELDS: dict[str, tuple[Field, ...]] = {
     "customers": (
-        "id", "email", "first_name", "last_name", "phone", "created_at", "updated_at", "state",
-        "verified_email", "currency", "tags", "note", "orders_count", "total_spent", "tax_exempt",
+        "id", "email", "first_name", "last_name", "phone", "created_at", "updated_at",
+        ("state", "enum", ("state",)),
+        "verified_email", "currency", "tags", "note", "tax_exempt",
+        ("orders_count", "renamed", ("numberOfOrders",)),
+        ("total_spent", "renamed", ("amountSpent", "amount")),
         ("addresses", "list", _CUSTOMER_ADDRESS),
         ("default_address", "object", _CUSTOMER_ADDRESS),
         ("email_marketing_consent", "object", _CONSENT),
-        ("sms_marketing_consent", "object", _CONSENT),
+        ("sms_marketing_consent", "object", (*_CONSENT, "consent_collected_from")),
     ),
     "orders": (
         "id", "name", "order_number", "email", "phone", "created_at", "updated_at", "processed_at",
-        "cancelled_at", "currency", "presentment_currency", "financial_status",
-        "fulfillment_status", "total_line_items_price", "subtotal_price", "total_tax", "total_discounts",
-        "total_price",
+        "cancelled_at", "total_line_items_price",
+        ("fulfillment_status", "enum", ("displayFulfillmentStatus",)),
+        ("currency", "renamed", ("currencyCode",)),
+        ("presentment_currency", "renamed", ("presentmentCurrencyCode",)),
+        ("financial_status", "enum", ("displayFinancialStatus",)),
+        ("subtotal_price", "renamed", ("subtotalPriceSet", "shopMoney", "amount")),
+        ("total_tax", "renamed", ("totalTaxSet", "shopMoney", "amount")),
+        ("total_discounts", "renamed", ("totalDiscountsSet", "shopMoney", "amount")),
+        ("total_price", "renamed", ("totalPriceSet", "shopMoney", "amount")),
         ("total_shipping_price_set", "object", (("shop_money", "object", _MONEY),
                                                 ("presentment_money", "object", _MONEY))),
         ("discount_codes", "list", ("code", "amount", "type")),
-        "buyer_accepts_marketing", "landing_site", "source_name",
-        ("customer", "object", ("id", "email", "first_name", "last_name", "phone", "state", "currency",
-                                "created_at")),
-        ("line_items", "connection", ("id", "product_id", "variant_id", "title", "variant_title", "sku",
-                                      "quantity", "price", "total_discount", "vendor", "product_type")),
+        ("buyer_accepts_marketing", "renamed", ("customerAcceptsMarketing",)),
+        "landing_site", "source_name",
+        ("customer", "object", ("id", "email", "first_name", "last_name", "phone", ("state", "enum", ("state",)),
+                                "currency", "created_at")),
+        ("line_items", "connection", (
+            "id", "title", "variant_title", "sku", "quantity", "vendor",
+            ("product_id", "id", ("product", "id")),
+            ("variant_id", "id", ("variant", "id")),
+            ("price", "renamed", ("originalUnitPriceSet", "shopMoney", "amount")),
+            ("total_discount", "renamed", ("totalDiscountSet", "shopMoney", "amount")),
+            ("product_type", "renamed", ("product", "productType")),
+        )),
         ("shipping_address", "object", _ADDRESS),
         ("billing_address", "object", _ADDRESS),
         ("refunds", "list", (
             "id", "created_at", "note",
-            ("refund_line_items", "connection", ("id", "line_item_id", "quantity", "subtotal")),
-            ("transactions", "connection", ("id", "amount", "currency", "kind", "status")),
+            ("refund_line_items", "connection", (
+                "id", "quantity",
+                ("line_item_id", "id", ("lineItem", "id")),
+                ("subtotal", "renamed", ("subtotalSet", "shopMoney", "amount")),
+            )),
+            ("transactions", "connection", (
+                "id",
+                ("amount", "renamed", ("amountSet", "shopMoney", "amount")),
+                ("currency", "renamed", ("amountSet", "shopMoney", "currencyCode")),
+                ("kind", "enum", ("kind",)),
+                ("status", "enum", ("status",)),
+            )),
         )),
     ),
     "products": (
-        "id", "title", "handle", "product_type", "vendor", "status", "tags", "created_at", "updated_at",
+        "id", "title", "handle", "product_type", "vendor", ("status", "enum", ("status",)), "tags", "created_at",
+        "updated_at",
         ("variants", "connection", ("id", "product_id", "title", "sku", "price", "created_at", "updated_at")),
     ),
 }  # fmt: skip
@@ -115,17 +156,58 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+RENAMED = ("renamed", "enum", "id")
+# Enum values that are not the REST value upper-cased; others are lower-cased. displayFulfillmentStatus has more
+# states than REST's fulfillment_status (null, partial, fulfilled, restocked): the rest are REST's null.
+ENUM_VALUES: dict[str, dict[str, str | None]] = {
+    "displayFulfillmentStatus": {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "RESTOCKED": "restocked"},
+}
+
+
 def _selection(fields: tuple[Field, ...]) -> str:
-    parts = []
+    """The GraphQL selection of ``fields``; renamed paths sharing a head are merged (``totalPriceSet { shopMoney
+    { amount } }`` once, whatever number of fields read it)."""
+    tree: dict[str, Any] = {}  # GraphQL name -> None (a scalar), a rendered body, or a subtree of paths
     for item in fields:
         if isinstance(item, str):
-            parts.append(camel(item))
+            tree[camel(item)] = None
             continue
         name, kind, inner = item
-        body = _selection(inner)
-        parts.append(f"{camel(name)} {{ edges {{ node {{ {body} }} }} }}" if kind == "connection" else
-                     f"{camel(name)} {{ {body} }}")  # fmt: skip
-    return " ".join(parts)
+        if kind in RENAMED:
+            node = tree
+            for part in inner[:-1]:
+                node = node.setdefault(part, {})
+            node[inner[-1]] = None
+        elif kind == "connection":
+            tree[camel(name)] = f"{{ edges {{ node {{ {_selection(inner)} }} }} }}"
+        else:
+            tree[camel(name)] = f"{{ {_selection(inner)} }}"
+    return _render(tree)
+
+
+def _render(tree: dict[str, Any]) -> str:
+    return " ".join(
+        key if body is None else f"{key} {body}" if isinstance(body, str) else f"{key} {{ {_render(body)} }}"
+        for key, body in tree.items()
+    )
+
+
+def _rest_value(kind: str, path: tuple[str, ...], value: Any) -> Any:
+    """A renamed field's value as REST sends it."""
+    if kind == "id":
+        return gid_number(value)
+    if kind == "enum" and isinstance(value, str):
+        values = ENUM_VALUES.get(path[-1])
+        return value.lower() if values is None else values.get(value)
+    return value
+
+
+def _at(node: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at a GraphQL path of a line (None where any step is null)."""
+    value: Any = node
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def bulk_query(resource: str) -> str:
@@ -143,7 +225,8 @@ def gid_number(value: Any) -> Any:
 
 class Reassembler:
     """Turns JSONL lines back into REST records: a root line opens a record, its children's lines (which
-    follow it) are appended to the list they belong to, found by the ``__parentId`` of the line."""
+    follow it: ``read_file`` hands them over in that order, whatever the file's) are appended to the list they
+    belong to, found by the ``__parentId`` of the line."""
 
     def __init__(self, resource: str) -> None:
         self.fields = QUERY_FIELDS[resource]
@@ -159,6 +242,9 @@ class Reassembler:
                 record[item] = gid_number(value) if item == "id" else value
                 continue
             name, kind, inner = item
+            if kind in RENAMED:
+                record[name] = _rest_value(kind, inner, _at(node, inner))
+                continue
             value = node.get(camel(name))
             if kind == "connection":
                 record[name] = []
@@ -166,7 +252,7 @@ class Reassembler:
                 record[name] = None if value is None else self._rest(value, inner)
             else:
                 record[name] = None if value is None else [self._rest(v, inner) for v in value]
-        if any(not isinstance(i, str) and i[1] == "connection" for i in fields) and "id" in node:
+        if _connections(fields) and "id" in node:
             self._owners[str(node["id"])] = (fields, record)
         return record
 
@@ -180,7 +266,7 @@ class Reassembler:
             return finished
         owner = self._owners.get(str(parent))
         if owner is None:
-            raise ValueError(f"a line names the parent {parent}, which is not the record before it")
+            raise ValueError(f"a line names the parent {parent}, which owns no connection of the record")
         fields, record = owner
         typename = _connection_for(fields, line)
         if typename is None:
@@ -194,10 +280,16 @@ class Reassembler:
         return finished
 
 
+@functools.cache
+def _connections(fields: tuple[Field, ...]) -> tuple[tuple[str, tuple[Field, ...]], ...]:
+    """The connections of an object's fields, as (name, fields): an object with any owns child lines."""
+    return tuple((i[0], i[2]) for i in fields if not isinstance(i, str) and i[1] == "connection")
+
+
 def _connection_for(fields: tuple[Field, ...], line: dict[str, Any]) -> tuple[str, tuple[Field, ...]] | None:
     """Which connection of an owner a child line belongs to. Shopify writes no field name, only the node:
     an owner with one connection owns it; otherwise the type in its global id tells (``gid://shopify/LineItem/..``)."""
-    connections = [(i[0], i[2]) for i in fields if not isinstance(i, str) and i[1] == "connection"]
+    connections = _connections(fields)
     if len(connections) == 1:
         return connections[0]
     type_name = str(line.get("id", "")).removeprefix("gid://shopify/").split("/", 1)[0]
@@ -225,11 +317,12 @@ class BulkSettings:
     poll_first_seconds: float = POLL_FIRST_SECONDS
     poll_max_seconds: float = POLL_MAX_SECONDS
     work_dir: Path | None = None  # where the file is downloaded to (None: the system's temporary folder)
+    duckdb_config: dict[str, str] | None = None  # memory limit and threads of the reassembly database
 
 
 _STATUS_FIELDS = "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl"
 RUN_MUTATION = (
-    "mutation RunBulkQuery($query: String!) { bulkOperationRunQuery(query: $query) { "
+    "mutation RunBulkQuery($query: String!) { bulkOperationRunQuery(query: $query, groupObjects: true) { "
     f"bulkOperation {{ {_STATUS_FIELDS} }} userErrors {{ field message code }} }} }}"
 )
 NODE_QUERY = f"query BulkOperation($id: ID!) {{ node(id: $id) {{ ... on BulkOperation {{ {_STATUS_FIELDS} }} }} }}"
@@ -404,7 +497,7 @@ def export(
     if operation.get("url"):  # null: the shop has no such records
         with tempfile.TemporaryDirectory(prefix="shopify-bulk-", dir=bulk.settings.work_dir) as folder:
             path = bulk.download(resource, operation, Path(folder))
-            for record in read_file(resource, path, expected):
+            for record in read_file(resource, path, expected, bulk.settings.duckdb_config):
                 count += 1
                 if record.get("id") in changed:
                     continue
@@ -442,31 +535,192 @@ def _expected_lines(operation: dict[str, Any]) -> int:
         ) from error
 
 
-def read_file(resource: str, path: Path, expected_lines: int | None = None) -> Iterator[dict[str, Any]]:
-    """The records of a bulk export file, one at a time. With ``expected_lines`` (the operation's
-    ``objectCount``) a file with fewer or more object lines is refused after its last record, before the
-    extract ends: a download that stopped cleanly at a line boundary would otherwise load part of a table."""
-    reassembler = Reassembler(resource)
-    objects = 0
+def read_file(
+    resource: str, path: Path, expected_lines: int | None = None, duckdb_config: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The records of a bulk export file, one at a time, whatever the order of its lines.
+
+    Shopify writes a child line (``__parentId``) right after its parent only when asked ``groupObjects: true``;
+    from API 2026-01 the default is false, and a child may come before or after its parent, interleaved with
+    other records. So the file is spooled, in Arrow batches, into an in-memory DuckDB database (roots, the
+    objects that own connections, children) that spills beside the file; a join on ``__parentId`` then gives
+    each record followed by its children, the order the ``Reassembler`` reads, without the table in Python's
+    memory.
+
+    Refused with one ``UserError`` before the first record is yielded (so before the extract ends): a line that
+    is not JSON, a file with other than ``expected_lines`` object lines (the operation's ``objectCount``; a
+    download that stopped cleanly at a line boundary would otherwise load part of a table), a child whose
+    parent no object of the file has (an orphan is never dropped), an object listed twice."""
+    fields = QUERY_FIELDS[resource]
+    spill = path.with_name(f"{path.name}.spill")  # beside the file: the private folder each run empties
+    try:
+        with duckdb.connect(":memory:", config={**(duckdb_config or {}), "temp_directory": str(spill)}) as con:
+            objects = _spool(resource, path, fields, con)
+            if expected_lines is not None and objects != expected_lines:
+                raise UserError(
+                    f"shopify's bulk export file for {resource} has {objects:,} objects where the operation "
+                    f"reported {expected_lines:,} (a download cut short?); nothing was committed"
+                )
+            _check_parents(resource, con)
+            yield from _regrouped(resource, con)
+    except duckdb.Error as error:  # out of memory or of disk while regrouping: the machine, not the file
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"shopify's bulk export file for {resource} could not be regrouped by parent in DuckDB ({first_line}); "
+            f"nothing was committed. Raise {DUCKDB_MEMORY_LIMIT_ENV} or free disk space, or set "
+            f"{BULK_FIRST_LOAD_ENV}=false to page REST"
+        ) from error
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+SPOOL_LINES = 20_000  # lines per Arrow batch written to the reassembly database
+_SPOOL_SCHEMAS = {
+    "roots": pa.schema([("line", pa.int64()), ("body", pa.binary())]),
+    "owners": pa.schema([("gid", pa.string()), ("root", pa.int64())]),
+    "ids": pa.schema([("gid", pa.string()), ("line", pa.int64())]),
+    "children": pa.schema(
+        [("line", pa.int64()), ("parent", pa.string()), ("sort_id", pa.int64()), ("body", pa.binary())]
+    ),
+}
+
+
+def _unreadable(resource: str, number: int, error: Exception) -> UserError:
+    return UserError(
+        f"shopify's bulk export file for {resource} is unreadable at line {number}: {error}; "
+        f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
+    )
+
+
+def _owner_ids(node: dict[str, Any], fields: tuple[Field, ...]) -> Iterator[str]:
+    """The global ids, in a root line, of the objects that own a connection (the record itself, an order's
+    refunds): the parents its child lines may name. The same rule as ``Reassembler._rest`` registers owners."""
+    if _connections(fields) and node.get("id") is not None:
+        yield str(node["id"])
+    for key, inner_fields in _owner_paths(fields):
+        value = node.get(key)
+        for inner in value if isinstance(value, list) else [value]:
+            if isinstance(inner, dict):
+                yield from _owner_ids(inner, inner_fields)
+
+
+@functools.cache
+def _owner_paths(fields: tuple[Field, ...]) -> tuple[tuple[str, tuple[Field, ...]], ...]:
+    """The object and list fields (GraphQL name, fields) under which an object owning a connection may be."""
+    return tuple(
+        (camel(item[0]), item[2])
+        for item in fields
+        if not isinstance(item, str)
+        and item[1] in ("object", "list")
+        and (_connections(item[2]) or _owner_paths(item[2]))
+    )
+
+
+def _sort_id(gid: Any) -> int | None:
+    """A child's place among its siblings: its numeric id (an ungrouped file keeps no order; id order is the REST
+    list's); the line number breaks ties (ids missing)."""
+    number = gid_number(gid)
+    return number if isinstance(number, int) and -(1 << 63) <= number < (1 << 63) else None
+
+
+def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.DuckDBPyConnection) -> int:
+    """Every object line of the file into the tables ``roots``, ``owners``, ``children`` and ``ids`` (every
+    line's global id, for the listed-twice check); the number of object lines."""
+    sql_types = {pa.int64(): "bigint", pa.string(): "varchar", pa.binary(): "blob"}
+    for table, schema in _SPOOL_SCHEMAS.items():
+        columns = ", ".join(f"{f.name} {sql_types[f.type]}" for f in schema)
+        con.execute(f"create or replace table {table} ({columns})").fetchall()
+    buffers: dict[str, dict[str, list[Any]]] = {t: {n: [] for n in s.names} for t, s in _SPOOL_SCHEMAS.items()}
+
+    def flush() -> None:
+        for table, columns in buffers.items():
+            if next(iter(columns.values())):
+                batch = pa.Table.from_pydict(columns, schema=_SPOOL_SCHEMAS[table])
+                con.register("spool_batch", batch)
+                con.execute(f"insert into {table} select * from spool_batch").fetchall()
+                con.unregister("spool_batch")
+                for values in columns.values():
+                    values.clear()
+
+    roots, owners, children, ids = buffers["roots"], buffers["owners"], buffers["children"], buffers["ids"]
+    objects = pending = 0
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             objects += 1
             try:
-                finished = reassembler.add(orjson.loads(raw))
+                line = orjson.loads(raw)
+                if not isinstance(line, dict):
+                    raise ValueError("a line is not a JSON object")
+                parent = line.get("__parentId")
+                if line.get("id") is not None:
+                    ids["gid"].append(str(line["id"]))
+                    ids["line"].append(number)
+                if parent is None:
+                    roots["line"].append(number)
+                    roots["body"].append(raw)
+                    for gid in _owner_ids(line, fields):
+                        owners["gid"].append(gid)
+                        owners["root"].append(number)
+                else:
+                    children["line"].append(number)
+                    children["parent"].append(str(parent))
+                    children["sort_id"].append(_sort_id(line.get("id")))
+                    children["body"].append(raw)
             except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
-                raise UserError(
-                    f"shopify's bulk export file for {resource} is unreadable at line {number}: {error}; "
-                    f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
-                ) from error
+                raise _unreadable(resource, number, error) from error
+            pending += 1
+            if pending >= SPOOL_LINES:
+                flush()
+                pending = 0
+    flush()
+    return objects
+
+
+def _check_parents(resource: str, con: duckdb.DuckDBPyConnection) -> None:
+    """Every child names a parent the file has, and no object is listed twice (a record would land twice, or
+    a parent's children be attached twice)."""
+    twice = "select gid, count(*) from {table} group by gid having count(*) > 1 order by min({order}), gid limit 1"
+    for table, order in (("ids", "line"), ("owners", "root")):
+        for gid, times in con.execute(twice.format(table=table, order=order)).fetchall():
+            raise UserError(
+                f"shopify's bulk export file for {resource} lists the object {gid} {times} times; "
+                f"nothing was committed. Set {BULK_FIRST_LOAD_ENV}=false to page REST"
+            )
+    orphans = con.execute(
+        "select count(*), min(line) from children as c "
+        "where not exists (select 1 from owners as o where o.gid = c.parent)"
+    ).fetchall()[0]
+    if orphans[0]:
+        count, first = orphans
+        ((parent,),) = con.execute("select parent from children where line = ?", [first]).fetchall()
+        raise _unreadable(
+            resource,
+            first,
+            ValueError(f"a line names the parent {parent}, which no object of the file is ({count:,} such lines)"),
+        )
+
+
+REGROUPED = """
+select r.line as root, 0 as kind, null::bigint as sort_id, r.line, r.body from roots as r
+union all
+select o.root, 1, c.sort_id, c.line, c.body from children as c inner join owners as o on o.gid = c.parent
+order by root, kind, sort_id nulls last, line
+"""
+
+
+def _regrouped(resource: str, con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
+    """The records, each built from its root line followed by its children's lines (the grouped order)."""
+    reassembler = Reassembler(resource)
+    for batch in con.sql(REGROUPED).to_arrow_reader(BATCH):
+        for number, body in zip(batch.column("line").to_pylist(), batch.column("body").to_pylist(), strict=True):
+            try:
+                finished = reassembler.add(orjson.loads(body))
+            except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
+                raise _unreadable(resource, number, error) from error
             if finished is not None:
                 yield finished
-    if expected_lines is not None and objects != expected_lines:
-        raise UserError(
-            f"shopify's bulk export file for {resource} has {objects:,} objects where the operation reported "
-            f"{expected_lines:,} (a download cut short?); nothing was committed"
-        )
     last = reassembler.finish()
     if last is not None:
         yield last

@@ -427,7 +427,7 @@ def test_missing_hubspot_scope_error_names_the_scope(demo_data: Path, warehouse:
 def test_shopify_403_error_names_the_resource_scope() -> None:
     from ingestion.sources.shopify import _scope_of
 
-    assert _scope_of("https://x.myshopify.com/admin/api/2024-07/orders.json?limit=250") == "the read_orders scope"
+    assert _scope_of("https://x.myshopify.com/admin/api/2026-10/orders.json?limit=250") == "the read_orders scope"
 
 
 def test_readme_lists_each_sources_scopes() -> None:

@@ -2,7 +2,7 @@
 
 Each R3-I test reproduces one break found (docs/hostile_findings_round3.md, "Ingestion"): a download that
 stops cleanly at a line boundary, a signed download URL in an error line, bad bulk settings, Shopify's
-ungrouped JSONL (``groupObjects`` defaults to false from API 2026-01; xfail), a warehouse folder that does
+ungrouped JSONL (``groupObjects`` defaults to false from API 2026-01), a warehouse folder that does
 not exist yet, a run killed mid-download leaving the export on disk, a COMPLETED operation without a file,
 a bad DuckDB memory limit. The others guard claims that held (token and signed URL off the download and
 the disk, the cursor hand-over at an identical ``updated_at``, orphan children, unicode, the project
@@ -139,16 +139,11 @@ def test_bad_bulk_settings_are_one_line(
 
 
 # -- R3-I4: Shopify's ungrouped JSONL (groupObjects false: the default from API 2026-01) ------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="R3-I4: the reassembler needs children right after their parent (groupObjects true, the default "
-    "up to 2025-10); from 2026-01 the default is false and 2024-07 is past its support window. Needs a "
-    "version bump with groupObjects: true, or an order-free reassembly (left: docs/hostile_findings_round3.md)",
-)
 def test_ungrouped_children_are_reassembled(tmp_path: Path) -> None:
     """Shopify's changelog "Bulk operations group objects default changed to false" (2026-01): children no
-    longer follow their parent. The loader pins 2024-07, which Shopify stops serving ~12 months after release
-    (requests then fall forward to the oldest supported version, where the file is ungrouped)."""
+    longer follow their parent. The loader pinned 2024-07, which Shopify stops serving ~12 months after release
+    (requests then fall forward to the oldest supported version, where the file is ungrouped). Fixed: the
+    reassembly joins children to parents by ``__parentId`` whatever the line order."""
     lines = [
         {"id": "gid://shopify/Product/1", "title": "A", "updatedAt": "2025-01-01T00:00:00Z"},
         {"id": "gid://shopify/Product/2", "title": "B", "updatedAt": "2025-01-01T00:00:00Z"},

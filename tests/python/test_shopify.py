@@ -24,7 +24,7 @@ from ingestion.pipeline import make_pipeline
 from ingestion.sources.shopify import latest_timestamp, load_shopify
 
 TOKEN = "shpat_test_0123456789abcdef"
-API = "/admin/api/2024-07"
+API = "/admin/api/2026-10"
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------

@@ -21,10 +21,10 @@ import requests
 from ingestion.demo_kit.servers.shopify import ShopifyServer
 from ingestion.errors import UserError
 from ingestion.sources.shopify import load_shopify
-from ingestion.sources.shopify_bulk import Reassembler, bulk_query
+from ingestion.sources.shopify_bulk import bulk_query, read_file
 
 TOKEN = "shpat_bulk_0123456789abcdef"
-GRAPHQL = "/admin/api/2024-07/graphql.json"
+GRAPHQL = "/admin/api/2026-10/graphql.json"
 DLT_KEYS = ("_dlt_id", "_dlt_load_id", "_dlt_parent_id", "_dlt_root_id")
 
 
@@ -117,6 +117,18 @@ def test_bulk_first_load_lands_what_rest_lands(
         assert bulk[table][1] == rest[table][1], f"rows of {table}"
     assert cursors(tmp_path / "bulk.duckdb") == rest_cursors
     assert summary.rows_by_table["orders__line_items"] == len(rest["orders__line_items"][1])
+    assert all(o.grouped for o in server.bulk.operations)  # the loader asks groupObjects: true
+
+    # the file of a shop that does not group (groupObjects false, the default from API 2026-01): every child
+    # line first, shuffled, then the records, shuffled; the same raw rows must land
+    monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", str(tmp_path / "ungrouped.duckdb"))
+    monkeypatch.setenv("CUSTOMER360_PIPELINES_DIR", str(tmp_path / "ungrouped_pipelines"))
+    server.bulk_faults.arm("ungrouped", count=3)
+    load_shopify(server.url, TOKEN)
+    assert [o.grouped for o in server.bulk.operations[3:]] == [False] * 3
+    ungrouped = raw_tables(tmp_path / "ungrouped.duckdb")
+    assert ungrouped == rest
+    assert cursors(tmp_path / "ungrouped.duckdb") == rest_cursors
 
 
 def test_incremental_after_bulk_sees_each_new_order_once(server: ShopifyServer, warehouse: Path) -> None:
@@ -246,46 +258,75 @@ def test_no_data_gives_a_null_url_and_an_empty_load(tmp_path: Path, warehouse: P
 
 
 # -- the wire contract --------------------------------------------------------------------------------
-def test_jsonl_has_child_lines_with_parent_ids_and_reads_back(server: ShopifyServer, demo_data: Path) -> None:
+def test_jsonl_has_child_lines_with_parent_ids_and_reads_back(
+    server: ShopifyServer, demo_data: Path, tmp_path: Path
+) -> None:
     headers = {"X-Shopify-Access-Token": TOKEN}
-    mutation = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }"
-    answer = requests.post(
-        f"{server.url}{GRAPHQL}", json={"query": mutation, "variables": {"q": bulk_query("orders")}}, headers=headers,
-        timeout=10,
-    ).json()  # fmt: skip
-    operation_id = answer["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+    mutation = (
+        "mutation($q: String!, $g: Boolean!) { bulkOperationRunQuery(query: $q, groupObjects: $g) "
+        "{ bulkOperation { id } userErrors { code } } }"
+    )
     status_query = "query($id: ID!) { node(id: $id) { ... on BulkOperation { status url objectCount } } }"
-    for _ in range(100):
-        node = requests.post(
-            f"{server.url}{GRAPHQL}", json={"query": status_query, "variables": {"id": operation_id}}, headers=headers,
-            timeout=10,
-        ).json()["data"]["node"]  # fmt: skip
-        if node["status"] == "COMPLETED":
-            break
-        time.sleep(0.05)
-    lines = [orjson.loads(line) for line in requests.get(node["url"], timeout=10).text.splitlines()]  # no token
-    assert int(node["objectCount"]) == len(lines)
-    roots = [line for line in lines if "__parentId" not in line]
-    assert roots[0]["id"].startswith("gid://shopify/Order/") and "lineItems" not in roots[0]
-    children = [line for line in lines if "__parentId" in line]
-    assert {c["id"].split("/")[3] for c in children} >= {"LineItem", "RefundLineItem", "OrderTransaction"}
 
-    reassembler = Reassembler("orders")
-    records = [r for line in lines if (r := reassembler.add(dict(line))) is not None]
-    records.append(reassembler.finish())
+    def export_lines(grouped: bool) -> list[dict[str, Any]]:
+        variables = {"q": bulk_query("orders"), "g": grouped}
+        answer = requests.post(
+            f"{server.url}{GRAPHQL}", json={"query": mutation, "variables": variables}, headers=headers, timeout=10
+        ).json()
+        operation_id = answer["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+        for _ in range(100):
+            node = requests.post(
+                f"{server.url}{GRAPHQL}", json={"query": status_query, "variables": {"id": operation_id}},
+                headers=headers, timeout=10,
+            ).json()["data"]["node"]  # fmt: skip
+            if node["status"] == "COMPLETED":
+                break
+            time.sleep(0.05)
+        lines = [orjson.loads(line) for line in requests.get(node["url"], timeout=10).text.splitlines()]  # no token
+        assert int(node["objectCount"]) == len(lines)
+        return lines
+
     files = [orjson.loads(line) for line in (demo_data / "shopify" / "orders.jsonl").read_bytes().splitlines()]
-    assert [r["id"] for r in records] == sorted(o["id"] for o in files)
     by_id = {o["id"]: o for o in files}
-    for record in records:
-        source = by_id[record["id"]]
-        assert [li["id"] for li in record["line_items"]] == [li["id"] for li in source["line_items"]]
-        assert [[x["id"] for x in r["refund_line_items"]] for r in record["refunds"]] == [
-            [x["id"] for x in r["refund_line_items"]] for r in source["refunds"]
-        ]
+    for grouped in (True, False):
+        lines = export_lines(grouped)
+        roots = [line for line in lines if "__parentId" not in line]
+        assert roots[0]["id"].startswith("gid://shopify/Order/") and "lineItems" not in roots[0]
+        children = [line for line in lines if "__parentId" in line]
+        assert {c["id"].split("/")[3] for c in children} >= {"LineItem", "RefundLineItem", "OrderTransaction"}
+        owner_of_line = []  # the record each line belongs to, in file order
+        for line in lines:
+            parent = line.get("__parentId")
+            owner_of_line.append(line["id"] if parent is None else parent)
+        if grouped:  # every child follows its record (or that record's refund), before the next record
+            assert "__parentId" not in lines[0]
+        else:  # groupObjects false (the default): children first, shuffled
+            assert "__parentId" in lines[0] and "__parentId" not in lines[-1]
+            assert lines.index(roots[0]) == len(children)
 
+        path = tmp_path / f"orders-{grouped}.jsonl"
+        path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+        records = list(read_file("orders", path, len(lines)))
+        assert sorted(r["id"] for r in records) == sorted(by_id)
+        for record in records:
+            source = by_id[record["id"]]
+            assert [li["id"] for li in record["line_items"]] == [li["id"] for li in source["line_items"]]
+            assert [[x["id"] for x in r["refund_line_items"]] for r in record["refunds"]] == [
+                [x["id"] for x in r["refund_line_items"]] for r in source["refunds"]
+            ]
+
+    # API 2026-10 names: the REST name of a renamed field is refused, the GraphQL one served
+    rest_named = "{ customers { edges { node { id ordersCount } } } }"
+    refused = requests.post(
+        f"{server.url}{GRAPHQL}", json={"query": mutation, "variables": {"q": rest_named, "g": True}},
+        headers=headers, timeout=10,
+    ).json()["data"]["bulkOperationRunQuery"]  # fmt: skip
+    assert refused == {"bulkOperation": None, "userErrors": [{"code": "INVALID"}]}
+    assert "numberOfOrders" in bulk_query("customers") and "ordersCount" not in bulk_query("customers")
+
+    run = {"query": mutation, "variables": {"q": bulk_query("products"), "g": True}}
     # a second operation while one runs is refused with OPERATION_IN_PROGRESS; a call without the token, 401
     server.bulk_faults.arm("slow", seconds=2)
-    run = {"query": mutation, "variables": {"q": bulk_query("products")}}
     first = requests.post(f"{server.url}{GRAPHQL}", json=run, headers=headers, timeout=10).json()
     second = requests.post(f"{server.url}{GRAPHQL}", json=run, headers=headers, timeout=10).json()
     assert first["data"]["bulkOperationRunQuery"]["userErrors"] == []
@@ -293,20 +334,75 @@ def test_jsonl_has_child_lines_with_parent_ids_and_reads_back(server: ShopifySer
     assert requests.post(f"{server.url}{GRAPHQL}", json=run, timeout=10).status_code == 401
 
 
-def test_a_child_line_away_from_its_parent_is_a_clear_error(tmp_path: Path) -> None:
-    """The file lists a node's children right after it; a line naming any other parent cannot be placed."""
-    from ingestion.sources.shopify_bulk import read_file
-
-    lines = [
-        {"id": "gid://shopify/Product/1", "title": "a"},
-        {"id": "gid://shopify/Product/2", "title": "b"},
-        {"id": "gid://shopify/ProductVariant/9", "sku": "x", "__parentId": "gid://shopify/Product/1"},
-    ]
-    path = tmp_path / "products.jsonl"
+def _write(path: Path, lines: list[dict[str, Any]]) -> Path:
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
-    with pytest.raises(UserError, match=r"unreadable at line 3: a line names the parent gid://shopify/Product/1"):
-        list(read_file("products", path))
-    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in (lines[0], lines[2], lines[1])))
-    first, second = read_file("products", path)
-    assert (first["id"], [v["sku"] for v in first["variants"]]) == (1, ["x"])
-    assert (second["id"], second["variants"]) == (2, [])
+    return path
+
+
+def test_line_order_does_not_matter_and_orphans_are_refused(tmp_path: Path) -> None:
+    """R3-I4: from API 2026-01 ``groupObjects`` defaults to false and a child line may come before its parent,
+    after another record, anywhere. Every order of the same lines gives the same records; a child whose parent
+    no object of the file is, or an object listed twice, is refused with its line and reason (never dropped)."""
+    order = "gid://shopify/Order/1"
+    lines = [
+        {"id": "gid://shopify/RefundLineItem/71", "quantity": 1, "__parentId": "gid://shopify/Refund/5"},  # a refund's
+        {"id": "gid://shopify/LineItem/12", "sku": "B", "__parentId": order},
+        {"id": "gid://shopify/Order/2", "name": "#2", "refunds": []},
+        {"id": order, "name": "#1", "refunds": [{"id": "gid://shopify/Refund/5", "note": "n"}]},
+        {"id": "gid://shopify/OrderTransaction/81", "amount": "1.00", "__parentId": "gid://shopify/Refund/5"},
+        {"id": "gid://shopify/LineItem/11", "sku": "A", "__parentId": order},
+        {"id": "gid://shopify/LineItem/21", "sku": "C", "__parentId": "gid://shopify/Order/2"},
+    ]
+    expected = {
+        1: (["A", "B"], [([71], [81])]),  # siblings in id order, whatever the file order
+        2: (["C"], []),
+    }
+
+    def read(lines: list[dict[str, Any]]) -> dict[int, Any]:
+        path = _write(tmp_path / "orders.jsonl", lines)
+        return {
+            r["id"]: (
+                [li["sku"] for li in r["line_items"]],
+                [
+                    ([x["id"] for x in f["refund_line_items"]], [t["id"] for t in f["transactions"]])
+                    for f in r["refunds"]
+                ],
+            )
+            for r in read_file("orders", path, len(lines))
+        }
+
+    assert read(lines) == expected
+    assert read(list(reversed(lines))) == expected
+    assert read(sorted(lines, key=lambda line: "__parentId" in line)) == expected  # grouped-ish: records first
+
+    orphan = {"id": "gid://shopify/LineItem/99", "sku": "X", "__parentId": "gid://shopify/Order/9"}
+    with pytest.raises(UserError, match=r"unreadable at line 3: a line names the parent gid://shopify/Order/9, which "
+                       r"no object of the file is \(1 such lines\); nothing was committed"):  # fmt: skip
+        read([*lines[:2], orphan, *lines[2:]])
+    with pytest.raises(UserError, match=r"lists the object gid://shopify/Order/2 2 times; nothing was committed"):
+        read([*lines, lines[2]])
+    with pytest.raises(UserError, match=r"lists the object gid://shopify/LineItem/12 2 times; nothing was committed"):
+        read([*lines, lines[1]])  # a child twice would be a child row twice
+    duplicated_refund = {"id": "gid://shopify/Order/3", "name": "#3", "refunds": [{"id": "gid://shopify/Refund/5"}]}
+    with pytest.raises(UserError, match=r"lists the object gid://shopify/Refund/5 2 times"):
+        read([*lines, duplicated_refund])  # which order would its refund line items belong to?
+
+
+def test_regrouping_out_of_memory_is_one_clear_line(tmp_path: Path) -> None:
+    """The regrouping runs in DuckDB under the loaders' memory limit; a limit too small for the file is one line
+    naming the setting (never DuckDB's traceback), and the spill folder beside the file is removed."""
+    lines: list[dict[str, Any]] = []
+    for n in range(1, 1001):
+        lines.append({"id": f"gid://shopify/Product/{n}", "title": "t" * 2000})
+        lines.append(
+            {"id": f"gid://shopify/ProductVariant/{n}", "sku": "s" * 2000, "__parentId": f"gid://shopify/Product/{n}"}
+        )
+    path = _write(tmp_path / "products.jsonl", lines)
+    expected = (
+        r"regrouped by parent in DuckDB \(Out of Memory Error.*\); nothing was committed. Raise CUSTOMER360_DUCKDB_MEM"
+    )
+    with pytest.raises(UserError, match=expected) as failure:
+        list(read_file("products", path, len(lines), {"memory_limit": "1MB", "threads": "1"}))
+    assert "\n" not in str(failure.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["products.jsonl"]
+    assert sum(1 for _ in read_file("products", path, len(lines), {"memory_limit": "256MB", "threads": "1"})) == 1000

@@ -1,9 +1,9 @@
-"""A local Shopify Admin REST API (version 2024-07) over the generated ``shopify/*.jsonl`` files.
+"""A local Shopify Admin REST API (version 2026-10) over the generated ``shopify/*.jsonl`` files.
 
 It follows the wire contract a real shop serves, so the loader is proven against it:
 
 * ``X-Shopify-Access-Token`` authentication; a missing or wrong token gets Shopify's 401 body.
-* ``GET /admin/api/2024-07/{customers,orders,products}.json`` -> ``{"customers": [...]}`` ... with
+* ``GET /admin/api/2026-10/{customers,orders,products}.json`` -> ``{"customers": [...]}`` ... with
   ``limit`` (default 50, at most 250), ``updated_at_min/max``, ``created_at_min/max``, ``since_id``,
   ``fields`` and, for orders, ``status`` (default ``open``, as in Shopify; ``any`` for all).
 * Cursor pagination through the ``Link`` header (``rel="next"`` / ``rel="previous"``). The filters of
@@ -13,7 +13,7 @@ It follows the wire contract a real shop serves, so the loader is proven against
   ``X-Shopify-Shop-Api-Call-Limit`` on every response; an overflowing call gets 429 with
   ``Retry-After: 2.0`` and Shopify's message.
 
-* The GraphQL Admin API's bulk operations at ``POST /admin/api/2024-07/graphql.json`` over the same
+* The GraphQL Admin API's bulk operations at ``POST /admin/api/2026-10/graphql.json`` over the same
   records (``servers/shopify_bulk.py``), with their own faults (``server.bulk_faults``).
 
 Records are kept as their JSON text and sent as such, so memory stays close to the files' size and a
@@ -46,7 +46,7 @@ from ingestion.demo_kit.servers.common import Fault, Request, Response, SourceSe
 from ingestion.demo_kit.servers.shopify_bulk import GRAPHQL_PATH_SUFFIX, BulkEndpoint
 from ingestion.errors import UserError
 
-API_VERSION = "2024-07"
+API_VERSION = "2026-10"
 RESOURCES = ("customers", "orders", "products")
 # The Admin API scope each list needs; a token without it gets 403 (events need their subject's scope).
 RESOURCE_SCOPES = {"customers": "read_customers", "orders": "read_orders", "products": "read_products"}

@@ -1,24 +1,30 @@
 """The GraphQL Admin API's bulk operations on the local Shopify server (issue 16).
 
-What a shop serves at ``POST /admin/api/2024-07/graphql.json``, for the documents a bulk export needs:
+What a shop serves at ``POST /admin/api/2026-10/graphql.json``, for the documents a bulk export needs:
 
-* ``mutation { bulkOperationRunQuery(query: "...") { bulkOperation { id status ... } userErrors { ... } } }``
-  starts an operation over one top-level connection (``customers``, ``orders``, ``products``) selected as
-  ``edges { node { ... } }``; an operation already running answers the ``OPERATION_IN_PROGRESS`` user error.
+* ``mutation { bulkOperationRunQuery(query: "...", groupObjects: true) { bulkOperation { id status ... }
+  userErrors { ... } } }`` starts an operation over one top-level connection (``customers``, ``orders``,
+  ``products``) selected as ``edges { node { ... } }``; an operation already running answers the
+  ``OPERATION_IN_PROGRESS`` user error. ``groupObjects`` defaults to false, as from API 2026-01.
 * ``currentBulkOperation { ... }``, ``node(id:) { ... on BulkOperation { ... } }`` and
   ``bulkOperation(id:)`` report ``status`` (CREATED, RUNNING, COMPLETED, FAILED, CANCELING, CANCELED,
   EXPIRED), ``errorCode`` (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT), ``objectCount``,
   ``rootObjectCount``, ``fileSize``, ``url`` (null when the operation found no data) and
   ``partialDataUrl``; ``bulkOperationCancel(id:)`` cancels.
 * The result is a JSONL file: one line per node; a node of a nested connection (an order's
-  ``lineItems``, a refund's ``refundLineItems``) is a line of its own after its parent, carrying
-  ``__parentId``. Ids are global ids (``gid://shopify/Order/5200000001``). The download URL is signed and
+  ``lineItems``, a refund's ``refundLineItems``) is a line of its own carrying ``__parentId``: right after
+  its parent with ``groupObjects: true``; otherwise (the default) every child line comes first, shuffled,
+  then the records, shuffled, so no child follows its parent (Shopify promises no order then).
+  Ids are global ids (``gid://shopify/Order/5200000001``). The download URL is signed and
   expires; it needs no access token.
 
 Field names are the REST names in camelCase (``first_name`` -> ``firstName``) and values are the REST
-values: the server is generic over the generated records and does not reproduce the GraphQL schema's
-own renames and enum casing (documented in docs/decisions.md). The file is written when the operation
-completes (a snapshot, as Shopify's is) and streamed from disk, so memory holds one line at a time.
+values, except the fields API 2026-10 names otherwise (``GRAPHQL_FIELDS``: ``numberOfOrders``, ``amountSpent
+{ amount }``, ``totalPriceSet { shopMoney { amount } }``, ``displayFinancialStatus`` upper-cased, ...), whose
+REST names the server refuses, as Shopify does ("Field 'ordersCount' doesn't exist on type 'Customer'"). Other
+differences of the schema (money formatting, other enums, fields without a GraphQL counterpart) are not
+reproduced (docs/decisions.md). The file is written when the operation completes (a snapshot, as Shopify's
+is; an ungrouped one is shuffled in memory first) and streamed from disk in chunks.
 
 Faults, armed like the REST ones (``server.bulk_faults.arm(kind, ...)`` or ``POST /_control/bulk_faults``):
 
@@ -27,6 +33,8 @@ Faults, armed like the REST ones (``server.bulk_faults.arm(kind, ...)`` or ``POS
 * ``slow``         -> the next operation takes ``seconds`` to complete
 * ``expired_url``  -> the next ``count`` status answers carry a download URL that has already expired
 * ``in_progress``  -> another operation of the app is running for ``seconds`` when the next one is asked for
+* ``ungrouped``    -> the next ``count`` operations write the ungrouped file even when ``groupObjects`` is true
+                      (what a version where the argument does not exist yet, or is ignored, answers)
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import random
 import re
 import shutil
 import tempfile
@@ -71,8 +80,80 @@ NESTED_TYPES = {
     "refund_line_items": "RefundLineItem",
     "transactions": "OrderTransaction",
     "variants": "ProductVariant",
+    "product": "Product",
+    "variant": "ProductVariant",
+    "line_item": "LineItem",
+    "email_marketing_consent": "CustomerEmailMarketingConsentState",
+    "sms_marketing_consent": "CustomerSmsMarketingConsentState",
 }
-BULK_FAULT_KINDS = ("fail", "slow", "expired_url", "in_progress")
+
+
+def _money(amount: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``MoneyBag`` (``totalPriceSet { shopMoney { amount currencyCode } presentmentMoney { ... } }``)."""
+
+    def bag(record: dict[str, Any]) -> dict[str, Any]:
+        presentment = record.get("presentment_currency") or record.get("currency")
+        return {
+            "shop_money": {"amount": record.get(amount), "currency_code": record.get("currency")},
+            "presentment_money": {"amount": record.get(amount), "currency_code": presentment},
+        }
+
+    return bag
+
+
+def _upper(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: record[key].upper() if isinstance(record.get(key), str) else record.get(key)
+
+
+# The fields of the GraphQL Admin API 2026-10 that are not the REST name in camelCase, by type: their value
+# from the REST record. The REST names they replace do not exist on the type (REST_ONLY).
+_CONSENT_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "marketingState": _upper("state"),
+    "marketingOptInLevel": _upper("opt_in_level"),
+}
+FULFILLMENT_STATUS = {"fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED", "restocked": "RESTOCKED"}
+GRAPHQL_FIELDS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
+    "LineItem": {
+        "product": lambda r: {"id": r.get("product_id"), "product_type": r.get("product_type")},
+        "variant": lambda r: {"id": r.get("variant_id")},
+        "originalUnitPriceSet": _money("price"),
+        "totalDiscountSet": _money("total_discount"),
+    },
+    "RefundLineItem": {"lineItem": lambda r: {"id": r.get("line_item_id")}, "subtotalSet": _money("subtotal")},
+    "OrderTransaction": {"amountSet": _money("amount"), "kind": _upper("kind"), "status": _upper("status")},
+    "CustomerEmailMarketingConsentState": _CONSENT_FIELDS,
+    "CustomerSmsMarketingConsentState": _CONSENT_FIELDS,
+    "Product": {"status": _upper("status")},
+    "Customer": {
+        "state": _upper("state"),
+        "numberOfOrders": lambda r: r.get("orders_count"),
+        "amountSpent": lambda r: {"amount": r.get("total_spent"), "currency_code": r.get("currency")},
+    },
+    "Order": {
+        "currencyCode": lambda r: r.get("currency"),
+        "presentmentCurrencyCode": lambda r: r.get("presentment_currency"),
+        "displayFinancialStatus": _upper("financial_status"),
+        "displayFulfillmentStatus": lambda r: FULFILLMENT_STATUS.get(r.get("fulfillment_status"), "UNFULFILLED"),
+        "customerAcceptsMarketing": lambda r: r.get("buyer_accepts_marketing"),
+        "subtotalPriceSet": _money("subtotal_price"),
+        "totalTaxSet": _money("total_tax"),
+        "totalDiscountsSet": _money("total_discounts"),
+        "totalPriceSet": _money("total_price"),
+    },
+}
+REST_ONLY = {
+    "LineItem": {"productId", "variantId", "price", "totalDiscount", "productType"},
+    "RefundLineItem": {"lineItemId", "subtotal"},
+    "OrderTransaction": {"amount", "currency"},
+    "CustomerEmailMarketingConsentState": {"state", "optInLevel"},
+    "CustomerSmsMarketingConsentState": {"state", "optInLevel"},
+    "Customer": {"ordersCount", "totalSpent"},
+    "Order": {
+        "currency", "presentmentCurrency", "financialStatus", "fulfillmentStatus", "buyerAcceptsMarketing",
+        "subtotalPrice", "totalTax", "totalDiscounts", "totalPrice",
+    },
+}  # fmt: skip
+BULK_FAULT_KINDS = ("fail", "slow", "expired_url", "in_progress", "ungrouped")
 ERROR_CODES = ("ACCESS_DENIED", "INTERNAL_SERVER_ERROR", "TIMEOUT")
 URL_LIFETIME_SECONDS = 7 * 86400  # Shopify: url and partialDataUrl expire seven days after completion
 MAX_CONNECTION_DEPTH = 2  # "up to five connections with a maximum nesting depth of two levels"
@@ -136,6 +217,7 @@ class BulkOperation:
     partial_path: Path | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     cpu_seconds: float = 0.0  # CPU the server spent writing the file (benchmarks report it apart)
+    grouped: bool = False  # children right after their parent (groupObjects: true)
 
     @property
     def gid(self) -> str:
@@ -185,17 +267,20 @@ def project(value: Any, selection: SelectionSetNode | None) -> Any:
     return {(f.alias or f.name).value: project(value.get(f.name.value), f.selection_set) for f in _fields(selection)}
 
 
-def _validate(node: SelectionSetNode, depth: int = 0) -> None:
+def _validate(node: SelectionSetNode, type_name: str, depth: int = 0) -> None:
     for item in _fields(node):
+        if item.name.value in REST_ONLY.get(type_name, ()):
+            raise _Invalid(f"Field '{item.name.value}' doesn't exist on type '{type_name}'")
         inner = _connection_node(item)
+        nested_type = NESTED_TYPES.get(snake(item.name.value), "Node")
         if inner is not None:
             if depth + 1 > MAX_CONNECTION_DEPTH:
                 raise _Invalid(
                     f"Bulk queries cannot contain connections with a nesting depth greater than {MAX_CONNECTION_DEPTH}."
                 )
-            _validate(inner, depth + 1)
+            _validate(inner, nested_type, depth + 1)
         elif item.selection_set is not None:
-            _validate(item.selection_set, depth)
+            _validate(item.selection_set, nested_type, depth)
 
 
 def render(record: dict[str, Any], type_name: str, node: SelectionSetNode, parent: str | None) -> Iterator[bytes]:
@@ -209,7 +294,8 @@ def render(record: dict[str, Any], type_name: str, node: SelectionSetNode, paren
         own_gid = f"gid://shopify/{own_type}/{source.get('id')}" if "id" in source else owner
         for item in _fields(selection):
             key, name = (item.alias or item.name).value, snake(item.name.value)
-            value = source.get(name)
+            computed = GRAPHQL_FIELDS.get(own_type, {}).get(item.name.value)
+            value = computed(source) if computed is not None else source.get(name)
             inner = _connection_node(item)
             if inner is not None:  # a nested connection: its nodes are lines of their own
                 child_type = NESTED_TYPES.get(name, "Node")
@@ -284,7 +370,7 @@ class BulkEndpoint:
             args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in item.arguments}
             name = item.name.value
             if name == "bulkOperationRunQuery":
-                value: Any = self._run_query(str(args.get("query") or ""))
+                value: Any = self._run_query(str(args.get("query") or ""), args.get("groupObjects") is True)
             elif name == "bulkOperationCancel":
                 value = self._cancel(str(args.get("id") or ""))
             elif name == "currentBulkOperation":
@@ -304,7 +390,7 @@ class BulkEndpoint:
         with self._lock:
             return next((o for o in self.operations if o.gid == gid), None)
 
-    def _run_query(self, text: str) -> dict[str, Any]:
+    def _run_query(self, text: str, group_objects: bool = False) -> dict[str, Any]:
         def user_error(message: str, code: str) -> dict[str, Any]:
             return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": message, "code": code}]}
 
@@ -317,7 +403,7 @@ class BulkEndpoint:
             node = _connection_node(roots[0])
             if node is None:
                 raise _Invalid("Bulk queries must contain at least one connection selected as edges { node { ... } }.")
-            _validate(node)
+            _validate(node, BULK_ROOTS[roots[0].name.value])
         except (GraphQLError, StopIteration, _Invalid) as error:
             return user_error(f"Invalid bulk query: {getattr(error, 'message', error)}", "INVALID")
         in_progress = self.faults.take("in_progress")
@@ -333,6 +419,7 @@ class BulkEndpoint:
                     "A bulk query operation for this app and shop is already in progress.", "OPERATION_IN_PROGRESS"
                 )
             operation = BulkOperation(next(self._numbers), text, roots[0].name.value, node, datetime.now(tz=UTC))
+            operation.grouped = group_objects and self.faults.take("ungrouped") is None
             slow = self.faults.take("slow")
             self._start(operation, self.faults.take("fail"), slow.seconds if slow else self.seconds)
         return {"bulkOperation": self._status(operation), "userErrors": []}
@@ -364,14 +451,24 @@ class BulkEndpoint:
             texts = [] if fail and fail.error_code == "ACCESS_DENIED" else self.snapshot(operation.resource)
             type_name = BULK_ROOTS[operation.resource]
             cut = len(texts) // 2 if fail else len(texts)
+            roots: list[bytes] = []
+            children: list[bytes] = []
             with path.open("wb") as out:
                 for text in texts[:cut]:
                     if operation.cancel.is_set():
                         break
-                    for line in render(orjson.loads(text), type_name, operation.node, None):
-                        out.write(line)
-                        operation.object_count += 1
+                    root, *nested = render(orjson.loads(text), type_name, operation.node, None)
+                    if operation.grouped:
+                        out.write(root + b"".join(nested))
+                    else:  # held until every record is rendered, then written children first, shuffled
+                        roots.append(root)
+                        children.extend(nested)
+                    operation.object_count += 1 + len(nested)
                     operation.root_object_count += 1
+                shuffle = random.Random(operation.number).shuffle
+                for lines in (children, roots):
+                    shuffle(lines)
+                    out.writelines(lines)
         operation.cpu_seconds = time.thread_time() - cpu
         operation.cancel.wait(max(0.0, seconds - (time.monotonic() - started)))
         if operation.cancel.is_set():
