@@ -369,7 +369,8 @@ def monitor(
 ) -> tuple[DbtOutcome, list[Anomaly]]:
     """Build the monitoring models and their warn-severity anomaly test; return this run's anomalies."""
     with warehouse_writer_lock(settings=settings):
-        outcome = run_dbt(production_build_args(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])]), settings)
+        args = production_build_args(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])])
+        outcome = run_dbt(args, settings)
         if not outcome.success:
             raise StepFailed("monitor", _failed_nodes(outcome))
         con = connect(settings)

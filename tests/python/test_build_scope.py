@@ -21,10 +21,8 @@ def _dbt_ls(args: list[str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for name, value in Settings.from_environment().dbt_environment().items():
         monkeypatch.setenv(name, value)
     root = str(PROJECT_ROOT)
-    result = dbtRunner().invoke(
-        ["ls", *args, "--output", "json", "--output-keys", "unique_id", "--project-dir", root, "--profiles-dir", root,
-         "--log-level", "none"]  # fmt: skip
-    )
+    common = ["--project-dir", root, "--profiles-dir", root, "--log-level", "none"]
+    result = dbtRunner().invoke(["ls", *args, "--output", "json", "--output-keys", "unique_id", *common])
     assert result.success, result.exception
     return [line.split('"unique_id": "', 1)[1].split('"', 1)[0] for line in result.result]
 
@@ -34,7 +32,8 @@ def test_production_build_args_exclude_unit_tests_unless_asked() -> None:
     assert production_build_args(["build", "-s", "x", "--include-unit-tests"]) == ["build", "-s", "x"]
     # a caller choosing resource types decides for itself
     assert production_build_args(["build", "--resource-type", "unit_test"]) == ["build", "--resource-type", "unit_test"]
-    assert production_build_args(["build", "--exclude-resource-types=seed"]) == ["build", "--exclude-resource-types=seed"]
+    chosen = ["build", "--exclude-resource-types=seed"]
+    assert production_build_args(chosen) == chosen
 
 
 def test_cli_build_runs_no_unit_test_by_default(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
