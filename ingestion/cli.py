@@ -108,10 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "build",
         help="run dbt build on the warehouse; every argument after it goes to dbt",
-        description="Apply pending erasure requests, then run `dbt build` on the warehouse, without the unit tests "
-        "(they test the SQL's logic on fixed rows, not the data: CI runs them; --include-unit-tests runs them too). "
-        "Every other argument after `build` goes to dbt build (for example --select +customers, --full-refresh, "
-        "--vars '{...}'): `dbt build --help` lists them.",
+        description="Apply pending erasure requests, then run `dbt build` on the warehouse. Every argument after "
+        "`build` goes to dbt build (for example --select +customers, --full-refresh, --vars '{...}'): "
+        "`dbt build --help` lists them. Unit tests are left out (they test the SQL's logic on fixed rows, not the "
+        "data: CI runs them); --include-unit-tests runs them too.",
     )
 
     mapping = commands.add_parser("mapping", help="help with CSV drop mappings")
