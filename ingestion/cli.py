@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run dbt build on the warehouse; every argument after it goes to dbt",
         description="Apply pending erasure requests, then run `dbt build` on the warehouse. Every argument after "
         "`build` goes to dbt build (for example --select +customers, --full-refresh, --vars '{...}'): "
-        "`dbt build --help` lists them.",
+        "`dbt build --help` lists them. Unit tests are left out (they test the SQL's logic on fixed rows, not the "
+        "data: CI runs them); --include-unit-tests runs them too.",
     )
 
     mapping = commands.add_parser("mapping", help="help with CSV drop mappings")
@@ -234,12 +235,12 @@ def _run(args: argparse.Namespace) -> int:
             print(summary.line())
         return 0
     if args.command == "build":
-        from ingestion.dbt_runner import print_outcome, run_dbt
+        from ingestion.dbt_runner import print_outcome, production_build_args, run_dbt
         from ingestion.privacy.erasure import apply_pending, print_run
 
         settings.dbt_project()  # no project folder: say so before touching the warehouse
         print_run(apply_pending(settings=settings))  # erasure requests first: no build ever sees an erased person
-        result = run_dbt(["build", *args.dbt_args], progress=sys.stderr, settings=settings)
+        result = run_dbt(production_build_args(["build", *args.dbt_args]), progress=sys.stderr, settings=settings)
         print_outcome(result)
         return 0 if result.success else 1
     if args.command == "sync":

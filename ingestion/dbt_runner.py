@@ -222,6 +222,21 @@ def _excluding(args: list[str], unit_tests: dict[str, list[str]], progress: Text
     return [*args, "--exclude", *names]
 
 
+INCLUDE_UNIT_TESTS = "--include-unit-tests"
+RESOURCE_TYPE_OPTIONS = ("--resource-type", "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+
+
+def production_build_args(args: list[str]) -> list[str]:
+    """The dbt arguments of a production build (`customer360 build`, `run`, the DAG, `erase --apply`): unit
+    tests excluded (they test the SQL's logic on fixed rows, not the data: CI runs them) unless ``args`` holds
+    ``--include-unit-tests`` (removed here: dbt does not know it) or chooses resource types itself."""
+    if INCLUDE_UNIT_TESTS in args:
+        return [arg for arg in args if arg != INCLUDE_UNIT_TESTS]
+    if any(arg.split("=", 1)[0] in RESOURCE_TYPE_OPTIONS for arg in args):
+        return args
+    return [*args, "--exclude-resource-type", "unit_test"]
+
+
 def print_outcome(outcome: DbtOutcome, stream: TextIO = sys.stderr) -> None:
     """The closing lines of a build: counts by status and where the full log is."""
     by_status: Counter[str] = Counter()

@@ -18,9 +18,11 @@ from pathlib import Path
 import duckdb
 
 
-def fingerprints(warehouse: Path, schemas: list[str]) -> dict[str, dict[str, object]]:
-    """Columns, row count and row-hash sum of every table and view in `schemas`."""
-    con = duckdb.connect(str(warehouse), read_only=True)
+def fingerprints(warehouse: Path, schemas: list[str], read_only: bool = True) -> dict[str, dict[str, object]]:
+    """Columns, row count and row-hash sum of every table and view in `schemas` (``read_only=False`` where this
+    process already holds the file open, as dbt-duckdb does after an in-process run: DuckDB refuses a
+    read-only connection beside it)."""
+    con = duckdb.connect(str(warehouse), read_only=read_only)
     try:
         relations = con.execute(
             "select table_schema, table_name from information_schema.tables"

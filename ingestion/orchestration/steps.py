@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.dbt_runner import DbtOutcome
+from ingestion.dbt_runner import DbtOutcome, production_build_args
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.orchestration.alerts import Alert, first_line
 from ingestion.settings import Settings, resolve
@@ -256,7 +256,7 @@ def freshness_gate(settings: Settings | None = None) -> DbtOutcome:
 def build(dbt_args: list[str] | None = None, settings: Settings | None = None) -> DbtOutcome:
     """`dbt build` of everything but the monitoring models; its data tests at error severity are a gate."""
     with warehouse_writer_lock(settings=settings):
-        return run_dbt(["build", "--exclude", MONITORING_SELECTOR, *(dbt_args or [])], settings)
+        return run_dbt(production_build_args(["build", "--exclude", MONITORING_SELECTOR, *(dbt_args or [])]), settings)
 
 
 def build_gate(outcome: DbtOutcome) -> None:
@@ -369,7 +369,8 @@ def monitor(
 ) -> tuple[DbtOutcome, list[Anomaly]]:
     """Build the monitoring models and their warn-severity anomaly test; return this run's anomalies."""
     with warehouse_writer_lock(settings=settings):
-        outcome = run_dbt(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])], settings)
+        args = production_build_args(["build", "--select", MONITORING_SELECTOR, *(dbt_args or [])])
+        outcome = run_dbt(args, settings)
         if not outcome.success:
             raise StepFailed("monitor", _failed_nodes(outcome))
         con = connect(settings)

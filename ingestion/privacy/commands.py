@@ -34,10 +34,10 @@ def erase(args: argparse.Namespace, settings: Settings) -> int:
         for line in status_lines(settings=settings):
             print(line)
     if args.apply:
-        from ingestion.dbt_runner import print_outcome, run_dbt
+        from ingestion.dbt_runner import print_outcome, production_build_args, run_dbt
 
         print_run(apply_pending(settings=settings))
-        result = run_dbt(["build"], progress=sys.stderr, settings=settings)
+        result = run_dbt(production_build_args(["build"]), progress=sys.stderr, settings=settings)
         print_outcome(result)
         return 0 if result.success else 1
     return 0

@@ -36,6 +36,9 @@ INCREMENTAL_MODELS = {
     "int_engagement__web_sessions": ("intermediate", "session_id"),
     "int_engagement__events": ("intermediate", "message_id"),
     "stg_segment__events": ("staging", "message_id"),
+    "stg_hubspot__contacts": ("staging", "contact_id"),
+    "stg_shopify__customers": ("staging", "customer_id"),
+    "stg_shopify__orders": ("staging", "order_id"),
 }
 NO_LOOKBACK = "{incremental_lookback_hours: 0}"
 # Changes are dated just after the demo's as-of day (2026-11-01), as a next day's activity would be.

@@ -1,23 +1,20 @@
 with
 
-deleted as (
-    -- permanently deleted contacts, found by the loader's id reconciliation (issue 11)
-    select id from {{ customer360.source_if_loaded('hubspot', 'deleted_contacts') }}
-),
-
-merged_away as (
-    select merge_pairs.merged_contact_id from {{ ref('stg_hubspot__contact_merges') }} as merge_pairs
+live_contacts as (
+    -- deleted contacts (the loader's id reconciliation, issue 11) leave; an archived contact no survivor
+    -- lists in hs_merged_object_ids was deleted, not merged: it leaves too
+    {{ customer360.hubspot_live_contacts() }}
 ),
 
 source as (
-    -- an archived contact no survivor lists in hs_merged_object_ids was deleted, not merged: it leaves
-    select * from {{ customer360.source_if_loaded('hubspot', 'contacts') }}
-    where
-        cast(id as {{ dbt.type_string() }}) not in (select cast(deleted.id as {{ dbt.type_string() }}) from deleted)
-        and (
-            not coalesce(archived, false)
-            or cast(id as {{ dbt.type_string() }}) in (select merged_away.merged_contact_id from merged_away)
-        )
+    -- incremental over dlt loads (macros/staging/incremental_staging.sql): new loads, live contacts not
+    -- staged yet and rows staged with a future date; contacts no longer live leave by the post-hook
+    select * from live_contacts
+    {% if is_incremental() %}
+        where {{ customer360.staged_rows_to_redo(
+            'cast(id as ' ~ dbt.type_string() ~ ')', 'contact_id', ['date_of_birth_issue', 'source_created_at_issue']
+        ) }}
+    {% endif %}
 ),
 
 renamed as (

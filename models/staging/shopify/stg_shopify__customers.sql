@@ -1,14 +1,19 @@
 with
 
-deleted as (
+live_customers as (
     -- customers/delete and customers/redact (issue 11): a deleted or redacted person leaves staging
-    select record_id from {{ customer360.source_if_loaded('shopify', 'deleted_records') }}
-    where record_type = 'customer'
+    {{ customer360.shopify_live_customers() }}
 ),
 
 source as (
-    select * from {{ customer360.source_if_loaded('shopify', 'customers') }}
-    where id not in (select deleted.record_id from deleted)
+    -- incremental over dlt loads (macros/staging/incremental_staging.sql): new loads, live customers not
+    -- staged yet and rows staged with a future date; customers no longer live leave by the post-hook
+    select * from live_customers
+    {% if is_incremental() %}
+        where {{ customer360.staged_rows_to_redo(
+            'cast(id as ' ~ dbt.type_string() ~ ')', 'customer_id', ['date_of_birth_issue', 'source_created_at_issue']
+        ) }}
+    {% endif %}
 ),
 
 renamed as (

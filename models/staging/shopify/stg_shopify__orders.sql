@@ -1,10 +1,20 @@
 {%- set amounts = ['subtotal_price', 'total_discounts', 'total_tax', 'total_shipping', 'total_price'] %}
 with
 
-source as (
+live_orders as (
     -- deleted orders, and every order of a deleted or redacted customer (issue 11), leave staging
-    select * from {{ customer360.source_if_loaded('shopify', 'orders') }}
-    where not {{ customer360.shopify_order_is_deleted('id', 'customer__id') }}
+    {{ customer360.shopify_live_orders() }}
+),
+
+source as (
+    -- incremental over dlt loads (macros/staging/incremental_staging.sql): new loads, live orders not
+    -- staged yet and rows staged with a future date; orders no longer live leave by the post-hook
+    select * from live_orders
+    {% if is_incremental() %}
+        where {{ customer360.staged_rows_to_redo(
+            'cast(id as ' ~ dbt.type_string() ~ ')', 'order_id', ['date_of_birth_issue', 'source_created_at_issue']
+        ) }}
+    {% endif %}
 ),
 
 renamed as (
