@@ -18,9 +18,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import duckdb
+
+try:  # sqlfluff's optional Rust parser (the dev extra installs it; sqlfluff uses it when present): same findings
+    PARSER = f"rust parser (sqlfluffrs {version('sqlfluffrs')})"
+except PackageNotFoundError:
+    PARSER = "python parser (install sqlfluff[rs] for the faster rust one)"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Hand-written dbt SQL. tests/generic holds test macros, which sqlfluff's dbt templater skips anyway.
@@ -81,7 +87,7 @@ def main(paths: list[str]) -> int:
     targets = paths or [folder for folder in SQL_FOLDERS if any((PROJECT_ROOT / folder).rglob("*.sql"))]
     with tempfile.TemporaryDirectory(prefix="customer360-lint-") as tmp:
         scratch = Path(tmp)
-        print(f"sqlfluff lint {' '.join(targets)} (full-refresh branches)", flush=True)
+        print(f"sqlfluff lint {' '.join(targets)} (full-refresh branches; {PARSER})", flush=True)
         status = _sqlfluff(targets, _dbt_env(scratch / "full", scratch / "full.duckdb"))
 
         incremental_env = _dbt_env(scratch / "incremental", scratch / "incremental.duckdb")

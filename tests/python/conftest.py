@@ -38,6 +38,40 @@ if _XDIST_WORKER:
     os.environ["DBT_LOG_PATH"] = str(PROJECT_ROOT / "logs" / f"pytest-{_XDIST_WORKER}")
 DBT_TARGET_DIR = Path(os.environ.get("DBT_TARGET_PATH") or PROJECT_ROOT / "target")  # where dbt writes manifests
 
+# tests/check.sh runs pytest with `--dist loadfile --no-loadscope-reorder`: xdist hands out whole files in collection
+# order, the next one to whichever worker runs dry. Longest files first keeps both workers busy to the end instead of
+# one long file running alone at the tail (xdist's own default orders files by test count, which put the one-test,
+# ~3.5 min test_demo.py last). Slowest first, by measured wall time per file (2026-12-04, `--durations=0`); files not
+# listed follow in pytest's order. A stale list costs minutes, never a test.
+SLOWEST_FILES_FIRST = (
+    "test_run.py",
+    "test_any_sources.py",
+    "test_erasure.py",
+    "test_consent_safety.py",
+    "test_api_limits.py",
+    "test_airflow_dag.py",
+    "test_pii_tags.py",
+    "test_quarantine_routing.py",
+    "test_shopify.py",
+    "test_marts.py",
+    "test_demo.py",
+    "test_identity.py",
+    "test_activation_sync.py",
+    "test_shopify_bulk.py",
+    "test_hubspot.py",
+    "test_cli_build.py",
+    "test_docs_site.py",
+    "test_atomic_loads.py",
+    "test_hostile_round3_dbt.py",
+    "test_segment.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slowest files first (see SLOWEST_FILES_FIRST); a file's own tests keep their order."""
+    rank = {name: position for position, name in enumerate(SLOWEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
