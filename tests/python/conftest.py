@@ -54,6 +54,7 @@ SLOWEST_FILES_FIRST = (
     "test_quarantine_routing.py",
     "test_shopify.py",
     "test_marts.py",
+    "test_incremental_staging.py",
     "test_demo.py",
     "test_identity.py",
     "test_activation_sync.py",
@@ -64,6 +65,8 @@ SLOWEST_FILES_FIRST = (
     "test_atomic_loads.py",
     "test_hostile_round3_dbt.py",
     "test_segment.py",
+    "test_build_scope.py",
+    "test_analyst_safe_views.py",
 )
 
 
