@@ -89,6 +89,12 @@
         'Y': '([0-9]{4})', 'm': '([0-9]{1,2})', 'd': '([0-9]{1,2})',
         'H': '([0-9]{1,2})', 'M': '([0-9]{2})', 'S': '([0-9]{2})'
     } -%}
+    {#- Fields written with nothing between them (%Y%m%d) have fixed widths, else 1956049 would be read
+        as a day 9 or a month 4, a guess -#}
+    {%- set touching = customer360._strptime_fields_touch(format) -%}
+    {%- if touching -%}
+        {%- do field_patterns.update({'m': '([0-9]{2})', 'd': '([0-9]{2})', 'H': '([0-9]{2})'}) -%}
+    {%- endif -%}
     {%- set ns = namespace(pattern='^', group=0, escaped=false) -%}
     {%- set groups = {} -%}
     {%- for char in format -%}
@@ -138,7 +144,40 @@
 {%- endmacro %}
 
 {% macro duckdb__parse_date(expr, format) -%}
-    cast(try_strptime(trim(cast({{ expr }} as {{ dbt.type_string() }})), {{ customer360.sql_string_literal(format) }}) as date)
+    {{ customer360._fixed_width_guard(expr, format,
+        'cast(try_strptime(trim(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')), '
+        ~ customer360.sql_string_literal(format) ~ ') as date)') }}
+{%- endmacro %}
+
+{# True when two fields of a strptime format follow each other with nothing between them (%Y%m%d). #}
+{% macro _strptime_fields_touch(format) -%}
+    {%- set ns = namespace(escaped=false, after_field=false, touching=false) -%}
+    {%- for char in format -%}
+        {%- if ns.escaped -%}
+            {%- set ns.escaped = false -%}
+            {%- set ns.touching = ns.touching or (char != '%' and ns.after_field) -%}
+            {%- set ns.after_field = char != '%' -%}
+        {%- elif char == '%' -%}
+            {%- set ns.escaped = true -%}
+        {%- else -%}
+            {%- set ns.after_field = false -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(ns.touching) }}
+{%- endmacro %}
+
+{# DuckDB's strptime takes one digit for %m or %d even when the next field follows at once (1956049):
+   for such formats the value must first match the fixed-width pattern of `_strptime_parts`. #}
+{% macro _fixed_width_guard(expr, format, parsed) -%}
+    {%- if customer360._strptime_fields_touch(format) -%}
+        {%- set parts = customer360._strptime_parts(format) -%}
+        case
+            when {{ customer360.regex_matches('trim(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ '))', parts.pattern) }}
+                then {{ parsed }}
+        end
+    {%- else -%}
+        {{ parsed }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__parse_date(expr, format) -%}
@@ -174,7 +213,7 @@
     {%- if '%z' in format -%}
         timezone('UTC', {{ parsed }})
     {%- else -%}
-        cast({{ parsed }} as timestamp)
+        {{ customer360._fixed_width_guard(expr, format, 'cast(' ~ parsed ~ ' as timestamp)') }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -266,6 +266,19 @@ TIME_CASES: dict[str, list[Case]] = {
         ("2000-02-29", None, "2000-02-29"),
         ("1900-02-29", None, None),
     ],
+    # ISO 8601's basic form: the fields touch, so each has its fixed width (1956049 is no date, not a guess)
+    "customer360.parse_date('v.input', '%Y%m%d')": [
+        ("19560409", None, "1956-04-09"),
+        ("1956049", None, None),
+        ("195649", None, None),
+        ("19480390", None, None),
+        ("1956-04-09", None, None),
+        ("1956O409", None, None),
+    ],
+    "customer360.parse_timestamp('v.input', '%Y%m%d')": [
+        ("19560409", None, "1956-04-09 00:00:00"),
+        ("1956049", None, None),
+    ],
     "customer360.parse_timestamp('v.input', '%m/%d/%Y %H:%M')": [
         ("12/31/2023 23:59", None, "2023-12-31 23:59:00"),
         ("12/31/2023 24:00", None, None),
@@ -295,6 +308,7 @@ PORTABLE_CASES: dict[str, list[Case]] = {
     "customer360.default__parse_date('v.input', '%Y-%m-%d')": TIME_CASES[
         "customer360.parse_date('v.input', '%Y-%m-%d')"
     ],
+    "customer360.default__parse_date('v.input', '%Y%m%d')": TIME_CASES["customer360.parse_date('v.input', '%Y%m%d')"],
     "customer360.default__parse_timestamp('v.input', '%m/%d/%Y %H:%M')": TIME_CASES[
         "customer360.parse_timestamp('v.input', '%m/%d/%Y %H:%M')"
     ],
