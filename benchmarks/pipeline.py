@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,9 @@ def duckdb_read(kind: str, pattern: str, env: dict[str, str], size: str, log: Pa
     return stage
 
 
-def bench_size(size: str, people: int, seed: int, work: Path, as_of: str) -> SizeResult:
+def bench_size(
+    size: str, people: int, seed: int, work: Path, as_of: str, checkpoint: Callable[[SizeResult], None]
+) -> SizeResult:
     folder = work / size
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -250,6 +253,12 @@ def bench_size(size: str, people: int, seed: int, work: Path, as_of: str) -> Siz
     )
     cli = [sys.executable, "-m", "ingestion.cli"]
     result = SizeResult(size, people)
+
+    def add(stage: Stage) -> None:
+        # the JSON is rewritten after every stage, so a run stopped at 1M keeps what it measured
+        result.stages.append(stage)
+        checkpoint(result)
+
     print(f"== {size}: {people:,} people in {folder}", flush=True)
 
     stage = run_stage(
@@ -260,12 +269,12 @@ def bench_size(size: str, people: int, seed: int, work: Path, as_of: str) -> Siz
         log,
     )
     stage.rows = people
-    result.stages.append(stage)
+    add(stage)
 
     def load_all(label: str) -> None:
         server, exports, start_s = start_servers(data, env, log)
         result.server_rss_mb = max(result.server_rss_mb or 0.0, round(tree_rss_mb(server.pid), 1))
-        result.stages.append(Stage(size, f"serve start{label}", round(start_s, 2), 0.0, result.server_rss_mb))
+        add(Stage(size, f"serve start{label}", round(start_s, 2), 0.0, result.server_rss_mb))
         try:
             for source in LOAD_SOURCES:
                 before = raw_rows(warehouse, source)
@@ -275,32 +284,30 @@ def bench_size(size: str, people: int, seed: int, work: Path, as_of: str) -> Siz
                     stage.note = (
                         f"raw rows now {raw_rows(warehouse, source):,} ({raw_rows(warehouse, source) - before:+,})"
                     )
-                result.stages.append(stage)
+                add(stage)
         finally:
             server.terminate()
             server.wait()
 
     load_all("")
-    result.stages.append(duckdb_read("json", str(data / "segment" / "*" / "*.jsonl"), env, size, log))
-    result.stages.append(duckdb_read("csv", str(data / "csv_contacts" / "*" / "*.csv"), env, size, log))
+    add(duckdb_read("json", str(data / "segment" / "*" / "*.jsonl"), env, size, log))
+    add(duckdb_read("csv", str(data / "csv_contacts" / "*" / "*.csv"), env, size, log))
 
     def build(label: str) -> None:
         stage = run_stage(size, label, [*cli, "build"], env, log)
-        result.stages.append(stage)
         result.slowest_nodes[label] = slowest_nodes(folder / "target")
+        add(stage)
 
     build("build full")
-    result.duckdb_file_mb = round(warehouse.stat().st_size / 1e6, 1)
-    result.stages.append(
-        run_stage(size, "generate --delta (1%)", [*cli, "generate", "--out", str(data), "--delta"], env, log)
-    )
+    result.duckdb_file_mb = round(warehouse.stat().st_size / 1e6, 1) if warehouse.is_file() else None
+    add(run_stage(size, "generate --delta (1%)", [*cli, "generate", "--out", str(data), "--delta"], env, log))
     load_all(" (delta)")
     build("build after 1% delta")
     build("build, nothing new")
     stage = run_stage(
         size, "evaluate", [*cli, "evaluate", "--truth", str(data / "truth" / "source_records.csv")], env, log
     )
-    result.stages.append(stage)
+    add(stage)
     text = log.read_text(encoding="utf-8")
     lines = text[text.rindex("ingestion.cli evaluate") :].splitlines()
     wanted = ("precision:", "recall:", "f1:", "customers:")
@@ -382,9 +389,10 @@ def main() -> int:
     out = args.json or args.work / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     results: list[SizeResult] = []
-    for size in sizes:  # the JSON is rewritten after each size, so a long run keeps what it measured
-        results.append(bench_size(size, SIZES[size], args.seed, args.work, args.as_of))
+
+    def save(current: SizeResult) -> None:
         machine["load_average_at_end"] = os.getloadavg()
+        measured = results if results and results[-1] is current else [*results, current]
         payload: dict[str, Any] = {
             "machine": machine,
             "results": [
@@ -392,10 +400,14 @@ def main() -> int:
                     **{k: v for k, v in asdict(r).items() if k != "stages"},
                     "stages": [{**asdict(s), "rows_per_s": s.rows_per_s} for s in r.stages],
                 }
-                for r in results
+                for r in measured
             ],
         }
         out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+    for size in sizes:
+        results.append(bench_size(size, SIZES[size], args.seed, args.work, args.as_of, save))
+        save(results[-1])
         print_table(results)
         print(f"\nwrote {out}", flush=True)
     return 0 if all(s.ok for r in results for s in r.stages) else 1
