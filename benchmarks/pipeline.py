@@ -194,6 +194,8 @@ def start_servers(data: Path, env: dict[str, str], log: Path) -> tuple[subproces
             "0",
             "--shopify-port",
             "0",
+            "--mailchimp-port",  # free ports for all three: two sizes may run side by side
+            "0",
         ],
         cwd=ROOT,
         env=env,
@@ -232,12 +234,41 @@ def duckdb_read(kind: str, pattern: str, env: dict[str, str], size: str, log: Pa
     return stage
 
 
+class Resume:
+    """``--resume``: the stages a previous run of this size measured successfully are kept, not run again, up
+    to the stage named by ``--from`` (default: the first one that failed or was never reached); from there on,
+    every stage runs. A failed stage always runs again. The size's folder (data, warehouse) is kept as it is."""
+
+    def __init__(self, previous: list[Stage], slowest: dict[str, Any], from_stage: str | None) -> None:
+        self.kept = {stage.name: stage for stage in previous if stage.ok}
+        self.slowest = slowest  # the 10 slowest dbt nodes of the builds measured before
+        self.from_stage = from_stage
+        self.reached = False
+
+    def take(self, name: str) -> Stage | None:
+        """The stage measured before, if it is kept; None if it must run."""
+        if name == self.from_stage:
+            self.reached = True
+        if self.reached or name not in self.kept:
+            if self.from_stage is None:
+                self.reached = True  # the first stage not measured before: everything after it runs
+            return None
+        return self.kept[name]
+
+
 def bench_size(
-    size: str, people: int, seed: int, work: Path, as_of: str, checkpoint: Callable[[SizeResult], None]
+    size: str,
+    people: int,
+    seed: int,
+    work: Path,
+    as_of: str,
+    checkpoint: Callable[[SizeResult], None],
+    resume: Resume | None = None,
 ) -> SizeResult:
     folder = work / size
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    if resume is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
     data, warehouse, log = folder / "data", folder / "warehouse.duckdb", folder / "bench.log"
     env = dict(
         os.environ,
@@ -253,30 +284,44 @@ def bench_size(
     )
     cli = [sys.executable, "-m", "ingestion.cli"]
     result = SizeResult(size, people)
+    if resume:
+        result.slowest_nodes = {label: nodes for label, nodes in resume.slowest.items() if label in resume.kept}
 
     def add(stage: Stage) -> None:
         # the JSON is rewritten after every stage, so a run stopped at 1M keeps what it measured
         result.stages.append(stage)
         checkpoint(result)
 
+    def kept(name: str) -> bool:
+        """With --resume, a stage measured before is taken over as it was and not run."""
+        stage = resume.take(name) if resume else None
+        if stage is not None:
+            print(f"  {name:<28} kept from the previous run", flush=True)
+            add(stage)
+        return stage is not None
+
     print(f"== {size}: {people:,} people in {folder}", flush=True)
 
-    stage = run_stage(
-        size,
-        "generate",
-        [*cli, "generate", "--out", str(data), "--customers", str(people), "--seed", str(seed), "--as-of", as_of],
-        env,
-        log,
-    )
-    stage.rows = people
-    add(stage)
+    if not kept("generate"):
+        stage = run_stage(
+            size,
+            "generate",
+            [*cli, "generate", "--out", str(data), "--customers", str(people), "--seed", str(seed), "--as-of", as_of],
+            env,
+            log,
+        )
+        stage.rows = people
+        add(stage)
 
     def load_all(label: str) -> None:
+        to_load = [source for source in LOAD_SOURCES if not kept(f"load {source}{label}")]
+        if not to_load:
+            return
         server, exports, start_s = start_servers(data, env, log)
         result.server_rss_mb = max(result.server_rss_mb or 0.0, round(tree_rss_mb(server.pid), 1))
         add(Stage(size, f"serve start{label}", round(start_s, 2), 0.0, result.server_rss_mb))
         try:
-            for source in LOAD_SOURCES:
+            for source in to_load:
                 before = raw_rows(warehouse, source)
                 stage = run_stage(size, f"load {source}{label}", [*cli, "load", source], {**env, **exports}, log)
                 stage.rows = raw_rows(warehouse, source) - before if not label else None
@@ -290,20 +335,27 @@ def bench_size(
             server.wait()
 
     load_all("")
-    add(duckdb_read("json", str(data / "segment" / "*" / "*.jsonl"), env, size, log))
-    add(duckdb_read("csv", str(data / "csv_contacts" / "*" / "*.csv"), env, size, log))
+    if not kept("duckdb read_json"):
+        add(duckdb_read("json", str(data / "segment" / "*" / "*.jsonl"), env, size, log))
+    if not kept("duckdb read_csv"):
+        add(duckdb_read("csv", str(data / "csv_contacts" / "*" / "*.csv"), env, size, log))
 
     def build(label: str) -> None:
+        if kept(label):
+            return
         stage = run_stage(size, label, [*cli, "build"], env, log)
         result.slowest_nodes[label] = slowest_nodes(folder / "target")
         add(stage)
 
     build("build full")
     result.duckdb_file_mb = round(warehouse.stat().st_size / 1e6, 1) if warehouse.is_file() else None
-    add(run_stage(size, "generate --delta (1%)", [*cli, "generate", "--out", str(data), "--delta"], env, log))
+    if not kept("generate --delta (1%)"):
+        add(run_stage(size, "generate --delta (1%)", [*cli, "generate", "--out", str(data), "--delta"], env, log))
     load_all(" (delta)")
     build("build after 1% delta")
     build("build, nothing new")
+    if kept("evaluate"):
+        return result
     stage = run_stage(
         size, "evaluate", [*cli, "evaluate", "--truth", str(data / "truth" / "source_records.csv")], env, log
     )
@@ -370,6 +422,14 @@ def main() -> int:
     parser.add_argument("--as-of", default="2026-11-30")
     parser.add_argument("--work", type=Path, default=ROOT / ".bench", help="working folder (default .bench/)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here (default <work>/results.json)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep each size's folder and the stages the JSON file says succeeded; run the rest (Resume)",
+    )
+    parser.add_argument(
+        "--from", dest="from_stage", default=None, help="with --resume: run again from this stage on ('build full')"
+    )
     args = parser.parse_args()
     sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
@@ -405,8 +465,17 @@ def main() -> int:
         }
         out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
+    previous = json.loads(out.read_text(encoding="utf-8"))["results"] if args.resume and out.is_file() else []
     for size in sizes:
-        results.append(bench_size(size, SIZES[size], args.seed, args.work, args.as_of, save))
+        resume = None
+        if args.resume:
+            before = next((r for r in previous if r["size"] == size), {"stages": [], "slowest_nodes": {}})
+            stages = [Stage(**{k: v for k, v in s.items() if k != "rows_per_s"}) for s in before["stages"]]
+            if args.from_stage and args.from_stage not in {s.name for s in stages}:
+                print(f"pipeline.py: error: no stage '{args.from_stage}' in {out} for {size}", file=sys.stderr)
+                return 2
+            resume = Resume(stages, before["slowest_nodes"], args.from_stage)
+        results.append(bench_size(size, SIZES[size], args.seed, args.work, args.as_of, save, resume))
         save(results[-1])
         print_table(results)
         print(f"\nwrote {out}", flush=True)
