@@ -48,6 +48,20 @@ from ingestion.settings import Settings  # noqa: E402
 
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 LOAD_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
+STAGE_NAMES = (  # in the order they run
+    "generate",
+    "serve start",
+    *(f"load {source}" for source in LOAD_SOURCES),
+    "duckdb read_json",
+    "duckdb read_csv",
+    "build full",
+    "generate --delta (1%)",
+    "serve start (delta)",
+    *(f"load {source} (delta)" for source in LOAD_SOURCES),
+    "build after 1% delta",
+    "build, nothing new",
+    "evaluate",
+)
 
 
 @dataclass
@@ -471,8 +485,11 @@ def main() -> int:
         if args.resume:
             before = next((r for r in previous if r["size"] == size), {"stages": [], "slowest_nodes": {}})
             stages = [Stage(**{k: v for k, v in s.items() if k != "rows_per_s"}) for s in before["stages"]]
-            if args.from_stage and args.from_stage not in {s.name for s in stages}:
-                print(f"pipeline.py: error: no stage '{args.from_stage}' in {out} for {size}", file=sys.stderr)
+            if args.from_stage and args.from_stage not in STAGE_NAMES:
+                print(
+                    f"pipeline.py: error: no stage '{args.from_stage}'; stages: {', '.join(STAGE_NAMES)}",
+                    file=sys.stderr,
+                )
                 return 2
             resume = Resume(stages, before["slowest_nodes"], args.from_stage)
         results.append(bench_size(size, SIZES[size], args.seed, args.work, args.as_of, save, resume))
