@@ -542,19 +542,19 @@ def read_file(
 
     Shopify writes a child line (``__parentId``) right after its parent only when asked ``groupObjects: true``;
     from API 2026-01 the default is false, and a child may come before or after its parent, interleaved with
-    other records. So the file is spooled, in Arrow batches, into an in-memory DuckDB database (roots, the
-    objects that own connections, children) that spills beside the file; a join on ``__parentId`` then gives
-    each record followed by its children, the order the ``Reassembler`` reads, without the table in Python's
-    memory.
+    other records. So each line's keys (its global id, its parent, where it sits in the file) are spooled, in
+    Arrow batches, into a DuckDB database beside the file (roots, the objects that own connections, children);
+    a join on ``__parentId`` then orders them as each record followed by its children, the order the
+    ``Reassembler`` reads, and each line is read back from the file at its offset. Neither Python nor DuckDB
+    holds the lines' text: memory follows the number of lines, not their size.
 
     Refused with one ``UserError`` before the first record is yielded (so before the extract ends): a line that
     is not JSON, a file with other than ``expected_lines`` object lines (the operation's ``objectCount``; a
     download that stopped cleanly at a line boundary would otherwise load part of a table), a child whose
     parent no object of the file has (an orphan is never dropped), an object listed twice."""
     fields = QUERY_FIELDS[resource]
-    # A database file, not an in-memory one, beside the export file in the private folder each run empties:
-    # an in-memory database cannot evict its tables' pages, and a 1M-people shop's orders (3.8 GB of lines)
-    # ran out of a 4 GB memory limit while spooling; a file's pages go to disk when memory is short.
+    # a database file in the private folder each run empties (removed below): the keys of a very large file
+    # can leave memory too
     database = path.with_name(f"{path.name}.regroup.duckdb")
     spill = path.with_name(f"{path.name}.spill")
     try:
@@ -568,7 +568,7 @@ def read_file(
                     f"reported {expected_lines:,} (a download cut short?); nothing was committed"
                 )
             _check_parents(resource, con)
-            yield from _regrouped(resource, con)
+            yield from _regrouped(resource, path, con)
     except duckdb.Error as error:  # out of memory or of disk while regrouping: the machine, not the file
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
@@ -583,12 +583,21 @@ def read_file(
 
 
 SPOOL_LINES = 20_000  # lines per Arrow batch written to the reassembly database
+# Lines are kept in the file and found again by byte offset: the database holds only narrow keys, so the sort
+# that regroups them stays small whatever the file's size (with the lines' text in it, a 1M-people shop's orders,
+# 3.8 GB, ran out of a 4 GB memory limit).
 _SPOOL_SCHEMAS = {
-    "roots": pa.schema([("line", pa.int64()), ("body", pa.binary())]),
+    "roots": pa.schema([("line", pa.int64()), ("byte_offset", pa.int64()), ("byte_length", pa.int64())]),
     "owners": pa.schema([("gid", pa.string()), ("root", pa.int64())]),
     "ids": pa.schema([("gid", pa.string()), ("line", pa.int64())]),
     "children": pa.schema(
-        [("line", pa.int64()), ("parent", pa.string()), ("sort_id", pa.int64()), ("body", pa.binary())]
+        [
+            ("line", pa.int64()),
+            ("parent", pa.string()),
+            ("sort_id", pa.int64()),
+            ("byte_offset", pa.int64()),
+            ("byte_length", pa.int64()),
+        ]
     ),
 }
 
@@ -634,7 +643,7 @@ def _sort_id(gid: Any) -> int | None:
 def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.DuckDBPyConnection) -> int:
     """Every object line of the file into the tables ``roots``, ``owners``, ``children`` and ``ids`` (every
     line's global id, for the listed-twice check); the number of object lines."""
-    sql_types = {pa.int64(): "bigint", pa.string(): "varchar", pa.binary(): "blob"}
+    sql_types = {pa.int64(): "bigint", pa.string(): "varchar"}
     for table, schema in _SPOOL_SCHEMAS.items():
         columns = ", ".join(f"{f.name} {sql_types[f.type]}" for f in schema)
         con.execute(f"create or replace table {table} ({columns})").fetchall()
@@ -651,9 +660,10 @@ def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.Duc
                     values.clear()
 
     roots, owners, children, ids = buffers["roots"], buffers["owners"], buffers["children"], buffers["ids"]
-    objects = pending = 0
+    objects = pending = position = 0
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
+            offset, position = position, position + len(raw)
             if not raw.strip():
                 continue
             objects += 1
@@ -667,7 +677,8 @@ def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.Duc
                     ids["line"].append(number)
                 if parent is None:
                     roots["line"].append(number)
-                    roots["body"].append(raw)
+                    roots["byte_offset"].append(offset)
+                    roots["byte_length"].append(len(raw))
                     for gid in _owner_ids(line, fields):
                         owners["gid"].append(gid)
                         owners["root"].append(number)
@@ -675,7 +686,8 @@ def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.Duc
                     children["line"].append(number)
                     children["parent"].append(str(parent))
                     children["sort_id"].append(_sort_id(line.get("id")))
-                    children["body"].append(raw)
+                    children["byte_offset"].append(offset)
+                    children["byte_length"].append(len(raw))
             except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
                 raise _unreadable(resource, number, error) from error
             pending += 1
@@ -711,24 +723,34 @@ def _check_parents(resource: str, con: duckdb.DuckDBPyConnection) -> None:
 
 
 REGROUPED = """
-select r.line as root, 0 as kind, null::bigint as sort_id, r.line, r.body from roots as r
+select r.line as root, 0 as kind, null::bigint as sort_id, r.line, r.byte_offset, r.byte_length from roots as r
 union all
-select o.root, 1, c.sort_id, c.line, c.body from children as c inner join owners as o on o.gid = c.parent
+select o.root, 1, c.sort_id, c.line, c.byte_offset, c.byte_length
+from children as c inner join owners as o on o.gid = c.parent
 order by root, kind, sort_id nulls last, line
 """
 
 
-def _regrouped(resource: str, con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
-    """The records, each built from its root line followed by its children's lines (the grouped order)."""
+def _regrouped(resource: str, path: Path, con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
+    """The records, each built from its root line followed by its children's lines (the grouped order), the lines
+    read back from the file by offset (in file order when it was grouped, so the reads are sequential)."""
     reassembler = Reassembler(resource)
-    for batch in con.sql(REGROUPED).to_arrow_reader(BATCH):
-        for number, body in zip(batch.column("line").to_pylist(), batch.column("body").to_pylist(), strict=True):
-            try:
-                finished = reassembler.add(orjson.loads(body))
-            except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
-                raise _unreadable(resource, number, error) from error
-            if finished is not None:
-                yield finished
+    with path.open("rb") as file:
+        for batch in con.sql(REGROUPED).to_arrow_reader(BATCH):
+            for number, offset, length in zip(
+                batch.column("line").to_pylist(),
+                batch.column("byte_offset").to_pylist(),
+                batch.column("byte_length").to_pylist(),
+                strict=True,
+            ):
+                file.seek(offset)
+                body = file.read(length)
+                try:
+                    finished = reassembler.add(orjson.loads(body))
+                except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as error:
+                    raise _unreadable(resource, number, error) from error
+                if finished is not None:
+                    yield finished
     last = reassembler.finish()
     if last is not None:
         yield last

@@ -85,3 +85,29 @@ def test_build_help_prints_help_and_builds_nothing(flag: str, warehouse: Path) -
     assert result.returncode == 0, result.stderr
     assert "Every argument after `build` goes to dbt build" in " ".join(result.stdout.split())
     assert not warehouse.exists(), "help started a build"
+
+
+def test_serve_removes_its_bulk_files_when_terminated(tmp_path: Path) -> None:
+    """`serve` stopped by SIGTERM (as scripts and the pipeline benchmark stop it) closes its servers, so the
+    Shopify server's bulk export folder is removed: at 1M people each export left 4 GB in the temporary folder."""
+    data, scratch = tmp_path / "data", tmp_path / "tmp"
+    scratch.mkdir()
+    generated = run_cli("generate", "--out", str(data), "--customers", "30", "--seed", "3")
+    assert generated.returncode == 0, generated.stderr
+    ports = ("--hubspot-port", "0", "--shopify-port", "0", "--mailchimp-port", "0")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ingestion.cli", "serve", "--data", str(data), *ports],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().startswith("export "), "the servers did not start"
+        assert [p.name for p in scratch.iterdir() if p.name.startswith("shopify-bulk-")], "no bulk folder to check"
+        server.terminate()
+        assert server.wait(timeout=30) != 0
+    finally:
+        server.kill()
+    assert list(scratch.iterdir()) == []
