@@ -8,6 +8,8 @@
 
 with
 
+{{ customer360.suppression_guard_ctes() }}
+
 activated as (
     select
         'email_audience' as activation,

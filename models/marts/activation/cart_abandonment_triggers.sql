@@ -1,5 +1,7 @@
 with
 
+{{ customer360.suppression_guard_ctes() }}
+
 triggers as (
     select * from {{ ref('cart_abandonment_trigger_log') }}
 ),

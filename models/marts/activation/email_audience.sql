@@ -1,5 +1,7 @@
 with
 
+{{ customer360.suppression_guard_ctes() }}
+
 customers as (
     select * from {{ ref('customers') }}
 ),

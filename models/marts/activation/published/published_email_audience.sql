@@ -3,6 +3,8 @@
 
 with
 
+{{ customer360.suppression_guard_ctes() }}
+
 published_rows as (
     {% if has_rows %}
         select * from {{ published_rows }}
