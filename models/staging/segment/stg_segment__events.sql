@@ -135,7 +135,6 @@ renamed as {{ customer360.materialized_cte() }} (
             {{ customer360.json_pick('parsed', json_paths, 'properties', 'checkout_id') }}
         ) as cart_id,
         parsed.properties,
-        parsed.traits,
         parsed._source_file as source_file,
         parsed._line_number as source_line_number,
         parsed._dlt_load_id as load_id,
