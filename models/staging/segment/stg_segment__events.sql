@@ -1,4 +1,3 @@
-{#- The fields read from Segment's three JSON columns; each column is parsed once per row (json_texts). -#}
 {%- set json_paths = {
     'context': [
         'traits.email', 'page.url', 'page.path', 'page.referrer', 'page.title', 'page.search',
@@ -40,7 +39,7 @@ source as (
 ),
 
 parsed as (
-    -- each JSON column parsed once per row into the list of the fields read below
+    -- each JSON column parsed once per row (json_texts) into the list of its fields in json_paths, above
     select
         source.*,
         {{ customer360.json_texts('source.context', json_paths.context) }} as context_values,
