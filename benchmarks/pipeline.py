@@ -2,8 +2,9 @@
 
     python benchmarks/pipeline.py --sizes 10k,100k [--seed 42] [--work .bench] [--json results.json]
 
-For each size, in a fresh folder ``<work>/<size>/`` (data, warehouse, dlt folder), every stage runs as
-its own process of the real CLI (``python -m ingestion.cli ...``) and is timed separately:
+For each size, in a fresh folder ``<work>/<size>/`` (data, warehouse, dlt folder; kept with ``--resume``), every
+stage runs as its own process of the real CLI (``python -m ingestion.cli ...``) and is timed separately; the JSON
+file is rewritten after every stage:
 
   generate · serve (start the local HubSpot/Shopify servers) · load hubspot / shopify / segment /
   csv_contacts · build (full) · generate --delta (1%) · load (the delta, each source) ·
@@ -251,7 +252,12 @@ def duckdb_read(kind: str, pattern: str, env: dict[str, str], size: str, log: Pa
 class Resume:
     """``--resume``: the stages a previous run of this size measured successfully are kept, not run again, up
     to the stage named by ``--from`` (default: the first one that failed or was never reached); from there on,
-    every stage runs. A failed stage always runs again. The size's folder (data, warehouse) is kept as it is."""
+    every stage runs. A failed stage always runs again.
+
+    The size's folder (data, warehouse, dlt state) is kept as it is, so a stage run again runs on what is there:
+    a load is incremental if that source loaded before, a build finds the models an earlier build left (drop the
+    dbt schemas first to measure a full build again), a second ``generate --delta`` adds a second delta. Use it
+    to finish a run that stopped, not to re-measure a stage that succeeded."""
 
     def __init__(self, previous: list[Stage], slowest: dict[str, Any], from_stage: str | None) -> None:
         self.kept = {stage.name: stage for stage in previous if stage.ok}
@@ -463,6 +469,15 @@ def main() -> int:
     out = args.json or args.work / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     results: list[SizeResult] = []
+    if args.from_stage and not args.resume:
+        print("pipeline.py: error: --from needs --resume", file=sys.stderr)
+        return 2
+    if args.from_stage and args.from_stage not in STAGE_NAMES:
+        print(f"pipeline.py: error: no stage '{args.from_stage}'; stages: {', '.join(STAGE_NAMES)}", file=sys.stderr)
+        return 2
+    previous: list[dict[str, Any]] = (
+        json.loads(out.read_text(encoding="utf-8"))["results"] if args.resume and out.is_file() else []
+    )
 
     def save(current: SizeResult) -> None:
         machine["load_average_at_end"] = os.getloadavg()
@@ -475,22 +490,17 @@ def main() -> int:
                     "stages": [{**asdict(s), "rows_per_s": s.rows_per_s} for s in r.stages],
                 }
                 for r in measured
-            ],
+            ]
+            # with --resume, the sizes not run this time stay as they were
+            + [r for r in previous if r["size"] not in {m.size for m in measured}],
         }
         out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
-    previous = json.loads(out.read_text(encoding="utf-8"))["results"] if args.resume and out.is_file() else []
     for size in sizes:
         resume = None
         if args.resume:
             before = next((r for r in previous if r["size"] == size), {"stages": [], "slowest_nodes": {}})
             stages = [Stage(**{k: v for k, v in s.items() if k != "rows_per_s"}) for s in before["stages"]]
-            if args.from_stage and args.from_stage not in STAGE_NAMES:
-                print(
-                    f"pipeline.py: error: no stage '{args.from_stage}'; stages: {', '.join(STAGE_NAMES)}",
-                    file=sys.stderr,
-                )
-                return 2
             resume = Resume(stages, before["slowest_nodes"], args.from_stage)
         results.append(bench_size(size, SIZES[size], args.seed, args.work, args.as_of, save, resume))
         save(results[-1])

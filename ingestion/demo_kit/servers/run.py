@@ -69,17 +69,17 @@ def running_servers(data_dir: Path, hubspot_port: int = 0, shopify_port: int = 0
         shopify.stop()
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the `with` blocks; 143, the usual exit of a terminated process
 
 
 def serve(data_dir: Path, hubspot_port: int = 8701, shopify_port: int = 8702, mailchimp_port: int = 8703) -> None:
     """`customer360 serve`: run until interrupted, printing the settings a loader (and `sync`) needs.
 
-    A termination signal (what a script or benchmark sends) stops it like Ctrl-C: the servers close and the
+    A termination signal (what a script or benchmark sends) unwinds like Ctrl-C: the servers close and the
     Shopify server removes its bulk export files (4 GB for a 1M-people shop), which Python's default handler
     would leave behind in the temporary folder."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         mailchimp = MailchimpServer(new_api_key(), port=mailchimp_port)
     except OSError as error:
