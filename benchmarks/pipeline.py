@@ -336,6 +336,7 @@ def bench_size(
     def load_all(label: str) -> None:
         to_load = [source for source in LOAD_SOURCES if not kept(f"load {source}{label}")]
         if not to_load:
+            kept(f"serve start{label}")  # no server needed: its measurement is taken over with the loads
             return
         server, exports, start_s = start_servers(data, env, log)
         result.server_rss_mb = max(result.server_rss_mb or 0.0, round(tree_rss_mb(server.pid), 1))
