@@ -16,11 +16,11 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 from conftest import PROJECT_ROOT, BuiltWarehouse
+from test_marts import query
 
 from ingestion.cli import main
 from ingestion.dbt_runner import DbtOutcome, run_dbt
@@ -46,14 +46,6 @@ STAGING_BUILD = [
 ]
 BAD_CONTACT_ID = "880000001"
 BAD_EMAIL = "not-an-address.example.org"
-
-
-def query(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(Settings.from_environment().duckdb_path))
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @dataclass
