@@ -24,3 +24,25 @@
     {%- endfor -%}
     {{ dbt.hash(dbt.concat(fields)) }}
 {%- endmacro %}
+
+
+{#
+    values_key(columns, relation): a key for a tuple of nullable text columns that two different tuples
+    never share (up to the hash): each value is written with its length in front (`5:a-b-c`), a null as
+    `~`, so no value can imitate a separator or a null. surrogate_key's '-' join is not: ('a-', 'b') and
+    ('a', '-b') collide, and these tuples are raw values anyone can send.
+#}
+{% macro values_key(columns, relation) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- set value = relation ~ '.' ~ column -%}
+        {%- do parts.append(
+            "coalesce(" ~ dbt.concat(["cast(" ~ dbt.length(value) ~ " as " ~ dbt.type_string() ~ ")", "':'", value])
+            ~ ", '~')"
+        ) -%}
+        {%- if not loop.last -%}
+            {%- do parts.append("'|'") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}

@@ -322,6 +322,13 @@ PORTABLE_CASES: dict[str, list[Case]] = {
         ("ab", "c", hashlib.md5(b"ab-c").hexdigest()),
         (None, "x", hashlib.md5(b"_dbt_utils_surrogate_key_null_-x").hexdigest()),
     ],
+    # values_key: each value length-prefixed, a null as '~': the tuples surrogate_key lets collide differ.
+    "customer360.values_key(['input', 'extra'], 'v')": [
+        ("a-", "b", hashlib.md5(b"2:a-|1:b").hexdigest()),
+        ("a", "-b", hashlib.md5(b"1:a|2:-b").hexdigest()),
+        (None, "", hashlib.md5(b"~|0:").hexdigest()),
+        ("", None, hashlib.md5(b"0:|~").hexdigest()),
+    ],
     "customer360.is_excluded_identifier('email', 'v.input')": [
         ("test@example.com", None, "true"),
         ("jane@example.org", None, "false"),

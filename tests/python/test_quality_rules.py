@@ -86,7 +86,7 @@ PERSON_MODELS = (
     "models/staging/hubspot/stg_hubspot__contacts.sql",
     "models/staging/shopify/stg_shopify__customers.sql",
     "models/staging/shopify/stg_shopify__orders.sql",
-    "models/staging/segment/stg_segment__events.sql",
+    "models/staging/segment/base/base_segment__event_person_values.sql",
     "models/staging/csv_contacts/base/base_csv_contacts__contact_rows.sql",
 )
 
