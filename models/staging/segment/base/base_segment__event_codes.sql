@@ -13,7 +13,7 @@ distinct_codes as (
     from base_events
 ),
 
-codes as (
+final as (
     -- the seed lookups, once per distinct combination of the coded fields
     select
         {{ customer360.values_key(
@@ -34,4 +34,4 @@ codes as (
     from distinct_codes
 )
 
-select * from codes
+select * from final

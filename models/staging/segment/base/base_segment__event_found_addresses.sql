@@ -10,11 +10,11 @@ distinct_addresses as (
     where address_found_raw is not null
 ),
 
-found_addresses as (
+final as (
     select
         address_found_raw,
         {{ customer360.normalize_email('address_found_raw') }} as email_from_any_field
     from distinct_addresses
 )
 
-select * from found_addresses
+select * from final

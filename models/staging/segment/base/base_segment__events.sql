@@ -41,7 +41,7 @@ parsed as (
     from source
 ),
 
-renamed as (
+final as (
     select
         parsed.message_id,
         lower({{ customer360.blank_to_null('parsed.type') }}) as event_type_raw,
@@ -133,4 +133,4 @@ renamed as (
     from parsed
 )
 
-select * from renamed
+select * from final
