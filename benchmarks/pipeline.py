@@ -250,9 +250,10 @@ def duckdb_read(kind: str, pattern: str, env: dict[str, str], size: str, log: Pa
 
 
 class Resume:
-    """``--resume``: the stages a previous run of this size measured successfully are kept, not run again, up
-    to the stage named by ``--from`` (default: the first one that failed or was never reached); from there on,
-    every stage runs. A failed stage always runs again.
+    """``--resume``: the stages a previous run of this size measured successfully are kept, not run again; the
+    ones that failed or were never reached run. With ``--from``, every stage from the named one on runs.
+    Without it, a stage that succeeded after a failed one is kept too: it changed the folder (a ``generate
+    --delta`` that ran after a failed build added its delta), and running it again would change it again.
 
     The size's folder (data, warehouse, dlt state) is kept as it is, so a stage run again runs on what is there:
     a load is incremental if that source loaded before, a build finds the models an earlier build left (drop the
@@ -270,8 +271,6 @@ class Resume:
         if name == self.from_stage:
             self.reached = True
         if self.reached or name not in self.kept:
-            if self.from_stage is None:
-                self.reached = True  # the first stage not measured before: everything after it runs
             return None
         return self.kept[name]
 
@@ -302,6 +301,9 @@ def bench_size(
         DBT_TARGET_PATH=str(folder / "target"),
         DBT_LOG_PATH=str(folder / "logs"),
     )
+    # dbt's partial-parse file holds the absolute paths of the checkout that wrote it; a resumed run from
+    # another checkout would load seeds from the old one's folder (a 1M resume: every seed failed)
+    (folder / "target" / "partial_parse.msgpack").unlink(missing_ok=True)
     cli = [sys.executable, "-m", "ingestion.cli"]
     result = SizeResult(size, people)
     if resume:
@@ -449,7 +451,10 @@ def main() -> int:
         help="keep each size's folder and the stages the JSON file says succeeded; run the rest (Resume)",
     )
     parser.add_argument(
-        "--from", dest="from_stage", default=None, help="with --resume: run again from this stage on ('build full')"
+        "--from",
+        dest="from_stage",
+        default=None,
+        help="with --resume: run again from this stage on ('build full'); without it, what failed or never ran",
     )
     args = parser.parse_args()
     sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
