@@ -93,6 +93,13 @@ def plant(data: Path, updated: str = "2026-10-20T10:00:00") -> None:
                                                "phone": PHONE},
          "context": context, "timestamp": f"{updated}.000Z", "sentAt": f"{updated}.100Z",
          "receivedAt": f"{updated}.200Z"},
+        # traits with neither email nor phone: only the device id ties them to the person (the Segment
+        # person-values lookup holds such a tuple without any id; erasure must still leave none behind)
+        {"messageId": f"quill-identify-name-{day}", "type": "identify", "anonymousId": ANONYMOUS_ID,
+         "traits": {"first_name": "Zebulon", "last_name": "Quillfeather",
+                    "address": {"street": "77 Wisteria Quay", "city": "San Francisco", "postal_code": "94110"}},
+         "context": context, "timestamp": f"{updated}.250Z", "sentAt": f"{updated}.260Z",
+         "receivedAt": f"{updated}.270Z"},
         {"messageId": f"quill-page-{day}", "type": "page", "name": "Account", "anonymousId": ANONYMOUS_ID,
          "userId": None, "properties": context["page"], "context": context, "timestamp": f"{updated}.300Z",
          "sentAt": f"{updated}.400Z", "receivedAt": f"{updated}.500Z"},

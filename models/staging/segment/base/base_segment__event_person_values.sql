@@ -6,21 +6,13 @@
 with
 
 base_events as (
-    -- incremental: the events parsed since the newest tuple kept here; a tuple seen again is replaced
-    -- (same values, newer loaded_at). A change to a seed or var read here needs
-    -- `--full-refresh -s base_segment__event_person_values+`.
     select * from {{ ref('base_segment__events') }}
-    {% if is_incremental() %}
-        where
-            loaded_at > (select max(already_kept.loaded_at) from {{ this }} as already_kept)
-            or not exists (select 1 from {{ this }})
-    {% endif %}
 ),
 
 person_raw as (
     -- one row per distinct tuple of raw person fields: most messages carry none, so the person CTEs and
     -- their seed lookups run on few rows, and stg_segment__events joins them back by equality
-    select
+    select distinct
         email_raw,
         phone_raw,
         first_name_raw,
@@ -32,21 +24,8 @@ person_raw as (
         region_raw,
         country_raw,
         date_of_birth_raw,
-        cast(null as date) as date_of_birth_parsed,
-        max(loaded_at) as loaded_at
+        cast(null as date) as date_of_birth_parsed
     from base_events
-    group by
-        email_raw,
-        phone_raw,
-        first_name_raw,
-        last_name_raw,
-        address_line1_raw,
-        address_line2_raw,
-        city_raw,
-        postal_code_raw,
-        region_raw,
-        country_raw,
-        date_of_birth_raw
 ),
 
 person_inputs as (
@@ -193,8 +172,7 @@ final as (
         person_columns.region_code,
         person_columns.country_code,
         person_columns.oversized_values,
-        person_columns.value_findings,
-        person_columns.loaded_at
+        person_columns.value_findings
     from person_columns
 )
 
