@@ -134,7 +134,7 @@
     value read by the one format of var('csv_datetime_formats') that reads it, else null (no format, or
     several that could mean different days: 03/05/2025). Apart from staging's per-drop format detection
     on purpose: the guard is a second implementation, and an unreadable date only costs an opt-in its
-    power to lift an opt-out (a suppression falls back to the load time).
+    power to lift an opt-out (a suppression is dated by guard_latest_reading, else at the load time).
 #}
 {% macro guard_unambiguous_timestamp(expr) -%}
     {%- set readings = [] -%}
@@ -157,4 +157,43 @@
                 {%- endfor %}
             )
     end
+{%- endmacro %}
+
+
+{#
+    guard_timestamp_readings(expr, loaded_at, prefix): one column per format of var('csv_datetime_formats'),
+    `<prefix>_1` ..., each the text read by that format when the reading is plausible
+    (guard_plausible_timestamp), else null. guard_latest_reading takes the latest of them: an opt-out written
+    03/05/2025 counts from May 3, the later day it can mean, rather than from the load (which outdated every
+    later opt-in: at 1M people the guard and the ledger then disagreed on 6 addresses and failed the build).
+#}
+{% macro guard_timestamp_readings(expr, loaded_at, prefix) -%}
+    {%- for format in var('csv_datetime_formats') -%}
+        {%- if format == 'iso' -%}
+            {%- set reading = customer360.to_utc_timestamp("nullif(trim(" ~ expr ~ "), '')") -%}
+        {%- else -%}
+            {%- set reading = customer360.parse_timestamp("nullif(trim(" ~ expr ~ "), '')", format) -%}
+        {%- endif %}
+        {{ customer360.guard_plausible_timestamp(reading, loaded_at) }} as {{ prefix }}_{{ loop.index }}
+        {{- ',' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
+
+{#
+    guard_latest_reading(relation, prefix): the latest non-null of the guard_timestamp_readings columns
+    `<relation>.<prefix>_1` ..., null when all are null. Each argument of `greatest` falls back to the other
+    readings, so a null reading never nulls the result on engines whose `greatest` returns null for any null.
+#}
+{% macro guard_latest_reading(relation, prefix) -%}
+    {%- set columns = [] -%}
+    {%- for format in var('csv_datetime_formats') -%}
+        {%- do columns.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
+    {%- endfor -%}
+    greatest(
+        {%- for column in columns %}
+        coalesce({{ column }}, {{ (columns | reject('equalto', column) | list) | join(', ') }})
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    )
 {%- endmacro %}

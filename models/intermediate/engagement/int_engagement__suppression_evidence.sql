@@ -288,7 +288,8 @@ csv_unreadable_addresses as (
 
 csv_consent_rows as (
     -- the drop's seed entries map its values (enum_email_consent_states); any other value is read as
-    -- an opt-out. Times count only when exactly one format of var csv_datetime_formats reads them.
+    -- an opt-out. An opt-in's time counts only when exactly one format of var csv_datetime_formats reads
+    -- it; an opt-out or a bounce is dated at the latest plausible reading of any format (03/05/2025: May 3)
     select
         csv_row.source_system,
         nullif(trim(csv_row.contact_id), '') as source_record_id,
@@ -299,6 +300,13 @@ csv_consent_rows as (
         end as consent_state,
         {{ customer360.guard_unambiguous_timestamp('csv_row.email_consent_updated_at') }} as consent_at,
         {{ customer360.guard_unambiguous_timestamp('csv_row.updated_at') }} as record_at,
+        {{ customer360.guard_timestamp_readings(
+            'csv_row.email_consent_updated_at', customer360.load_id_to_timestamp('csv_row._dlt_load_id'),
+            'consent_reading'
+        ) }},
+        {{ customer360.guard_timestamp_readings(
+            'csv_row.updated_at', customer360.load_id_to_timestamp('csv_row._dlt_load_id'), 'record_reading'
+        ) }},
         {{ customer360.load_id_to_timestamp('csv_row._dlt_load_id') }} as loaded_at
     from csv_drop_rows as csv_row
     left join consent_values
@@ -440,8 +448,8 @@ evidence as (
                 csv_row.consent_state = 'opted_in'
                 then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
             else coalesce(
-                {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }},
-                {{ customer360.guard_plausible_timestamp('csv_row.record_at', 'csv_row.loaded_at') }},
+                {{ customer360.guard_latest_reading('csv_row', 'consent_reading') }},
+                {{ customer360.guard_latest_reading('csv_row', 'record_reading') }},
                 csv_row.loaded_at
             )
         end as evidence_at
