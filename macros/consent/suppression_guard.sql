@@ -162,21 +162,51 @@
 
 {#
     guard_timestamp_readings(expr, loaded_at, prefix): one column per format of var('csv_datetime_formats'),
-    `<prefix>_1` ..., each the text read by that format when the reading is plausible
-    (guard_plausible_timestamp), else null. guard_latest_reading takes the latest of them: an opt-out written
-    03/05/2025 counts from May 3, the later day it can mean, rather than from the load (which outdated every
-    later opt-in: at 1M people the guard and the ledger then disagreed on 6 addresses and failed the build).
+    `<prefix>_1` ..., each the text read by that format, or null when it cannot be meant: before
+    `consent_earliest_valid_timestamp`, or after the load by more than `consent_max_clock_skew_minutes` plus
+    `consent_max_local_time_ahead_minutes` (a source writing local time ahead of UTC). A reading after the
+    load but within that window is read as the load. guard_latest_reading takes the latest of them: an
+    opt-out written 03/05/2025 counts from May 3, the later day it can mean, rather than from the load (which
+    outdated every later opt-in: at 1M people the guard and the ledger then disagreed on 6 addresses and
+    failed the build). A reading days in the future is a misreading (07/12 read as Dec 7, loaded Dec 4).
 #}
 {% macro guard_timestamp_readings(expr, loaded_at, prefix) -%}
+    {%- set latest_meant = dbt.dateadd(
+        'minute', var('consent_max_clock_skew_minutes') + var('consent_max_local_time_ahead_minutes'), loaded_at
+    ) -%}
     {%- for format in var('csv_datetime_formats') -%}
         {%- if format == 'iso' -%}
             {%- set reading = customer360.to_utc_timestamp("nullif(trim(" ~ expr ~ "), '')") -%}
         {%- else -%}
             {%- set reading = customer360.parse_timestamp("nullif(trim(" ~ expr ~ "), '')", format) -%}
         {%- endif %}
-        {{ customer360.guard_plausible_timestamp(reading, loaded_at) }} as {{ prefix }}_{{ loop.index }}
+        case
+            when {{ reading }} < cast('{{ var("consent_earliest_valid_timestamp") }}' as {{ dbt.type_timestamp() }})
+                then null
+            when {{ reading }} > {{ latest_meant }} then null
+            when {{ reading }} > {{ loaded_at }} then {{ loaded_at }}
+            else {{ reading }}
+        end as {{ prefix }}_{{ loop.index }}
         {{- ',' if not loop.last }}
     {%- endfor -%}
+{%- endmacro %}
+
+
+{#
+    guard_any_reading(expr): true when any format of var('csv_datetime_formats') reads the text, whatever
+    the day it gives: a consent time was written, so an opt-out is dated by it or, when it cannot be meant,
+    at the load; never at the record's own (earlier) time.
+#}
+{% macro guard_any_reading(expr) -%}
+    coalesce(
+        {%- for format in var('csv_datetime_formats') %}
+        {%- if format == 'iso' %}
+        {{ customer360.to_utc_timestamp("nullif(trim(" ~ expr ~ "), '')") }}
+        {%- else %}
+        {{ customer360.parse_timestamp("nullif(trim(" ~ expr ~ "), '')", format) }}
+        {%- endif %}{{ ',' if not loop.last }}
+        {%- endfor %}
+    ) is not null
 {%- endmacro %}
 
 
@@ -190,10 +220,14 @@
     {%- for format in var('csv_datetime_formats') -%}
         {%- do columns.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
     {%- endfor -%}
-    greatest(
-        {%- for column in columns %}
-        coalesce({{ column }}, {{ (columns | reject('equalto', column) | list) | join(', ') }})
-        {{- ',' if not loop.last }}
-        {%- endfor %}
-    )
+    {%- if columns | length == 1 -%}
+        {{ columns[0] }}
+    {%- else -%}
+        greatest(
+            {%- for column in columns %}
+            coalesce({{ column }}, {{ (columns | reject('equalto', column) | list) | join(', ') }})
+            {{- ',' if not loop.last }}
+            {%- endfor %}
+        )
+    {%- endif -%}
 {%- endmacro %}

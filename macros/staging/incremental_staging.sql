@@ -10,7 +10,7 @@
     - rows staged with a date then in the future (`future_date` is a verdict of the build time).
     A row whose raw row is no longer live (deleted, redacted, erased, archived) leaves through the
     model's post-hook, `delete_rows_gone_from_source`. A change to a seed or var read by the model needs
-    `--full-refresh -s <model>+`, as for stg_segment__events.
+    `--full-refresh -s <model>+` (for Segment: of the lookup tables under stg_segment__events).
 #}
 
 {#

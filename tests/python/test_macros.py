@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MY_MACRO_DIRS = ("macros/normalize", "macros/portability", "macros/utils", "macros/privacy")
+MY_MACRO_DIRS = ("macros/normalize", "macros/portability", "macros/utils", "macros/privacy", "macros/consent")
 
 # (SQL template of the call, [(input, extra, expected), ...]). In templates `v.input` / `v.extra` are
 # the columns of the case; `expected` is the output cast to text (None = SQL null).
@@ -429,6 +429,8 @@ def dbt_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "build": build.result,
         "rows": [tuple(row) for row in table.rows],
         "manifest": manifest,
+        "common": common,
+        "duckdb_path": str(project / "macros.duckdb"),
     }
 
 
@@ -450,6 +452,40 @@ def test_macro_outputs(dbt_run: dict[str, Any], family: dict[str, list[Case]]) -
             if got != expected:
                 wrong.append(f"{template} on ({inp!r}, {extra!r}): expected {expected!r}, got {got!r}")
     assert not wrong, "\n".join(wrong)
+
+
+# The consent guard's dating of a CSV opt-out's time text (loaded 2026-12-04 19:32 UTC): the latest day
+# the text can mean; a reading after the load within the local-time window is the load; a reading days
+# after it is a misreading; nothing readable, or nothing that can be meant, is null (the caller then dates
+# at the load).
+GUARD_OPT_OUT_TIMES = {
+    "12/04/2026 21:00": "2026-12-04 19:32:00",  # local time ahead of UTC: not Apr 12
+    "12/05/2026": "2026-12-04 19:32:00",  # Dec 5 00:00 is 4.5 h after the load: not May 12
+    "10/06/2026 07:04": "2026-10-06 07:04:00",  # Oct 6 or Jun 10: the later
+    "07/12/2026 21:02": "2026-07-12 21:02:00",  # Dec 7 is three days after the load: a misreading
+    "2026-12-04T21:00:00+02:00": "2026-12-04 19:00:00",
+    "01/02/1999": None,  # before consent_earliest_valid_timestamp in every reading
+    "soon": None,
+}
+
+
+def test_guard_dates_a_csv_opt_out_at_the_latest_day_its_text_can_mean(
+    dbt_run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.cli.main import dbtRunner
+
+    monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", dbt_run["duckdb_path"])
+    rows = ", ".join(f"({sql_literal(text)})" for text in GUARD_OPT_OUT_TIMES)
+    inline = (
+        "select r.input, cast({{ customer360.guard_latest_reading('r', 'reading') }} as varchar) as dated "
+        "from (select v.input, {{ customer360.guard_timestamp_readings('v.input', "
+        "\"cast('2026-12-04 19:32:00' as timestamp)\", 'reading') }} "
+        f"from (values {rows}) as v (input)) as r"
+    )
+    show = dbtRunner().invoke(["show", "--inline", inline, "--limit", "-1", "--quiet", *dbt_run["common"]])
+    assert show.success, f"dbt show failed: {show.exception or show.result}"
+    dated = {row[0]: row[1] for row in show.result.results[0].agate_table.rows}
+    assert dated == GUARD_OPT_OUT_TIMES
 
 
 def test_generic_tests_count_exactly_the_bad_rows(dbt_run: dict[str, Any]) -> None:

@@ -83,14 +83,19 @@ dated as (
     select
         *,
         consent_state = 'opted_in' and is_explicit as is_explicit_opt_in,
+        -- a consent time the source wrote but that cannot be meant (before
+        -- consent_earliest_valid_timestamp, after the load) dates the signal when it was received, never
+        -- by the record's own time, which can be far earlier: fail closed for an opt-out
         case
             when plausible_consent_at is not null then plausible_consent_at
             when consent_state = 'opted_in' and is_explicit then null
+            when consent_at is not null then received_at
             else coalesce(plausible_record_at, received_at)
         end as signal_at,
         case
             when plausible_consent_at is not null then 'consent_timestamp'
             when consent_state = 'opted_in' and is_explicit then 'undated'
+            when consent_at is not null then 'received_at'
             when plausible_record_at is not null then 'record_timestamp'
             else 'received_at'
         end as signal_dated_by

@@ -304,6 +304,7 @@ csv_consent_rows as (
             'csv_row.email_consent_updated_at', customer360.load_id_to_timestamp('csv_row._dlt_load_id'),
             'consent_reading'
         ) }},
+        {{ customer360.guard_any_reading('csv_row.email_consent_updated_at') }} as consent_text_is_read,
         {{ customer360.guard_timestamp_readings(
             'csv_row.updated_at', customer360.load_id_to_timestamp('csv_row._dlt_load_id'), 'record_reading'
         ) }},
@@ -447,8 +448,11 @@ evidence as (
             when
                 csv_row.consent_state = 'opted_in'
                 then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
+            -- a consent time that was written but cannot be meant dates the opt-out at the load, never at
+            -- the (earlier) record time; only an unreadable or absent one falls back to the record
+            when csv_row.consent_text_is_read
+                then coalesce({{ customer360.guard_latest_reading('csv_row', 'consent_reading') }}, csv_row.loaded_at)
             else coalesce(
-                {{ customer360.guard_latest_reading('csv_row', 'consent_reading') }},
                 {{ customer360.guard_latest_reading('csv_row', 'record_reading') }},
                 csv_row.loaded_at
             )

@@ -2,10 +2,13 @@ with
 
 base_events as (
     -- incremental: the events parsed since the newest staged, plus events staged with a date then in the
-    -- future (a verdict of the build time). The parse is its own table (base_segment__events): over
-    -- the parsed table the lookups below know their sizes, and a full refresh of 17M events no longer
-    -- builds its hash joins on the wide rows. A change to a seed read here needs
-    -- `--full-refresh -s stg_segment__events+`.
+    -- future (a verdict of the build time) and events whose lookup row was missing (a selection that
+    -- parsed new events without rebuilding the lookups: is_email_invalid is never null otherwise, and a
+    -- missing code row nulls event_type). The parse is its own table (base_segment__events): over the
+    -- parsed table the lookups below know their sizes, and a full refresh of 17M events no longer builds
+    -- its hash joins on the wide rows. A change to a seed read by the lookups needs
+    -- `--full-refresh -s base_segment__event_codes+ base_segment__event_person_values+
+    -- base_segment__event_found_addresses+`.
     select * from {{ ref('base_segment__events') }}
     {% if is_incremental() %}
         where
@@ -15,7 +18,10 @@ base_events as (
             or message_id in (
                 select already_staged.message_id
                 from {{ this }} as already_staged
-                where already_staged.event_at_issue = 'future_date'
+                where
+                    already_staged.event_at_issue = 'future_date'
+                    or already_staged.is_email_invalid is null
+                    or already_staged.is_event_type_unknown
             )
             or not exists (select 1 from {{ this }})
     {% endif %}
