@@ -193,29 +193,12 @@
 
 
 {#
-    guard_any_reading(expr): true when any format of var('csv_datetime_formats') reads the text, whatever
-    the day it gives: a consent time was written, so an opt-out is dated by it or, when it cannot be meant,
-    at the load; never at the record's own (earlier) time.
+    guard_latest_reading(relation, prefix, pick='greatest'): the latest non-null of the
+    guard_timestamp_readings columns `<relation>.<prefix>_1` ..., null when all are null; pick='least' gives
+    the earliest (two that differ: the text is ambiguous). Each argument of `greatest` / `least` falls back to
+    the other readings, so a null reading never nulls the result on engines that return null for any null.
 #}
-{% macro guard_any_reading(expr) -%}
-    coalesce(
-        {%- for format in var('csv_datetime_formats') %}
-        {%- if format == 'iso' %}
-        {{ customer360.to_utc_timestamp("nullif(trim(" ~ expr ~ "), '')") }}
-        {%- else %}
-        {{ customer360.parse_timestamp("nullif(trim(" ~ expr ~ "), '')", format) }}
-        {%- endif %}{{ ',' if not loop.last }}
-        {%- endfor %}
-    ) is not null
-{%- endmacro %}
-
-
-{#
-    guard_latest_reading(relation, prefix): the latest non-null of the guard_timestamp_readings columns
-    `<relation>.<prefix>_1` ..., null when all are null. Each argument of `greatest` falls back to the other
-    readings, so a null reading never nulls the result on engines whose `greatest` returns null for any null.
-#}
-{% macro guard_latest_reading(relation, prefix) -%}
+{% macro guard_latest_reading(relation, prefix, pick='greatest') -%}
     {%- set columns = [] -%}
     {%- for format in var('csv_datetime_formats') -%}
         {%- do columns.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
@@ -223,7 +206,7 @@
     {%- if columns | length == 1 -%}
         {{ columns[0] }}
     {%- else -%}
-        greatest(
+        {{ pick }}(
             {%- for column in columns %}
             coalesce({{ column }}, {{ (columns | reject('equalto', column) | list) | join(', ') }})
             {{- ',' if not loop.last }}

@@ -464,6 +464,9 @@ GUARD_OPT_OUT_TIMES = {
     "10/06/2026 07:04": "2026-10-06 07:04:00",  # Oct 6 or Jun 10: the later
     "07/12/2026 21:02": "2026-07-12 21:02:00",  # Dec 7 is three days after the load: a misreading
     "2026-12-04T21:00:00+02:00": "2026-12-04 19:00:00",
+    "12/05/2026 09:42": "2026-12-04 19:32:00",  # the window's last minute (14 h of zones + 10 min of skew)
+    "12/05/2026 09:43": "2026-05-12 09:43:00",  # a minute past it: Dec 5 is a misreading
+    "12/04/26": None,  # a two-digit year reads as the year 26
     "01/02/1999": None,  # before consent_earliest_valid_timestamp in every reading
     "soon": None,
 }

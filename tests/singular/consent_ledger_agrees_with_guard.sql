@@ -5,7 +5,9 @@
     one of them: the activation views already withhold it (both must agree to send), and this test fails
     the build so the disagreement is seen. Evidence the ledger cannot read by design is left out here:
     Segment lines and CSV rows the loaders rejected, and deletions (issue 11: deleted records have left
-    staging); only the guard suppresses on them.
+    staging); only the guard suppresses on them. So are CSV opt-outs the guard dates from an uncertain text
+    (csv_row_uncertain_date: several formats read it differently, none reads it, or there is none): the
+    guard takes the latest day the text can mean, the ledger the drop's detected format, by design.
 #}
 
 with
@@ -14,7 +16,8 @@ evidence as (
     select * from {{ ref('int_engagement__suppression_evidence') }}
     where
         evidence_origin not in (
-            'segment_unreadable_line', 'csv_unreadable_row', 'hubspot_deletion', 'shopify_deletion'
+            'segment_unreadable_line', 'csv_unreadable_row', 'csv_row_uncertain_date', 'hubspot_deletion',
+            'shopify_deletion'
         )
 ),
 

@@ -304,7 +304,8 @@ csv_consent_rows as (
             'csv_row.email_consent_updated_at', customer360.load_id_to_timestamp('csv_row._dlt_load_id'),
             'consent_reading'
         ) }},
-        {{ customer360.guard_any_reading('csv_row.email_consent_updated_at') }} as consent_text_is_read,
+        nullif(trim(csv_row.email_consent_updated_at), '') is not null as consent_text_is_written,
+        nullif(trim(csv_row.updated_at), '') is not null as record_text_is_written,
         {{ customer360.guard_timestamp_readings(
             'csv_row.updated_at', customer360.load_id_to_timestamp('csv_row._dlt_load_id'), 'record_reading'
         ) }},
@@ -435,7 +436,29 @@ evidence as (
     union all
 
     select
-        'csv_row' as evidence_origin,
+        -- dated from a text several formats read differently, from a text no format reads, or with no
+        -- text (at the load): the guard is stricter than the ledger there by design, and
+        -- consent_ledger_agrees_with_guard leaves such evidence out
+        case
+            when csv_row.consent_state = 'opted_in' then 'csv_row'
+            when csv_row.consent_text_is_written
+                then case
+                    when
+                        {{ customer360.guard_latest_reading('csv_row', 'consent_reading') }}
+                        = {{ customer360.guard_latest_reading('csv_row', 'consent_reading', 'least') }}
+                        then 'csv_row'
+                    else 'csv_row_uncertain_date'
+                end
+            when csv_row.record_text_is_written
+                then case
+                    when
+                        {{ customer360.guard_latest_reading('csv_row', 'record_reading') }}
+                        = {{ customer360.guard_latest_reading('csv_row', 'record_reading', 'least') }}
+                        then 'csv_row'
+                    else 'csv_row_uncertain_date'
+                end
+            else 'csv_row_uncertain_date'
+        end as evidence_origin,
         csv_row.source_system,
         csv_row.source_record_id,
         csv_row.email_raw,
@@ -450,7 +473,7 @@ evidence as (
                 then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
             -- a consent time that was written but cannot be meant dates the opt-out at the load, never at
             -- the (earlier) record time; only an unreadable or absent one falls back to the record
-            when csv_row.consent_text_is_read
+            when csv_row.consent_text_is_written
                 then coalesce({{ customer360.guard_latest_reading('csv_row', 'consent_reading') }}, csv_row.loaded_at)
             else coalesce(
                 {{ customer360.guard_latest_reading('csv_row', 'record_reading') }},
