@@ -289,7 +289,8 @@ csv_unreadable_addresses as (
 csv_consent_rows as (
     -- the drop's seed entries map its values (enum_email_consent_states); any other value is read as
     -- an opt-out. An opt-in's time counts only when exactly one format of var csv_datetime_formats reads
-    -- it; an opt-out or a bounce is dated at the latest plausible reading of any format (03/05/2025: May 3)
+    -- it; an opt-out or a bounce is dated at the latest reading of any format (03/05/2025: May 3;
+    -- guard_timestamp_readings)
     select
         csv_row.source_system,
         nullif(trim(csv_row.contact_id), '') as source_record_id,
@@ -299,7 +300,6 @@ csv_consent_rows as (
             when nullif(trim(csv_row.email_consent), '') is not null then 'opted_out'
         end as consent_state,
         {{ customer360.guard_unambiguous_timestamp('csv_row.email_consent_updated_at') }} as consent_at,
-        {{ customer360.guard_unambiguous_timestamp('csv_row.updated_at') }} as record_at,
         {{ customer360.guard_timestamp_readings(
             'csv_row.email_consent_updated_at', customer360.load_id_to_timestamp('csv_row._dlt_load_id'),
             'consent_reading'
@@ -471,8 +471,9 @@ evidence as (
             when
                 csv_row.consent_state = 'opted_in'
                 then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
-            -- a consent time that was written but cannot be meant dates the opt-out at the load, never at
-            -- the (earlier) record time; only an unreadable or absent one falls back to the record
+            -- a consent time that was written dates the opt-out by its readings, or at the load when none
+            -- can be meant or none reads it; never by the (earlier) record time. Only an absent one falls back
+            -- to the record's time (the same rules), then to the load
             when csv_row.consent_text_is_written
                 then coalesce({{ customer360.guard_latest_reading('csv_row', 'consent_reading') }}, csv_row.loaded_at)
             else coalesce(
