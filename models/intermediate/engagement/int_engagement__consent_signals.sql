@@ -33,7 +33,13 @@ point_in_time as (
             {{ email_expr }} as email,
             email_consent_state as consent_state,
             email_consent_updated_at as consent_at,
-            coalesce(source_updated_at, source_created_at) as record_at,
+            -- the record's creation dates only an opt-in (it was given by then at the latest); an opt-out or
+            -- a bounce may have come any time after, so without the record's update time it is dated when
+            -- received (an export row whose updated_at staging could not read)
+            case
+                when email_consent_state = 'opted_in' then coalesce(source_updated_at, source_created_at)
+                else source_updated_at
+            end as record_at,
             loaded_at as received_at,
             loaded_at,
             '{{ origin }}' as signal_origin
