@@ -305,7 +305,6 @@ csv_consent_rows as (
             'consent_reading'
         ) }},
         nullif(trim(csv_row.email_consent_updated_at), '') is not null as consent_text_is_written,
-        nullif(trim(csv_row.updated_at), '') is not null as record_text_is_written,
         {{ customer360.guard_timestamp_readings(
             'csv_row.updated_at', customer360.load_id_to_timestamp('csv_row._dlt_load_id'), 'record_reading'
         ) }},
@@ -316,6 +315,25 @@ csv_consent_rows as (
             csv_row.source_system = consent_values.source_system
             and lower(trim(csv_row.email_consent)) = consent_values.source_value
     where nullif(trim(csv_row.email_consent), '') is not null
+),
+
+csv_consent_dated as (
+    -- an opt-out or bounce is dated by its consent time when one was written, else by the record's time:
+    -- the latest and earliest day that text can mean (guard_timestamp_readings); two that differ, or none,
+    -- make the date uncertain
+    select
+        csv_consent_rows.*,
+        case
+            when csv_consent_rows.consent_text_is_written
+                then {{ customer360.guard_latest_reading('csv_consent_rows', 'consent_reading') }}
+            else {{ customer360.guard_latest_reading('csv_consent_rows', 'record_reading') }}
+        end as dating_latest_at,
+        case
+            when csv_consent_rows.consent_text_is_written
+                then {{ customer360.guard_latest_reading('csv_consent_rows', 'consent_reading', 'least') }}
+            else {{ customer360.guard_latest_reading('csv_consent_rows', 'record_reading', 'least') }}
+        end as dating_earliest_at
+    from csv_consent_rows
 ),
 
 evidence as (
@@ -441,22 +459,7 @@ evidence as (
         -- consent_ledger_agrees_with_guard leaves such evidence out
         case
             when csv_row.consent_state = 'opted_in' then 'csv_row'
-            when csv_row.consent_text_is_written
-                then case
-                    when
-                        {{ customer360.guard_latest_reading('csv_row', 'consent_reading') }}
-                        = {{ customer360.guard_latest_reading('csv_row', 'consent_reading', 'least') }}
-                        then 'csv_row'
-                    else 'csv_row_uncertain_date'
-                end
-            when csv_row.record_text_is_written
-                then case
-                    when
-                        {{ customer360.guard_latest_reading('csv_row', 'record_reading') }}
-                        = {{ customer360.guard_latest_reading('csv_row', 'record_reading', 'least') }}
-                        then 'csv_row'
-                    else 'csv_row_uncertain_date'
-                end
+            when csv_row.dating_latest_at = csv_row.dating_earliest_at then 'csv_row'
             else 'csv_row_uncertain_date'
         end as evidence_origin,
         csv_row.source_system,
@@ -471,17 +474,11 @@ evidence as (
             when
                 csv_row.consent_state = 'opted_in'
                 then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
-            -- a consent time that was written dates the opt-out by its readings, or at the load when none
-            -- can be meant or none reads it; never by the (earlier) record time. Only an absent one falls back
-            -- to the record's time (the same rules), then to the load
-            when csv_row.consent_text_is_written
-                then coalesce({{ customer360.guard_latest_reading('csv_row', 'consent_reading') }}, csv_row.loaded_at)
-            else coalesce(
-                {{ customer360.guard_latest_reading('csv_row', 'record_reading') }},
-                csv_row.loaded_at
-            )
+            -- never by the record's (earlier) time when a consent time was written; at the load when no
+            -- reading is left, or there is no text
+            else coalesce(csv_row.dating_latest_at, csv_row.loaded_at)
         end as evidence_at
-    from csv_consent_rows as csv_row
+    from csv_consent_dated as csv_row
     left join implied_defaults
         on
             csv_row.source_system = implied_defaults.source_system
