@@ -124,7 +124,9 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
     blank, garbled, idless, reused_first, reused_second, fresh = pick_audience_customers(
         6, with_shopify_account=False, taken=taken
     )
-    shopify_undated, shopify_future = pick_audience_customers(2, with_shopify_account=True, taken=taken)
+    shopify_undated, shopify_future, shopify_implausible_opt_out = pick_audience_customers(
+        3, with_shopify_account=True, taken=taken
+    )
     trigger = query("select customer_id, email from marts.cart_abandonment_triggers order by customer_id limit 1")
     assert trigger, "the demo emitted no cart trigger"
     run.trigger_customer = trigger[0][0]
@@ -141,6 +143,7 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
         "garbled_signup_timestamp": garbled,
         "shopify_subscribed_without_consent_time": shopify_undated,
         "consent_time_in_2099": shopify_future,
+        "shopify_unsubscribed_dated_2099_then_an_older_opt_in": shopify_implausible_opt_out,
         "unsubscribe_without_segment_ids": idless,
         "reused_message_id_after_unsubscribe": reused_first,
         "reused_message_id_before_unsubscribe": reused_second,
@@ -155,6 +158,7 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
     signups = [
         signup_row("sub_hostile_blank", blank.email, ""),
         signup_row("sub_hostile_garbled", garbled.email, "31/31/2026 25:61"),
+        signup_row("sub_hostile_after_shopify", shopify_implausible_opt_out.email, iso(NOW - timedelta(days=1))),
     ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(signups[0]), lineterminator="\n")
@@ -193,6 +197,12 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
         if account["email"] and account["email"].strip().lower() == shopify_future.email:
             account["email_marketing_consent"].update(state="subscribed", consent_updated_at="2099-01-01T00:00:00Z")
             account["updated_at"] = iso(NOW - timedelta(minutes=5))
+        # 4b. Shopify "unsubscribed" with a consent time in 2099 and an account updated three days ago, and a
+        #     form opt-in a day ago: the unreadable date is the load's, so the opt-in is older (the ledger and
+        #     the guard alike; dated at the account's update, the opt-in would lift the opt-out).
+        if account["email"] and account["email"].strip().lower() == shopify_implausible_opt_out.email:
+            account["email_marketing_consent"].update(state="unsubscribed", consent_updated_at="2099-01-01T00:00:00Z")
+            account["updated_at"] = iso(NOW - timedelta(days=3))
     write_jsonl(customers_path, accounts)
     messages.append(unsubscribe(shopify_future.email, NOW - timedelta(hours=1)))
 
@@ -334,6 +344,7 @@ ROUTES_THE_LEDGER_DECIDES = [
     "garbled_signup_timestamp",
     "shopify_subscribed_without_consent_time",
     "consent_time_in_2099",
+    "shopify_unsubscribed_dated_2099_then_an_older_opt_in",
     "unsubscribe_without_segment_ids",
     "reused_message_id_after_unsubscribe",
     "unsubscribe_loaded_without_rebuild",

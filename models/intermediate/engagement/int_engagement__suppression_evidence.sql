@@ -367,12 +367,13 @@ evidence as (
         source_record_id,
         email_raw,
         case when consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
-        coalesce(
-            {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }},
-            {{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }},
-            loaded_at
-        )
-            as evidence_at
+        -- a written consent time that is not plausible is dated at the load, never at the account's
+        -- earlier update time (an opt-in between the two could otherwise lift the opt-out)
+        case
+            when consent_at is not null
+                then coalesce({{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}, loaded_at)
+            else coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
+        end as evidence_at
     from shopify_customers
     -- anything but a known consenting or neutral state is read as an opt-out (unsubscribed, redacted, new states)
     where consent_raw is not null and consent_raw not in ('', 'subscribed', 'not_subscribed', 'pending')
@@ -507,8 +508,13 @@ evidence as (
             when
                 history.consent_state = 'opted_in'
                 then {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }}
+            -- as above: a written consent time that is not plausible dates at the snapshot's receipt
+            when history.consent_at is not null
+                then coalesce(
+                    {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }},
+                    history.dbt_valid_from
+                )
             else coalesce(
-                {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }},
                 {{ customer360.guard_plausible_timestamp('history.record_at', 'history.loaded_at') }},
                 history.dbt_valid_from
             )

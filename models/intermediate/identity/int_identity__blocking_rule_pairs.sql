@@ -2,8 +2,8 @@
 
 with
 
-records as (
-    select * from {{ ref('int_identity__source_records') }}
+block_keys as (
+    select * from {{ ref('int_identity__block_keys') }}
 ),
 
 candidate_pairs as (
@@ -22,37 +22,33 @@ rules as (
     ) as rule_list (blocking_rule, rule_order)
 ),
 
-block_keys as (
-    {{ identity_blocking_keys('records', ['record_id']) }}
-),
-
 blocks as (
     select
-        blocking_rule,
         rule_order,
-        block_key,
-        count(*) as block_size
+        block_id,
+        any_value(block_size) as block_size,
+        any_value(block_size_cap) as block_size_cap
     from block_keys
-    group by blocking_rule, rule_order, block_key
+    group by rule_order, block_id
 ),
 
 records_keyed as (
     select
-        blocking_rule,
-        count(distinct record_id) as records_keyed
+        rule_order,
+        count(distinct record_id) as records_keyed,
+        count(distinct record_id) filter (where not is_compared) as records_in_skipped_blocks
     from block_keys
-    group by blocking_rule
+    group by rule_order
 ),
 
 block_stats as (
     select
-        blocking_rule,
         rule_order,
-        count(*) filter (where block_size > {{ var('identity_max_block_size') }}) as blocks_skipped,
-        coalesce(sum(block_size) filter (where block_size > {{ var('identity_max_block_size') }}), 0)
-            as records_in_skipped_blocks
+        any_value(block_size_cap) as block_size_cap,
+        count(*) filter (where block_size > block_size_cap) as blocks_skipped,
+        count(*) filter (where block_size > {{ var('identity_max_block_size') }}) as blocks_over_max_size
     from blocks
-    group by blocking_rule, rule_order
+    group by rule_order
 ),
 
 mask_counts as (
@@ -83,13 +79,15 @@ final as (
         rules.blocking_rule,
         rules.rule_order,
         coalesce(records_keyed.records_keyed, 0) as records_keyed,
+        block_stats.block_size_cap,
         coalesce(block_stats.blocks_skipped, 0) as blocks_skipped,
-        coalesce(block_stats.records_in_skipped_blocks, 0) as records_in_skipped_blocks,
+        coalesce(block_stats.blocks_over_max_size, 0) as blocks_over_max_size,
+        coalesce(records_keyed.records_in_skipped_blocks, 0) as records_in_skipped_blocks,
         coalesce(pair_counts.pairs_proposed, 0) as pairs_proposed,
         coalesce(pair_counts.pairs_first, 0) as pairs_first
     from rules
-    left join records_keyed on rules.blocking_rule = records_keyed.blocking_rule
-    left join block_stats on rules.blocking_rule = block_stats.blocking_rule
+    left join records_keyed on rules.rule_order = records_keyed.rule_order
+    left join block_stats on rules.rule_order = block_stats.rule_order
     left join pair_counts on rules.blocking_rule = pair_counts.blocking_rule
 )
 

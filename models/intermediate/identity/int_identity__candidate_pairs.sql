@@ -2,8 +2,8 @@
 
 with
 
-records as (
-    select * from {{ ref('int_identity__source_records') }}
+block_keys as (
+    select * from {{ ref('int_identity__block_keys') }}
 ),
 
 strong_clusters as (
@@ -13,34 +13,16 @@ strong_clusters as (
     from {{ ref('int_identity__strong_clusters') }}
 ),
 
-block_keys as (
-    {{ identity_blocking_keys('records', ['record_id']) }}
-),
-
-keyed as (
-    -- blocks by a 64-bit hash of (rule, key): integer joins, not long strings (a collision could only
-    -- add pairs to score, never lose one); each rule is one bit of an integer
-    select
-        record_id,
-        cast(1 as bigint) << (rule_order - 1) as rule_bit,
-        hash(rule_order, block_key) as block_id
-    from block_keys
-),
-
-small_blocks as (
-    select block_id
-    from keyed
-    group by block_id
-    having count(*) <= {{ var('identity_max_block_size') }}
-),
-
 kept as (
+    -- each rule is one bit of an integer
     select
-        keyed.*,
+        block_keys.record_id,
+        cast(1 as bigint) << (block_keys.rule_order - 1) as rule_bit,
+        block_keys.block_id,
         strong_clusters.strong_cluster_id
-    from keyed
-    semi join small_blocks on keyed.block_id = small_blocks.block_id
-    inner join strong_clusters on keyed.record_id = strong_clusters.record_id
+    from block_keys
+    inner join strong_clusters on block_keys.record_id = strong_clusters.record_id
+    where block_keys.is_compared
 ),
 
 pairs as (
