@@ -364,6 +364,11 @@ GENERIC_TESTS: dict[str, int] = {
     "seed='enum_order_financial_statuses', column='financial_status')": 1,
     "test_accepted_values_from_seed(model='fixture', column_name='financial_status', "
     "seed='enum_order_financial_statuses', column='financial_status', seed_where=\"is_refunded\")": 2,
+    # one row per broken check: lower(country) repeats ('US', 'us'), email and phone have a null, 'bogus'
+    "test_checked_in_one_scan(model='fixture', unique=['country', 'lower(country)'], "
+    "not_null=['email', 'phone', 'event_date'], accepted_values={'financial_status': ['paid', 'refunded']})": 4,
+    "test_checked_in_one_scan(model='fixture', unique=['email'], not_null=['event_date'], "
+    "accepted_values={'country': ['US', 'XX', 'us']})": 0,
 }
 
 
