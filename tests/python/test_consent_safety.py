@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from conftest import BuiltWarehouse
 from test_marts import load_sources, query, read_jsonl, segment_message, write_jsonl
@@ -443,3 +444,78 @@ def test_guard_withholds_people_a_broken_ledger_would_send(consent_run: ConsentR
     )
     assert consent_run.broken_ledger_sendable, "the broken rule made nobody sendable: the test proves nothing"
     assert not (consent_run.broken_ledger_sendable & consent_run.broken_ledger_audience)
+
+
+def test_guard_dates_a_reloaded_opt_out_as_the_ledger(built_warehouse: BuiltWarehouse, tmp_path: Path) -> None:
+    """An opt-out the consent snapshot already holds keeps its date when the record is edited and reloaded.
+
+    A HubSpot contact and a Shopify account (consent time 2099: not plausible), both opted out and
+    captured on Nov 1; an opt-in of the same address on Nov 3; then an edit reloads each record on Nov 6.
+    The ledger dates each opt-out by the capture, so the later opt-in makes the address sendable. The guard
+    must date them the same way: by the reloaded row's update or load time it would block where the ledger
+    sends, and `consent_ledger_agrees_with_guard` would fail the build on ordinary data.
+    """
+    from ingestion.dbt_runner import run_dbt
+
+    with pytest.MonkeyPatch.context() as env:
+        built_warehouse.clone(tmp_path, env)
+        captured = {
+            system: query(
+                """with evidence as (
+                       select customer_id, count(distinct evidence_origin) as origins
+                       from intermediate.int_engagement__suppression_evidence group by customer_id
+                   )
+                   select s.source_record_id, s.email from snapshots.email_consent_snapshot as s
+                   inner join intermediate.int_customers__email_consent as c on c.email = s.email
+                   inner join evidence as e on e.customer_id = c.customer_id
+                   where s.source_system = ? and s.consent_state = 'opted_out'
+                     and s.dbt_valid_to = '9999-12-31' and e.origins = 2
+                   order by s.source_record_id limit 1""",
+                [system],
+            )[0]
+            for system in ("hubspot", "shopify")
+        }
+        reload_id = f"{datetime(2026, 11, 6, tzinfo=UTC).timestamp():.1f}"
+        con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+        try:
+            for system, (record_id, email) in captured.items():
+                consent_at = "2099-01-01" if system == "shopify" else None
+                con.execute(
+                    """update snapshots.email_consent_snapshot
+                       set consent_updated_at = ?, record_updated_at = '2026-10-30', dbt_valid_from = '2026-11-01',
+                           loaded_at = '2026-11-01'
+                       where source_system = ? and source_record_id = ? and dbt_valid_to = '9999-12-31'""",
+                    [consent_at, system, record_id],
+                )
+                con.execute(
+                    """insert into snapshots.email_consent_snapshot
+                       values ('signup_forms', ?, ?, '2026-11-03', '2026-11-03', '2026-11-03 12:00', 'opted_in',
+                               md5(?), '2026-11-03 12:00', '2026-11-03 12:00', '9999-12-31')""",
+                    [f"reloaded_{record_id}", email, record_id],
+                )
+            con.execute(
+                """update raw_shopify.customers
+                   set email_marketing_consent__consent_updated_at = '2099-01-01', updated_at = '2026-11-05',
+                       _dlt_load_id = ?
+                   where 'customer:' || cast(id as varchar) = ?""",
+                [reload_id, captured["shopify"][0]],
+            )
+            con.execute(
+                """update raw_hubspot.contacts set updated_at = '2026-11-05', _dlt_load_id = ?
+                   where cast(id as varchar) = ?""",
+                [reload_id, captured["hubspot"][0]],
+            )
+        finally:
+            con.close()
+        selection = ["int_engagement__consent_signals+", "int_engagement__suppression_evidence+"]
+        outcome = run_dbt(["build", "--select", *selection, "--exclude", "resource_type:snapshot"])
+        assert outcome.success, outcome.failures
+        for _, email in captured.values():
+            assert query(
+                "select is_email_sendable from intermediate.int_customers__email_consent where email = ?", [email]
+            ) == [(True,)], email
+            assert email in audience_emails(), email
+
+
+def audience_emails() -> set[str]:
+    return {r[0] for r in query("select email from marts.email_audience")}

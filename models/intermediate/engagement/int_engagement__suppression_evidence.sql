@@ -151,8 +151,41 @@ consent_history as (
         consent_updated_at as consent_at,
         record_updated_at as record_at,
         dbt_valid_from,
+        dbt_valid_to,
         coalesce(loaded_at, dbt_valid_from) as loaded_at
     from {{ ref('email_consent_snapshot') }}
+),
+
+consent_history_dated as (
+    -- each version dated once: an opt-in only by its own plausible consent time; an opt-out or bounce by
+    -- its plausible consent time, else (a written time that is not plausible) the snapshot's receipt,
+    -- else the record's time, else the receipt
+    select
+        *,
+        case
+            when consent_state = 'opted_in'
+                then {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}
+            when consent_at is not null
+                then coalesce({{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}, dbt_valid_from)
+            else coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, dbt_valid_from)
+        end as version_dated_at
+    from consent_history
+),
+
+captured_opt_outs as (
+    -- An opt-out the snapshot already holds as a record's current version (same consent time): the ledger
+    -- dates it by that capture, so the live row is dated the same. The row's own update and load times
+    -- move with every later edit and reload of the record; an opt-in elsewhere in between would then
+    -- be lifted by the ledger and not by the guard, and the agreement test fail on ordinary data.
+    select
+        source_system,
+        source_record_id,
+        consent_at,
+        version_dated_at as captured_dated_at
+    from consent_history_dated
+    where
+        consent_state in ('opted_out', 'invalid')
+        and dbt_valid_to = cast('9999-12-31' as {{ dbt.type_timestamp() }})
 ),
 
 implied_defaults as (
@@ -339,14 +372,22 @@ csv_consent_dated as (
 evidence as (
     select
         'hubspot_contact' as evidence_origin,
-        source_system,
-        source_record_id,
-        email_raw,
+        contacts.source_system,
+        contacts.source_record_id,
+        contacts.email_raw,
         'opt_out' as evidence_kind,
-        coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at) as evidence_at
-    from hubspot_contacts
+        coalesce(
+            captured.captured_dated_at,
+            {{ customer360.guard_plausible_timestamp('contacts.record_at', 'contacts.loaded_at') }},
+            contacts.loaded_at
+        ) as evidence_at
+    from hubspot_contacts as contacts
+    left join captured_opt_outs as captured
+        on
+            contacts.source_system = captured.source_system
+            and contacts.source_record_id = captured.source_record_id
     -- anything but HubSpot's default "false" is read as an opt-out ("true", "1", "yes" ...)
-    where consent_raw is not null and consent_raw not in ('', 'false')
+    where contacts.consent_raw is not null and contacts.consent_raw not in ('', 'false')
 
     union all
 
@@ -363,20 +404,34 @@ evidence as (
 
     select
         'shopify_customer' as evidence_origin,
-        source_system,
-        source_record_id,
-        email_raw,
-        case when consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
-        -- a written consent time that is not plausible is dated at the load, never at the account's
-        -- earlier update time (an opt-in between the two could otherwise lift the opt-out)
+        shopify_rows.source_system,
+        shopify_rows.source_record_id,
+        shopify_rows.email_raw,
+        case when shopify_rows.consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
+        -- not yet captured: a written consent time that is not plausible is dated at the load, never at the
+        -- account's earlier update time (an opt-in between the two could otherwise lift the opt-out)
         case
-            when consent_at is not null
-                then coalesce({{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}, loaded_at)
-            else coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
+            when captured.captured_dated_at is not null then captured.captured_dated_at
+            when shopify_rows.consent_at is not null
+                then coalesce(
+                    {{ customer360.guard_plausible_timestamp('shopify_rows.consent_at', 'shopify_rows.loaded_at') }},
+                    shopify_rows.loaded_at
+                )
+            else coalesce(
+                {{ customer360.guard_plausible_timestamp('shopify_rows.record_at', 'shopify_rows.loaded_at') }},
+                shopify_rows.loaded_at
+            )
         end as evidence_at
-    from shopify_customers
+    from shopify_customers as shopify_rows
+    left join captured_opt_outs as captured
+        on
+            shopify_rows.source_system = captured.source_system
+            and shopify_rows.source_record_id = captured.source_record_id
+            and shopify_rows.consent_at is not distinct from captured.consent_at
     -- anything but a known consenting or neutral state is read as an opt-out (unsubscribed, redacted, new states)
-    where consent_raw is not null and consent_raw not in ('', 'subscribed', 'not_subscribed', 'pending')
+    where
+        shopify_rows.consent_raw is not null
+        and shopify_rows.consent_raw not in ('', 'subscribed', 'not_subscribed', 'pending')
 
     union all
 
@@ -504,22 +559,8 @@ evidence as (
             when history.consent_state = 'invalid' then 'undeliverable'
             else 'valid_opt_in'
         end as evidence_kind,
-        case
-            when
-                history.consent_state = 'opted_in'
-                then {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }}
-            -- as above: a written consent time that is not plausible dates at the snapshot's receipt
-            when history.consent_at is not null
-                then coalesce(
-                    {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }},
-                    history.dbt_valid_from
-                )
-            else coalesce(
-                {{ customer360.guard_plausible_timestamp('history.record_at', 'history.loaded_at') }},
-                history.dbt_valid_from
-            )
-        end as evidence_at
-    from consent_history as history
+        history.version_dated_at as evidence_at
+    from consent_history_dated as history
     left join implied_defaults
         on
             history.source_system = implied_defaults.source_system
@@ -529,7 +570,7 @@ evidence as (
         or (
             history.consent_state = 'opted_in'
             and implied_defaults.consent_state is null
-            and {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }} is not null
+            and history.version_dated_at is not null
         )
 ),
 

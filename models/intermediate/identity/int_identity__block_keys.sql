@@ -9,8 +9,8 @@ block_keys as (
 ),
 
 keyed as (
-    -- blocks by a 64-bit hash of (rule, key): integer joins, not long strings (a collision could only
-    -- add pairs to score, never lose one)
+    -- blocks by a 64-bit hash of (rule, key): integer joins, not long strings (a collision, vanishingly
+    -- rare, merges two blocks)
     select
         record_id,
         blocking_rule,
@@ -59,8 +59,8 @@ rule_caps as (
         coalesce(
             max(blocks_accumulated.block_size) filter (
                 where
-                        blocks_accumulated.cumulative_pairs <= rule_budgets.pairs_budget
-                        and blocks_accumulated.block_size <= {{ var('identity_max_block_size') }}
+                blocks_accumulated.cumulative_pairs <= rule_budgets.pairs_budget
+                and blocks_accumulated.block_size <= {{ var('identity_max_block_size') }}
             ),
             1
         ) as block_size_cap
