@@ -151,41 +151,8 @@ consent_history as (
         consent_updated_at as consent_at,
         record_updated_at as record_at,
         dbt_valid_from,
-        dbt_valid_to,
         coalesce(loaded_at, dbt_valid_from) as loaded_at
     from {{ ref('email_consent_snapshot') }}
-),
-
-consent_history_dated as (
-    -- each version dated once: an opt-in only by its own plausible consent time; an opt-out or bounce by
-    -- its plausible consent time, else (a written time that is not plausible) the snapshot's receipt,
-    -- else the record's time, else the receipt
-    select
-        *,
-        case
-            when consent_state = 'opted_in'
-                then {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}
-            when consent_at is not null
-                then coalesce({{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}, dbt_valid_from)
-            else coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, dbt_valid_from)
-        end as version_dated_at
-    from consent_history
-),
-
-captured_opt_outs as (
-    -- An opt-out the snapshot already holds as a record's current version (same consent time): the ledger
-    -- dates it by that capture, so the live row is dated the same. The row's own update and load times
-    -- move with every later edit and reload of the record; an opt-in elsewhere in between would then
-    -- be lifted by the ledger and not by the guard, and the agreement test fail on ordinary data.
-    select
-        source_system,
-        source_record_id,
-        consent_at,
-        version_dated_at as captured_dated_at
-    from consent_history_dated
-    where
-        consent_state in ('opted_out', 'invalid')
-        and dbt_valid_to = cast('9999-12-31' as {{ dbt.type_timestamp() }})
 ),
 
 implied_defaults as (
@@ -372,22 +339,16 @@ csv_consent_dated as (
 evidence as (
     select
         'hubspot_contact' as evidence_origin,
-        contacts.source_system,
-        contacts.source_record_id,
-        contacts.email_raw,
+        source_system,
+        source_record_id,
+        email_raw,
         'opt_out' as evidence_kind,
-        coalesce(
-            captured.captured_dated_at,
-            {{ customer360.guard_plausible_timestamp('contacts.record_at', 'contacts.loaded_at') }},
-            contacts.loaded_at
-        ) as evidence_at
-    from hubspot_contacts as contacts
-    left join captured_opt_outs as captured
-        on
-            contacts.source_system = captured.source_system
-            and contacts.source_record_id = captured.source_record_id
+        -- the contact's latest update: an edit cannot be told from the opt-out set again (HubSpot gives it no
+        -- time of its own), so the guard takes the later reading (the ledger: the snapshot's first capture)
+        coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at) as evidence_at
+    from hubspot_contacts
     -- anything but HubSpot's default "false" is read as an opt-out ("true", "1", "yes" ...)
-    where contacts.consent_raw is not null and contacts.consent_raw not in ('', 'false')
+    where consent_raw is not null and consent_raw not in ('', 'false')
 
     union all
 
@@ -404,34 +365,21 @@ evidence as (
 
     select
         'shopify_customer' as evidence_origin,
-        shopify_rows.source_system,
-        shopify_rows.source_record_id,
-        shopify_rows.email_raw,
-        case when shopify_rows.consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
-        -- not yet captured: a written consent time that is not plausible is dated at the load, never at the
-        -- account's earlier update time (an opt-in between the two could otherwise lift the opt-out)
+        source_system,
+        source_record_id,
+        email_raw,
+        case when consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
+        -- a written consent time that is not plausible is dated at the load, never at the account's
+        -- earlier update time (an opt-in between the two could otherwise lift the opt-out); both move on
+        -- with every edit and reload, and the guard keeps the later reading (the ledger: the first capture)
         case
-            when captured.captured_dated_at is not null then captured.captured_dated_at
-            when shopify_rows.consent_at is not null
-                then coalesce(
-                    {{ customer360.guard_plausible_timestamp('shopify_rows.consent_at', 'shopify_rows.loaded_at') }},
-                    shopify_rows.loaded_at
-                )
-            else coalesce(
-                {{ customer360.guard_plausible_timestamp('shopify_rows.record_at', 'shopify_rows.loaded_at') }},
-                shopify_rows.loaded_at
-            )
+            when consent_at is not null
+                then coalesce({{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}, loaded_at)
+            else coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
         end as evidence_at
-    from shopify_customers as shopify_rows
-    left join captured_opt_outs as captured
-        on
-            shopify_rows.source_system = captured.source_system
-            and shopify_rows.source_record_id = captured.source_record_id
-            and shopify_rows.consent_at is not distinct from captured.consent_at
+    from shopify_customers
     -- anything but a known consenting or neutral state is read as an opt-out (unsubscribed, redacted, new states)
-    where
-        shopify_rows.consent_raw is not null
-        and shopify_rows.consent_raw not in ('', 'subscribed', 'not_subscribed', 'pending')
+    where consent_raw is not null and consent_raw not in ('', 'subscribed', 'not_subscribed', 'pending')
 
     union all
 
@@ -559,8 +507,22 @@ evidence as (
             when history.consent_state = 'invalid' then 'undeliverable'
             else 'valid_opt_in'
         end as evidence_kind,
-        history.version_dated_at as evidence_at
-    from consent_history_dated as history
+        case
+            when
+                history.consent_state = 'opted_in'
+                then {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }}
+            -- as above: a written consent time that is not plausible dates at the snapshot's receipt
+            when history.consent_at is not null
+                then coalesce(
+                    {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }},
+                    history.dbt_valid_from
+                )
+            else coalesce(
+                {{ customer360.guard_plausible_timestamp('history.record_at', 'history.loaded_at') }},
+                history.dbt_valid_from
+            )
+        end as evidence_at
+    from consent_history as history
     left join implied_defaults
         on
             history.source_system = implied_defaults.source_system
@@ -570,7 +532,7 @@ evidence as (
         or (
             history.consent_state = 'opted_in'
             and implied_defaults.consent_state is null
-            and history.version_dated_at is not null
+            and {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }} is not null
         )
 ),
 
