@@ -511,6 +511,8 @@ def test_guard_keeps_a_reloaded_opt_out_and_the_build_passes(built_warehouse: Bu
         selection = ["int_engagement__consent_signals+", "int_engagement__suppression_evidence+"]
         outcome = run_dbt(["build", "--select", *selection, "--exclude", "resource_type:snapshot"])
         assert outcome.success, outcome.failures
+        agreement = run_dbt(["test", "--select", "consent_ledger_agrees_with_guard"])  # it ran, and passes
+        assert agreement.success and agreement.statuses["test:pass"] == 1, (agreement.statuses, agreement.failures)
         for _, email in captured.values():
             assert query(
                 "select is_email_sendable from intermediate.int_customers__email_consent where email = ?", [email]

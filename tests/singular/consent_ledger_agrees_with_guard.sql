@@ -8,41 +8,26 @@
     staging); only the guard suppresses on them. So are CSV opt-outs the guard dates from an uncertain text
     (csv_row_uncertain_date: several formats read it differently, none reads it, or there is none): the
     guard takes the latest day the text can mean, the ledger the drop's detected format, by design.
-    Last, a live HubSpot or Shopify opt-out whose record the consent snapshot already holds as an opt-out
-    (its current version) is compared through the guard's `consent_history` row for that version, dated
-    as the ledger dates it (by the capture). The live row is dated by the record's latest update or load,
-    which every later edit and reload moves on: an edit cannot be told from the opt-out set again, so
-    there the guard is stricter by design and withholds the address.
+    Last, a live HubSpot or Shopify opt-out whose record's current snapshot version is the same opt-out
+    (same address) and which the guard dates after that capture (`snapshot_captured_at`) is compared
+    through the guard's `consent_history` row for the version, dated as the ledger dates it. The live row
+    is dated by the record's latest update or load, which every later edit and reload moves on: an edit
+    cannot be told from the opt-out set again, so there the guard is stricter by design and withholds the
+    address. A live reading dated before the capture, or one whose address or state the snapshot does not
+    hold as current, is still compared.
 #}
 
 with
 
-captured_opt_outs as (
-    -- records whose current consent snapshot version is an opt-out (snapshot config dbt_valid_to_current)
-    select
-        source_system,
-        source_record_id
-    from {{ ref('email_consent_snapshot') }}
-    where
-        consent_state = 'opted_out'
-        and dbt_valid_to = cast('9999-12-31' as {{ dbt.type_timestamp() }})
-),
-
 evidence as (
-    select all_evidence.*
-    from {{ ref('int_engagement__suppression_evidence') }} as all_evidence
-    left join captured_opt_outs
-        on
-            all_evidence.source_system = captured_opt_outs.source_system
-            and all_evidence.source_record_id = captured_opt_outs.source_record_id
-            and all_evidence.evidence_origin in ('hubspot_contact', 'shopify_customer')
-            and all_evidence.evidence_kind = 'opt_out'
+    select * from {{ ref('int_engagement__suppression_evidence') }}
     where
-        all_evidence.evidence_origin not in (
+        evidence_origin not in (
             'segment_unreadable_line', 'csv_unreadable_row', 'csv_row_uncertain_date', 'hubspot_deletion',
             'shopify_deletion'
         )
-        and captured_opt_outs.source_record_id is null
+        -- a live reading later than the snapshot's capture of the same opt-out (an edit or reload since)
+        and not (snapshot_captured_at is not null and evidence_at > snapshot_captured_at)
 ),
 
 sendable as (

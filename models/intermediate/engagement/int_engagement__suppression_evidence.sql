@@ -151,8 +151,32 @@ consent_history as (
         consent_updated_at as consent_at,
         record_updated_at as record_at,
         dbt_valid_from,
+        dbt_valid_to,
         coalesce(loaded_at, dbt_valid_from) as loaded_at
     from {{ ref('email_consent_snapshot') }}
+),
+
+current_opt_out_addresses as (
+    -- a record's current snapshot version (snapshot config dbt_valid_to_current) when it is an opt-out
+    select
+        source_system,
+        source_record_id,
+        {{ customer360.normalize_email('email_raw') }} as email,
+        dbt_valid_from as captured_at
+    from consent_history
+    where
+        consent_state = 'opted_out'
+        and dbt_valid_to = cast('9999-12-31' as {{ dbt.type_timestamp() }})
+),
+
+current_opt_out_versions as (
+    -- its address keyed as the evidence is (below), and when it was captured
+    select
+        source_system,
+        source_record_id,
+        {{ customer360.email_match_key('email') }} as email_key,
+        captured_at
+    from current_opt_out_addresses
 ),
 
 implied_defaults as (
@@ -569,10 +593,18 @@ final as (
         identities.customer_id,
         keyed.email_key,
         keyed.evidence_kind,
-        keyed.evidence_at
+        keyed.evidence_at,
+        current_opt_out_versions.captured_at as snapshot_captured_at
     from keyed
     left join identities
         on keyed.source_system = identities.source_system and keyed.source_record_id = identities.source_record_id
+    left join current_opt_out_versions
+        on
+            keyed.source_system = current_opt_out_versions.source_system
+            and keyed.source_record_id = current_opt_out_versions.source_record_id
+            and keyed.email_key = current_opt_out_versions.email_key
+            and keyed.evidence_origin in ('hubspot_contact', 'shopify_customer')
+            and keyed.evidence_kind = 'opt_out'
     where keyed.email_key is not null or identities.customer_id is not null
 )
 
