@@ -397,8 +397,15 @@ evidence as (
         -- earlier update time (an opt-in between the two could otherwise lift the opt-out); both move on
         -- with every edit and reload, and the guard keeps the later reading (the ledger: the first capture)
         case
+            -- (or the account's update, when the clock skew puts it a few minutes after the load)
             when consent_at is not null
-                then coalesce({{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }}, loaded_at)
+                then coalesce(
+                    {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }},
+                    greatest(
+                        loaded_at,
+                        coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
+                    )
+                )
             else coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
         end as evidence_at
     from shopify_customers
