@@ -156,6 +156,22 @@ consent_history as (
     from {{ ref('email_consent_snapshot') }}
 ),
 
+implied_defaults as (
+    select
+        source_system,
+        consent_state
+    from {{ ref('consent_signal_rules') }}
+    where not is_explicit
+),
+
+identities as (
+    select
+        source_system,
+        source_record_id,
+        customer_id
+    from {{ ref('int_identity__customer_map') }}
+),
+
 current_opt_out_addresses as (
     -- a record's current snapshot version (snapshot config dbt_valid_to_current) when it is an opt-out
     select
@@ -177,22 +193,6 @@ current_opt_out_versions as (
         {{ customer360.email_match_key('email') }} as email_key,
         captured_at
     from current_opt_out_addresses
-),
-
-implied_defaults as (
-    select
-        source_system,
-        consent_state
-    from {{ ref('consent_signal_rules') }}
-    where not is_explicit
-),
-
-identities as (
-    select
-        source_system,
-        source_record_id,
-        customer_id
-    from {{ ref('int_identity__customer_map') }}
 ),
 
 hubspot_deletions as (
