@@ -20,6 +20,7 @@ from ingestion.settings import Settings
 SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
 FEEDBACK_SOURCES = ("mailchimp",)  # loaded on their own (and by `sync`), not by `load all`
 DEMO_KIT_COMMANDS = ("demo", "generate", "serve")  # the commands that use ingestion.demo_kit
+CHANGED_ONLY = "--changed"  # `build --changed`: only what reads source tables changed since the last complete build
 
 
 def _positive_int(text: str) -> int:
@@ -111,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Apply pending erasure requests, then run `dbt build` on the warehouse. Every argument after "
         "`build` goes to dbt build (for example --select +customers, --full-refresh, --vars '{...}'): "
         "`dbt build --help` lists them. Unit tests are left out (they test the SQL's logic on fixed rows, not the "
-        "data: CI runs them); --include-unit-tests runs them too.",
+        "data: CI runs them); --include-unit-tests runs them too. --changed builds only what reads the source tables "
+        "that changed since the last complete build (nothing when none did; everything when the project changed or "
+        "no build in full ran for 24 h).",
     )
 
     mapping = commands.add_parser("mapping", help="help with CSV drop mappings")
@@ -235,12 +238,18 @@ def _run(args: argparse.Namespace) -> int:
             print(summary.line())
         return 0
     if args.command == "build":
+        from ingestion.build_state import has_selection
         from ingestion.dbt_runner import print_outcome, production_build_args, run_dbt
         from ingestion.privacy.erasure import apply_pending, print_run
 
         settings.dbt_project()  # no project folder: say so before touching the warehouse
+        changed_only = CHANGED_ONLY in args.dbt_args
+        dbt_args = [arg for arg in args.dbt_args if arg != CHANGED_ONLY]
+        if changed_only and has_selection(dbt_args):
+            raise UserError(f"{CHANGED_ONLY} selects what to build itself: drop --select, --exclude and the like")
         print_run(apply_pending(settings=settings))  # erasure requests first: no build ever sees an erased person
-        result = run_dbt(production_build_args(["build", *args.dbt_args]), progress=sys.stderr, settings=settings)
+        build_args = production_build_args(["build", *dbt_args])
+        result = run_dbt(build_args, progress=sys.stderr, settings=settings, changed_only=changed_only)
         print_outcome(result)
         return 0 if result.success else 1
     if args.command == "sync":

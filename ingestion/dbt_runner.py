@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import duckdb
 
+from ingestion import build_state
 from ingestion.errors import duckdb_locked, is_duckdb_lock_error
 from ingestion.settings import Settings, resolve
 
@@ -30,6 +31,7 @@ class DbtOutcome:
     statuses: Counter[str] = field(default_factory=Counter)  # "model:success", "test:pass", ...
     failures: list[str] = field(default_factory=list)
     log_path: Path | None = None  # dbt's full log (logs/dbt.log under the project)
+    executed: list[str] = field(default_factory=list)  # unique ids of the nodes dbt ran, in order
 
     @property
     def tests_passed(self) -> int:
@@ -116,13 +118,19 @@ def _check_not_locked(path: Path) -> None:
         raise
 
 
-def run_dbt(args: list[str], progress: TextIO | None = None, settings: Settings | None = None) -> DbtOutcome:
+def run_dbt(
+    args: list[str], progress: TextIO | None = None, settings: Settings | None = None, changed_only: bool = False
+) -> DbtOutcome:
     """`dbt <args>` with the project folder and warehouse of ``settings``.
 
     dbt's own console output is off; ``progress`` (a stream) gets the compact view, the full log is
     in ``logs/dbt.log``. One in-process invocation per step: dbt costs ~4 s to import and ~5-9 s to
     parse each time. dbt's door: profiles.yml reads the warehouse path, memory limit and threads with
     ``env_var``, so they are written to the environment here (and only here).
+
+    A complete build (no selection) that succeeds is recorded (ingestion/build_state.py); ``changed_only``
+    (a `build` with no selection) builds only what is downstream of the source tables changed since the
+    record, or nothing, or everything when the record cannot be trusted.
     """
     from dbt.cli.main import dbtRunner
 
@@ -140,11 +148,24 @@ def run_dbt(args: list[str], progress: TextIO | None = None, settings: Settings 
         if parsed.success:
             manifest = parsed.result
             args = _excluding(args, unit_tests_of_missing_sources(manifest, settings.duckdb_path), progress)
+    # a complete build is recorded after it succeeds, with the fingerprints taken before it starts
+    plan = None
+    if manifest is not None and build_state.is_complete_build(args):
+        plan = build_state.plan(settings.duckdb_path, manifest, Path(root), args)
+        if changed_only:
+            if progress is not None:
+                print(f"  --changed: {plan.reason}", file=progress)
+            if plan.selection == []:
+                return DbtOutcome(success=True)
+            if plan.selection is not None:
+                args = [*args, "--select", *plan.selection]
     runner = dbtRunner(manifest=manifest, callbacks=[view] if view else [])
     result = runner.invoke([*args, *common])
     if view:
         view.finish()
     outcome = DbtOutcome(success=bool(result.success), log_path=Path(root) / "logs" / "dbt.log")
+    if outcome.success and plan is not None:
+        build_state.record(settings.duckdb_path, plan if changed_only else build_state.everything(plan))
     if result.exception is not None:
         if LOCK_MESSAGE in str(result.exception):
             raise duckdb_locked(settings.duckdb_path) from result.exception
@@ -153,6 +174,7 @@ def run_dbt(args: list[str], progress: TextIO | None = None, settings: Settings 
         resource_type = node_result.node.resource_type.value
         status = str(node_result.status.value if hasattr(node_result.status, "value") else node_result.status)
         outcome.statuses[f"{resource_type}:{status}"] += 1
+        outcome.executed.append(node_result.node.unique_id)
         if status in FAILED_STATUSES:
             message = headline(node_result.message)
             if LOCK_MESSAGE in (node_result.message or ""):
