@@ -55,6 +55,7 @@ SLOWEST_FILES_FIRST = (
     "test_shopify.py",
     "test_marts.py",
     "test_incremental_staging.py",
+    "test_build_changed.py",
     "test_demo.py",
     "test_identity.py",
     "test_activation_sync.py",
