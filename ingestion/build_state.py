@@ -12,8 +12,9 @@ a fingerprint of the project and one of each source schema (every table in it), 
   went, such as a new CSV drop): `--select source:<source>+` for every source in them. Every other node reads
   only unchanged raw tables, seeds and code, so it holds what a build now would write;
 - **anything else builds everything**: no record, a different project (any file dbt reads, the `--vars`,
-  `--target` or `--profile`, dbt's version), no build of everything for ``MAX_AGE`` (staging's future-date
-  cutoff moves with the clock), or another UTC day when `marts_reference_date` is `today`.
+  `--target` or `--profile`, dbt's version), or no build of everything for ``MAX_AGE`` (staging's future-date
+  cutoff moves with the clock). With `marts_reference_date: today` the models that read the clock
+  (``CLOCK_MODELS``) and what reads them are built every time.
 
 Fails closed: every dbt command that writes (build, run, seed, snapshot) forgets the record as it starts (the
 on-run-start hook ``forget_build_state``), so a failed, partial or hand-run build leaves none and the next
@@ -26,7 +27,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,15 +41,27 @@ SCHEMA = "build_state"
 TABLE = f"{SCHEMA}.last_complete_build"
 PROJECT_ITEM = "project"
 MAX_AGE = timedelta(hours=24)
-# Options that build less than the whole project; the ones a complete build may carry are checked in
-# `is_complete_build`: unit tests left out (by resource type or by name).
-SELECTION_OPTIONS = (
-    "--select", "-s", "--models", "--model", "-m", "--exclude", "--selector", "--resource-type",
-    "--resource-types", "--exclude-resource-type", "--exclude-resource-types", "--empty", "--defer",
-    "--favor-state", "--state", "--inline",
+# The options a complete build may carry: they change how it runs, or what it compiles (those are in the project's
+# fingerprint: PROJECT_OPTIONS), never which nodes it builds. Any other option makes a build partial: a selection,
+# --empty, --defer, --sample, a short option with its value attached (`-sX`) ... Unit tests may be left out too.
+COMPLETE_BUILD_OPTIONS = (
+    "--vars", "--target", "-t", "--profile", "--threads", "--full-refresh", "--fail-fast", "-x", "--no-fail-fast",
+    "--warn-error", "--warn-error-options", "--store-failures", "--partial-parse", "--no-partial-parse",
+    "--log-level", "--log-format", "--use-colors", "--no-use-colors", "--quiet", "-q", "--debug", "-d",
+    "--project-dir", "--profiles-dir", "--target-path", "--log-path",
 )  # fmt: skip
-# The options that change what the project compiles to (the parse before a build sees them too).
+# dbt reads these flags from the environment too: a build with any of them set is partial.
+PARTIAL_BUILD_ENVIRONMENT = (
+    "DBT_SELECT", "DBT_EXCLUDE", "DBT_SELECTOR", "DBT_RESOURCE_TYPES", "DBT_EXCLUDE_RESOURCE_TYPES", "DBT_EMPTY",
+    "DBT_DEFER", "DBT_STATE", "DBT_DEFER_STATE", "DBT_FAVOR_STATE", "DBT_SAMPLE", "DBT_EVENT_TIME_START",
+    "DBT_EVENT_TIME_END",
+)  # fmt: skip
+# The options (and dbt's variables for them) that change what the project compiles to.
 PROJECT_OPTIONS = ("--vars", "--target", "-t", "--profile")
+PROJECT_ENVIRONMENT = ("DBT_TARGET", "DBT_PROFILE")
+# Models that read the clock when marts_reference_date is 'today' (and then have no parent dbt knows of): a
+# `--changed` build always builds them and what reads them.
+CLOCK_MODELS = ("int_customers__reference_time",)
 # Files dbt reads: the project's own files under its folders (docs blocks included); tests/python is pytest's.
 DBT_FILE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md", ".py")
 PYTEST_FOLDER = "python"
@@ -86,27 +100,38 @@ def _option_values(args: list[str]) -> Iterator[tuple[str, list[str]]]:
         yield name, values
 
 
-def is_complete_build(args: list[str]) -> bool:
-    """Whether `dbt <args>` builds the whole project: `build` with no selection but unit tests left out."""
-    if args[:1] != ["build"]:
+def _is_set(value: str | None) -> bool:
+    return value is not None and value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def is_complete_build(args: list[str], environment: Mapping[str, str] | None = None) -> bool:
+    """Whether `dbt <args>` builds the whole project: `build` with no option but the ones that never narrow it
+    (COMPLETE_BUILD_OPTIONS; unit tests may be left out) and none of dbt's selecting variables set."""
+    environment = os.environ if environment is None else environment
+    if args[:1] != ["build"] or any(_is_set(environment.get(name)) for name in PARTIAL_BUILD_ENVIRONMENT):
         return False
     for name, values in _option_values(args[1:]):
         if name in ("--exclude-resource-type", "--exclude-resource-types") and set(values) <= {"unit_test"}:
             continue
-        if name == "--exclude" and all(value.startswith("unit_test:") for value in values):
+        if name == "--exclude" and values and all(value.startswith("unit_test:") for value in values):
             continue
-        if name in SELECTION_OPTIONS:
+        if name not in COMPLETE_BUILD_OPTIONS:
             return False
     return True
 
 
-def has_selection(args: list[str]) -> bool:
-    """Whether the caller chose nodes (`--select`, `--exclude` ...): `--changed` chooses them itself."""
-    return not is_complete_build(["build", *args])
+def changed_refusal(args: list[str]) -> str | None:
+    """Why `build --changed` with these dbt arguments cannot run, or None: it chooses the nodes itself."""
+    if any(name == "--full-refresh" for name, _ in _option_values(args)):
+        return "--changed builds what changed and --full-refresh rebuilds everything: give one of them"
+    if not is_complete_build(["build", *args]):
+        return "--changed selects what to build itself: drop --select, --exclude and the like (or dbt's variables)"
+    return None
 
 
 def _project_options(args: list[str]) -> list[str]:
-    return [f"{name}={' '.join(values)}" for name, values in _option_values(args) if name in PROJECT_OPTIONS]
+    options = [f"{name}={' '.join(values)}" for name, values in _option_values(args) if name in PROJECT_OPTIONS]
+    return [*options, *(f"{name}={os.environ.get(name, '')}" for name in PROJECT_ENVIRONMENT)]
 
 
 def _reference_date_is_today(project_dir: Path, args: list[str]) -> bool:
@@ -137,7 +162,7 @@ def _dbt_files(project_dir: Path) -> Iterator[Path]:
                 yield path
 
 
-def project_fingerprint(project_dir: Path, args: list[str], now: datetime) -> str:
+def project_fingerprint(project_dir: Path, args: list[str]) -> str:
     """A hash of every file dbt reads, the options that change what it compiles, and dbt's version."""
     from dbt.version import __version__ as dbt_version
 
@@ -146,8 +171,6 @@ def project_fingerprint(project_dir: Path, args: list[str], now: datetime) -> st
         if path.is_file():
             digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps([dbt_version, _project_options(args)]).encode())
-    if _reference_date_is_today(project_dir, args):
-        digest.update(now.date().isoformat().encode())
     return digest.hexdigest()
 
 
@@ -201,7 +224,7 @@ def fingerprints(duckdb_path: Path, manifest: Any, project_dir: Path, args: list
             schemas = schema_fingerprints(con, list(_source_schemas(manifest)))
         finally:
             con.close()
-    return Fingerprints(project_fingerprint(project_dir, args, now), schemas, now)
+    return Fingerprints(project_fingerprint(project_dir, args), schemas, now)
 
 
 def recorded_state(duckdb_path: Path) -> tuple[dict[str, str], datetime] | None:
@@ -239,11 +262,18 @@ def plan(duckdb_path: Path, manifest: Any, project_dir: Path, args: list[str]) -
         reason = f"no build of everything for over {hours} h ({rebuilt_all_at:%Y-%m-%d %H:%M} UTC): building everything"
         return BuildPlan(None, reason, now, started)
     changed = [schema for schema, fingerprint in now.schemas.items() if items.get(f"schema:{schema}") != fingerprint]
-    if not changed:
-        return BuildPlan([], "no source table changed since the last complete build: no dbt run", now, rebuilt_all_at)
     sources = [name for schema, names in _source_schemas(manifest).items() if schema in changed for name in names]
-    reason = f"{', '.join(changed)} changed since the last complete build: building what reads {', '.join(sources)}"
-    return BuildPlan([f"source:{name}+" for name in sources], reason, now, rebuilt_all_at)
+    selection = [f"source:{name}+" for name in sources]
+    reasons = []
+    if changed:
+        reads = ", ".join(sources)
+        reasons.append(f"{', '.join(changed)} changed since the last complete build: building what reads {reads}")
+    if _reference_date_is_today(project_dir, args):
+        selection += [f"{model}+" for model in CLOCK_MODELS]
+        reasons.append("marts_reference_date is 'today': building what reads the clock")
+    if not selection:
+        return BuildPlan([], "no source table changed since the last complete build: no dbt run", now, rebuilt_all_at)
+    return BuildPlan(selection, "; ".join(reasons), now, rebuilt_all_at)
 
 
 def everything(planned: BuildPlan) -> BuildPlan:

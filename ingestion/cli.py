@@ -238,15 +238,16 @@ def _run(args: argparse.Namespace) -> int:
             print(summary.line())
         return 0
     if args.command == "build":
-        from ingestion.build_state import has_selection
+        from ingestion.build_state import changed_refusal
         from ingestion.dbt_runner import print_outcome, production_build_args, run_dbt
         from ingestion.privacy.erasure import apply_pending, print_run
 
         settings.dbt_project()  # no project folder: say so before touching the warehouse
         changed_only = CHANGED_ONLY in args.dbt_args
         dbt_args = [arg for arg in args.dbt_args if arg != CHANGED_ONLY]
-        if changed_only and has_selection(dbt_args):
-            raise UserError(f"{CHANGED_ONLY} selects what to build itself: drop --select, --exclude and the like")
+        refusal = changed_refusal(dbt_args) if changed_only else None
+        if refusal:
+            raise UserError(refusal)
         print_run(apply_pending(settings=settings))  # erasure requests first: no build ever sees an erased person
         build_args = production_build_args(["build", *dbt_args])
         result = run_dbt(build_args, progress=sys.stderr, settings=settings, changed_only=changed_only)

@@ -128,6 +128,9 @@ def test_a_partial_build_forgets_the_record(built_warehouse: BuiltWarehouse, tmp
         built_warehouse.clone(tmp_path, env)
         path = Settings.from_environment().duckdb_path
         assert build_state.recorded_state(path) is not None  # the session's build was complete
+        tests_only = run_dbt(["test", "--select", "customers"])  # reads, writes no model: the record stays
+        assert tests_only.success, tests_only.failures
+        assert build_state.recorded_state(path) is not None
         partial = run_dbt(["run", "--select", "stg_mailchimp__members"])
         assert partial.success, partial.failures
         assert build_state.recorded_state(path) is None
@@ -172,6 +175,11 @@ def test_the_plan_builds_everything_when_the_record_cannot_be_trusted(
         finally:
             con.close()
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection is None
+        # marts_reference_date 'today': the model that reads the clock (no parent dbt knows of then) and what
+        # reads it are built even when no source changed
+        today = [*build_args, "--vars", "{marts_reference_date: today}"]
+        build_state.record(path, build_state.everything(build_state.plan(path, manifest, PROJECT_ROOT, today)))
+        assert build_state.plan(path, manifest, PROJECT_ROOT, today).selection == ["int_customers__reference_time+"]
 
 
 def _copy_of_project(root: Path) -> Path:
@@ -185,47 +193,63 @@ def _copy_of_project(root: Path) -> Path:
     return root
 
 
-def test_the_project_fingerprint_sees_what_dbt_reads(tmp_path: Path) -> None:
+def test_the_project_fingerprint_sees_what_dbt_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = _copy_of_project(tmp_path)
-    now = datetime.now(UTC)
-    before = build_state.project_fingerprint(project, ["build"], now)
-    assert build_state.project_fingerprint(project, ["build", "--exclude-resource-type", "unit_test"], now) == before
-    assert build_state.project_fingerprint(project, ["build", "--vars", "{a: 1}"], now) != before
+    before = build_state.project_fingerprint(project, ["build"])
+    assert build_state.project_fingerprint(project, ["build", "--exclude-resource-type", "unit_test"]) == before
+    assert build_state.project_fingerprint(project, ["build", "--vars", "{a: 1}"]) != before
+    assert build_state.project_fingerprint(project, ["build", "-t", "prod"]) != before
+    monkeypatch.setenv("DBT_TARGET", "prod")  # dbt reads its target from there too
+    assert build_state.project_fingerprint(project, ["build"]) != before
+    monkeypatch.delenv("DBT_TARGET")
     # pytest's files share the tests folder: dbt does not read them
     (project / "tests" / "python" / "test_new.py").write_text("def test_x(): pass\n")
-    assert build_state.project_fingerprint(project, ["build"], now) == before
+    assert build_state.project_fingerprint(project, ["build"]) == before
     model = project / "models" / "marts" / "customers" / "customers.sql"
     model.write_text(model.read_text() + "\n-- an analyst's edit\n")
-    edited = build_state.project_fingerprint(project, ["build"], now)
-    assert edited != before
-    # with marts_reference_date 'today' the day is part of what a build was built from
-    today = ["build", "--vars", "{marts_reference_date: today}"]
-    assert build_state.project_fingerprint(project, today, now) != build_state.project_fingerprint(
-        project, today, now + timedelta(days=1)
-    )
-    assert build_state.project_fingerprint(project, ["build"], now + timedelta(days=1)) == edited
+    assert build_state.project_fingerprint(project, ["build"]) != before
 
 
 @pytest.mark.parametrize(
-    ("args", "complete"),
+    ("args", "environment", "complete"),
     [
-        (["build"], True),
-        (["build", "--exclude-resource-type", "unit_test", "--full-refresh"], True),
-        (["build", "--exclude", "unit_test:a", "unit_test:b", "--vars", "{x: 1}"], True),
-        (["build", "--select", "customers"], False),
-        (["build", "-s", "customers"], False),
-        (["build", "--exclude", "customers"], False),
-        (["build", "--exclude-resource-type", "test"], False),
-        (["build", "--empty"], False),
-        (["run"], False),
-        (["test"], False),
+        (["build"], {}, True),
+        (["build", "--exclude-resource-type", "unit_test", "--full-refresh", "--threads", "4", "-t", "dev"], {}, True),
+        (["build", "--exclude", "unit_test:a", "unit_test:b", "--vars", "{x: 1}"], {}, True),
+        (["build"], {"DBT_EMPTY": "false", "DBT_TARGET_PATH": "elsewhere"}, True),
+        (["build", "--select", "customers"], {}, False),
+        (["build", "-s", "customers"], {}, False),
+        (["build", "-scustomers"], {}, False),  # dbt reads it as -s customers
+        (["build", "--models=customers"], {}, False),
+        (["build", "--exclude", "customers"], {}, False),
+        (["build", "--exclude", "unit_test:a", "customers"], {}, False),
+        (["build", "--exclude-resource-type", "test"], {}, False),
+        (["build", "--selector", "nightly"], {}, False),
+        (["build", "--empty"], {}, False),
+        (["build", "--sample", "3 days"], {}, False),
+        (["build"], {"DBT_EMPTY": "true"}, False),
+        (["build"], {"DBT_DEFER": "1"}, False),
+        (["run"], {}, False),
+        (["test"], {}, False),
     ],
 )
-def test_only_a_build_of_the_whole_project_is_complete(args: list[str], complete: bool) -> None:
-    assert build_state.is_complete_build(args) is complete
+def test_only_a_build_of_the_whole_project_is_complete(
+    args: list[str], environment: dict[str, str], complete: bool
+) -> None:
+    assert build_state.is_complete_build(args, environment) is complete
 
 
-def test_changed_with_a_selection_is_one_line(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["build", "--changed", "--select", "customers"]) == 2
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        (["--select", "customers"], "selects what to build itself"),
+        (["-scustomers"], "selects what to build itself"),
+        (["--full-refresh"], "--full-refresh rebuilds everything"),
+    ],
+)
+def test_changed_with_a_selection_or_a_full_refresh_is_one_line(
+    warehouse: Path, capsys: pytest.CaptureFixture[str], args: list[str], refused: str
+) -> None:
+    assert main(["build", "--changed", *args]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("customer360: error: --changed selects what to build itself") and "\n" not in err
+    assert err.startswith("customer360: error: ") and refused in err and "\n" not in err

@@ -128,7 +128,16 @@ def model(dbt: Any, session: Any) -> Any:
 
     seed = _rows(dbt.ref("identity_match_weights"))
     u_rows = _rows(dbt.ref("int_identity__u_probabilities"))
-    pattern_rows = _rows(dbt.ref("int_identity__training_patterns"))
+    # in one order every build: the EM sums floats over the patterns, and a query's row order is not fixed
+    pattern_rows = sorted(
+        _rows(dbt.ref("int_identity__training_patterns")),
+        key=lambda row: (
+            str(row["training_block"]),
+            *(str(row[f"{comparison}_level"]) for comparison in COMPARISONS),
+            bool(row["is_certainly_different"]),
+            float(row["pairs"]),
+        ),
+    )
 
     levels_of: dict[str, list[str]] = defaultdict(list)
     seed_m: dict[str, dict[str, float]] = defaultdict(dict)
