@@ -44,9 +44,10 @@ def _query(path: Path, sql: str) -> list[tuple]:
 
 
 def _build_green(path: Path) -> None:
-    from ingestion.dbt_runner import run_dbt
+    from ingestion.dbt_runner import production_build_args, run_dbt
 
-    outcome = run_dbt(["build"])
+    # as `customer360 build` builds (the session's build runs the unit tests)
+    outcome = run_dbt(production_build_args(["build"]))
     assert outcome.success, outcome.failures[:10]
     assert outcome.tests_failed == 0
     assert _query(path, "select count(*) from marts.customers")[0][0] > 0

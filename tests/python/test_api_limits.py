@@ -370,7 +370,7 @@ def test_deleted_people_leave_marts_and_audiences(
 ) -> None:
     """Deleted and redacted Shopify customers and a GDPR-deleted HubSpot contact: the live suppression guard
     drops them from email_audience at once (before any rebuild), and the next build drops them from marts."""
-    from ingestion.dbt_runner import run_dbt
+    from ingestion.dbt_runner import production_build_args, run_dbt
     from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
 
@@ -407,7 +407,7 @@ def test_deleted_people_leave_marts_and_audiences(
         return {r[0] for r in query(warehouse, "select email from marts.email_audience")}
 
     assert not emails & audience_emails(), "the live guard suppresses them before any rebuild"
-    outcome = run_dbt(["build"])
+    outcome = run_dbt(production_build_args(["build"]))
     assert outcome.success, outcome.failures
     assert not emails & audience_emails()
     records = {r[0] for r in query(warehouse, "select source_record_id from marts.customer_identities")}

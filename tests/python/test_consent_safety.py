@@ -307,7 +307,7 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
 
 @pytest.fixture(scope="module")
 def consent_run(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsentRun]:
-    from ingestion.dbt_runner import run_dbt
+    from ingestion.dbt_runner import production_build_args, run_dbt
 
     run = ConsentRun()
     with pytest.MonkeyPatch.context() as env:
@@ -319,7 +319,7 @@ def consent_run(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPa
         run.audience_unbuilt = audience()  # no dbt build since the load
         run.triggers_unbuilt = {r[0] for r in query("select customer_id from marts.cart_abandonment_triggers")}
 
-        second = run_dbt(["build"])
+        second = run_dbt(production_build_args(["build"]))
         run.build_failures = list(second.failures)
 
         # A wrong ledger: opted-out addresses made sendable. The guard must still withhold them.

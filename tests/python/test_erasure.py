@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from ingestion.cli import main
-from ingestion.dbt_runner import DbtOutcome, run_dbt
+from ingestion.dbt_runner import DbtOutcome, production_build_args, run_dbt
 from ingestion.demo_kit.servers.run import running_servers
 from ingestion.loading import load
 
@@ -199,7 +199,7 @@ def erased_world(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             for name, value in servers.loader_environment().items():
                 env.setenv(name, value)
             load("all", data_dir=data)
-        assert run_dbt(["build"]).success
+        assert run_dbt(production_build_args(["build"])).success
         env.delenv("LOAD__DELETE_COMPLETED_JOBS")
         env.delenv("LOAD__TRUNCATE_STAGING_DATASET")
         tables_before = scan_warehouse(root / "warehouse.duckdb")

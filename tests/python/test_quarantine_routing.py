@@ -188,7 +188,7 @@ def plant(data: Path, hostile: Hostile) -> None:
 
 @pytest.fixture(scope="module")
 def hostile(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
-    from ingestion.dbt_runner import run_dbt
+    from ingestion.dbt_runner import production_build_args, run_dbt
     from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
 
@@ -211,7 +211,7 @@ def hostile(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFa
         )[0]
         plant(data, result)
         load_all()
-        result.outcome = run_dbt(["build"])
+        result.outcome = run_dbt(production_build_args(["build"]))
         result.run_results = json.loads((DBT_TARGET_DIR / "run_results.json").read_text())
         yield result
 
