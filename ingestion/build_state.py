@@ -16,9 +16,9 @@ a fingerprint of the project and one of each source schema (every table in it), 
   cutoff moves with the clock). With `marts_reference_date: today` the models that read the clock
   (``CLOCK_MODELS``) and what reads them are built every time.
 
-Fails closed: every dbt command that writes (build, run, seed, snapshot) forgets the record as it starts (the
-on-run-start hook ``forget_build_state``), so a failed, partial or hand-run build leaves none and the next
-`--changed` build builds everything. The one change it cannot see is a hand edit of a raw table that keeps its
+Fails closed: every dbt command but the read-only ones (test, compile, show, ls, docs) forgets the record as it
+starts (the on-run-start hook ``forget_build_state``), so a failed, partial or hand-run build leaves none and the
+next `--changed` build builds everything. The one change it cannot see is a hand edit of a raw table that keeps its
 row count and load ids (an UPDATE): after one, run a plain `customer360 build`.
 """
 
