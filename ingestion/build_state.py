@@ -13,8 +13,8 @@ a fingerprint of the project and one of each source schema (every table in it), 
   only unchanged raw tables, seeds and code, so it holds what a build now would write;
 - **anything else builds everything**: no record, a different project (any file dbt reads, the `--vars`,
   `--target` or `--profile`, dbt's version), or no build of everything for ``MAX_AGE`` (staging's future-date
-  cutoff moves with the clock). With `marts_reference_date: today` the models that read the clock
-  (``CLOCK_MODELS``) and what reads them are built every time.
+  cutoff moves with the clock). A model with no parent dbt knows of (with `marts_reference_date: today`, the
+  one that reads the clock) and what reads it are built every time.
 
 Fails closed: every dbt command but the read-only ones (test, compile, show, ls, docs) forgets the record as it
 starts (the on-run-start hook ``forget_build_state``), so a failed, partial or hand-run build leaves none and the
@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,9 @@ import duckdb
 import yaml
 
 SCHEMA = "build_state"
+# dlt's own tables (_dlt_loads, _dlt_pipeline_state, _dlt_version): every load adds to them, even one that found
+# nothing new; no model reads them
+DLT_BOOKKEEPING = "_dlt_"
 TABLE = f"{SCHEMA}.last_complete_build"
 PROJECT_ITEM = "project"
 MAX_AGE = timedelta(hours=24)
@@ -56,15 +60,13 @@ PARTIAL_BUILD_ENVIRONMENT = (
     "DBT_DEFER", "DBT_STATE", "DBT_DEFER_STATE", "DBT_FAVOR_STATE", "DBT_SAMPLE", "DBT_EVENT_TIME_START",
     "DBT_EVENT_TIME_END",
 )  # fmt: skip
+# `--exclude unit_test:<name>`: one unit test by name, nothing more (no graph operator, no second selector)
+UNIT_TEST_NAME = re.compile(r"unit_test:[A-Za-z0-9_]+")
 # The options (and dbt's variables for them) that change what the project compiles to.
 PROJECT_OPTIONS = ("--vars", "--target", "-t", "--profile")
 PROJECT_ENVIRONMENT = ("DBT_TARGET", "DBT_PROFILE")
-# Models that read the clock when marts_reference_date is 'today' (and then have no parent dbt knows of): a
-# `--changed` build always builds them and what reads them.
-CLOCK_MODELS = ("int_customers__reference_time",)
-# Files dbt reads: the project's own files under its folders (docs blocks included); tests/python is pytest's.
+# Files dbt reads: the project's own files under its folders (docs blocks, Python models).
 DBT_FILE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md", ".py")
-PYTEST_FOLDER = "python"
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,11 @@ def _option_values(args: list[str]) -> Iterator[tuple[str, list[str]]]:
         yield name, values
 
 
+def _parts(values: list[str]) -> list[str]:
+    """The selectors in option values: dbt splits each value on whitespace (a union)."""
+    return [part for value in values for part in value.split()]
+
+
 def _is_set(value: str | None) -> bool:
     return value is not None and value.strip().lower() not in ("", "0", "false", "no", "off")
 
@@ -113,7 +120,7 @@ def is_complete_build(args: list[str], environment: Mapping[str, str] | None = N
     for name, values in _option_values(args[1:]):
         if name in ("--exclude-resource-type", "--exclude-resource-types") and set(values) <= {"unit_test"}:
             continue
-        if name == "--exclude" and values and all(value.startswith("unit_test:") for value in values):
+        if name == "--exclude" and values and all(UNIT_TEST_NAME.fullmatch(part) for part in _parts(values)):
             continue
         if name not in COMPLETE_BUILD_OPTIONS:
             return False
@@ -122,7 +129,8 @@ def is_complete_build(args: list[str], environment: Mapping[str, str] | None = N
 
 def changed_refusal(args: list[str]) -> str | None:
     """Why `build --changed` with these dbt arguments cannot run, or None: it chooses the nodes itself."""
-    if any(name == "--full-refresh" for name, _ in _option_values(args)):
+    full_refresh = any(name == "--full-refresh" for name, _ in _option_values(args))
+    if full_refresh or _is_set(os.environ.get("DBT_FULL_REFRESH")):
         return "--changed builds what changed and --full-refresh rebuilds everything: give one of them"
     if not is_complete_build(["build", *args]):
         return "--changed selects what to build itself: drop --select, --exclude and the like (or dbt's variables)"
@@ -134,18 +142,6 @@ def _project_options(args: list[str]) -> list[str]:
     return [*options, *(f"{name}={os.environ.get(name, '')}" for name in PROJECT_ENVIRONMENT)]
 
 
-def _reference_date_is_today(project_dir: Path, args: list[str]) -> bool:
-    """Whether `marts_reference_date` resolves to 'today' (dbt_project.yml, overridden by --vars)."""
-    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
-    value = (project.get("vars") or {}).get("marts_reference_date")
-    for name, values in _option_values(args):
-        if name == "--vars" and values:
-            given = yaml.safe_load(" ".join(values))
-            if isinstance(given, dict) and "marts_reference_date" in given:
-                value = given["marts_reference_date"]
-    return str(value) == "today"
-
-
 def _dbt_files(project_dir: Path) -> Iterator[Path]:
     project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
     folders: set[str] = set()
@@ -155,10 +151,12 @@ def _dbt_files(project_dir: Path) -> Iterator[Path]:
         ("docs-paths", []),
     ):  # fmt: skip
         folders.update(project.get(key) or default)
+    test_folders = set(project.get("test-paths") or ["tests"])
     for folder in sorted(folders):
         for path in sorted((project_dir / folder).rglob("*")):
-            relative = path.relative_to(project_dir / folder).parts
-            if path.is_file() and path.suffix in DBT_FILE_SUFFIXES and relative[0] != PYTEST_FOLDER:
+            if path.is_file() and path.suffix in DBT_FILE_SUFFIXES:
+                if path.suffix == ".py" and folder in test_folders:
+                    continue  # pytest's files share the test folder: dbt reads no Python there
                 yield path
 
 
@@ -202,7 +200,7 @@ def schema_fingerprints(con: duckdb.DuckDBPyConnection, schemas: list[str]) -> d
     for schema in schemas:
         digest = hashlib.sha256()
         for (table_schema, table), names in sorted(columns.items()):
-            if table_schema != schema:
+            if table_schema != schema or table.startswith(DLT_BOOKKEEPING):
                 continue
             summary = "max(_dlt_load_id)" if "_dlt_load_id" in names else "sum(hash(row_values))"
             relation = f'"{schema}"."{table}"'
@@ -246,6 +244,17 @@ def recorded_state(duckdb_path: Path) -> tuple[dict[str, str], datetime] | None:
     return {item: fingerprint for item, fingerprint, _ in rows}, min(at for *_, at in rows)
 
 
+def _parentless_models(manifest: Any) -> list[str]:
+    """Models and snapshots with no parent dbt knows of: no source, ref or seed, so no fingerprint covers what they
+    read. With `marts_reference_date: today`, int_customers__reference_time is one (its refs sit in the branch
+    not taken): it reads the clock."""
+    return sorted(
+        node.name
+        for node in manifest.nodes.values()
+        if node.resource_type.value in ("model", "snapshot") and not node.depends_on.nodes
+    )
+
+
 def plan(duckdb_path: Path, manifest: Any, project_dir: Path, args: list[str]) -> BuildPlan:
     """What a `--changed` build of ``args`` (the dbt build arguments) has to build now."""
     now = fingerprints(duckdb_path, manifest, project_dir, args)
@@ -268,9 +277,12 @@ def plan(duckdb_path: Path, manifest: Any, project_dir: Path, args: list[str]) -
     if changed:
         reads = ", ".join(sources)
         reasons.append(f"{', '.join(changed)} changed since the last complete build: building what reads {reads}")
-    if _reference_date_is_today(project_dir, args):
-        selection += [f"{model}+" for model in CLOCK_MODELS]
-        reasons.append("marts_reference_date is 'today': building what reads the clock")
+    parentless = _parentless_models(manifest)
+    if parentless:
+        selection += [f"{name}+" for name in parentless]
+        reasons.append(
+            f"{', '.join(parentless)} read nothing dbt knows of (the clock?): building them and what reads them"
+        )
     if not selection:
         return BuildPlan([], "no source table changed since the last complete build: no dbt run", now, rebuilt_all_at)
     return BuildPlan(selection, "; ".join(reasons), now, rebuilt_all_at)

@@ -193,9 +193,10 @@ def _parsed_project(args: list[str], common: list[str], settings: Settings) -> A
 
     dbt's own partial parsing starts over whenever the profile changes, and the warehouse path is part of it:
     each process that builds several warehouses (the test suite, a notebook) paid a full parse (~7 s) per dbt
-    command. dbt supports reusing a parsed manifest across invocations; the key holds everything the parse
-    reads: the files dbt reads, --vars / --target / --profile (and dbt's variables for them), dbt's version
-    (build_state.project_fingerprint), and the warehouse file's name, which dbt-duckdb makes the database name.
+    command. dbt supports reusing a parsed manifest across invocations (see ``reusable``); the key holds
+    everything the parse reads: the files dbt reads, --vars / --target / --profile (and dbt's variables for
+    them), dbt's version (build_state.project_fingerprint), and the warehouse file's name, which dbt-duckdb
+    makes the database name.
     """
     from dbt.cli.main import dbtRunner
 
@@ -206,9 +207,19 @@ def _parsed_project(args: list[str], common: list[str], settings: Settings) -> A
         parsed = dbtRunner().invoke(["parse", *options, *common])
         if not parsed.success:
             return None  # the command itself parses again and reports why
+        if not reusable(parsed.result):
+            return parsed.result
         _MANIFESTS.clear()  # one manifest at a time: a project edit leaves no old one behind
         _MANIFESTS[key] = parsed.result
     return _MANIFESTS[key]
+
+
+def reusable(manifest: Any) -> bool:
+    """Whether a second command may run on this manifest: not with an ephemeral model. dbt marks the nodes it
+    compiled on the manifest it runs, and one whose ephemeral parent's CTE was injected once is not injected
+    again (the next command fails: "__dbt__cte__... does not exist"). A copy does not help: dbt's lookups do
+    not survive a deepcopy or a pickle. The project has no ephemeral model."""
+    return not any(node.config.materialized == "ephemeral" for node in manifest.nodes.values())
 
 
 def _existing_tables(path: Path) -> set[tuple[str, str]]:

@@ -136,17 +136,22 @@ def test_a_partial_build_forgets_the_record(built_warehouse: BuiltWarehouse, tmp
         assert build_state.recorded_state(path) is None
 
 
-@pytest.fixture(scope="module")
-def manifest() -> Any:
+def _parsed(*options: str) -> Any:
     from dbt.cli.main import dbtRunner
 
     with pytest.MonkeyPatch.context() as env:
         for name, value in Settings.from_environment().dbt_environment().items():
             env.setenv(name, value)
         root = str(PROJECT_ROOT)
-        parsed = dbtRunner().invoke(["parse", "--project-dir", root, "--profiles-dir", root, "--log-level", "none"])
+        common = ["--project-dir", root, "--profiles-dir", root, "--log-level", "none"]
+        parsed = dbtRunner().invoke(["parse", *options, *common])
     assert parsed.success, parsed.exception
     return parsed.result
+
+
+@pytest.fixture(scope="module")
+def manifest() -> Any:
+    return _parsed()
 
 
 def test_the_plan_builds_everything_when_the_record_cannot_be_trusted(
@@ -156,6 +161,13 @@ def test_the_plan_builds_everything_when_the_record_cannot_be_trusted(
         built_warehouse.clone(tmp_path, env)
         path = Settings.from_environment().duckdb_path
         build_args = production_build_args(["build"])
+        assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection == []
+        # a load that found nothing new still writes dlt's bookkeeping, which no model reads
+        con = duckdb.connect(str(path))
+        try:
+            con.execute("insert into raw_hubspot._dlt_loads select * from raw_hubspot._dlt_loads limit 1")
+        finally:
+            con.close()
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection == []
         # other vars compile other SQL
         other_vars = [*build_args, "--vars", "{identity_match_threshold: 0.9}"]
@@ -175,11 +187,13 @@ def test_the_plan_builds_everything_when_the_record_cannot_be_trusted(
         finally:
             con.close()
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection is None
-        # marts_reference_date 'today': the model that reads the clock (no parent dbt knows of then) and what
-        # reads it are built even when no source changed
+        # marts_reference_date 'today' (however it is set): the model that reads the clock has no parent dbt
+        # knows of then; it and what reads it are built even when no source changed
         today = [*build_args, "--vars", "{marts_reference_date: today}"]
-        build_state.record(path, build_state.everything(build_state.plan(path, manifest, PROJECT_ROOT, today)))
-        assert build_state.plan(path, manifest, PROJECT_ROOT, today).selection == ["int_customers__reference_time+"]
+        today_manifest = _parsed("--vars", "{marts_reference_date: today}")
+        build_state.record(path, build_state.everything(build_state.plan(path, today_manifest, PROJECT_ROOT, today)))
+        planned = build_state.plan(path, today_manifest, PROJECT_ROOT, today).selection
+        assert planned == ["int_customers__reference_time+"]
 
 
 def _copy_of_project(root: Path) -> Path:
@@ -202,9 +216,12 @@ def test_the_project_fingerprint_sees_what_dbt_reads(tmp_path: Path, monkeypatch
     monkeypatch.setenv("DBT_TARGET", "prod")  # dbt reads its target from there too
     assert build_state.project_fingerprint(project, ["build"]) != before
     monkeypatch.delenv("DBT_TARGET")
-    # pytest's files share the tests folder: dbt does not read them
+    # pytest's files share the tests folder: dbt does not read them, but it reads any SQL or yml there
     (project / "tests" / "python" / "test_new.py").write_text("def test_x(): pass\n")
     assert build_state.project_fingerprint(project, ["build"]) == before
+    (project / "tests" / "python" / "a_singular_test.sql").write_text("select 1 as broken\n")
+    assert build_state.project_fingerprint(project, ["build"]) != before
+    (project / "tests" / "python" / "a_singular_test.sql").unlink()
     model = project / "models" / "marts" / "customers" / "customers.sql"
     model.write_text(model.read_text() + "\n-- an analyst's edit\n")
     assert build_state.project_fingerprint(project, ["build"]) != before
@@ -223,6 +240,9 @@ def test_the_project_fingerprint_sees_what_dbt_reads(tmp_path: Path, monkeypatch
         (["build", "--models=customers"], {}, False),
         (["build", "--exclude", "customers"], {}, False),
         (["build", "--exclude", "unit_test:a", "customers"], {}, False),
+        (["build", "--exclude", "unit_test:a stg_segment__events+"], {}, False),  # dbt splits a value on spaces
+        (["build", "--exclude=unit_test:a customers"], {}, False),
+        (["build", "--exclude", "unit_test:a+"], {}, False),
         (["build", "--exclude-resource-type", "test"], {}, False),
         (["build", "--selector", "nightly"], {}, False),
         (["build", "--empty"], {}, False),
@@ -245,11 +265,29 @@ def test_only_a_build_of_the_whole_project_is_complete(
         (["--select", "customers"], "selects what to build itself"),
         (["-scustomers"], "selects what to build itself"),
         (["--full-refresh"], "--full-refresh rebuilds everything"),
+        (["DBT_FULL_REFRESH=true"], "--full-refresh rebuilds everything"),
     ],
 )
 def test_changed_with_a_selection_or_a_full_refresh_is_one_line(
-    warehouse: Path, capsys: pytest.CaptureFixture[str], args: list[str], refused: str
+    warehouse: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], refused: str
 ) -> None:
+    for variable in [arg for arg in args if arg.startswith("DBT_")]:  # dbt reads its flags from there too
+        monkeypatch.setenv(*variable.split("=", 1))
+    args = [arg for arg in args if not arg.startswith("DBT_")]
     assert main(["build", "--changed", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("customer360: error: ") and refused in err and "\n" not in err
+
+
+def test_a_manifest_with_an_ephemeral_model_is_parsed_again_for_each_command(manifest: Any) -> None:
+    """dbt injects an ephemeral model's CTE once per manifest: a second command on a kept one would fail."""
+    from ingestion.dbt_runner import reusable
+
+    assert reusable(manifest)  # the project has no ephemeral model: the suite reuses its manifest
+    node = next(node for node in manifest.nodes.values() if node.resource_type.value == "model")
+    kept = node.config.materialized
+    try:
+        node.config.materialized = "ephemeral"
+        assert not reusable(manifest)
+    finally:
+        node.config.materialized = kept
