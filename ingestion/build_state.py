@@ -266,6 +266,13 @@ def plan(duckdb_path: Path, manifest: Any, project_dir: Path, args: list[str]) -
     if items.get(PROJECT_ITEM) != now.project:
         reason = "the project (a file dbt reads, --vars, --target, dbt's version) changed: building everything"
         return BuildPlan(None, reason, now, started)
+    if rebuilt_all_at > started:  # a clock set back since, or a hand edit: not to be trusted
+        return BuildPlan(
+            None,
+            f"the record is dated in the future ({rebuilt_all_at:%Y-%m-%d %H:%M} UTC): building everything",
+            now,
+            started,
+        )
     if started - rebuilt_all_at > MAX_AGE:
         hours = int(MAX_AGE.total_seconds() // 3600)
         reason = f"no build of everything for over {hours} h ({rebuilt_all_at:%Y-%m-%d %H:%M} UTC): building everything"

@@ -187,6 +187,15 @@ def test_the_plan_builds_everything_when_the_record_cannot_be_trusted(
         finally:
             con.close()
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection is None
+        # a record dated in the future (a clock set back) would never age: it is not trusted either
+        build_state.record(path, build_state.everything(build_state.plan(path, manifest, PROJECT_ROOT, build_args)))
+        assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection == []
+        con = duckdb.connect(str(path))
+        try:
+            con.execute(f"update {build_state.TABLE} set rebuilt_all_at = rebuilt_all_at + interval 1 hour")
+        finally:
+            con.close()
+        assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection is None
         # marts_reference_date 'today' (however it is set): the model that reads the clock has no parent dbt
         # knows of then; it and what reads it are built even when no source changed
         today = [*build_args, "--vars", "{marts_reference_date: today}"]
