@@ -458,6 +458,12 @@ def segment_source(
                     ids = con.sql("SELECT message_id FROM parsed WHERE _ok").to_arrow_table()["message_id"]
                     con.register("stored_copies", stored_hashes(pc.unique(ids)))
                 con.execute(_COPIES_SQL)
+                # No message id of this load is in the warehouse and the batch holds one row per id, so dlt's
+                # merge would copy the rows into its staging table and then delete nothing: appending them is
+                # the same table for half the writing (a first load at 100k people: 21.0 -> 16.4 s). dlt writes
+                # the rows as one parquet file (no file rotation is configured), so one INSERT: all or nothing
+                # still (test_atomic_loads kills it before and after).
+                fresh = not con.execute("SELECT count(*) FROM stored_copies").fetchall()[0][0]
                 python_rejects += _collision_rejects(con, by_file, max_text)
                 for rel, n in con.execute(
                     "SELECT _source_file, count(*) FROM parsed AS p WHERE _ok "
@@ -480,7 +486,11 @@ def segment_source(
                 for table in row_groups(tables, EVENTS_SCHEMA):
                     done += table.num_rows
                     progress(f"segment: {done:,} of the events handed on ({good:,} lines parsed)")
-                    yield dlt.mark.with_table_name(table, EVENTS_TABLE)
+                    if fresh:
+                        hints = dlt.mark.make_hints(table_name=EVENTS_TABLE, write_disposition="append")
+                        yield dlt.mark.with_hints(table, hints, create_table_variant=True)
+                    else:
+                        yield dlt.mark.with_table_name(table, EVENTS_TABLE)
         finally:
             con.close()
         rejected.append(rejects_table(REJECTED_SCHEMA, python_rejects, rejected_at, load_id))

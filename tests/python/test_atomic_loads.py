@@ -142,9 +142,10 @@ def count(path: Path, table: str) -> int:
 
 
 def insert_into(table: str) -> str:
-    """The pattern of the statement that (re)fills ``table`` after dlt's merge deleted its old rows."""
+    """The pattern of the statement that (re)fills ``table``: dlt's merge insert, after its delete of the old
+    rows, or an append's insert of the load's file (``INSERT INTO ... BY NAME SELECT * FROM read_parquet``)."""
     schema, name = table.split(".")
-    return rf'^\s*INSERT INTO "{schema}"\."{name}"\s*\('
+    return rf'^\s*INSERT INTO "{schema}"\."{name}"\s*(\(|BY NAME)'
 
 
 # -- Segment: a changed file is reloaded -------------------------------------------------------------
@@ -216,6 +217,48 @@ def test_segment_reload_killed_keeps_committed_rows_and_converges(
     ) == [(350,)]
     assert query(warehouse, "select source_file, line_number from raw_segment.rejected_events") == [
         ("2026-01-01/a.jsonl", 351)
+    ]
+    assert load_segment(events).skipped  # converged: nothing left to do
+
+
+APPEND_KILL_POINTS = {
+    # no message of the load is stored yet, so the events are appended, not merged: killed before that insert
+    "events_append": insert_into("raw_segment.events"),
+    # appended and merged, the load not yet marked complete (so the state has not advanced)
+    "load_completion": insert_into("raw_segment._dlt_loads"),
+}
+
+
+@pytest.mark.parametrize("first_load", [True, False], ids=["first_load", "new_file"])
+@pytest.mark.parametrize("point", sorted(APPEND_KILL_POINTS))
+def test_segment_append_killed_keeps_committed_rows_and_converges(
+    point: str, first_load: bool, tmp_path: Path, warehouse: Path, start_paused: Callable[..., Paused]
+) -> None:
+    """A load none of whose messages the warehouse holds appends them (one insert): a kill before it leaves the
+    table as it was, a kill after it but before the load completes leaves rows the rerun must not double."""
+    events = tmp_path / "segment"
+    before = 0
+    if not first_load:
+        write_events(events / "2026-01-01" / "a.jsonl", list(range(0, 300)))
+        load_segment(events)
+        before = 300
+    write_events(events / "2026-01-02" / "b.jsonl", list(range(300, 400)), broken=1)
+    paused = start_paused(APPEND_KILL_POINTS[point], "load", "segment", "--path", str(events))
+    paused.kill()
+
+    after_kill = count(warehouse, "raw_segment.events")
+    if point == "events_append":
+        assert after_kill == before  # the insert did not run at all
+    else:
+        assert after_kill == before + 100  # the insert committed; the rerun must not add the rows twice
+
+    summary = load_segment(events)
+    assert summary.files_read == ["2026-01-02/b.jsonl"]
+    assert query(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [
+        (before + 100, before + 100)
+    ]
+    assert query(warehouse, "select source_file, line_number from raw_segment.rejected_events") == [
+        ("2026-01-02/b.jsonl", 101)
     ]
     assert load_segment(events).skipped  # converged: nothing left to do
 

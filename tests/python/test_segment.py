@@ -304,6 +304,43 @@ def test_new_day_folder_is_the_only_file_read(events_dir: Path, warehouse: Path,
     ]
 
 
+def events_write_disposition(path: Path) -> str:
+    """How the last load wrote ``raw_segment.events``, as its stored dlt schema says."""
+    ((text,),) = rows(path, "select schema from raw_segment._dlt_version order by inserted_at desc limit 1")
+    return str(json.loads(text)["tables"]["events"]["write_disposition"])
+
+
+def test_a_load_of_only_new_messages_is_appended_without_a_staging_copy(events_dir: Path, warehouse: Path) -> None:
+    """dlt's merge first copies the load into ``raw_segment_staging``; a load none of whose message ids the
+    warehouse holds is appended instead (the same rows, half the writing). A load that repeats an id merges."""
+    staged = "select count(*) from raw_segment_staging.events"
+    load_segment(events_dir)  # the first load
+    assert rows(warehouse, "select count(*) from raw_segment.events") == [(7,)]
+    assert events_write_disposition(warehouse) == "append"
+    with pytest.raises(duckdb.CatalogException):
+        rows(warehouse, staged)  # no copy was staged
+
+    write_lines(events_dir / "2026-01-03" / "events-0000.jsonl", [message("m9", day="2026-01-03")])
+    load_segment(events_dir)  # only new ids
+    assert events_write_disposition(warehouse) == "append"
+    with pytest.raises(duckdb.CatalogException):
+        rows(warehouse, staged)
+
+    write_lines(events_dir / "2026-01-04" / "events-0000.jsonl", [message("m10"), message("m2", receivedAt="2026-01-04T00:00:05.000Z")])
+    load_segment(events_dir)  # m2 is stored: merged, so its copy is replaced, not doubled
+    assert events_write_disposition(warehouse) == "merge"
+    assert rows(warehouse, staged) == [(0,)]  # staged, then emptied after the merge
+    assert rows(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(9, 9)]
+    assert rows(warehouse, "select _source_file from raw_segment.events where message_id = 'm2'") == [
+        ("2026-01-04/events-0000.jsonl",)
+    ]
+
+    write_lines(events_dir / "2026-01-05" / "events-0000.jsonl", [message("m11")])
+    load_segment(events_dir)  # appended again: the merge of the load before did not stick
+    assert events_write_disposition(warehouse) == "append"
+    assert rows(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(10, 10)]
+
+
 def test_changed_file_reloads_and_replaces_its_rejects(events_dir: Path, warehouse: Path) -> None:
     load_segment(events_dir)
     day1 = events_dir / "2026-01-01" / "events-0000.jsonl"
