@@ -326,7 +326,8 @@ def test_a_load_of_only_new_messages_is_appended_without_a_staging_copy(events_d
     with pytest.raises(duckdb.CatalogException):
         rows(warehouse, staged)
 
-    write_lines(events_dir / "2026-01-04" / "events-0000.jsonl", [message("m10"), message("m2", receivedAt="2026-01-04T00:00:05.000Z")])
+    m2_again = message("m2", receivedAt="2026-01-04T00:00:05.000Z")  # the same content, delivered again
+    write_lines(events_dir / "2026-01-04" / "events-0000.jsonl", [message("m10"), m2_again])
     load_segment(events_dir)  # m2 is stored: merged, so its copy is replaced, not doubled
     assert events_write_disposition(warehouse) == "merge"
     assert rows(warehouse, staged) == [(0,)]  # staged, then emptied after the merge
