@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.schema.typing import TColumnSchema
 
+from ingestion.dlt_config import dlt_setting
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
 from ingestion.settings import Settings, resolve
@@ -411,12 +412,14 @@ def segment_source(
     stats: dict[str, int] | None = None,
     stored_hashes: StoredHashes = _no_stored_hashes,
     settings: Settings | None = None,
+    append_new: bool = True,
 ) -> Any:
     """The files to (re)load, as one resource that fills ``events`` and ``rejected_events``.
 
     ``state_after`` (the fingerprints of every known file) becomes the source state once all batches
     were extracted; dlt commits it together with the data. ``stored_hashes`` looks up the content hash
-    of message ids already loaded, so a collision with an earlier load is found too.
+    of message ids already loaded, so a collision with an earlier load is found too. ``append_new``: append,
+    not merge, a load none of whose message ids is stored (false where dlt is set to split a table into files).
     """
     counts = stats if stats is not None else {}
 
@@ -461,9 +464,9 @@ def segment_source(
                 # No message id of this load is in the warehouse and the batch holds one row per id, so dlt's
                 # merge would copy the rows into its staging table and then delete nothing: appending them is
                 # the same table for half the writing (a first load at 100k people: 21.0 -> 16.4 s). dlt writes
-                # the rows as one parquet file (no file rotation is configured), so one INSERT: all or nothing
-                # still (test_atomic_loads kills it before and after).
-                fresh = not con.execute("SELECT count(*) FROM stored_copies").fetchall()[0][0]
+                # the rows as one parquet file (append_new: no file rotation is configured), so one INSERT: all
+                # or nothing still (test_atomic_loads kills it before and after).
+                fresh = append_new and not con.execute("SELECT count(*) FROM stored_copies").fetchall()[0][0]
                 python_rejects += _collision_rejects(con, by_file, max_text)
                 for rel, n in con.execute(
                     "SELECT _source_file, count(*) FROM parsed AS p WHERE _ok "
@@ -533,6 +536,15 @@ def segment_source(
         columns=REJECTED_COLUMNS,
     )
     return resource
+
+
+def splits_files(pipeline_name: str) -> bool:
+    """Whether dlt is configured to split an extracted table into several files (``data_writer.file_max_items``
+    or ``file_max_bytes``, at any of the sections extract resolves them in): an append would then be one INSERT
+    per file, not all or nothing, so the loader merges instead."""
+    prefixes = (f"{pipeline_name}.extract.", f"{pipeline_name}.", "extract.", "")
+    keys = (f"{prefix}data_writer.{name}" for prefix in prefixes for name in ("file_max_items", "file_max_bytes"))
+    return any(dlt_setting(key) is not None for key in keys)
 
 
 def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
@@ -613,7 +625,9 @@ def load_segment(events_dir: Path, settings: Settings | None = None) -> LoadSumm
                 )
             stats: dict[str, int] = {}
             stored = _stored_hashes(pipeline)
-            run_committed(pipeline, segment_source(events_dir, plan.to_load, plan.state_after, stats, stored, config))
+            append_new = not splits_files(pipeline.pipeline_name)
+            source = segment_source(events_dir, plan.to_load, plan.state_after, stats, stored, config, append_new)
+            run_committed(pipeline, source)
     return FileLoadSummary(
         SOURCE,
         rows_by_table={EVENTS_TABLE: stats.get("events", 0), REJECTED_TABLE: stats.get("rejected", 0)},

@@ -342,6 +342,20 @@ def test_a_load_of_only_new_messages_is_appended_without_a_staging_copy(events_d
     assert rows(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(10, 10)]
 
 
+@pytest.mark.parametrize(
+    "setting", ["DATA_WRITER__FILE_MAX_ITEMS", "CUSTOMER360_SEGMENT__EXTRACT__DATA_WRITER__FILE_MAX_BYTES"]
+)
+def test_a_load_split_into_files_merges_not_appends(
+    setting: str, events_dir: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With dlt told to split a table into files, an append would be one INSERT per file (not all or nothing):
+    the loader merges, as it did before appends."""
+    monkeypatch.setenv(setting, "2")
+    load_segment(events_dir)
+    assert events_write_disposition(warehouse) == "merge"
+    assert rows(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(7, 7)]
+
+
 def test_changed_file_reloads_and_replaces_its_rejects(events_dir: Path, warehouse: Path) -> None:
     load_segment(events_dir)
     day1 = events_dir / "2026-01-01" / "events-0000.jsonl"
