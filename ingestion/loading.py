@@ -37,11 +37,13 @@ def load(
 ) -> list[LoadSummary]:
     """``access``: {source: ApiAccess} for the API sources reached with explicit settings (the demo's servers)."""
     settings = resolve(settings)
-    summaries = _load(source, settings, access or {}, data_dir, path, mapping, source_name)
-    if source != "all":  # `all` checks after each of its loads
-        from ingestion.privacy.erasure import enforce_after_load, print_run
+    if source == "all":  # each of its loads checks before and after itself
+        return _load(source, settings, access or {}, data_dir, path, mapping, source_name)
+    from ingestion.privacy.erasure import enforce_after_load, print_run, require_salt_before_load
 
-        print_run(enforce_after_load(settings.duckdb_path, settings))  # erased people who came back leave raw
+    require_salt_before_load(settings.duckdb_path, settings)  # fails closed before anything lands
+    summaries = _load(source, settings, access or {}, data_dir, path, mapping, source_name)
+    print_run(enforce_after_load(settings.duckdb_path, settings))  # erased people who came back leave raw
     return summaries
 
 

@@ -625,6 +625,23 @@ def apply_pending(
     return run
 
 
+def require_salt_before_load(path: Path | None = None, settings: Settings | None = None) -> None:
+    """Before a load: a warehouse that holds erasure requests needs the salt to remove, after the load, the
+    records of erased people that came back (``enforce_after_load``). Without it the load is refused before
+    anything is fetched, so no returning record lands in raw to wait there for a run that has the salt."""
+    settings = resolve_settings(settings)
+    path = path or settings.duckdb_path
+    if not path.exists():
+        return  # a first load: no request can be recorded yet
+    with warehouse(path) as con:
+        if not erased_count(con):
+            return
+    try:
+        erasure_salt()
+    except UserError as error:
+        raise UserError(f"{error}; this warehouse holds erasure requests, so nothing was loaded") from error
+
+
 def enforce_after_load(path: Path | None = None, settings: Settings | None = None) -> ErasureRun | None:
     """After a load: records of erased people that came back are removed from raw (logged as ``erased``)."""
     settings = resolve_settings(settings)

@@ -97,3 +97,40 @@ def test_only_salted_hashes_are_stored_and_the_salt_is_required(
     monkeypatch.delenv("PRIVACY__ERASURE_SALT")
     with pytest.raises(UserError, match="PRIVACY__ERASURE_SALT"):
         apply_pending(warehouse)  # requests exist: a build without the salt fails closed
+
+
+def test_a_load_into_a_warehouse_with_erasure_requests_needs_the_salt_first(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the salt, the records of an erased person that come back could not be removed after the load:
+    the load is refused before it fetches anything (it used to commit them, then fail on the missing salt)."""
+    events = tmp_path / "segment" / "2026-01-01" / "events-0000.jsonl"
+    events.parent.mkdir(parents=True)
+    message = {"messageId": "m1", "type": "identify", "userId": "7", "traits": {"email": "carol@example.org"},
+               "timestamp": "2026-01-01T10:00:00Z", "receivedAt": "2026-01-01T10:00:01Z"}  # fmt: skip
+    events.write_text(json.dumps(message) + "\n")
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
+    assert main(["erase", "--email", "carol@example.org", "--reason", "art. 17"]) == 0
+    capsys.readouterr()
+
+    monkeypatch.delenv("PRIVACY__ERASURE_SALT")
+    assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 2
+    err = capsys.readouterr().err
+    assert "PRIVACY__ERASURE_SALT" in err and "nothing was loaded" in err and "Traceback" not in err
+    con = duckdb.connect(str(warehouse))
+    try:
+        landed = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw_segment'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert landed == [(0,)]
+
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
+    assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 0
+    con = duckdb.connect(str(warehouse))
+    try:
+        kept = con.execute("select count(*) from raw_segment.events").fetchall()
+    finally:
+        con.close()
+    assert kept == [(0,)]  # with the salt it loads, and the returning record is removed at once
