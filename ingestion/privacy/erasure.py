@@ -633,9 +633,17 @@ def require_salt_before_load(path: Path | None = None, settings: Settings | None
     path = path or settings.duckdb_path
     if not path.exists():
         return  # a first load: no request can be recorded yet
-    with warehouse(path) as con:
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        if is_duckdb_lock_error(error):
+            return  # another process writes it: the loader says which (its lock), and loads nothing
+        raise
+    try:
         if not erased_count(con):
             return
+    finally:
+        con.close()
     try:
         erasure_salt()
     except UserError as error:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import mmap
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +26,7 @@ from typing import Any
 import dlt
 import numpy as np
 import pyarrow as pa
-from dlt.common.pipeline import LoadInfo
+from dlt.common.pipeline import ExtractInfo, LoadInfo
 from dlt.common.schema.typing import TColumnSchema
 
 from ingestion.pipeline import LoadSummary
@@ -395,14 +395,21 @@ def warehouse_open(pipeline: dlt.Pipeline) -> Iterator[None]:
         yield
 
 
-def run_committed(pipeline: dlt.Pipeline, data: Any) -> LoadInfo:
+def run_committed(
+    pipeline: dlt.Pipeline, data: Any, keep_extract: Callable[[ExtractInfo], bool] | None = None
+) -> LoadInfo | None:
     """extract → normalize → load, with state that only moves forward when the load commits.
 
     The caller already ran ``sync_destination`` (it needed the committed state to plan the files), so
     the steps are called one by one rather than through ``run``, which would sync a second time.
+    ``keep_extract`` may turn the extracted package down: it is then deleted with dlt's ``abort_packages``
+    (nothing reached the warehouse; the local state and schema go back to before it) and None is returned.
     """
     try:
-        pipeline.extract(data)
+        extracted = pipeline.extract(data)
+        if keep_extract is not None and not keep_extract(extracted):
+            pipeline.abort_packages()
+            return None
         pipeline.normalize()
         return pipeline.load()
     except BaseException:

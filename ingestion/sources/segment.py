@@ -42,9 +42,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt.common.pipeline import ExtractInfo
 from dlt.common.schema.typing import TColumnSchema
 
-from ingestion.dlt_config import dlt_setting
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
 from ingestion.settings import Settings, resolve
@@ -419,7 +419,7 @@ def segment_source(
     ``state_after`` (the fingerprints of every known file) becomes the source state once all batches
     were extracted; dlt commits it together with the data. ``stored_hashes`` looks up the content hash
     of message ids already loaded, so a collision with an earlier load is found too. ``append_new``: append,
-    not merge, a load none of whose message ids is stored (false where dlt is set to split a table into files).
+    not merge, a load none of whose message ids is stored (see ``appends_in_one_file``).
     """
     counts = stats if stats is not None else {}
 
@@ -464,8 +464,8 @@ def segment_source(
                 # No message id of this load is in the warehouse and the batch holds one row per id, so dlt's
                 # merge would copy the rows into its staging table and then delete nothing: appending them is
                 # the same table for half the writing (a first load at 100k people: 21.0 -> 16.4 s). dlt writes
-                # the rows as one parquet file (append_new: no file rotation is configured), so one INSERT: all
-                # or nothing still (test_atomic_loads kills it before and after).
+                # the rows as one parquet file, so one INSERT: all or nothing still (test_atomic_loads kills it
+                # before and after; where dlt split them into files, load_segment extracts again to merge).
                 fresh = append_new and not con.execute("SELECT count(*) FROM stored_copies").fetchall()[0][0]
                 python_rejects += _collision_rejects(con, by_file, max_text)
                 for rel, n in con.execute(
@@ -538,13 +538,17 @@ def segment_source(
     return resource
 
 
-def splits_files(pipeline_name: str) -> bool:
-    """Whether dlt is configured to split an extracted table into several files (``data_writer.file_max_items``
-    or ``file_max_bytes``, at any of the sections extract resolves them in): an append would then be one INSERT
-    per file, not all or nothing, so the loader merges instead."""
-    prefixes = (f"{pipeline_name}.extract.", f"{pipeline_name}.", "extract.", "")
-    keys = (f"{prefix}data_writer.{name}" for prefix in prefixes for name in ("file_max_items", "file_max_bytes"))
-    return any(dlt_setting(key) is not None for key in keys)
+def appends_in_one_file(extracted: ExtractInfo) -> bool:
+    """Whether an extract that appends the events wrote them as one file, so dlt inserts them with one
+    statement. dlt splits a table into files where ``data_writer.file_max_items`` or ``file_max_bytes`` is set,
+    in any of the sections it reads them from (globally, ``extract``, ``sources.segment`` ...); an append
+    would then be one INSERT per file, and a kill between two would leave part of the load."""
+    for package in extracted.load_packages:
+        table = package.schema.tables.get(EVENTS_TABLE, {})
+        files = [job for job in package.jobs.get("new_jobs", []) if job.job_file_info.table_name == EVENTS_TABLE]
+        if table.get("write_disposition") == "append" and len(files) > 1:
+            return False
+    return True
 
 
 def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:
@@ -625,9 +629,12 @@ def load_segment(events_dir: Path, settings: Settings | None = None) -> LoadSumm
                 )
             stats: dict[str, int] = {}
             stored = _stored_hashes(pipeline)
-            append_new = not splits_files(pipeline.pipeline_name)
-            source = segment_source(events_dir, plan.to_load, plan.state_after, stats, stored, config, append_new)
-            run_committed(pipeline, source)
+            source = segment_source(events_dir, plan.to_load, plan.state_after, stats, stored, config)
+            if run_committed(pipeline, source, keep_extract=appends_in_one_file) is None:
+                progress("segment: dlt split the new events into several files; merging them instead of appending")
+                stats.clear()
+                source = segment_source(events_dir, plan.to_load, plan.state_after, stats, stored, config, False)
+                run_committed(pipeline, source)
     return FileLoadSummary(
         SOURCE,
         rows_by_table={EVENTS_TABLE: stats.get("events", 0), REJECTED_TABLE: stats.get("rejected", 0)},

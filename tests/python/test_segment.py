@@ -343,17 +343,29 @@ def test_a_load_of_only_new_messages_is_appended_without_a_staging_copy(events_d
 
 
 @pytest.mark.parametrize(
-    "setting", ["DATA_WRITER__FILE_MAX_ITEMS", "CUSTOMER360_SEGMENT__EXTRACT__DATA_WRITER__FILE_MAX_BYTES"]
+    "setting",
+    [
+        "DATA_WRITER__FILE_MAX_ITEMS",
+        "SOURCES__SEGMENT__DATA_WRITER__FILE_MAX_ITEMS",
+        "SOURCES__SEGMENT__SEGMENT__DATA_WRITER__FILE_MAX_ITEMS",
+    ],
 )
-def test_a_load_split_into_files_merges_not_appends(
-    setting: str, events_dir: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+def test_new_events_split_into_files_are_merged_not_appended(
+    setting: str, tmp_path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With dlt told to split a table into files, an append would be one INSERT per file (not all or nothing):
-    the loader merges, as it did before appends."""
-    monkeypatch.setenv(setting, "2")
-    load_segment(events_dir)
+    """Where dlt is set to split a table into files (in any section it reads that from: the second hostile
+    review found one the first version did not look at), an append would be one INSERT per file, not all or
+    nothing: the extract is turned down and the events are merged, each once, with the state committed."""
+    for module in (segment, file_loads):  # 50 events: five items of ten
+        monkeypatch.setattr(module, "DUCKDB_ROW_GROUP_ROWS", 10)
+    monkeypatch.setenv(setting, "20")
+    write_lines(tmp_path / "segment" / "2026-01-01" / "events-0000.jsonl", [message(f"m{i}") for i in range(50)])
+    summary = load_segment(tmp_path / "segment")
     assert events_write_disposition(warehouse) == "merge"
-    assert rows(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(7, 7)]
+    assert summary.rows_by_table == {"events": 50, "rejected_events": 0}
+    assert rows(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(50, 50)]
+    assert rows(warehouse, "select count(*) from raw_segment._dlt_loads") == [(1,)]
+    assert load_segment(tmp_path / "segment").skipped  # the state moved on with the merge
 
 
 def test_changed_file_reloads_and_replaces_its_rejects(events_dir: Path, warehouse: Path) -> None:
