@@ -39,9 +39,9 @@ def load(
     settings = resolve(settings)
     if source == "all":  # each of its loads checks before and after itself
         return _load(source, settings, access or {}, data_dir, path, mapping, source_name)
-    from ingestion.privacy.erasure import enforce_after_load, print_run, require_salt_before_load
+    from ingestion.privacy.erasure import enforce_after_load, print_run
 
-    require_salt_before_load(settings.duckdb_path, settings)  # fails closed before anything lands
+    # each loader refuses first, without the salt, a warehouse with erasure requests (refuse_load_without_salt)
     summaries = _load(source, settings, access or {}, data_dir, path, mapping, source_name)
     print_run(enforce_after_load(settings.duckdb_path, settings))  # erased people who came back leave raw
     return summaries

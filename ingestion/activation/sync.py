@@ -426,6 +426,10 @@ def sync(
             from ingestion.sources.mailchimp import load_mailchimp
 
             result.feedback_rows = load_mailchimp(config, settings).rows
+            # as after `customer360 load mailchimp`: an erased person's member record that came back leaves raw
+            from ingestion.privacy.erasure import enforce_after_load, print_run
+
+            print_run(enforce_after_load(settings.duckdb_path, settings))
         con = connect(path)
         try:
             if not dry_run:

@@ -625,25 +625,23 @@ def apply_pending(
     return run
 
 
-def require_salt_before_load(path: Path | None = None, settings: Settings | None = None) -> None:
-    """Before a load: a warehouse that holds erasure requests needs the salt to remove, after the load, the
-    records of erased people that came back (``enforce_after_load``). Without it the load is refused before
-    anything is fetched, so no returning record lands in raw to wait there for a run that has the salt."""
-    settings = resolve_settings(settings)
-    path = path or settings.duckdb_path
-    if not path.exists():
-        return  # a first load: no request can be recorded yet
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        if is_duckdb_lock_error(error):
-            return  # another process writes it: the loader says which (its lock), and loads nothing
-        raise
-    try:
-        if not erased_count(con):
+def refuse_load_without_salt(pipeline: Any) -> None:
+    """In a loader, once it holds its run lock and before it fetches anything: a warehouse that holds erasure
+    requests needs the salt to remove, after the load, the records of erased people that came back
+    (``enforce_after_load``). Without it the load is refused, so no such record lands in raw to wait there for a
+    run that has the salt. Read through the loader's own connection (dlt's SQL client of ``pipeline``): a
+    warehouse another process holds fails the loader itself, and nothing is loaded."""
+    with pipeline.sql_client() as client:
+        exists = client.execute_sql(
+            "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+            SCHEMA,
+            "erased_identifiers",
+        )
+        if not exists or not exists[0][0]:
             return
-    finally:
-        con.close()
+        requests = client.execute_sql(f"select count(*) from {SCHEMA}.erased_identifiers")
+    if not requests or not requests[0][0]:
+        return
     try:
         erasure_salt()
     except UserError as error:

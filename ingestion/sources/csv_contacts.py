@@ -53,6 +53,7 @@ from dlt.common.schema.typing import TColumnSchema
 
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, user_errors, warehouse_destination
+from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.settings import Settings, resolve
 from ingestion.sources.file_loads import (
     FileLoadSummary,
@@ -681,6 +682,7 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str, settings: Set
         user_errors(source_name, config.duckdb_path),
         exclusive_run(pipeline.pipeline_name, source_name, config.pipelines_dir),
     ):
+        refuse_load_without_salt(pipeline)
         discard_unfinished(pipeline)
         # one open warehouse for the whole run (see warehouse_open)
         with warehouse_open(pipeline):

@@ -373,10 +373,28 @@ def discard_unfinished(pipeline: dlt.Pipeline) -> dlt.Pipeline:
     Its files are still marked as loaded in the local state only; wiping the working folder makes dlt
     restore the warehouse's state, so those files are read again instead of being silently skipped.
     """
-    if pipeline.has_pending_data:
+    marker = _dropping_marker(pipeline)
+    if pipeline.has_pending_data or marker.exists():
         progress(f"{pipeline.pipeline_name}: discarding an unfinished load from an interrupted run")
-        pipeline.drop()
+        forget_local(pipeline)
     return pipeline
+
+
+def _dropping_marker(pipeline: dlt.Pipeline) -> Path:
+    """Beside the pipeline's working folder, not in it (dropping the pipeline wipes the folder)."""
+    return Path(pipeline.working_dir).with_name(f".{pipeline.pipeline_name}.dropping")
+
+
+def forget_local(pipeline: dlt.Pipeline) -> None:
+    """Wipe the pipeline's working folder (packages, local state, schemas): dlt then restores the state from
+    the warehouse, where it is committed with the data. A marker written first and removed last makes a kill
+    in the middle finish the wipe on the next run: the folder is not deleted in one step, and a local state
+    that outlived its package would mark files as loaded that never were."""
+    marker = _dropping_marker(pipeline)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    pipeline.drop()
+    marker.unlink()
 
 
 @contextmanager
@@ -402,20 +420,21 @@ def run_committed(
 
     The caller already ran ``sync_destination`` (it needed the committed state to plan the files), so
     the steps are called one by one rather than through ``run``, which would sync a second time.
-    ``keep_extract`` may turn the extracted package down: it is then deleted with dlt's ``abort_packages``
-    (nothing reached the warehouse; the local state and schema go back to before it) and None is returned.
+    ``keep_extract`` may turn the extracted package down: nothing of it reached the warehouse, the working
+    folder is wiped (``forget_local``) and the state restored from the warehouse, and None is returned.
     """
     try:
         extracted = pipeline.extract(data)
         if keep_extract is not None and not keep_extract(extracted):
-            pipeline.abort_packages()
+            forget_local(pipeline)
+            pipeline.sync_destination()
             return None
         pipeline.normalize()
         return pipeline.load()
     except BaseException:
         # extract rolls its own state back; anything that failed after it leaves a package pending
         if pipeline.has_pending_data:
-            pipeline.drop()
+            forget_local(pipeline)
         raise
 
 

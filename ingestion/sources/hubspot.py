@@ -59,6 +59,7 @@ from ingestion.pipeline import (
     rows_loaded,
     user_errors,
 )
+from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.progress import Ticker, say
 from ingestion.settings import Settings, resolve
 from ingestion.sources.http import PacedSession, hubspot_pacer, runtime_config
@@ -578,6 +579,7 @@ def load_hubspot(
         user_errors(SOURCE_SYSTEM, settings.duckdb_path),
         exclusive_run(pipeline.pipeline_name, SOURCE_SYSTEM, settings.pipelines_dir),
     ):
+        refuse_load_without_salt(pipeline)
         try:
             finish_interrupted(pipeline)
             known = known_contact_ids(pipeline) if reconciliation_due(pipeline) else None

@@ -31,6 +31,7 @@ from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from ingestion.activation.mailchimp import MailchimpError, MailchimpSettings, http_failure, mailchimp_settings
 from ingestion.errors import exception_chain
 from ingestion.pipeline import LoadSummary, exclusive_run, finish_interrupted, make_pipeline, rows_loaded, user_errors
+from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 from ingestion.sources.http import PacedSession, runtime_config
@@ -120,6 +121,7 @@ def load_mailchimp(config: MailchimpSettings | None = None, settings: Settings |
         user_errors("mailchimp", settings.duckdb_path),
         exclusive_run(pipeline.pipeline_name, "mailchimp", settings.pipelines_dir),
     ):
+        refuse_load_without_salt(pipeline)
         try:
             finish_interrupted(pipeline)
             source = mailchimp_source(base_url=platform.base_url, list_id=platform.list_id, api_key=platform.api_key)

@@ -47,6 +47,7 @@ from dlt.common.schema.typing import TColumnSchema
 
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
+from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.settings import Settings, resolve
 from ingestion.sources.file_loads import (
     DUCKDB_ROW_GROUP_ROWS,
@@ -609,6 +610,7 @@ def load_segment(events_dir: Path, settings: Settings | None = None) -> LoadSumm
     config = resolve(settings)
     pipeline = make_pipeline(SOURCE, config)
     with user_errors(SOURCE, config.duckdb_path), exclusive_run(pipeline.pipeline_name, SOURCE, config.pipelines_dir):
+        refuse_load_without_salt(pipeline)
         discard_unfinished(pipeline)
         # one open warehouse for the whole run (see warehouse_open)
         with warehouse_open(pipeline):

@@ -52,6 +52,7 @@ from ingestion.pipeline import (
     rows_loaded,
     user_errors,
 )
+from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 from ingestion.sources.http import RETRY_STATUS, PacedSession, runtime_config, shopify_pacer
@@ -571,6 +572,7 @@ def load_shopify(
         user_errors("shopify", settings.duckdb_path),
         exclusive_run(pipeline.pipeline_name, "shopify", settings.pipelines_dir),
     ):
+        refuse_load_without_salt(pipeline)
         try:
             finish_interrupted(pipeline)
             work_dir = bulk_work_dir(settings)

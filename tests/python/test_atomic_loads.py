@@ -263,6 +263,66 @@ def test_segment_append_killed_keeps_committed_rows_and_converges(
     assert load_segment(events).skipped  # converged: nothing left to do
 
 
+DROP_KILL_HARNESS = r'''
+"""Run the CLI with the Segment events cut into items of ten, and a SIGKILL in the middle of dlt's drop."""
+import os, shutil, signal, sys
+from pathlib import Path
+
+from dlt.pipeline.pipeline import Pipeline
+
+from ingestion.sources import file_loads, segment
+
+file_loads.DUCKDB_ROW_GROUP_ROWS = segment.DUCKDB_ROW_GROUP_ROWS = 10
+
+
+def drop(self, *args, **kwargs):
+    # the wipe cut short: the packages are gone, the local state holding the new files' prints is not
+    for folder in ("normalize", "load"):
+        shutil.rmtree(Path(self.working_dir) / folder, ignore_errors=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+Pipeline.drop = drop
+
+from ingestion.cli import main
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def test_segment_killed_while_turning_down_a_split_append_loads_the_files_next_time(
+    tmp_path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New events that dlt split into files are not appended: the package is turned down and the working folder
+    wiped before a merge. A kill in the middle of that wipe (the second hostile review of round 9 killed dlt's
+    abort between deleting the package and restoring the state) must not leave the local state marking the
+    files as loaded: the next run finishes the wipe and loads them."""
+    events = tmp_path / "segment"
+    write_events(events / "2026-01-01" / "a.jsonl", list(range(0, 5)))
+    load_segment(events)
+    write_events(events / "2026-01-02" / "b.jsonl", list(range(5, 55)))
+    harness = tmp_path / "drop_kill_harness.py"
+    harness.write_text(DROP_KILL_HARNESS)
+    monkeypatch.setenv("SOURCES__SEGMENT__DATA_WRITER__FILE_MAX_ITEMS", "20")
+    killed = subprocess.run(
+        [sys.executable, str(harness), "load", "segment", "--path", str(events)],
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(Path.cwd()), os.environ.get("PYTHONPATH")])),
+        },  # noqa: E501
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert count(warehouse, "raw_segment.events") == 5
+
+    summary = load_segment(events)
+    assert summary.files_read == ["2026-01-02/b.jsonl"]
+    assert query(warehouse, "select count(*), count(distinct message_id) from raw_segment.events") == [(55, 55)]
+    assert load_segment(events).skipped
+
+
 # -- a CSV drop: a changed file replaces its rows --------------------------------------------------
 MAPPING = {"id": "contact_id", "email": "email", "name": "first_name"}
 

@@ -134,3 +134,30 @@ def test_a_load_into_a_warehouse_with_erasure_requests_needs_the_salt_first(
     finally:
         con.close()
     assert kept == [(0,)]  # with the salt it loads, and the returning record is removed at once
+
+
+def test_the_sync_feedback_load_needs_the_salt_first_too(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`customer360 sync` loads Mailchimp feedback itself (not through `customer360 load`): the loader's own
+    check refuses it too, before it fetches a member (the hostile review found the sync path loading them)."""
+    from ingestion.demo_kit.servers.mailchimp import MailchimpServer, mailchimp_environment, new_api_key
+
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
+    assert main(["erase", "--email", "carol@example.org", "--reason", "art. 17"]) == 0
+    monkeypatch.delenv("PRIVACY__ERASURE_SALT")
+    capsys.readouterr()
+    with MailchimpServer(new_api_key()) as server:
+        for name, value in mailchimp_environment(server).items():
+            monkeypatch.setenv(name, value)
+        assert main(["sync"]) == 2
+    err = capsys.readouterr().err
+    assert "PRIVACY__ERASURE_SALT" in err and "nothing was loaded" in err and "Traceback" not in err
+    con = duckdb.connect(str(warehouse))
+    try:
+        landed = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw_mailchimp'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert landed == [(0,)]
