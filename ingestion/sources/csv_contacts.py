@@ -682,8 +682,9 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str, settings: Set
         user_errors(source_name, config.duckdb_path),
         exclusive_run(pipeline.pipeline_name, source_name, config.pipelines_dir),
     ):
-        refuse_load_without_salt(pipeline)
+        # first: it only touches the local folder, and the check below needs the pipeline's schema files whole
         discard_unfinished(pipeline)
+        refuse_load_without_salt(pipeline)
         # one open warehouse for the whole run (see warehouse_open)
         with warehouse_open(pipeline):
             pipeline.sync_destination()

@@ -610,8 +610,9 @@ def load_segment(events_dir: Path, settings: Settings | None = None) -> LoadSumm
     config = resolve(settings)
     pipeline = make_pipeline(SOURCE, config)
     with user_errors(SOURCE, config.duckdb_path), exclusive_run(pipeline.pipeline_name, SOURCE, config.pipelines_dir):
-        refuse_load_without_salt(pipeline)
+        # first: it only touches the local folder, and the check below needs the pipeline's schema files whole
         discard_unfinished(pipeline)
+        refuse_load_without_salt(pipeline)
         # one open warehouse for the whole run (see warehouse_open)
         with warehouse_open(pipeline):
             pipeline.sync_destination()

@@ -572,10 +572,10 @@ def load_shopify(
         user_errors("shopify", settings.duckdb_path),
         exclusive_run(pipeline.pipeline_name, "shopify", settings.pipelines_dir),
     ):
+        work_dir = bulk_work_dir(settings)  # first: a killed run's export file goes even when the load is refused
         refuse_load_without_salt(pipeline)
         try:
             finish_interrupted(pipeline)
-            work_dir = bulk_work_dir(settings)
             source = shopify_source(
                 shop_url=url,
                 access_token=token,

@@ -264,25 +264,23 @@ def test_segment_append_killed_keeps_committed_rows_and_converges(
 
 
 DROP_KILL_HARNESS = r'''
-"""Run the CLI with the Segment events cut into items of ten, and a SIGKILL in the middle of dlt's drop."""
-import os, shutil, signal, sys
-from pathlib import Path
-
-from dlt.pipeline.pipeline import Pipeline
+"""Run the CLI with the Segment events cut into items of ten, and a SIGKILL in the middle of dlt's drop: right
+after the wipe of the working folder removed the schemas, while the local state (the new files' prints) is left."""
+import os, signal, sys
 
 from ingestion.sources import file_loads, segment
 
 file_loads.DUCKDB_ROW_GROUP_ROWS = segment.DUCKDB_ROW_GROUP_ROWS = 10
+remove_folder = os.rmdir
 
 
-def drop(self, *args, **kwargs):
-    # the wipe cut short: the packages are gone, the local state holding the new files' prints is not
-    for folder in ("normalize", "load"):
-        shutil.rmtree(Path(self.working_dir) / folder, ignore_errors=True)
-    os.kill(os.getpid(), signal.SIGKILL)
+def rmdir(path, *args, **kwargs):
+    remove_folder(path, *args, **kwargs)
+    if os.path.basename(str(path)) == "schemas":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
-Pipeline.drop = drop
+os.rmdir = rmdir
 
 from ingestion.cli import main
 
@@ -295,8 +293,9 @@ def test_segment_killed_while_turning_down_a_split_append_loads_the_files_next_t
 ) -> None:
     """New events that dlt split into files are not appended: the package is turned down and the working folder
     wiped before a merge. A kill in the middle of that wipe (the second hostile review of round 9 killed dlt's
-    abort between deleting the package and restoring the state) must not leave the local state marking the
-    files as loaded: the next run finishes the wipe and loads them."""
+    abort between deleting the package and restoring the state; the third killed the wipe after the schemas and
+    before the state) must not leave the local state marking the files as loaded, nor a folder the next run
+    cannot open: the next run finishes the wipe and loads them."""
     events = tmp_path / "segment"
     write_events(events / "2026-01-01" / "a.jsonl", list(range(0, 5)))
     load_segment(events)
@@ -309,7 +308,7 @@ def test_segment_killed_while_turning_down_a_split_append_loads_the_files_next_t
         env={
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(Path.cwd()), os.environ.get("PYTHONPATH")])),
-        },  # noqa: E501
+        },
         capture_output=True,
         text=True,
         timeout=120,
