@@ -99,6 +99,14 @@ def test_only_salted_hashes_are_stored_and_the_salt_is_required(
         apply_pending(warehouse)  # requests exist: a build without the salt fails closed
 
 
+def _scalar(warehouse: Path, sql: str) -> object:
+    con = duckdb.connect(str(warehouse))
+    try:
+        return con.execute(sql).fetchall()[0][0]
+    finally:
+        con.close()
+
+
 def test_a_load_into_a_warehouse_with_erasure_requests_needs_the_salt_first(
     warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -117,23 +125,13 @@ def test_a_load_into_a_warehouse_with_erasure_requests_needs_the_salt_first(
     assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 2
     err = capsys.readouterr().err
     assert "PRIVACY__ERASURE_SALT" in err and "nothing was loaded" in err and "Traceback" not in err
-    con = duckdb.connect(str(warehouse))
-    try:
-        landed = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'raw_segment'"
-        ).fetchall()
-    finally:
-        con.close()
-    assert landed == [(0,)]
+    landed = "select count(*) from information_schema.tables where table_schema = 'raw_segment'"
+    assert _scalar(warehouse, landed) == 0
 
     monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
     assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 0
-    con = duckdb.connect(str(warehouse))
-    try:
-        kept = con.execute("select count(*) from raw_segment.events").fetchall()
-    finally:
-        con.close()
-    assert kept == [(0,)]  # with the salt it loads, and the returning record is removed at once
+    # with the salt it loads, and the returning record is removed at once
+    assert _scalar(warehouse, "select count(*) from raw_segment.events") == 0
 
 
 def test_the_sync_feedback_load_needs_the_salt_first_too(
@@ -153,11 +151,5 @@ def test_the_sync_feedback_load_needs_the_salt_first_too(
         assert main(["sync"]) == 2
     err = capsys.readouterr().err
     assert "PRIVACY__ERASURE_SALT" in err and "nothing was loaded" in err and "Traceback" not in err
-    con = duckdb.connect(str(warehouse))
-    try:
-        landed = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'raw_mailchimp'"
-        ).fetchall()
-    finally:
-        con.close()
-    assert landed == [(0,)]
+    landed = "select count(*) from information_schema.tables where table_schema = 'raw_mailchimp'"
+    assert _scalar(warehouse, landed) == 0
