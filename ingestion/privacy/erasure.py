@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -41,6 +41,9 @@ from ingestion.privacy.identifiers import (
 )
 from ingestion.settings import Settings
 from ingestion.settings import resolve as resolve_settings
+
+if TYPE_CHECKING:
+    import dlt
 
 SCHEMA = "privacy"
 DDL = f"""
@@ -625,7 +628,7 @@ def apply_pending(
     return run
 
 
-def refuse_load_without_salt(pipeline: Any) -> None:
+def refuse_load_without_salt(pipeline: dlt.Pipeline) -> None:
     """In a loader, once it holds its run lock and before it fetches anything: a warehouse that holds erasure
     requests needs the salt to remove, after the load, the records of erased people that came back
     (``enforce_after_load``). Without it the load is refused, so no such record lands in raw to wait there for a
