@@ -1,29 +1,22 @@
+{#- Messages that carry an identity signal besides a userId: identify traits or an email event's address
+    (person columns), or an Order Completed order id. -#}
+{%- set carries_identity_signal -%}
+    email is not null or phone_e164 is not null or first_name_key is not null or last_name_key is not null
+    or date_of_birth is not null or address_line1 is not null or city is not null or postal_code is not null
+    or (event_name = 'Order Completed' and order_id is not null)
+{%- endset %}
+
 with
 
 events as (
+    -- Every message with an id, narrow: the device and record assignment below reads all of them
+    -- (17M at 1M people), the person columns only the few person messages need.
     select
-        message_id,
         anonymous_id,
         user_id,
-        email,
-        email_match_key,
-        is_role_email,
-        phone_e164,
-        first_name,
-        last_name,
-        first_name_key,
-        last_name_key,
-        given_name_canonical,
-        date_of_birth,
-        address_line1,
-        address_line2,
-        city,
-        postal_code,
-        region_code,
-        country_code,
-        case when event_name = 'Order Completed' then order_id end as shopify_order_id,
         coalesce(event_at, loaded_at) as event_at,
-        loaded_at
+        loaded_at,
+        ({{ carries_identity_signal }}) as is_person_message
     from {{ ref('stg_segment__events') }}
     -- Messages with neither id are quarantined by staging (rule missing_identity).
     where anonymous_id is not null or user_id is not null
@@ -49,13 +42,27 @@ user_devices as (
     group by user_id
 ),
 
+id_pairs as (
+    -- A message's record depends on its two ids only, so the messages are summarized per id pair first:
+    -- the assignment then joins a tenth of the rows (first/last/any of a record are those of its pairs).
+    select
+        anonymous_id,
+        user_id,
+        min(event_at) as first_event_at,
+        max(event_at) as last_event_at,
+        max(loaded_at) as loaded_at,
+        bool_or(is_person_message) as has_person_message
+    from events
+    group by anonymous_id, user_id
+),
+
 assigned as (
     select
-        events.*,
-        coalesce(events.anonymous_id, user_devices.anonymous_id) as device_id
-    from events
+        id_pairs.*,
+        coalesce(id_pairs.anonymous_id, user_devices.anonymous_id) as device_id
+    from id_pairs
     left join user_devices
-        on events.anonymous_id is null and events.user_id = user_devices.user_id
+        on id_pairs.anonymous_id is null and id_pairs.user_id = user_devices.user_id
 ),
 
 with_record as (
@@ -73,15 +80,41 @@ with_record as (
     left join device_users on assigned.device_id = device_users.anonymous_id
 ),
 
-person_messages as (
-    -- Messages that carry an identity signal besides a userId: identify traits or an email event's
-    -- address (person columns), or an Order Completed order id.
+person_message_rows as (
     select *
-    from with_record
-    where
-        email is not null or phone_e164 is not null or first_name_key is not null
-        or last_name_key is not null or date_of_birth is not null or address_line1 is not null
-        or city is not null or postal_code is not null or shopify_order_id is not null
+    from {{ ref('stg_segment__events') }}
+    where (anonymous_id is not null or user_id is not null) and ({{ carries_identity_signal }})
+),
+
+person_messages as (
+    -- The messages with an identity signal, with their id pair's record.
+    select
+        with_record.source_record_id,
+        with_record.linked_user_id,
+        messages.email,
+        messages.email_match_key,
+        messages.is_role_email,
+        messages.phone_e164,
+        messages.first_name,
+        messages.last_name,
+        messages.first_name_key,
+        messages.last_name_key,
+        messages.given_name_canonical,
+        messages.date_of_birth,
+        messages.address_line1,
+        messages.address_line2,
+        messages.city,
+        messages.postal_code,
+        messages.region_code,
+        messages.country_code,
+        case when messages.event_name = 'Order Completed' then messages.order_id end as shopify_order_id,
+        coalesce(messages.event_at, messages.loaded_at) as event_at,
+        messages.loaded_at
+    from person_message_rows as messages
+    inner join with_record
+        on
+            messages.anonymous_id is not distinct from with_record.anonymous_id
+            and messages.user_id is not distinct from with_record.user_id
 ),
 
 record_links as (
@@ -91,14 +124,12 @@ record_links as (
     select
         source_record_id,
         any_value(linked_user_id) as linked_user_id,
-        min(event_at) as first_event_at,
-        max(event_at) as last_event_at,
+        min(first_event_at) as first_event_at,
+        max(last_event_at) as last_event_at,
         max(loaded_at) as loaded_at
     from with_record
     group by source_record_id
-    having
-        bool_or(linked_user_id is not null)
-        or source_record_id in (select person_messages.source_record_id from person_messages)
+    having bool_or(linked_user_id is not null) or bool_or(has_person_message)
 ),
 
 final as (
