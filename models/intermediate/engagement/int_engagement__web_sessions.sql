@@ -47,8 +47,13 @@ with
     ),
 {% endif %}
 
-events as (
-    select *
+session_keys as (
+    -- The session windows sort only what they need (device, time, message id), not the whole event rows:
+    -- the three windows over the rows took 89 of this model's 95 CPU seconds at 1M people (17.6M events).
+    select
+        anonymous_id,
+        message_id,
+        event_at
     from {{ ref('int_engagement__events') }}
     {% if is_incremental() %}
         -- the devices to rebuild (none has a null id)
@@ -62,7 +67,7 @@ ordered as (
     select
         *,
         lag(event_at) over (partition by anonymous_id order by event_at, message_id) as previous_event_at
-    from events
+    from session_keys
 ),
 
 flagged as (
@@ -79,7 +84,8 @@ flagged as (
 
 numbered as (
     select
-        *,
+        message_id,
+        is_session_start,
         sum(is_session_start) over (
             partition by anonymous_id order by event_at, message_id rows between unbounded preceding and current row
         ) as session_number
@@ -87,10 +93,13 @@ numbered as (
 ),
 
 positioned as (
+    -- each event of the devices in scope with its session (message_id is the events' key)
     select
-        *,
-        row_number() over (partition by anonymous_id, session_number order by event_at, message_id) as event_position
-    from numbered
+        events.*,
+        numbered.session_number,
+        numbered.is_session_start
+    from {{ ref('int_engagement__events') }} as events
+    inner join numbered on events.message_id = numbered.message_id
 ),
 
 sessions as (
@@ -127,7 +136,7 @@ entries as (
         lower({{ dbt.split_part(dbt.split_part('page_referrer', "'://'", 2), "'/'", 1) }}) as referrer_host,
         lower({{ dbt.split_part(dbt.split_part('page_url', "'://'", 2), "'/'", 1) }}) as page_host
     from positioned
-    where event_position = 1
+    where is_session_start = 1
 ),
 
 entries_classified as (
