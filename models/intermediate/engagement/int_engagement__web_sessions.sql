@@ -48,8 +48,8 @@ with
 {% endif %}
 
 session_keys as (
-    -- The session windows sort only what they need (device, time, message id), not the whole event rows:
-    -- the three windows over the rows took 89 of this model's 95 CPU seconds at 1M people (17.6M events).
+    -- The session windows sort only what they need (device, time, message id), not the whole event rows: at
+    -- 1M people (17.6M events) the model's full refresh took 58 s that way, 12 s this way.
     select
         anonymous_id,
         message_id,
