@@ -18,6 +18,8 @@ memory while a run resolves a cluster; the salt is bound as a query parameter an
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sys
 import uuid
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ import duckdb
 
 from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.privacy.identifiers import (
+    SALT_ENV,
     SQL_EMAIL_TOKEN,
     SQL_PHONE_TOKEN,
     ErasureRequest,
@@ -65,6 +68,10 @@ create table if not exists {SCHEMA}.erased_identifiers (
     request_id varchar not null,
     origin varchar not null,
     added_at timestamp with time zone not null
+);
+create table if not exists {SCHEMA}.erasure_salt_check (
+    check_value varchar not null,
+    recorded_at timestamp with time zone not null
 );
 create table if not exists {SCHEMA}.erasure_blocks (
     run_id varchar not null,
@@ -102,14 +109,57 @@ def warehouse(target: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 SALT_VARIABLE = "customer360_erasure_salt"
+WRONG_SALT = (
+    f"{SALT_ENV} is not the salt this warehouse's erasure requests were recorded with: with another salt, erased "
+    "people would not be recognised"
+)
+
+
+def salt_check_value(salt: str) -> str:
+    """A keyed check of the salt (HMAC-SHA256 of a fixed text under it): it tells the salt the requests were
+    recorded with from any other, and matches no identifier hash (those are sha256 of salt and value)."""
+    return hmac.new(salt.encode(), b"customer360 erasure salt check", hashlib.sha256).hexdigest()
+
+
+def _stored_salt_check(con: Any) -> str | None:
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [SCHEMA, "erasure_salt_check"],
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    rows = con.execute(f"select check_value from {SCHEMA}.erasure_salt_check").fetchall()
+    return str(rows[0][0]) if rows else None
+
+
+def _check_salt(stored: str | None, salt: str) -> None:
+    if stored is not None and not hmac.compare_digest(stored, salt_check_value(salt)):
+        raise UserError(WRONG_SALT)
+
+
+def verify_salt(con: Any, salt: str) -> None:
+    """Fail on a salt other than the one this warehouse's requests were recorded with. A wrong salt would
+    pass everything else: no returning record would match, and the activation views' erasure guard would
+    let an erased address through."""
+    _check_salt(_stored_salt_check(con), salt)
+
+
+def _record_salt_check(con: duckdb.DuckDBPyConnection, salt: str) -> None:
+    """Verify the salt, and record its check with the first request (or, for requests recorded before
+    checks existed, at the first run with a salt: the salt of that run is taken as theirs)."""
+    verify_salt(con, salt)
+    if _stored_salt_check(con) is None:
+        con.execute(f"insert into {SCHEMA}.erasure_salt_check values (?, ?)", [salt_check_value(salt), now()])
 
 
 def set_session_salt(con: Any) -> None:
     """Give a DuckDB session the salt (variable ``customer360_erasure_salt``) when one is configured: the
     activation views then check addresses against erased hashes at read time (a session without it
-    reads them only while no erasure was ever recorded; afterwards the views fail closed)."""
+    reads them only while no erasure was ever recorded; afterwards the views fail closed). A salt other
+    than the requests' is refused (``verify_salt``)."""
     salt = erasure_salt(required=False)
     if salt:
+        verify_salt(con, salt)
         con.execute(f"set variable {SALT_VARIABLE} = ?", [salt])
 
 
@@ -132,6 +182,7 @@ def record_requests(
     with warehouse(path) as con:
         con.execute(DDL)
         con.execute("begin")
+        _record_salt_check(con, salt)
         for request in requests:
             ids.append(_insert_request(con, salt, request))
         con.execute("commit")
@@ -586,6 +637,7 @@ def apply_pending(
         run = ErasureRun()
         run_id = str(uuid.uuid4())
         con.execute("begin")
+        _record_salt_check(con, salt)
         _landed_redactions(con, salt)
         pending = con.execute(
             f"select request_id from {SCHEMA}.erasure_requests where status = 'pending' order by received_at"
@@ -631,9 +683,10 @@ def apply_pending(
 def refuse_load_without_salt(pipeline: dlt.Pipeline) -> None:
     """In a loader, once it holds its run lock and before it fetches anything: a warehouse that holds erasure
     requests needs the salt to remove, after the load, the records of erased people that came back
-    (``enforce_after_load``). Without it the load is refused, so no such record lands in raw to wait there for a
-    run that has the salt. Read through the loader's own connection (dlt's SQL client of ``pipeline``): a
-    warehouse another process holds fails the loader itself, and nothing is loaded."""
+    (``enforce_after_load``), and the very salt they were recorded with (``verify_salt``). Without it the load is
+    refused, so no such record lands in raw to wait there for a run that has the salt. Read through the loader's
+    own connection (dlt's SQL client of ``pipeline``): a warehouse another process holds fails the loader itself,
+    and nothing is loaded."""
     with pipeline.sql_client() as client:
         exists = client.execute_sql(
             "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
@@ -643,10 +696,18 @@ def refuse_load_without_salt(pipeline: dlt.Pipeline) -> None:
         if not exists or not exists[0][0]:
             return
         requests = client.execute_sql(f"select count(*) from {SCHEMA}.erased_identifiers")
-    if not requests or not requests[0][0]:
-        return
+        if not requests or not requests[0][0]:
+            return
+        checks = client.execute_sql(
+            "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+            SCHEMA,
+            "erasure_salt_check",
+        )
+        rows = client.execute_sql(f"select check_value from {SCHEMA}.erasure_salt_check") if checks[0][0] else []
     try:
-        erasure_salt()
+        salt = erasure_salt()
+        assert salt is not None
+        _check_salt(str(rows[0][0]) if rows else None, salt)
     except UserError as error:
         raise UserError(f"{error}; this warehouse holds erasure requests, so nothing was loaded") from error
 
@@ -660,8 +721,10 @@ def enforce_after_load(path: Path | None = None, settings: Settings | None = Non
             return None
         salt = erasure_salt()
         assert salt is not None
+        con.execute(DDL)
         run = ErasureRun()
         con.execute("begin")
+        _record_salt_check(con, salt)
         run.rows_removed = remove_matching_rows(con, salt, _raw_tables(con), str(uuid.uuid4()), "load")
         _truncate_staging_datasets(con)
         con.execute("commit")

@@ -153,3 +153,72 @@ def test_the_sync_feedback_load_needs_the_salt_first_too(
     assert "PRIVACY__ERASURE_SALT" in err and "nothing was loaded" in err and "Traceback" not in err
     landed = "select count(*) from information_schema.tables where table_schema = 'raw_mailchimp'"
     assert _scalar(warehouse, landed) == 0
+
+
+def test_a_salt_other_than_the_requests_is_refused_everywhere(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With another salt nothing would match: an erased person's returning records would stay in raw and the
+    activation views' erasure guard would let their address through. A keyed check recorded with the first
+    request tells the salt apart; every path that uses the salt refuses another one, in one line."""
+    from ingestion.privacy.dbt_plugin import Plugin
+    from ingestion.privacy.erasure import WRONG_SALT, salt_check_value, set_session_salt
+
+    events = tmp_path / "segment" / "2026-01-01" / "events-0000.jsonl"
+    events.parent.mkdir(parents=True)
+    message = {"messageId": "m1", "type": "identify", "userId": "7", "traits": {"email": "dave@example.org"},
+               "timestamp": "2026-01-01T10:00:00Z", "receivedAt": "2026-01-01T10:00:01Z"}  # fmt: skip
+    events.write_text(json.dumps(message) + "\n")
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
+    assert main(["erase", "--email", "carol@example.org", "--reason", "art. 17"]) == 0
+    assert _scalar(warehouse, "select check_value from privacy.erasure_salt_check") == salt_check_value(SALT)
+    assert _scalar(warehouse, "select count(*) from privacy.erasure_salt_check") == 1
+    capsys.readouterr()
+
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", "a-different-salt-of-enough-length")
+    assert main(["erase", "--email", "dave@example.org"]) == 2  # recorded under it, it could never match
+    err = capsys.readouterr().err
+    assert "is not the salt this warehouse's erasure requests were recorded with" in err and "Traceback" not in err
+    assert _scalar(warehouse, "select count(*) from privacy.erasure_requests") == 1
+    with pytest.raises(UserError, match="is not the salt"):
+        apply_pending(warehouse)  # the build's first step
+    assert _scalar(warehouse, "select count(*) from privacy.erasure_requests where status = 'pending'") == 1
+    assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 2
+    err = capsys.readouterr().err
+    assert "is not the salt" in err and "nothing was loaded" in err and "Traceback" not in err
+    landed = "select count(*) from information_schema.tables where table_schema = 'raw_segment'"
+    assert _scalar(warehouse, landed) == 0
+    con = duckdb.connect(str(warehouse))
+    try:
+        with pytest.raises(UserError, match="is not the salt"):
+            set_session_salt(con)  # `customer360 sql`, sync's audience read
+        # every dbt connection, `dbt build` run by hand included
+        with pytest.raises(UserError, match="is not the salt"):
+            Plugin("customer360", {}).configure_connection(con)
+        assert con.execute("select getvariable('customer360_erasure_salt')").fetchall()[0][0] is None
+    finally:
+        con.close()
+    assert WRONG_SALT.startswith("PRIVACY__ERASURE_SALT")
+
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
+    assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 0
+    assert apply_pending(warehouse) is not None
+
+
+def test_requests_recorded_before_the_salt_check_take_the_next_runs_salt(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse whose requests predate the check has none: the first run with a salt records it (that salt is
+    taken as the requests'), and from then on another salt is refused."""
+    from ingestion.privacy.erasure import salt_check_value
+
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
+    assert main(["erase", "--email", "carol@example.org"]) == 0
+    con = duckdb.connect(str(warehouse))
+    con.execute("drop table privacy.erasure_salt_check")
+    con.close()
+    assert apply_pending(warehouse) is not None
+    assert _scalar(warehouse, "select check_value from privacy.erasure_salt_check") == salt_check_value(SALT)
+    monkeypatch.setenv("PRIVACY__ERASURE_SALT", "a-different-salt-of-enough-length")
+    with pytest.raises(UserError, match="is not the salt"):
+        apply_pending(warehouse)
