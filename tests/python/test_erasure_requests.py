@@ -107,29 +107,35 @@ def _scalar(warehouse: Path, sql: str) -> object:
         con.close()
 
 
+def _identify_events(folder: Path, email: str) -> Path:
+    """A Segment events folder holding one identify call that carries ``email``."""
+    events = folder / "segment" / "2026-01-01" / "events-0000.jsonl"
+    events.parent.mkdir(parents=True)
+    message = {"messageId": "m1", "type": "identify", "userId": "7", "traits": {"email": email},
+               "timestamp": "2026-01-01T10:00:00Z", "receivedAt": "2026-01-01T10:00:01Z"}  # fmt: skip
+    events.write_text(json.dumps(message) + "\n")
+    return events.parents[1]
+
+
 def test_a_load_into_a_warehouse_with_erasure_requests_needs_the_salt_first(
     warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Without the salt, the records of an erased person that come back could not be removed after the load:
     the load is refused before it fetches anything (it used to commit them, then fail on the missing salt)."""
-    events = tmp_path / "segment" / "2026-01-01" / "events-0000.jsonl"
-    events.parent.mkdir(parents=True)
-    message = {"messageId": "m1", "type": "identify", "userId": "7", "traits": {"email": "carol@example.org"},
-               "timestamp": "2026-01-01T10:00:00Z", "receivedAt": "2026-01-01T10:00:01Z"}  # fmt: skip
-    events.write_text(json.dumps(message) + "\n")
+    events = _identify_events(tmp_path, "carol@example.org")
     monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
     assert main(["erase", "--email", "carol@example.org", "--reason", "art. 17"]) == 0
     capsys.readouterr()
 
     monkeypatch.delenv("PRIVACY__ERASURE_SALT")
-    assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 2
+    assert main(["load", "segment", "--path", str(events)]) == 2
     err = capsys.readouterr().err
     assert "PRIVACY__ERASURE_SALT" in err and "nothing was loaded" in err and "Traceback" not in err
     landed = "select count(*) from information_schema.tables where table_schema = 'raw_segment'"
     assert _scalar(warehouse, landed) == 0
 
     monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
-    assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 0
+    assert main(["load", "segment", "--path", str(events)]) == 0
     # with the salt it loads, and the returning record is removed at once
     assert _scalar(warehouse, "select count(*) from raw_segment.events") == 0
 
@@ -164,11 +170,7 @@ def test_a_salt_other_than_the_requests_is_refused_everywhere(
     from ingestion.privacy.dbt_plugin import Plugin
     from ingestion.privacy.erasure import WRONG_SALT, salt_check_value, set_session_salt
 
-    events = tmp_path / "segment" / "2026-01-01" / "events-0000.jsonl"
-    events.parent.mkdir(parents=True)
-    message = {"messageId": "m1", "type": "identify", "userId": "7", "traits": {"email": "dave@example.org"},
-               "timestamp": "2026-01-01T10:00:00Z", "receivedAt": "2026-01-01T10:00:01Z"}  # fmt: skip
-    events.write_text(json.dumps(message) + "\n")
+    events = _identify_events(tmp_path, "dave@example.org")
     monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
     assert main(["erase", "--email", "carol@example.org", "--reason", "art. 17"]) == 0
     assert _scalar(warehouse, "select check_value from privacy.erasure_salt_check") == salt_check_value(SALT)
@@ -183,7 +185,7 @@ def test_a_salt_other_than_the_requests_is_refused_everywhere(
     with pytest.raises(UserError, match="is not the salt"):
         apply_pending(warehouse)  # the build's first step
     assert _scalar(warehouse, "select count(*) from privacy.erasure_requests where status = 'pending'") == 1
-    assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 2
+    assert main(["load", "segment", "--path", str(events)]) == 2
     err = capsys.readouterr().err
     assert "is not the salt" in err and "nothing was loaded" in err and "Traceback" not in err
     landed = "select count(*) from information_schema.tables where table_schema = 'raw_segment'"
@@ -201,7 +203,7 @@ def test_a_salt_other_than_the_requests_is_refused_everywhere(
     assert WRONG_SALT.startswith("PRIVACY__ERASURE_SALT")
 
     monkeypatch.setenv("PRIVACY__ERASURE_SALT", SALT)
-    assert main(["load", "segment", "--path", str(tmp_path / "segment")]) == 0
+    assert main(["load", "segment", "--path", str(events)]) == 0
     assert apply_pending(warehouse) is not None
 
 
