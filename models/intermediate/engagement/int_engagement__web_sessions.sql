@@ -84,6 +84,7 @@ flagged as (
 
 numbered as (
     select
+        anonymous_id,
         message_id,
         is_session_start,
         sum(is_session_start) over (
@@ -93,13 +94,17 @@ numbered as (
 ),
 
 positioned as (
-    -- each event of the devices in scope with its session (message_id is the events' key)
+    -- each event of the devices in scope with its session: message_id is the events' key (unique and not
+    -- null, tested at error severity, so dbt build stops before this model on a breach)
     select
         events.*,
         numbered.session_number,
         numbered.is_session_start
     from {{ ref('int_engagement__events') }} as events
-    inner join numbered on events.message_id = numbered.message_id
+    inner join numbered
+        on
+            events.anonymous_id = numbered.anonymous_id
+            and events.message_id = numbered.message_id
 ),
 
 sessions as (
