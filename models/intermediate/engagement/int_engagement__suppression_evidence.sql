@@ -331,8 +331,8 @@ csv_consent_rows as (
     -- An opt-in's time counts only when exactly one format of var csv_datetime_formats reads it; an opt-out
     -- or a bounce is dated at the latest reading of any format (03/05/2025: May 3; guard_timestamp_readings).
     -- Each text is read only for the rows that use that reading (the evidence below: consent_at for
-    -- opt-ins, the readings for the rest): thirteen formats, twice over, on every row were most of the
-    -- guard's cost at 1M people.
+    -- opt-ins, the readings for the rest): thirteen formats, twice over, on every row were the largest
+    -- step of the view at 1M people (one evaluation 12.9 s, now 11.0).
     {%- set opt_in_consent_text = "case when csv_row.consent_state = 'opted_in' "
         ~ "then csv_row.email_consent_updated_at end" %}
     {%- set other_consent_text = "case when csv_row.consent_state <> 'opted_in' "
