@@ -63,6 +63,27 @@ session_keys as (
     {% endif %}
 ),
 
+event_rows as (
+    select
+        message_id,
+        anonymous_id,
+        user_id,
+        customer_id,
+        is_identified,
+        event_type,
+        event_name,
+        event_at,
+        loaded_at,
+        page_url,
+        page_path,
+        page_referrer,
+        device_type,
+        utm_source,
+        utm_medium,
+        utm_campaign
+    from {{ ref('int_engagement__events') }}
+),
+
 ordered as (
     select
         *,
@@ -100,7 +121,7 @@ positioned as (
         events.*,
         numbered.session_number,
         numbered.is_session_start
-    from {{ ref('int_engagement__events') }} as events
+    from event_rows as events
     inner join numbered
         on
             events.anonymous_id = numbered.anonymous_id

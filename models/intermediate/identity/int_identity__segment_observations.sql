@@ -1,5 +1,3 @@
-{#- Messages that carry an identity signal besides a userId: identify traits or an email event's address
-    (person columns), or an Order Completed order id. -#}
 {%- set carries_identity_signal -%}
     email is not null or phone_e164 is not null or first_name_key is not null or last_name_key is not null
     or date_of_birth is not null or address_line1 is not null or city is not null or postal_code is not null
@@ -20,6 +18,14 @@ events as (
     from {{ ref('stg_segment__events') }}
     -- Messages with neither id are quarantined by staging (rule missing_identity).
     where anonymous_id is not null or user_id is not null
+),
+
+person_message_rows as (
+    -- The messages that carry an identity signal besides a userId: identify traits or an email event's
+    -- address (person columns), or an Order Completed order id (carries_identity_signal, above).
+    select *
+    from {{ ref('stg_segment__events') }}
+    where (anonymous_id is not null or user_id is not null) and ({{ carries_identity_signal }})
 ),
 
 device_users as (
@@ -78,12 +84,6 @@ with_record as (
         end as linked_user_id
     from assigned
     left join device_users on assigned.device_id = device_users.anonymous_id
-),
-
-person_message_rows as (
-    select *
-    from {{ ref('stg_segment__events') }}
-    where (anonymous_id is not null or user_id is not null) and ({{ carries_identity_signal }})
 ),
 
 person_messages as (
