@@ -147,8 +147,9 @@ def verify_salt(con: Any, salt: str) -> None:
 def _record_salt_check(con: duckdb.DuckDBPyConnection, salt: str) -> None:
     """Verify the salt, and record its check with the first request (or, for requests recorded before
     checks existed, at the first run with a salt: the salt of that run is taken as theirs)."""
-    verify_salt(con, salt)
-    if _stored_salt_check(con) is None:
+    stored = _stored_salt_check(con)
+    _check_salt(stored, salt)
+    if stored is None:
         con.execute(f"insert into {SCHEMA}.erasure_salt_check values (?, ?)", [salt_check_value(salt), now()])
 
 
