@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingestion.dbt_runner import DbtOutcome
@@ -225,3 +226,13 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def execute_sql(path: Path, *statements: str) -> None:
+    """Run ``statements`` on the DuckDB warehouse at ``path``, one after the other, and close it."""
+    con = duckdb.connect(str(path))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BuiltWarehouse
+from conftest import BuiltWarehouse, execute_sql
 
 
 def _views(path: Path) -> dict[str, tuple[str, str | None]]:
@@ -23,15 +23,6 @@ def _views(path: Path) -> dict[str, tuple[str, str | None]]:
     finally:
         con.close()
     return {name: (sql, comment) for name, sql, comment in rows}
-
-
-def _execute(path: Path, *statements: str) -> None:
-    con = duckdb.connect(str(path))
-    try:
-        for statement in statements:
-            con.execute(statement)
-    finally:
-        con.close()
 
 
 def test_views_are_replaced_only_when_their_statement_changed(
@@ -52,7 +43,7 @@ def test_views_are_replaced_only_when_their_statement_changed(
     assert {"email_audience", "published__email_audience"} <= before.keys()
 
     orders_sql, orders_fingerprint = before["orders"]
-    _execute(
+    execute_sql(
         path,
         # an equivalent body under the right fingerprint: kept if the hook trusts the fingerprint
         "create or replace view analyst_safe.orders as "

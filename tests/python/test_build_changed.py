@@ -17,9 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
-from conftest import PROJECT_ROOT, BuiltWarehouse
+from conftest import PROJECT_ROOT, BuiltWarehouse, execute_sql
 from test_marts import query
 
 from ingestion import build_state
@@ -59,16 +58,6 @@ def _write_drop(folder: Path, email: str, stamp: str) -> None:
     }  # fmt: skip
     (folder / "mapping.json").write_text(json.dumps(mapping))
     (folder / "export.csv").write_text(f"id,email,opt_in,at\nx1,{email},no,{stamp}\n")
-
-
-def _execute(path: Path, *statements: str) -> None:
-    """Run ``statements`` on the warehouse at ``path``, one after the other, and close it."""
-    con = duckdb.connect(str(path))
-    try:
-        for statement in statements:
-            con.execute(statement)
-    finally:
-        con.close()
 
 
 def _warehouse_prints() -> dict[str, dict[str, object]]:
@@ -173,25 +162,25 @@ def test_the_plan_builds_everything_when_the_record_cannot_be_trusted(
         build_args = production_build_args(["build"])
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection == []
         # a load that found nothing new still writes dlt's bookkeeping, which no model reads
-        _execute(path, "insert into raw_hubspot._dlt_loads select * from raw_hubspot._dlt_loads limit 1")
+        execute_sql(path, "insert into raw_hubspot._dlt_loads select * from raw_hubspot._dlt_loads limit 1")
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection == []
         # other vars compile other SQL
         other_vars = [*build_args, "--vars", "{identity_match_threshold: 0.9}"]
         assert build_state.plan(path, manifest, PROJECT_ROOT, other_vars).selection is None
         # a row gone from a raw table (the erasure, a hard delete): that source and what reads it
-        _execute(
+        execute_sql(
             path,
             "delete from raw_hubspot.contacts where id = (select min(id) from raw_hubspot.contacts)",
             f"update {build_state.TABLE} set rebuilt_all_at = rebuilt_all_at - interval 23 hour",
         )
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection == ["source:hubspot+"]
         # nothing rebuilt in full for over a day: the clock-bound parts (future-date cutoff) are stale
-        _execute(path, f"update {build_state.TABLE} set rebuilt_all_at = rebuilt_all_at - interval 2 hour")
+        execute_sql(path, f"update {build_state.TABLE} set rebuilt_all_at = rebuilt_all_at - interval 2 hour")
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection is None
         # a record dated in the future (a clock set back) would never age: it is not trusted either
         build_state.record(path, build_state.everything(build_state.plan(path, manifest, PROJECT_ROOT, build_args)))
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection == []
-        _execute(path, f"update {build_state.TABLE} set rebuilt_all_at = rebuilt_all_at + interval 1 hour")
+        execute_sql(path, f"update {build_state.TABLE} set rebuilt_all_at = rebuilt_all_at + interval 1 hour")
         assert build_state.plan(path, manifest, PROJECT_ROOT, build_args).selection is None
         # marts_reference_date 'today' (however it is set): the model that reads the clock has no parent dbt
         # knows of then; it and what reads it are built even when no source changed
