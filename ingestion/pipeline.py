@@ -47,6 +47,7 @@ def make_pipeline(source_system: str, settings: Settings | None = None) -> dlt.P
     settings = resolve(settings)
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     keep_no_personal_copies()
+    write_packages_uncompressed()
     return dlt.pipeline(
         pipeline_name=f"customer360_{source_system}",
         destination=warehouse_destination(settings),
@@ -64,6 +65,29 @@ def keep_no_personal_copies() -> None:
     for key in ("load.delete_completed_jobs", "load.truncate_staging_dataset"):
         if dlt_setting(key, bool) is None:
             dlt.config[key] = True
+
+
+def write_packages_uncompressed() -> None:
+    """dlt gzips the files of a load package by default (``data_writer.disable_compression``), and the package
+    lives only until its load completes (``keep_no_personal_copies``). Gzip cost 10 of the 65 CPU seconds of a
+    100k-people Shopify load (docs/benchmarks.md, "Round 11") to save disk for minutes, so the files are written
+    plain; a deployment short of disk sets the option back to false and keeps its value."""
+    if dlt_setting("data_writer.disable_compression", bool) is None:
+        dlt.config["data_writer.disable_compression"] = True
+
+
+def normalize_in_parallel(pipeline: dlt.Pipeline, source_section: str, file_max_items: int = 50_000) -> None:
+    """Normalize a pipeline's package in one process per core (at most 4): for a source yielding Python
+    records, dlt's normalize (unnesting, type coercion) is half of the load's CPU and runs on one core by default.
+    The source's extract files are split every ``file_max_items`` records (at the first yielded page past it),
+    so the workers share even parts. ``<pipeline name>.normalize.workers`` and
+    ``sources.<source>.data_writer.file_max_items``, when set, keep their values."""
+    for key, value in (
+        (f"{pipeline.pipeline_name}.normalize.workers", min(4, os.cpu_count() or 1)),
+        (f"sources.{source_section}.data_writer.file_max_items", file_max_items),
+    ):
+        if dlt_setting(key, int) is None:
+            dlt.config[key] = value
 
 
 @contextmanager

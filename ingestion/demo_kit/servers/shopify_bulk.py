@@ -39,6 +39,7 @@ Faults, armed like the REST ones (``server.bulk_faults.arm(kind, ...)`` or ``POS
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -232,6 +233,7 @@ class _Invalid(Exception):
     pass
 
 
+@functools.cache
 def snake(name: str) -> str:
     """``firstName`` -> ``first_name``; ``address1`` stays."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -283,36 +285,69 @@ def _validate(node: SelectionSetNode, type_name: str, depth: int = 0) -> None:
             _validate(item.selection_set, nested_type, depth)
 
 
+@dataclass(frozen=True)
+class _Step:
+    """How one selected field of a type is rendered (worked out once per selection, not once per record)."""
+
+    key: str  # the answer's key (the alias, or the field's name)
+    name: str  # the REST record's key
+    computed: Callable[[dict[str, Any]], Any] | None  # a field API 2026-10 names otherwise (GRAPHQL_FIELDS)
+    connection: SelectionSetNode | None  # the ``node { ... }`` of a nested connection
+    selection: SelectionSetNode | None
+    nested_type: str
+
+
+_PLANS: dict[tuple[int, str], tuple[SelectionSetNode, tuple[_Step, ...]]] = {}
+MAX_PLANS = 256
+
+
+def _plan(selection: SelectionSetNode, own_type: str) -> tuple[_Step, ...]:
+    """The steps rendering ``selection`` on ``own_type``, cached by the selection's identity: a 1M-people export
+    walks the same few selections millions of times (the node is kept in the cache, so its id is not reused)."""
+    cached = _PLANS.get((id(selection), own_type))
+    if cached is not None and cached[0] is selection:
+        return cached[1]
+    steps = tuple(
+        _Step(
+            key=(item.alias or item.name).value,
+            name=snake(item.name.value),
+            computed=GRAPHQL_FIELDS.get(own_type, {}).get(item.name.value),
+            connection=_connection_node(item),
+            selection=item.selection_set,
+            nested_type=NESTED_TYPES.get(snake(item.name.value), "Node"),
+        )
+        for item in _fields(selection)
+    )
+    if len(_PLANS) >= MAX_PLANS:  # every operation parses its own document: forget the old ones' selections
+        _PLANS.clear()
+    _PLANS[(id(selection), own_type)] = (selection, steps)
+    return steps
+
+
 def render(record: dict[str, Any], type_name: str, node: SelectionSetNode, parent: str | None) -> Iterator[bytes]:
     """The JSONL lines of one record: its own line, then one line per node of its nested connections."""
-    line: dict[str, Any] = {}
     children: list[bytes] = []
     gid = f"gid://shopify/{type_name}/{record.get('id')}"
 
     def fill(source: dict[str, Any], own_type: str, selection: SelectionSetNode, owner: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         own_gid = f"gid://shopify/{own_type}/{source.get('id')}" if "id" in source else owner
-        for item in _fields(selection):
-            key, name = (item.alias or item.name).value, snake(item.name.value)
-            computed = GRAPHQL_FIELDS.get(own_type, {}).get(item.name.value)
-            value = computed(source) if computed is not None else source.get(name)
-            inner = _connection_node(item)
-            if inner is not None:  # a nested connection: its nodes are lines of their own
-                child_type = NESTED_TYPES.get(name, "Node")
+        for step in _plan(selection, own_type):
+            value = step.computed(source) if step.computed is not None else source.get(step.name)
+            if step.connection is not None:  # a nested connection: its nodes are lines of their own
                 for child in value or ():
-                    children.extend(render(child, child_type, inner, own_gid))
+                    children.extend(render(child, step.nested_type, step.connection, own_gid))
                 continue
-            if name == "id" and value is not None:
-                out[key] = f"gid://shopify/{own_type}/{value}"
-            elif item.selection_set is not None and isinstance(value, dict):
-                out[key] = fill(value, NESTED_TYPES.get(name, "Node"), item.selection_set, own_gid)
-            elif item.selection_set is not None and isinstance(value, list):
-                nested_type = NESTED_TYPES.get(name, "Node")
-                out[key] = [
-                    fill(v, nested_type, item.selection_set, own_gid) if isinstance(v, dict) else v for v in value
+            if step.name == "id" and value is not None:
+                out[step.key] = f"gid://shopify/{own_type}/{value}"
+            elif step.selection is not None and isinstance(value, dict):
+                out[step.key] = fill(value, step.nested_type, step.selection, own_gid)
+            elif step.selection is not None and isinstance(value, list):
+                out[step.key] = [
+                    fill(v, step.nested_type, step.selection, own_gid) if isinstance(v, dict) else v for v in value
                 ]
             else:
-                out[key] = value
+                out[step.key] = value
         return out
 
     line = fill(record, type_name, node, gid)
