@@ -20,8 +20,8 @@ import requests
 
 from ingestion.demo_kit.servers.shopify import ShopifyServer
 from ingestion.errors import UserError
-from ingestion.sources.shopify import load_shopify
 from ingestion.sources import shopify_bulk
+from ingestion.sources.shopify import load_shopify
 from ingestion.sources.shopify_bulk import bulk_query, read_file
 
 TOKEN = "shpat_bulk_0123456789abcdef"
@@ -116,6 +116,7 @@ def test_bulk_first_load_lands_what_rest_lands(
     monkeypatch.setattr(shopify_bulk, "BATCH", 5)
     monkeypatch.setenv("SOURCES__SHOPIFY__DATA_WRITER__FILE_MAX_ITEMS", "7")
     monkeypatch.setenv("CUSTOMER360_SHOPIFY__NORMALIZE__WORKERS", "2")
+    monkeypatch.setenv("CUSTOMER360_SHOPIFY__NORMALIZE__START_METHOD", "spawn")  # the server's threads run here
     server.clear_log()
     summary = load_shopify(server.url, TOKEN)
     assert normalized_files("orders") >= 2  # each worker writes its own file: both normalized orders
