@@ -4,12 +4,11 @@
 
 Generates the population (or reuses ``--data``), serves it with the local Shopify server at a standard
 plan's REST limits (bucket 40, leaking 2 calls/s), and times ``load_shopify`` into a fresh warehouse for
-each mode, one after the other: wall seconds, CPU seconds of this process and its children (dlt's normalize
-workers; the server runs in this process too, so its CPU is counted for both modes; the CPU its bulk exports
-spent writing files is also shown apart), rows landed per raw table, and the load average before and after.
+each mode, one after the other: wall seconds, CPU seconds of this process and its children (the server runs in
+this process too, so its CPU is counted for both modes; the CPU its bulk exports spent writing files is also
+shown apart), rows landed per raw table, and the load average before and after.
 ``ungrouped`` is a bulk load whose files are written as a shop does when ``groupObjects`` is false (children first,
-shuffled: the server's ``ungrouped`` fault). dlt normalizes in one process per core as ``customer360 load shopify``
-does; the workers are spawned, not forked, since the server's threads run in this process.
+shuffled: the server's ``ungrouped`` fault).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ TOKEN = "shpat_bench_0123456789abcdef"
 
 
 def _cpu_seconds() -> float:
-    """This process's CPU and its finished children's: dlt's normalize workers are child processes."""
+    """This process's CPU and its finished children's (dlt's normalize workers, where configured)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
 
@@ -48,9 +47,6 @@ def run(data: Path, mode: str, root: Path) -> dict[str, Any]:
             "DLT_DATA_DIR": str(folder / "dlt_data"),
             "RUNTIME__DLTHUB_TELEMETRY": "false",
             "SOURCES__SHOPIFY__BULK_FIRST_LOAD": "false" if mode == "rest" else "true",
-            # the CLI's normalize (normalize_in_parallel), which a process with threads does not get by default
-            "CUSTOMER360_SHOPIFY__NORMALIZE__WORKERS": str(min(4, os.cpu_count() or 1)),
-            "CUSTOMER360_SHOPIFY__NORMALIZE__START_METHOD": "spawn",
         }
     )
     with ShopifyServer(data, TOKEN) as server:  # a standard plan's bucket: 40 calls, 2 per second

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,26 +74,6 @@ def write_packages_uncompressed() -> None:
     plain; a deployment short of disk sets the option back to false and keeps its value."""
     if dlt_setting("data_writer.disable_compression", bool) is None:
         dlt.config["data_writer.disable_compression"] = True
-
-
-def normalize_in_parallel(pipeline: dlt.Pipeline, source_section: str, file_max_items: int = 50_000) -> None:
-    """Normalize a pipeline's package in one process per core (at most 4): for a source yielding Python
-    records, dlt's normalize (unnesting, type coercion) is half of the load's CPU and runs on one core by default.
-    The source's extract files are split every ``file_max_items`` records (at the first yielded page past it),
-    so the workers share even parts. ``<pipeline name>.normalize.workers`` and
-    ``sources.<source>.data_writer.file_max_items``, when set, keep their values.
-
-    Only in a process running no other thread (the CLI's loads, a scheduler's task): dlt forks its workers, and a
-    fork copies only the calling thread, so a lock another thread held at that moment (the demo's in-process API
-    servers write logs) would stay held in the worker for ever; spawning them instead re-imports the caller's main
-    module, which a script without a ``__main__`` guard would run again. A threaded process normalizes in one."""
-    workers = min(4, os.cpu_count() or 1) if threading.active_count() == 1 else 1
-    for key, value in (
-        (f"{pipeline.pipeline_name}.normalize.workers", workers),
-        (f"sources.{source_section}.data_writer.file_max_items", file_max_items),
-    ):
-        if dlt_setting(key, int) is None:
-            dlt.config[key] = value
 
 
 @contextmanager

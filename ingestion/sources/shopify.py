@@ -49,7 +49,6 @@ from ingestion.pipeline import (
     exclusive_run,
     finish_interrupted,
     make_pipeline,
-    normalize_in_parallel,
     rows_loaded,
     user_errors,
 )
@@ -569,7 +568,6 @@ def load_shopify(
     started = time.monotonic()
     settings = resolve(settings)
     pipeline = make_pipeline("shopify", settings)
-    normalize_in_parallel(pipeline, "shopify")  # the source's config section: its module's name
     with (
         user_errors("shopify", settings.duckdb_path),
         exclusive_run(pipeline.pipeline_name, "shopify", settings.pipelines_dir),
