@@ -136,6 +136,36 @@ def finish_interrupted(pipeline: dlt.Pipeline) -> None:
         say(f"{pipeline.pipeline_name}: finishing a load an interrupted run left behind")
         pipeline.normalize()
         pipeline.load()
+        drop_rows_loaded_twice(pipeline)
+
+
+def drop_rows_loaded_twice(pipeline: dlt.Pipeline) -> int:
+    """After finishing a killed run's package: keep one of each row its resumed jobs wrote twice.
+
+    dlt marks a job done only after its SQL committed, and runs again every job not marked done. A run killed
+    between the two (a copy into the staging table, an append) therefore has that job's rows written again, and the
+    merge inserts both copies (test_atomic_loads). The copies share their ``_dlt_id``, the row key dlt gives each
+    extracted row and no two rows of a table share otherwise, so one of each is kept, in one transaction. Returns
+    the rows removed."""
+    removed = 0
+    with pipeline.sql_client() as client:
+        tables = client.execute_sql(
+            "select distinct table_name from information_schema.columns "
+            "where table_schema = %s and column_name = '_dlt_id' order by 1",
+            pipeline.dataset_name,
+        )
+        with client.begin_transaction():
+            for (table,) in tables or []:
+                qualified = client.make_qualified_table_name(table)
+                # rowid: DuckDB's row address, the one thing that tells two identical copies apart
+                deleted = client.execute_sql(
+                    f"delete from {qualified} where rowid in (select rowid from (select rowid, row_number() "
+                    f"over (partition by _dlt_id order by rowid) as copy from {qualified}) where copy > 1)"
+                )
+                removed += int(deleted[0][0]) if deleted else 0
+    if removed:
+        say(f"{pipeline.pipeline_name}: {removed:,} rows the interrupted run's resumed jobs wrote twice removed")
+    return removed
 
 
 def rows_loaded(info: LoadInfo, pipeline: dlt.Pipeline) -> dict[str, int]:

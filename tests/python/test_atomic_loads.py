@@ -25,18 +25,22 @@ import duckdb
 import pytest
 
 from ingestion.demo_kit.servers.hubspot import HubSpotServer
+from ingestion.demo_kit.servers.shopify import ShopifyServer
 from ingestion.sources.csv_contacts import load_csv_contacts
 from ingestion.sources.hubspot import load_hubspot
 from ingestion.sources.segment import load_segment
+from ingestion.sources.shopify import load_shopify
 
 HARNESS = r'''
-"""Run the customer360 CLI, stopping before the first SQL statement that matches PAUSE_BEFORE."""
+"""Run the customer360 CLI, stopping before the first SQL statement that matches PAUSE_BEFORE (or, with
+C360_PAUSE_AFTER set, right after it ran: a statement outside a transaction is then committed)."""
 import os, re, sys, time
 from pathlib import Path
 
 from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
 
 pause = re.compile(os.environ["C360_PAUSE_BEFORE"], re.S)
+after = bool(os.environ.get("C360_PAUSE_AFTER"))
 marker = Path(os.environ["C360_PAUSE_MARKER"])
 resume = Path(os.environ["C360_RESUME_MARKER"])
 original = DuckDbSqlClient.execute_sql
@@ -48,19 +52,24 @@ def wait_here(statement):
         time.sleep(0.05)
 
 
+def run(self, statement, *args, **kwargs):
+    matches = not marker.exists() and pause.search(str(statement))
+    if matches and not after:
+        wait_here(str(statement))
+    result = original(self, statement, *args, **kwargs)
+    if matches and after:
+        wait_here(str(statement))
+    return result
+
+
 def execute_sql(self, sql, *args, **kwargs):
     if args or kwargs or not isinstance(sql, str):
-        if not marker.exists() and pause.search(str(sql)):
-            wait_here(str(sql))
-        return original(self, sql, *args, **kwargs)
+        return run(self, sql, *args, **kwargs)
     # dlt's execute_many joins statements with ";\n": run them one by one, exactly as written
     result = None
     for statement in sql.split(";\n"):
-        if not statement.strip():
-            continue
-        if not marker.exists() and pause.search(statement):
-            wait_here(statement)
-        result = original(self, statement, *args, **kwargs)
+        if statement.strip():
+            result = run(self, statement)
     return result
 
 
@@ -402,6 +411,44 @@ def test_hubspot_incremental_merge_killed_keeps_committed_rows_and_converges(
         assert query(warehouse, "select count(*) = count(distinct id) from raw_hubspot.contacts") == [(True,)]
         assert {final[c] for c in changed} == {"Moved"}
         assert {k: v for k, v in final.items() if k not in changed} == {k: v for k, v in committed if k not in changed}
+
+
+SHOPIFY_TOKEN = "shpat_kill_0123456789abcdef"
+
+
+def test_shopify_killed_after_a_staging_copy_committed_lands_each_row_once(
+    demo_data: Path,
+    warehouse: Path,
+    tmp_path: Path,
+    start_paused: Callable[..., Paused],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dlt runs again, on the next run, a job a killed run had committed but not yet marked done: here the copy of
+    the orders into dlt's staging table. Its rows then reach the merge twice, with the same ``_dlt_id``."""
+    raw_tables = (
+        "select distinct table_name from information_schema.columns "
+        "where table_schema = 'raw_shopify' and column_name = '_dlt_id' "
+        "and table_name not like '\\_dlt%' escape '\\' order by 1"
+    )
+    with ShopifyServer(demo_data, SHOPIFY_TOKEN, bucket_size=1000, leak_rate=100) as server:
+        env = {"SOURCES__SHOPIFY__SHOP_URL": server.url, "SOURCES__SHOPIFY__ACCESS_TOKEN": SHOPIFY_TOKEN}
+        paused = start_paused(
+            insert_into("raw_shopify_staging.orders"), "load", "shopify", env={**env, "C360_PAUSE_AFTER": "1"}
+        )
+        paused.kill()
+        assert count(warehouse, "raw_shopify.orders") == 0  # the merge never ran
+
+        load_shopify(server.url, SHOPIFY_TOKEN)  # finishes the killed run's package, then finds nothing new
+        monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", str(tmp_path / "reference.duckdb"))
+        monkeypatch.setenv("CUSTOMER360_PIPELINES_DIR", str(tmp_path / "reference_pipelines"))
+        load_shopify(server.url, SHOPIFY_TOKEN)  # the same shop, loaded once without a kill
+    tables = [t for (t,) in query(warehouse, raw_tables)]
+    assert {"customers", "orders", "orders__line_items"} <= set(tables)
+    assert tables == [t for (t,) in query(tmp_path / "reference.duckdb", raw_tables)]
+    for table in tables:
+        total, distinct = query(warehouse, f'select count(*), count(distinct _dlt_id) from raw_shopify."{table}"')[0]
+        assert total == distinct, f"{table}: {total - distinct} rows twice"
+        assert total == count(tmp_path / "reference.duckdb", f'raw_shopify."{table}"'), table
 
 
 # -- one run per pipeline at a time ------------------------------------------------------------------
