@@ -125,18 +125,30 @@ def user_errors(source_system: str, duckdb_path: Path) -> Iterator[None]:
         raise
 
 
+RESUMED_PACKAGE_UNCHECKED = "resumed_package_unchecked"  # see finish_interrupted
+
+
 def finish_interrupted(pipeline: dlt.Pipeline) -> None:
     """Load the package a killed run left behind before extracting anything new.
 
     For the API sources the package holds both the extracted rows and the cursors that go with them, so
     completing it is right (its merges are idempotent). ``run`` would do the same but then skip the
     extraction it was asked for.
+
+    A finished package may hold rows its resumed jobs wrote twice (``drop_rows_loaded_twice``). A marker file in
+    the pipeline's working folder, written before the package is finished and removed once those rows are gone,
+    makes a run killed in between do the check on the next run: the package is complete by then, so nothing else
+    would remember it.
     """
+    unchecked = Path(pipeline.working_dir) / RESUMED_PACKAGE_UNCHECKED
     if pipeline.has_pending_data:
         say(f"{pipeline.pipeline_name}: finishing a load an interrupted run left behind")
+        unchecked.touch()
         pipeline.normalize()
         pipeline.load()
+    if unchecked.exists():
         drop_rows_loaded_twice(pipeline)
+        unchecked.unlink()
 
 
 def drop_rows_loaded_twice(pipeline: dlt.Pipeline) -> int:

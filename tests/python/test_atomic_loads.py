@@ -438,7 +438,14 @@ def test_shopify_killed_after_a_staging_copy_committed_lands_each_row_once(
         paused.kill()
         assert count(warehouse, "raw_shopify.orders") == 0  # the merge never ran
 
-        load_shopify(server.url, SHOPIFY_TOKEN)  # finishes the killed run's package, then finds nothing new
+        # the next run finishes the package (both copies land) and is killed before it removes the second copies
+        paused = start_paused(r"^delete from .* where rowid in", "load", "shopify", env=env)
+        paused.kill()
+        assert count(warehouse, "raw_shopify.orders") == 2 * count(
+            warehouse, "(select distinct id from raw_shopify.orders)"
+        )
+
+        load_shopify(server.url, SHOPIFY_TOKEN)  # removes them, then finds nothing new
         monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", str(tmp_path / "reference.duckdb"))
         monkeypatch.setenv("CUSTOMER360_PIPELINES_DIR", str(tmp_path / "reference_pipelines"))
         load_shopify(server.url, SHOPIFY_TOKEN)  # the same shop, loaded once without a kill
@@ -449,6 +456,8 @@ def test_shopify_killed_after_a_staging_copy_committed_lands_each_row_once(
         total, distinct = query(warehouse, f'select count(*), count(distinct _dlt_id) from raw_shopify."{table}"')[0]
         assert total == distinct, f"{table}: {total - distinct} rows twice"
         assert total == count(tmp_path / "reference.duckdb", f'raw_shopify."{table}"'), table
+    order_ids = "select id from raw_shopify.orders order by id"
+    assert query(warehouse, order_ids) == query(tmp_path / "reference.duckdb", order_ids)
 
 
 # -- one run per pipeline at a time ------------------------------------------------------------------
