@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,11 @@ class ConsentRun:
     broken_ledger_failures: list[str] = field(default_factory=list)
     broken_ledger_sendable: set[str] = field(default_factory=set)
     broken_ledger_audience: set[str] = field(default_factory=set)
+    # the guard's evidence after the load, before any build: as the view reads it (the last build's reading
+    # reused) and as a reading of every raw row gives it; and the redelivered export row's build-time evidence
+    evidence_reused: list[tuple[Any, ...]] = field(default_factory=list)
+    evidence_every_row_live: list[tuple[Any, ...]] = field(default_factory=list)
+    redelivered_row_at_build: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def audience() -> set[str]:
@@ -118,6 +124,44 @@ def signup_row(submission_id: str, email: str, submitted_at: str) -> dict[str, s
         "email_address": email, "given_name": "", "family_name": "", "mobile": "", "postcode": "", "country": "",
         "dob": "", "marketing_opt_in": "yes",
     }  # fmt: skip
+
+
+EVIDENCE_COLUMNS = "evidence_origin, source_system, source_record_id, email_key, evidence_kind, evidence_at"
+
+
+def evidence_rows() -> list[tuple[Any, ...]]:
+    return query(f"select evidence_id, {EVIDENCE_COLUMNS} from intermediate.int_engagement__suppression_evidence")
+
+
+def redeliver_changed_exports(data: Path) -> tuple[str, str]:
+    """Files delivered again, as sources do: a legacy CRM export whose opt-out row now says it was updated a
+    day earlier (the drop's reload deletes the file's old rows), and a Segment file holding an unsubscribe,
+    received again (its messages replaced under the new load). Returns the opt-out row's (drop, contact id)."""
+    for export in sorted((data / "csv_contacts" / "legacy_crm").glob("crm_export_2*.csv")):
+        rows = list(csv.reader(io.StringIO(export.read_text(encoding="utf-8-sig"))))
+        header = rows[0]
+        opt_out, updated, contact = header.index("Opt Out"), header.index("Last Updated"), header.index("Customer ID")
+        for row in rows[1:]:
+            if len(row) == len(header) and row[opt_out].strip() and row[updated].strip():
+                moment = datetime.strptime(row[updated].strip(), "%m/%d/%Y %H:%M") - timedelta(days=1)
+                row[updated] = moment.strftime("%m/%d/%Y %H:%M")
+                buffer = io.StringIO()
+                csv.writer(buffer, lineterminator="\n").writerows(rows)
+                export.write_text(buffer.getvalue(), encoding="utf-8")
+                break
+        else:
+            continue
+        break
+    else:
+        raise AssertionError("no legacy CRM export holds a dated opt-out row")
+    for events in sorted((data / "segment").glob("*/events-0*.jsonl")):
+        messages = read_jsonl(events)
+        if any(m.get("event") == "Email Unsubscribed" for m in messages):
+            for message in messages:
+                message["receivedAt"] = iso(NOW)
+            write_jsonl(events, messages)
+            return "legacy_crm", row[contact].strip()
+    raise AssertionError("no Segment file holds an unsubscribe")
 
 
 def apply_changes(data: Path, run: ConsentRun) -> None:
@@ -315,9 +359,26 @@ def consent_run(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPa
         run.audience_before = audience()
 
         apply_changes(data, run)
+        drop, contact_id = redeliver_changed_exports(data)
+        run.redelivered_row_at_build = query(
+            "select evidence_origin, source_system, source_record_id, email, evidence_kind, evidence_at "
+            "from intermediate.int_engagement__suppression_evidence_at_build "
+            "where source_system = ? and source_record_id = ?",
+            [drop, contact_id],
+        )
         load_sources(data, ("hubspot", "shopify", "segment", "csv_contacts"), env)
         run.audience_unbuilt = audience()  # no dbt build since the load
         run.triggers_unbuilt = {r[0] for r in query("select customer_id from marts.cart_abandonment_triggers")}
+
+        # The guard's view reuses the last build's reading of raw rows that are still there; the same view
+        # reading every raw row live (var consent_guard_reuse_build_evidence false) must give the same rows.
+        run.evidence_reused = evidence_rows()
+        every_row = run_dbt(
+            ["run", "--select", "int_engagement__suppression_evidence",
+             "--vars", "{consent_guard_reuse_build_evidence: false}"]
+        )  # fmt: skip
+        assert every_row.success, every_row.failures
+        run.evidence_every_row_live = evidence_rows()
 
         second = run_dbt(production_build_args(["build"]))
         run.build_failures = list(second.failures)
@@ -392,6 +453,29 @@ def test_route_is_out_of_the_audience(consent_run: ConsentRun, route: str) -> No
 def test_route_is_out_of_the_audience_before_any_rebuild(consent_run: ConsentRun, route: str) -> None:
     """The guard reads the raw tables live: a load with no (or a failed) build already suppresses."""
     assert consent_run.routes[route].customer_id not in consent_run.audience_unbuilt, route
+
+
+def test_guard_evidence_reused_from_the_build_equals_every_raw_row_read_live(consent_run: ConsentRun) -> None:
+    """After a load with no build, the guard's evidence as the view reads it (the last build's reading of the raw
+    rows still there as they were, the rest live) is the evidence a reading of every raw row gives, row for row."""
+    reused, live = Counter(consent_run.evidence_reused), Counter(consent_run.evidence_every_row_live)
+    assert len(live) > 1000
+    assert reused - live == Counter(), "evidence the raw data no longer holds"
+    assert live - reused == Counter(), "evidence of the raw data missing"
+    origins = Counter(row[1] for row in consent_run.evidence_reused)
+    assert origins["segment_event"] > 0 and origins["csv_row"] > 0, origins
+
+
+def test_guard_drops_the_builds_reading_of_a_redelivered_row(consent_run: ConsentRun) -> None:
+    """The export delivered again with an opt-out row dated a day earlier: the build's reading of the old row is
+    gone from the view (its raw row was deleted by the reload), the new row's date is there."""
+    assert consent_run.redelivered_row_at_build, "the build read no evidence from the redelivered row"
+    view = {row[1:] for row in consent_run.evidence_reused}
+    drop, contact_id = consent_run.redelivered_row_at_build[0][1:3]
+    now_dated = {row for row in view if row[1] == drop and row[2] == contact_id and row[0].startswith("csv_row")}
+    build_dates = {row[5] for row in consent_run.redelivered_row_at_build}
+    assert now_dated, "the redelivered row gives no evidence"
+    assert {row[5] for row in now_dated}.isdisjoint(build_dates), (now_dated, build_dates)
 
 
 def test_reused_message_id_keeps_both_copies(consent_run: ConsentRun) -> None:

@@ -1,5 +1,3 @@
-{%- set opt_out_events = var('consent_guard_segment_opt_out_events') | map('lower') | list -%}
-{%- set undeliverable_events = var('consent_guard_segment_undeliverable_events') | map('lower') | list -%}
 {%- set email_events_pattern = '(?i)(' ~ (var('consent_guard_segment_opt_out_events')
     + var('consent_guard_segment_undeliverable_events')) | join('|') ~ ')' -%}
 {%- set undeliverable_pattern = '(?i)(' ~ var('consent_guard_segment_undeliverable_events') | join('|') ~ ')' -%}
@@ -86,34 +84,6 @@ shopify_orders as (
     from {{ customer360.source_if_loaded('shopify', 'orders') }}
 ),
 
-segment_email_events as (
-    select
-        'segment' as source_system,
-        case
-            when
-                nullif(trim(anonymous_id), '') is not null
-                then {{ dbt.concat(["'anonymous:'", 'trim(anonymous_id)']) }}
-            when nullif(trim(user_id), '') is not null then {{ dbt.concat(["'user:'", 'trim(user_id)']) }}
-        end as source_record_id,
-        -- every field that may hold the address, as one text: each address found in it counts
-        {{ customer360.guard_readable_text(dbt.concat([
-            "coalesce(" ~ customer360.json_text('properties', 'email_address') ~ ", '')", "' '",
-            "coalesce(" ~ customer360.json_text('properties', 'email') ~ ", '')", "' '",
-            "coalesce(" ~ customer360.json_text('traits', 'email') ~ ", '')", "' '",
-            "coalesce(" ~ customer360.json_text('context', 'traits.email') ~ ", '')"
-        ])) }} as address_text,
-        lower(trim(event)) as event_name,
-        {{ customer360.to_utc_timestamp('"timestamp"') }} as event_at,
-        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ customer360.source_if_loaded('segment', 'events') }}
-    where
-        lower(trim(event)) in (
-            {%- for event_name in opt_out_events + undeliverable_events %}
-                '{{ event_name }}'{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        )
-),
-
 segment_unreadable_lines as (
     -- a line the loader rejected (broken JSON, colliding messageId ...) that mentions an email event:
     -- its meaning cannot be read, so every address in it is suppressed (fail closed)
@@ -132,14 +102,6 @@ csv_rejected_rows as (
         {{ customer360.guard_readable_text('raw_text') }} as raw_text,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from {{ customer360.source_if_loaded('csv_contacts', 'rejected_rows') }}
-),
-
-consent_values as (
-    select
-        source_system,
-        source_value,
-        consent_state
-    from {{ ref('enum_email_consent_states') }}
 ),
 
 consent_history as (
@@ -234,29 +196,6 @@ deletions as (
     from shopify_deletions
 ),
 
-segment_email_addresses as (
-    select
-        events.source_system,
-        events.source_record_id,
-        events.event_name,
-        events.event_at,
-        events.loaded_at,
-        addresses.email_raw
-    from segment_email_events as events
-    cross join {{ customer360.regex_extract_all_rows('events.address_text', address_pattern) }} as addresses (email_raw)
-    union all
-    -- the record's own evidence, address or not (it reaches the customer through the identity map)
-    select
-        source_system,
-        source_record_id,
-        event_name,
-        event_at,
-        loaded_at,
-        cast(null as {{ dbt.type_string() }}) as email_raw
-    from segment_email_events
-    where source_record_id is not null
-),
-
 segment_unreadable_addresses as (
     select
         unreadable.mentions_undeliverable,
@@ -266,36 +205,16 @@ segment_unreadable_addresses as (
     cross join {{ customer360.regex_extract_all_rows('unreadable.raw_text', address_pattern) }} as addresses (email_raw)
 ),
 
-csv_drop_rows as (
-    -- every CSV drop in raw_csv_contacts, found when the view is built (macro csv_contact_drop_relations)
+csv_consent_drops as (
+    -- a drop carries consent when any of its rows has a consent value (every row, whatever its load)
     {%- for drop in customer360.csv_contact_drop_relations() %}
-        select
-            '{{ drop.identifier }}' as source_system,
-            contact_id,
-            email,
-            email_consent,
-            email_consent_updated_at,
-            updated_at,
-            _dlt_load_id
+        select distinct '{{ drop.identifier }}' as source_system
         from {{ drop }}
+        where nullif(trim(email_consent), '') is not null
         union all
     {%- endfor %}
-    select
-        cast(null as {{ dbt.type_string() }}) as source_system,
-        cast(null as {{ dbt.type_string() }}) as contact_id,
-        cast(null as {{ dbt.type_string() }}) as email,
-        cast(null as {{ dbt.type_string() }}) as email_consent,
-        cast(null as {{ dbt.type_string() }}) as email_consent_updated_at,
-        cast(null as {{ dbt.type_string() }}) as updated_at,
-        cast(null as {{ dbt.type_string() }}) as _dlt_load_id
+    select cast(null as {{ dbt.type_string() }}) as source_system
     where false
-),
-
-csv_consent_drops as (
-    -- a drop carries consent when any of its rows has a consent value
-    select distinct source_system
-    from csv_drop_rows
-    where nullif(trim(email_consent), '') is not null
 ),
 
 csv_unreadable_addresses as (
@@ -310,68 +229,69 @@ csv_unreadable_addresses as (
     where unreadable.source_name in (select csv_consent_drops.source_system from csv_consent_drops)
 ),
 
-csv_consent_states as (
-    -- the drop's seed entries map its values (enum_email_consent_states); any other value is read as
-    -- an opt-out
-    select
-        csv_row.*,
-        case
-            when consent_values.consent_state is not null then consent_values.consent_state
-            when nullif(trim(csv_row.email_consent), '') is not null then 'opted_out'
-        end as consent_state
-    from csv_drop_rows as csv_row
-    left join consent_values
-        on
-            csv_row.source_system = consent_values.source_system
-            and lower(trim(csv_row.email_consent)) = consent_values.source_value
-    where nullif(trim(csv_row.email_consent), '') is not null
-),
+{#- Segment email events and CSV consent rows: the last build's reading of the raw rows still there as they
+    were (int_engagement__suppression_evidence_at_build), and the rest read here, live. -#}
+{%- if var('consent_guard_reuse_build_evidence') %}
+    {{ customer360.suppression_evidence_row_ctes(
+        'since_build', ref('int_engagement__suppression_evidence_at_build')
+    ) }},
+{%- else %}
+    {{ customer360.suppression_evidence_row_ctes('all') }},
+{%- endif %}
 
-csv_consent_rows as (
-    -- An opt-in's time counts only when exactly one format of var csv_datetime_formats reads it; an opt-out
-    -- or a bounce is dated at the latest reading of any format (03/05/2025: May 3; guard_timestamp_readings).
-    -- Each text is read only for the rows that use that reading (the evidence below: consent_at for
-    -- opt-ins, the readings for the rest): thirteen formats, twice over, on every row were the largest
-    -- step of the view at 1M people (one evaluation 12.9 s, now 11.0).
-    {%- set opt_in_consent_text = "case when csv_row.consent_state = 'opted_in' "
-        ~ "then csv_row.email_consent_updated_at end" %}
-    {%- set other_consent_text = "case when csv_row.consent_state <> 'opted_in' "
-        ~ "then csv_row.email_consent_updated_at end" %}
-    {%- set other_record_text = "case when csv_row.consent_state <> 'opted_in' then csv_row.updated_at end" %}
-    select
-        csv_row.source_system,
-        nullif(trim(csv_row.contact_id), '') as source_record_id,
-        csv_row.email as email_raw,
-        csv_row.consent_state,
-        {{ customer360.guard_unambiguous_timestamp(opt_in_consent_text) }} as consent_at,
-        {{ customer360.guard_timestamp_readings(
-            other_consent_text, customer360.load_id_to_timestamp('csv_row._dlt_load_id'), 'consent_reading'
-        ) }},
-        nullif(trim(csv_row.email_consent_updated_at), '') is not null as consent_text_is_written,
-        {{ customer360.guard_timestamp_readings(
-            other_record_text, customer360.load_id_to_timestamp('csv_row._dlt_load_id'), 'record_reading'
-        ) }},
-        {{ customer360.load_id_to_timestamp('csv_row._dlt_load_id') }} as loaded_at
-    from csv_consent_states as csv_row
-),
-
-csv_consent_dated as (
-    -- an opt-out or bounce is dated by its consent time when one was written, else by the record's time:
-    -- the latest and earliest day that text can mean (guard_timestamp_readings); two that differ, or none,
-    -- make the date uncertain
-    select
-        csv_consent_rows.*,
-        case
-            when csv_consent_rows.consent_text_is_written
-                then {{ customer360.guard_latest_reading('csv_consent_rows', 'consent_reading') }}
-            else {{ customer360.guard_latest_reading('csv_consent_rows', 'record_reading') }}
-        end as dating_latest_at,
-        case
-            when csv_consent_rows.consent_text_is_written
-                then {{ customer360.guard_latest_reading('csv_consent_rows', 'consent_reading', 'least') }}
-            else {{ customer360.guard_latest_reading('csv_consent_rows', 'record_reading', 'least') }}
-        end as dating_earliest_at
-    from csv_consent_rows
+evidence_read_at_build as (
+    {%- if var('consent_guard_reuse_build_evidence') %}
+        -- a row counts only while its raw row is there under the same load: a reload (new load id) is read
+        -- live instead, and a row deleted since (erasure, a reloaded file's old lines) is gone from both
+        {%- set events = customer360.source_if_loaded('segment', 'events') %}
+        select
+            at_build.evidence_origin,
+            at_build.source_system,
+            at_build.source_record_id,
+            at_build.email,
+            at_build.evidence_kind,
+            at_build.evidence_at
+        from {{ ref('int_engagement__suppression_evidence_at_build') }} as at_build
+        where
+            at_build.raw_table = 'segment.events'
+            and exists (
+                select 1
+                from {{ events }} as events
+                where
+                    events.message_id = at_build.raw_row_key
+                    and events._dlt_load_id = at_build.raw_load_id
+            )
+        {%- for drop in customer360.csv_contact_drop_relations() %}
+            union all
+            select
+                at_build.evidence_origin,
+                at_build.source_system,
+                at_build.source_record_id,
+                at_build.email,
+                at_build.evidence_kind,
+                at_build.evidence_at
+            from {{ ref('int_engagement__suppression_evidence_at_build') }} as at_build
+            where
+                at_build.raw_table = 'csv_contacts.{{ drop.identifier }}'
+                and exists (
+                    select 1
+                    from {{ drop }} as drop_rows
+                    where
+                        {{ dbt.concat(['drop_rows._source_file', "':'",
+                            'cast(drop_rows._row_number as ' ~ dbt.type_string() ~ ')']) }} = at_build.raw_row_key
+                        and drop_rows._dlt_load_id = at_build.raw_load_id
+                )
+        {%- endfor %}
+    {%- else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as evidence_origin,
+            cast(null as {{ dbt.type_string() }}) as source_system,
+            cast(null as {{ dbt.type_string() }}) as source_record_id,
+            cast(null as {{ dbt.type_string() }}) as email,
+            cast(null as {{ dbt.type_string() }}) as evidence_kind,
+            cast(null as {{ dbt.type_timestamp() }}) as evidence_at
+        where false
+    {%- endif %}
 ),
 
 evidence as (
@@ -468,19 +388,6 @@ evidence as (
     union all
 
     select
-        'segment_event' as evidence_origin,
-        source_system,
-        source_record_id,
-        email_raw,
-        case
-            when event_name in ('{{ undeliverable_events | join("', '") }}') then 'undeliverable' else 'opt_out'
-        end as evidence_kind,
-        coalesce({{ customer360.guard_plausible_timestamp('event_at', 'loaded_at') }}, loaded_at) as evidence_at
-    from segment_email_addresses
-
-    union all
-
-    select
         'segment_unreadable_line' as evidence_origin,
         'segment' as source_system,
         cast(null as {{ dbt.type_string() }}) as source_record_id,
@@ -499,46 +406,6 @@ evidence as (
         'opt_out' as evidence_kind,
         loaded_at as evidence_at
     from csv_unreadable_addresses
-
-    union all
-
-    select
-        -- dated from a text several formats read differently, from a text no format reads, or with no
-        -- text (at the load): the guard is stricter than the ledger there by design, and
-        -- consent_ledger_agrees_with_guard leaves such evidence out
-        case
-            when csv_row.consent_state = 'opted_in' then 'csv_row'
-            when csv_row.dating_latest_at = csv_row.dating_earliest_at then 'csv_row'
-            else 'csv_row_uncertain_date'
-        end as evidence_origin,
-        csv_row.source_system,
-        csv_row.source_record_id,
-        csv_row.email_raw,
-        case
-            when csv_row.consent_state = 'opted_out' then 'opt_out'
-            when csv_row.consent_state = 'invalid' then 'undeliverable'
-            else 'valid_opt_in'
-        end as evidence_kind,
-        case
-            when
-                csv_row.consent_state = 'opted_in'
-                then {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }}
-            -- never by the record's (earlier) time when a consent time was written; at the load when no
-            -- reading is left, or there is no text
-            else coalesce(csv_row.dating_latest_at, csv_row.loaded_at)
-        end as evidence_at
-    from csv_consent_dated as csv_row
-    left join implied_defaults
-        on
-            csv_row.source_system = implied_defaults.source_system
-            and csv_row.consent_state = implied_defaults.consent_state
-    where
-        csv_row.consent_state in ('opted_out', 'invalid')
-        or (
-            csv_row.consent_state = 'opted_in'
-            and implied_defaults.consent_state is null
-            and {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }} is not null
-        )
 
     union all
 
@@ -579,6 +446,16 @@ evidence as (
             and implied_defaults.consent_state is null
             and {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }} is not null
         )
+    union all
+
+    select
+        evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        evidence_kind,
+        evidence_at
+    from guard_rows_evidence
 ),
 
 normalized as (
@@ -590,6 +467,8 @@ normalized as (
         evidence_kind,
         evidence_at
     from evidence
+    union all
+    select * from evidence_read_at_build
 ),
 
 keyed as (
