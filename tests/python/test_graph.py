@@ -108,7 +108,11 @@ def test_the_public_marts_are_built_from_intermediate_models(manifest: dict[str,
         assert "model.customer360.customers" in parents[export], export
         assert "model.customer360.int_customers__email_consent" not in parents[export], export
     # the suppression guard is a second implementation: it never reads the ledger or what it guards
-    guard = {"int_engagement__suppression_guard", "int_engagement__suppression_evidence"}
+    guard = {
+        "int_engagement__suppression_guard",
+        "int_engagement__suppression_evidence",
+        "int_engagement__suppression_evidence_at_build",
+    }
     guarded = {"customers", "int_customers__email_consent", "email_audience", "cart_abandonment_triggers"}
     for name in guard:
         assert not {p.split(".")[-1] for p in parents[name] if p.startswith("model.")} & guarded, name
