@@ -10,17 +10,17 @@
 
     scope:
       'all'          every raw row (the view when var consent_guard_reuse_build_evidence is false)
-      'at_build'     rows with an identity, of loads dlt had recorded as complete (`_dlt_loads`, status 0):
-                     what the table keeps; a load still landing is left to the view
+      'at_build'     rows of loads dlt had recorded as complete (`_dlt_loads`, status 0) whose every row has
+                     an identity: what the table keeps; a load still landing is left to the view
       'since_build'  every other row: loads the table holds no evidence of (still landing when it was built,
-                     loaded since, or with no evidence at all) and rows without an identity. `at_build` is then
-                     the table's relation.
+                     loaded since, or with no evidence at all). `covered` is then
+                     the table's loads (macro suppression_evidence_covered_loads).
 
     Emits CTEs (all named guard_rows_*) ending in `guard_rows_evidence`: raw_table, raw_row_key, raw_load_id,
     evidence_origin, source_system, source_record_id, email_raw, evidence_kind, evidence_at.
 #}
-{% macro suppression_evidence_row_ctes(scope, at_build=none) %}
-{%- if scope not in ('all', 'at_build', 'since_build') or (scope == 'since_build' and at_build is none) -%}
+{% macro suppression_evidence_row_ctes(scope, covered=none) %}
+{%- if scope not in ('all', 'at_build', 'since_build') or (scope == 'since_build' and covered is none) -%}
     {{ exceptions.raise_compiler_error("suppression_evidence_row_ctes: unknown scope " ~ scope) }}
 {%- endif -%}
 {%- set opt_out_events = var('consent_guard_segment_opt_out_events') | map('lower') | list -%}
@@ -28,17 +28,6 @@
 {%- set address_pattern = '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}' -%}
 {%- set events = customer360.source_if_loaded('segment', 'events') -%}
 {%- set segment_key = 'message_id' -%}
-
-{%- if scope == 'since_build' %}
-guard_rows_covered_loads as (
-    -- the loads the table holds evidence of, per raw table
-    select distinct
-        raw_table,
-        raw_load_id
-    from {{ at_build }}
-    where raw_load_id is not null
-),
-{% endif %}
 
 guard_rows_segment_events as (
     select
@@ -69,7 +58,7 @@ guard_rows_segment_events as (
             {%- endfor %}
         )
         and {{ customer360.suppression_evidence_row_scope(
-            scope, source('segment', 'events'), 'segment.events', segment_key) }}
+            scope, source('segment', 'events'), 'segment.events', segment_key, covered) }}
 ),
 
 guard_rows_segment_addresses as (
@@ -117,7 +106,7 @@ guard_rows_csv_drop_rows as (
         where
             nullif(trim(email_consent), '') is not null
             and {{ customer360.suppression_evidence_row_scope(
-                scope, drop, 'csv_contacts.' ~ drop.identifier, drop_key) }}
+                scope, drop, 'csv_contacts.' ~ drop.identifier, drop_key, covered) }}
         union all
     {%- endfor %}
     select
@@ -277,11 +266,14 @@ guard_rows_evidence as (
 
 
 {#
-    suppression_evidence_row_scope(scope, relation, raw_table, row_key): the condition on a raw table's rows
-    (`_dlt_load_id`, the row key expression) that puts them in the scope of suppression_evidence_row_ctes.
-    Written so that null never narrows the live view: a row without a load id or a key is always read live.
+    suppression_evidence_row_scope(scope, relation, raw_table, row_key, covered): the condition on a raw table's
+    rows (`_dlt_load_id`, the row key expression) that puts them in the scope of suppression_evidence_row_ctes.
+    Written so that null never narrows the live view: the table takes no load holding a row without a key, and
+    a row without a load id is read live. 'since_build' lists the covered loads as constants on one column, so
+    DuckDB skips their rows in the scan itself (as a subquery, or beside another column, it fetched every email
+    event's JSON first: 3.2 s a read at 1M people).
 #}
-{% macro suppression_evidence_row_scope(scope, relation, raw_table, row_key) -%}
+{% macro suppression_evidence_row_scope(scope, relation, raw_table, row_key, covered=none) -%}
     {%- if scope == 'all' -%}
         true
     {%- elif scope == 'at_build' -%}
@@ -297,17 +289,61 @@ guard_rows_evidence as (
                 select dlt_loads.load_id from {{ loads }} as dlt_loads
                 where dlt_loads.status = 0 and dlt_loads.load_id is not null
             )
+            -- a load with a row the table cannot key (the loaders never write one) is left to the view whole,
+            -- so the view's test on the load alone reads that row too
+            and _dlt_load_id not in (
+                select keyless._dlt_load_id from {{ relation }} as keyless
+                where keyless._dlt_load_id is not null and ({{ row_key }}) is null
+            )
         {%- else -%}
             false
         {%- endif -%}
+    {%- elif covered.get(raw_table) -%}
+        -- one column, constants: DuckDB applies it in the scan (a row without a load id is read live)
+        coalesce(_dlt_load_id, '') not in ({{ customer360.sql_text_list(covered[raw_table]) }})
     {%- else -%}
-        (
-            ({{ row_key }}) is null
-            or _dlt_load_id is null
-            or _dlt_load_id not in (
-                select guard_rows_covered_loads.raw_load_id from guard_rows_covered_loads
-                where guard_rows_covered_loads.raw_table = '{{ raw_table }}'
-            )
-        )
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    suppression_evidence_covered_loads(at_build): {raw_table: [load ids]} of the loads the table holds evidence
+    of, read when the view is compiled (right after the table, in a build). Safe if the table is rebuilt later
+    without the view: a load once complete stays complete, so a newer table still holds the evidence of every
+    row of these loads that is still there; a load it covers beyond the list is read live as well (the same rows
+    twice, made one by the view's distinct).
+#}
+{% macro suppression_evidence_covered_loads(at_build) -%}
+    {%- set covered = {} -%}
+    {%- if execute and customer360.relation_exists(at_build) -%}
+        {%- set loads -%}
+            select distinct raw_table, raw_load_id
+            from {{ at_build }}
+            where raw_table is not null and raw_load_id is not null
+            order by raw_table, raw_load_id
+        {%- endset -%}
+        {%- for row in run_query(loads).rows -%}
+            {%- do covered.setdefault(row[0], []).append(row[1]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(covered) }}
+{%- endmacro %}
+
+
+{# sql_text_list(values): 'a', 'b' ... as SQL text literals (quotes doubled). #}
+{% macro sql_text_list(values) -%}
+    {%- for value in values -%}
+        '{{ value | replace("'", "''") }}'{% if not loop.last %}, {% endif %}
+    {%- endfor -%}
+{%- endmacro %}
+
+
+{# suppression_evidence_reused_loads(covered, raw_table): the table's rows the view may reuse: of the loads listed. #}
+{% macro suppression_evidence_reused_loads(covered, raw_table) -%}
+    {%- if covered.get(raw_table) -%}
+        at_build.raw_load_id in ({{ customer360.sql_text_list(covered[raw_table]) }})
+    {%- else -%}
+        false
     {%- endif -%}
 {%- endmacro %}

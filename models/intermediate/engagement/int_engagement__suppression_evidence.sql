@@ -231,10 +231,10 @@ csv_unreadable_addresses as (
 
 {#- Segment email events and CSV consent rows: the last build's reading of the raw rows still there as they
     were (int_engagement__suppression_evidence_at_build), and the rest read here, live. -#}
+{%- set covered = customer360.suppression_evidence_covered_loads(
+    ref('int_engagement__suppression_evidence_at_build')) %}
 {%- if var('consent_guard_reuse_build_evidence') %}
-    {{ customer360.suppression_evidence_row_ctes(
-        'since_build', ref('int_engagement__suppression_evidence_at_build')
-    ) }},
+    {{ customer360.suppression_evidence_row_ctes('since_build', covered) }},
 {%- else %}
     {{ customer360.suppression_evidence_row_ctes('all') }},
 {%- endif %}
@@ -254,11 +254,19 @@ evidence_read_at_build as (
         from {{ ref('int_engagement__suppression_evidence_at_build') }} as at_build
         where
             at_build.raw_table = 'segment.events'
+            and {{ customer360.suppression_evidence_reused_loads(covered, 'segment.events') }}
             and exists (
                 select 1
                 from {{ events }} as events
                 where
-                    events.message_id = at_build.raw_row_key
+                    -- the table's Segment rows are email events: the test on the event is read in the scan
+                    lower(trim(events.event)) in (
+                        {%- for event_name in (var('consent_guard_segment_opt_out_events')
+                            + var('consent_guard_segment_undeliverable_events')) | map('lower') %}
+                            '{{ event_name }}'{% if not loop.last %},{% endif %}
+                        {%- endfor %}
+                    )
+                    and events.message_id = at_build.raw_row_key
                     and events._dlt_load_id = at_build.raw_load_id
             )
         {%- for drop in customer360.csv_contact_drop_relations() %}
@@ -273,6 +281,7 @@ evidence_read_at_build as (
             from {{ ref('int_engagement__suppression_evidence_at_build') }} as at_build
             where
                 at_build.raw_table = 'csv_contacts.{{ drop.identifier }}'
+                and {{ customer360.suppression_evidence_reused_loads(covered, 'csv_contacts.' ~ drop.identifier) }}
                 and exists (
                     select 1
                     from {{ drop }} as drop_rows
