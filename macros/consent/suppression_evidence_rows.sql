@@ -1,26 +1,31 @@
 {#
-    The suppression guard's evidence from the two raw sources that hold most of it and cost most to read:
-    Segment email events (the address fields inside their JSON) and CSV drop rows with a consent value (their
-    dates, read in every format). Shared by the table of what the last build read
+    The suppression guard's evidence from the raw rows that hold most of it and cost most to read: Segment email
+    events (the address fields inside their JSON), CSV drop rows with a consent value (their dates, read in every
+    format), Shopify customers and orders, and the consent snapshot's history. Shared by the table of what the last
+    build read
     (`int_engagement__suppression_evidence_at_build`) and the live view (`int_engagement__suppression_evidence`),
     so both read a row the same way.
 
-    A raw row's identity is its table, its key (Segment: messageId; a drop: file and line) and its dlt load id.
-    dlt never changes a row in place: a reload deletes the row and inserts it again under the new load id.
+    A raw row's identity is its table, its key (Segment: messageId; a drop: file and line; Shopify: id) and its
+    dlt load id. dlt never changes a row in place: a reload deletes the row and inserts it again under the new
+    load id. A snapshot row's identity is its dbt_scd_id (load `snapshot`): dbt only closes a version (its
+    dbt_valid_to, which the evidence does not read) or adds one.
 
     scope:
       'all'          every raw row (the view when var consent_guard_reuse_build_evidence is false)
       'at_build'     rows of loads dlt had recorded as complete (`_dlt_loads`, status 0) whose every row has
                      an identity: what the table keeps; a load still landing is left to the view
       'since_build'  every other row: loads the table holds no evidence of (still landing when it was built,
-                     loaded since, or with no evidence at all). `covered` is then
-                     the table's loads (macro suppression_evidence_covered_loads).
+                     loaded since, or with no evidence at all). `covered` is then the table's loads
+                     (macro suppression_evidence_covered_loads) and `at_build` its relation (the snapshot's
+                     versions it has no row of are read live).
 
     Emits CTEs (all named guard_rows_*) ending in `guard_rows_evidence`: raw_table, raw_row_key, raw_load_id,
     evidence_origin, source_system, source_record_id, email_raw, evidence_kind, evidence_at.
 #}
-{% macro suppression_evidence_row_ctes(scope, covered=none) %}
-{%- if scope not in ('all', 'at_build', 'since_build') or (scope == 'since_build' and covered is none) -%}
+{% macro suppression_evidence_row_ctes(scope, covered=none, at_build=none) %}
+{%- if scope not in ('all', 'at_build', 'since_build')
+    or (scope == 'since_build' and (covered is none or at_build is none)) -%}
     {{ exceptions.raise_compiler_error("suppression_evidence_row_ctes: unknown scope " ~ scope) }}
 {%- endif -%}
 {%- set opt_out_events = var('consent_guard_segment_opt_out_events') | map('lower') | list -%}
@@ -122,6 +127,75 @@ guard_rows_csv_drop_rows as (
     where false
 ),
 
+{%- set shopify_customers = customer360.source_if_loaded('shopify', 'customers') %}
+{%- set shopify_orders = customer360.source_if_loaded('shopify', 'orders') %}
+{%- set shopify_key = 'cast(id as ' ~ dbt.type_string() ~ ')' %}
+guard_rows_shopify_customers as (
+    select
+        {{ shopify_key }} as raw_row_key,
+        _dlt_load_id as raw_load_id,
+        'shopify' as source_system,
+        {{ dbt.concat(["'customer:'", 'cast(id as ' ~ dbt.type_string() ~ ')']) }} as source_record_id,
+        email as email_raw,
+        lower(trim(cast(email_marketing_consent__state as {{ dbt.type_string() }}))) as consent_raw,
+        {{ customer360.to_utc_timestamp('email_marketing_consent__consent_updated_at') }} as consent_at,
+        {{ customer360.to_utc_timestamp('updated_at') }} as record_at,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ shopify_customers }}
+    where {{ customer360.suppression_evidence_row_scope(
+        scope, source('shopify', 'customers'), 'shopify.customers', shopify_key, covered) }}
+),
+
+guard_rows_shopify_orders as (
+    select
+        {{ shopify_key }} as raw_row_key,
+        _dlt_load_id as raw_load_id,
+        'shopify' as source_system,
+        case
+            when customer__id is null then {{ dbt.concat(["'order:'", 'cast(id as ' ~ dbt.type_string() ~ ')']) }}
+            else {{ dbt.concat(["'customer:'", 'cast(customer__id as ' ~ dbt.type_string() ~ ')']) }}
+        end as source_record_id,
+        coalesce(email, customer__email) as email_raw,
+        {{ customer360.to_utc_timestamp('created_at') }} as ordered_at,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from {{ shopify_orders }}
+    where
+        buyer_accepts_marketing
+        and {{ customer360.suppression_evidence_row_scope(
+            scope, source('shopify', 'orders'), 'shopify.orders', shopify_key, covered) }}
+),
+
+guard_rows_consent_history as (
+    select
+        dbt_scd_id as raw_row_key,
+        'snapshot' as raw_load_id,
+        source_system,
+        source_record_id,
+        email as email_raw,
+        consent_state,
+        consent_updated_at as consent_at,
+        record_updated_at as record_at,
+        dbt_valid_from,
+        coalesce(loaded_at, dbt_valid_from) as loaded_at
+    from {{ ref('email_consent_snapshot') }} as history
+    where
+        {%- if scope == 'at_build' %}
+            dbt_scd_id is not null
+        {%- elif scope == 'since_build' %}
+            -- versions the table has no row of (a snapshot taken since, without the table)
+            dbt_scd_id is null
+            or not exists (
+                select 1
+                from {{ at_build }} as at_build
+                where
+                    at_build.raw_table = 'snapshots.email_consent_snapshot'
+                    and at_build.raw_row_key = history.dbt_scd_id
+            )
+        {%- else %}
+            true
+        {%- endif %}
+),
+
 guard_rows_consent_values as (
     select
         source_system,
@@ -205,6 +279,111 @@ guard_rows_csv_consent_dated as (
 ),
 
 guard_rows_evidence as (
+    select
+        'shopify.customers' as raw_table,
+        raw_row_key,
+        raw_load_id,
+        'shopify_customer' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        case when consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
+        -- a written consent time that is not plausible is dated at the load, never at the account's
+        -- earlier update time (an opt-in between the two could otherwise lift the opt-out); both move on
+        -- with every edit and reload, and the guard keeps the later reading (the ledger: the first capture)
+        case
+            -- (or the account's update, when the clock skew puts it a few minutes after the load)
+            when consent_at is not null
+                then coalesce(
+                    {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }},
+                    greatest(
+                        loaded_at,
+                        coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
+                    )
+                )
+            else coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
+        end as evidence_at
+    from guard_rows_shopify_customers
+    -- anything but a known consenting or neutral state is read as an opt-out (unsubscribed, redacted, new states)
+    where consent_raw is not null and consent_raw not in ('', 'subscribed', 'not_subscribed', 'pending')
+
+    union all
+
+    select
+        'shopify.customers' as raw_table,
+        raw_row_key,
+        raw_load_id,
+        'shopify_customer' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        'valid_opt_in' as evidence_kind,
+        {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} as evidence_at
+    from guard_rows_shopify_customers
+    where
+        consent_raw = 'subscribed'
+        and {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} is not null
+
+    union all
+
+    select
+        'shopify.orders' as raw_table,
+        raw_row_key,
+        raw_load_id,
+        'shopify_order' as evidence_origin,
+        source_system,
+        source_record_id,
+        email_raw,
+        'valid_opt_in' as evidence_kind,
+        {{ customer360.guard_plausible_timestamp('ordered_at', 'loaded_at') }} as evidence_at
+    from guard_rows_shopify_orders
+    where {{ customer360.guard_plausible_timestamp('ordered_at', 'loaded_at') }} is not null
+
+    union all
+
+    select
+        'snapshots.email_consent_snapshot' as raw_table,
+        history.raw_row_key,
+        history.raw_load_id,
+        'consent_history' as evidence_origin,
+        history.source_system,
+        history.source_record_id,
+        history.email_raw,
+        case
+            when history.consent_state = 'opted_out' then 'opt_out'
+            when history.consent_state = 'invalid' then 'undeliverable'
+            else 'valid_opt_in'
+        end as evidence_kind,
+        case
+            when
+                history.consent_state = 'opted_in'
+                then {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }}
+            -- as above: a written consent time that is not plausible dates at the snapshot's receipt
+            when history.consent_at is not null
+                then coalesce(
+                    {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }},
+                    history.dbt_valid_from
+                )
+            else coalesce(
+                {{ customer360.guard_plausible_timestamp('history.record_at', 'history.loaded_at') }},
+                history.dbt_valid_from
+            )
+        end as evidence_at
+    from guard_rows_consent_history as history
+    left join guard_rows_implied_defaults as implied_defaults
+        on
+            history.source_system = implied_defaults.source_system
+            and history.consent_state = implied_defaults.consent_state
+    where
+        history.consent_state in ('opted_out', 'invalid')
+        or (
+            history.consent_state = 'opted_in'
+            and implied_defaults.consent_state is null
+            and {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }} is not null
+        )
+
+    union all
+
     select
         'segment.events' as raw_table,
         raw_row_key,

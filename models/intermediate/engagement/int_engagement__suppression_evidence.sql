@@ -17,18 +17,6 @@ hubspot_contacts as (
     from {{ customer360.source_if_loaded('hubspot', 'contacts') }}
 ),
 
-shopify_customers as (
-    select
-        'shopify' as source_system,
-        {{ dbt.concat(["'customer:'", 'cast(id as ' ~ dbt.type_string() ~ ')']) }} as source_record_id,
-        email as email_raw,
-        lower(trim(cast(email_marketing_consent__state as {{ dbt.type_string() }}))) as consent_raw,
-        {{ customer360.to_utc_timestamp('email_marketing_consent__consent_updated_at') }} as consent_at,
-        {{ customer360.to_utc_timestamp('updated_at') }} as record_at,
-        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ customer360.source_if_loaded('shopify', 'customers') }}
-),
-
 hubspot_deleted_contacts as (
     select * from {{ customer360.source_if_loaded('hubspot', 'deleted_contacts') }}
 ),
@@ -70,20 +58,6 @@ mailchimp_members as (
     {%- endif %}
 ),
 
-shopify_orders as (
-    select
-        'shopify' as source_system,
-        case
-            when customer__id is null then {{ dbt.concat(["'order:'", 'cast(id as ' ~ dbt.type_string() ~ ')']) }}
-            else {{ dbt.concat(["'customer:'", 'cast(customer__id as ' ~ dbt.type_string() ~ ')']) }}
-        end as source_record_id,
-        coalesce(email, customer__email) as email_raw,
-        buyer_accepts_marketing,
-        {{ customer360.to_utc_timestamp('created_at') }} as ordered_at,
-        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
-    from {{ customer360.source_if_loaded('shopify', 'orders') }}
-),
-
 segment_unreadable_lines as (
     -- a line the loader rejected (broken JSON, colliding messageId ...) that mentions an email event:
     -- its meaning cannot be read, so every address in it is suppressed (fail closed)
@@ -116,14 +90,6 @@ consent_history as (
         dbt_valid_to,
         coalesce(loaded_at, dbt_valid_from) as loaded_at
     from {{ ref('email_consent_snapshot') }}
-),
-
-implied_defaults as (
-    select
-        source_system,
-        consent_state
-    from {{ ref('consent_signal_rules') }}
-    where not is_explicit
 ),
 
 identities as (
@@ -229,78 +195,75 @@ csv_unreadable_addresses as (
     where unreadable.source_name in (select csv_consent_drops.source_system from csv_consent_drops)
 ),
 
-{#- Segment email events and CSV consent rows: the last build's reading of the raw rows still there as they
-    were (int_engagement__suppression_evidence_at_build), and the rest read here, live. -#}
-{%- set covered = customer360.suppression_evidence_covered_loads(
-    ref('int_engagement__suppression_evidence_at_build')) %}
+{#- Segment email events, CSV consent rows, Shopify customers and orders, the consent history: the last
+    build's reading of the raw rows still there as they were (int_engagement__suppression_evidence_at_build),
+    and the rest read here, live (macro suppression_evidence_row_ctes). -#}
+{%- set at_build_relation = ref('int_engagement__suppression_evidence_at_build') %}
+{%- set covered = customer360.suppression_evidence_covered_loads(at_build_relation) %}
 {%- if var('consent_guard_reuse_build_evidence') %}
-    {{ customer360.suppression_evidence_row_ctes('since_build', covered) }},
+    {{ customer360.suppression_evidence_row_ctes('since_build', covered, at_build_relation) }},
 {%- else %}
     {{ customer360.suppression_evidence_row_ctes('all') }},
 {%- endif %}
 
 evidence_read_at_build as (
+    -- a row counts only while its raw row is there under the same load: a reload (new load id) is read live
+    -- instead, and a row deleted since (an erasure, a reloaded file's old lines) is gone from both
+    {%- set email_events = (var('consent_guard_segment_opt_out_events')
+        + var('consent_guard_segment_undeliverable_events')) | map('lower') | list %}
+    {%- set reusable = [
+        {'raw_table': 'segment.events', 'relation': customer360.source_if_loaded('segment', 'events'),
+            'key': 'raw_rows.message_id', 'by_load': true,
+            'rows': "lower(trim(raw_rows.event)) in ('" ~ email_events | join("', '") ~ "')"},
+        {'raw_table': 'shopify.customers', 'relation': customer360.source_if_loaded('shopify', 'customers'),
+            'key': 'cast(raw_rows.id as ' ~ dbt.type_string() ~ ')', 'by_load': true, 'rows': 'true'},
+        {'raw_table': 'shopify.orders', 'relation': customer360.source_if_loaded('shopify', 'orders'),
+            'key': 'cast(raw_rows.id as ' ~ dbt.type_string() ~ ')', 'by_load': true,
+            'rows': 'raw_rows.buyer_accepts_marketing'},
+        {'raw_table': 'snapshots.email_consent_snapshot', 'relation': ref('email_consent_snapshot'),
+            'key': 'raw_rows.dbt_scd_id', 'by_load': false, 'rows': 'true'}
+    ] %}
+    {%- for drop in customer360.csv_contact_drop_relations() %}
+        {%- do reusable.append({'raw_table': 'csv_contacts.' ~ drop.identifier, 'relation': drop, 'by_load': true,
+            'key': dbt.concat(['raw_rows._source_file', "':'", 'cast(raw_rows._row_number as ' ~ dbt.type_string() ~ ')']),
+            'rows': 'true'}) %}
+    {%- endfor %}
     {%- if var('consent_guard_reuse_build_evidence') %}
-        -- a row counts only while its raw row is there under the same load: a reload (new load id) is read
-        -- live instead, and a row deleted since (erasure, a reloaded file's old lines) is gone from both
-        {%- set events = customer360.source_if_loaded('segment', 'events') %}
-        select
-            at_build.evidence_origin,
-            at_build.source_system,
-            at_build.source_record_id,
-            at_build.email,
-            at_build.evidence_kind,
-            at_build.evidence_at
-        from {{ ref('int_engagement__suppression_evidence_at_build') }} as at_build
-        where
-            at_build.raw_table = 'segment.events'
-            and {{ customer360.suppression_evidence_reused_loads(covered, 'segment.events') }}
-            and exists (
-                select 1
-                from {{ events }} as events
-                where
-                    -- the table's Segment rows are email events: the test on the event is read in the scan
-                    lower(trim(events.event)) in (
-                        {%- for event_name in (var('consent_guard_segment_opt_out_events')
-                            + var('consent_guard_segment_undeliverable_events')) | map('lower') %}
-                            '{{ event_name }}'{% if not loop.last %},{% endif %}
-                        {%- endfor %}
-                    )
-                    and events.message_id = at_build.raw_row_key
-                    and events._dlt_load_id = at_build.raw_load_id
-            )
-        {%- for drop in customer360.csv_contact_drop_relations() %}
-            union all
+        {%- for table in reusable %}
             select
                 at_build.evidence_origin,
                 at_build.source_system,
                 at_build.source_record_id,
-                at_build.email,
+                at_build.email_key,
                 at_build.evidence_kind,
                 at_build.evidence_at
-            from {{ ref('int_engagement__suppression_evidence_at_build') }} as at_build
+            from {{ at_build_relation }} as at_build
             where
-                at_build.raw_table = 'csv_contacts.{{ drop.identifier }}'
-                and {{ customer360.suppression_evidence_reused_loads(covered, 'csv_contacts.' ~ drop.identifier) }}
+                at_build.raw_table = '{{ table.raw_table }}'
+                {%- if table.by_load %}
+                    and {{ customer360.suppression_evidence_reused_loads(covered, table.raw_table) }}
+                {%- endif %}
                 and exists (
                     select 1
-                    from {{ drop }} as drop_rows
+                    from {{ table.relation }} as raw_rows
                     where
-                        {{ dbt.concat(['drop_rows._source_file', "':'",
-                            'cast(drop_rows._row_number as ' ~ dbt.type_string() ~ ')']) }} = at_build.raw_row_key
-                        and drop_rows._dlt_load_id = at_build.raw_load_id
+                        {{ table.rows }}
+                        and {{ table.key }} = at_build.raw_row_key
+                        {%- if table.by_load %}
+                            and raw_rows._dlt_load_id = at_build.raw_load_id
+                        {%- endif %}
                 )
+            union all
         {%- endfor %}
-    {%- else %}
-        select
-            cast(null as {{ dbt.type_string() }}) as evidence_origin,
-            cast(null as {{ dbt.type_string() }}) as source_system,
-            cast(null as {{ dbt.type_string() }}) as source_record_id,
-            cast(null as {{ dbt.type_string() }}) as email,
-            cast(null as {{ dbt.type_string() }}) as evidence_kind,
-            cast(null as {{ dbt.type_timestamp() }}) as evidence_at
-        where false
     {%- endif %}
+    select
+        cast(null as {{ dbt.type_string() }}) as evidence_origin,
+        cast(null as {{ dbt.type_string() }}) as source_system,
+        cast(null as {{ dbt.type_string() }}) as source_record_id,
+        cast(null as {{ dbt.type_string() }}) as email_key,
+        cast(null as {{ dbt.type_string() }}) as evidence_kind,
+        cast(null as {{ dbt.type_timestamp() }}) as evidence_at
+    where false
 ),
 
 evidence as (
@@ -331,47 +294,6 @@ evidence as (
     union all
 
     select
-        'shopify_customer' as evidence_origin,
-        source_system,
-        source_record_id,
-        email_raw,
-        case when consent_raw = 'invalid' then 'undeliverable' else 'opt_out' end as evidence_kind,
-        -- a written consent time that is not plausible is dated at the load, never at the account's
-        -- earlier update time (an opt-in between the two could otherwise lift the opt-out); both move on
-        -- with every edit and reload, and the guard keeps the later reading (the ledger: the first capture)
-        case
-            -- (or the account's update, when the clock skew puts it a few minutes after the load)
-            when consent_at is not null
-                then coalesce(
-                    {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }},
-                    greatest(
-                        loaded_at,
-                        coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
-                    )
-                )
-            else coalesce({{ customer360.guard_plausible_timestamp('record_at', 'loaded_at') }}, loaded_at)
-        end as evidence_at
-    from shopify_customers
-    -- anything but a known consenting or neutral state is read as an opt-out (unsubscribed, redacted, new states)
-    where consent_raw is not null and consent_raw not in ('', 'subscribed', 'not_subscribed', 'pending')
-
-    union all
-
-    select
-        'shopify_customer' as evidence_origin,
-        source_system,
-        source_record_id,
-        email_raw,
-        'valid_opt_in' as evidence_kind,
-        {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} as evidence_at
-    from shopify_customers
-    where
-        consent_raw = 'subscribed'
-        and {{ customer360.guard_plausible_timestamp('consent_at', 'loaded_at') }} is not null
-
-    union all
-
-    select
         'mailchimp_member' as evidence_origin,
         source_system,
         source_record_id,
@@ -381,18 +303,6 @@ evidence as (
     from mailchimp_members
     -- anything but a subscribed or neutral status is read as an opt-out (unsubscribed, complaints, new statuses)
     where status_raw is not null and status_raw not in ('', 'subscribed', 'pending', 'transactional', 'archived')
-
-    union all
-
-    select
-        'shopify_order' as evidence_origin,
-        source_system,
-        source_record_id,
-        email_raw,
-        'valid_opt_in' as evidence_kind,
-        {{ customer360.guard_plausible_timestamp('ordered_at', 'loaded_at') }} as evidence_at
-    from shopify_orders
-    where buyer_accepts_marketing and {{ customer360.guard_plausible_timestamp('ordered_at', 'loaded_at') }} is not null
 
     union all
 
@@ -419,45 +329,6 @@ evidence as (
     union all
 
     select
-        'consent_history' as evidence_origin,
-        history.source_system,
-        history.source_record_id,
-        history.email_raw,
-        case
-            when history.consent_state = 'opted_out' then 'opt_out'
-            when history.consent_state = 'invalid' then 'undeliverable'
-            else 'valid_opt_in'
-        end as evidence_kind,
-        case
-            when
-                history.consent_state = 'opted_in'
-                then {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }}
-            -- as above: a written consent time that is not plausible dates at the snapshot's receipt
-            when history.consent_at is not null
-                then coalesce(
-                    {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }},
-                    history.dbt_valid_from
-                )
-            else coalesce(
-                {{ customer360.guard_plausible_timestamp('history.record_at', 'history.loaded_at') }},
-                history.dbt_valid_from
-            )
-        end as evidence_at
-    from consent_history as history
-    left join implied_defaults
-        on
-            history.source_system = implied_defaults.source_system
-            and history.consent_state = implied_defaults.consent_state
-    where
-        history.consent_state in ('opted_out', 'invalid')
-        or (
-            history.consent_state = 'opted_in'
-            and implied_defaults.consent_state is null
-            and {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }} is not null
-        )
-    union all
-
-    select
         evidence_origin,
         source_system,
         source_record_id,
@@ -476,8 +347,6 @@ normalized as (
         evidence_kind,
         evidence_at
     from evidence
-    union all
-    select * from evidence_read_at_build
 ),
 
 keyed as (
@@ -486,10 +355,21 @@ keyed as (
         evidence_origin,
         source_system,
         source_record_id,
-        {{ customer360.email_match_key('email') }} as email_key,
+        email_key,
         evidence_kind,
         evidence_at
-    from normalized
+    from (
+        select
+            evidence_origin,
+            source_system,
+            source_record_id,
+            {{ customer360.email_match_key('email') }} as email_key,
+            evidence_kind,
+            evidence_at
+        from normalized
+        union all
+        select * from evidence_read_at_build
+    ) as read_now_or_at_build
 ),
 
 final as (

@@ -1,6 +1,6 @@
 {#-
-    What the suppression guard's live view would read from the Segment email events and the CSV consent rows,
-    taken once per build: the view reuses these rows for raw rows still there as they were, and reads only the
+    What the suppression guard's live view would read from the Segment email events, the CSV consent rows, the
+    Shopify customers and orders and the consent history, taken once per build: the view reuses these rows for raw rows still there as they were, and reads only the
     rest live (macro suppression_evidence_row_ctes; docs/decisions.md, "The guard's evidence, read once a build").
 -#}
 
@@ -22,6 +22,13 @@ normalized as (
     from guard_rows_evidence
 ),
 
+keyed as (
+    select
+        *,
+        {{ customer360.email_match_key('email') }} as email_key
+    from normalized
+),
+
 final as (
     select distinct
         {{ surrogate_key(['raw_table', 'raw_row_key', 'raw_load_id', 'evidence_origin', 'source_record_id', 'email',
@@ -33,9 +40,10 @@ final as (
         source_system,
         source_record_id,
         email,
+        email_key,
         evidence_kind,
         evidence_at
-    from normalized
+    from keyed
 )
 
 select * from final
