@@ -526,3 +526,49 @@ guard_rows_evidence as (
         false
     {%- endif -%}
 {%- endmacro %}
+
+
+{#
+    suppression_evidence_reading_fingerprint(): SQL giving one text that changes whenever the table's reading of
+    an unchanged raw row could: the reading's SQL as compiled (vars, CSV drops, code: hashed at compile time) and
+    the rows of every seed it reads (hashed when the query runs: a `dbt seed` alone changes them). The table
+    stores it; the view compares it with its own and raises an error when they differ (a seed or var changed
+    since the table was built), until a build reads again: neither a stale reading nor a silent full re-read.
+#}
+{% macro suppression_evidence_reading_fingerprint() -%}
+    {#- the rows' SQL and the table's own steps on them (its addresses normalized and keyed) -#}
+    {%- set reading_sql = customer360.suppression_evidence_row_ctes('at_build')
+        ~ customer360.normalize_email('email_raw') ~ customer360.email_match_key('email') -%}
+    {%- set seeds = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() | selectattr('resource_type', 'equalto', 'seed') | sort(attribute='name') -%}
+            {%- set relation = api.Relation.create(
+                database=node.database, schema=node.schema, identifier=node.alias or node.name
+            ) -%}
+            {%- if (relation | string) in reading_sql and customer360.relation_exists(relation) -%}
+                {%- do seeds.append(relation) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set parts = ["'" ~ local_md5(reading_sql) ~ "'"] -%}
+    {%- for relation in seeds -%}
+        {%- do parts.append(customer360.seed_rows_fingerprint(relation)) -%}
+    {%- endfor -%}
+    {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+
+{# seed_rows_fingerprint(relation): a scalar subquery: a hash of every row of a (small) table, in a fixed order. #}
+{% macro seed_rows_fingerprint(relation) -%}
+    {%- set fields = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- do fields.append("coalesce(cast(" ~ adapter.quote(column.name) ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
+        {%- do fields.append("';'") -%}
+    {%- endfor -%}
+    {%- set row_text = dbt.concat(fields) if fields else "''" -%}
+    (
+        select coalesce({{ dbt.hash(dbt.listagg(row_text, "'|'", 'order by ' ~ row_text)) }}, 'no rows')
+        from {{ relation }}
+    )
+{%- endmacro %}
+

@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import BuiltWarehouse
+from conftest import BuiltWarehouse, execute_sql
 from test_marts import load_sources, query, read_jsonl, segment_message, write_jsonl
 
 pytestmark = pytest.mark.slow
@@ -626,3 +626,38 @@ def test_guard_keeps_a_reloaded_opt_out_and_the_build_passes(built_warehouse: Bu
             customers = query("select customer_id, is_email_sendable from marts.customers where email = ?", [email])
             assert [sendable for _, sendable in customers] == [True], email
             assert customers[0][0] not in sendable_audience, email
+
+
+def test_guard_refuses_the_builds_reading_after_a_seed_or_var_changed(
+    built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
+    """The table of the last build's reading is only valid with the seeds and vars it was read with: after a
+    `dbt seed` alone (here: the seed's rows edited in place) or a view compiled with other vars, reading the
+    activation views raises an error naming the fix, and a build of the table makes them readable again."""
+    from ingestion.dbt_runner import run_dbt
+
+    sendable = "select count(*) from marts.email_audience"
+    with pytest.MonkeyPatch.context() as env:
+        built_warehouse.clone(tmp_path, env)
+        before = query(sendable)
+        # a signup-form opt-in no longer explicit: the table's reading of it would be stale
+        execute_sql(
+            tmp_path / "warehouse.duckdb",
+            "insert into reference.consent_signal_rules (source_system, consent_state, is_explicit) "
+            "values ('signup_forms', 'opted_in', false)",
+        )
+        with pytest.raises(duckdb.Error, match="run customer360 build"):
+            query(sendable)
+        rebuilt = run_dbt(["run", "--select", "int_engagement__suppression_evidence_at_build"])
+        assert rebuilt.success, rebuilt.failures
+        assert query(sendable)[0][0] <= before[0][0]
+
+        # the view compiled with one more opt-out event than the table was read with
+        events = "[Email Unsubscribed, Email Marked as Spam, Unsubscribed]"
+        recompiled = run_dbt(
+            ["run", "--select", "int_engagement__suppression_evidence",
+             "--vars", "{consent_guard_segment_opt_out_events: " + events + "}"]
+        )  # fmt: skip
+        assert recompiled.success, recompiled.failures
+        with pytest.raises(duckdb.Error, match="run customer360 build"):
+            query(sendable)

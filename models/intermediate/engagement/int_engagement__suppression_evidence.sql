@@ -349,6 +349,29 @@ normalized as (
     from evidence
 ),
 
+reading_check as (
+    -- the table's reading must be the one this view would make now: a seed or var changed since the table was
+    -- built (a `dbt seed` alone) would leave rows read the old way, and the rows of the loads it covers are not
+    -- read here; reading the view raises an error until a build reads them again (fails closed)
+    {%- if var('consent_guard_reuse_build_evidence') %}
+        select
+            case
+                when count(*) = 0 then true
+                when
+                    min(at_build.reading_fingerprint) = max(at_build.reading_fingerprint)
+                    and min(at_build.reading_fingerprint) = {{ customer360.suppression_evidence_reading_fingerprint() }}
+                    then true
+                else {{ customer360.raise_error(
+                    "'the suppression guard''s evidence was read by the last build with other seeds or vars: "
+                    ~ "run customer360 build (or dbt build) before reading the activation views'"
+                ) }}
+            end as is_reading_current
+        from {{ at_build_relation }} as at_build
+    {%- else %}
+        select true as is_reading_current
+    {%- endif %}
+),
+
 keyed as (
     -- one row per distinct piece of evidence (a contact re-exported in every CSV file says it once)
     select distinct
@@ -394,7 +417,8 @@ final as (
             and keyed.email_key = current_opt_out_versions.email_key
             and keyed.evidence_origin in ('hubspot_contact', 'shopify_customer')
             and keyed.evidence_kind = 'opt_out'
-    where keyed.email_key is not null or identities.customer_id is not null
+    cross join reading_check
+    where (keyed.email_key is not null or identities.customer_id is not null) and reading_check.is_reading_current
 )
 
 select * from final

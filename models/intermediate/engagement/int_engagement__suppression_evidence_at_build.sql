@@ -42,7 +42,9 @@ final as (
         email,
         email_key,
         evidence_kind,
-        evidence_at
+        evidence_at,
+        -- what else this reading depends on (vars, drops, seed rows): the view refuses a reading it would not make
+        {{ customer360.suppression_evidence_reading_fingerprint() }} as reading_fingerprint
     from keyed
 )
 
