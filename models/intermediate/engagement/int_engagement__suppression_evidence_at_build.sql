@@ -1,9 +1,3 @@
-{#-
-    What the suppression guard's live view would read from the Segment email events, the CSV consent rows, the
-    Shopify customers and orders and the consent history, taken once per build: the view reuses these rows for raw rows still there as they were, and reads only the
-    rest live (macro suppression_evidence_row_ctes; docs/decisions.md, "The guard's evidence, read once a build").
--#}
-
 with
 
 {{ customer360.suppression_evidence_row_ctes('at_build') }},
