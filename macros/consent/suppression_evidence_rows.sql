@@ -349,11 +349,7 @@ guard_rows_evidence as (
         history.source_system,
         history.source_record_id,
         history.email_raw,
-        case
-            when history.consent_state = 'opted_out' then 'opt_out'
-            when history.consent_state = 'invalid' then 'undeliverable'
-            else 'valid_opt_in'
-        end as evidence_kind,
+        {{ customer360.guard_evidence_kind('history.consent_state') }} as evidence_kind,
         case
             when
                 history.consent_state = 'opted_in'
@@ -415,11 +411,7 @@ guard_rows_evidence as (
         csv_row.source_system,
         csv_row.source_record_id,
         csv_row.email_raw,
-        case
-            when csv_row.consent_state = 'opted_out' then 'opt_out'
-            when csv_row.consent_state = 'invalid' then 'undeliverable'
-            else 'valid_opt_in'
-        end as evidence_kind,
+        {{ customer360.guard_evidence_kind('csv_row.consent_state') }} as evidence_kind,
         case
             when
                 csv_row.consent_state = 'opted_in'
@@ -572,3 +564,13 @@ guard_rows_evidence as (
     )
 {%- endmacro %}
 
+
+
+{# guard_evidence_kind(consent_state): the evidence a consent state is: opt_out, undeliverable or valid_opt_in. #}
+{% macro guard_evidence_kind(consent_state) -%}
+    case
+        when {{ consent_state }} = 'opted_out' then 'opt_out'
+        when {{ consent_state }} = 'invalid' then 'undeliverable'
+        else 'valid_opt_in'
+    end
+{%- endmacro %}
