@@ -63,7 +63,13 @@ def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> b
 
 
 def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params or [])
+    try:
+        cursor = con.execute(sql, params or [])
+    except duckdb.InvalidInputException as error:
+        # a guard the views apply refused to answer (SQL error(): the erasure salt is missing, the suppression
+        # guard's build-time reading is stale): its message says what to do
+        message = str(error).splitlines()[0].removeprefix("Invalid Input Error: ")
+        raise UserError(message) from error
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

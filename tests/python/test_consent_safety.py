@@ -634,7 +634,9 @@ def test_guard_refuses_the_builds_reading_after_a_seed_or_var_changed(
     """The table of the last build's reading is only valid with the seeds and vars it was read with: after a
     `dbt seed` alone (here: the seed's rows edited in place) or a view compiled with other vars, reading the
     activation views raises an error naming the fix, and a build of the table makes them readable again."""
+    from ingestion.activation.sync import desired_members
     from ingestion.dbt_runner import run_dbt
+    from ingestion.errors import UserError
 
     sendable = "select count(*) from marts.email_audience"
     with pytest.MonkeyPatch.context() as env:
@@ -648,6 +650,13 @@ def test_guard_refuses_the_builds_reading_after_a_seed_or_var_changed(
         )
         with pytest.raises(duckdb.Error, match="run customer360 build"):
             query(sendable)
+        # `customer360 sync` stops with that one line, nothing sent or archived
+        con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+        try:
+            with pytest.raises(UserError, match=r"^the suppression guard's evidence was read .* run customer360 build"):
+                desired_members(con)
+        finally:
+            con.close()
         rebuilt = run_dbt(["run", "--select", "int_engagement__suppression_evidence_at_build"])
         assert rebuilt.success, rebuilt.failures
         assert query(sendable)[0][0] <= before[0][0]
