@@ -2,9 +2,8 @@
     The suppression guard's evidence from the raw rows that hold most of it and cost most to read: Segment email
     events (the address fields inside their JSON), CSV drop rows with a consent value (their dates, read in every
     format), Shopify customers and orders, and the consent snapshot's history. Shared by the table of what the last
-    build read
-    (`int_engagement__suppression_evidence_at_build`) and the live view (`int_engagement__suppression_evidence`),
-    so both read a row the same way.
+    build read (`int_engagement__suppression_evidence_at_build`) and the live view
+    (`int_engagement__suppression_evidence`), so both read a row the same way.
 
     A raw row's identity is its table, its key (Segment: messageId; a drop: file and line; Shopify: id) and its
     dlt load id. dlt never changes a row in place: a reload deletes the row and inserts it again under the new
