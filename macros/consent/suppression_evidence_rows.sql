@@ -369,13 +369,7 @@ guard_rows_evidence as (
         on
             history.source_system = implied_defaults.source_system
             and history.consent_state = implied_defaults.consent_state
-    where
-        history.consent_state in ('opted_out', 'invalid')
-        or (
-            history.consent_state = 'opted_in'
-            and implied_defaults.consent_state is null
-            and {{ customer360.guard_plausible_timestamp('history.consent_at', 'history.loaded_at') }} is not null
-        )
+    where {{ customer360.guard_consent_state_is_evidence('history', 'implied_defaults') }}
 
     union all
 
@@ -424,13 +418,7 @@ guard_rows_evidence as (
         on
             csv_row.source_system = implied_defaults.source_system
             and csv_row.consent_state = implied_defaults.consent_state
-    where
-        csv_row.consent_state in ('opted_out', 'invalid')
-        or (
-            csv_row.consent_state = 'opted_in'
-            and implied_defaults.consent_state is null
-            and {{ customer360.guard_plausible_timestamp('csv_row.consent_at', 'csv_row.loaded_at') }} is not null
-        )
+    where {{ customer360.guard_consent_state_is_evidence('csv_row', 'implied_defaults') }}
 )
 {% endmacro %}
 
@@ -572,4 +560,21 @@ guard_rows_evidence as (
         when {{ consent_state }} = 'invalid' then 'undeliverable'
         else 'valid_opt_in'
     end
+{%- endmacro %}
+
+
+{#
+    guard_consent_state_is_evidence(row, implied): whether a row's consent state is evidence for the guard: an
+    opt-out or invalid address always; an opt-in only when explicit (no implied default of its source, the
+    left-joined `implied`) and carrying a plausible consent time of its own.
+#}
+{% macro guard_consent_state_is_evidence(row, implied) -%}
+    (
+        {{ row }}.consent_state in ('opted_out', 'invalid')
+        or (
+            {{ row }}.consent_state = 'opted_in'
+            and {{ implied }}.consent_state is null
+            and {{ customer360.guard_plausible_timestamp(row ~ '.consent_at', row ~ '.loaded_at') }} is not null
+        )
+    )
 {%- endmacro %}
