@@ -368,8 +368,10 @@ def test_hubspot_permanent_deletion_is_found_by_id_reconciliation(
 def test_deleted_people_leave_marts_and_audiences(
     built_warehouse: BuiltWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Deleted and redacted Shopify customers and a GDPR-deleted HubSpot contact: the live suppression guard
-    drops them from email_audience at once (before any rebuild), and the next build drops them from marts."""
+    """Deleted and redacted Shopify customers and two GDPR-deleted HubSpot contacts, one with an address and one
+    without (its person is in the audience through other records): the live suppression guard drops them from
+    email_audience at once (before any rebuild), and they stay out after the next build, which takes the deleted
+    records out of the identity map and the marts. The picks are fixed (ordered), so every run tests the same."""
     from ingestion.dbt_runner import production_build_args, run_dbt
     from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
@@ -380,28 +382,45 @@ def test_deleted_people_leave_marts_and_audiences(
     warehouse = clone / "warehouse.duckdb"
     hooks = tmp_path / "webhooks"
     hooks.mkdir()
+    audience = query(
+        warehouse,
+        "select ci.source_system, ci.source_record_id, a.email, a.customer_id, "
+        "nullif(trim(contacts.properties__email), '') is not null as has_address, "
+        "a.email_consent_source_system = 'hubspot' as consent_from_hubspot "
+        "from marts.email_audience a join marts.customer_identities ci using (customer_id) "
+        "left join raw_hubspot.contacts on ci.source_system = 'hubspot' "
+        "and cast(contacts.id as varchar) = ci.source_record_id "
+        "where ci.source_system in ('shopify', 'hubspot') order by ci.source_system, ci.source_record_id",
+    )
+    picks: dict[str, tuple[str, str]] = {}
+    people: set[str] = set()
+    for role, wanted in [
+        ("deleted", lambda s, r, has, hubspot_consent: s == "shopify" and r.startswith("customer:")),
+        ("redacted", lambda s, r, has, hubspot_consent: s == "shopify" and r.startswith("customer:")),
+        ("gdpr", lambda s, r, has, hubspot_consent: s == "hubspot" and has),
+        # a person whose consent comes from another source: after the rebuild only the deletion can stop them
+        ("gdpr_without_address", lambda s, r, has, hubspot_consent: s == "hubspot" and not has and not hubspot_consent),
+    ]:
+        record, email, customer = next(
+            (r, e, c) for s, r, e, c, has, hub in audience if wanted(s, r, has, hub) and c not in people
+        )
+        picks[role] = (record, email)
+        people.add(customer)
+    (deleted, _), (redacted, redacted_email) = picks["deleted"], picks["redacted"]
     with running_servers(data) as servers:
         for name, value in servers.loader_environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("SOURCES__SHOPIFY__WEBHOOKS_DIR", str(hooks))
         monkeypatch.setenv("SOURCES__HUBSPOT__RECONCILE_HOURS", "0")
-        audience = query(
-            warehouse,
-            "select ci.source_system, ci.source_record_id, a.email from marts.email_audience a "
-            "join marts.customer_identities ci using (customer_id) where ci.source_system in ('shopify', 'hubspot')",
-        )
-        shopify_people = [(r, e) for s, r, e in audience if s == "shopify" and r.startswith("customer:")]
-        hubspot_people = [(r, e) for s, r, e in audience if s == "hubspot"]
-        (deleted, deleted_email), (redacted, redacted_email) = shopify_people[0], shopify_people[1]
-        (gdpr, gdpr_email) = next(p for p in hubspot_people if p[1] not in (deleted_email, redacted_email))
         servers.shopify.delete("customers", int(deleted.split(":")[1]))
         write_webhook(hooks, "redact", "customers/redact", {
             "customer": {"id": int(redacted.split(":")[1]), "email": redacted_email}, "orders_to_redact": [],
         })  # fmt: skip
-        servers.hubspot.store.delete_permanently(gdpr)
+        servers.hubspot.store.delete_permanently(picks["gdpr"][0])
+        servers.hubspot.store.delete_permanently(picks["gdpr_without_address"][0])
         load("hubspot")
         load("shopify")
-    emails = {deleted_email, redacted_email, gdpr_email}
+    emails = {email for _, email in picks.values()}
 
     def audience_emails() -> set[str]:
         return {r[0] for r in query(warehouse, "select email from marts.email_audience")}
@@ -409,9 +428,19 @@ def test_deleted_people_leave_marts_and_audiences(
     assert not emails & audience_emails(), "the live guard suppresses them before any rebuild"
     outcome = run_dbt(production_build_args(["build"]))
     assert outcome.success, outcome.failures
-    assert not emails & audience_emails()
+    assert not emails & audience_emails(), "and after the build, the contact without an address included"
     records = {r[0] for r in query(warehouse, "select source_record_id from marts.customer_identities")}
-    assert not {deleted, redacted, gdpr} & records, "deleted records leave the identity map and customers"
+    assert not {record for record, _ in picks.values()} & records, "deleted records leave the identity map"
+    # the person behind the contact without an address is still a customer (other records), kept from sending
+    # only by the deletion the guard ties to them through the departed record
+    remaining = query(
+        warehouse,
+        "select e.customer_link from marts.customers c "
+        "join intermediate.int_engagement__suppression_evidence e using (customer_id) "
+        "where c.email = ? and e.evidence_origin = 'hubspot_deletion' and e.source_record_id = ?",
+        [picks["gdpr_without_address"][1], picks["gdpr_without_address"][0]],
+    )
+    assert remaining == [("departed_record",)]
 
 
 # -- 7. scope hints ---------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@
     rule. Any address the ledger calls sendable while the guard's readable evidence blocks it is a bug in
     one of them: the activation views already withhold it (both must agree to send), and this test fails
     the build so the disagreement is seen. Evidence the ledger cannot read by design is left out here:
-    Segment lines and CSV rows the loaders rejected, and deletions (issue 11: deleted records have left
-    staging); only the guard suppresses on them. So are CSV opt-outs the guard dates from an uncertain text
+    Segment lines and CSV rows the loaders rejected, deletions (issue 11: deleted records have left
+    staging), and the opt-outs of records gone from the identity map, which the guard still ties to the
+    customers that held them (customer_link 'departed_record'); only the guard suppresses on them. So are CSV opt-outs the guard dates from an uncertain text
     (csv_row_uncertain_date: several formats read it differently, none reads it, or there is none): the
     guard takes the latest day the text can mean, the ledger the drop's detected format, by design.
     Last, a live HubSpot or Shopify opt-out whose record's current snapshot version is the same opt-out
@@ -26,6 +27,7 @@ evidence as (
             'segment_unreadable_line', 'csv_unreadable_row', 'csv_row_uncertain_date', 'hubspot_deletion',
             'shopify_deletion'
         )
+        and coalesce(customer_link, 'identity_map') = 'identity_map'
         -- a live reading later than the snapshot's capture of the same opt-out (an edit or reload since)
         and not (snapshot_captured_at is not null and evidence_at > snapshot_captured_at)
 ),

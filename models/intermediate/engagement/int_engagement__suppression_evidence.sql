@@ -116,11 +116,21 @@ consent_history as (
 ),
 
 identities as (
+    -- a record's customer; a record gone from the map (deleted, redacted) leads to the customers that now hold
+    -- what it was part of, for its opt-outs only: its person must not become sendable by a rebuild
     select
         source_system,
         source_record_id,
-        customer_id
+        customer_id,
+        'identity_map' as customer_link
     from {{ ref('int_identity__customer_map') }}
+    union all
+    select
+        source_system,
+        source_record_id,
+        customer_id,
+        'departed_record' as customer_link
+    from {{ ref('int_identity__departed_records') }}
 ),
 
 current_opt_out_addresses as (
@@ -400,18 +410,22 @@ keyed as (
 final as (
     select
         {{ surrogate_key(['keyed.evidence_origin', 'keyed.source_system', 'keyed.source_record_id', 'keyed.email_key',
-            'keyed.evidence_kind', 'keyed.evidence_at']) }} as evidence_id,
+            'keyed.evidence_kind', 'keyed.evidence_at', 'identities.customer_id']) }} as evidence_id,
         keyed.evidence_origin,
         keyed.source_system,
         keyed.source_record_id,
         identities.customer_id,
+        identities.customer_link,
         keyed.email_key,
         keyed.evidence_kind,
         keyed.evidence_at,
         current_opt_out_versions.captured_at as snapshot_captured_at
     from keyed
     left join identities
-        on keyed.source_system = identities.source_system and keyed.source_record_id = identities.source_record_id
+        on
+            keyed.source_system = identities.source_system
+            and keyed.source_record_id = identities.source_record_id
+            and (identities.customer_link = 'identity_map' or keyed.evidence_kind = 'opt_out')
     left join current_opt_out_versions
         on
             keyed.source_system = current_opt_out_versions.source_system
