@@ -426,6 +426,10 @@ def test_deleted_people_leave_marts_and_audiences(
         return {r[0] for r in query(warehouse, "select email from marts.email_audience")}
 
     assert not emails & audience_emails(), "the live guard suppresses them before any rebuild"
+    # a build that stops right after the identity map (failed, interrupted, a hand selection): the map no longer
+    # holds the deleted records, and the guard must still reach their people
+    assert run_dbt(["run", "--select", "+int_identity__customer_map"]).success
+    assert not emails & audience_emails(), "a build stopped after the identity map"
     outcome = run_dbt(production_build_args(["build"]))
     assert outcome.success, outcome.failures
     assert not emails & audience_emails(), "and after the build, the contact without an address included"
@@ -441,6 +445,75 @@ def test_deleted_people_leave_marts_and_audiences(
         [picks["gdpr_without_address"][1], picks["gdpr_without_address"][0]],
     )
     assert remaining == [("departed_record",)]
+
+
+def test_a_deleted_record_reaches_the_people_it_was_with_not_those_of_a_past_false_merge(
+    built_warehouse: BuiltWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three people whose HubSpot contacts shared one address for a build (a false merge: one customer), then got
+    their own addresses back (split: three customers). Deleting the contact that kept the merged id suppresses its
+    own person only: the other two were with it for one build long before, not when it got its id."""
+    from ingestion.dbt_runner import production_build_args, run_dbt
+    from ingestion.demo_kit.servers.run import running_servers
+    from ingestion.loading import load
+
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    data = built_warehouse.clone(clone, monkeypatch)
+    warehouse = clone / "warehouse.duckdb"
+    candidates = query(
+        warehouse,
+        "select ci.source_record_id, a.customer_id, contacts.properties__email from marts.email_audience a "
+        "join marts.customer_identities ci using (customer_id) join raw_hubspot.contacts "
+        "on ci.source_system = 'hubspot' and cast(contacts.id as varchar) = ci.source_record_id "
+        "where lower(trim(contacts.properties__email)) = a.email and a.email_consent_source_system <> 'hubspot' "
+        "order by ci.source_record_id",
+    )
+    contacts: dict[str, tuple[str, str]] = {}  # customer -> (contact, its address)
+    for contact, customer, email in candidates:
+        contacts.setdefault(customer, (contact, email))
+    picked = list(contacts.values())[:3]
+    assert len(picked) == 3, candidates
+    emails = {email.strip().lower() for _, email in picked}
+
+    def sendable() -> set[str]:
+        return emails & {r[0] for r in query(warehouse, "select email from marts.email_audience")}
+
+    def ids() -> set[str]:
+        wanted = ", ".join(f"'{contact}'" for contact, _ in picked)
+        return {r[0] for r in query(warehouse, "select customer_id from intermediate.int_identity__customer_map "
+                                    f"where source_system = 'hubspot' and source_record_id in ({wanted})")}  # fmt: skip
+
+    with running_servers(data) as servers:
+        for name, value in servers.loader_environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("SOURCES__HUBSPOT__RECONCILE_HOURS", "0")
+        store = servers.hubspot.store
+        for contact, _ in picked:
+            store.update_contact(contact, {"email": "family.shared@example.com"})
+        load("hubspot")
+        assert run_dbt(production_build_args(["build"])).success
+        merged = ids()
+        assert len(merged) == 1, "the shared address made them one customer"
+        for contact, email in picked:
+            store.update_contact(contact, {"email": email})
+        load("hubspot")
+        assert run_dbt(production_build_args(["build"])).success
+        assert len(ids()) == 3 and sendable() == emails, "split again, all three sendable"
+        kept_id = next(iter(merged))
+        holder = next(
+            contact for contact, _ in picked
+            if query(warehouse, "select customer_id from intermediate.int_identity__customer_map "
+                     "where source_system = 'hubspot' and source_record_id = ?", [contact]) == [(kept_id,)]
+        )  # fmt: skip
+        store.delete_permanently(holder)
+        load("hubspot")
+    assert run_dbt(production_build_args(["build"])).success
+    holder_email = next(email.strip().lower() for contact, email in picked if contact == holder)
+    linked = query(warehouse, "select customer_id from intermediate.int_identity__departed_records "
+                   "where source_system = 'hubspot' and source_record_id = ?", [holder])  # fmt: skip
+    assert linked == [(kept_id,)], "the deleted contact is tied to its own person only"
+    assert sendable() == emails - {holder_email}, "only the deleted contact's own person is withheld"
 
 
 # -- 7. scope hints ---------------------------------------------------------------------------------------
