@@ -116,20 +116,20 @@ consent_history as (
 ),
 
 identities as (
-    -- a record's customer; a record gone from the map (deleted, redacted) leads to the customers that now hold
-    -- what it was part of, for its opt-outs only: its person must not become sendable by a rebuild
     select
         source_system,
         source_record_id,
-        customer_id,
-        'identity_map' as customer_link
+        customer_id
     from {{ ref('int_identity__customer_map') }}
-    union all
+),
+
+departed_records as (
+    -- a record gone from the map (deleted, redacted): the customers it was with, for its opt-outs only, so that a
+    -- rebuild does not make its person sendable again
     select
         source_system,
         source_record_id,
-        customer_id,
-        'departed_record' as customer_link
+        customer_id
     from {{ ref('int_identity__departed_records') }}
 ),
 
@@ -410,22 +410,29 @@ keyed as (
 final as (
     select
         {{ surrogate_key(['keyed.evidence_origin', 'keyed.source_system', 'keyed.source_record_id', 'keyed.email_key',
-            'keyed.evidence_kind', 'keyed.evidence_at', 'identities.customer_id']) }} as evidence_id,
+            'keyed.evidence_kind', 'keyed.evidence_at', 'coalesce(identities.customer_id, departed_records.customer_id)'])
+        }} as evidence_id,
         keyed.evidence_origin,
         keyed.source_system,
         keyed.source_record_id,
-        identities.customer_id,
-        identities.customer_link,
+        coalesce(identities.customer_id, departed_records.customer_id) as customer_id,
+        case
+            when identities.customer_id is not null then 'identity_map'
+            when departed_records.customer_id is not null then 'departed_record'
+        end as customer_link,
         keyed.email_key,
         keyed.evidence_kind,
         keyed.evidence_at,
         current_opt_out_versions.captured_at as snapshot_captured_at
     from keyed
     left join identities
+        on keyed.source_system = identities.source_system and keyed.source_record_id = identities.source_record_id
+    left join departed_records
         on
-            keyed.source_system = identities.source_system
-            and keyed.source_record_id = identities.source_record_id
-            and (identities.customer_link = 'identity_map' or keyed.evidence_kind = 'opt_out')
+            identities.customer_id is null
+            and keyed.evidence_kind = 'opt_out'
+            and keyed.source_system = departed_records.source_system
+            and keyed.source_record_id = departed_records.source_record_id
     left join current_opt_out_versions
         on
             keyed.source_system = current_opt_out_versions.source_system
@@ -434,7 +441,9 @@ final as (
             and keyed.evidence_origin in ('hubspot_contact', 'shopify_customer')
             and keyed.evidence_kind = 'opt_out'
     cross join reading_check
-    where (keyed.email_key is not null or identities.customer_id is not null) and reading_check.is_reading_current
+    where
+        (keyed.email_key is not null or identities.customer_id is not null or departed_records.customer_id is not null)
+        and reading_check.is_reading_current
 )
 
 select * from final
