@@ -19,6 +19,36 @@ identity_map as (
     from {{ ref('int_identity__customer_map') }}
 ),
 
+hubspot_deletions as (
+    select
+        'hubspot' as source_system,
+        cast(id as {{ dbt.type_string() }}) as source_record_id,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as deletion_loaded_at
+    from {{ customer360.source_if_loaded('hubspot', 'deleted_contacts') }}
+),
+
+shopify_deletions as (
+    select
+        'shopify' as source_system,
+        {{ dbt.concat(['record_type', "':'", 'cast(record_id as ' ~ dbt.type_string() ~ ')']) }} as source_record_id,
+        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as deletion_loaded_at
+    from {{ customer360.source_if_loaded('shopify', 'deleted_records') }}
+),
+
+deletion_loads as (
+    -- when a source's deletion of a record landed (its last, if several): the next build took the record out
+    select
+        source_system,
+        source_record_id,
+        max(deletion_loaded_at) as deletion_loaded_at
+    from (
+        select * from hubspot_deletions
+        union all
+        select * from shopify_deletions
+    ) as deletions
+    group by source_system, source_record_id
+),
+
 departed_keys as (
     -- records the history knows and the map no longer holds: deleted or redacted at their source, or gone
     select distinct history.record_key
@@ -29,7 +59,7 @@ departed_keys as (
             and history.source_record_id = identity_map.source_record_id
 ),
 
-departed as (
+last_ids as (
     -- each one's last id, and when it got it
     select
         history.record_key,
@@ -44,12 +74,32 @@ departed as (
     ) = 1
 ),
 
+departed as (
+    -- the time whose ids tell whom the record was with as it left: the load of its deletion (every build before
+    -- it still had the record), else, for a record gone with no deletion on record, when it got its last id
+    select
+        last_ids.record_key,
+        last_ids.source_system,
+        last_ids.source_record_id,
+        last_ids.last_customer_id,
+        case
+            when deletion_loads.deletion_loaded_at > last_ids.last_assigned_at then deletion_loads.deletion_loaded_at
+            else last_ids.last_assigned_at
+        end as departed_as_of,
+        deletion_loads.deletion_loaded_at is not null as has_deletion
+    from last_ids
+    left join deletion_loads
+        on
+            last_ids.source_system = deletion_loads.source_system
+            and last_ids.source_record_id = deletion_loads.source_record_id
+),
+
 id_carriers as (
     -- the other records that ever carried that id
     select distinct
         departed.record_key as departed_key,
         departed.last_customer_id,
-        departed.last_assigned_at,
+        departed.departed_as_of,
         history.record_key as peer_key
     from departed
     inner join history
@@ -59,7 +109,7 @@ id_carriers as (
 ),
 
 peer_ids_then as (
-    -- each carrier's id when the departed record got its last one (its latest row up to that build)
+    -- each carrier's id at that time (its latest row up to it)
     select
         id_carriers.departed_key,
         id_carriers.last_customer_id,
@@ -70,7 +120,7 @@ peer_ids_then as (
     inner join history
         on
             id_carriers.peer_key = history.record_key
-            and id_carriers.last_assigned_at >= history.assigned_at
+            and id_carriers.departed_as_of >= history.assigned_at
     qualify row_number() over (
         partition by id_carriers.departed_key, id_carriers.peer_key
         order by history.assigned_at desc, history.history_seq desc
@@ -78,9 +128,9 @@ peer_ids_then as (
 ),
 
 linked_customers as (
-    -- the customers the departed record was with: those that now hold a record which held its id when it got
-    -- it (a false merge split again before does not count; a split since leads to every part), and the id
-    -- itself while a customer still holds it (records that joined the person since)
+    -- the customers that now hold a record which held the id at that time: merges and splits since are
+    -- followed (every part), and a false merge before or after it ties no one. With no deletion on record the
+    -- time is only a lower bound, so the id itself also counts while a customer holds it (fails closed).
     select
         peer_ids_then.departed_key,
         identity_map.customer_id
@@ -96,6 +146,7 @@ linked_customers as (
         identity_map.customer_id
     from departed
     inner join identity_map on departed.last_customer_id = identity_map.customer_id
+    where not departed.has_deletion
 ),
 
 final as (
