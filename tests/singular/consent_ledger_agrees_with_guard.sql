@@ -6,9 +6,10 @@
     the build so the disagreement is seen. Evidence the ledger cannot read by design is left out here:
     Segment lines and CSV rows the loaders rejected, deletions (issue 11: deleted records have left
     staging), and the opt-outs of records gone from the identity map, which the guard still ties to the
-    customers that held them (customer_link 'departed_record'); only the guard suppresses on them. So are CSV opt-outs the guard dates from an uncertain text
-    (csv_row_uncertain_date: several formats read it differently, none reads it, or there is none): the
-    guard takes the latest day the text can mean, the ledger the drop's detected format, by design.
+    customers that held them (customer_link 'departed_record'); only the guard suppresses on them. So are
+    CSV opt-outs the guard dates from an uncertain text (csv_row_uncertain_date: several formats read it
+    differently, none reads it, or there is none): the guard takes the latest day the text can mean, the
+    ledger the drop's detected format, by design.
     Last, a live HubSpot or Shopify opt-out whose record's current snapshot version is the same opt-out
     (same address) and which the guard dates after that capture (`snapshot_captured_at`) is compared
     through the guard's `consent_history` row for the version, dated as the ledger dates it. The live row
