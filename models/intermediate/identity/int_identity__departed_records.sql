@@ -76,7 +76,7 @@ last_ids as (
 
 departed as (
     -- the time whose ids tell whom the record was with as it left: the load of its deletion (every build before
-    -- it still had the record), else, for a record gone with no deletion on record, when it got its last id
+    -- it still had the record), else, for a record gone with no later deletion on record, when it got its last id
     select
         last_ids.record_key,
         last_ids.source_system,
@@ -86,7 +86,9 @@ departed as (
             when deletion_loads.deletion_loaded_at > last_ids.last_assigned_at then deletion_loads.deletion_loaded_at
             else last_ids.last_assigned_at
         end as departed_as_of,
-        deletion_loads.deletion_loaded_at is not null as has_deletion
+        -- a deletion loaded before the last id change (a clock behind, a record deleted, restored and given
+        -- another id) says nothing about the company it left
+        coalesce(deletion_loads.deletion_loaded_at > last_ids.last_assigned_at, false) as has_deletion
     from last_ids
     left join deletion_loads
         on
