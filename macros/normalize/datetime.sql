@@ -44,12 +44,23 @@
     "2024-03-01T05:00:00-05:00" -> 2024-03-01 10:00:00; "2024-03-01T10:00:00.512Z" -> 10:00:00.512;
     no offset ("2024-03-01 10:00", "2024-03-01") is taken as UTC already. Anything else -> null.
 #}
-{% macro to_utc_timestamp(expr) -%}
-    {{ return(adapter.dispatch('to_utc_timestamp', 'customer360')(expr)) }}
+{% macro to_utc_timestamp(expr, source_type=none) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp', 'customer360')(expr, source_type)) }}
 {%- endmacro %}
 
-{% macro duckdb__to_utc_timestamp(expr) -%}
+{% macro duckdb__to_utc_timestamp(expr, source_type=none) -%}
     {%- set text = 'trim(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ '))' -%}
+    {%- set kind = (source_type or '') | lower -%}
+    {%- if kind in ('timestamp with time zone', 'timestamptz') -%}
+    {#- Already a point in time (a loader parsed it): the same value the text path gives for the text the
+        engine writes for it (years 1-9999, finite), without writing and reading it back. -#}
+    case
+        when isfinite({{ expr }}) and year(timezone('UTC', {{ expr }})) between 1 and 9999
+            then timezone('UTC', {{ expr }})
+    end
+    {%- elif kind in ('timestamp', 'timestamp without time zone') -%}
+    case when isfinite({{ expr }}) and year({{ expr }}) between 1 and 9999 then {{ expr }} end
+    {%- else -%}
     case
         when {{ customer360.regex_matches(text, customer360._iso_offset_timestamp_pattern()) }}
             {#- timestamptz honours the offset; timezone('UTC', ...) turns it into UTC wall-clock time. -#}
@@ -58,9 +69,11 @@
             {#- A plain timestamp cast: a timestamptz cast would read it in the session's time zone. -#}
             then try_cast({{ text }} as timestamp)
     end
+    {%- endif -%}
 {%- endmacro %}
 
-{% macro default__to_utc_timestamp(expr) -%}
+{#- source_type is ignored: the text path is right for any type, if slower. -#}
+{% macro default__to_utc_timestamp(expr, source_type=none) -%}
     {%- set text = 'trim(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ '))' -%}
     {%- set valid_date = customer360.is_valid_calendar_date(
         'cast(substr(' ~ text ~ ', 1, 4) as integer)',

@@ -69,3 +69,21 @@
     {%- endif -%}
     {{ return(relation) }}
 {%- endmacro %}
+
+
+{#
+    source_column_types(source_name, table_name): {column name: the engine's type name, lower-case} of a
+    loaded source table, or {} when it is not loaded (the stand-in's types are the yml's), while parsing,
+    and in unit tests (given rows stand in). For macros that have a faster path for a typed column
+    (to_utc_timestamp on a loader's timestamptz).
+#}
+{% macro source_column_types(source_name, table_name) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- set types = {} -%}
+    {%- if execute and model.resource_type != 'unit_test' and customer360.relation_exists(relation) -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- do types.update({column.name | lower: column.dtype | lower}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(types) }}
+{%- endmacro %}

@@ -239,6 +239,16 @@ ADDRESS_CASES: dict[str, list[Case]] = {
     "customer360.clean_text('v.input')": [(" 1  Main\tSt \n", None, "1 Main St"), ("\t", None, None)],
 }
 
+TYPED_TIMESTAMPS: list[Case] = [
+    ("2024-03-01T05:00:00-05:00", None, "2024-03-01 10:00:00"),
+    ("2025-06-01T09:30:12.512Z", None, "2025-06-01 09:30:12.512"),
+    ("0001-01-01 00:00:00+00", None, "0001-01-01 00:00:00"),
+    ("9999-12-31 23:59:59+00", None, "9999-12-31 23:59:59"),
+    ("10000-01-01 00:00:00+00", None, None),
+    ("infinity", None, None),
+    (None, None, None),
+]
+
 TIME_CASES: dict[str, list[Case]] = {
     "customer360.to_utc_timestamp('v.input')": [
         ("2024-03-01T05:00:00-05:00", None, "2024-03-01 10:00:00"),
@@ -250,6 +260,15 @@ TIME_CASES: dict[str, list[Case]] = {
         ("2024-03-01T25:00:00Z", None, None),
         ("2024-03-01T05:00:00 +05:00", None, None),
         ("03/01/2024", None, None),
+    ],
+    # A loader's typed value takes the fast path; it must give what the text path gives for the text the engine
+    # writes for the value (the second template), edge years and infinity included.
+    "customer360.to_utc_timestamp('cast(v.input as timestamptz)', 'timestamp with time zone')": TYPED_TIMESTAMPS,
+    "customer360.to_utc_timestamp('cast(cast(v.input as timestamptz) as varchar)')": TYPED_TIMESTAMPS,
+    "customer360.to_utc_timestamp('cast(v.input as timestamp)', 'timestamp')": [
+        ("2024-03-01 10:00:00.25", None, "2024-03-01 10:00:00.25"),
+        ("infinity", None, None),
+        ("10000-01-01", None, None),
     ],
     "customer360.parse_date('v.input', '%m/%d/%Y')": [
         ("02/28/1985", None, "1985-02-28"),

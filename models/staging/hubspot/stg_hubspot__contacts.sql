@@ -1,3 +1,5 @@
+{%- set raw_types = customer360.source_column_types('hubspot', 'contacts') -%}
+
 with
 
 live_contacts as (
@@ -41,14 +43,14 @@ renamed as (
             as source_created_at_raw,
         coalesce(
             {{ customer360.to_utc_timestamp('source.properties__createdate') }},
-            {{ customer360.to_utc_timestamp('source.created_at') }}
+            {{ customer360.to_utc_timestamp('source.created_at', raw_types.get('created_at')) }}
         ) as c360_created_at,
         coalesce(
             {{ customer360.to_utc_timestamp('source.properties__lastmodifieddate') }},
-            {{ customer360.to_utc_timestamp('source.updated_at') }}
+            {{ customer360.to_utc_timestamp('source.updated_at', raw_types.get('updated_at')) }}
         ) as source_updated_at,
         coalesce(source.archived, false) as is_archived,
-        {{ customer360.to_utc_timestamp('source.archived_at') }} as archived_at,
+        {{ customer360.to_utc_timestamp('source.archived_at', raw_types.get('archived_at')) }} as archived_at,
         source._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('source._dlt_load_id') }} as loaded_at
     from source

@@ -1,3 +1,5 @@
+{%- set raw_types = customer360.source_column_types('shopify', 'customers') -%}
+
 with
 
 live_customers as (
@@ -48,7 +50,7 @@ renamed as (
         cast(null as date) as date_of_birth_parsed,
         {{ customer360.blank_to_null('source.email_marketing_consent__state') }} as email_consent_state_raw,
         {{ customer360.blank_to_null('source.email_marketing_consent__opt_in_level') }} as email_opt_in_level,
-        {{ customer360.to_utc_timestamp('source.email_marketing_consent__consent_updated_at') }}
+        {{ customer360.to_utc_timestamp('source.email_marketing_consent__consent_updated_at', raw_types.get('email_marketing_consent__consent_updated_at')) }}
             as email_consent_updated_at,
         {{ customer360.blank_to_null('source.sms_marketing_consent__state') }} as sms_consent_state,
         {{ customer360.blank_to_null('source.state') }} as account_state,
@@ -59,8 +61,8 @@ renamed as (
         source.orders_count,
         {{ customer360.to_money('source.total_spent') }} as c360_total_spent,
         cast(source.created_at as {{ dbt.type_string() }}) as source_created_at_raw,
-        {{ customer360.to_utc_timestamp('source.created_at') }} as c360_created_at,
-        {{ customer360.to_utc_timestamp('source.updated_at') }} as source_updated_at,
+        {{ customer360.to_utc_timestamp('source.created_at', raw_types.get('created_at')) }} as c360_created_at,
+        {{ customer360.to_utc_timestamp('source.updated_at', raw_types.get('updated_at')) }} as source_updated_at,
         source._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('source._dlt_load_id') }} as loaded_at
     from source

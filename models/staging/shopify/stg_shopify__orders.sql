@@ -1,4 +1,5 @@
 {%- set amounts = ['subtotal_price', 'total_discounts', 'total_tax', 'total_shipping', 'total_price'] %}
+{%- set raw_types = customer360.source_column_types('shopify', 'orders') -%}
 with
 
 live_orders as (
@@ -67,10 +68,10 @@ renamed as (
         {{ customer360.to_money('source.total_price') }} as c360_total_price,
         source.landing_site,
         cast(source.created_at as {{ dbt.type_string() }}) as source_created_at_raw,
-        {{ customer360.to_utc_timestamp('source.created_at') }} as c360_created_at,
-        {{ customer360.to_utc_timestamp('source.updated_at') }} as source_updated_at,
-        {{ customer360.to_utc_timestamp('source.processed_at') }} as processed_at,
-        {{ customer360.to_utc_timestamp('source.cancelled_at') }} as cancelled_at,
+        {{ customer360.to_utc_timestamp('source.created_at', raw_types.get('created_at')) }} as c360_created_at,
+        {{ customer360.to_utc_timestamp('source.updated_at', raw_types.get('updated_at')) }} as source_updated_at,
+        {{ customer360.to_utc_timestamp('source.processed_at', raw_types.get('processed_at')) }} as processed_at,
+        {{ customer360.to_utc_timestamp('source.cancelled_at', raw_types.get('cancelled_at')) }} as cancelled_at,
         source._dlt_load_id as load_id,
         {{ customer360.load_id_to_timestamp('source._dlt_load_id') }} as loaded_at
     from source

@@ -14,6 +14,7 @@
     ]
 } -%}
 
+{%- set raw_types = customer360.source_column_types('segment', 'events') -%}
 with
 
 source as (
@@ -85,13 +86,13 @@ final as (
         {{ customer360.json_pick('parsed', json_paths, 'traits', 'address.state') }} as region_raw,
         {{ customer360.json_pick('parsed', json_paths, 'traits', 'address.country') }} as country_raw,
         cast(null as {{ dbt.type_string() }}) as date_of_birth_raw,
-        {{ customer360.to_utc_timestamp('parsed.timestamp') }} as event_at_parsed,
+        {{ customer360.to_utc_timestamp('parsed.timestamp', raw_types.get('timestamp')) }} as event_at_parsed,
         coalesce(
             {{ customer360.json_text('parsed._invalid_timestamps', 'timestamp') }},
             cast(parsed.timestamp as {{ dbt.type_string() }})
         ) as event_at_raw,
-        {{ customer360.to_utc_timestamp('parsed.sent_at') }} as sent_at,
-        {{ customer360.to_utc_timestamp('parsed.received_at') }} as received_at,
+        {{ customer360.to_utc_timestamp('parsed.sent_at', raw_types.get('sent_at')) }} as sent_at,
+        {{ customer360.to_utc_timestamp('parsed.received_at', raw_types.get('received_at')) }} as received_at,
         {{ customer360.json_pick('parsed', json_paths, 'context', 'page.url') }} as page_url,
         {{ customer360.json_pick('parsed', json_paths, 'context', 'page.path') }} as page_path,
         {{ customer360.json_pick('parsed', json_paths, 'context', 'page.referrer') }} as page_referrer,
