@@ -50,8 +50,10 @@ renamed as (
         cast(null as date) as date_of_birth_parsed,
         {{ customer360.blank_to_null('source.email_marketing_consent__state') }} as email_consent_state_raw,
         {{ customer360.blank_to_null('source.email_marketing_consent__opt_in_level') }} as email_opt_in_level,
-        {{ customer360.to_utc_timestamp('source.email_marketing_consent__consent_updated_at', raw_types.get('email_marketing_consent__consent_updated_at')) }}
-            as email_consent_updated_at,
+        {{ customer360.to_utc_timestamp(
+            'source.email_marketing_consent__consent_updated_at',
+            raw_types.get('email_marketing_consent__consent_updated_at')
+        ) }} as email_consent_updated_at,
         {{ customer360.blank_to_null('source.sms_marketing_consent__state') }} as sms_consent_state,
         {{ customer360.blank_to_null('source.state') }} as account_state,
         source.verified_email as is_email_verified,
