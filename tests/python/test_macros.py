@@ -12,7 +12,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -513,6 +516,31 @@ def test_guard_dates_a_csv_opt_out_at_the_latest_day_its_text_can_mean(
     assert show.success, f"dbt show failed: {show.exception or show.result}"
     dated = {row[0]: row[1] for row in show.result.results[0].agate_table.rows}
     assert dated == GUARD_OPT_OUT_TIMES
+
+
+def test_dbt_sessions_run_in_utc_whatever_the_machine_zone(dbt_run: dict[str, Any]) -> None:
+    """profiles.yml sets DuckDB's TimeZone: in the machine's zone (Monrovia wrote 1970-01-01 00:00 UTC as
+    `1969-12-31 23:15:30-00:44:30`) the text path of to_utc_timestamp read a typed timestamp as no timestamp,
+    where the typed path reads the value; in UTC both read the same."""
+    epoch = "cast('1970-01-01 00:00:00+00' as timestamptz)"
+    query = (
+        "select current_setting('TimeZone') as zone, "
+        f'{{{{ customer360.to_utc_timestamp("{epoch}") }}}} as text_path, '
+        f"{{{{ customer360.to_utc_timestamp(\"{epoch}\", 'timestamp with time zone') }}}} as typed_path"
+    )
+    project = Path(dbt_run["duckdb_path"]).parent
+    own = project / "zone"  # the fixture's process still holds its warehouse open
+    shown = subprocess.run(
+        [sys.executable, "-m", "dbt.cli.main", "show", "--inline", query, "--output", "json", "--quiet",
+         "--project-dir", str(project), "--profiles-dir", str(project),
+         "--target-path", str(own / "target"), "--log-path", str(own / "logs")],
+        env={**os.environ, "TZ": "Africa/Monrovia", "CUSTOMER360_DUCKDB_PATH": str(own / "zone.duckdb"),
+             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    (row,) = json.loads(shown.stdout[shown.stdout.index("{") :])["show"]
+    assert row == {"zone": "UTC", "text_path": "1970-01-01T00:00:00", "typed_path": "1970-01-01T00:00:00"}
 
 
 def test_generic_tests_count_exactly_the_bad_rows(dbt_run: dict[str, Any]) -> None:

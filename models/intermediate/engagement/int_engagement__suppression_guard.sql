@@ -5,14 +5,10 @@ evidence as (
 ),
 
 observations as (
-    -- email_match_key is staging's email_match_key() of the same normalized address as email (test
-    -- identity_observations_email_match_key_agrees): read, not recomputed, since every read of an
-    -- activation view evaluates this view, and nine regular expressions on each of 4M observations were a
-    -- third of such a read at 1M people
     select
         source_system,
         source_record_id,
-        email_match_key
+        email
     from {{ ref('int_identity__observations') }}
     where email is not null
 ),
@@ -29,7 +25,7 @@ address_owners as (
     -- the customers who hold an address: an unsubscribe naming it, with no record of its own, is theirs
     select distinct
         identities.customer_id,
-        observations.email_match_key as email_key
+        {{ customer360.email_match_key('observations.email') }} as email_key
     from observations
     inner join identities
         on
