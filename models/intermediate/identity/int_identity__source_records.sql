@@ -78,6 +78,8 @@ final as (
         addressed.email_match_key,
         coalesce(is_role_email, false) as is_role_email,
         split_part(addressed.email_match_key, '@', 1) as email_local_part,
+        -- the first run of 3+ digits in the local part ('' when none), compared by the email comparison
+        regexp_extract(split_part(addressed.email_match_key, '@', 1), '[0-9]{3,}') as email_local_number,
         addressed.phone_e164,
         name_parts.first_name,
         name_parts.last_name,

@@ -39,6 +39,7 @@ records as (
         source_records.date_of_birth,
         source_records.email_match_key,
         source_records.email_local_part,
+        source_records.email_local_number,
         source_records.is_role_email,
         source_records.phone_e164,
         source_records.address_key,
