@@ -53,7 +53,8 @@
     {%- set kind = (source_type or '') | lower -%}
     {%- if kind in ('timestamp with time zone', 'timestamptz') -%}
     {#- Already a point in time (a loader parsed it): the same value the text path gives for the text the
-        engine writes for it (years 1-9999, finite), without writing and reading it back. -#}
+        engine writes for it in a UTC session, as profiles.yml sets (years 1-9999, finite), without writing
+        it and reading it back. -#}
     case
         when isfinite({{ expr }}) and year(timezone('UTC', {{ expr }})) between 1 and 9999
             then timezone('UTC', {{ expr }})
