@@ -19,7 +19,7 @@ import duckdb
 
 from ingestion import build_state
 from ingestion.errors import duckdb_locked, is_duckdb_lock_error
-from ingestion.settings import Settings, resolve
+from ingestion.settings import DUCKDB_MEMORY_LIMIT_ENV, Settings, resolve
 
 LOCK_MESSAGE = "Could not set lock on file"
 FAILED_STATUSES = ("fail", "error")
@@ -162,6 +162,9 @@ def run_dbt(
     result = runner.invoke([*args, *common])
     if view:
         view.finish()
+    node_results = _node_results(result)
+    if not result.success and args and args[0] in RETRIED_COMMANDS and _out_of_memory(node_results):
+        result, node_results = _retry_one_at_a_time(node_results, manifest, common, progress, settings)
     outcome = DbtOutcome(success=bool(result.success), log_path=Path(root) / "logs" / "dbt.log")
     if outcome.success and plan is not None:
         build_state.record(settings.duckdb_path, plan if changed_only else build_state.everything(plan))
@@ -169,17 +172,64 @@ def run_dbt(
         if LOCK_MESSAGE in str(result.exception):
             raise duckdb_locked(settings.duckdb_path) from result.exception
         outcome.failures.append(f"dbt: {str(result.exception).strip().splitlines()[0]}")
-    for node_result in getattr(result.result, "results", None) or []:
+    for node_result in node_results:
         resource_type = node_result.node.resource_type.value
         status = str(node_result.status.value if hasattr(node_result.status, "value") else node_result.status)
         outcome.statuses[f"{resource_type}:{status}"] += 1
         outcome.executed.append(node_result.node.unique_id)
         if status in FAILED_STATUSES:
             message = headline(node_result.message)
+            if OUT_OF_MEMORY in message:  # after the retry: alone too
+                limit = settings.duckdb_memory_limit
+                message += f" (the node alone needs more: raise {DUCKDB_MEMORY_LIMIT_ENV} above {limit})"
             if LOCK_MESSAGE in (node_result.message or ""):
                 raise duckdb_locked(settings.duckdb_path)
             outcome.failures.append(f"{node_result.node.unique_id}: {message}")
     return outcome
+
+
+# The commands whose nodes dbt retry can run again (a node that ran out of memory beside others: see below).
+RETRIED_COMMANDS = ("build", "run", "test", "seed", "snapshot")
+OUT_OF_MEMORY = "Out of Memory Error"  # DuckDB's error class, as dbt reports it in a node's message
+
+
+def _node_results(result: Any) -> list[Any]:
+    return list(getattr(result.result, "results", None) or [])
+
+
+def _out_of_memory(node_results: list[Any]) -> list[str]:
+    """The nodes that failed on DuckDB's memory limit."""
+    return [r.node.unique_id for r in node_results if OUT_OF_MEMORY in (r.message or "")]
+
+
+def _retry_one_at_a_time(
+    node_results: list[Any], manifest: Any, common: list[str], progress: TextIO | None, settings: Settings
+) -> tuple[Any, list[Any]]:
+    """`dbt retry --threads 1`: the nodes that failed or were skipped, built again one at a time.
+
+    dbt's threads share one DuckDB process and its one ``memory_limit``. A query spills what it holds to disk,
+    but not what the query beside it holds: at 1M people, one full build in three stopped when a 17M-row model
+    ran beside two others that read millions of rows, although the model alone completes under 700 MB. Alone,
+    a node has the whole limit (and DuckDB's threads); a node that fails again alone needs a higher limit,
+    which the failure then says. Returns the retry's result and every node's last result."""
+    from dbt.cli.main import dbtRunner
+
+    failed = _out_of_memory(node_results)
+    if progress is not None:
+        names = ", ".join(unique_id.split(".")[-1] for unique_id in failed)
+        print(
+            f"  {len(failed)} node(s) ran out of DuckDB's memory limit ({settings.duckdb_memory_limit}) beside others"
+            f" ({names}): building the failed and skipped nodes again, one at a time",
+            file=progress,
+        )
+    view = ProgressView(progress) if progress is not None else None
+    runner = dbtRunner(manifest=manifest, callbacks=[view] if view else [])
+    retried = runner.invoke(["retry", "--threads", "1", *common])
+    if view:
+        view.finish()
+    last = {r.node.unique_id: r for r in node_results}
+    last.update({r.node.unique_id: r for r in _node_results(retried)})
+    return retried, list(last.values())
 
 
 # The commands run with a manifest parsed here first (and kept for this process: see _parsed_project).
