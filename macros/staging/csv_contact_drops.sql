@@ -67,3 +67,17 @@
         {%- endfor %}
     end
 {%- endmacro %}
+
+
+{#
+    csv_contact_row_key(relation): one CSV row's key as one text value: its drop, file and data row
+    (`<drop>:<file>:<row>`), over the columns source_system, source_file and source_row_number of the alias
+    `relation` (none: the columns unqualified).
+#}
+{% macro csv_contact_row_key(relation) -%}
+    {%- set prefix = relation ~ '.' if relation else '' -%}
+    {{ dbt.concat([
+        prefix ~ 'source_system', "':'", prefix ~ 'source_file', "':'",
+        'cast(' ~ prefix ~ 'source_row_number as ' ~ dbt.type_string() ~ ')'
+    ]) }}
+{%- endmacro %}

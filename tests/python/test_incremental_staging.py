@@ -1,10 +1,11 @@
-"""Incremental staging (issue 16): HubSpot contacts, Shopify customers and Shopify orders re-stage only what a
-delta changed, and end up exactly as a full refresh would build them.
+"""Incremental staging (issue 16): HubSpot contacts, Shopify customers, Shopify orders and the CSV contact rows
+re-stage only what a delta changed, and end up exactly as a full refresh would build them.
 
 One module-scoped world, cloned from the session's built warehouse: `customer360 generate --delta` (new
-people, changed contacts, new orders), a planted new contact with an invalid email, every source loaded
-again, and raw rows of one contact, one customer and one order removed the way the erasure's raw scrub
-(or a hard delete) removes them. Then one incremental build of the staging models and the quarantine, a
+people, changed contacts, new orders, new CSV files), a planted new contact with an invalid email, a planted
+CSV file that moves its drop's date-of-birth format verdict, every source loaded again, and raw rows of one
+contact, one customer, one order and one CSV row removed the way the erasure's raw scrub (or a hard delete)
+removes them. Then one incremental build of the staging models and the quarantine, a
 fingerprint of the incremental tables (tests/relation_fingerprints.py), a `--full-refresh` of them, and
 a second fingerprint.
 """
@@ -42,8 +43,12 @@ MARK = "left alone by the incremental build"
 # models, with the tests whose every parent is built (a test comparing staging with the marts waits for them)
 STAGING_BUILD = [
     *("build", "--exclude-resource-type", "unit_test", "--indirect-selection", "cautious", "--select"),
-    *("path:models/staging/hubspot", "path:models/staging/shopify", "path:models/intermediate/quality"),
+    *("path:models/staging/hubspot", "path:models/staging/shopify", "path:models/staging/csv_contacts"),
+    "path:models/intermediate/quality",
 ]
+CSV_ROWS = "base_csv_contacts__contact_rows"  # keyed by drop, file and row (macro csv_contact_row_key)
+CSV_KEY = "source_system || ':' || source_file || ':' || source_row_number"
+VERDICT_DROP = "signup_forms"  # the drop whose date-of-birth verdict the planted file moves (ISO -> %d/%m/%Y)
 BAD_CONTACT_ID = "880000001"
 BAD_EMAIL = "not-an-address.example.org"
 
@@ -57,6 +62,10 @@ class DeltaWorld:
     build: DbtOutcome
     incremental: dict[str, dict[str, object]]
     full_refresh: dict[str, dict[str, object]]
+    csv_before: dict[str, int]  # drop -> rows the first build staged
+    csv_marked_left: dict[str, int]  # drop -> of those, rows the incremental build did not stage again
+    csv_new_load_rows: int  # rows staged from the delta's loads
+    csv_removed_still_staged: int  # rows of the removed raw row after the incremental build
 
 
 def _plant_bad_contact(data: Path) -> None:
@@ -75,6 +84,22 @@ def _plant_bad_contact(data: Path) -> None:
         handle.write(json.dumps(contact) + "\n")
 
 
+def _plant_verdict_moving_file(data: Path) -> None:
+    """A new export in the signup drop whose dates of birth are day-first: more distinct values read that way than
+    ISO reads in the whole drop, so the drop's verdict moves and every row of the drop must be read again."""
+    drop = data / "csv_contacts" / VERDICT_DROP
+    header = (sorted(drop.glob("*.csv"))[0].read_text(encoding="utf-8").splitlines())[0]
+    columns = header.split(",")
+    rows = []
+    for number, (year, month, day) in enumerate(
+        (y, m, d) for y in range(1960, 1964) for m in range(1, 13) for d in range(13, 29)
+    ):
+        values = dict.fromkeys(columns, "")
+        values.update(submission_id=f"planted_{number:04d}", dob=f"{day:02d}/{month:02d}/{year}")
+        rows.append(",".join(values[c] for c in columns))
+    (drop / "signups_planted_day_first.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+
 def _staged(model: str, key: str) -> set[tuple[str, str]]:
     return {(str(k), str(load)) for k, load in query(f"select {key}, load_id from staging.{model}")}
 
@@ -89,6 +114,7 @@ def delta_world(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPa
         before = {model: _staged(model, key) for model, (key, *_) in INCREMENTAL_STAGING.items()}
         assert main(["generate", "--out", str(data), "--delta", "--delta-share", "0.05"]) == 0
         _plant_bad_contact(data)
+        _plant_verdict_moving_file(data)
         with running_servers(data) as servers:
             for name, value in servers.loader_environment().items():
                 env.setenv(name, value)
@@ -116,6 +142,21 @@ def delta_world(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPa
                 removed[model] = key
                 con.execute(f"create table main.{model}_before as select * from staging.{model}")
                 con.execute(f"update staging.{model} set {text_column} = '{MARK}'")
+            # the CSV rows: one raw row of the other drop removed, every staged row marked in its city
+            (csv_removed,) = con.execute(
+                f"select min({CSV_KEY}) from staging.{CSV_ROWS} where source_system <> ?", [VERDICT_DROP]
+            ).fetchone()
+            drop, source_file, row = csv_removed.split(":")
+            con.execute(
+                f"delete from raw_csv_contacts.{drop} where _source_file = ? and _row_number = ?",
+                [source_file, int(row)],
+            )
+            csv_before = dict(
+                con.execute(f"select source_system, count(*) from staging.{CSV_ROWS} group by 1").fetchall()
+            )
+            csv_last_load = con.execute(f"select max(load_id) from staging.{CSV_ROWS}").fetchone()[0]
+            con.execute(f"create table main.{CSV_ROWS}_before as select * from staging.{CSV_ROWS}")
+            con.execute(f"update staging.{CSV_ROWS} set city = '{MARK}'")
         finally:
             con.close()
         build = run_dbt(STAGING_BUILD)
@@ -135,18 +176,38 @@ def delta_world(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPa
                     f"update staging.{model} as s set {text_column} = b.{text_column} from main.{model}_before as b "
                     f"where s.{key_column} = b.{key_column} and s.{text_column} = '{MARK}'"
                 )
+            csv_marked_left = dict.fromkeys(csv_before, 0) | dict(
+                con.execute(
+                    f"select source_system, count(*) from staging.{CSV_ROWS} where city = '{MARK}' group by 1"
+                ).fetchall()
+            )
+            (csv_new_load_rows,) = con.execute(
+                f"select count(*) from staging.{CSV_ROWS} where load_id > ?", [csv_last_load]
+            ).fetchone()
+            (csv_removed_still_staged,) = con.execute(
+                f"select count(*) from staging.{CSV_ROWS} where {CSV_KEY} = ?", [csv_removed]
+            ).fetchone()
+            con.execute(
+                f"update staging.{CSV_ROWS} as s set city = b.city from main.{CSV_ROWS}_before as b "
+                "where (s.source_system, s.source_file, s.source_row_number) "
+                f"= (b.source_system, b.source_file, b.source_row_number) and s.city = '{MARK}'"
+            )
         finally:
             con.close()
         incremental = fingerprints(Settings.from_environment().duckdb_path, ["staging"], read_only=False)
-        refresh = run_dbt(["run", "--full-refresh", "--select", *INCREMENTAL_STAGING])
+        refresh = run_dbt(["run", "--full-refresh", "--select", *INCREMENTAL_STAGING, CSV_ROWS])
         assert refresh.success, refresh.failures
         full = fingerprints(Settings.from_environment().duckdb_path, ["staging"], read_only=False)
-        yield DeltaWorld(before, removed, marked_rows_left, removed_still_staged, build, incremental, full)
+        yield DeltaWorld(
+            before, removed, marked_rows_left, removed_still_staged, build, incremental, full,
+            csv_before, csv_marked_left, csv_new_load_rows, csv_removed_still_staged,
+        )  # fmt: skip
 
 
 def test_incremental_staging_after_a_delta_equals_a_full_refresh(delta_world: DeltaWorld) -> None:
     assert delta_world.build.success, delta_world.build.failures
-    mine = {f"staging.{model}" for model in INCREMENTAL_STAGING}
+    mine = {f"staging.{model}" for model in [*INCREMENTAL_STAGING, CSV_ROWS]}
+    assert len(mine & set(delta_world.incremental)) == len(mine)
     assert (
         differences(
             {k: v for k, v in delta_world.incremental.items() if k in mine},
@@ -178,3 +239,20 @@ def test_a_new_bad_row_is_quarantined(delta_world: DeltaWorld) -> None:
         [f"%{BAD_CONTACT_ID}%", BAD_EMAIL],
     )
     assert ("invalid_email",) in rows, rows
+
+
+def test_csv_rows_restage_new_loads_and_a_drop_whose_format_verdict_moved(delta_world: DeltaWorld) -> None:
+    """The delta's new files are staged; the drop whose date-of-birth verdict the planted file moved is staged
+    again whole (its old rows are read in the new format); the other drop's old rows are left as they were."""
+    assert delta_world.csv_new_load_rows > 0
+    assert delta_world.csv_marked_left[VERDICT_DROP] == 0
+    for drop, rows in delta_world.csv_before.items():
+        if drop != VERDICT_DROP:
+            assert rows - 1 <= delta_world.csv_marked_left[drop] <= rows, drop  # all but the removed row
+    (verdict,) = query(
+        "select datetime_format from staging.base_csv_contacts__datetime_formats "
+        "where source_system = ? and field_name = 'date_of_birth'",
+        [VERDICT_DROP],
+    )
+    assert verdict == ("%d/%m/%Y",)
+    assert delta_world.csv_removed_still_staged == 0

@@ -1,3 +1,6 @@
+{%- set staged_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
+    if is_incremental() else [] -%}
+
 with
 
 drop_rows as (
@@ -24,41 +27,91 @@ drop_formats as (
     group by source_system
 ),
 
+{% if is_incremental() and 'email_consent_updated_at_format' in staged_columns %}
+    drops_read_otherwise_now as (
+        -- a new file can move a drop's format verdict, and the verdict reads every row of the drop: a drop whose
+        -- staged rows were read in other formats than its verdict now is staged again whole
+        select distinct already_staged.source_system
+        from {{ this }} as already_staged
+        left join drop_formats on already_staged.source_system = drop_formats.source_system
+        where
+            already_staged.date_of_birth_format is distinct from drop_formats.date_of_birth_format
+            or already_staged.updated_at_format is distinct from drop_formats.updated_at_format
+            or already_staged.created_at_format is distinct from drop_formats.created_at_format
+            or already_staged.email_consent_updated_at_format
+            is distinct from drop_formats.email_consent_updated_at_format
+    ),
+
+    rows_to_stage as (
+        -- the incremental staging pattern (macros/staging/incremental_staging.sql) over the drops' rows, whose
+        -- key is the drop, the file and the row: rows of loads newer than the newest staged, rows the table lacks,
+        -- rows staged with a date then in the future, and every row of a drop read otherwise now
+        select drop_rows.*
+        from drop_rows
+        where
+            {{ customer360.load_id_to_timestamp('drop_rows.load_id') }} > (
+                select coalesce(max(already_staged.loaded_at), {{ customer360.watermark_floor() }})
+                from {{ this }} as already_staged
+            )
+            or {{ customer360.csv_contact_row_key('drop_rows') }} not in (
+                select {{ customer360.csv_contact_row_key('already_staged') }} from {{ this }} as already_staged
+            )
+            or {{ customer360.csv_contact_row_key('drop_rows') }} in (
+                select {{ customer360.csv_contact_row_key('already_staged') }}
+                from {{ this }} as already_staged
+                where
+                    already_staged.date_of_birth_issue = 'future_date'
+                    or already_staged.source_created_at_issue = 'future_date'
+                    or already_staged.source_updated_at_issue = 'future_date'
+            )
+            or drop_rows.source_system in (select drops_read_otherwise_now.source_system from drops_read_otherwise_now)
+    ),
+{% else %}
+    -- a first build, a full refresh, or a table staged before the rows kept their formats: every row
+    rows_to_stage as (
+        select * from drop_rows
+    ),
+{% endif %}
+
 renamed as (
     select
-        drop_rows.source_system,
-        {{ customer360.blank_to_null('drop_rows.contact_id') }} as contact_id,
-        drop_rows.email as email_raw,
-        drop_rows.phone as phone_raw,
-        drop_rows.first_name as first_name_raw,
-        drop_rows.last_name as last_name_raw,
-        drop_rows.address_line1 as address_line1_raw,
-        drop_rows.address_line2 as address_line2_raw,
-        drop_rows.city as city_raw,
-        drop_rows.postal_code as postal_code_raw,
-        drop_rows.region as region_raw,
-        drop_rows.country as country_raw,
-        drop_rows.date_of_birth as date_of_birth_raw,
+        rows_to_stage.source_system,
+        drop_formats.date_of_birth_format,
+        drop_formats.updated_at_format,
+        drop_formats.created_at_format,
+        drop_formats.email_consent_updated_at_format,
+        {{ customer360.blank_to_null('rows_to_stage.contact_id') }} as contact_id,
+        rows_to_stage.email as email_raw,
+        rows_to_stage.phone as phone_raw,
+        rows_to_stage.first_name as first_name_raw,
+        rows_to_stage.last_name as last_name_raw,
+        rows_to_stage.address_line1 as address_line1_raw,
+        rows_to_stage.address_line2 as address_line2_raw,
+        rows_to_stage.city as city_raw,
+        rows_to_stage.postal_code as postal_code_raw,
+        rows_to_stage.region as region_raw,
+        rows_to_stage.country as country_raw,
+        rows_to_stage.date_of_birth as date_of_birth_raw,
         cast(
-            {{ customer360.parse_datetime_as('drop_rows.date_of_birth', 'drop_formats.date_of_birth_format') }}
+            {{ customer360.parse_datetime_as('rows_to_stage.date_of_birth', 'drop_formats.date_of_birth_format') }}
             as date
         ) as date_of_birth_parsed,
-        {{ customer360.blank_to_null('drop_rows.email_consent') }} as email_consent_raw,
-        {{ customer360.blank_to_null('drop_rows.updated_at') }} as source_updated_at_raw,
-        {{ customer360.parse_datetime_as('drop_rows.updated_at', 'drop_formats.updated_at_format') }}
+        {{ customer360.blank_to_null('rows_to_stage.email_consent') }} as email_consent_raw,
+        {{ customer360.blank_to_null('rows_to_stage.updated_at') }} as source_updated_at_raw,
+        {{ customer360.parse_datetime_as('rows_to_stage.updated_at', 'drop_formats.updated_at_format') }}
             as c360_updated_at,
-        {{ customer360.blank_to_null('drop_rows.created_at') }} as source_created_at_raw,
-        {{ customer360.parse_datetime_as('drop_rows.created_at', 'drop_formats.created_at_format') }}
+        {{ customer360.blank_to_null('rows_to_stage.created_at') }} as source_created_at_raw,
+        {{ customer360.parse_datetime_as('rows_to_stage.created_at', 'drop_formats.created_at_format') }}
             as c360_created_at,
         {{ customer360.parse_datetime_as(
-            'drop_rows.email_consent_updated_at', 'drop_formats.email_consent_updated_at_format'
+            'rows_to_stage.email_consent_updated_at', 'drop_formats.email_consent_updated_at_format'
         ) }} as c360_consent_updated_at,
-        drop_rows.source_file,
-        drop_rows.source_row_number,
-        drop_rows.load_id,
-        {{ customer360.load_id_to_timestamp('drop_rows.load_id') }} as loaded_at
-    from drop_rows
-    left join drop_formats on drop_rows.source_system = drop_formats.source_system
+        rows_to_stage.source_file,
+        rows_to_stage.source_row_number,
+        rows_to_stage.load_id,
+        {{ customer360.load_id_to_timestamp('rows_to_stage.load_id') }} as loaded_at
+    from rows_to_stage
+    left join drop_formats on rows_to_stage.source_system = drop_formats.source_system
 ),
 
 person_inputs as (
@@ -232,6 +285,10 @@ final as (
         consented.source_file,
         consented.source_row_number,
         consented.load_id,
+        consented.date_of_birth_format,
+        consented.updated_at_format,
+        consented.created_at_format,
+        consented.email_consent_updated_at_format,
         consented.email_input as email_raw,
         consented.is_email_invalid,
         consented.phone_input as phone_raw,
