@@ -6,6 +6,7 @@ full log goes to ``logs/dbt.log`` under the project, as dbt writes it by default
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -163,25 +164,35 @@ def run_dbt(
     if view:
         view.finish()
     node_results = _node_results(result)
+    retried: set[str] = set()
+    not_retried = None
     if not result.success and args and args[0] in RETRIED_COMMANDS and _out_of_memory(node_results):
-        result, node_results = _retry_one_at_a_time(node_results, manifest, common, progress, settings)
-    outcome = DbtOutcome(success=bool(result.success), log_path=Path(root) / "logs" / "dbt.log")
+        first = result
+        result, node_results, retried = _retry_one_at_a_time(first, node_results, manifest, root, common, progress)
+        if not retried and result is first:
+            not_retried = "dbt: not retried: the run's results were not found where it wrote them (run_results.json)"
+    # a success is a success of every node's last run, whatever dbt's own verdict on the last invocation says
+    success = bool(result.success) and not any(_status(r) in FAILED_STATUSES for r in node_results)
+    outcome = DbtOutcome(success=success, log_path=Path(root) / "logs" / "dbt.log")
+    if not_retried:
+        outcome.failures.append(not_retried)
     if outcome.success and plan is not None:
         build_state.record(settings.duckdb_path, plan if changed_only else build_state.everything(plan))
     if result.exception is not None:
         if LOCK_MESSAGE in str(result.exception):
             raise duckdb_locked(settings.duckdb_path) from result.exception
-        outcome.failures.append(f"dbt: {str(result.exception).strip().splitlines()[0]}")
+        # dbt's own runtime errors say what in their second line ("Runtime Error" / "Could not find ...")
+        outcome.failures.append(f"dbt: {headline(str(result.exception)) or type(result.exception).__name__}")
     for node_result in node_results:
         resource_type = node_result.node.resource_type.value
-        status = str(node_result.status.value if hasattr(node_result.status, "value") else node_result.status)
+        status = _status(node_result)
         outcome.statuses[f"{resource_type}:{status}"] += 1
         outcome.executed.append(node_result.node.unique_id)
         if status in FAILED_STATUSES:
             message = headline(node_result.message)
-            if OUT_OF_MEMORY in message:  # after the retry: alone too
+            if OUT_OF_MEMORY in message and node_result.node.unique_id in retried:
                 limit = settings.duckdb_memory_limit
-                message += f" (the node alone needs more: raise {DUCKDB_MEMORY_LIMIT_ENV} above {limit})"
+                message += f" (alone too: raise {DUCKDB_MEMORY_LIMIT_ENV} above {limit})"
             if LOCK_MESSAGE in (node_result.message or ""):
                 raise duckdb_locked(settings.duckdb_path)
             outcome.failures.append(f"{node_result.node.unique_id}: {message}")
@@ -197,39 +208,65 @@ def _node_results(result: Any) -> list[Any]:
     return list(getattr(result.result, "results", None) or [])
 
 
+def _status(node_result: Any) -> str:
+    return str(node_result.status.value if hasattr(node_result.status, "value") else node_result.status)
+
+
 def _out_of_memory(node_results: list[Any]) -> list[str]:
     """The nodes that failed on DuckDB's memory limit."""
     return [r.node.unique_id for r in node_results if OUT_OF_MEMORY in (r.message or "")]
 
 
+def _results_folder(result: Any, root: str) -> Path | None:
+    """The folder where the run that returned ``result`` wrote run_results.json, when that file is its own: dbt
+    writes it to --target-path / DBT_TARGET_PATH (relative to the project) or the project's ``target``, and the
+    file names the invocation that wrote it (a stale file from another run would make `dbt retry` re-run
+    nothing and succeed)."""
+    from dbt_common.invocation import get_invocation_id
+
+    target = (getattr(result.result, "args", None) or {}).get("target_path") or "target"
+    folder = Path(root) / str(target)
+    try:
+        written = json.loads((folder / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return folder if written.get("metadata", {}).get("invocation_id") == get_invocation_id() else None
+
+
 def _retry_one_at_a_time(
-    node_results: list[Any], manifest: Any, common: list[str], progress: TextIO | None, settings: Settings
-) -> tuple[Any, list[Any]]:
+    first: Any, node_results: list[Any], manifest: Any, root: str, common: list[str], progress: TextIO | None
+) -> tuple[Any, list[Any], set[str]]:
     """`dbt retry --threads 1`: the nodes that failed or were skipped, built again one at a time.
 
     dbt's threads share one DuckDB process and its one ``memory_limit``. A query spills what it holds to disk,
     but not what the query beside it holds: at 1M people, one full build in three stopped when a 17M-row model
     ran beside two others that read millions of rows, although the model alone completes under 700 MB. Alone,
     a node has the whole limit (and DuckDB's threads); a node that fails again alone needs a higher limit,
-    which the failure then says. Returns the retry's result and every node's last result."""
+    which the failure then says. The retry reads the first run's own run_results.json (``--state``) and writes
+    its results beside it; without that file nothing is retried (the failure stands).
+    Returns the last result, every node's last result and the nodes the retry ran."""
     from dbt.cli.main import dbtRunner
 
+    folder = _results_folder(first, root)
+    if folder is None:
+        return first, node_results, set()
     failed = _out_of_memory(node_results)
     if progress is not None:
         names = ", ".join(unique_id.split(".")[-1] for unique_id in failed)
         print(
-            f"  {len(failed)} node(s) ran out of DuckDB's memory limit ({settings.duckdb_memory_limit}) beside others"
+            f"  {len(failed)} node(s) ran out of DuckDB's memory limit beside others"
             f" ({names}): building the failed and skipped nodes again, one at a time",
             file=progress,
         )
     view = ProgressView(progress) if progress is not None else None
     runner = dbtRunner(manifest=manifest, callbacks=[view] if view else [])
-    retried = runner.invoke(["retry", "--threads", "1", *common])
+    retried = runner.invoke(["retry", "--threads", "1", "--state", str(folder), "--target-path", str(folder), *common])
     if view:
         view.finish()
+    again = _node_results(retried)
     last = {r.node.unique_id: r for r in node_results}
-    last.update({r.node.unique_id: r for r in _node_results(retried)})
-    return retried, list(last.values())
+    last.update({r.node.unique_id: r for r in again})
+    return retried, list(last.values()), {r.node.unique_id for r in again}
 
 
 # The commands run with a manifest parsed here first (and kept for this process: see _parsed_project).

@@ -46,3 +46,21 @@
     {%- endfor -%}
     {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}
+
+
+{#
+    sorted_text_agg(expr, delimiter_literal): the group's text values joined in sorted order (one value whatever
+    the order the rows are read in). DuckDB's list functions: the `string_agg(x, d order by x)` form is dbt's
+    listagg there, which sqlfluff's DuckDB dialect cannot parse.
+#}
+{% macro sorted_text_agg(expr, delimiter_literal) -%}
+    {{ return(adapter.dispatch('sorted_text_agg', 'customer360')(expr, delimiter_literal)) }}
+{%- endmacro %}
+
+{% macro duckdb__sorted_text_agg(expr, delimiter_literal) -%}
+    array_to_string(list_sort(list({{ expr }})), {{ delimiter_literal }})
+{%- endmacro %}
+
+{% macro default__sorted_text_agg(expr, delimiter_literal) -%}
+    {{ dbt.listagg(expr, delimiter_literal, 'order by ' ~ expr) }}
+{%- endmacro %}

@@ -9,17 +9,31 @@
       archived contact a survivor now lists as merged; rows a previous build removed);
     - rows staged with a date then in the future (`future_date` is a verdict of the build time).
     A row whose raw row is no longer live (deleted, redacted, erased, archived) leaves through the
-    model's post-hook, `delete_rows_gone_from_source`. A change to a seed or var read by the model needs
-    `--full-refresh -s <model>+` (for Segment: of the lookup tables under stg_segment__events).
+    model's post-hook, `delete_rows_gone_from_source`. A change to a seed or var read by the model redoes
+    every row (staged_lookups_fingerprint, kept on each row); Segment's chain still needs
+    `--full-refresh` of the lookup tables under stg_segment__events after a seed change.
 #}
 
 {#
     staged_rows_to_redo(key_expr, staged_key, issue_columns): the where clause of an incremental run over
     the live raw rows (`_dlt_load_id` unqualified); key_expr is the raw row's key as the table stores it
-    in column staged_key; issue_columns are the table's columns that can say 'future_date'.
+    in column staged_key; issue_columns are the table's columns that can say 'future_date'. Every row is
+    redone when the table's lookups_fingerprint differs from staged_lookups_fingerprint() (a seed or var
+    changed) or the table has no such column yet.
 #}
 {% macro staged_rows_to_redo(key_expr, staged_key, issue_columns) -%}
+    {%- set staged_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     (
+        -- every row when a seed or var staging reads changed (or the table predates the column that says)
+        {% if 'lookups_fingerprint' in staged_columns -%}
+            exists (
+                select 1 from {{ this }} as already_staged
+                where already_staged.lookups_fingerprint is distinct from ({{ customer360.staged_lookups_fingerprint() }})
+            )
+        {%- else -%}
+            true
+        {%- endif %}
+        or
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} > (
             select coalesce(max(already_staged.loaded_at), {{ customer360.watermark_floor() }})
             from {{ this }} as already_staged
@@ -81,4 +95,37 @@
 {% macro shopify_live_orders() -%}
     select * from {{ customer360.source_if_loaded('shopify', 'orders') }}
     where not {{ customer360.shopify_order_is_deleted('id', 'customer__id') }}
+{%- endmacro %}
+
+
+{#
+    staged_lookups_fingerprint(): one text value that changes when a seed the model reads (every seed in its
+    dependencies, all rows and columns) or a var staging reads changes. An incremental staging model keeps it
+    on each staged row and stages again the rows staged with other lookups: a consent value the seed now maps
+    otherwise must not stay as it was staged.
+#}
+{% macro staged_lookups_fingerprint() -%}
+    {%- set parts = [] -%}
+    {%- for var_name in ['csv_datetime_formats', 'default_phone_country', 'staging_future_grace_days',
+        'staging_max_text_length'] -%}
+        {%- do parts.append(customer360.sql_string_literal(var_name ~ '=' ~ tojson(var(var_name)))) -%}
+    {%- endfor -%}
+    {%- if execute -%}
+        {%- for node_id in model.depends_on.nodes | sort if node_id.startswith('seed.') -%}
+            {%- set seed = ref(node_id.split('.')[-1]) -%}
+            {%- set columns = adapter.get_columns_in_relation(seed) | map(attribute='name') | sort -%}
+            {#- no columns: the seed is not in the warehouse yet (a compile or lint before `dbt seed`) -#}
+            {%- if not columns -%}{%- continue -%}{%- endif -%}
+            {%- set as_text = [] -%}
+            {%- for column in columns -%}
+                {%- do as_text.append("cast(" ~ column ~ " as " ~ dbt.type_string() ~ ") as " ~ column) -%}
+            {%- endfor -%}
+            {%- do parts.append(
+                "coalesce((select "
+                ~ dbt.hash(customer360.sorted_text_agg(customer360.values_key(columns, 'seed_rows'), "'|'"))
+                ~ " from (select " ~ as_text | join(", ") ~ " from " ~ seed ~ ") as seed_rows), '')"
+            ) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}

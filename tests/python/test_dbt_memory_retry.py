@@ -48,12 +48,12 @@ def _project(root: Path, rows: int) -> Path:
     return root
 
 
-def _build(project: Path, tmp_path: Path) -> tuple[dict[str, object], str]:
+def _build(project: Path, tmp_path: Path, *args: str) -> tuple[dict[str, object], str]:
     script = (
         "import json, sys; from pathlib import Path; from ingestion.settings import Settings; "
         "from ingestion.dbt_runner import run_dbt; "
         "settings = Settings.from_environment(project_dir=Path(sys.argv[1])); "
-        "o = run_dbt(['run'], progress=sys.stderr, settings=settings); "
+        "o = run_dbt(['run', *sys.argv[2:]], progress=sys.stderr, settings=settings); "
         "print(json.dumps({'success': o.success, 'failures': o.failures, 'statuses': dict(o.statuses)}))"
     )
     env = {
@@ -66,7 +66,7 @@ def _build(project: Path, tmp_path: Path) -> tuple[dict[str, object], str]:
         "DBT_LOG_PATH": str(tmp_path / "logs"),
     }
     done = subprocess.run(
-        [sys.executable, "-c", script, str(project)], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script, str(project), *args], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
@@ -78,8 +78,28 @@ def test_a_node_out_of_memory_beside_another_is_built_again_alone(tmp_path: Path
 
     # the first attempt ran the two models side by side and one of them ran out of the shared limit ...
     assert "Out of Memory Error" in progress, progress[-3000:]
-    assert "ran out of DuckDB's memory limit (1200MB) beside others" in progress
+    assert "ran out of DuckDB's memory limit beside others" in progress
     # ... then it and what it held up were built one at a time, and the build is a success
+    assert outcome == {"success": True, "failures": [], "statuses": {"model:success": 3}}
+    with duckdb.connect(str(tmp_path / "tiny.duckdb"), read_only=True) as con:
+        assert con.execute("select n from after_both").fetchall() == [(30_000_000,)]
+    # the last run_results.json is the retry's (dbt writes the retried command's name): one thread
+    retry = json.loads((tmp_path / "target" / "run_results.json").read_text(encoding="utf-8"))
+    assert retry["args"].get("threads") == 1
+    assert [r["unique_id"] for r in retry["results"]][-1] == "model.tiny.after_both"
+
+
+def test_the_retry_reads_the_results_of_the_run_it_retries(tmp_path: Path) -> None:
+    """A first run with --target-path elsewhere: `dbt retry` would read the default folder's run_results.json, here
+    a stale all-success run, re-run nothing and report a success with a model missing."""
+    project = _project(tmp_path / "tiny", rows=1_000)
+    stale, _ = _build(project, tmp_path)  # writes DBT_TARGET_PATH's run_results.json, every node a success
+    assert stale["success"] is True
+    for name in ("left_hog", "right_hog"):
+        (project / "models" / f"{name}.sql").write_text(HOG.format(rows=15_000_000), encoding="utf-8")
+    outcome, progress = _build(project, tmp_path, "--target-path", str(tmp_path / "elsewhere"))
+
+    assert "building the failed and skipped nodes again, one at a time" in progress
     assert outcome == {"success": True, "failures": [], "statuses": {"model:success": 3}}
     with duckdb.connect(str(tmp_path / "tiny.duckdb"), read_only=True) as con:
         assert con.execute("select n from after_both").fetchall() == [(30_000_000,)]
@@ -95,5 +115,5 @@ def test_a_node_out_of_memory_alone_fails_and_names_the_setting(tmp_path: Path) 
     assert isinstance(failures, list) and len(failures) == 2
     for failure in failures:
         assert "Out of Memory Error" in failure
-        assert failure.endswith("(the node alone needs more: raise CUSTOMER360_DUCKDB_MEMORY_LIMIT above 1200MB)")
+        assert failure.endswith("(alone too: raise CUSTOMER360_DUCKDB_MEMORY_LIMIT above 1200MB)")
     assert outcome["statuses"] == {"model:error": 2, "model:skipped": 1}

@@ -256,3 +256,47 @@ def test_csv_rows_restage_new_loads_and_a_drop_whose_format_verdict_moved(delta_
     )
     assert verdict == ("%d/%m/%Y",)
     assert delta_world.csv_removed_still_staged == 0
+
+
+def test_incremental_staging_restages_after_a_consent_seed_change(delta_world: DeltaWorld) -> None:
+    """The consent seed now maps the CRM's Opt Out = N, HubSpot's hs_email_optout false and Shopify's subscribed to
+    opted_out (what `dbt seed` does with an edited file): the next incremental build stages every row again with the
+    new mapping, as a full refresh would; no row keeps the opt-in it was staged with. Runs last: it changes the
+    module's warehouse."""
+    assert delta_world.build.success, delta_world.build.failures
+    path = Settings.from_environment().duckdb_path
+    remapped = {"legacy_crm": "n", "hubspot": "false", "shopify": "subscribed"}
+    consent = {
+        CSV_ROWS: "source_system = 'legacy_crm'",
+        "stg_hubspot__contacts": "true",
+        "stg_shopify__customers": "true",
+    }
+    with duckdb.connect(str(path)) as con:
+        for source_system, value in remapped.items():
+            (changed,) = con.execute(
+                "update reference.enum_email_consent_states set consent_state = 'opted_out' "
+                "where source_system = ? and source_value = ? and consent_state = 'opted_in' returning 1",
+                [source_system, value],
+            ).fetchall()
+            assert changed, source_system
+        for model, where in consent.items():
+            (opted_in,) = con.execute(
+                f"select count(*) from staging.{model} where {where} and email_consent_state = 'opted_in'"
+            ).fetchone()
+            assert opted_in > 0, model
+    models = [*INCREMENTAL_STAGING, CSV_ROWS]
+    incremental_run = run_dbt(["run", "--select", *models])
+    assert incremental_run.success, incremental_run.failures
+    incremental = fingerprints(path, ["staging"], read_only=False)
+    for model, where in consent.items():
+        assert query(f"select count(*) from staging.{model} where {where} and email_consent_state = 'opted_in'") == [
+            (0,)
+        ], model
+    refresh = run_dbt(["run", "--full-refresh", "--select", *models])
+    assert refresh.success, refresh.failures
+    full = fingerprints(path, ["staging"], read_only=False)
+    mine = {f"staging.{model}" for model in models}
+    assert (
+        differences({k: v for k, v in incremental.items() if k in mine}, {k: v for k, v in full.items() if k in mine})
+        == []
+    )

@@ -214,6 +214,7 @@ final as (
         validated.is_archived,
         validated.archived_at,
         validated.load_id,
+        {{ customer360.staged_lookups_fingerprint() }} as lookups_fingerprint,
         validated.email_input as email_raw,
         validated.is_email_invalid,
         validated.phone_input as phone_raw,

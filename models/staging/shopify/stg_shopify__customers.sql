@@ -228,6 +228,7 @@ final as (
         validated.orders_count,
         case when validated.c360_total_spent >= 0 then validated.c360_total_spent end as total_spent,
         validated.load_id,
+        {{ customer360.staged_lookups_fingerprint() }} as lookups_fingerprint,
         validated.email_input as email_raw,
         validated.is_email_invalid,
         validated.phone_input as phone_raw,

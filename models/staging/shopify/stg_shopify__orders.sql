@@ -249,6 +249,7 @@ final as (
         {% endfor %}
         validated.landing_site,
         validated.load_id,
+        {{ customer360.staged_lookups_fingerprint() }} as lookups_fingerprint,
         validated.email_input as email_raw,
         validated.is_email_invalid,
         validated.phone_input as phone_raw,

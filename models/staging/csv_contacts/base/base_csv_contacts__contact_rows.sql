@@ -27,15 +27,24 @@ drop_formats as (
     group by source_system
 ),
 
-{% if is_incremental() and 'email_consent_updated_at_format' in staged_columns %}
+current_lookups as (
+    -- the seeds and vars the rows are read with, as one value kept on each row
+    select
+        {{ customer360.staged_lookups_fingerprint() }} as lookups_fingerprint
+),
+
+{% if is_incremental() and 'lookups_fingerprint' in staged_columns %}
     drops_read_otherwise_now as (
         -- a new file can move a drop's format verdict, and the verdict reads every row of the drop: a drop whose
-        -- staged rows were read in other formats than its verdict now is staged again whole
+        -- staged rows were read in other formats than its verdict now is staged again whole; so is every drop
+        -- after a change to a seed or var the rows are read with (a consent value mapped otherwise)
         select distinct already_staged.source_system
         from {{ this }} as already_staged
+        cross join current_lookups
         left join drop_formats on already_staged.source_system = drop_formats.source_system
         where
-            already_staged.date_of_birth_format is distinct from drop_formats.date_of_birth_format
+            already_staged.lookups_fingerprint is distinct from current_lookups.lookups_fingerprint
+            or already_staged.date_of_birth_format is distinct from drop_formats.date_of_birth_format
             or already_staged.updated_at_format is distinct from drop_formats.updated_at_format
             or already_staged.created_at_format is distinct from drop_formats.created_at_format
             or already_staged.email_consent_updated_at_format
@@ -67,7 +76,7 @@ drop_formats as (
             or drop_rows.source_system in (select drops_read_otherwise_now.source_system from drops_read_otherwise_now)
     ),
 {% else %}
-    -- a first build, a full refresh, or a table staged before the rows kept their formats: every row
+    -- a first build, a full refresh, or a table staged before the rows kept their formats and lookups: every row
     rows_to_stage as (
         select * from drop_rows
     ),
@@ -80,6 +89,7 @@ renamed as (
         drop_formats.updated_at_format,
         drop_formats.created_at_format,
         drop_formats.email_consent_updated_at_format,
+        current_lookups.lookups_fingerprint,
         {{ customer360.blank_to_null('rows_to_stage.contact_id') }} as contact_id,
         rows_to_stage.email as email_raw,
         rows_to_stage.phone as phone_raw,
@@ -111,6 +121,7 @@ renamed as (
         rows_to_stage.load_id,
         {{ customer360.load_id_to_timestamp('rows_to_stage.load_id') }} as loaded_at
     from rows_to_stage
+    cross join current_lookups
     left join drop_formats on rows_to_stage.source_system = drop_formats.source_system
 ),
 
@@ -289,6 +300,7 @@ final as (
         consented.updated_at_format,
         consented.created_at_format,
         consented.email_consent_updated_at_format,
+        consented.lookups_fingerprint,
         consented.email_input as email_raw,
         consented.is_email_invalid,
         consented.phone_input as phone_raw,
