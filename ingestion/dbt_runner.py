@@ -164,12 +164,14 @@ def run_dbt(
     if view:
         view.finish()
     node_results = _node_results(result)
+    first_result = result
     retried: set[str] = set()
     not_retried = None
     if not result.success and args and args[0] in RETRIED_COMMANDS and _out_of_memory(node_results):
-        first = result
-        result, node_results, retried = _retry_one_at_a_time(first, node_results, manifest, root, common, progress)
-        if not retried and result is first:
+        result, node_results, retried = _retry_one_at_a_time(
+            first_result, node_results, manifest, root, common, progress
+        )
+        if not retried and result is first_result:
             not_retried = "dbt: not retried: the run's results were not found where it wrote them (run_results.json)"
     # a success is a success of every node's last run, whatever dbt's own verdict on the last invocation says
     success = bool(result.success) and not any(_status(r) in FAILED_STATUSES for r in node_results)
@@ -181,8 +183,8 @@ def run_dbt(
     if result.exception is not None:
         if LOCK_MESSAGE in str(result.exception):
             raise duckdb_locked(settings.duckdb_path) from result.exception
-        # dbt's own runtime errors say what in their second line ("Runtime Error" / "Could not find ...")
-        outcome.failures.append(f"dbt: {headline(str(result.exception)) or type(result.exception).__name__}")
+        command = "dbt" if result is first_result else "dbt retry"
+        outcome.failures.append(f"{command}: {_exception_line(result.exception)}")
     for node_result in node_results:
         resource_type = node_result.node.resource_type.value
         status = _status(node_result)
@@ -202,6 +204,16 @@ def run_dbt(
 # The commands whose nodes dbt retry can run again (a node that ran out of memory beside others: see below).
 RETRIED_COMMANDS = ("build", "run", "test", "seed", "snapshot")
 OUT_OF_MEMORY = "Out of Memory Error"  # DuckDB's error class, as dbt reports it in a node's message
+
+
+def _exception_line(exception: BaseException) -> str:
+    """dbt's exception in one line: a bare "Runtime Error" header keeps the line that says what."""
+    lines = [line.strip() for line in str(exception).splitlines() if line.strip()]
+    if not lines:
+        return type(exception).__name__
+    if len(lines) > 1 and lines[0].endswith("Error"):
+        return f"{lines[0]}: {lines[1]}"
+    return lines[0]
 
 
 def _node_results(result: Any) -> list[Any]:

@@ -28,7 +28,7 @@
         {% if 'lookups_fingerprint' in staged_columns -%}
             exists (
                 select 1 from {{ this }} as already_staged
-                where already_staged.lookups_fingerprint is distinct from ({{ customer360.staged_lookups_fingerprint() }})
+                where already_staged.lookups_fingerprint is distinct from {{ customer360.staged_lookups_fingerprint() }}
             )
         {%- else -%}
             true
@@ -127,5 +127,6 @@
             ) -%}
         {%- endfor -%}
     {%- endif -%}
-    {{ dbt.hash(dbt.concat(parts)) }}
+    {#- a scalar subquery: evaluated once per query, not once per row the value is compared with -#}
+    (select {{ dbt.hash(dbt.concat(parts)) }})
 {%- endmacro %}
