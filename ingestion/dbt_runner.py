@@ -164,15 +164,16 @@ def run_dbt(
     if view:
         view.finish()
     node_results = _node_results(result)
-    first_result = result
+    command = "dbt"
     retried: set[str] = set()
     not_retried = None
     if not result.success and args and args[0] in RETRIED_COMMANDS and _out_of_memory(node_results):
-        result, node_results, retried = _retry_one_at_a_time(
-            first_result, node_results, manifest, root, common, progress
-        )
-        if not retried and result is first_result:
+        folder = _results_folder(result, root)
+        if folder is None:
             not_retried = "dbt: not retried: the run's results were not found where it wrote them (run_results.json)"
+        else:
+            command = "dbt retry"
+            result, node_results, retried = _retry_one_at_a_time(folder, node_results, manifest, common, progress)
     # a success is a success of every node's last run, whatever dbt's own verdict on the last invocation says
     success = bool(result.success) and not any(_status(r) in FAILED_STATUSES for r in node_results)
     outcome = DbtOutcome(success=success, log_path=Path(root) / "logs" / "dbt.log")
@@ -183,7 +184,6 @@ def run_dbt(
     if result.exception is not None:
         if LOCK_MESSAGE in str(result.exception):
             raise duckdb_locked(settings.duckdb_path) from result.exception
-        command = "dbt" if result is first_result else "dbt retry"
         outcome.failures.append(f"{command}: {_exception_line(result.exception)}")
     for node_result in node_results:
         resource_type = node_result.node.resource_type.value
@@ -246,7 +246,7 @@ def _results_folder(result: Any, root: str) -> Path | None:
 
 
 def _retry_one_at_a_time(
-    first: Any, node_results: list[Any], manifest: Any, root: str, common: list[str], progress: TextIO | None
+    folder: Path, node_results: list[Any], manifest: Any, common: list[str], progress: TextIO | None
 ) -> tuple[Any, list[Any], set[str]]:
     """`dbt retry --threads 1`: the nodes that failed or were skipped, built again one at a time.
 
@@ -254,14 +254,11 @@ def _retry_one_at_a_time(
     but not what the query beside it holds: at 1M people, one full build in three stopped when a 17M-row model
     ran beside two others that read millions of rows, although the model alone completes under 700 MB. Alone,
     a node has the whole limit (and DuckDB's threads); a node that fails again alone needs a higher limit,
-    which the failure then says. The retry reads the first run's own run_results.json (``--state``) and writes
-    its results beside it; without that file nothing is retried (the failure stands).
-    Returns the last result, every node's last result and the nodes the retry ran."""
+    which the failure then says. The retry reads the first run's own run_results.json in ``folder``
+    (``--state``, see _results_folder) and writes its results beside it.
+    Returns the retry's result, every node's last result and the nodes the retry ran."""
     from dbt.cli.main import dbtRunner
 
-    folder = _results_folder(first, root)
-    if folder is None:
-        return first, node_results, set()
     failed = _out_of_memory(node_results)
     if progress is not None:
         names = ", ".join(unique_id.split(".")[-1] for unique_id in failed)

@@ -15,13 +15,14 @@
 #}
 
 {#
-    staged_rows_to_redo(key_expr, staged_key, issue_columns): the where clause of an incremental run over
-    the live raw rows (`_dlt_load_id` unqualified); key_expr is the raw row's key as the table stores it
-    in column staged_key; issue_columns are the table's columns that can say 'future_date'. Every row is
-    redone when the table's lookups_fingerprint differs from staged_lookups_fingerprint() (a seed or var
-    changed) or the table has no such column yet.
+    staged_rows_to_redo(key_expr, staged_key_expr, issue_columns, load_id_expr='_dlt_load_id'): the where
+    clause of an incremental run over the live raw rows; key_expr is the raw row's key as the table stores it,
+    staged_key_expr the same key over the table's rows (alias already_staged); issue_columns are the table's
+    columns that can say 'future_date'; load_id_expr the raw row's dlt load id. Every row is redone when the
+    table's lookups_fingerprint differs from staged_lookups_fingerprint() (a seed or var changed) or the
+    table has no such column yet.
 #}
-{% macro staged_rows_to_redo(key_expr, staged_key, issue_columns) -%}
+{% macro staged_rows_to_redo(key_expr, staged_key_expr, issue_columns, load_id_expr='_dlt_load_id') -%}
     {%- set staged_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     (
         -- every row when a seed or var staging reads changed (or the table predates the column that says)
@@ -34,13 +35,13 @@
             true
         {%- endif %}
         or
-        {{ customer360.load_id_to_timestamp('_dlt_load_id') }} > (
+        {{ customer360.load_id_to_timestamp(load_id_expr) }} > (
             select coalesce(max(already_staged.loaded_at), {{ customer360.watermark_floor() }})
             from {{ this }} as already_staged
         )
-        or {{ key_expr }} not in (select already_staged.{{ staged_key }} from {{ this }} as already_staged)
+        or {{ key_expr }} not in (select {{ staged_key_expr }} from {{ this }} as already_staged)
         or {{ key_expr }} in (
-            select already_staged.{{ staged_key }}
+            select {{ staged_key_expr }}
             from {{ this }} as already_staged
             where
                 {% for column in issue_columns -%}

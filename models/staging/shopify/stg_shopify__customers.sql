@@ -13,7 +13,8 @@ source as (
     select * from live_customers
     {% if is_incremental() %}
         where {{ customer360.staged_rows_to_redo(
-            'cast(id as ' ~ dbt.type_string() ~ ')', 'customer_id', ['date_of_birth_issue', 'source_created_at_issue']
+            'cast(id as ' ~ dbt.type_string() ~ ')', 'already_staged.customer_id',
+            ['date_of_birth_issue', 'source_created_at_issue']
         ) }}
     {% endif %}
 ),

@@ -13,7 +13,8 @@ source as (
     select * from live_orders
     {% if is_incremental() %}
         where {{ customer360.staged_rows_to_redo(
-            'cast(id as ' ~ dbt.type_string() ~ ')', 'order_id', ['date_of_birth_issue', 'source_created_at_issue']
+            'cast(id as ' ~ dbt.type_string() ~ ')', 'already_staged.order_id',
+            ['date_of_birth_issue', 'source_created_at_issue']
         ) }}
     {% endif %}
 ),

@@ -27,24 +27,15 @@ drop_formats as (
     group by source_system
 ),
 
-current_lookups as (
-    -- the seeds and vars the rows are read with, as one value kept on each row
-    select
-        {{ customer360.staged_lookups_fingerprint() }} as lookups_fingerprint
-),
-
 {% if is_incremental() and 'lookups_fingerprint' in staged_columns %}
     drops_read_otherwise_now as (
         -- a new file can move a drop's format verdict, and the verdict reads every row of the drop: a drop whose
-        -- staged rows were read in other formats than its verdict now is staged again whole; so is every drop
-        -- after a change to a seed or var the rows are read with (a consent value mapped otherwise)
+        -- staged rows were read in other formats than its verdict now is staged again whole
         select distinct already_staged.source_system
         from {{ this }} as already_staged
-        cross join current_lookups
         left join drop_formats on already_staged.source_system = drop_formats.source_system
         where
-            already_staged.lookups_fingerprint is distinct from current_lookups.lookups_fingerprint
-            or already_staged.date_of_birth_format is distinct from drop_formats.date_of_birth_format
+            already_staged.date_of_birth_format is distinct from drop_formats.date_of_birth_format
             or already_staged.updated_at_format is distinct from drop_formats.updated_at_format
             or already_staged.created_at_format is distinct from drop_formats.created_at_format
             or already_staged.email_consent_updated_at_format
@@ -52,27 +43,17 @@ current_lookups as (
     ),
 
     rows_to_stage as (
-        -- the incremental staging pattern (macros/staging/incremental_staging.sql) over the drops' rows, whose
-        -- key is the drop, the file and the row: rows of loads newer than the newest staged, rows the table lacks,
-        -- rows staged with a date then in the future, and every row of a drop read otherwise now
+        -- the incremental staging pattern (macros/staging/incremental_staging.sql) over the drops' rows, keyed by
+        -- drop, file and row; and every row of a drop read otherwise now
         select drop_rows.*
         from drop_rows
         where
-            {{ customer360.load_id_to_timestamp('drop_rows.load_id') }} > (
-                select coalesce(max(already_staged.loaded_at), {{ customer360.watermark_floor() }})
-                from {{ this }} as already_staged
-            )
-            or {{ customer360.csv_contact_row_key('drop_rows') }} not in (
-                select {{ customer360.csv_contact_row_key('already_staged') }} from {{ this }} as already_staged
-            )
-            or {{ customer360.csv_contact_row_key('drop_rows') }} in (
-                select {{ customer360.csv_contact_row_key('already_staged') }}
-                from {{ this }} as already_staged
-                where
-                    already_staged.date_of_birth_issue = 'future_date'
-                    or already_staged.source_created_at_issue = 'future_date'
-                    or already_staged.source_updated_at_issue = 'future_date'
-            )
+            {{ customer360.staged_rows_to_redo(
+                customer360.csv_contact_row_key('drop_rows'),
+                customer360.csv_contact_row_key('already_staged'),
+                ['date_of_birth_issue', 'source_created_at_issue', 'source_updated_at_issue'],
+                load_id_expr='drop_rows.load_id'
+            ) }}
             or drop_rows.source_system in (select drops_read_otherwise_now.source_system from drops_read_otherwise_now)
     ),
 {% else %}
@@ -89,7 +70,8 @@ renamed as (
         drop_formats.updated_at_format,
         drop_formats.created_at_format,
         drop_formats.email_consent_updated_at_format,
-        current_lookups.lookups_fingerprint,
+        -- the seeds and vars the rows are read with (a seed change stages every row again)
+        {{ customer360.staged_lookups_fingerprint() }} as lookups_fingerprint,
         {{ customer360.blank_to_null('rows_to_stage.contact_id') }} as contact_id,
         rows_to_stage.email as email_raw,
         rows_to_stage.phone as phone_raw,
@@ -121,7 +103,6 @@ renamed as (
         rows_to_stage.load_id,
         {{ customer360.load_id_to_timestamp('rows_to_stage.load_id') }} as loaded_at
     from rows_to_stage
-    cross join current_lookups
     left join drop_formats on rows_to_stage.source_system = drop_formats.source_system
 ),
 
