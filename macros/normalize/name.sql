@@ -10,15 +10,15 @@
 
 
 {#
-    name_match_key(expr): lower case, accents stripped (é->e, ü->u, ø->o, ß->ss), whitespace and
-    punctuation removed: "O'Brien" -> "obrien", "José  María" -> "josemaria". Letters of other scripts
+    name_match_key(expr): lower case, accents stripped (é->e, ü->u, ø->o, ß->ss), whitespace, punctuation
+    and invisible characters (zero-width, bidirectional controls) removed: "O'Brien" -> "obrien", "José  María" -> "josemaria". Letters of other scripts
     are kept. Null when nothing is left.
 #}
 {% macro name_match_key(expr) -%}
     nullif(
         {{ customer360.regex_replace(
             'lower(' ~ customer360.strip_accents('cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')') ~ ')',
-            '[[:space:][:punct:]‘’‚‛“”„‐‑‒–—―·•´`]',
+            '[[:space:][:punct:]‘’‚‛“”„‐‑‒–—―·•´`\u200c\u200d' ~ customer360.invisible_characters_class()[1:],
             ''
         ) }},
         ''

@@ -151,6 +151,11 @@ NAME_CASES: dict[str, list[Case]] = {
         ("o’neil", None, "O’Neil"),
         ("st. john", None, "St. John"),
         ("ødegård", None, "Ødegård"),
+        # invisible characters a form or an export can carry: a right-to-left override would turn the rest of
+        # a greeting around; a zero-width space splits the word
+        ("zo\u00eb\u202e \u200bKIM\ufeff", None, "Zoë Kim"),
+        ("o\u200bBRIEN\u00ad", None, "Obrien"),
+        ("\u200b\u2066", None, None),
         ("  ", None, None),
         (None, None, None),
     ],
@@ -164,6 +169,8 @@ NAME_CASES: dict[str, list[Case]] = {
         ("Łukasz", None, "lukasz"),
         ("Zoë-Anne", None, "zoeanne"),
         ("Иван", None, "иван"),
+        ("O\u200b'Brien\u202e", None, "obrien"),
+        ("Mi\u200dchael\u200c", None, "michael"),
         (" .- ", None, None),
     ],
     "customer360.canonical_given_name('v.input')": [
