@@ -186,7 +186,8 @@
 {% macro identity_same_home(l, r) -%}
     {#-
         The two records give the same street line (exactly, or with a slip in the street name but the
-        same house number) inside the same postal code or the same city. Cheapest tests first: most
+        same house number) inside the same postal code or the same city, and no two different secondary
+        units (address_unit: apartment, suite ...; null when not given). Cheapest tests first: most
         pairs fail on the postal code and city, and the house number (address_number, taken once per
         record) is compared before the street names' similarity.
     -#}
@@ -202,6 +203,8 @@
                 and jaro_winkler_similarity({{ l }}.address_key, {{ r }}.address_key) >= 0.90
             )
         )
+        -- two different units are two homes in one building; a unit one record omits is no conflict
+        and coalesce({{ l }}.address_unit = {{ r }}.address_unit, true)
     )
 {%- endmacro %}
 

@@ -56,6 +56,80 @@
 {%- endmacro %}
 
 
+{% macro identity_address_line_folded(address_line) -%}
+    {#- A street line folded for the unit patterns: lower case, ß -> ss, accents out, spaces collapsed. -#}
+    regexp_replace(trim(strip_accents(replace(lower({{ address_line }}), 'ß', 'ss'))), '\s+', ' ', 'g')
+{%- endmacro %}
+
+
+{% macro identity_address_unit_patterns() -%}
+    {#-
+        The three patterns of a secondary unit (apartment, suite, floor ...), over a folded street line.
+        A unit is a designator from var identity_address_unit_designators (or '#') and an identifier that
+        holds a digit or is one letter ('apt 4b', 'suite 27', '# 16', 'flat b'), or a house-number suffix
+        (bis, ter, quater):
+        - trailing: '374 mission st apt. 39'. The street before it must hold a digit (its house number),
+          so 'via della scala 3', where the number is the house's, keeps its whole line;
+        - leading: 'flat 3, 12 high street', the street after it starting with its house number;
+        - alone, as a second address line: 'apt 7', '#7', '7'.
+    -#}
+    {%- for designator in var('identity_address_unit_designators') -%}
+        {%- if not modules.re.fullmatch('[a-z]+', designator | string) -%}
+            {{ exceptions.raise_compiler_error(
+                "var identity_address_unit_designators: '" ~ designator ~ "' is not a lower-case word (a-z)"
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set designators = var('identity_address_unit_designators') | join('|') -%}
+    {%- set identifier = '[a-z0-9-]*[0-9][a-z0-9-]*|[a-z]' -%}
+    {{ return({
+        'trailing': '^(.*[0-9].*?)[ ,]+(?:(?:' ~ designators ~ ')\\.? ?#? ?(' ~ identifier ~ ')|# ?([a-z0-9-]+)|(bis|ter|quater))$',
+        'leading': '^(?:' ~ designators ~ ')\\.? ?#? ?(' ~ identifier ~ ')[ ,]+([0-9].*)$',
+        'alone': '^(?:(?:' ~ designators ~ ')\\.? ?#? ?|# ?)?(' ~ identifier ~ ')$',
+    }) }}
+{%- endmacro %}
+
+
+{% macro identity_address_street(address_line1) -%}
+    {#-
+        The street line without its secondary unit ('374 Mission St Apt. 39' -> '374 mission st'), folded;
+        the whole line when it names no unit. Pass it to identity_address_key.
+    -#}
+    {%- set patterns = identity_address_unit_patterns() -%}
+    {%- set folded = identity_address_line_folded(address_line1) -%}
+    coalesce(
+        nullif(regexp_extract({{ folded }}, '{{ patterns.trailing }}', 1), ''),
+        nullif(regexp_extract({{ folded }}, '{{ patterns.leading }}', 2), ''),
+        {{ folded }}
+    )
+{%- endmacro %}
+
+
+{% macro identity_address_unit(address_line1, address_line2) -%}
+    {#-
+        The secondary unit's identifier, letters and digits only ('Apt. 4-B' -> '4b'): from the street line,
+        else from a second line that holds only a unit. Null when neither names one: a missing unit does
+        not disagree with any unit (identity_same_home).
+    -#}
+    {%- set patterns = identity_address_unit_patterns() -%}
+    {%- set line1 = identity_address_line_folded(address_line1) -%}
+    {%- set line2 = identity_address_line_folded(address_line2) -%}
+    nullif(
+        regexp_replace(
+            coalesce(
+                nullif(regexp_extract({{ line1 }}, '{{ patterns.trailing }}', 2), ''),
+                nullif(regexp_extract({{ line1 }}, '{{ patterns.trailing }}', 3), ''),
+                nullif(regexp_extract({{ line1 }}, '{{ patterns.trailing }}', 4), ''),
+                nullif(regexp_extract({{ line1 }}, '{{ patterns.leading }}', 1), ''),
+                nullif(regexp_extract({{ line2 }}, '{{ patterns.alone }}', 1), '')
+            ),
+            '[^a-z0-9]', '', 'g'
+        ),
+        ''
+    )
+{%- endmacro %}
+
+
 {% macro identity_names_compatible(left, right) -%}
     {#-
         True unless the two records clearly name different people: first names agree (same canonical

@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MY_MACRO_DIRS = ("macros/normalize", "macros/portability", "macros/utils", "macros/privacy", "macros/consent")
+MY_MACRO_DIRS = (
+    "macros/normalize", "macros/portability", "macros/utils", "macros/privacy", "macros/consent", "macros/identity",
+)  # fmt: skip
 
 # (SQL template of the call, [(input, extra, expected), ...]). In templates `v.input` / `v.extra` are
 # the columns of the case; `expected` is the output cast to text (None = SQL null).
@@ -188,6 +190,42 @@ NAME_CASES: dict[str, list[Case]] = {
 }
 
 ADDRESS_CASES: dict[str, list[Case]] = {
+    # the street without its secondary unit (US, UK, German, Belgian and Dutch forms), as identity compares it
+    "customer360.identity_address_key(customer360.identity_address_street('v.input'))": [
+        ("374 Mission St Apt. 39", None, "374 mission st"),
+        ("1168 King St W # 16", None, "1168 king st w"),
+        ("2123 Broadway #39", None, "2123 broadway"),
+        ("1813 Oak Avenue, Suite 27", None, "1813 oak ave"),
+        ("Flat 3, 12 High Street", None, "12 high st"),
+        ("Hauptstraße 45 Etage 3", None, "hauptstrasse 45"),
+        ("Rue Royale 12 bte 3", None, "rue royale 12"),
+        ("Dorpsstraat 137 Bis", None, "dorpsstraat 137"),
+        # the number is the house's, not a unit's: no house number would be left
+        ("Via della Scala 3", None, "via della scala 3"),
+        # a designator-like word that names no unit (no digit, more than one letter)
+        ("12 Rue Ste Catherine", None, "12 rue ste catherine"),
+        ("5 Unit Road", None, "5 unit rd"),
+        ("10 Downing Street", None, "10 downing st"),
+        (None, None, None),
+    ],
+    "customer360.identity_address_unit('v.input', 'v.extra')": [
+        ("374 Mission St Apt. 39", None, "39"),
+        ("55 Main St, Apt. 4-B", None, "4b"),
+        ("55 Main St APT B", None, "b"),
+        ("Flat 3, 12 High Street", None, "3"),
+        ("Dorpsstraat 137 Bis", None, "bis"),
+        ("55 Main St", "Apt 7", "7"),
+        ("55 Main St", " # 7 ", "7"),
+        ("55 Main St", "7", "7"),
+        # the street line's unit wins over the second line's
+        ("55 Main St Suite 200", "Apt 7", "200"),
+        # a second line that is not a unit says nothing about one
+        ("55 Main St", "c/o Jane Doe", None),
+        ("55 Main St", "Floor 3, Room 12", None),
+        ("Via della Scala 3", None, None),
+        ("10 Downing Street", None, None),
+        (None, None, None),
+    ],
     "customer360.country_iso2('v.input')": [
         *[(spelling, None, "US") for spelling in ("US", "USA", "United States", "United States of America", "U.S.A.")],
         *[(spelling, None, "CA") for spelling in ("CA", "CAN", "Canada")],

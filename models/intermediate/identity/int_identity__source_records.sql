@@ -59,10 +59,12 @@ records as (
 ),
 
 addressed as (
-    -- the street line's match key, computed once (the house number is read from it)
+    -- the street line's match key without its secondary unit, computed once (the house number is read
+    -- from it), and the unit apart: 'Apt. 39' given by one record and omitted by another is no conflict
     select
         *,
-        {{ identity_address_key('address.address_line1') }} as address_key
+        {{ identity_address_key(identity_address_street('address.address_line1')) }} as address_key,
+        {{ identity_address_unit('address.address_line1', 'address.address_line2') }} as address_unit
     from records
 ),
 
@@ -92,6 +94,7 @@ final as (
         address.address_line1,
         address.address_line2,
         addressed.address_key,
+        addressed.address_unit,
         -- the house number ('' when the street line has none), compared before street names' similarity
         regexp_extract(addressed.address_key, '[0-9]+') as address_number,
         address.city,

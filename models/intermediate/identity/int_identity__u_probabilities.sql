@@ -44,6 +44,7 @@ records as (
         source_records.phone_e164,
         source_records.address_key,
         source_records.address_number,
+        source_records.address_unit,
         source_records.postal_code,
         source_records.city_key,
         source_records.region_code
@@ -179,8 +180,10 @@ location_dated as (
     -- Records with a location and a known date of birth.
     select
         year(date_of_birth) as birth_year,
-        case when address_key is not null and postal_code is not null then address_key || '|' || postal_code end
-            as home_key,
+        case
+            when address_key is not null and postal_code is not null
+                then address_key || '|' || coalesce(address_unit, '') || '|' || postal_code
+        end as home_key,
         postal_code,
         city_key,
         case when postal_code is not null and city_key is not null then city_key || '|' || postal_code end
@@ -285,7 +288,7 @@ home_dated as (
     select
         record_id,
         date_of_birth,
-        address_key || '|' || postal_code as home_key,
+        address_key || '|' || coalesce(address_unit, '') || '|' || postal_code as home_key,
         first_name_key,
         last_name_key,
         phone_e164
