@@ -1,7 +1,7 @@
 {#
     Seed lookups as single SQL expressions, so staging can write `{{ country_iso2('country') }}`
-    instead of a join per reference table. Each is a correlated scalar subquery that DuckDB (and
-    PostgreSQL, Snowflake ...) decorrelate into a hash join; lineage is kept because ref() is called.
+    instead of a join per reference table; lineage is kept because ref() is called. seed_lookup is a
+    map read on DuckDB and a correlated scalar subquery elsewhere (see duckdb__seed_lookup).
 
     The seed is wrapped in a derived table exposing only `c360_lookup_key` / `c360_lookup_value`,
     so a caller's unqualified column (`iso2`, `alias` ...) can never bind to the seed's column of the
@@ -9,6 +9,34 @@
 #}
 
 {% macro seed_lookup(seed_name, key_column, value_column, key_expr) -%}
+    {{ return(adapter.dispatch('seed_lookup', 'customer360')(seed_name, key_column, value_column, key_expr)) }}
+{%- endmacro %}
+
+
+{% macro duckdb__seed_lookup(seed_name, key_column, value_column, key_expr) -%}
+    {#-
+        DuckDB: the seed as one map, built once per query by an uncorrelated subquery, and read per row.
+        A correlated subquery is decorrelated into a delim join that materializes every column of the
+        outer rows at each lookup: at 1.5M wide Shopify orders, gigabytes spilled per model.
+    -#}
+    coalesce(
+        (
+            select map(list(c360_lookup.c360_lookup_key), list(c360_lookup.c360_lookup_value))
+            from (
+                select
+                    {{ key_column }} as c360_lookup_key,
+                    max({{ value_column }}) as c360_lookup_value
+                from {{ ref(seed_name) }}
+                where {{ key_column }} is not null
+                group by {{ key_column }}
+            ) as c360_lookup
+        ),
+        map()
+    )[{{ key_expr }}]
+{%- endmacro %}
+
+
+{% macro default__seed_lookup(seed_name, key_column, value_column, key_expr) -%}
     (
         select max(c360_lookup.c360_lookup_value)
         from (

@@ -396,6 +396,16 @@ PORTABLE_CASES: dict[str, list[Case]] = {
         (None, "", hashlib.md5(b"~|0:").hexdigest()),
         ("", None, hashlib.md5(b"0:|~").hexdigest()),
     ],
+    # both implementations of the seed lookup: a key, a key that is absent, a null key
+    **{
+        f"customer360.{variant}seed_lookup('country_aliases', 'alias', 'iso2', 'v.input')": [
+            ("deutschland", None, "DE"),
+            ("united states of america", None, "US"),
+            ("atlantis", None, None),
+            (None, None, None),
+        ]
+        for variant in ("duckdb__", "default__")
+    },
     "customer360.is_excluded_identifier('email', 'v.input')": [
         ("test@example.com", None, "true"),
         ("jane@example.org", None, "false"),
