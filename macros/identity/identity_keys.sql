@@ -57,35 +57,50 @@
 
 
 {% macro identity_address_line_folded(address_line) -%}
-    {#- A street line folded for the unit patterns: lower case, ß -> ss, accents out, spaces collapsed. -#}
-    regexp_replace(trim(strip_accents(replace(lower({{ address_line }}), 'ß', 'ss'))), '\s+', ' ', 'g')
+    {#-
+        A street line folded for the unit patterns: lower case, ß -> ss, accents out, every run of other
+        characters than a-z, 0-9, '#' and '-' one space ('Apt. 4,' -> 'apt 4'; a no-break space too).
+    -#}
+    trim(regexp_replace(strip_accents(replace(lower({{ address_line }}), 'ß', 'ss')), '[^a-z0-9#-]+', ' ', 'g'))
 {%- endmacro %}
 
 
 {% macro identity_address_unit_patterns() -%}
     {#-
         The three patterns of a secondary unit (apartment, suite, floor ...), over a folded street line.
-        A unit is a designator from var identity_address_unit_designators (or '#') and an identifier that
-        holds a digit or is one letter ('apt 4b', 'suite 27', '# 16', 'flat b'), or a house-number suffix
-        (bis, ter, quater):
-        - trailing: '374 mission st apt. 39'. The street before it must hold a digit (its house number),
+        A unit is a designator from var identity_address_unit_designators then its identifier: after a
+        space, '#' or '-', one that holds a digit or is one letter ('apt 4b', 'suite 27', 'flat b'); written
+        on, one that starts with a digit ('flat5', 'apt#4'). So a word that merely starts like a designator
+        ('flats', 'buildings', 'bush') is none. Or '#' and an identifier ('# 16').
+        - trailing: '374 mission st apt 39'. The street before it must hold a digit (its house number),
           so 'via della scala 3', where the number is the house's, keeps its whole line;
-        - leading: 'flat 3, 12 high street', the street after it starting with its house number;
-        - alone, as a second address line: 'apt 7', '#7', '7'.
+        - leading: 'flat 3 12 high street', the street after it starting with its house number;
+        - alone, as a second address line: 'apt 7', '#7', or a bare number of up to 4 digits ('7', '12b').
+        House-number suffixes (12 bis, 12a) stay in the street: they name another house.
+        Groups: trailing 1 = the street, 2-4 = the identifier; leading 1-2 = the identifier, 3 = the
+        street; alone 1-4 = the identifier.
     -#}
-    {%- for designator in var('identity_address_unit_designators') -%}
-        {%- if not modules.re.fullmatch('[a-z]+', designator | string) -%}
+    {%- set designators = var('identity_address_unit_designators') -%}
+    {%- if designators is string or designators is mapping or designators is not iterable
+        or designators | length == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "var identity_address_unit_designators must be a non-empty list of lower-case words, not "
+            ~ designators
+        ) }}
+    {%- endif -%}
+    {%- for designator in designators -%}
+        {%- if designator is not string or not modules.re.fullmatch('[a-z]+', designator) -%}
             {{ exceptions.raise_compiler_error(
                 "var identity_address_unit_designators: '" ~ designator ~ "' is not a lower-case word (a-z)"
             ) }}
         {%- endif -%}
     {%- endfor -%}
-    {%- set designators = var('identity_address_unit_designators') | join('|') -%}
     {%- set identifier = '[a-z0-9-]*[0-9][a-z0-9-]*|[a-z]' -%}
+    {%- set unit = '(?:' ~ designators | join('|') ~ ')(?:[ #-]+(' ~ identifier ~ ')|([0-9][a-z0-9-]*))' -%}
     {{ return({
-        'trailing': '^(.*[0-9].*?)[ ,]+(?:(?:' ~ designators ~ ')\\.? ?#? ?(' ~ identifier ~ ')|# ?([a-z0-9-]+)|(bis|ter|quater))$',
-        'leading': '^(?:' ~ designators ~ ')\\.? ?#? ?(' ~ identifier ~ ')[ ,]+([0-9].*)$',
-        'alone': '^(?:(?:' ~ designators ~ ')\\.? ?#? ?|# ?)?(' ~ identifier ~ ')$',
+        'trailing': '^(.*[0-9].*?)(?: ' ~ unit ~ '| ?# ?([a-z0-9-]+))$',
+        'leading': '^' ~ unit ~ ' ([0-9].*)$',
+        'alone': '^(?:' ~ unit ~ '|# ?([a-z0-9-]+)|([0-9]{1,4}[a-z]?))$',
     }) }}
 {%- endmacro %}
 
@@ -99,7 +114,7 @@
     {%- set folded = identity_address_line_folded(address_line1) -%}
     coalesce(
         nullif(regexp_extract({{ folded }}, '{{ patterns.trailing }}', 1), ''),
-        nullif(regexp_extract({{ folded }}, '{{ patterns.leading }}', 2), ''),
+        nullif(regexp_extract({{ folded }}, '{{ patterns.leading }}', 3), ''),
         {{ folded }}
     )
 {%- endmacro %}
@@ -107,23 +122,27 @@
 
 {% macro identity_address_unit(address_line1, address_line2) -%}
     {#-
-        The secondary unit's identifier, letters and digits only ('Apt. 4-B' -> '4b'): from the street line,
-        else from a second line that holds only a unit. Null when neither names one: a missing unit does
-        not disagree with any unit (identity_same_home).
+        The secondary unit's identifier, letters and digits only, leading zeros out ('Apt. 04-B' -> '4b'):
+        from the street line, else from a second line that holds only a unit. Null when neither names one:
+        a missing unit does not disagree with any unit (identity_same_home).
     -#}
     {%- set patterns = identity_address_unit_patterns() -%}
     {%- set line1 = identity_address_line_folded(address_line1) -%}
     {%- set line2 = identity_address_line_folded(address_line2) -%}
+    {%- set found = [] -%}
+    {%- for group in [2, 3, 4] -%}
+        {%- do found.append("nullif(regexp_extract(" ~ line1 ~ ", '" ~ patterns.trailing ~ "', " ~ group ~ "), '')") -%}
+    {%- endfor -%}
+    {%- for group in [1, 2] -%}
+        {%- do found.append("nullif(regexp_extract(" ~ line1 ~ ", '" ~ patterns.leading ~ "', " ~ group ~ "), '')") -%}
+    {%- endfor -%}
+    {%- for group in [1, 2, 3, 4] -%}
+        {%- do found.append("nullif(regexp_extract(" ~ line2 ~ ", '" ~ patterns.alone ~ "', " ~ group ~ "), '')") -%}
+    {%- endfor -%}
     nullif(
         regexp_replace(
-            coalesce(
-                nullif(regexp_extract({{ line1 }}, '{{ patterns.trailing }}', 2), ''),
-                nullif(regexp_extract({{ line1 }}, '{{ patterns.trailing }}', 3), ''),
-                nullif(regexp_extract({{ line1 }}, '{{ patterns.trailing }}', 4), ''),
-                nullif(regexp_extract({{ line1 }}, '{{ patterns.leading }}', 1), ''),
-                nullif(regexp_extract({{ line2 }}, '{{ patterns.alone }}', 1), '')
-            ),
-            '[^a-z0-9]', '', 'g'
+            regexp_replace(coalesce({{ found | join(', ') }}), '[^a-z0-9]', '', 'g'),
+            '^0+([0-9])', '\1'
         ),
         ''
     )

@@ -21,15 +21,45 @@
     clean_text(region) beside it if you need the raw value.
 #}
 {% macro region_code(region_expr, country_iso2_expr) -%}
+    {{ return(adapter.dispatch('region_code', 'customer360')(region_expr, country_iso2_expr)) }}
+{%- endmacro %}
+
+
+{% macro region_code_seed_keys() -%}
+    {#- Every way seed region_codes lets a region be written: its code, its name, its ISO 3166-2 code. -#}
+    select country_iso2 as c360_country, {{ customer360.name_match_key('region_code') }} as c360_key, region_code as c360_code
+    from {{ ref('region_codes') }}
+    union all
+    select country_iso2, {{ customer360.name_match_key('region_name') }}, region_code
+    from {{ ref('region_codes') }}
+    union all
+    select country_iso2, {{ customer360.name_match_key(dbt.concat(['country_iso2', "'-'", 'region_code'])) }}, region_code
+    from {{ ref('region_codes') }}
+{%- endmacro %}
+
+
+{% macro duckdb__region_code(region_expr, country_iso2_expr) -%}
+    {#- DuckDB: the seed's keys as one map by (country, key), built once (see duckdb__seed_lookup). -#}
+    coalesce(
+        (
+            select map(list(c360_region.c360_country_key), list(c360_region.c360_code))
+            from (
+                select
+                    {'country': c360_country, 'key': c360_key} as c360_country_key,
+                    max(c360_code) as c360_code
+                from ({{ customer360.region_code_seed_keys() }}) as c360_keys
+                where c360_country is not null and c360_key is not null
+                group by c360_country, c360_key
+            ) as c360_region
+        ),
+        map()
+    )[{'country': upper(trim({{ country_iso2_expr }})), 'key': {{ customer360.name_match_key(region_expr) }}}]
+{%- endmacro %}
+
+
+{% macro default__region_code(region_expr, country_iso2_expr) -%}
     {%- set seed_keys -%}
-        select country_iso2 as c360_country, {{ customer360.name_match_key('region_code') }} as c360_key, region_code as c360_code
-        from {{ ref('region_codes') }}
-        union all
-        select country_iso2, {{ customer360.name_match_key('region_name') }}, region_code
-        from {{ ref('region_codes') }}
-        union all
-        select country_iso2, {{ customer360.name_match_key(dbt.concat(['country_iso2', "'-'", 'region_code'])) }}, region_code
-        from {{ ref('region_codes') }}
+        {{ customer360.region_code_seed_keys() }}
     {%- endset -%}
     (
         select max(c360_region.c360_code)

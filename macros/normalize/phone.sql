@@ -29,67 +29,170 @@
         customer360.regex_replace(customer360.regex_replace(raw, '[(]0[)]', ''), '[^0-9]', ''), '^00', ''
     ) -%}
     {%- set national_digits = customer360.regex_replace(raw, '[^0-9]', '') -%}
-    {%- set plans = ref('phone_numbering_plans') -%}
     case
         when {{ raw }} is null or {{ raw }} = '' then null
         when not {{ customer360.regex_matches(raw, '^[+]?[0-9[:space:]()./-]+$') }} then null
-        when {{ customer360.regex_matches(raw, '^([+]|00)') }} then coalesce(
-            {%- for code_length in [1, 2, 3] %}
+        when {{ customer360.regex_matches(raw, '^([+]|00)') }}
+            then {{ customer360.phone_e164_from_international(intl_digits) }}
+        else {{ customer360.phone_e164_from_national(national_digits, country) }}
+    end
+{%- endmacro %}
+
+
+{% macro phone_e164_from_international(intl_digits) -%}
+    {#- The digits after "+" or "00": E.164 when a calling code of 1, 2 or 3 digits fits them, else null. -#}
+    {{ return(adapter.dispatch('phone_e164_from_international', 'customer360')(intl_digits)) }}
+{%- endmacro %}
+
+
+{% macro duckdb__phone_e164_from_international(intl_digits) -%}
+    {#-
+        DuckDB: the primary plan of each calling code as one map, built once by an uncorrelated subquery
+        (the seed's unique test keeps one primary plan per code); see duckdb__seed_lookup for why. The
+        number is "+" and its digits: the calling code is their prefix.
+    -#}
+    {%- set plans_by_code -%}
+        coalesce(
             (
-                {#- The aggregate must reference the subquery's table: max() over outer columns only
-                    would be an aggregate of the outer query (SQL scoping rule). -#}
-                select max({{ dbt.concat([
-                    "'+'", 'c360_plan.c360_calling_code', 'substr(' ~ intl_digits ~ ', ' ~ (code_length + 1) ~ ')'
-                ]) }})
+                select map(list(c360_plan.c360_calling_code), list(c360_plan.c360_lengths))
                 from (
                     select
                         calling_code as c360_calling_code,
-                        nsn_min_length as c360_min_length,
-                        nsn_max_length as c360_max_length
-                    from {{ plans }}
-                    where is_primary_for_calling_code
+                        {'min_length': nsn_min_length, 'max_length': nsn_max_length} as c360_lengths
+                    from {{ ref('phone_numbering_plans') }}
+                    where is_primary_for_calling_code and calling_code is not null
                 ) as c360_plan
-                where
-                    c360_plan.c360_calling_code = substr({{ intl_digits }}, 1, {{ code_length }})
-                    and {{ dbt.length(intl_digits) }} - {{ code_length }}
-                    between c360_plan.c360_min_length and c360_plan.c360_max_length
-                    and (
-                        c360_plan.c360_calling_code <> '1'
-                        or {{ customer360.regex_matches(intl_digits, '^1[2-9][0-9]{2}[2-9]') }}
-                    )
-            ){{ ',' if not loop.last }}
-            {%- endfor %}
+            ),
+            map()
         )
-        else (
-            {#- The trunk prefix depends on the country, so the national number is built inside. -#}
-            {%- set nsn -%}
-                case
-                    when c360_plan.c360_national_prefix is not null
-                        and substr({{ national_digits }}, 1, {{ dbt.length('c360_plan.c360_national_prefix') }})
-                        = c360_plan.c360_national_prefix
-                        then substr({{ national_digits }}, {{ dbt.length('c360_plan.c360_national_prefix') }} + 1)
-                    else {{ national_digits }}
-                end
-            {%- endset %}
-            select max({{ dbt.concat(["'+'", 'c360_plan.c360_calling_code', nsn]) }})
+    {%- endset -%}
+    coalesce(
+        {%- for code_length in [1, 2, 3] %}
+        {%- set code = 'substr(' ~ intl_digits ~ ', 1, ' ~ code_length ~ ')' %}
+        {%- set lengths = plans_by_code ~ '[' ~ code ~ ']' %}
+        case
+            when
+                {{ dbt.length(intl_digits) }} - {{ code_length }}
+                between struct_extract({{ lengths }}, 'min_length') and struct_extract({{ lengths }}, 'max_length')
+                and ({{ code }} <> '1' or {{ customer360.regex_matches(intl_digits, '^1[2-9][0-9]{2}[2-9]') }})
+                then {{ dbt.concat(["'+'", code, 'substr(' ~ intl_digits ~ ', ' ~ (code_length + 1) ~ ')']) }}
+        end{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+
+{% macro default__phone_e164_from_international(intl_digits) -%}
+    {%- set plans = ref('phone_numbering_plans') -%}
+    coalesce(
+        {%- for code_length in [1, 2, 3] %}
+        (
+            {#- The aggregate must reference the subquery's table: max() over outer columns only
+                would be an aggregate of the outer query (SQL scoping rule). -#}
+            select max({{ dbt.concat([
+                "'+'", 'c360_plan.c360_calling_code', 'substr(' ~ intl_digits ~ ', ' ~ (code_length + 1) ~ ')'
+            ]) }})
             from (
                 select
-                    iso2 as c360_iso2,
                     calling_code as c360_calling_code,
-                    nullif(national_prefix, '') as c360_national_prefix,
                     nsn_min_length as c360_min_length,
                     nsn_max_length as c360_max_length
                 from {{ plans }}
+                where is_primary_for_calling_code
             ) as c360_plan
             where
-                c360_plan.c360_iso2 = {{ country }}
-                and {{ dbt.length(nsn) }} between c360_plan.c360_min_length and c360_plan.c360_max_length
+                c360_plan.c360_calling_code = substr({{ intl_digits }}, 1, {{ code_length }})
+                and {{ dbt.length(intl_digits) }} - {{ code_length }}
+                between c360_plan.c360_min_length and c360_plan.c360_max_length
                 and (
                     c360_plan.c360_calling_code <> '1'
-                    or {{ customer360.regex_matches(nsn, '^[2-9][0-9]{2}[2-9]') }}
+                    or {{ customer360.regex_matches(intl_digits, '^1[2-9][0-9]{2}[2-9]') }}
                 )
-        )
+        ){{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+
+{% macro phone_e164_from_national(national_digits, country) -%}
+    {#- A national number's digits and its country (ISO2): E.164 when they fit the country's plan, else null. -#}
+    {{ return(adapter.dispatch('phone_e164_from_national', 'customer360')(national_digits, country)) }}
+{%- endmacro %}
+
+
+{% macro duckdb__phone_e164_from_national(national_digits, country) -%}
+    {#- DuckDB: the plans by country as one map (the seed's iso2 is unique); see duckdb__seed_lookup. -#}
+    {%- set plan -%}
+        coalesce(
+            (
+                select map(list(c360_plan.c360_iso2), list(c360_plan.c360_plan))
+                from (
+                    select
+                        iso2 as c360_iso2,
+                        {
+                            'calling_code': calling_code,
+                            'national_prefix': nullif(national_prefix, ''),
+                            'min_length': nsn_min_length,
+                            'max_length': nsn_max_length
+                        } as c360_plan
+                    from {{ ref('phone_numbering_plans') }}
+                    where iso2 is not null
+                ) as c360_plan
+            ),
+            map()
+        )[{{ country }}]
+    {%- endset -%}
+    {%- set prefix = "struct_extract(" ~ plan ~ ", 'national_prefix')" -%}
+    {%- set calling_code = "struct_extract(" ~ plan ~ ", 'calling_code')" -%}
+    {%- set nsn -%}
+        case
+            when {{ prefix }} is not null
+                and substr({{ national_digits }}, 1, {{ dbt.length(prefix) }}) = {{ prefix }}
+                then substr({{ national_digits }}, {{ dbt.length(prefix) }} + 1)
+            else {{ national_digits }}
+        end
+    {%- endset -%}
+    case
+        when
+            {{ dbt.length(nsn) }}
+            between struct_extract({{ plan }}, 'min_length') and struct_extract({{ plan }}, 'max_length')
+            and ({{ calling_code }} <> '1' or {{ customer360.regex_matches(nsn, '^[2-9][0-9]{2}[2-9]') }})
+            then {{ dbt.concat(["'+'", calling_code, nsn]) }}
     end
+{%- endmacro %}
+
+
+{% macro default__phone_e164_from_national(national_digits, country) -%}
+    {#- The trunk prefix depends on the country, so the national number is built inside. -#}
+    {%- set plans = ref('phone_numbering_plans') -%}
+    {%- set nsn -%}
+        case
+            when c360_plan.c360_national_prefix is not null
+                and substr({{ national_digits }}, 1, {{ dbt.length('c360_plan.c360_national_prefix') }})
+                = c360_plan.c360_national_prefix
+                then substr({{ national_digits }}, {{ dbt.length('c360_plan.c360_national_prefix') }} + 1)
+            else {{ national_digits }}
+        end
+    {%- endset %}
+    (
+        select max({{ dbt.concat(["'+'", 'c360_plan.c360_calling_code', nsn]) }})
+        from (
+            select
+                iso2 as c360_iso2,
+                calling_code as c360_calling_code,
+                nullif(national_prefix, '') as c360_national_prefix,
+                nsn_min_length as c360_min_length,
+                nsn_max_length as c360_max_length
+            from {{ plans }}
+        ) as c360_plan
+        where
+            c360_plan.c360_iso2 = {{ country }}
+            and {{ dbt.length(nsn) }} between c360_plan.c360_min_length and c360_plan.c360_max_length
+            and (
+                c360_plan.c360_calling_code <> '1'
+                or {{ customer360.regex_matches(nsn, '^[2-9][0-9]{2}[2-9]') }}
+            )
+    )
 {%- endmacro %}
 
 

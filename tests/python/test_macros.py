@@ -199,7 +199,15 @@ ADDRESS_CASES: dict[str, list[Case]] = {
         ("Flat 3, 12 High Street", None, "12 high st"),
         ("Hauptstraße 45 Etage 3", None, "hauptstrasse 45"),
         ("Rue Royale 12 bte 3", None, "rue royale 12"),
-        ("Dorpsstraat 137 Bis", None, "dorpsstraat 137"),
+        # a house-number suffix names another house: it stays in the street
+        ("Dorpsstraat 137 Bis", None, "dorpsstraat 137 bis"),
+        ("12 High St Flat5", None, "12 high st"),
+        ("12 Main St (Apt 4).", None, "12 main st"),
+        ("12 Main St\u00a0Apt 4", None, "12 main st"),
+        # words that start like a designator name no unit
+        ("12 Victoria Buildings", None, "12 victoria buildings"),
+        ("3 Harbour Flats", None, "3 harbour flats"),
+        ("5 Holly Bush", None, "5 holly bush"),
         # the number is the house's, not a unit's: no house number would be left
         ("Via della Scala 3", None, "via della scala 3"),
         # a designator-like word that names no unit (no digit, more than one letter)
@@ -213,7 +221,11 @@ ADDRESS_CASES: dict[str, list[Case]] = {
         ("55 Main St, Apt. 4-B", None, "4b"),
         ("55 Main St APT B", None, "b"),
         ("Flat 3, 12 High Street", None, "3"),
-        ("Dorpsstraat 137 Bis", None, "bis"),
+        ("Dorpsstraat 137 Bis", None, None),
+        ("12 High St Flat5", None, "5"),
+        ("12 Main St Apt 04", None, "4"),
+        ("12 Victoria Buildings", None, None),
+        ("5 Holly Bush", None, None),
         ("55 Main St", "Apt 7", "7"),
         ("55 Main St", " # 7 ", "7"),
         ("55 Main St", "7", "7"),
@@ -222,6 +234,10 @@ ADDRESS_CASES: dict[str, list[Case]] = {
         # a second line that is not a unit says nothing about one
         ("55 Main St", "c/o Jane Doe", None),
         ("55 Main St", "Floor 3, Room 12", None),
+        # a bare second line is a unit only as a short number
+        ("55 Main St", "12345", None),
+        ("55 Main St", "A", None),
+        ("55 Main St", "7-Eleven", None),
         ("Via della Scala 3", None, None),
         ("10 Downing Street", None, None),
         (None, None, None),
@@ -253,6 +269,9 @@ ADDRESS_CASES: dict[str, list[Case]] = {
         ("ON", "CA", "ON"),
         ("Bavaria", "DE", None),
         ("Narnia", "US", None),
+        (" ny ", " us ", "NY"),
+        ("NY", None, None),
+        (None, "US", None),
     ],
     "customer360.normalize_postal_code('v.input', 'v.extra')": [
         ("94105", "US", "94105"),
@@ -396,6 +415,9 @@ PORTABLE_CASES: dict[str, list[Case]] = {
         (None, "", hashlib.md5(b"~|0:").hexdigest()),
         ("", None, hashlib.md5(b"0:|~").hexdigest()),
     ],
+    "customer360.default__region_code('v.input', 'v.extra')": ADDRESS_CASES[
+        "customer360.region_code('v.input', 'v.extra')"
+    ],
     # both implementations of the seed lookup: a key, a key that is absent, a null key
     **{
         f"customer360.{variant}seed_lookup('country_aliases', 'alias', 'iso2', 'v.input')": [
@@ -403,6 +425,33 @@ PORTABLE_CASES: dict[str, list[Case]] = {
             ("united states of america", None, "US"),
             ("atlantis", None, None),
             (None, None, None),
+        ]
+        for variant in ("duckdb__", "default__")
+    },
+    # both implementations of the phone plan lookups (normalize_phone_e164 runs the DuckDB one)
+    **{
+        f"customer360.{variant}phone_e164_from_international('v.input')": [
+            ("14155550123", None, "+14155550123"),
+            ("447700900123", None, "+447700900123"),
+            ("491712345678", None, "+491712345678"),
+            ("33612345678", None, "+33612345678"),
+            ("11234567890", None, None),  # NANP area code starting 1
+            ("4477009001234567", None, None),  # too long for +44
+            ("999123", None, None),
+            ("", None, None),
+        ]
+        for variant in ("duckdb__", "default__")
+    },
+    **{
+        f"customer360.{variant}phone_e164_from_national('v.input', 'v.extra')": [
+            ("4155550123", "US", "+14155550123"),
+            ("14155550123", "US", "+14155550123"),
+            ("01712345678", "DE", "+491712345678"),
+            ("0612345678", "FR", "+33612345678"),
+            ("0207946095", "GB", None),  # too short
+            ("1155550123", "US", None),  # area code starting 1
+            ("4155550123", "XX", None),
+            ("4155550123", None, None),
         ]
         for variant in ("duckdb__", "default__")
     },

@@ -180,10 +180,16 @@ location_dated as (
     -- Records with a location and a known date of birth.
     select
         year(date_of_birth) as birth_year,
+        case when address_key is not null and postal_code is not null then address_key || '|' || postal_code end
+            as street_key,
         case
-            when address_key is not null and postal_code is not null
-                then address_key || '|' || coalesce(address_unit, '') || '|' || postal_code
-        end as home_key,
+            when address_key is not null and postal_code is not null and address_unit is not null
+                then address_key || '|' || postal_code
+        end as street_with_unit_key,
+        case
+            when address_key is not null and postal_code is not null and address_unit is not null
+                then address_key || '|' || address_unit || '|' || postal_code
+        end as unit_key,
         postal_code,
         city_key,
         case when postal_code is not null and city_key is not null then city_key || '|' || postal_code end
@@ -201,14 +207,34 @@ location_key_groups as (
     from location_dated
     group by birth_year
     union all
+    -- one home as the comparison sees it (identity_same_home): the same street, units not in conflict;
+    -- its pairs are the street's, less those between two different units (counted in location_kind_pairs)
     select
-        'home' as key_kind,
-        home_key as key_value,
+        'street' as key_kind,
+        street_key as key_value,
         birth_year,
         count(*) as records
     from location_dated
-    where home_key is not null
-    group by home_key, birth_year
+    where street_key is not null
+    group by street_key, birth_year
+    union all
+    select
+        'street_with_unit' as key_kind,
+        street_with_unit_key as key_value,
+        birth_year,
+        count(*) as records
+    from location_dated
+    where street_with_unit_key is not null
+    group by street_with_unit_key, birth_year
+    union all
+    select
+        'unit' as key_kind,
+        unit_key as key_value,
+        birth_year,
+        count(*) as records
+    from location_dated
+    where unit_key is not null
+    group by unit_key, birth_year
     union all
     select
         'postal_code' as key_kind,
@@ -251,7 +277,11 @@ location_key_pairs as (
 location_kind_pairs as (
     select
         sum(pairs) filter (where key_kind = 'all') as all_pairs,
-        coalesce(sum(pairs) filter (where key_kind = 'home'), 0) as home_pairs,
+        -- pairs at one street, less those of two different units: of all the street's pairs with a unit on
+        -- both sides, only those of the same unit stay
+        coalesce(sum(pairs) filter (where key_kind = 'street'), 0)
+        - coalesce(sum(pairs) filter (where key_kind = 'street_with_unit'), 0)
+        + coalesce(sum(pairs) filter (where key_kind = 'unit'), 0) as home_pairs,
         coalesce(sum(pairs) filter (where key_kind = 'postal_code'), 0) as postal_code_pairs,
         coalesce(sum(pairs) filter (where key_kind = 'city'), 0) as city_pairs,
         coalesce(sum(pairs) filter (where key_kind = 'city_and_postal_code'), 0) as city_and_postal_code_pairs
@@ -284,7 +314,9 @@ location_u_counts as (
 ),
 
 home_dated as (
-    -- Records at a known home (street line and postal code) with a known date of birth.
+    -- Records at a known home (street line, unit and postal code) with a known date of birth. A rate among
+    -- people at one home, so the pairs of one exact home (the same unit, or none on both sides) stand for
+    -- all: joining a record without a unit to every flat of its building would grow with the building.
     select
         record_id,
         date_of_birth,
