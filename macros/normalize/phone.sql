@@ -56,11 +56,18 @@
             (
                 select map(list(c360_plan.c360_calling_code), list(c360_plan.c360_lengths))
                 from (
+                    -- a map needs one value per key: two primary plans of one code fail the query by name
                     select
                         calling_code as c360_calling_code,
-                        {'min_length': nsn_min_length, 'max_length': nsn_max_length} as c360_lengths
+                        case
+                            when count(*) > 1
+                                then error('seed phone_numbering_plans: more than one primary plan for calling code '
+                                    || calling_code)
+                            else {'min_length': min(nsn_min_length), 'max_length': max(nsn_max_length)}
+                        end as c360_lengths
                     from {{ ref('phone_numbering_plans') }}
                     where is_primary_for_calling_code and calling_code is not null
+                    group by calling_code
                 ) as c360_plan
             ),
             map()
@@ -127,16 +134,22 @@
             (
                 select map(list(c360_plan.c360_iso2), list(c360_plan.c360_plan))
                 from (
+                    -- a map needs one value per key: two plans of one country fail the query by name
                     select
                         iso2 as c360_iso2,
-                        {
-                            'calling_code': calling_code,
-                            'national_prefix': nullif(national_prefix, ''),
-                            'min_length': nsn_min_length,
-                            'max_length': nsn_max_length
-                        } as c360_plan
+                        case
+                            when count(*) > 1
+                                then error('seed phone_numbering_plans: more than one plan for country ' || iso2)
+                            else {
+                                'calling_code': min(calling_code),
+                                'national_prefix': min(nullif(national_prefix, '')),
+                                'min_length': min(nsn_min_length),
+                                'max_length': max(nsn_max_length)
+                            }
+                        end as c360_plan
                     from {{ ref('phone_numbering_plans') }}
                     where iso2 is not null
+                    group by iso2
                 ) as c360_plan
             ),
             map()
