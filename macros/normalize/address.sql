@@ -45,7 +45,10 @@
             select map(list(c360_region.c360_country_key), list(c360_region.c360_code))
             from (
                 select
-                    {'country': c360_country, 'key': c360_key} as c360_country_key,
+                    {
+                        'country': cast(c360_country as {{ dbt.type_string() }}),
+                        'key': cast(c360_key as {{ dbt.type_string() }})
+                    } as c360_country_key,
                     max(c360_code) as c360_code
                 from ({{ customer360.region_code_seed_keys() }}) as c360_keys
                 where c360_country is not null and c360_key is not null
@@ -53,7 +56,10 @@
             ) as c360_region
         ),
         map()
-    )[{'country': upper(trim({{ country_iso2_expr }})), 'key': {{ customer360.name_match_key(region_expr) }}}]
+    )[{
+        'country': cast(upper(trim({{ country_iso2_expr }})) as {{ dbt.type_string() }}),
+        'key': cast({{ customer360.name_match_key(region_expr) }} as {{ dbt.type_string() }})
+    }]
 {%- endmacro %}
 
 

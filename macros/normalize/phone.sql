@@ -58,16 +58,16 @@
                 from (
                     -- a map needs one value per key: two primary plans of one code fail the query by name
                     select
-                        calling_code as c360_calling_code,
+                        cast(calling_code as {{ dbt.type_string() }}) as c360_calling_code,
                         case
                             when count(*) > 1
                                 then error('seed phone_numbering_plans: more than one primary plan for calling code '
-                                    || calling_code)
+                                    || min(cast(calling_code as {{ dbt.type_string() }})))
                             else {'min_length': min(nsn_min_length), 'max_length': max(nsn_max_length)}
                         end as c360_lengths
                     from {{ ref('phone_numbering_plans') }}
                     where is_primary_for_calling_code and calling_code is not null
-                    group by calling_code
+                    group by cast(calling_code as {{ dbt.type_string() }})
                 ) as c360_plan
             ),
             map()
@@ -101,7 +101,7 @@
             ]) }})
             from (
                 select
-                    calling_code as c360_calling_code,
+                    cast(calling_code as {{ dbt.type_string() }}) as c360_calling_code,
                     nsn_min_length as c360_min_length,
                     nsn_max_length as c360_max_length
                 from {{ plans }}
@@ -136,20 +136,23 @@
                 from (
                     -- a map needs one value per key: two plans of one country fail the query by name
                     select
-                        iso2 as c360_iso2,
+                        cast(iso2 as {{ dbt.type_string() }}) as c360_iso2,
                         case
                             when count(*) > 1
-                                then error('seed phone_numbering_plans: more than one plan for country ' || iso2)
+                                then error(
+                                    'seed phone_numbering_plans: more than one plan for country '
+                                    || min(cast(iso2 as {{ dbt.type_string() }}))
+                                )
                             else {
-                                'calling_code': min(calling_code),
-                                'national_prefix': min(nullif(national_prefix, '')),
+                                'calling_code': min(cast(calling_code as {{ dbt.type_string() }})),
+                                'national_prefix': min(nullif(cast(national_prefix as {{ dbt.type_string() }}), '')),
                                 'min_length': min(nsn_min_length),
                                 'max_length': max(nsn_max_length)
                             }
                         end as c360_plan
                     from {{ ref('phone_numbering_plans') }}
                     where iso2 is not null
-                    group by iso2
+                    group by cast(iso2 as {{ dbt.type_string() }})
                 ) as c360_plan
             ),
             map()
@@ -191,9 +194,9 @@
         select max({{ dbt.concat(["'+'", 'c360_plan.c360_calling_code', nsn]) }})
         from (
             select
-                iso2 as c360_iso2,
-                calling_code as c360_calling_code,
-                nullif(national_prefix, '') as c360_national_prefix,
+                cast(iso2 as {{ dbt.type_string() }}) as c360_iso2,
+                cast(calling_code as {{ dbt.type_string() }}) as c360_calling_code,
+                nullif(cast(national_prefix as {{ dbt.type_string() }}), '') as c360_national_prefix,
                 nsn_min_length as c360_min_length,
                 nsn_max_length as c360_max_length
             from {{ plans }}

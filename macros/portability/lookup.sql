@@ -17,22 +17,24 @@
     {#-
         DuckDB: the seed as one map, built once per query by an uncorrelated subquery, and read per row.
         A correlated subquery is decorrelated into a delim join that materializes every column of the
-        outer rows at each lookup: at 1.5M wide Shopify orders, gigabytes spilled per model.
+        outer rows at each lookup: at 1.5M wide Shopify orders, gigabytes spilled per model. Keys compare
+        as text in both variants (a seed whose key column dbt typed as a number still binds), byte for
+        byte: a session default_collation (nocase ...) is not applied to the map.
     -#}
     coalesce(
         (
             select map(list(c360_lookup.c360_lookup_key), list(c360_lookup.c360_lookup_value))
             from (
                 select
-                    {{ key_column }} as c360_lookup_key,
+                    cast({{ key_column }} as {{ dbt.type_string() }}) as c360_lookup_key,
                     max({{ value_column }}) as c360_lookup_value
                 from {{ ref(seed_name) }}
                 where {{ key_column }} is not null
-                group by {{ key_column }}
+                group by cast({{ key_column }} as {{ dbt.type_string() }})
             ) as c360_lookup
         ),
         map()
-    )[{{ key_expr }}]
+    )[cast(({{ key_expr }}) as {{ dbt.type_string() }})]
 {%- endmacro %}
 
 
@@ -45,7 +47,9 @@
                 {{ value_column }} as c360_lookup_value
             from {{ ref(seed_name) }}
         ) as c360_lookup
-        where c360_lookup.c360_lookup_key = ({{ key_expr }})
+        where
+            cast(c360_lookup.c360_lookup_key as {{ dbt.type_string() }})
+            = cast(({{ key_expr }}) as {{ dbt.type_string() }})
     )
 {%- endmacro %}
 
