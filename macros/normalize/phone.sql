@@ -48,44 +48,54 @@
 {% macro duckdb__phone_e164_from_international(intl_digits) -%}
     {#-
         DuckDB: the primary plan of each calling code as one map, built once by an uncorrelated subquery
-        (the seed's unique test keeps one primary plan per code); see duckdb__seed_lookup for why. The
-        number is "+" and its digits: the calling code is their prefix.
+        (see duckdb__seed_lookup for why), read inside lambdas so that the map and the digits are written
+        once: the compiled SQL stays small. The number is "+" and its digits: the calling code is their
+        prefix.
     -#}
-    {%- set plans_by_code -%}
-        coalesce(
-            (
-                select map(list(c360_plan.c360_calling_code), list(c360_plan.c360_lengths))
-                from (
-                    -- a map needs one value per key: two primary plans of one code fail the query by name
-                    select
-                        cast(calling_code as {{ dbt.type_string() }}) as c360_calling_code,
-                        case
-                            when count(*) > 1
-                                then error('seed phone_numbering_plans: more than one primary plan for calling code '
-                                    || min(cast(calling_code as {{ dbt.type_string() }})))
-                            else {'min_length': min(nsn_min_length), 'max_length': max(nsn_max_length)}
-                        end as c360_lengths
-                    from {{ ref('phone_numbering_plans') }}
-                    where is_primary_for_calling_code and calling_code is not null
-                    group by cast(calling_code as {{ dbt.type_string() }})
-                ) as c360_plan
-            ),
-            map()
-        )
-    {%- endset -%}
-    coalesce(
-        {%- for code_length in [1, 2, 3] %}
-        {%- set code = 'substr(' ~ intl_digits ~ ', 1, ' ~ code_length ~ ')' %}
-        {%- set lengths = plans_by_code ~ '[' ~ code ~ ']' %}
-        case
-            when
-                {{ dbt.length(intl_digits) }} - {{ code_length }}
-                between struct_extract({{ lengths }}, 'min_length') and struct_extract({{ lengths }}, 'max_length')
-                and ({{ code }} <> '1' or {{ customer360.regex_matches(intl_digits, '^1[2-9][0-9]{2}[2-9]') }})
-                then {{ dbt.concat(["'+'", code, 'substr(' ~ intl_digits ~ ', ' ~ (code_length + 1) ~ ')']) }}
-        end{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+    list_transform(
+        [
+            coalesce(
+                (
+                    select map(list(c360_plan.c360_calling_code), list(c360_plan.c360_lengths))
+                    from (
+                        -- a map needs one value per key: two primary plans of one code fail the query by name
+                        select
+                            cast(calling_code as {{ dbt.type_string() }}) as c360_calling_code,
+                            case
+                                when count(*) > 1
+                                    then error(
+                                        'seed phone_numbering_plans: more than one primary plan for calling code '
+                                        || min(cast(calling_code as {{ dbt.type_string() }}))
+                                    )
+                                else {'min_length': min(nsn_min_length), 'max_length': max(nsn_max_length)}
+                            end as c360_lengths
+                        from {{ ref('phone_numbering_plans') }}
+                        where is_primary_for_calling_code and calling_code is not null
+                        group by cast(calling_code as {{ dbt.type_string() }})
+                    ) as c360_plan
+                ),
+                map()
+            )
+        ],
+        lambda c360_plans: list_transform(
+            [{{ intl_digits }}],
+            lambda c360_digits: coalesce(
+                {%- for code_length in [1, 2, 3] %}
+                {%- set code = 'substr(c360_digits, 1, ' ~ code_length ~ ')' %}
+                case
+                    when
+                        {{ dbt.length('c360_digits') }} - {{ code_length }}
+                        between c360_plans[{{ code }}].min_length and c360_plans[{{ code }}].max_length
+                        and (
+                            {{ code }} <> '1'
+                            or {{ customer360.regex_matches('c360_digits', '^1[2-9][0-9]{2}[2-9]') }}
+                        )
+                        then {{ dbt.concat(["'+'", code, 'substr(c360_digits, ' ~ (code_length + 1) ~ ')']) }}
+                end{{ ',' if not loop.last }}
+                {%- endfor %}
+            )
+        )[1]
+    )[1]
 {%- endmacro %}
 
 
@@ -128,53 +138,64 @@
 
 
 {% macro duckdb__phone_e164_from_national(national_digits, country) -%}
-    {#- DuckDB: the plans by country as one map (the seed's iso2 is unique); see duckdb__seed_lookup. -#}
-    {%- set plan -%}
-        coalesce(
-            (
-                select map(list(c360_plan.c360_iso2), list(c360_plan.c360_plan))
-                from (
-                    -- a map needs one value per key: two plans of one country fail the query by name
-                    select
-                        cast(iso2 as {{ dbt.type_string() }}) as c360_iso2,
-                        case
-                            when count(*) > 1
-                                then error(
-                                    'seed phone_numbering_plans: more than one plan for country '
-                                    || min(cast(iso2 as {{ dbt.type_string() }}))
-                                )
-                            else {
-                                'calling_code': min(cast(calling_code as {{ dbt.type_string() }})),
-                                'national_prefix': min(nullif(cast(national_prefix as {{ dbt.type_string() }}), '')),
-                                'min_length': min(nsn_min_length),
-                                'max_length': max(nsn_max_length)
-                            }
-                        end as c360_plan
-                    from {{ ref('phone_numbering_plans') }}
-                    where iso2 is not null
-                    group by cast(iso2 as {{ dbt.type_string() }})
-                ) as c360_plan
-            ),
-            map()
-        )[{{ country }}]
-    {%- endset -%}
-    {%- set prefix = "struct_extract(" ~ plan ~ ", 'national_prefix')" -%}
-    {%- set calling_code = "struct_extract(" ~ plan ~ ", 'calling_code')" -%}
-    {%- set nsn -%}
-        case
-            when {{ prefix }} is not null
-                and substr({{ national_digits }}, 1, {{ dbt.length(prefix) }}) = {{ prefix }}
-                then substr({{ national_digits }}, {{ dbt.length(prefix) }} + 1)
-            else {{ national_digits }}
-        end
-    {%- endset -%}
-    case
-        when
-            {{ dbt.length(nsn) }}
-            between struct_extract({{ plan }}, 'min_length') and struct_extract({{ plan }}, 'max_length')
-            and ({{ calling_code }} <> '1' or {{ customer360.regex_matches(nsn, '^[2-9][0-9]{2}[2-9]') }})
-            then {{ dbt.concat(["'+'", calling_code, nsn]) }}
-    end
+    {#-
+        DuckDB: the plans by country as one map (see duckdb__seed_lookup), the country's plan and its national
+        number read inside lambdas, each written once.
+    -#}
+    list_transform(
+        [
+            coalesce(
+                (
+                    select map(list(c360_plan.c360_iso2), list(c360_plan.c360_plan))
+                    from (
+                        -- a map needs one value per key: two plans of one country fail the query by name
+                        select
+                            cast(iso2 as {{ dbt.type_string() }}) as c360_iso2,
+                            case
+                                when count(*) > 1
+                                    then error(
+                                        'seed phone_numbering_plans: more than one plan for country '
+                                        || min(cast(iso2 as {{ dbt.type_string() }}))
+                                    )
+                                else {
+                                    'calling_code': min(cast(calling_code as {{ dbt.type_string() }})),
+                                    'national_prefix': min(
+                                        nullif(cast(national_prefix as {{ dbt.type_string() }}), '')
+                                    ),
+                                    'min_length': min(nsn_min_length),
+                                    'max_length': max(nsn_max_length)
+                                }
+                            end as c360_plan
+                        from {{ ref('phone_numbering_plans') }}
+                        where iso2 is not null
+                        group by cast(iso2 as {{ dbt.type_string() }})
+                    ) as c360_plan
+                ),
+                map()
+            )[{{ country }}]
+        ],
+        lambda c360_plan: list_transform(
+            [
+                {#- the national number: the country's trunk prefix dropped when present -#}
+                case
+                    when c360_plan.national_prefix is not null
+                        and substr({{ national_digits }}, 1, {{ dbt.length('c360_plan.national_prefix') }})
+                        = c360_plan.national_prefix
+                        then substr({{ national_digits }}, {{ dbt.length('c360_plan.national_prefix') }} + 1)
+                    else {{ national_digits }}
+                end
+            ],
+            lambda c360_nsn: case
+                when
+                    {{ dbt.length('c360_nsn') }} between c360_plan.min_length and c360_plan.max_length
+                    and (
+                        c360_plan.calling_code <> '1'
+                        or {{ customer360.regex_matches('c360_nsn', '^[2-9][0-9]{2}[2-9]') }}
+                    )
+                    then {{ dbt.concat(["'+'", 'c360_plan.calling_code', 'c360_nsn']) }}
+            end
+        )[1]
+    )[1]
 {%- endmacro %}
 
 
