@@ -39,24 +39,16 @@
 
 
 {% macro duckdb__region_code(region_expr, country_iso2_expr) -%}
-    {#- DuckDB: the seed's keys as one map by (country, key), built once (see duckdb__seed_lookup). -#}
-    coalesce(
-        (
-            select map(list(c360_region.c360_country_key), list(c360_region.c360_code))
-            from (
-                select
-                    {
-                        'country': cast(c360_country as {{ dbt.type_string() }}),
-                        'key': cast(c360_key as {{ dbt.type_string() }})
-                    } as c360_country_key,
-                    max(c360_code) as c360_code
-                from ({{ customer360.region_code_seed_keys() }}) as c360_keys
-                where c360_country is not null and c360_key is not null
-                group by c360_country, c360_key
-            ) as c360_region
-        ),
-        map()
-    )[{
+    {#- DuckDB: the seed's keys as one map by (country, key) (duckdb_seed_map). -#}
+    {%- set country_and_key -%}
+        {'country': cast(c360_country as {{ dbt.type_string() }}), 'key': cast(c360_key as {{ dbt.type_string() }})}
+    {%- endset -%}
+    {{ customer360.duckdb_seed_map(
+        '(' ~ customer360.region_code_seed_keys() ~ ') as c360_keys',
+        country_and_key,
+        'max(c360_code)',
+        where='c360_country is not null and c360_key is not null'
+    ) }}[{
         'country': cast(upper(trim({{ country_iso2_expr }})) as {{ dbt.type_string() }}),
         'key': cast({{ customer360.name_match_key(region_expr) }} as {{ dbt.type_string() }})
     }]

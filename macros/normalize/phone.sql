@@ -47,35 +47,19 @@
 
 {% macro duckdb__phone_e164_from_international(intl_digits) -%}
     {#-
-        DuckDB: the primary plan of each calling code as one map, built once by an uncorrelated subquery
-        (see duckdb__seed_lookup for why), read inside lambdas so that the map and the digits are written
-        once: the compiled SQL stays small. The number is "+" and its digits: the calling code is their
-        prefix.
+        DuckDB: the primary plan of each calling code as one map (duckdb_seed_map), read inside lambdas so
+        that the map and the digits are written once: the compiled SQL stays small. The number is "+" and
+        its digits: the calling code is their prefix.
     -#}
     list_transform(
         [
-            coalesce(
-                (
-                    select map(list(c360_plan.c360_calling_code), list(c360_plan.c360_lengths))
-                    from (
-                        -- a map needs one value per key: two primary plans of one code fail the query by name
-                        select
-                            cast(calling_code as {{ dbt.type_string() }}) as c360_calling_code,
-                            case
-                                when count(*) > 1
-                                    then error(
-                                        'seed phone_numbering_plans: more than one primary plan for calling code '
-                                        || min(cast(calling_code as {{ dbt.type_string() }}))
-                                    )
-                                else {'min_length': min(nsn_min_length), 'max_length': max(nsn_max_length)}
-                            end as c360_lengths
-                        from {{ ref('phone_numbering_plans') }}
-                        where is_primary_for_calling_code and calling_code is not null
-                        group by cast(calling_code as {{ dbt.type_string() }})
-                    ) as c360_plan
-                ),
-                map()
-            )
+            {{ customer360.duckdb_seed_map(
+                ref('phone_numbering_plans'),
+                'cast(calling_code as ' ~ dbt.type_string() ~ ')',
+                "{'min_length': min(nsn_min_length), 'max_length': max(nsn_max_length)}",
+                where='is_primary_for_calling_code and calling_code is not null',
+                duplicate_error='seed phone_numbering_plans: more than one primary plan for calling code'
+            ) }}
         ],
         lambda c360_plans: list_transform(
             [{{ intl_digits }}],
@@ -139,40 +123,26 @@
 
 {% macro duckdb__phone_e164_from_national(national_digits, country) -%}
     {#-
-        DuckDB: the plans by country as one map (see duckdb__seed_lookup), the country's plan and its national
-        number read inside lambdas, each written once.
+        DuckDB: the plans by country as one map (duckdb_seed_map), the country's plan and its national number
+        read inside lambdas, each written once.
     -#}
+    {%- set plan -%}
+        {
+            'calling_code': min(cast(calling_code as {{ dbt.type_string() }})),
+            'national_prefix': min(nullif(cast(national_prefix as {{ dbt.type_string() }}), '')),
+            'min_length': min(nsn_min_length),
+            'max_length': max(nsn_max_length)
+        }
+    {%- endset -%}
     list_transform(
         [
-            coalesce(
-                (
-                    select map(list(c360_plan.c360_iso2), list(c360_plan.c360_plan))
-                    from (
-                        -- a map needs one value per key: two plans of one country fail the query by name
-                        select
-                            cast(iso2 as {{ dbt.type_string() }}) as c360_iso2,
-                            case
-                                when count(*) > 1
-                                    then error(
-                                        'seed phone_numbering_plans: more than one plan for country '
-                                        || min(cast(iso2 as {{ dbt.type_string() }}))
-                                    )
-                                else {
-                                    'calling_code': min(cast(calling_code as {{ dbt.type_string() }})),
-                                    'national_prefix': min(
-                                        nullif(cast(national_prefix as {{ dbt.type_string() }}), '')
-                                    ),
-                                    'min_length': min(nsn_min_length),
-                                    'max_length': max(nsn_max_length)
-                                }
-                            end as c360_plan
-                        from {{ ref('phone_numbering_plans') }}
-                        where iso2 is not null
-                        group by cast(iso2 as {{ dbt.type_string() }})
-                    ) as c360_plan
-                ),
-                map()
-            )[{{ country }}]
+            {{ customer360.duckdb_seed_map(
+                ref('phone_numbering_plans'),
+                'cast(iso2 as ' ~ dbt.type_string() ~ ')',
+                plan,
+                where='iso2 is not null',
+                duplicate_error='seed phone_numbering_plans: more than one plan for country'
+            ) }}[{{ country }}]
         ],
         lambda c360_plan: list_transform(
             [

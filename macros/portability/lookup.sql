@@ -13,28 +13,51 @@
 {%- endmacro %}
 
 
-{% macro duckdb__seed_lookup(seed_name, key_column, value_column, key_expr) -%}
+{% macro duckdb_seed_map(relation, key_expr, value_aggregate, where='true', duplicate_error=none) -%}
     {#-
-        DuckDB: the seed as one map, built once per query by an uncorrelated subquery, and read per row.
-        A correlated subquery is decorrelated into a delim join that materializes every column of the
-        outer rows at each lookup: at 1.5M wide Shopify orders, gigabytes spilled per model. Keys compare
-        as text in both variants (a seed whose key column dbt typed as a number still binds), byte for
-        byte: a session default_collation (nocase ...) is not applied to the map.
+        DuckDB: a seed (or any small relation) as one map, key -> an aggregate of its rows, built once per
+        query by an uncorrelated subquery (empty: an empty map). Read it per row with `[key]`. A correlated
+        subquery would be decorrelated into a delim join that materializes every column of the outer rows
+        at each lookup: at 1.5M wide Shopify orders, gigabytes spilled per model. duplicate_error: a key
+        held by more than one row fails the query with this message and the key, instead of aggregating.
     -#}
+    {%- if duplicate_error is not none -%}
+        {%- set value_aggregate -%}
+            case
+                when count(*) > 1 then error('{{ duplicate_error }} ' || min({{ key_expr }}))
+                else {{ value_aggregate }}
+            end
+        {%- endset -%}
+    {%- endif -%}
     coalesce(
         (
-            select map(list(c360_lookup.c360_lookup_key), list(c360_lookup.c360_lookup_value))
+            select map(list(c360_map.c360_map_key), list(c360_map.c360_map_value))
             from (
                 select
-                    cast({{ key_column }} as {{ dbt.type_string() }}) as c360_lookup_key,
-                    max({{ value_column }}) as c360_lookup_value
-                from {{ ref(seed_name) }}
-                where {{ key_column }} is not null
-                group by cast({{ key_column }} as {{ dbt.type_string() }})
-            ) as c360_lookup
+                    {{ key_expr }} as c360_map_key,
+                    {{ value_aggregate }} as c360_map_value
+                from {{ relation }}
+                where {{ where }}
+                group by {{ key_expr }}
+            ) as c360_map
         ),
         map()
-    )[cast(({{ key_expr }}) as {{ dbt.type_string() }})]
+    )
+{%- endmacro %}
+
+
+{% macro duckdb__seed_lookup(seed_name, key_column, value_column, key_expr) -%}
+    {#-
+        DuckDB: the seed as one map (duckdb_seed_map), read per row. Keys compare as text in both variants
+        (a seed whose key column dbt typed as a number still binds), byte for byte: a session
+        default_collation (nocase ...) is not applied to the map.
+    -#}
+    {{ customer360.duckdb_seed_map(
+        ref(seed_name),
+        'cast(' ~ key_column ~ ' as ' ~ dbt.type_string() ~ ')',
+        'max(' ~ value_column ~ ')',
+        where=key_column ~ ' is not null'
+    ) }}[cast(({{ key_expr }}) as {{ dbt.type_string() }})]
 {%- endmacro %}
 
 
