@@ -64,6 +64,7 @@ from ingestion.sources.shopify_bulk import (
     BulkExport,
     BulkSettings,
     export,
+    start_export,
 )
 
 API_VERSION = "2026-10"
@@ -375,14 +376,24 @@ def shopify_source(
                     pages = client.paginate(f"{name}.json", params=params, data_selector=selector)
                     return {int(r["id"]): r for page in pages for r in drop_null_objects(name, page)}
 
+                started = start_export(name, bulk)
                 try:
-                    for batch in export(name, bulk, changed_since):
+                    # dlt visits the resources round robin: an empty batch hands over to the next one, which asks
+                    # for its export too, so the shop builds the files side by side (API 2026-01 and later run up
+                    # to five bulk queries per shop at once) while this one's file is read
+                    yield []
+                    for batch in export(started, bulk, changed_since):
                         yield drop_null_objects(name, batch)
                 except BulkAccessDenied:
                     if scopes is not None:  # the token has the scope: a real failure
                         raise
                     _warn(missing_scope_warning(name))  # the shop would not list its scopes; the export says it
                     yield dlt.mark.materialize_table_schema()
+                except BaseException:
+                    # a failure here, or in another resource (dlt then closes this generator), ends the run: no
+                    # export it asked for stays running on the shop
+                    bulk.cancel_running()
+                    raise
                 return
             params: dict[str, Any] = {"limit": page_size, **fixed_params}
             if updated_at.start_value is not None:

@@ -357,6 +357,18 @@ class BulkExport:
         self.download_session = download_session or requests.Session()  # no token: the URL is signed
         self.clock = clock
         self.sleep = sleep
+        self.running: dict[str, str] = {}  # id -> resource of the operations this run started and not seen end
+
+    def cancel_running(self) -> None:
+        """Cancel the operations this run started that have not ended (a failed run leaves no export running
+        on the shop, where it would hold one of the app's concurrent bulk operations). Best effort: the run
+        is failing already, so a refused cancel only says so."""
+        for operation_id, resource in list(self.running.items()):
+            self.running.pop(operation_id, None)
+            try:
+                self.call(CANCEL_MUTATION, {"id": operation_id})
+            except (UserError, requests.RequestException) as error:
+                _progress(f"{resource}: could not cancel bulk operation {operation_id} ({type(error).__name__})")
 
     def call(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.session.post(
@@ -377,12 +389,27 @@ class BulkExport:
         return dict(body.get("data") or {})
 
     def start(self, resource: str, deadline: float) -> dict[str, Any]:
-        """Run the bulk query; an operation of the app already running is waited for, then asked again."""
+        """Run the bulk query; an operation of the app already running (``OPERATION_IN_PROGRESS``) or the app's
+        bulk operations at their limit (``LIMIT_REACHED``: five at a time per shop from API 2026-01) is waited
+        for, then the export is asked for again."""
+        pause = self.settings.poll_first_seconds
         while True:
             payload = self.call(RUN_MUTATION, {"query": bulk_query(resource)})["bulkOperationRunQuery"] or {}
             errors = payload.get("userErrors") or []
             if not errors:
-                return dict(payload["bulkOperation"])
+                operation = dict(payload["bulkOperation"])
+                self.running[str(operation["id"])] = resource
+                return operation
+            if any(e.get("code") == "LIMIT_REACHED" for e in errors):
+                if self.clock() >= deadline:
+                    raise UserError(
+                        f"this app's bulk operations stayed at Shopify's limit for {self.settings.timeout_seconds:g}s, "
+                        f"so shopify would not export {resource}; nothing was committed"
+                    )
+                _progress(f"{resource}: this app's bulk operations are at Shopify's limit; waiting for one to end")
+                self.sleep(min(pause, max(0.0, deadline - self.clock())))
+                pause = min(pause * 2, self.settings.poll_max_seconds)
+                continue
             if any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors):
                 if self.clock() >= deadline:
                     raise UserError(
@@ -411,6 +438,7 @@ class BulkExport:
         while operation.get("status") in RUNNING:
             if self.clock() >= deadline:
                 if cancel:
+                    self.running.pop(str(operation["id"]), None)
                     self.call(CANCEL_MUTATION, {"id": operation["id"]})
                 raise UserError(
                     f"shopify's bulk export of {resource} was still {operation.get('status')} after "
@@ -421,6 +449,7 @@ class BulkExport:
             self.sleep(min(pause, max(0.0, deadline - self.clock())))
             pause = min(pause * 2, self.settings.poll_max_seconds)
             operation = self.poll(str(operation["id"]))
+        self.running.pop(str(operation["id"]), None)
         return operation
 
     def download(self, resource: str, operation: dict[str, Any], folder: Path) -> Path:
@@ -464,18 +493,34 @@ class BulkExport:
                 _progress(f"{resource}: the download was cut short; starting it again")
 
 
-def export(
-    resource: str,
-    bulk: BulkExport,
-    changed_since: Callable[[str], dict[int, dict[str, Any]]],
-) -> Iterator[list[dict[str, Any]]]:
-    """All records of ``resource`` in REST form, in lists of ``BATCH``: the bulk file's, with those changed
-    since the operation started replaced by their REST version (``changed_since(createdAt)``)."""
+@dataclass
+class StartedExport:
+    """A bulk operation asked for: ``export`` waits for it and reads its file."""
+
+    resource: str
+    operation: dict[str, Any]
+    started: float  # the bulk clock when it was asked for
+    deadline: float
+
+
+def start_export(resource: str, bulk: BulkExport) -> StartedExport:
+    """Ask Shopify to export ``resource``; returns once the operation exists, not when it ends."""
     started = bulk.clock()
     deadline = started + bulk.settings.timeout_seconds
     operation = bulk.start(resource, deadline)
     _progress(f"{resource}: bulk operation {operation['id']} started")
-    operation = bulk.wait(resource, operation, deadline)
+    return StartedExport(resource, operation, started, deadline)
+
+
+def export(
+    started_export: StartedExport,
+    bulk: BulkExport,
+    changed_since: Callable[[str], dict[int, dict[str, Any]]],
+) -> Iterator[list[dict[str, Any]]]:
+    """All records of the started export's resource in REST form, in lists of ``BATCH``: the bulk file's, with
+    those changed since the operation started replaced by their REST version (``changed_since(createdAt)``)."""
+    resource, started = started_export.resource, started_export.started
+    operation = bulk.wait(resource, started_export.operation, started_export.deadline)
     status = operation.get("status")
     if status != "COMPLETED":
         partial = " (a partial file exists; it is not loaded)" if operation.get("partialDataUrl") else ""

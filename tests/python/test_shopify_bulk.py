@@ -245,6 +245,46 @@ def test_operation_already_running_is_waited_for(server: ShopifyServer, warehous
     assert query(warehouse, "select count(*) from raw_shopify.customers")[0][0] == len(server.ids("customers"))
 
 
+def test_operations_at_the_limit_are_waited_for(server: ShopifyServer, warehouse: Path) -> None:
+    server.bulk_faults.arm("limit", seconds=0.6)  # five other exports of the app fill the limit for 0.6 s
+    started = time.monotonic()
+    load_shopify(server.url, TOKEN)
+    assert time.monotonic() - started >= 0.6
+    runs = [r for r in server.requests_to(GRAPHQL) if b"bulkOperationRunQuery" in orjson.dumps(r.body)]
+    assert len(runs) >= 4  # customers refused at the limit (once or more), then asked again; orders, products
+    assert [o.resource for o in server.bulk.operations if o.resource] == ["customers", "orders", "products"]
+    assert query(warehouse, "select count(*) from raw_shopify.customers")[0][0] == len(server.ids("customers"))
+
+
+def test_the_exports_run_side_by_side(server: ShopifyServer, warehouse: Path) -> None:
+    """Every first-load export is asked for before the first file is read: the shop builds the files at once."""
+    server.bulk_faults.arm("slow", count=3, seconds=1.0)
+    load_shopify(server.url, TOKEN)
+    customers, orders, products = server.bulk.operations
+    assert customers.completed_at is not None
+    assert orders.created_at < customers.completed_at and products.created_at < customers.completed_at
+    assert query(warehouse, "select count(*) from raw_shopify.orders")[0][0] == len(server.ids("orders"))
+
+
+def test_a_failed_export_cancels_the_others(server: ShopifyServer, warehouse: Path) -> None:
+    server.bulk_faults.arm("fail", error_code="INTERNAL_SERVER_ERROR", partial=False, resource="customers")
+    for resource in ("orders", "products"):  # still running when customers' export fails
+        server.bulk_faults.arm("slow", seconds=5.0, resource=resource)
+    with pytest.raises(UserError, match="customers ended FAILED"):
+        load_shopify(server.url, TOKEN)
+    time.sleep(0.3)  # the server ends a cancelled export on its next check
+    assert [(o.resource, o.status) for o in server.bulk.operations] == [
+        ("customers", "FAILED"),
+        ("orders", "CANCELED"),
+        ("products", "CANCELED"),
+    ]
+    assert not query(
+        warehouse,
+        "select table_name from information_schema.tables where table_schema = 'raw_shopify' "
+        "and table_name in ('customers', 'orders', 'products')",
+    )
+
+
 def test_no_data_gives_a_null_url_and_an_empty_load(tmp_path: Path, warehouse: Path) -> None:
     shop = tmp_path / "shop" / "shopify"
     shop.mkdir(parents=True)
@@ -325,12 +365,12 @@ def test_jsonl_has_child_lines_with_parent_ids_and_reads_back(
     assert "numberOfOrders" in bulk_query("customers") and "ordersCount" not in bulk_query("customers")
 
     run = {"query": mutation, "variables": {"q": bulk_query("products"), "g": True}}
-    # a second operation while one runs is refused with OPERATION_IN_PROGRESS; a call without the token, 401
-    server.bulk_faults.arm("slow", seconds=2)
-    first = requests.post(f"{server.url}{GRAPHQL}", json=run, headers=headers, timeout=10).json()
-    second = requests.post(f"{server.url}{GRAPHQL}", json=run, headers=headers, timeout=10).json()
-    assert first["data"]["bulkOperationRunQuery"]["userErrors"] == []
-    assert second["data"]["bulkOperationRunQuery"]["userErrors"] == [{"code": "OPERATION_IN_PROGRESS"}]
+    # five operations run at once (API 2026-01 and later); a sixth while they run is refused with LIMIT_REACHED;
+    # a call without the token, 401
+    server.bulk_faults.arm("slow", count=5, seconds=2)
+    answers = [requests.post(f"{server.url}{GRAPHQL}", json=run, headers=headers, timeout=10).json() for _ in range(6)]
+    assert [a["data"]["bulkOperationRunQuery"]["userErrors"] for a in answers[:5]] == [[]] * 5
+    assert answers[5]["data"]["bulkOperationRunQuery"]["userErrors"] == [{"code": "LIMIT_REACHED"}]
     assert requests.post(f"{server.url}{GRAPHQL}", json=run, timeout=10).status_code == 401
 
 

@@ -4,8 +4,9 @@ What a shop serves at ``POST /admin/api/2026-10/graphql.json``, for the document
 
 * ``mutation { bulkOperationRunQuery(query: "...", groupObjects: true) { bulkOperation { id status ... }
   userErrors { ... } } }`` starts an operation over one top-level connection (``customers``, ``orders``,
-  ``products``) selected as ``edges { node { ... } }``; an operation already running answers the
-  ``OPERATION_IN_PROGRESS`` user error. ``groupObjects`` defaults to false, as from API 2026-01.
+  ``products``) selected as ``edges { node { ... } }``. Up to five operations of the app run at once (API
+  2026-01 and later); a sixth answers the ``LIMIT_REACHED`` user error. ``groupObjects`` defaults to false, as
+  from API 2026-01.
 * ``currentBulkOperation { ... }``, ``node(id:) { ... on BulkOperation { ... } }`` and
   ``bulkOperation(id:)`` report ``status`` (CREATED, RUNNING, COMPLETED, FAILED, CANCELING, CANCELED,
   EXPIRED), ``errorCode`` (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT), ``objectCount``,
@@ -26,13 +27,17 @@ differences of the schema (money formatting, other enums, fields without a Graph
 reproduced (docs/decisions.md). The file is written when the operation completes (a snapshot, as Shopify's
 is; an ungrouped one is shuffled in memory first) and streamed from disk in chunks.
 
-Faults, armed like the REST ones (``server.bulk_faults.arm(kind, ...)`` or ``POST /_control/bulk_faults``):
+Faults, armed like the REST ones (``server.bulk_faults.arm(kind, ...)`` or ``POST /_control/bulk_faults``); with
+``resource=`` set, a fault waits for an operation exporting that resource:
 
 * ``fail``         -> the next operation ends FAILED (or ``status=CANCELED``/``EXPIRED``) with ``error_code``,
                       with a partial file when ``partial`` is set
 * ``slow``         -> the next operation takes ``seconds`` to complete
 * ``expired_url``  -> the next ``count`` status answers carry a download URL that has already expired
-* ``in_progress``  -> another operation of the app is running for ``seconds`` when the next one is asked for
+* ``in_progress``  -> another operation of the app is running for ``seconds`` when the next one is asked for,
+                      and answers ``OPERATION_IN_PROGRESS`` while it runs
+* ``limit``        -> five other operations of the app are running for ``seconds`` when the next one is asked
+                      for: ``LIMIT_REACHED`` until they end
 * ``ungrouped``    -> the next ``count`` operations write the ungrouped file even when ``groupObjects`` is true
                       (what a version where the argument does not exist yet, or is ignored, answers)
 """
@@ -154,9 +159,10 @@ REST_ONLY = {
         "subtotalPrice", "totalTax", "totalDiscounts", "totalPrice",
     },
 }  # fmt: skip
-BULK_FAULT_KINDS = ("fail", "slow", "expired_url", "in_progress", "ungrouped")
+BULK_FAULT_KINDS = ("fail", "slow", "expired_url", "in_progress", "limit", "ungrouped")
 ERROR_CODES = ("ACCESS_DENIED", "INTERNAL_SERVER_ERROR", "TIMEOUT")
 URL_LIFETIME_SECONDS = 7 * 86400  # Shopify: url and partialDataUrl expire seven days after completion
+CONCURRENT_OPERATIONS = 5  # bulk query operations of one app per shop at once, from API 2026-01
 MAX_CONNECTION_DEPTH = 2  # "up to five connections with a maximum nesting depth of two levels"
 CHUNK_BYTES = 64 * 1024
 
@@ -169,6 +175,7 @@ class BulkFault:
     status: str = "FAILED"
     partial: bool = True
     seconds: float = 2.0
+    resource: str | None = None  # only an operation exporting this resource takes it (None: the next one)
 
     def __post_init__(self) -> None:
         if self.kind not in BULK_FAULT_KINDS:
@@ -190,10 +197,10 @@ class BulkFaultPlan:
         with self._lock:
             self._faults.clear()
 
-    def take(self, kind: str) -> BulkFault | None:
+    def take(self, kind: str, resource: str | None = None) -> BulkFault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.kind == kind and fault.count > 0:
+                if fault.kind == kind and fault.count > 0 and fault.resource in (None, resource):
                     fault.count -= 1
                     if fault.count == 0:
                         self._faults.remove(fault)
@@ -205,7 +212,7 @@ class BulkFaultPlan:
 class BulkOperation:
     number: int
     query: str
-    resource: str | None  # None: another app's operation that exports nothing (the in_progress fault)
+    resource: str | None  # None: another operation of the app that exports nothing (in_progress, limit faults)
     node: SelectionSetNode | None
     created_at: datetime
     status: str = "CREATED"
@@ -219,6 +226,7 @@ class BulkOperation:
     cancel: threading.Event = field(default_factory=threading.Event)
     cpu_seconds: float = 0.0  # CPU the server spent writing the file (benchmarks report it apart)
     grouped: bool = False  # children right after their parent (groupObjects: true)
+    exclusive: bool = False  # no other operation may start while it runs (the in_progress fault)
 
     @property
     def gid(self) -> str:
@@ -441,22 +449,27 @@ class BulkEndpoint:
             _validate(node, BULK_ROOTS[roots[0].name.value])
         except (GraphQLError, StopIteration, _Invalid) as error:
             return user_error(f"Invalid bulk query: {getattr(error, 'message', error)}", "INVALID")
-        in_progress = self.faults.take("in_progress")
+        in_progress, limit = self.faults.take("in_progress"), self.faults.take("limit")
         with self._lock:
-            if in_progress is not None:  # another job of the app got there first
-                self._start(
-                    BulkOperation(next(self._numbers), "{ shop { id } }", None, None, datetime.now(tz=UTC)),
-                    None,
-                    in_progress.seconds,
-                )
-            if any(o.running for o in self.operations):
+            # other jobs of the app got there first: one that blocks the rest, or enough to fill the limit
+            for fault, count in ((in_progress, 1), (limit, CONCURRENT_OPERATIONS)):
+                if fault is None:
+                    continue
+                for _ in range(count):
+                    other = BulkOperation(next(self._numbers), "{ shop { id } }", None, None, datetime.now(tz=UTC))
+                    other.exclusive = fault is in_progress
+                    self._start(other, None, fault.seconds)
+            if any(o.running and o.exclusive for o in self.operations):
                 return user_error(
                     "A bulk query operation for this app and shop is already in progress.", "OPERATION_IN_PROGRESS"
                 )
+            if sum(o.running for o in self.operations) >= CONCURRENT_OPERATIONS:
+                return user_error("Bulk operations limit reached. Please try again later.", "LIMIT_REACHED")
             operation = BulkOperation(next(self._numbers), text, roots[0].name.value, node, datetime.now(tz=UTC))
-            operation.grouped = group_objects and self.faults.take("ungrouped") is None
-            slow = self.faults.take("slow")
-            self._start(operation, self.faults.take("fail"), slow.seconds if slow else self.seconds)
+            resource = operation.resource
+            operation.grouped = group_objects and self.faults.take("ungrouped", resource) is None
+            slow = self.faults.take("slow", resource)
+            self._start(operation, self.faults.take("fail", resource), slow.seconds if slow else self.seconds)
         return {"bulkOperation": self._status(operation), "userErrors": []}
 
     def _start(self, operation: BulkOperation, fail: BulkFault | None, seconds: float) -> None:
