@@ -192,14 +192,15 @@ def _render(tree: dict[str, Any]) -> str:
     )
 
 
-def _rest_value(kind: str, path: tuple[str, ...], value: Any) -> Any:
-    """A renamed field's value as REST sends it."""
-    if kind == "id":
-        return gid_number(value)
-    if kind == "enum" and isinstance(value, str):
-        values = ENUM_VALUES.get(path[-1])
+def _enum_value(values: dict[str, str | None] | None) -> Callable[[Any], Any]:
+    """An enum field's value as REST sends it: lower-cased, or through ``values`` (``ENUM_VALUES``)."""
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
         return value.lower() if values is None else values.get(value)
-    return value
+
+    return convert
 
 
 def _at(node: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -223,37 +224,80 @@ def gid_number(value: Any) -> Any:
     return value
 
 
+# How one object of a line becomes its REST record, compiled once per object type from QUERY_FIELDS: walking the
+# field tuples for every record (camel-casing names, hashing nested tuples in caches) was most of the read's CPU.
+_SCALAR, _ID, _PATH, _CONVERTED, _CONNECTION, _OBJECT, _LIST = range(7)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    # (REST name, step kind, GraphQL key or path, the inner object's plan or a value converter)
+    steps: tuple[tuple[str, int, Any, Any], ...]
+    connections: tuple[tuple[str, _Plan], ...]  # (REST name, the plan of its nodes): this object owns child lines
+    owner_paths: tuple[tuple[str, _Plan], ...]  # (GraphQL key, plan) of objects and lists that may hold an owner
+
+
+@functools.cache
+def _plan(fields: tuple[Field, ...]) -> _Plan:
+    steps: list[tuple[str, int, Any, Any]] = []
+    connections: list[tuple[str, _Plan]] = []
+    owner_paths: list[tuple[str, _Plan]] = []
+    for item in fields:
+        if isinstance(item, str):
+            steps.append((item, _ID if item == "id" else _SCALAR, camel(item), None))
+            continue
+        name, kind, inner = item
+        if kind == "renamed":
+            steps.append((name, _PATH, inner, None))
+        elif kind == "id":
+            steps.append((name, _CONVERTED, inner, gid_number))
+        elif kind == "enum":
+            steps.append((name, _CONVERTED, inner, _enum_value(ENUM_VALUES.get(inner[-1]))))
+        elif kind == "connection":
+            steps.append((name, _CONNECTION, None, None))
+            connections.append((name, _plan(inner)))
+        else:
+            inner_plan = _plan(inner)
+            steps.append((name, _OBJECT if kind == "object" else _LIST, camel(name), inner_plan))
+            if inner_plan.connections or inner_plan.owner_paths:
+                owner_paths.append((camel(name), inner_plan))
+    return _Plan(tuple(steps), tuple(connections), tuple(owner_paths))
+
+
 class Reassembler:
     """Turns JSONL lines back into REST records: a root line opens a record, its children's lines (which
     follow it: ``read_file`` hands them over in that order, whatever the file's) are appended to the list they
     belong to, found by the ``__parentId`` of the line."""
 
     def __init__(self, resource: str) -> None:
-        self.fields = QUERY_FIELDS[resource]
+        self.plan = _plan(QUERY_FIELDS[resource])
         self.current: dict[str, Any] | None = None
-        # gid of every object of the current record that owns a connection -> (fields of the object, object)
-        self._owners: dict[str, tuple[tuple[Field, ...], dict[str, Any]]] = {}
+        # gid of every object of the current record that owns a connection -> (plan of the object, object)
+        self._owners: dict[str, tuple[_Plan, dict[str, Any]]] = {}
 
-    def _rest(self, node: dict[str, Any], fields: tuple[Field, ...]) -> dict[str, Any]:
+    def _rest(self, node: dict[str, Any], plan: _Plan) -> dict[str, Any]:
         record: dict[str, Any] = {}
-        for item in fields:
-            if isinstance(item, str):
-                value = node.get(camel(item))
-                record[item] = gid_number(value) if item == "id" else value
-                continue
-            name, kind, inner = item
-            if kind in RENAMED:
-                record[name] = _rest_value(kind, inner, _at(node, inner))
-                continue
-            value = node.get(camel(name))
-            if kind == "connection":
+        for name, kind, key, inner in plan.steps:
+            if kind == _SCALAR:
+                record[name] = node.get(key)
+            elif kind == _ID:
+                record[name] = gid_number(node.get(key))
+            elif kind == _PATH:
+                record[name] = _at(node, key)
+            elif kind == _CONVERTED:
+                record[name] = inner(_at(node, key))
+            elif kind == _CONNECTION:
                 record[name] = []
-            elif kind == "object":
-                record[name] = None if value is None else self._rest(value, inner)
             else:
-                record[name] = None if value is None else [self._rest(v, inner) for v in value]
-        if _connections(fields) and "id" in node:
-            self._owners[str(node["id"])] = (fields, record)
+                value = node.get(key)
+                if value is None:
+                    record[name] = None
+                elif kind == _OBJECT:
+                    record[name] = self._rest(value, inner)
+                else:
+                    record[name] = [self._rest(v, inner) for v in value]
+        if plan.connections and "id" in node:
+            self._owners[str(node["id"])] = (plan, record)
         return record
 
     def add(self, line: dict[str, Any]) -> dict[str, Any] | None:
@@ -262,16 +306,16 @@ class Reassembler:
         if parent is None:
             finished = self.current
             self._owners = {}
-            self.current = self._rest(line, self.fields)
+            self.current = self._rest(line, self.plan)
             return finished
         owner = self._owners.get(str(parent))
         if owner is None:
             raise ValueError(f"a line names the parent {parent}, which owns no connection of the record")
-        fields, record = owner
-        typename = _connection_for(fields, line)
-        if typename is None:
+        plan, record = owner
+        connection = _connection_for(plan, line)
+        if connection is None:
             raise ValueError(f"a child line of {parent} matches none of its connections")
-        name, inner = typename
+        name, inner = connection
         record[name].append(self._rest(line, inner))
         return None
 
@@ -280,20 +324,13 @@ class Reassembler:
         return finished
 
 
-@functools.cache
-def _connections(fields: tuple[Field, ...]) -> tuple[tuple[str, tuple[Field, ...]], ...]:
-    """The connections of an object's fields, as (name, fields): an object with any owns child lines."""
-    return tuple((i[0], i[2]) for i in fields if not isinstance(i, str) and i[1] == "connection")
-
-
-def _connection_for(fields: tuple[Field, ...], line: dict[str, Any]) -> tuple[str, tuple[Field, ...]] | None:
+def _connection_for(plan: _Plan, line: dict[str, Any]) -> tuple[str, _Plan] | None:
     """Which connection of an owner a child line belongs to. Shopify writes no field name, only the node:
     an owner with one connection owns it; otherwise the type in its global id tells (``gid://shopify/LineItem/..``)."""
-    connections = _connections(fields)
-    if len(connections) == 1:
-        return connections[0]
+    if len(plan.connections) == 1:
+        return plan.connections[0]
     type_name = str(line.get("id", "")).removeprefix("gid://shopify/").split("/", 1)[0]
-    for name, inner in connections:
+    for name, inner in plan.connections:
         if CONNECTION_TYPES.get(name) == type_name:
             return name, inner
     return None
@@ -597,7 +634,7 @@ def read_file(
     is not JSON, a file with other than ``expected_lines`` object lines (the operation's ``objectCount``; a
     download that stopped cleanly at a line boundary would otherwise load part of a table), a child whose
     parent no object of the file has (an orphan is never dropped), an object listed twice."""
-    fields = QUERY_FIELDS[resource]
+    plan = _plan(QUERY_FIELDS[resource])
     # a database file in the private folder each run empties (removed below): the keys of a very large file
     # can leave memory too
     database = path.with_name(f"{path.name}.regroup.duckdb")
@@ -606,7 +643,7 @@ def read_file(
         # the spool's inserts and the joins need no insertion order (the regroup sorts): less to hold in memory
         settings = {**(duckdb_config or {}), "temp_directory": str(spill), "preserve_insertion_order": "false"}
         with duckdb.connect(str(database), config=settings) as con:
-            objects = _spool(resource, path, fields, con)
+            objects = _spool(resource, path, plan, con)
             if expected_lines is not None and objects != expected_lines:
                 raise UserError(
                     f"shopify's bulk export file for {resource} has {objects:,} objects where the operation "
@@ -654,28 +691,16 @@ def _unreadable(resource: str, number: int, error: Exception) -> UserError:
     )
 
 
-def _owner_ids(node: dict[str, Any], fields: tuple[Field, ...]) -> Iterator[str]:
+def _owner_ids(node: dict[str, Any], plan: _Plan) -> Iterator[str]:
     """The global ids, in a root line, of the objects that own a connection (the record itself, an order's
     refunds): the parents its child lines may name. The same rule as ``Reassembler._rest`` registers owners."""
-    if _connections(fields) and node.get("id") is not None:
+    if plan.connections and node.get("id") is not None:
         yield str(node["id"])
-    for key, inner_fields in _owner_paths(fields):
+    for key, inner_plan in plan.owner_paths:
         value = node.get(key)
         for inner in value if isinstance(value, list) else [value]:
             if isinstance(inner, dict):
-                yield from _owner_ids(inner, inner_fields)
-
-
-@functools.cache
-def _owner_paths(fields: tuple[Field, ...]) -> tuple[tuple[str, tuple[Field, ...]], ...]:
-    """The object and list fields (GraphQL name, fields) under which an object owning a connection may be."""
-    return tuple(
-        (camel(item[0]), item[2])
-        for item in fields
-        if not isinstance(item, str)
-        and item[1] in ("object", "list")
-        and (_connections(item[2]) or _owner_paths(item[2]))
-    )
+                yield from _owner_ids(inner, inner_plan)
 
 
 def _sort_id(gid: Any) -> int | None:
@@ -685,7 +710,7 @@ def _sort_id(gid: Any) -> int | None:
     return number if isinstance(number, int) and -(1 << 63) <= number < (1 << 63) else None
 
 
-def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.DuckDBPyConnection) -> int:
+def _spool(resource: str, path: Path, plan: _Plan, con: duckdb.DuckDBPyConnection) -> int:
     """Every object line of the file into the tables ``roots``, ``owners``, ``children`` and ``ids`` (every
     line's global id, for the listed-twice check); the number of object lines."""
     sql_types = {pa.int64(): "bigint", pa.string(): "varchar"}
@@ -724,7 +749,7 @@ def _spool(resource: str, path: Path, fields: tuple[Field, ...], con: duckdb.Duc
                     roots["line"].append(number)
                     roots["byte_offset"].append(offset)
                     roots["byte_length"].append(len(raw))
-                    for gid in _owner_ids(line, fields):
+                    for gid in _owner_ids(line, plan):
                         owners["gid"].append(gid)
                         owners["root"].append(number)
                 else:
