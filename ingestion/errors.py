@@ -19,7 +19,12 @@ def exception_chain(error: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        context = current.__context__
+        # an error raised in a generator that dlt resumed while it handled another generator's end carries that
+        # StopIteration as its context: the end of an iteration is never the problem
+        if isinstance(context, StopIteration | StopAsyncIteration | GeneratorExit):
+            context = None
+        current = current.__cause__ or context
 
 
 def root_cause(error: BaseException) -> BaseException:

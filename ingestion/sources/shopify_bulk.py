@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +358,12 @@ class BulkSettings:
 
 
 _STATUS_FIELDS = "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl"
+# The app's operations with a status (API 2026-01): what cancel_running looks for after a failure.
+LIST_QUERY = (
+    "query Listed($q: String!) { bulkOperations(first: 25, query: $q) { nodes { id status query createdAt } } }"
+)
+CLEANUP_TIMEOUT_SECONDS = 10.0
+CLOCK_SKEW = timedelta(minutes=5)  # between this machine's clock and the shop's createdAt
 RUN_MUTATION = (
     "mutation RunBulkQuery($query: String!) { bulkOperationRunQuery(query: $query, groupObjects: true) { "
     f"bulkOperation {{ {_STATUS_FIELDS} }} userErrors {{ field message code }} }} }}"
@@ -395,24 +401,48 @@ class BulkExport:
         self.clock = clock
         self.sleep = sleep
         self.running: dict[str, str] = {}  # id -> resource of the operations this run started and not seen end
+        self.asked: dict[str, str] = {}  # query text -> resource of every export this run asked for
+        self.first_asked_at: datetime | None = None  # when it first asked (UTC, this machine's clock)
+        self.cleanup_session = requests.Session()  # one attempt per call: see cancel_running
 
     def cancel_running(self) -> None:
-        """Cancel the operations this run started that have not ended (a failed run leaves no export running
-        on the shop, where it would hold one of the app's concurrent bulk operations). Best effort: the run
-        is failing already, so a refused cancel only says so."""
-        for operation_id, resource in list(self.running.items()):
-            self.running.pop(operation_id, None)
+        """Cancel the exports this run asked for that have not ended, so a failed run leaves none running on the
+        shop (each holds one of the app's five places): those it knows of, and any running operation of the app
+        with one of its queries created since it first asked (the answer to a start that the session retried
+        may have been lost: that export exists, and the run never heard of it). Best effort, one attempt per
+        call with a short timeout: the run is failing already, and a hanging shop must not hold the failure up."""
+        ids = dict(self.running)
+        self.running.clear()
+        if self.first_asked_at is not None:
+            since = self.first_asked_at - CLOCK_SKEW
             try:
-                self.call(CANCEL_MUTATION, {"id": operation_id})
+                for status in ("running", "created"):
+                    listed = self.call(LIST_QUERY, {"q": f"status:{status} operation_type:query"}, cleanup=True)
+                    for node in (listed.get("bulkOperations") or {}).get("nodes") or []:
+                        resource = self.asked.get(str(node.get("query")))
+                        if resource is not None and _created_since(node.get("createdAt"), since):
+                            ids.setdefault(str(node["id"]), resource)
+            except (UserError, requests.RequestException) as error:
+                _progress(f"could not list this app's running bulk operations ({type(error).__name__})")
+        for operation_id, resource in ids.items():
+            try:
+                self.call(CANCEL_MUTATION, {"id": operation_id}, cleanup=True)
             except (UserError, requests.RequestException) as error:
                 _progress(f"{resource}: could not cancel bulk operation {operation_id} ({type(error).__name__})")
 
-    def call(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.session.post(
+    def call(self, query: str, variables: dict[str, Any] | None = None, cleanup: bool = False) -> dict[str, Any]:
+        """One GraphQL call: through the run's session (which paces and retries), or, to clean up after a
+        failure, once with a short timeout."""
+        session, timeout = (
+            (self.cleanup_session, min(self.request_timeout, CLEANUP_TIMEOUT_SECONDS))
+            if cleanup
+            else (self.session, self.request_timeout)
+        )
+        response = session.post(
             self.graphql_url,
             data=orjson.dumps({"query": query, "variables": variables or {}}),
             headers=self.headers,
-            timeout=self.request_timeout,
+            timeout=timeout,
         )
         response.raise_for_status()  # 401/403/5xx: the loader's HTTP failure messages name them
         try:
@@ -430,8 +460,13 @@ class BulkExport:
         bulk operations at their limit (``LIMIT_REACHED``: five at a time per shop from API 2026-01) is waited
         for, then the export is asked for again."""
         pause = self.settings.poll_first_seconds
+        query = bulk_query(resource)
+        self.asked[query] = resource
+        if self.first_asked_at is None:
+            self.first_asked_at = datetime.now(UTC)
+        told = False
         while True:
-            payload = self.call(RUN_MUTATION, {"query": bulk_query(resource)})["bulkOperationRunQuery"] or {}
+            payload = self.call(RUN_MUTATION, {"query": query})["bulkOperationRunQuery"] or {}
             errors = payload.get("userErrors") or []
             if not errors:
                 operation = dict(payload["bulkOperation"])
@@ -441,9 +476,12 @@ class BulkExport:
                 if self.clock() >= deadline:
                     raise UserError(
                         f"this app's bulk operations stayed at Shopify's limit for {self.settings.timeout_seconds:g}s, "
-                        f"so shopify would not export {resource}; nothing was committed"
+                        f"so shopify would not export {resource}; nothing was committed. Retry later, raise "
+                        f"{BULK_TIMEOUT_ENV} or set {BULK_FIRST_LOAD_ENV}=false to page REST"
                     )
-                _progress(f"{resource}: this app's bulk operations are at Shopify's limit; waiting for one to end")
+                if not told:  # once: the wait may last until the timeout
+                    _progress(f"{resource}: this app's bulk operations are at Shopify's limit; waiting for places")
+                    told = True
                 self.sleep(min(pause, max(0.0, deadline - self.clock())))
                 pause = min(pause * 2, self.settings.poll_max_seconds)
                 continue
@@ -594,6 +632,15 @@ def export(
         f"{resource}: bulk export of {count:,} records in {bulk.clock() - started:.1f}s, "
         f"{len(changed):,} changed meanwhile taken from REST"
     )
+
+
+def _created_since(created_at: Any, since: datetime) -> bool:
+    """Whether an operation's ``createdAt`` is at or after ``since`` (an unreadable one is not)."""
+    try:
+        created = datetime.fromisoformat(str(created_at))
+    except ValueError:
+        return False
+    return (created if created.tzinfo else created.replace(tzinfo=UTC)) >= since
 
 
 def _whole_second(timestamp: str) -> str:

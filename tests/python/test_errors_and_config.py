@@ -36,6 +36,21 @@ def test_a_cyclic_chain_ends() -> None:
     assert root_cause(first) is second
 
 
+def test_the_end_of_an_iteration_is_never_the_root_cause() -> None:
+    """An error raised in a generator dlt resumed while handling another generator's end has that StopIteration
+    as its context; the chain stops at the error (the round 17 review saw 'StopIteration:' as a load's cause)."""
+    try:
+        try:
+            next(iter([]))
+        except StopIteration:
+            raise OSError(28, "No space left on device") from None  # the context stays, suppressed
+    except OSError as error:
+        raised = error
+    assert isinstance(raised.__context__, StopIteration)
+    assert [type(e).__name__ for e in exception_chain(raised)] == ["OSError"]
+    assert root_cause(raised) is raised
+
+
 def test_a_dlt_setting_is_read_typed_and_blank_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCES__C360TEST__BASE_URL", "http://127.0.0.1:1")
     monkeypatch.setenv("SOURCES__C360TEST__HOURS", "1.5")

@@ -32,7 +32,7 @@ from ingestion.demo_kit.servers.shopify import ShopifyServer
 from ingestion.errors import UserError
 from ingestion.sources.http import PacedSession, runtime_config
 from ingestion.sources.shopify import http_failure, load_shopify
-from ingestion.sources.shopify_bulk import BulkExport, BulkSettings, export, read_file
+from ingestion.sources.shopify_bulk import BulkExport, BulkSettings, export, read_file, start_export
 
 TOKEN = "shpat_hostile_r3_0123456789abcdef"
 REPO = Path(__file__).resolve().parents[2]
@@ -321,7 +321,8 @@ def test_completed_with_objects_but_no_file_is_an_error() -> None:
                  "objectCount": "1200", "rootObjectCount": "1200", "url": None}  # fmt: skip
     changed = {5: {"id": 5, "updated_at": "2026-01-01T00:00:03Z"}}  # one change caught up from REST
     with pytest.raises(UserError, match="reported 1,200 objects but no file"):
-        list(export("customers", _Completed(operation), lambda since: changed))
+        bulk = _Completed(operation)
+        list(export(start_export("customers", bulk), bulk, lambda since: changed))
 
 
 def test_unicode_and_escapes_survive_the_read_back(tmp_path: Path) -> None:
@@ -352,4 +353,5 @@ def test_a_status_shopify_does_not_document_is_not_taken_for_completed() -> None
     operation = {"id": "gid://shopify/BulkOperation/8", "status": "PAUSED", "createdAt": "2026-01-01T00:00:00Z",
                  "objectCount": "3", "url": "https://storage.example/x.jsonl?Signature=abc"}  # fmt: skip
     with pytest.raises(UserError, match="ended PAUSED with error none"):
-        list(export("customers", _Completed(operation), lambda since: {}))
+        bulk = _Completed(operation)
+        list(export(start_export("customers", bulk), bulk, lambda since: {}))

@@ -285,6 +285,24 @@ def test_a_failed_export_cancels_the_others(server: ShopifyServer, warehouse: Pa
     )
 
 
+def test_a_failed_run_cancels_an_export_whose_answer_it_never_read(server: ShopifyServer, warehouse: Path) -> None:
+    """A start whose answer was lost (the session retried it) leaves an export the run never heard of: found by
+    its query among the app's running operations, it is cancelled with the others."""
+    for resource in ("orders", "orders", "products"):
+        server.bulk_faults.arm("slow", seconds=8.0, resource=resource)
+    server.bulk_faults.arm("fail", error_code="INTERNAL_SERVER_ERROR", partial=False, resource="customers")
+    mutation = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }"
+    lost = requests.post(
+        f"{server.url}{GRAPHQL}", json={"query": mutation, "variables": {"q": bulk_query("orders")}},
+        headers={"X-Shopify-Access-Token": TOKEN}, timeout=10,
+    ).json()["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]  # fmt: skip
+    with pytest.raises(UserError, match="customers ended FAILED"):
+        load_shopify(server.url, TOKEN)
+    time.sleep(0.3)
+    assert {o.gid: o.status for o in server.bulk.operations}[lost] == "CANCELED"
+    assert not [o for o in server.bulk.operations if o.running]
+
+
 def test_no_data_gives_a_null_url_and_an_empty_load(tmp_path: Path, warehouse: Path) -> None:
     shop = tmp_path / "shop" / "shopify"
     shop.mkdir(parents=True)

@@ -7,11 +7,11 @@ What a shop serves at ``POST /admin/api/2026-10/graphql.json``, for the document
   ``products``) selected as ``edges { node { ... } }``. Up to five operations of the app run at once (API
   2026-01 and later); a sixth answers the ``LIMIT_REACHED`` user error. ``groupObjects`` defaults to false, as
   from API 2026-01.
-* ``currentBulkOperation { ... }``, ``node(id:) { ... on BulkOperation { ... } }`` and
-  ``bulkOperation(id:)`` report ``status`` (CREATED, RUNNING, COMPLETED, FAILED, CANCELING, CANCELED,
-  EXPIRED), ``errorCode`` (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT), ``objectCount``,
-  ``rootObjectCount``, ``fileSize``, ``url`` (null when the operation found no data) and
-  ``partialDataUrl``; ``bulkOperationCancel(id:)`` cancels.
+* ``currentBulkOperation { ... }``, ``node(id:) { ... on BulkOperation { ... } }``, ``bulkOperation(id:)``
+  and ``bulkOperations(first:, query: "status:running operation_type:query")`` (a list, newest first) report
+  ``status`` (CREATED, RUNNING, COMPLETED, FAILED, CANCELING, CANCELED, EXPIRED), ``errorCode`` (ACCESS_DENIED,
+  INTERNAL_SERVER_ERROR, TIMEOUT), ``objectCount``, ``rootObjectCount``, ``fileSize``, ``url`` (null when the
+  operation found no data), ``partialDataUrl`` and ``query``; ``bulkOperationCancel(id:)`` cancels.
 * The result is a JSONL file: one line per node; a node of a nested connection (an order's
   ``lineItems``, a refund's ``refundLineItems``) is a line of its own carrying ``__parentId``: right after
   its parent with ``groupObjects: true``; otherwise (the default) every child line comes first, shuffled,
@@ -180,6 +180,8 @@ class BulkFault:
     def __post_init__(self) -> None:
         if self.kind not in BULK_FAULT_KINDS:
             raise ValueError(f"unknown bulk fault {self.kind!r}; expected one of {', '.join(BULK_FAULT_KINDS)}")
+        if self.resource is not None and self.resource not in BULK_ROOTS:
+            raise ValueError(f"a bulk fault's resource is one of {', '.join(BULK_ROOTS)}, got {self.resource!r}")
         if self.error_code not in ERROR_CODES or self.status not in ("FAILED", "CANCELED", "EXPIRED"):
             raise ValueError(f"a bulk fault ends FAILED/CANCELED/EXPIRED with one of {', '.join(ERROR_CODES)}")
 
@@ -421,6 +423,8 @@ class BulkEndpoint:
             elif name in ("node", "bulkOperation"):
                 found = self._find(str(args.get("id") or ""))
                 value = self._status(found) if found else None
+            elif name == "bulkOperations":
+                value = self._list(int(args.get("first") or 10), str(args.get("query") or ""))
             else:
                 return Response(
                     200,
@@ -428,6 +432,24 @@ class BulkEndpoint:
                 )
             data[(item.alias or item.name).value] = project(value, item.selection_set)
         return Response(200, {"data": data, "extensions": {"cost": {"requestedQueryCost": 10, "actualQueryCost": 10}}})
+
+    def _list(self, first: int, search: str) -> dict[str, Any]:
+        """``bulkOperations(first:, query:)`` (API 2026-01): the app's operations, newest first, filtered by the
+        search terms ``status:<status>`` and ``operation_type:<query|mutation>`` (others are not served)."""
+        terms = dict(term.partition(":")[::2] for term in search.lower().split() if ":" in term)
+        with self._lock:
+            found = [
+                o
+                for o in reversed(self.operations)
+                if terms.get("status", o.status.lower()) == o.status.lower()
+                and terms.get("operation_type", "query") == "query"
+            ]
+        nodes = [self._status(o) for o in found[:first]]
+        return {
+            "nodes": nodes,
+            "edges": [{"node": node} for node in nodes],
+            "pageInfo": {"hasNextPage": len(found) > first, "hasPreviousPage": False},
+        }
 
     def _find(self, gid: str) -> BulkOperation | None:
         with self._lock:
@@ -449,10 +471,12 @@ class BulkEndpoint:
             _validate(node, BULK_ROOTS[roots[0].name.value])
         except (GraphQLError, StopIteration, _Invalid) as error:
             return user_error(f"Invalid bulk query: {getattr(error, 'message', error)}", "INVALID")
-        in_progress, limit = self.faults.take("in_progress"), self.faults.take("limit")
+        resource = roots[0].name.value
+        in_progress, limit = self.faults.take("in_progress", resource), self.faults.take("limit", resource)
         with self._lock:
             # other jobs of the app got there first: one that blocks the rest, or enough to fill the limit
-            for fault, count in ((in_progress, 1), (limit, CONCURRENT_OPERATIONS)):
+            running = sum(o.running for o in self.operations)
+            for fault, count in ((in_progress, 1), (limit, CONCURRENT_OPERATIONS - running)):
                 if fault is None:
                     continue
                 for _ in range(count):
@@ -465,8 +489,7 @@ class BulkEndpoint:
                 )
             if sum(o.running for o in self.operations) >= CONCURRENT_OPERATIONS:
                 return user_error("Bulk operations limit reached. Please try again later.", "LIMIT_REACHED")
-            operation = BulkOperation(next(self._numbers), text, roots[0].name.value, node, datetime.now(tz=UTC))
-            resource = operation.resource
+            operation = BulkOperation(next(self._numbers), text, resource, node, datetime.now(tz=UTC))
             operation.grouped = group_objects and self.faults.take("ungrouped", resource) is None
             slow = self.faults.take("slow", resource)
             self._start(operation, self.faults.take("fail", resource), slow.seconds if slow else self.seconds)
@@ -534,7 +557,7 @@ class BulkEndpoint:
 
     def _status(self, operation: BulkOperation) -> dict[str, Any]:
         has_file = operation.path is not None or operation.partial_path is not None
-        expired = has_file and self.faults.take("expired_url") is not None
+        expired = has_file and self.faults.take("expired_url", operation.resource) is not None
         return {
             "__typename": "BulkOperation",
             "id": operation.gid,
