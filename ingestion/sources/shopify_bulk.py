@@ -25,8 +25,13 @@ Every failure is one ``UserError`` raised while extracting, so nothing reaches t
 all-or-nothing guarantee of every load): an operation FAILED, CANCELED or EXPIRED (with its
 ``errorCode``; a ``partialDataUrl`` is never loaded, a part of a table is not a load), an operation
 still running after ``bulk_timeout_seconds`` (it is cancelled), a download URL that expired twice, a
-file that cannot be read back. An operation of the same app already running (``OPERATION_IN_PROGRESS``)
-is waited for, then the export is asked for again.
+file that cannot be read back. An operation of the same app already running (``OPERATION_IN_PROGRESS``) or
+the app's operations at their limit (``LIMIT_REACHED``) are waited for, then the export is asked for again.
+
+Every first-load export is asked for before the first file is read (from API 2026-01 an app runs up to five
+bulk queries per shop at once), so the shop builds the files side by side. A run that fails cancels the
+exports it asked for that are still running, including one whose start it never heard back from (found by
+its query among the app's running operations).
 
 Settings: ``SOURCES__SHOPIFY__BULK_FIRST_LOAD`` (default ``true``; ``false`` forces REST paging for first
 loads too) and ``SOURCES__SHOPIFY__BULK_TIMEOUT_SECONDS`` (default 3600).
