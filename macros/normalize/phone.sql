@@ -146,14 +146,7 @@
         ],
         lambda c360_plan: list_transform(
             [
-                {#- the national number: the country's trunk prefix dropped when present -#}
-                case
-                    when c360_plan.national_prefix is not null
-                        and substr({{ national_digits }}, 1, {{ dbt.length('c360_plan.national_prefix') }})
-                        = c360_plan.national_prefix
-                        then substr({{ national_digits }}, {{ dbt.length('c360_plan.national_prefix') }} + 1)
-                    else {{ national_digits }}
-                end
+                {{ customer360.phone_without_trunk_prefix(national_digits, 'c360_plan.national_prefix') }}
             ],
             lambda c360_nsn: case
                 when
@@ -172,15 +165,7 @@
 {% macro default__phone_e164_from_national(national_digits, country) -%}
     {#- The trunk prefix depends on the country, so the national number is built inside. -#}
     {%- set plans = ref('phone_numbering_plans') -%}
-    {%- set nsn -%}
-        case
-            when c360_plan.c360_national_prefix is not null
-                and substr({{ national_digits }}, 1, {{ dbt.length('c360_plan.c360_national_prefix') }})
-                = c360_plan.c360_national_prefix
-                then substr({{ national_digits }}, {{ dbt.length('c360_plan.c360_national_prefix') }} + 1)
-            else {{ national_digits }}
-        end
-    {%- endset %}
+    {%- set nsn = customer360.phone_without_trunk_prefix(national_digits, 'c360_plan.c360_national_prefix') %}
     (
         select max({{ dbt.concat(["'+'", 'c360_plan.c360_calling_code', nsn]) }})
         from (
@@ -204,6 +189,18 @@
 
 
 {# is_valid_e164(expr): '+', a non-zero first digit, 7 to 15 digits in all. #}
+{% macro phone_without_trunk_prefix(national_digits, national_prefix) -%}
+    {#- The national significant number: the country's trunk prefix (0 in GB, 1 in the US ...) dropped when the
+        digits start with it. One rule for both lookup variants. -#}
+    case
+        when {{ national_prefix }} is not null
+            and substr({{ national_digits }}, 1, {{ dbt.length(national_prefix) }}) = {{ national_prefix }}
+            then substr({{ national_digits }}, {{ dbt.length(national_prefix) }} + 1)
+        else {{ national_digits }}
+    end
+{%- endmacro %}
+
+
 {% macro is_valid_e164(expr) -%}
     {{ customer360.regex_matches(expr, '^[+][1-9][0-9]{6,14}$') }}
 {%- endmacro %}
