@@ -376,8 +376,8 @@ def shopify_source(
                     pages = client.paginate(f"{name}.json", params=params, data_selector=selector)
                     return {int(r["id"]): r for page in pages for r in drop_null_objects(name, page)}
 
-                started = start_export(name, bulk)
                 try:
+                    started = start_export(name, bulk)  # inside: a start that fails still cleans up after itself
                     # dlt visits the resources round robin: an empty batch hands over to the next one, which asks
                     # for its export too, so the shop builds the files side by side (API 2026-01 and later run up
                     # to five bulk queries per shop at once) while this one's file is read
