@@ -39,6 +39,7 @@ INCREMENTAL_MODELS = {
     "stg_hubspot__contacts": ("staging", "contact_id"),
     "stg_shopify__customers": ("staging", "customer_id"),
     "stg_shopify__orders": ("staging", "order_id"),
+    "int_identity__source_records": ("intermediate", "record_key"),
 }
 NO_LOOKBACK = "{incremental_lookback_hours: 0}"
 # Changes are dated just after the demo's as-of day (2026-11-01), as a next day's activity would be.
