@@ -197,6 +197,15 @@ def slowest_nodes(target: Path, since: float, count: int = 10) -> list[tuple[str
     return [(r["unique_id"].split(".", 2)[-1], round(r["execution_time"], 2)) for r in ranked]
 
 
+def keep_run_results(target: Path, since: float, label: str) -> None:
+    """A copy of the build's run_results.json beside it (``run_results-build_full.json`` ...): every node's time,
+    for comparing two builds node by node; nothing when dbt did not run since ``since``."""
+    path = target / "run_results.json"
+    if path.is_file() and path.stat().st_mtime >= since:
+        name = "".join(c if c.isalnum() else "_" for c in label).strip("_")
+        shutil.copyfile(path, target / f"run_results-{name}.json")
+
+
 def start_servers(data: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[str], dict[str, str], float]:
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -371,6 +380,7 @@ def bench_size(
         started = time.time()
         stage = run_stage(size, label, [*cli, "build", *dbt_args], env, log)
         result.slowest_nodes[label] = slowest_nodes(folder / "target", started)
+        keep_run_results(folder / "target", started, label)
         add(stage)
 
     # --full-refresh: in a resumed run the warehouse still holds the models an earlier build left, and the
