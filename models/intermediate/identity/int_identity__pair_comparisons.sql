@@ -49,7 +49,7 @@ compared as (
     from features
 )
 {%- endset -%}
-{%- set comparison_logic_fingerprint = local_md5(comparison_sql) -%}
+{%- set comparison_logic_fingerprint = customer360.identity_logic_fingerprint(comparison_sql) -%}
 {%- set compared_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
     if is_incremental() else [] -%}
 
@@ -93,7 +93,7 @@ pairs_to_compare as (
                 and compared_before.record_id_b = keyed_pairs.record_id_b
                 and compared_before.record_fingerprint_a = keyed_pairs.record_fingerprint_a
                 and compared_before.record_fingerprint_b = keyed_pairs.record_fingerprint_b
-                and compared_before.comparison_logic_fingerprint = '{{ comparison_logic_fingerprint }}'
+                and compared_before.comparison_logic_fingerprint = {{ comparison_logic_fingerprint }}
         )
     {% endif %}
 ),
@@ -103,7 +103,7 @@ pairs_to_compare as (
 final as (
     select
         *,
-        '{{ comparison_logic_fingerprint }}' as comparison_logic_fingerprint
+        {{ comparison_logic_fingerprint }} as comparison_logic_fingerprint
     from compared
 )
 

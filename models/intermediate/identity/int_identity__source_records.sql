@@ -116,7 +116,7 @@ summarized as (
     from addressed
 )
 {%- endset -%}
-{%- set summary_logic_fingerprint = local_md5(summary_sql) -%}
+{%- set summary_logic_fingerprint = customer360.identity_logic_fingerprint(summary_sql) -%}
 {%- set summarized_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
     if is_incremental() else [] -%}
 
@@ -149,7 +149,7 @@ records_to_summarize as (
             where
                 summarized.record_key = fingerprints.record_key
                 and summarized.observations_fingerprint = fingerprints.observations_fingerprint
-                and summarized.summary_logic_fingerprint = '{{ summary_logic_fingerprint }}'
+                and summarized.summary_logic_fingerprint = {{ summary_logic_fingerprint }}
         )
     {% endif %}
 ),
@@ -166,7 +166,7 @@ final as (
     select
         summarized.*,
         records_to_summarize.observations_fingerprint,
-        '{{ summary_logic_fingerprint }}' as summary_logic_fingerprint
+        {{ summary_logic_fingerprint }} as summary_logic_fingerprint
     from summarized
     inner join records_to_summarize on summarized.record_key = records_to_summarize.record_key
 )
