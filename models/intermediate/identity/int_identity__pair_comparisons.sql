@@ -28,8 +28,8 @@ features as (
         and a.email_match_key <> b.email_match_key
         and not a.is_role_email and not b.is_role_email as is_exclusive_email_conflict,
         {{ identity_comparison_features('a', 'b') }},
-        pairs.record_fingerprint_a,
-        pairs.record_fingerprint_b
+        a.record_fingerprint as record_fingerprint_a,
+        b.record_fingerprint as record_fingerprint_b
     from pairs_to_compare as pairs
     inner join records as a on pairs.record_id_a = a.record_id
     inner join records as b on pairs.record_id_b = b.record_id
@@ -69,22 +69,24 @@ candidate_pairs as (
     from {{ ref('int_identity__candidate_pairs') }}
 ),
 
-keyed_pairs as (
-    select
-        candidate_pairs.record_id_a,
-        candidate_pairs.record_id_b,
-        a.record_fingerprint as record_fingerprint_a,
-        b.record_fingerprint as record_fingerprint_b
-    from candidate_pairs
-    inner join records as a on candidate_pairs.record_id_a = a.record_id
-    inner join records as b on candidate_pairs.record_id_b = b.record_id
-),
+{% if is_incremental() and 'comparison_logic_fingerprint' in compared_columns %}
+    keyed_pairs as (
+        select
+            candidate_pairs.record_id_a,
+            candidate_pairs.record_id_b,
+            a.record_fingerprint as record_fingerprint_a,
+            b.record_fingerprint as record_fingerprint_b
+        from candidate_pairs
+        inner join records as a on candidate_pairs.record_id_a = a.record_id
+        inner join records as b on candidate_pairs.record_id_b = b.record_id
+    ),
 
-pairs_to_compare as (
-    select *
-    from keyed_pairs
-    {% if is_incremental() and 'comparison_logic_fingerprint' in compared_columns %}
+    pairs_to_compare as (
         -- new pairs, pairs whose records changed, and every pair when the comparison SQL changed
+        select
+            record_id_a,
+            record_id_b
+        from keyed_pairs
         where not exists (
             select 1
             from {{ this }} as compared_before
@@ -95,8 +97,14 @@ pairs_to_compare as (
                 and compared_before.record_fingerprint_b = keyed_pairs.record_fingerprint_b
                 and compared_before.comparison_logic_fingerprint = {{ comparison_logic_fingerprint }}
         )
-    {% endif %}
-),
+    ),
+{% else %}
+    -- a new or full-refreshed table (or one written before the fingerprints): every candidate pair, without first
+    -- looking its records' fingerprints up (the comparison reads them with the records)
+    pairs_to_compare as (
+        select * from candidate_pairs
+    ),
+{% endif %}
 
 {{ comparison_sql }},
 
