@@ -1,6 +1,6 @@
-"""Incremental identity (issue 16): `int_identity__source_records` summarizes again only the records whose
-observations changed, `int_identity__pair_comparisons` compares again only the pairs that are new or whose records
-changed, each redoes everything when its SQL changed, and both always end equal to a full refresh.
+"""Incremental identity summaries (issue 16): `int_identity__source_records` summarizes again only the records
+whose observations changed, and every record when its SQL (or the engine) did, and always ends equal to a full
+refresh.
 
 One module-scoped clone of the session's built warehouse. Every summarized row is first marked (a value no
 summary writes), so a row the next run did not redo still shows the mark. Then the inputs are changed in
@@ -8,8 +8,7 @@ place, in the observations table itself (only `int_identity__source_records` is 
 rebuild them): one observation altered, one record's observations all removed, one observation added to a
 record, one summary row deleted and one summary's fingerprint spoiled. One incremental run must redo
 exactly the four records that need it, drop the one left without observations, keep every other row as it
-was, and equal a full refresh once the marks are set aside. The pair comparisons are then attacked the same way
-through their inputs, the source records and the candidate pairs.
+was, and equal a full refresh once the marks are set aside.
 """
 
 from __future__ import annotations
@@ -30,10 +29,6 @@ TABLE = f"intermediate.{MODEL}"
 OBSERVATIONS = "intermediate.int_identity__observations"
 MARK = "marked-before-the-run"  # written into city: no summary writes it
 RUN = ["run", "--select", MODEL]
-PAIRS = "intermediate.int_identity__pair_comparisons"
-CANDIDATES = "intermediate.int_identity__candidate_pairs"
-RUN_PAIRS = ["run", "--select", "int_identity__pair_comparisons"]
-PAIR_MARK = "marked"  # written into email_level: no comparison writes it
 
 
 @dataclass
@@ -137,55 +132,3 @@ def test_a_table_written_before_the_fingerprints_is_summarized_whole(identity_cl
     assert _marked() == set()
     assert _rows_without("city") == full
 
-
-def _pair_set(where: str = "true") -> set[tuple[int, int]]:
-    return {(a, b) for a, b in query(f"select record_id_a, record_id_b from {PAIRS} where {where}")}
-
-
-def _pairs_without_email_level() -> dict[tuple[int, int], tuple[object, ...]]:
-    names = [r[0] for r in query(f"select column_name from (describe {PAIRS}) where column_name <> 'email_level'")]
-    return {(row[0], row[1]): row for row in query(f"select {', '.join(names)} from {PAIRS}")}
-
-
-def test_pairs_are_compared_again_only_when_new_or_their_records_changed(identity_clone: None) -> None:
-    assert run_dbt([*RUN_PAIRS, "--full-refresh"]).success
-    pairs_before = _pair_set()
-    # a record in several pairs changes; a candidate pair leaves; a new candidate pair comes; a compared row is lost
-    (changed_record,) = query(
-        f"select record_id_a from {PAIRS} group by record_id_a having count(*) >= 2 order by record_id_a limit 1"
-    )[0]
-    with_changed = _pair_set(f"{changed_record} in (record_id_a, record_id_b)")
-    gone, lost = sorted(_pair_set(f"{changed_record} not in (record_id_a, record_id_b)"))[:2]
-    new = query(
-        f"select a.record_id, b.record_id from {TABLE} as a, {TABLE} as b where a.record_id < b.record_id "
-        f"and not exists (select 1 from {CANDIDATES} as c where c.record_id_a = a.record_id "
-        "and c.record_id_b = b.record_id) order by 1, 2 limit 1"
-    )[0]
-    query(f"update {PAIRS} set email_level = '{PAIR_MARK}'")
-    query(f"update {TABLE} set city_key = 'elsewhere', address_key = null where record_id = ?", [changed_record])
-    query(f"delete from {CANDIDATES} where record_id_a = ? and record_id_b = ?", list(gone))
-    query(
-        f"insert into {CANDIDATES} (record_id_a, record_id_b, blocking_rule, blocking_rules, rule_mask) "
-        "values (?, ?, 'planted', 'planted', 0)",
-        list(new),
-    )
-    query(f"delete from {PAIRS} where record_id_a = ? and record_id_b = ?", list(lost))
-
-    outcome = run_dbt(RUN_PAIRS)
-    assert outcome.success, outcome.failures
-
-    assert _pair_set() == pairs_before - {gone} | {new}, "a pair no longer a candidate stays, or a candidate is missing"
-    redone = with_changed | {lost, new}
-    assert _pair_set(f"email_level = '{PAIR_MARK}'") == pairs_before - {gone} - redone, "other pairs were compared"
-    incremental = _pairs_without_email_level()
-    assert run_dbt([*RUN_PAIRS, "--full-refresh"]).success
-    assert _pairs_without_email_level() == incremental
-
-
-def test_a_change_of_the_comparison_sql_compares_every_pair(identity_clone: None) -> None:
-    """A var the comparison renders (the sources whose emails are exclusive) changed: every pair is compared."""
-    query(f"update {PAIRS} set email_level = '{PAIR_MARK}'")
-    outcome = run_dbt([*RUN_PAIRS, "--vars", "{identity_exclusive_email_sources: [hubspot]}"])
-    assert outcome.success, outcome.failures
-    assert _pair_set(f"email_level = '{PAIR_MARK}'") == set()
-    assert query(f"select count(distinct comparison_logic_fingerprint) from {PAIRS}") == [(1,)]

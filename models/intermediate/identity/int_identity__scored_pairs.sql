@@ -15,10 +15,6 @@ candidate_pairs as (
     select * from {{ ref('int_identity__candidate_pairs') }}
 ),
 
-pair_comparisons as (
-    select * from {{ ref('int_identity__pair_comparisons') }}
-),
-
 parameters as (
     -- the m/u in force (var identity_match_weights_source): learnt at build time, or the seed's fixed
     -- values with the learnt prior (the seed has none)
@@ -90,27 +86,43 @@ match_prior as (
     where comparison = 'prior' and level = 'match'
 ),
 
-compared as (
-    -- every candidate pair with its comparison levels (compared incrementally, by pair)
+features as (
     select
-        comparisons.record_id_a,
-        comparisons.record_id_b,
-        comparisons.record_key_a,
-        comparisons.record_key_b,
-        candidate_pairs.blocking_rule,
-        candidate_pairs.blocking_rules,
+        pairs.record_id_a,
+        pairs.record_id_b,
+        a.record_key as record_key_a,
+        b.record_key as record_key_b,
+        pairs.blocking_rule,
+        pairs.blocking_rules,
+        {%- for comparison, column in tf_columns.items() %}
+            a.{{ column }} as {{ comparison }}_value,
+        {%- endfor %}
+        a.source_system = b.source_system
+        and a.source_system in (
+            {%- for source_system in var('identity_exclusive_email_sources') %}'{{ source_system }}', {% endfor %}''
+        )
+        and a.email_match_key <> b.email_match_key
+        and not a.is_role_email and not b.is_role_email as is_exclusive_email_conflict,
+        {{ identity_comparison_features('a', 'b') }}
+    from candidate_pairs as pairs
+    inner join records as a on pairs.record_id_a = a.record_id
+    inner join records as b on pairs.record_id_b = b.record_id
+),
+
+compared as (
+    select
+        record_id_a,
+        record_id_b,
+        record_key_a,
+        record_key_b,
+        blocking_rule,
+        blocking_rules,
         {%- for comparison in tf_columns %}
-            comparisons.{{ comparison }}_value,
+            {{ comparison }}_value,
         {%- endfor %}
-        comparisons.is_exclusive_email_conflict,
-        {%- for comparison in comparisons %}
-            comparisons.{{ comparison }}_level{% if not loop.last %},{% endif %}
-        {%- endfor %}
-    from candidate_pairs
-    inner join pair_comparisons as comparisons
-        on
-            candidate_pairs.record_id_a = comparisons.record_id_a
-            and candidate_pairs.record_id_b = comparisons.record_id_b
+        is_exclusive_email_conflict,
+        {{ identity_comparison_levels() }}
+    from features
 ),
 
 weighed as (
