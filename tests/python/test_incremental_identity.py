@@ -131,4 +131,3 @@ def test_a_table_written_before_the_fingerprints_is_summarized_whole(identity_cl
     assert outcome.success, outcome.failures
     assert _marked() == set()
     assert _rows_without("city") == full
-
