@@ -1,10 +1,3 @@
-{#-
-    Incremental by record: a build summarizes again only the records whose observations changed since the
-    last one, found by a fingerprint of every observation (a row added, removed or altered gives a record a new
-    one), and every record when the summary's SQL changed (summary_logic_fingerprint: the macros and vars it
-    renders). Records without observations leave by the post-hook. Because each row depends on its record's
-    observations alone, the table equals a full refresh (tests/python/test_marts.py checks it after a delta).
--#}
 {%- set summary_sql -%}
 preferred as (
     select
