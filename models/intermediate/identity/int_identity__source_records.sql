@@ -1,4 +1,13 @@
-{%- set summary_sql -%}
+with
+
+observations as (
+    select
+        observed.*,
+        {{ customer360.identity_row_hash('observed') }} as observation_hash
+    from {{ ref('int_identity__observations') }} as observed
+),
+
+{% set summary_sql -%}
 preferred as (
     select
         observations_to_summarize.*,
@@ -111,16 +120,7 @@ summarized as (
 {%- endset -%}
 {%- set summary_logic_fingerprint = customer360.identity_logic_fingerprint(summary_sql) -%}
 {%- set summarized_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
-    if is_incremental() else [] -%}
-
-with
-
-observations as (
-    select
-        observed.*,
-        {{ customer360.identity_row_hash('observed') }} as observation_hash
-    from {{ ref('int_identity__observations') }} as observed
-),
+    if is_incremental() else [] %}
 
 fingerprints as (
     select
