@@ -12,7 +12,7 @@ Precision is ``n/a`` when nothing was predicted (no pair to be right or wrong ab
 when the truth has no pair. Cluster-level figures: persons whose records form exactly one customer
 with nothing else in it, persons split over several customers, customers mixing several persons.
 Blocking recall: the share of true pairs that the matcher compared at all (a candidate pair of
-int_identity__candidate_pairs) or linked deterministically (same strong cluster). ``--errors FILE``
+int_identity__scored_pairs) or linked deterministically (same strong cluster). ``--errors FILE``
 writes a sample of false-positive and false-negative pairs with both records' fields and the
 matcher's score, for looking at what went wrong.
 """
@@ -281,7 +281,7 @@ def score_blocking(con: duckdb.DuckDBPyConnection, truth_relation: str) -> tuple
                 count(*) filter (where true_pairs.same_strong_cluster or candidates.record_id_a is not null),
                 count(*)
             from true_pairs
-            left join intermediate.int_identity__candidate_pairs as candidates using (record_id_a, record_id_b)
+            left join intermediate.int_identity__scored_pairs as candidates using (record_id_a, record_id_b)
             """
         ).fetchall()[0]
     )

@@ -15,3 +15,37 @@
 {% macro default__identity_logic_fingerprint(sql_text) -%}
     '{{ local_md5(sql_text) }}'
 {%- endmacro %}
+
+
+{#
+    Incremental strategy identity_replace_touched_pairs (int_identity__scored_pairs): the model's rows are the pairs
+    of the records a build touched, plus one marker row per touched record (record_id_a = record_id_b). Every
+    stored pair of a marked record is deleted, then the pairs are inserted; the markers never land. Both statements
+    run in the model's transaction, so a crash leaves the stored pairs as they were.
+#}
+{% macro get_incremental_identity_replace_touched_pairs_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where
+        record_id_a in (select touched.record_id_a from {{ source }} as touched where touched.record_id_a = touched.record_id_b)
+        or record_id_b in (select touched.record_id_a from {{ source }} as touched where touched.record_id_a = touched.record_id_b);
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }} where record_id_a <> record_id_b
+{%- endmacro %}
+
+
+{#
+    Incremental strategy identity_replace_all (int_identity__match_parameters): the model's rows replace the whole
+    table in one transaction. The model decides whether they are the stored rows again or newly learnt ones; an
+    incremental model (rather than a table) so that `--full-refresh` always learns anew.
+#}
+{% macro get_incremental_identity_replace_all_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }}
+{%- endmacro %}

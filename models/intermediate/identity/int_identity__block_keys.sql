@@ -52,8 +52,8 @@ blocks_accumulated as (
 ),
 
 rule_caps as (
-    -- the largest block the rule compares: learnt from this warehouse's block sizes, at most
-    -- var identity_max_block_size
+    -- the largest block the rule would compare, learnt from this warehouse's block sizes (at most var
+    -- identity_max_block_size); the cap in force is int_identity__match_parameters', frozen between re-learnings
     select
         blocks_accumulated.rule_order,
         coalesce(
@@ -63,7 +63,7 @@ rule_caps as (
                 and blocks_accumulated.block_size <= {{ var('identity_max_block_size') }}
             ),
             1
-        ) as block_size_cap
+        ) as learnt_block_size_cap
     from blocks_accumulated
     inner join rule_budgets on blocks_accumulated.rule_order = rule_budgets.rule_order
     group by blocks_accumulated.rule_order
@@ -76,8 +76,7 @@ final as (
         keyed.rule_order,
         keyed.block_id,
         blocks.block_size,
-        rule_caps.block_size_cap,
-        blocks.block_size <= rule_caps.block_size_cap as is_compared
+        rule_caps.learnt_block_size_cap
     from keyed
     inner join blocks on keyed.rule_order = blocks.rule_order and keyed.block_id = blocks.block_id
     inner join rule_caps on keyed.rule_order = rule_caps.rule_order

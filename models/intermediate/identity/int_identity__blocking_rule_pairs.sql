@@ -6,8 +6,12 @@ block_keys as (
     select * from {{ ref('int_identity__block_keys') }}
 ),
 
-candidate_pairs as (
-    select * from {{ ref('int_identity__candidate_pairs') }}
+scored_pairs as (
+    select rule_mask from {{ ref('int_identity__scored_pairs') }}
+),
+
+parameters as (
+    select * from {{ ref('int_identity__match_parameters') }}
 ),
 
 rules as (
@@ -22,13 +26,34 @@ rules as (
     ) as rule_list (blocking_rule, rule_order)
 ),
 
+caps_in_force as (
+    select
+        rule_order,
+        block_size_cap
+    from parameters
+    where parameter_kind = 'block_size_cap'
+),
+
+compared_blocks as (
+    -- as int_identity__scored_pairs compares them: a rule without a cap in force compares no block
+    select
+        block_keys.record_id,
+        block_keys.rule_order,
+        block_keys.block_id,
+        block_keys.block_size,
+        caps_in_force.block_size_cap,
+        block_keys.block_size <= coalesce(caps_in_force.block_size_cap, 1) as is_compared
+    from block_keys
+    left join caps_in_force on block_keys.rule_order = caps_in_force.rule_order
+),
+
 blocks as (
     select
         rule_order,
         block_id,
         any_value(block_size) as block_size,
-        any_value(block_size_cap) as block_size_cap
-    from block_keys
+        any_value(is_compared) as is_compared
+    from compared_blocks
     group by rule_order, block_id
 ),
 
@@ -37,15 +62,14 @@ records_keyed as (
         rule_order,
         count(distinct record_id) as records_keyed,
         count(distinct record_id) filter (where not is_compared) as records_in_skipped_blocks
-    from block_keys
+    from compared_blocks
     group by rule_order
 ),
 
 block_stats as (
     select
         rule_order,
-        any_value(block_size_cap) as block_size_cap,
-        count(*) filter (where block_size > block_size_cap) as blocks_skipped,
+        count(*) filter (where not is_compared) as blocks_skipped,
         count(*) filter (where block_size > {{ var('identity_max_block_size') }}) as blocks_over_max_size
     from blocks
     group by rule_order
@@ -60,7 +84,7 @@ mask_counts as (
             count(*) filter (where rule_mask & {{ 2 * bit - 1 }} = {{ bit }}) as first_{{ loop.index }}
             {%- if not loop.last %},{% endif %}
         {%- endfor %}
-    from candidate_pairs
+    from scored_pairs
 ),
 
 pair_counts as (
@@ -79,7 +103,7 @@ final as (
         rules.blocking_rule,
         rules.rule_order,
         coalesce(records_keyed.records_keyed, 0) as records_keyed,
-        block_stats.block_size_cap,
+        caps_in_force.block_size_cap,
         coalesce(block_stats.blocks_skipped, 0) as blocks_skipped,
         coalesce(block_stats.blocks_over_max_size, 0) as blocks_over_max_size,
         coalesce(records_keyed.records_in_skipped_blocks, 0) as records_in_skipped_blocks,
@@ -88,6 +112,7 @@ final as (
     from rules
     left join records_keyed on rules.rule_order = records_keyed.rule_order
     left join block_stats on rules.rule_order = block_stats.rule_order
+    left join caps_in_force on rules.rule_order = caps_in_force.rule_order
     left join pair_counts on rules.blocking_rule = pair_counts.blocking_rule
 )
 

@@ -1,5 +1,8 @@
-{%- set comparisons = identity_comparison_names() %}
-{%- set tf_columns = identity_term_frequency_columns() %}
+{%- set rules = var('identity_blocking_rules') %}
+{%- set comparisons = customer360.identity_comparison_names() %}
+{%- set tf_columns = customer360.identity_term_frequency_columns() %}
+{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
+    if is_incremental() else [] %}
 
 with
 
@@ -7,44 +10,113 @@ records as (
     select * from {{ ref('int_identity__source_records') }}
 ),
 
-estimates as (
-    select * from {{ ref('int_identity__match_weight_estimates') }}
+block_keys as (
+    select * from {{ ref('int_identity__block_keys') }}
 ),
 
-candidate_pairs as (
-    select * from {{ ref('int_identity__candidate_pairs') }}
+strong_clusters as (
+    select
+        record_id,
+        strong_cluster_id
+    from {{ ref('int_identity__strong_clusters') }}
 ),
 
 parameters as (
-    -- the m/u in force (var identity_match_weights_source): learnt at build time, or the seed's fixed
-    -- values with the learnt prior (the seed has none)
-    {% if var('identity_match_weights_source') == 'estimated' -%}
-        select
-            comparison,
-            level,
-            m_probability,
-            u_probability
-        from estimates
-    {%- elif var('identity_match_weights_source') == 'seed' -%}
-        select
-            comparison,
-            level,
-            m_probability,
-            u_probability
-        from {{ ref('identity_match_weights') }}
-        union all
-        select
-            comparison,
-            level,
-            m_probability,
-            u_probability
-        from estimates
-        where comparison = 'prior'
-    {%- else -%}
-        {{ exceptions.raise_compiler_error(
-            "var identity_match_weights_source must be 'estimated' or 'seed', got "
-            ~ var('identity_match_weights_source')) }}
-    {%- endif %}
+    select * from {{ ref('int_identity__match_parameters') }}
+),
+
+{% set pairing_sql -%}
+caps_in_force as (
+    select
+        rule_order,
+        block_size_cap
+    from parameters
+    where parameter_kind = 'block_size_cap'
+),
+
+compared_blocks as (
+    -- each record's blocks and whether they are compared under the caps in force (a rule without a cap
+    -- keyed no record when the parameters were learnt: its blocks wait for the next learning)
+    select
+        block_keys.record_id,
+        block_keys.rule_order,
+        block_keys.block_id,
+        block_keys.block_size <= coalesce(caps_in_force.block_size_cap, 1) as is_compared
+    from block_keys
+    left join caps_in_force on block_keys.rule_order = caps_in_force.rule_order
+),
+
+record_blocks as (
+    select
+        record_id,
+        {{ customer360.identity_rows_fingerprint(customer360.identity_row_hash('compared_blocks')) }}
+        as blocks_fingerprint
+    from compared_blocks
+    group by record_id
+),
+
+parameters_in_force as (
+    select
+        {{ customer360.identity_rows_fingerprint(customer360.identity_row_hash('parameters')) }}
+        as parameters_fingerprint
+    from parameters
+),
+
+state_parts as (
+    -- everything a record's pairs and their scores depend on: its summary row, its strong cluster (pairs
+    -- inside one are not proposed), its blocks with their compared flags, the parameters and the scoring SQL
+    select
+        records.record_id,
+        {{ customer360.identity_row_hash('records') }} as record_hash,
+        strong_clusters.strong_cluster_id,
+        record_blocks.blocks_fingerprint,
+        parameters_in_force.parameters_fingerprint,
+        scoring_logic.scoring_logic_fingerprint
+    from records
+    left join strong_clusters on records.record_id = strong_clusters.record_id
+    left join record_blocks on records.record_id = record_blocks.record_id
+    cross join parameters_in_force
+    cross join scoring_logic
+),
+
+record_states as (
+    select
+        record_id,
+        {{ customer360.identity_row_hash('state_parts') }} as record_state
+    from state_parts
+),
+{%- endset %}
+
+{% set scoring_sql -%}
+kept as (
+    -- each rule is one bit of an integer
+    select
+        compared_blocks.record_id,
+        cast(1 as bigint) << (compared_blocks.rule_order - 1) as rule_bit,
+        compared_blocks.block_id,
+        strong_clusters.strong_cluster_id,
+        touched.record_id is not null as is_touched
+    from compared_blocks
+    inner join strong_clusters on compared_blocks.record_id = strong_clusters.record_id
+    left join touched on compared_blocks.record_id = touched.record_id
+    where compared_blocks.is_compared
+),
+
+pair_rules as (
+    -- the pairs with a touched record, each proposed once (from its lower id when both are touched); under a rule
+    -- with several keys two records may share more than one: bit_or does not mind
+    select
+        least(a.record_id, b.record_id) as record_id_a,
+        greatest(a.record_id, b.record_id) as record_id_b,
+        bit_or(a.rule_bit) as rule_mask
+    from kept as a
+    inner join kept as b
+        on
+            a.block_id = b.block_id
+            and a.strong_cluster_id <> b.strong_cluster_id
+            and a.is_touched
+            and (not b.is_touched or a.record_id < b.record_id)
+    group by least(a.record_id, b.record_id), greatest(a.record_id, b.record_id)
 ),
 
 weights as (
@@ -55,29 +127,17 @@ weights as (
         m_probability,
         case when level = 'null' then 0.0 else log2(m_probability / u_probability) end as match_weight
     from parameters
-),
-
-term_counts as (
-    -- how common each first and last name is among source records
-    {%- for comparison, column in tf_columns.items() %}
-        select
-            '{{ comparison }}' as comparison,
-            {{ column }} as value,
-            count(*) as records
-        from records
-        where {{ column }} is not null
-        group by {{ column }}
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+    where parameter_kind = 'weight'
 ),
 
 term_frequencies as (
-    -- u of an exact agreement on the value: records with it / records with any value
+    -- u of an exact agreement on a first or last name: its share of the records when the parameters were learnt
     select
         comparison,
-        value,
-        records / sum(records) over (partition by comparison) as term_frequency
-    from term_counts
+        term_value,
+        term_frequency
+    from parameters
+    where parameter_kind = 'term_frequency'
 ),
 
 match_prior as (
@@ -86,14 +146,23 @@ match_prior as (
     where comparison = 'prior' and level = 'match'
 ),
 
+records_with_state as (
+    select
+        records.*,
+        record_states.record_state
+    from records
+    inner join record_states on records.record_id = record_states.record_id
+),
+
 features as (
     select
         pairs.record_id_a,
         pairs.record_id_b,
         a.record_key as record_key_a,
         b.record_key as record_key_b,
-        pairs.blocking_rule,
-        pairs.blocking_rules,
+        pairs.rule_mask,
+        a.record_state as record_state_a,
+        b.record_state as record_state_b,
         {%- for comparison, column in tf_columns.items() %}
             a.{{ column }} as {{ comparison }}_value,
         {%- endfor %}
@@ -103,10 +172,10 @@ features as (
         )
         and a.email_match_key <> b.email_match_key
         and not a.is_role_email and not b.is_role_email as is_exclusive_email_conflict,
-        {{ identity_comparison_features('a', 'b') }}
-    from candidate_pairs as pairs
-    inner join records as a on pairs.record_id_a = a.record_id
-    inner join records as b on pairs.record_id_b = b.record_id
+        {{ customer360.identity_comparison_features('a', 'b') }}
+    from pair_rules as pairs
+    inner join records_with_state as a on pairs.record_id_a = a.record_id
+    inner join records_with_state as b on pairs.record_id_b = b.record_id
 ),
 
 compared as (
@@ -115,13 +184,14 @@ compared as (
         record_id_b,
         record_key_a,
         record_key_b,
-        blocking_rule,
-        blocking_rules,
+        rule_mask,
+        record_state_a,
+        record_state_b,
         {%- for comparison in tf_columns %}
             {{ comparison }}_value,
         {%- endfor %}
         is_exclusive_email_conflict,
-        {{ identity_comparison_levels() }}
+        {{ customer360.identity_comparison_levels() }}
     from features
 ),
 
@@ -151,7 +221,7 @@ weighed as (
             left join term_frequencies as tf_{{ comparison }}
                 on
                     tf_{{ comparison }}.comparison = '{{ comparison }}'
-                    and compared.{{ comparison }}_value = tf_{{ comparison }}.value
+                    and compared.{{ comparison }}_value = tf_{{ comparison }}.term_value
         {%- endif %}
     {%- endfor %}
 ),
@@ -174,14 +244,25 @@ judged as (
     from scored
 ),
 
-final as (
+pairs_scored as (
     select
         record_id_a,
         record_id_b,
         record_key_a,
         record_key_b,
-        blocking_rule,
-        blocking_rules,
+        case
+            {%- for rule_name in rules.keys() %}
+                when rule_mask & {{ 2 ** (loop.index - 1) }} <> 0 then '{{ rule_name }}'
+            {%- endfor %}
+        end as blocking_rule,
+        concat_ws(
+            ',',
+            {%- for rule_name in rules.keys() %}
+                case when rule_mask & {{ 2 ** (loop.index - 1) }} <> 0 then '{{ rule_name }}' end
+                {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as blocking_rules,
+        rule_mask,
         {%- for comparison in comparisons %}
             {{ comparison }}_level,
             round({{ comparison }}_weight, 3) as {{ comparison }}_weight,
@@ -194,8 +275,91 @@ final as (
             when match_probability >= {{ var('identity_match_threshold') }} and veto_reason is null then 'accept'
             when match_probability >= {{ var('identity_review_threshold') }} then 'review'
             else 'reject'
-        end as decision
+        end as decision,
+        record_state_a,
+        record_state_b
     from judged
+),
+{%- endset %}
+{%- set pair_columns = ['record_key_a', 'record_key_b', 'blocking_rule', 'blocking_rules', 'rule_mask'] %}
+{%- for comparison in comparisons %}
+    {%- do pair_columns.extend([comparison ~ '_level', comparison ~ '_weight']) %}
+{%- endfor %}
+{%- do pair_columns.extend([
+    'prior_weight', 'match_weight', 'match_probability', 'veto_reason', 'decision', 'record_state_a', 'record_state_b'
+]) %}
+
+scoring_logic as (
+    -- the SQL that proposes and scores pairs (its macros and the vars it renders) and the engine: part of every
+    -- record's state, so a change rescores every pair
+    select {{ customer360.identity_logic_fingerprint(pairing_sql ~ scoring_sql) }} as scoring_logic_fingerprint
+),
+
+{{ pairing_sql }}
+
+{% if is_incremental() %}
+    stored_states as (
+        -- the state each record had when its stored pairs were scored (a table from before the states existed has
+        -- none: every record it holds is touched)
+        {%- for side in ['a', 'b'] %}
+            select
+                record_id_{{ side }} as record_id,
+                {%- if 'record_state_' ~ side in stored_columns %}
+                    record_state_{{ side }} as record_state
+                {%- else %}
+                    cast(null as {{ dbt.type_bigint() }}) as record_state
+                {%- endif %}
+            from {{ this }}
+            {% if not loop.last %}union{% endif %}
+        {%- endfor %}
+    ),
+
+    touched as (
+        -- records whose state moved since their stored pairs were scored, records with no stored pair (new, or
+        -- without any pair: nothing to redo but a look), and records that left: their pairs are all proposed and
+        -- scored again, every other pair is kept as it is
+        select record_id
+        from (
+            (
+                select record_id, record_state from record_states
+                except
+                select record_id, record_state from stored_states
+            )
+            union all
+            (
+                select record_id, record_state from stored_states
+                except
+                select record_id, record_state from record_states
+            )
+        ) as moved
+        group by record_id
+    ),
+{% else %}
+    touched as (
+        select record_id from record_states
+    ),
+{% endif %}
+
+{{ scoring_sql }}
+
+final as (
+    select
+        record_id_a,
+        record_id_b,
+        {{ pair_columns | join(',\n        ') }}
+    from pairs_scored
+    {% if is_incremental() %}
+        union all
+        -- one marker row per touched record (record_id_a = record_id_b): the incremental strategy
+        -- identity_replace_touched_pairs deletes every stored pair of these records, then inserts the other rows
+        select
+            record_id as record_id_a,
+            record_id as record_id_b
+            {%- for column in pair_columns %},
+                null as {{ column }}
+            {%- endfor %}
+        from touched
+    {% endif %}
 )
 
 select * from final
