@@ -1,6 +1,7 @@
-"""Incremental identity summaries (issue 16): `int_identity__source_records` summarizes again only the records
-whose observations changed, and every record when its SQL (or the engine) did, and always ends equal to a full
-refresh.
+"""Incremental identity (issue 16): `int_identity__source_records` summarizes again only the records whose
+observations changed, and every record when its SQL (or the engine) did; `int_identity__scored_pairs` proposes and
+scores again only the pairs of records whose state moved, under parameters frozen in
+`int_identity__match_parameters` until they are learnt again. Both always end equal to a full refresh.
 
 One module-scoped clone of the session's built warehouse. Every summarized row is first marked (a value no
 summary writes), so a row the next run did not redo still shows the mark. Then the inputs are changed in
@@ -8,7 +9,7 @@ place, in the observations table itself (only `int_identity__source_records` is 
 rebuild them): one observation altered, one record's observations all removed, one observation added to a
 record, one summary row deleted and one summary's fingerprint spoiled. One incremental run must redo
 exactly the four records that need it, drop the one left without observations, keep every other row as it
-was, and equal a full refresh once the marks are set aside.
+was, and equal a full refresh once the marks are set aside. The scored pairs are marked the same way.
 """
 
 from __future__ import annotations
@@ -131,3 +132,186 @@ def test_a_table_written_before_the_fingerprints_is_summarized_whole(identity_cl
     assert outcome.success, outcome.failures
     assert _marked() == set()
     assert _rows_without("city") == full
+
+
+# --- scored pairs: incremental by touched record, under frozen parameters -----------------------------------
+
+PAIRS = "intermediate.int_identity__scored_pairs"
+PARAMETERS = "intermediate.int_identity__match_parameters"
+BLOCK_KEYS = "intermediate.int_identity__block_keys"
+STRONG_CLUSTERS = "intermediate.int_identity__strong_clusters"
+PAIR_MARK = "marked-before-the-run"  # written into blocking_rules: no scoring writes it
+# the records' chain up to the pairs; the parameters model runs too and must keep its frozen values
+PAIRS_RUN = [
+    "run",
+    "--select",
+    "int_identity__source_records int_identity__identifiers int_identity__deterministic_edges "
+    "int_identity__strong_clusters int_identity__block_keys int_identity__match_parameters int_identity__scored_pairs",
+]
+
+
+def _mark_every_pair() -> None:
+    query(f"update {PAIRS} set blocking_rules = '{PAIR_MARK}'")
+
+
+def _unmarked_pairs() -> set[tuple[int, int]]:
+    return {
+        (row[0], row[1])
+        for row in query(
+            f"select record_id_a, record_id_b from {PAIRS} where blocking_rules is distinct from ?", [PAIR_MARK]
+        )
+    }
+
+
+def _pairs_without_mark() -> dict[tuple[int, int], tuple[object, ...]]:
+    names = [
+        row[0] for row in query(f"select column_name from (describe {PAIRS}) where column_name <> 'blocking_rules'")
+    ]
+    return {(row[0], row[1]): row for row in query(f"select {', '.join(names)} from {PAIRS}")}
+
+
+def _compared_blocks() -> set[tuple[int, int, bool]]:
+    return {
+        (row[0], row[1], row[2])
+        for row in query(
+            f"select keys.record_id, keys.block_id, keys.block_size <= coalesce(caps.block_size_cap, 1) "
+            f"from {BLOCK_KEYS} as keys left join {PARAMETERS} as caps "
+            "on caps.parameter_kind = 'block_size_cap' and caps.rule_order = keys.rule_order"
+        )
+    }
+
+
+def _record_ids(keys: list[str]) -> set[int]:
+    marks = ", ".join("?" for _ in keys)
+    return {row[0] for row in query(f"select record_id from {TABLE} where record_key in ({marks})", keys)}
+
+
+def test_scored_pairs_are_redone_for_exactly_the_touched_records(identity_clone: None) -> None:
+    """A surname altered, a record gone, and a new record that copies a member of a block filled to its cap: the
+    block goes over the cap, so pairs of records that did not change at all must go too. Only pairs of records
+    whose state moved are redone, the parameters stay frozen, and the table equals a full refresh."""
+    assert run_dbt([*PAIRS_RUN, "--full-refresh"]).success
+    # a compared block holding a pair no other block proposes;
+    # its rule's frozen cap is set to the block's size (as if learnt so) and the pairs scored anew under it
+    blocks = query(
+        f"""
+        select keys.rule_order, keys.block_id, keys.block_size, min(keys.record_id)
+        from {BLOCK_KEYS} as keys
+        inner join {PARAMETERS} as caps on caps.parameter_kind = 'block_size_cap' and caps.rule_order = keys.rule_order
+        where keys.block_size >= 2 and keys.block_size <= caps.block_size_cap
+        group by keys.rule_order, keys.block_id, keys.block_size
+        order by keys.block_size desc, keys.block_id
+        """
+    )
+    compared_of: dict[int, set[int]] = {}
+    for record_id, block, compared in _compared_blocks():
+        if compared:
+            compared_of.setdefault(record_id, set()).add(block)
+    pairs = set(_pairs_without_mark())
+    chosen = next(
+        (
+            (rule_order, block_id, block_size, copied_id)
+            for rule_order, block_id, block_size, copied_id in blocks
+            if any(compared_of.get(a, set()) & compared_of.get(b, set()) == {block_id} for a, b in pairs)
+        ),
+        None,
+    )
+    assert chosen, "the demo build has no compared block that alone proposes a pair"
+    rule_order, block_id, block_size, copied_id = chosen
+    query(
+        f"update {PARAMETERS} set block_size_cap = ? where parameter_kind = 'block_size_cap' and rule_order = ?",
+        [block_size, rule_order],
+    )
+    assert run_dbt(["run", "--select", "int_identity__scored_pairs", "--full-refresh"]).success
+    learnt_at = query(f"select distinct learnt_at from {PARAMETERS}")
+    compared_of = {}
+    for record_id, block, compared in _compared_blocks():
+        if compared:
+            compared_of.setdefault(record_id, set()).add(block)
+    proposed_by_the_block_alone = {
+        (a, b) for a, b in _pairs_without_mark() if compared_of.get(a, set()) & compared_of.get(b, set()) == {block_id}
+    }
+    assert proposed_by_the_block_alone
+    copied = query(f"select record_key from {TABLE} where record_id = ?", [copied_id])[0][0]
+    altered, departed = _records(
+        f"last_name is not null and record_id not in (select record_id from {BLOCK_KEYS} where block_id = {block_id}) "
+        f"and record_id in (select record_id_a from {PAIRS})",
+        2,
+    )
+    pairs_before = set(_pairs_without_mark())
+    blocks_before = _compared_blocks()
+    clusters_before = dict(query(f"select record_id, strong_cluster_id from {STRONG_CLUSTERS}"))
+    ids_before = _record_ids([altered, departed, copied])
+
+    _mark_every_pair()
+    query(
+        f"update {OBSERVATIONS} set last_name = 'Quixotenberg', last_name_key = 'quixotenberg' where record_key = ?",
+        [altered],
+    )
+    query(f"delete from {OBSERVATIONS} where record_key = ?", [departed])
+    query(
+        f"insert into {OBSERVATIONS} select * replace ('csv_contacts|copy-of-a-full-block' as record_key, "
+        f"'copy-of-a-full-block' as source_record_id) "
+        f"from {OBSERVATIONS} where record_key = ?",
+        [copied],
+    )
+    outcome = run_dbt(PAIRS_RUN)
+    assert outcome.success, outcome.failures
+
+    assert query(f"select distinct learnt_at from {PARAMETERS}") == learnt_at, "a 1-record change re-learnt"
+    new_id = _record_ids(["csv_contacts|copy-of-a-full-block"])
+    assert new_id, "the new record was not summarized"
+    flipped_block_members = {
+        record_id for record_id, block, compared in blocks_before if block == block_id and compared
+    }
+    assert (copied_id, block_id, False) in _compared_blocks(), "the block did not go over its cap"
+    clusters_after = dict(query(f"select record_id, strong_cluster_id from {STRONG_CLUSTERS}"))
+    moved_clusters = {r for r in clusters_after if clusters_before.get(r) != clusters_after[r]}
+    expected_touched = ids_before | new_id | flipped_block_members | moved_clusters
+    redone = _unmarked_pairs()
+    assert redone, "nothing was redone"
+    assert all(a in expected_touched or b in expected_touched for a, b in redone), "an untouched pair was redone"
+    pairs_after = set(_pairs_without_mark())
+    gone = pairs_before - pairs_after
+    departed_id = next(iter(_record_ids([departed]) or ids_before - _record_ids([altered, copied])))
+    assert any(departed_id in pair for pair in gone), "the departed record's pairs stayed"
+    assert proposed_by_the_block_alone <= gone, "a pair only the block over its cap proposed stayed"
+
+    incremental = _pairs_without_mark()
+    assert run_dbt(["run", "--select", "int_identity__scored_pairs", "--full-refresh"]).success
+    assert _pairs_without_mark() == incremental
+
+
+def test_a_change_of_the_scoring_sql_rescores_every_pair(identity_clone: None) -> None:
+    """A var the scoring renders (the match threshold): every pair is scored again, the parameters stay."""
+    learnt_at = query(f"select distinct learnt_at from {PARAMETERS}")
+    _mark_every_pair()
+    outcome = run_dbt([*PAIRS_RUN, "--vars", "{identity_match_threshold: 0.9}"])
+    assert outcome.success, outcome.failures
+    assert query(f"select count(*) from {PAIRS} where blocking_rules = ?", [PAIR_MARK]) == [(0,)]
+    assert query(f"select distinct learnt_at from {PARAMETERS}") == learnt_at
+
+
+def test_parameters_are_learnt_again_past_the_share_and_then_every_pair_is_rescored(identity_clone: None) -> None:
+    """With var identity_parameters_relearn_share 0 the parameters are learnt at every build; a new learning is part
+    of every record's state, so no pair keeps its old score. A full refresh of the parameters learns too."""
+    learnt_at = query(f"select distinct learnt_at from {PARAMETERS}")
+    _mark_every_pair()
+    outcome = run_dbt([*PAIRS_RUN, "--vars", "{identity_parameters_relearn_share: 0}"])
+    assert outcome.success, outcome.failures
+    relearnt_at = query(f"select distinct learnt_at from {PARAMETERS}")
+    assert len(relearnt_at) == 1 and relearnt_at != learnt_at
+    assert query(f"select count(*) from {PAIRS} where blocking_rules = ?", [PAIR_MARK]) == [(0,)]
+
+    # the records shrink by more than the default share (10%): learnt again without any var
+    query(
+        f"update {PARAMETERS} set records_when_learnt = cast(records_when_learnt * 1.2 as bigint)",
+    )
+    assert run_dbt(["run", "--select", "int_identity__match_parameters"]).success
+    assert query(f"select distinct learnt_at from {PARAMETERS}") != relearnt_at
+    # within the share nothing moves, and a --full-refresh learns whatever the share says
+    kept = query(f"select distinct learnt_at from {PARAMETERS}")
+    assert run_dbt(["run", "--select", "int_identity__match_parameters"]).success
+    assert query(f"select distinct learnt_at from {PARAMETERS}") == kept
+    assert run_dbt(["run", "--select", "int_identity__match_parameters", "--full-refresh"]).success
+    assert query(f"select distinct learnt_at from {PARAMETERS}") != kept
