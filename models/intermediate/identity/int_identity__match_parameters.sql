@@ -4,6 +4,20 @@
     'parameter_kind', 'comparison', 'level', 'term_value', 'blocking_rule', 'rule_order', 'm_probability',
     'u_probability', 'term_frequency', 'block_size_cap', 'learnt_at', 'records_when_learnt', 'learning_fingerprint'
 ] %}
+{#- What the values are learnt by: this file, the comparison macros the estimates score with, and the vars that
+    steer the estimates (the EM's, the u sample's, the blocking rules'). A change learns them again at once. -#}
+{%- set learning_fingerprint = customer360.identity_logic_fingerprint(
+    model.raw_code
+    ~ customer360.identity_comparison_features('a', 'b')
+    ~ customer360.identity_comparison_levels()
+    ~ tojson([
+        var('identity_match_weights_source'), var('identity_blocking_rules'), var('identity_max_block_size'),
+        var('identity_max_pairs_per_record'), var('identity_u_sample_records'), var('identity_em_training_blocks'),
+        var('identity_em_max_pairs_per_block'), var('identity_em_max_iterations'), var('identity_em_tolerance'),
+        var('identity_min_pairs_for_estimate'), var('identity_name_similarity_high'),
+        var('identity_name_similarity_low')
+    ])
+) %}
 
 with
 
@@ -19,11 +33,6 @@ estimates as (
     select * from {{ ref('int_identity__match_weight_estimates') }}
 ),
 
-match_weight_seed as (
-    select * from {{ ref('identity_match_weights') }}
-),
-
-{% set learning_sql -%}
 weights as (
     -- the m/u in force (var identity_match_weights_source): learnt at build time, or the seed's fixed
     -- values with the learnt prior (the seed has none)
@@ -40,7 +49,7 @@ weights as (
             level,
             m_probability,
             u_probability
-        from match_weight_seed
+        from {{ ref('identity_match_weights') }}
         union all
         select
             comparison,
@@ -128,23 +137,6 @@ learnt_values as (
         block_size_cap
     from block_caps
 ),
-{%- endset %}
-{#- What the values were learnt by: this SQL, the comparison macros the estimates score with and the vars that
-    steer the estimates (the EM's, the u sample's, the blocking rules'). A change re-learns at once. -#}
-{%- set learning_settings = {
-    'comparison_features': customer360.identity_comparison_features('a', 'b'),
-    'comparison_levels': customer360.identity_comparison_levels(),
-    'vars': [
-        var('identity_blocking_rules'), var('identity_max_block_size'), var('identity_max_pairs_per_record'),
-        var('identity_u_sample_records'), var('identity_em_training_blocks'),
-        var('identity_em_max_pairs_per_block'), var('identity_em_max_iterations'), var('identity_em_tolerance'),
-        var('identity_min_pairs_for_estimate'), var('identity_name_similarity_high'),
-        var('identity_name_similarity_low')
-    ]
-} %}
-{%- set learning_fingerprint = customer360.identity_logic_fingerprint(learning_sql ~ tojson(learning_settings)) %}
-
-{{ learning_sql }}
 
 current_record_count as (
     select count(*) as records from records
@@ -167,7 +159,7 @@ learnt as (
 
     in_force_set as (
         select
-            count(*) as parameters,
+            count(*) as parameter_rows,
             max(records_when_learnt) as records_when_learnt,
             max(learning_fingerprint) as learning_fingerprint
         from in_force
@@ -179,15 +171,31 @@ learnt as (
         select count(*) as levels
         from (
             (
-                select comparison, level from learnt where parameter_kind = 'weight'
+                select
+                    comparison,
+                    level
+                from learnt
+                where parameter_kind = 'weight'
                 except
-                select comparison, level from in_force where parameter_kind = 'weight'
+                select
+                    comparison,
+                    level
+                from in_force
+                where parameter_kind = 'weight'
             )
             union all
             (
-                select comparison, level from in_force where parameter_kind = 'weight'
+                select
+                    comparison,
+                    level
+                from in_force
+                where parameter_kind = 'weight'
                 except
-                select comparison, level from learnt where parameter_kind = 'weight'
+                select
+                    comparison,
+                    level
+                from learnt
+                where parameter_kind = 'weight'
             )
         ) as moved
     ),
@@ -196,8 +204,8 @@ learnt as (
         -- re-learn when nothing is in force, the learning logic changed, the comparison levels moved, or the records
         -- grew or shrank by more than var identity_parameters_relearn_share since the values were learnt
         select
-            in_force_set.parameters = 0
-            or in_force_set.learning_fingerprint is distinct from {{ learning_fingerprint }}
+            in_force_set.parameter_rows = 0
+            or coalesce(in_force_set.learning_fingerprint, '') <> {{ learning_fingerprint }}
             or weight_levels_moved.levels > 0
             or abs(current_record_count.records - in_force_set.records_when_learnt)
             > {{ relearn_share }} * in_force_set.records_when_learnt
@@ -226,9 +234,12 @@ learnt as (
 
 final as (
     select
-        parameter_kind || '|' || coalesce(comparison, blocking_rule) || '|' || coalesce(level, term_value, '')
-        as parameter_key,
-        {{ parameter_columns | join(',\n        ') }}
+        concat_ws(
+            '|', parameter_kind, coalesce(comparison, blocking_rule), coalesce(level, term_value, '')
+        ) as parameter_key,
+        {%- for column in parameter_columns %}
+            {{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from chosen
 )
 

@@ -3,6 +3,27 @@
 {%- set tf_columns = customer360.identity_term_frequency_columns() %}
 {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
     if is_incremental() else [] %}
+{#- What a pair's score depends on besides its records and the parameters: this file, the comparison macros and
+    the vars it renders, and the engine (macro identity_logic_fingerprint). Part of every record's state, so a
+    change rescores every pair. -#}
+{%- set scoring_logic_fingerprint = customer360.identity_logic_fingerprint(
+    model.raw_code
+    ~ customer360.identity_comparison_features('a', 'b')
+    ~ customer360.identity_comparison_levels()
+    ~ tojson([
+        rules, var('identity_exclusive_email_sources'), var('identity_match_threshold'),
+        var('identity_review_threshold')
+    ])
+) %}
+{%- set block_row_hash = customer360.identity_row_hash('compared_blocks') %}
+{%- set parameter_row_hash = customer360.identity_row_hash('parameters') %}
+{%- set pair_columns = ['record_key_a', 'record_key_b', 'blocking_rule', 'blocking_rules', 'rule_mask'] %}
+{%- for comparison in comparisons %}
+    {%- do pair_columns.extend([comparison ~ '_level', comparison ~ '_weight']) %}
+{%- endfor %}
+{%- do pair_columns.extend([
+    'prior_weight', 'match_weight', 'match_probability', 'veto_reason', 'decision', 'record_state_a', 'record_state_b'
+]) %}
 
 with
 
@@ -25,7 +46,6 @@ parameters as (
     select * from {{ ref('int_identity__match_parameters') }}
 ),
 
-{% set pairing_sql -%}
 caps_in_force as (
     select
         rule_order,
@@ -49,16 +69,14 @@ compared_blocks as (
 record_blocks as (
     select
         record_id,
-        {{ customer360.identity_rows_fingerprint(customer360.identity_row_hash('compared_blocks')) }}
-        as blocks_fingerprint
+        {{ customer360.identity_rows_fingerprint(block_row_hash) }} as blocks_fingerprint
     from compared_blocks
     group by record_id
 ),
 
 parameters_in_force as (
     select
-        {{ customer360.identity_rows_fingerprint(customer360.identity_row_hash('parameters')) }}
-        as parameters_fingerprint
+        {{ customer360.identity_rows_fingerprint(parameter_row_hash) }} as parameters_fingerprint
     from parameters
 ),
 
@@ -71,12 +89,11 @@ state_parts as (
         strong_clusters.strong_cluster_id,
         record_blocks.blocks_fingerprint,
         parameters_in_force.parameters_fingerprint,
-        scoring_logic.scoring_logic_fingerprint
+        {{ scoring_logic_fingerprint }} as scoring_logic_fingerprint
     from records
     left join strong_clusters on records.record_id = strong_clusters.record_id
     left join record_blocks on records.record_id = record_blocks.record_id
     cross join parameters_in_force
-    cross join scoring_logic
 ),
 
 record_states as (
@@ -85,9 +102,62 @@ record_states as (
         {{ customer360.identity_row_hash('state_parts') }} as record_state
     from state_parts
 ),
-{%- endset %}
 
-{% set scoring_sql -%}
+{% if is_incremental() %}
+    stored_states as (
+        -- the state each record had when its stored pairs were scored (a table from before the states existed has
+        -- none: every record it holds is touched)
+        {%- for side in ['a', 'b'] %}
+            select
+                record_id_{{ side }} as record_id,
+                {%- if 'record_state_' ~ side in stored_columns %}
+                    record_state_{{ side }} as record_state
+                {%- else %}
+                    cast(null as {{ dbt.type_bigint() }}) as record_state
+                {%- endif %}
+            from {{ this }}
+            {% if not loop.last %}union{% endif %}
+        {%- endfor %}
+    ),
+
+    touched as (
+        -- records whose state moved since their stored pairs were scored, records with no stored pair (new, or
+        -- without any pair: nothing to redo but a look), and records that left: their pairs are all proposed and
+        -- scored again, every other pair is kept as it is
+        select record_id
+        from (
+            (
+                select
+                    record_id,
+                    record_state
+                from record_states
+                except
+                select
+                    record_id,
+                    record_state
+                from stored_states
+            )
+            union all
+            (
+                select
+                    record_id,
+                    record_state
+                from stored_states
+                except
+                select
+                    record_id,
+                    record_state
+                from record_states
+            )
+        ) as moved
+        group by record_id
+    ),
+{% else %}
+    touched as (
+        select record_id from record_states
+    ),
+{% endif %}
+
 kept as (
     -- each rule is one bit of an integer
     select
@@ -280,73 +350,14 @@ pairs_scored as (
         record_state_b
     from judged
 ),
-{%- endset %}
-{%- set pair_columns = ['record_key_a', 'record_key_b', 'blocking_rule', 'blocking_rules', 'rule_mask'] %}
-{%- for comparison in comparisons %}
-    {%- do pair_columns.extend([comparison ~ '_level', comparison ~ '_weight']) %}
-{%- endfor %}
-{%- do pair_columns.extend([
-    'prior_weight', 'match_weight', 'match_probability', 'veto_reason', 'decision', 'record_state_a', 'record_state_b'
-]) %}
-
-scoring_logic as (
-    -- the SQL that proposes and scores pairs (its macros and the vars it renders) and the engine: part of every
-    -- record's state, so a change rescores every pair
-    select {{ customer360.identity_logic_fingerprint(pairing_sql ~ scoring_sql) }} as scoring_logic_fingerprint
-),
-
-{{ pairing_sql }}
-
-{% if is_incremental() %}
-    stored_states as (
-        -- the state each record had when its stored pairs were scored (a table from before the states existed has
-        -- none: every record it holds is touched)
-        {%- for side in ['a', 'b'] %}
-            select
-                record_id_{{ side }} as record_id,
-                {%- if 'record_state_' ~ side in stored_columns %}
-                    record_state_{{ side }} as record_state
-                {%- else %}
-                    cast(null as {{ dbt.type_bigint() }}) as record_state
-                {%- endif %}
-            from {{ this }}
-            {% if not loop.last %}union{% endif %}
-        {%- endfor %}
-    ),
-
-    touched as (
-        -- records whose state moved since their stored pairs were scored, records with no stored pair (new, or
-        -- without any pair: nothing to redo but a look), and records that left: their pairs are all proposed and
-        -- scored again, every other pair is kept as it is
-        select record_id
-        from (
-            (
-                select record_id, record_state from record_states
-                except
-                select record_id, record_state from stored_states
-            )
-            union all
-            (
-                select record_id, record_state from stored_states
-                except
-                select record_id, record_state from record_states
-            )
-        ) as moved
-        group by record_id
-    ),
-{% else %}
-    touched as (
-        select record_id from record_states
-    ),
-{% endif %}
-
-{{ scoring_sql }}
 
 final as (
     select
         record_id_a,
         record_id_b,
-        {{ pair_columns | join(',\n        ') }}
+        {%- for column in pair_columns %}
+            {{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from pairs_scored
     {% if is_incremental() %}
         union all
@@ -354,9 +365,9 @@ final as (
         -- identity_replace_touched_pairs deletes every stored pair of these records, then inserts the other rows
         select
             record_id as record_id_a,
-            record_id as record_id_b
-            {%- for column in pair_columns %},
-                null as {{ column }}
+            record_id as record_id_b,
+            {%- for column in pair_columns %}
+                null as {{ column }}{% if not loop.last %},{% endif %}
             {%- endfor %}
         from touched
     {% endif %}
