@@ -7,6 +7,7 @@ with status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -329,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("customer360: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:
+        # a full or read-only disk is the machine's state, not a bug: said in one line
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"customer360: error: {error.strerror}{where}: free space on the device, then run again", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

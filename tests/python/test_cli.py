@@ -111,3 +111,28 @@ def test_serve_removes_its_bulk_files_when_terminated(tmp_path: Path) -> None:
     finally:
         server.kill()
     assert list(scratch.iterdir()) == []
+
+
+def test_a_full_disk_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Seen in a 1M benchmark: `generate --delta` on a full disk ended in a traceback. A full or read-only device is
+    said in one line with the file; any other OSError is still raised (a bug must show where it is)."""
+    import errno
+
+    from ingestion import cli
+
+    def full_disk(_args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", "data/segment/2026-11-30/events-0002.jsonl")
+
+    monkeypatch.setattr(cli, "_run", full_disk)
+    assert cli.main(["generate"]) == 1
+    said = capsys.readouterr().err
+    assert "Traceback" not in said
+    assert said.count("customer360: error:") == 1
+    assert "No space left on device (data/segment/2026-11-30/events-0002.jsonl)" in said
+
+    def broken_disk(_args: object) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(cli, "_run", broken_disk)
+    with pytest.raises(OSError):
+        cli.main(["generate"])
