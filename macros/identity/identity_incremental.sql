@@ -49,3 +49,22 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }}
 {%- endmacro %}
+
+
+{#
+    identity_models_code(model_names): the source text of the named models of this project, joined (from dbt's graph at
+    execution; empty while parsing), for a logic fingerprint that must see models upstream of the one it is in.
+#}
+{% macro identity_models_code(model_names) -%}
+    {%- set texts = [] -%}
+    {%- if execute -%}
+        {%- for name in model_names -%}
+            {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ name) -%}
+            {%- if node is none -%}
+                {{ exceptions.raise_compiler_error('identity_models_code: no model named ' ~ name) }}
+            {%- endif -%}
+            {%- do texts.append(node.raw_code) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(texts | join('\n')) }}
+{%- endmacro %}

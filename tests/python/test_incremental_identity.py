@@ -315,3 +315,21 @@ def test_parameters_are_learnt_again_past_the_share_and_then_every_pair_is_resco
     assert query(f"select distinct learnt_at from {PARAMETERS}") == kept
     assert run_dbt(["run", "--select", "int_identity__match_parameters", "--full-refresh"]).success
     assert query(f"select distinct learnt_at from {PARAMETERS}") != kept
+
+
+def test_the_frozen_parameters_follow_the_seed_and_never_empty(identity_clone: None) -> None:
+    """Found by the hostile review: an edited m/u seed was ignored until the records grew, and `--empty` or a null
+    `records_when_learnt` left the table empty. The seed's rows are part of the learning fingerprint; no records
+    (dbt's --empty) never replaces values in force; a value that cannot be compared learns again."""
+    kept = query(f"select distinct learnt_at from {PARAMETERS}")
+    assert run_dbt(["run", "--select", "int_identity__match_parameters", "--empty"]).success
+    assert query(f"select distinct learnt_at from {PARAMETERS}") == kept, "--empty replaced the values in force"
+
+    query(f"update {PARAMETERS} set records_when_learnt = null")
+    assert run_dbt(["run", "--select", "int_identity__match_parameters"]).success
+    relearnt = query(f"select distinct learnt_at from {PARAMETERS}")
+    assert relearnt != kept and query(f"select count(*) from {PARAMETERS} where parameter_kind = 'weight'")[0][0] > 0
+
+    query("update reference.identity_match_weights set m_probability = m_probability * 0.9 where level = 'exact'")
+    assert run_dbt(["run", "--select", "int_identity__match_parameters"]).success
+    assert query(f"select distinct learnt_at from {PARAMETERS}") != relearnt, "an edited seed was not learnt"

@@ -1,16 +1,25 @@
 {%- set tf_columns = customer360.identity_term_frequency_columns() %}
 {%- set relearn_share = var('identity_parameters_relearn_share') %}
+{%- set seed_row_hash = customer360.identity_row_hash('match_weight_seed') %}
 {%- set parameter_columns = [
     'parameter_kind', 'comparison', 'level', 'term_value', 'blocking_rule', 'rule_order', 'm_probability',
     'u_probability', 'term_frequency', 'block_size_cap', 'learnt_at', 'records_when_learnt', 'learning_fingerprint'
 ] %}
-{#- What the values are learnt by: this file, the comparison macros the estimates score with, and the vars that
-    steer the estimates (the EM's, the u sample's, the blocking rules'). A change learns them again at once. -#}
+{#- What the values are learnt by: this file, the models that learn them (block caps, u, training patterns, EM),
+    the comparison and blocking macros they render, and the vars that steer them; with the seed's rows (below). A
+    change learns them again at once. -#}
 {%- set learning_fingerprint = customer360.identity_logic_fingerprint(
     model.raw_code
+    ~ customer360.identity_models_code([
+        'int_identity__block_keys', 'int_identity__u_probabilities', 'int_identity__training_patterns',
+        'int_identity__match_weight_estimates'
+    ])
     ~ customer360.identity_comparison_features('a', 'b')
     ~ customer360.identity_comparison_levels()
+    ~ customer360.identity_dates_within_a_slip('a', 'b')
+    ~ customer360.identity_blocking_keys('records', ['record_id'])
     ~ tojson([
+        customer360.identity_comparison_names(), tf_columns,
         var('identity_match_weights_source'), var('identity_blocking_rules'), var('identity_max_block_size'),
         var('identity_max_pairs_per_record'), var('identity_u_sample_records'), var('identity_em_training_blocks'),
         var('identity_em_max_pairs_per_block'), var('identity_em_max_iterations'), var('identity_em_tolerance'),
@@ -27,6 +36,10 @@ records as (
 
 block_keys as (
     select * from {{ ref('int_identity__block_keys') }}
+),
+
+match_weight_seed as (
+    select * from {{ ref('identity_match_weights') }}
 ),
 
 estimates as (
@@ -49,7 +62,7 @@ weights as (
             level,
             m_probability,
             u_probability
-        from {{ ref('identity_match_weights') }}
+        from match_weight_seed
         union all
         select
             comparison,
@@ -142,14 +155,27 @@ current_record_count as (
     select count(*) as records from records
 ),
 
+learning_logic as (
+    -- the seed's m/u stand in for the estimates (var identity_match_weights_source: seed, or a level no training
+    -- block taught): an edit to it learns again, as a change of the logic does
+    select
+        concat_ws(
+            '|',
+            {{ learning_fingerprint }},
+            coalesce(cast({{ customer360.identity_rows_fingerprint(seed_row_hash) }} as {{ dbt.type_string() }}), '')
+        ) as learning_fingerprint
+    from match_weight_seed
+),
+
 learnt as (
     select
         learnt_values.*,
         cast('{{ run_started_at }}' as {{ dbt.type_timestamp() }}) as learnt_at,
         current_record_count.records as records_when_learnt,
-        {{ learning_fingerprint }} as learning_fingerprint
+        learning_logic.learning_fingerprint
     from learnt_values
     cross join current_record_count
+    cross join learning_logic
 ),
 
 {% if is_incremental() %}
@@ -201,20 +227,29 @@ learnt as (
     ),
 
     relearning as (
-        -- re-learn when nothing is in force, the learning logic changed, the comparison levels moved, or the records
-        -- grew or shrank by more than var identity_parameters_relearn_share since the values were learnt
+        -- learn again when nothing is in force, the learning logic or the seed changed, the comparison levels moved,
+        -- or the records grew or shrank by more than var identity_parameters_relearn_share since the values were
+        -- learnt; never from no records while values are in force (dbt's --empty, or every record erased); a stored
+        -- value that cannot be compared (a null) learns again rather than keep nothing
         select
             in_force_set.parameter_rows = 0
-            or coalesce(in_force_set.learning_fingerprint, '') <> {{ learning_fingerprint }}
-            or weight_levels_moved.levels > 0
-            or abs(current_record_count.records - in_force_set.records_when_learnt)
-            > {{ relearn_share }} * in_force_set.records_when_learnt
-            {%- if relearn_share == 0 %}
-                or true
-            {%- endif %} as is_due
+            or (
+                current_record_count.records > 0
+                and coalesce(
+                    in_force_set.learning_fingerprint <> learning_logic.learning_fingerprint
+                    or weight_levels_moved.levels > 0
+                    or abs(current_record_count.records - in_force_set.records_when_learnt)
+                    > {{ relearn_share }} * in_force_set.records_when_learnt
+                    {%- if relearn_share == 0 %}
+                        or true
+                    {%- endif %},
+                    true
+                )
+            ) as is_due
         from in_force_set
         cross join weight_levels_moved
         cross join current_record_count
+        cross join learning_logic
     ),
 
     chosen as (

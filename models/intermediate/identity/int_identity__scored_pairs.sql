@@ -3,15 +3,16 @@
 {%- set tf_columns = customer360.identity_term_frequency_columns() %}
 {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
     if is_incremental() else [] %}
-{#- What a pair's score depends on besides its records and the parameters: this file, the comparison macros and
-    the vars it renders, and the engine (macro identity_logic_fingerprint). Part of every record's state, so a
+{#- What a pair's score depends on besides its records and the parameters: this file, the macros it renders (the
+    comparisons, their names, the term-frequency columns) and the vars it reads, and the engine
+    (macro identity_logic_fingerprint). Part of every record's state, so a
     change rescores every pair. -#}
 {%- set scoring_logic_fingerprint = customer360.identity_logic_fingerprint(
     model.raw_code
     ~ customer360.identity_comparison_features('a', 'b')
     ~ customer360.identity_comparison_levels()
     ~ tojson([
-        rules, var('identity_exclusive_email_sources'), var('identity_match_threshold'),
+        comparisons, tf_columns, rules, var('identity_exclusive_email_sources'), var('identity_match_threshold'),
         var('identity_review_threshold')
     ])
 ) %}
