@@ -27,3 +27,25 @@
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 {%- endmacro %}
+
+
+{% macro identity_compared_blocks(block_keys, parameters) -%}
+    {#-
+        A select of each record's blocks (relation block_keys: int_identity__block_keys) with the block size cap in
+        force (relation parameters: int_identity__match_parameters) and whether the block is compared under it. A
+        rule without a cap in force keyed no record when the parameters were learnt: its blocks wait for the next
+        learning. One rule for int_identity__scored_pairs and int_identity__blocking_rule_pairs.
+    -#}
+    select
+        keyed.record_id,
+        keyed.rule_order,
+        keyed.block_id,
+        keyed.block_size,
+        caps.block_size_cap,
+        keyed.block_size <= coalesce(caps.block_size_cap, 1) as is_compared
+    from {{ block_keys }} as keyed
+    left join {{ parameters }} as caps
+        on
+            caps.parameter_kind = 'block_size_cap'
+            and keyed.rule_order = caps.rule_order
+{%- endmacro %}

@@ -26,25 +26,9 @@ rules as (
     ) as rule_list (blocking_rule, rule_order)
 ),
 
-caps_in_force as (
-    select
-        rule_order,
-        block_size_cap
-    from parameters
-    where parameter_kind = 'block_size_cap'
-),
-
 compared_blocks as (
-    -- as int_identity__scored_pairs compares them: a rule without a cap in force compares no block
-    select
-        block_keys.record_id,
-        block_keys.rule_order,
-        block_keys.block_id,
-        block_keys.block_size,
-        caps_in_force.block_size_cap,
-        block_keys.block_size <= coalesce(caps_in_force.block_size_cap, 1) as is_compared
-    from block_keys
-    left join caps_in_force on block_keys.rule_order = caps_in_force.rule_order
+    -- as int_identity__scored_pairs compares them
+    {{ customer360.identity_compared_blocks('block_keys', 'parameters') }}
 ),
 
 blocks as (
@@ -52,6 +36,7 @@ blocks as (
         rule_order,
         block_id,
         any_value(block_size) as block_size,
+        any_value(block_size_cap) as block_size_cap,
         any_value(is_compared) as is_compared
     from compared_blocks
     group by rule_order, block_id
@@ -69,6 +54,7 @@ records_keyed as (
 block_stats as (
     select
         rule_order,
+        any_value(block_size_cap) as block_size_cap,
         count(*) filter (where not is_compared) as blocks_skipped,
         count(*) filter (where block_size > {{ var('identity_max_block_size') }}) as blocks_over_max_size
     from blocks
@@ -103,7 +89,7 @@ final as (
         rules.blocking_rule,
         rules.rule_order,
         coalesce(records_keyed.records_keyed, 0) as records_keyed,
-        caps_in_force.block_size_cap,
+        block_stats.block_size_cap,
         coalesce(block_stats.blocks_skipped, 0) as blocks_skipped,
         coalesce(block_stats.blocks_over_max_size, 0) as blocks_over_max_size,
         coalesce(records_keyed.records_in_skipped_blocks, 0) as records_in_skipped_blocks,
@@ -112,7 +98,6 @@ final as (
     from rules
     left join records_keyed on rules.rule_order = records_keyed.rule_order
     left join block_stats on rules.rule_order = block_stats.rule_order
-    left join caps_in_force on rules.rule_order = caps_in_force.rule_order
     left join pair_counts on rules.blocking_rule = pair_counts.blocking_rule
 )
 

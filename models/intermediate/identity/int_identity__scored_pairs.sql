@@ -16,7 +16,7 @@
         var('identity_review_threshold')
     ])
 ) %}
-{%- set block_row_hash = customer360.identity_row_hash('compared_blocks') %}
+{%- set block_row_hash = customer360.identity_row_hash('block_flags') %}
 {%- set parameter_row_hash = customer360.identity_row_hash('parameters') %}
 {%- set pair_columns = ['record_key_a', 'record_key_b', 'blocking_rule', 'blocking_rules', 'rule_mask'] %}
 {%- for comparison in comparisons %}
@@ -47,31 +47,26 @@ parameters as (
     select * from {{ ref('int_identity__match_parameters') }}
 ),
 
-caps_in_force as (
-    select
-        rule_order,
-        block_size_cap
-    from parameters
-    where parameter_kind = 'block_size_cap'
+compared_blocks as (
+    {{ customer360.identity_compared_blocks('block_keys', 'parameters') }}
 ),
 
-compared_blocks as (
-    -- each record's blocks and whether they are compared under the caps in force (a rule without a cap
-    -- keyed no record when the parameters were learnt: its blocks wait for the next learning)
+block_flags as (
+    -- what a record's pairs depend on in its blocks: which it is in and whether each is compared (not the block's
+    -- size: a record joining a compared block touches no other member)
     select
-        block_keys.record_id,
-        block_keys.rule_order,
-        block_keys.block_id,
-        block_keys.block_size <= coalesce(caps_in_force.block_size_cap, 1) as is_compared
-    from block_keys
-    left join caps_in_force on block_keys.rule_order = caps_in_force.rule_order
+        record_id,
+        rule_order,
+        block_id,
+        is_compared
+    from compared_blocks
 ),
 
 record_blocks as (
     select
         record_id,
         {{ customer360.identity_rows_fingerprint(block_row_hash) }} as blocks_fingerprint
-    from compared_blocks
+    from block_flags
     group by record_id
 ),
 
