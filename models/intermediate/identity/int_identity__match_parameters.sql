@@ -187,8 +187,16 @@ learnt as (
         select
             count(*) as parameter_rows,
             max(records_when_learnt) as records_when_learnt,
-            max(learning_fingerprint) as learning_fingerprint
+            max(learning_fingerprint) as learning_fingerprint,
+            max(learnt_at) as learnt_at
         from in_force
+    ),
+
+    erased_since as (
+        -- rows removed by an erasure after the values were learnt: the names in the term frequencies must go too
+        select count(*) as erasure_runs
+        from {{ source('privacy', 'erasure_blocks') }} as erasures
+        where erasures.blocked_at >= (select in_force_set.learnt_at from in_force_set)
     ),
 
     weight_levels_moved as (
@@ -227,8 +235,8 @@ learnt as (
     ),
 
     relearning as (
-        -- learn again when nothing is in force, the learning logic or the seed changed, the comparison levels moved,
-        -- or the records grew or shrank by more than var identity_parameters_relearn_share since the values were
+        -- learn again when nothing is in force, the learning logic or the seed changed, an erasure removed rows,
+        -- the comparison levels moved, or the records grew or shrank by more than var identity_parameters_relearn_share since the values were
         -- learnt; never from no records while values are in force (dbt's --empty, or every record erased); a stored
         -- value that cannot be compared (a null) learns again rather than keep nothing
         select
@@ -237,6 +245,7 @@ learnt as (
                 current_record_count.records > 0
                 and coalesce(
                     in_force_set.learning_fingerprint <> learning_logic.learning_fingerprint
+                    or erased_since.erasure_runs > 0
                     or weight_levels_moved.levels > 0
                     or abs(current_record_count.records - in_force_set.records_when_learnt)
                     > {{ relearn_share }} * in_force_set.records_when_learnt
@@ -250,6 +259,7 @@ learnt as (
         cross join weight_levels_moved
         cross join current_record_count
         cross join learning_logic
+        cross join erased_since
     ),
 
     chosen as (
