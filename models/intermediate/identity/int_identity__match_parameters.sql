@@ -236,9 +236,10 @@ learnt as (
 
     relearning as (
         -- learn again when nothing is in force, the learning logic or the seed changed, an erasure removed rows,
-        -- the comparison levels moved, or the records grew or shrank by more than var identity_parameters_relearn_share since the values were
-        -- learnt; never from no records while values are in force (dbt's --empty, or every record erased); a stored
-        -- value that cannot be compared (a null) learns again rather than keep nothing
+        -- the comparison levels moved, or the records grew or shrank by more than var
+        -- identity_parameters_relearn_share since the values were learnt; never from no records while values are in
+        -- force (dbt's --empty, or every record erased); a stored value that cannot be compared (a null) learns again
+        -- rather than keep nothing
         select
             in_force_set.parameter_rows = 0
             or (
