@@ -42,6 +42,10 @@ match_weight_seed as (
     select * from {{ ref('identity_match_weights') }}
 ),
 
+erasures as (
+    select * from {{ source('privacy', 'erasure_blocks') }}
+),
+
 estimates as (
     select * from {{ ref('int_identity__match_weight_estimates') }}
 ),
@@ -157,12 +161,14 @@ current_record_count as (
 
 learning_logic as (
     -- the seed's m/u stand in for the estimates (var identity_match_weights_source: seed, or a level no training
-    -- block taught): an edit to it learns again, as a change of the logic does
+    -- block taught): an edit to it learns again, as a change of the logic does. So does an erasure (the last one
+    -- that removed rows): the term frequencies hold names, and an erased person's name leaves with the next build.
     select
         concat_ws(
             '|',
             {{ learning_fingerprint }},
-            coalesce(cast({{ customer360.identity_rows_fingerprint(seed_row_hash) }} as {{ dbt.type_string() }}), '')
+            coalesce(cast({{ customer360.identity_rows_fingerprint(seed_row_hash) }} as {{ dbt.type_string() }}), ''),
+            coalesce(cast((select max(erasures.blocked_at) from erasures) as {{ dbt.type_string() }}), '')
         ) as learning_fingerprint
     from match_weight_seed
 ),
@@ -187,16 +193,8 @@ learnt as (
         select
             count(*) as parameter_rows,
             max(records_when_learnt) as records_when_learnt,
-            max(learning_fingerprint) as learning_fingerprint,
-            max(learnt_at) as learnt_at
+            max(learning_fingerprint) as learning_fingerprint
         from in_force
-    ),
-
-    erased_since as (
-        -- rows removed by an erasure after the values were learnt: the names in the term frequencies must go too
-        select count(*) as erasure_runs
-        from {{ source('privacy', 'erasure_blocks') }} as erasures
-        where erasures.blocked_at >= (select in_force_set.learnt_at from in_force_set)
     ),
 
     weight_levels_moved as (
@@ -235,18 +233,17 @@ learnt as (
     ),
 
     relearning as (
-        -- learn again when nothing is in force, the learning logic or the seed changed, an erasure removed rows,
-        -- the comparison levels moved, or the records grew or shrank by more than var
+        -- learn again when nothing is in force, the learning logic, the seed or the last erasure changed, the
+        -- comparison levels moved, or the records grew or shrank by more than var
         -- identity_parameters_relearn_share since the values were learnt; never from no records while values are in
-        -- force (dbt's --empty, or every record erased); a stored value that cannot be compared (a null) learns again
-        -- rather than keep nothing
+        -- force (dbt's --empty, which reads no erasure either) unless an erasure removed them all; a stored value
+        -- that cannot be compared (a null) learns again rather than keep nothing
         select
             in_force_set.parameter_rows = 0
             or (
-                current_record_count.records > 0
+                (current_record_count.records > 0 or (select count(*) from erasures) > 0)
                 and coalesce(
                     in_force_set.learning_fingerprint <> learning_logic.learning_fingerprint
-                    or erased_since.erasure_runs > 0
                     or weight_levels_moved.levels > 0
                     or abs(current_record_count.records - in_force_set.records_when_learnt)
                     > {{ relearn_share }} * in_force_set.records_when_learnt
@@ -260,7 +257,6 @@ learnt as (
         cross join weight_levels_moved
         cross join current_record_count
         cross join learning_logic
-        cross join erased_since
     ),
 
     chosen as (
