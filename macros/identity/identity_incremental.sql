@@ -37,9 +37,34 @@
 
 
 {#
-    Incremental strategy identity_replace_all (int_identity__match_parameters): the model's rows replace the whole
-    table in one transaction. The model decides whether they are the stored rows again or newly learnt ones; an
-    incremental model (rather than a table) so that `--full-refresh` always learns anew.
+    Incremental strategy identity_replace_touched_keys (int_identity__block_keys): the model's rows are the keys of the
+    records a build touched, the kept rows whose block's size moved, and one marker row per touched record
+    (rule_order 0). Every stored key of a marked record is deleted, and every stored row the model gives again (same
+    record, rule and block: a new size); then the rows (not the markers) are inserted. All in the model's transaction.
+#}
+{% macro get_incremental_identity_replace_touched_keys_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where record_id in (select touched.record_id from {{ source }} as touched where touched.rule_order = 0);
+    delete from {{ target }} as stored
+    using {{ source }} as resized
+    where
+        resized.rule_order > 0
+        and stored.record_id = resized.record_id
+        and stored.rule_order = resized.rule_order
+        and stored.block_id = resized.block_id;
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }} where rule_order > 0
+{%- endmacro %}
+
+
+{#
+    Incremental strategy identity_replace_all (int_identity__match_parameters, int_identity__u_probabilities,
+    int_identity__training_patterns): the model's rows replace the whole table in one transaction. The model decides
+    whether they are the stored rows again or newly learnt ones; an incremental model (rather than a table) so that
+    `--full-refresh` always learns anew.
 #}
 {% macro get_incremental_identity_replace_all_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
@@ -67,4 +92,153 @@
         {%- endfor -%}
     {%- endif -%}
     {{ return(texts | join('\n')) }}
+{%- endmacro %}
+
+
+{#
+    The frozen parameters' learning rule, one text for int_identity__match_parameters (which learns or keeps) and
+    the models that learn (block caps, u counts, training patterns), which keep their rows too when nothing is due.
+    identity_learning_fingerprint(): what the values are learnt by (the parameters model and the models that learn,
+    the comparison and blocking macros they render, the vars that steer them), as an SQL expression.
+#}
+{% macro identity_learning_fingerprint() -%}
+    {{ return(customer360.identity_logic_fingerprint(
+        customer360.identity_models_code([
+            'int_identity__match_parameters', 'int_identity__block_keys', 'int_identity__block_size_caps',
+            'int_identity__u_probabilities', 'int_identity__training_patterns', 'int_identity__match_weight_estimates'
+        ])
+        ~ customer360.identity_comparison_features('a', 'b')
+        ~ customer360.identity_comparison_levels()
+        ~ customer360.identity_dates_within_a_slip('a', 'b')
+        ~ customer360.identity_blocking_keys('records', ['record_id'])
+        ~ tojson([
+            customer360.identity_comparison_names(), customer360.identity_term_frequency_columns(),
+            var('identity_match_weights_source'), var('identity_blocking_rules'), var('identity_max_block_size'),
+            var('identity_max_pairs_per_record'), var('identity_u_sample_records'), var('identity_em_training_blocks'),
+            var('identity_em_max_pairs_per_block'), var('identity_em_max_iterations'), var('identity_em_tolerance'),
+            var('identity_min_pairs_for_estimate'), var('identity_name_similarity_high'),
+            var('identity_name_similarity_low')
+        ])
+    )) }}
+{%- endmacro %}
+
+
+{#
+    identity_learning_ctes(in_force): the CTEs the rule reads, over CTEs the caller names records, match_weight_seed
+    and erasures (and in_force, the stored parameters, when in_force is true): current_record_count, learning_logic
+    (the fingerprint, the seed's rows, the last erasure: the term frequencies hold names, and an erased person's name
+    leaves with the next build) and in_force_set. Each ends with a comma.
+#}
+{% macro identity_learning_ctes(in_force) -%}
+    current_record_count as (
+        select count(*) as records from records
+    ),
+
+    learning_logic as (
+        select
+            concat_ws(
+                '|',
+                {{ customer360.identity_learning_fingerprint() }},
+                coalesce(
+                    cast(
+                        {{ customer360.identity_rows_fingerprint(customer360.identity_row_hash('match_weight_seed')) }}
+                        as {{ dbt.type_string() }}
+                    ),
+                    ''
+                ),
+                coalesce(cast((select max(erasures.blocked_at) from erasures) as {{ dbt.type_string() }}), '')
+            ) as learning_fingerprint
+        from match_weight_seed
+    ),
+    {%- if in_force %}
+
+    in_force_set as (
+        select
+            count(*) as parameter_rows,
+            max(records_when_learnt) as records_when_learnt,
+            max(learning_fingerprint) as learning_fingerprint
+        from in_force
+    ),
+    {%- endif %}
+{%- endmacro %}
+
+
+{#
+    identity_learning_due(levels_moved): true when the values must be learnt again, over in_force_set,
+    current_record_count and learning_logic: nothing is in force; or, with records (or an erasure), the learning
+    fingerprint differs, the comparison levels moved (levels_moved: an SQL condition), the records grew or shrank by
+    more than var identity_parameters_relearn_share since the values were learnt (0: at every build), or a stored value
+    cannot be compared (a null). Never from no records while values are in force (dbt's --empty, which reads no
+    erasure either) unless an erasure removed them all.
+#}
+{% macro identity_learning_due(levels_moved) -%}
+    {%- set relearn_share = var('identity_parameters_relearn_share') -%}
+    in_force_set.parameter_rows = 0
+    or (
+        (current_record_count.records > 0 or (select count(*) from erasures) > 0)
+        and coalesce(
+            in_force_set.learning_fingerprint <> learning_logic.learning_fingerprint
+            or {{ levels_moved }}
+            or abs(current_record_count.records - in_force_set.records_when_learnt)
+            > {{ relearn_share }} * in_force_set.records_when_learnt
+            {%- if relearn_share == 0 %}
+                or true
+            {%- endif %},
+            true
+        )
+    )
+{%- endmacro %}
+
+
+{#
+    identity_learning_is_due(): for a model that learns (int_identity__block_size_caps, int_identity__u_probabilities,
+    int_identity__training_patterns), whether int_identity__match_parameters will learn in this build, asked before it
+    runs (its stored rows are last build's). True when the model is not incremental this run (or is a unit test's),
+    when the parameters table, the seed or the erasures are missing or the table lacks the columns the rule reads, and
+    when the answer is anything but a clear false: a model that learns in vain costs time, one that keeps stale rows
+    while the parameters learn would teach them old values. The comparison levels (known only after the EM) cannot
+    have moved when every model that learns kept its rows. Reads its relations with ref()/source() before anything
+    else, so that dbt records them as the model's parents while parsing.
+#}
+{% macro identity_learning_is_due() -%}
+    {%- set records_relation = ref('int_identity__source_records') -%}
+    {%- set seed_relation = ref('identity_match_weights') -%}
+    {%- set erasures_relation = source('privacy', 'erasure_blocks') -%}
+    {%- if not execute or model.resource_type == 'unit_test' or not is_incremental() -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set parameters_node = graph.nodes.get('model.' ~ project_name ~ '.int_identity__match_parameters') -%}
+    {%- if parameters_node is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set in_force_relation = adapter.get_relation(
+        database=parameters_node.database, schema=parameters_node.schema, identifier=parameters_node.alias
+    ) -%}
+    {%- if in_force_relation is none
+        or load_relation(seed_relation) is none
+        or load_relation(erasures_relation) is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set in_force_columns = adapter.get_columns_in_relation(in_force_relation) | map(attribute='name') | list -%}
+    {%- if 'records_when_learnt' not in in_force_columns or 'learning_fingerprint' not in in_force_columns -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set due_query -%}
+        with
+        records as (select * from {{ records_relation }}),
+        match_weight_seed as (select * from {{ seed_relation }}),
+        erasures as (select * from {{ erasures_relation }}),
+        in_force as (select * from {{ in_force_relation }}),
+        {{ customer360.identity_learning_ctes(true) }}
+        answer as (
+            select {{ customer360.identity_learning_due('false') }} as is_due
+            from in_force_set
+            cross join current_record_count
+            cross join learning_logic
+        )
+        select is_due from answer
+    {%- endset -%}
+    {%- set answer = run_query(due_query) -%}
+    {%- set values = answer.columns[0].values() if answer is not none else [] -%}
+    {{ return(not (values | length == 1 and values[0] is sameas false)) }}
 {%- endmacro %}

@@ -317,6 +317,138 @@ def test_parameters_are_learnt_again_past_the_share_and_then_every_pair_is_resco
     assert query(f"select distinct learnt_at from {PARAMETERS}") != kept
 
 
+KEYS_RUN = ["run", "--select", "int_identity__source_records int_identity__block_keys"]
+COPY_KEY = "csv_contacts|copy-of-a-keyed-record"
+
+
+def _key_rows(where: str = "true") -> set[tuple[int, int, int, int, str]]:
+    """(record, rule, block, size, rule name without the mark) of every stored key."""
+    return {
+        (row[0], row[1], row[2], row[3], row[4])
+        for row in query(
+            f"select record_id, rule_order, block_id, block_size, replace(blocking_rule, '{PAIR_MARK}', '') "
+            f"from {BLOCK_KEYS} where {where}"
+        )
+    }
+
+
+def _blocks_of(record_ids: set[int]) -> set[tuple[int, int]]:
+    ids = ", ".join(str(record_id) for record_id in record_ids) or "null"
+    rows = query(f"select rule_order, block_id from {BLOCK_KEYS} where record_id in ({ids})")
+    return {(row[0], row[1]) for row in rows}
+
+
+def test_block_keys_are_made_again_for_exactly_the_touched_records(identity_clone: None) -> None:
+    """A surname altered, a record gone and a copy of a record added: only the touched records' keys are made again;
+    the other members of the blocks they join or leave keep their rows with the block's new size; every other row
+    is kept as it was, and the table equals a full refresh. A change of the rules keys every record."""
+    assert run_dbt([*KEYS_RUN, "--full-refresh"]).success
+    altered, departed, copied = _records(
+        f"last_name is not null and record_id in (select record_id from {BLOCK_KEYS} where block_size >= 2)", 3
+    )
+    altered_and_departed = _record_ids([altered, departed])
+    sizes_before = {row[:3]: row[3] for row in _key_rows()}
+    # the mark is carried by a kept row, also when the strategy writes it again with its block's new size
+    query(f"update {BLOCK_KEYS} set blocking_rule = '{PAIR_MARK}' || blocking_rule")
+    query(
+        f"update {OBSERVATIONS} set last_name = 'Quixotenberg', last_name_key = 'quixotenberg' where record_key = ?",
+        [altered],
+    )
+    query(f"delete from {OBSERVATIONS} where record_key = ?", [departed])
+    query(
+        f"insert into {OBSERVATIONS} select * replace ('{COPY_KEY}' as record_key, 'copy-of-a-keyed-record' as "
+        f"source_record_id) from {OBSERVATIONS} where record_key = ?",
+        [copied],
+    )
+    outcome = run_dbt(KEYS_RUN)
+    assert outcome.success, outcome.failures
+
+    copy_id = _record_ids([COPY_KEY])
+    assert copy_id, "the copy was not summarized"
+    touched = altered_and_departed | copy_id
+    made_again = _key_rows(f"not starts_with(blocking_rule, '{PAIR_MARK}')")
+    kept = _key_rows(f"starts_with(blocking_rule, '{PAIR_MARK}')")
+    assert made_again and kept
+    assert {row[0] for row in made_again} <= touched, "an untouched record's keys were made again"
+    assert not any(row[0] in touched for row in kept), "a touched record kept a stored key"
+    assert copy_id <= {row[0] for row in made_again}
+    departed_id = next(iter(altered_and_departed - _record_ids([altered])))
+    assert not _key_rows(f"record_id = {departed_id}"), "the departed record kept its keys"
+    copied_id = next(iter(_record_ids([copied])))
+    resized = {row[:3] for row in kept if sizes_before[row[:3]] != row[3]}
+    assert any(key[0] == copied_id for key in resized), "the copied record's blocks kept their old sizes"
+
+    incremental = _key_rows()
+    assert run_dbt([*KEYS_RUN, "--full-refresh"]).success
+    assert _key_rows() == incremental
+
+    # another rule set: every record is keyed again; back to the project's rules, equal to a full refresh again
+    query(f"update {BLOCK_KEYS} set blocking_rule = '{PAIR_MARK}' || blocking_rule")
+    assert run_dbt([*KEYS_RUN, "--vars", "{identity_blocking_rules: {phone: phone_e164}}"]).success
+    assert not _key_rows(f"starts_with(blocking_rule, '{PAIR_MARK}')")
+    assert {row[4] for row in _key_rows()} == {"phone"}
+    assert run_dbt(KEYS_RUN).success
+    assert _key_rows() == incremental
+
+
+LEARNERS = {
+    "intermediate.int_identity__block_size_caps": "blocking_rule",
+    "intermediate.int_identity__u_probabilities": "u_method",
+    "intermediate.int_identity__training_patterns": "pattern_key",
+}  # a column each marks: no input of the EM reads it
+LEARNING_RUN = [
+    "run",
+    "--select",
+    "int_identity__block_size_caps",
+    "int_identity__u_probabilities",
+    "int_identity__training_patterns",
+    "int_identity__match_weight_estimates",
+    "int_identity__match_parameters",
+]
+
+
+def _mark_every_learnt_row() -> None:
+    for table, column in LEARNERS.items():
+        query(f"update {table} set {column} = '{PAIR_MARK}' || {column}")
+
+
+def _learnt_rows_marked() -> dict[str, int]:
+    return {
+        table: query(f"select count(*) from {table} where starts_with({column}, ?)", [PAIR_MARK])[0][0]
+        for table, column in LEARNERS.items()
+    }
+
+
+def test_the_models_that_learn_work_only_when_the_parameters_learn(identity_clone: None) -> None:
+    """The block caps, the u counts and the training patterns (the costly part of learning) keep their stored rows
+    unless int_identity__match_parameters will learn in the same build; they learn when it does (the share, a full
+    refresh), and then agree with what a full refresh learns."""
+    for table in LEARNERS:
+        assert query(f"select count(*) from {table}")[0][0] > 0
+    learnt_at = query(f"select distinct learnt_at from {PARAMETERS}")
+    _mark_every_learnt_row()
+    marked = _learnt_rows_marked()
+    outcome = run_dbt(LEARNING_RUN)
+    assert outcome.success, outcome.failures
+    assert query(f"select distinct learnt_at from {PARAMETERS}") == learnt_at
+    assert _learnt_rows_marked() == marked, "a model that learns worked although nothing was due"
+
+    # due: both learn again (every mark gone) and the parameters with them
+    outcome = run_dbt([*LEARNING_RUN, "--vars", "{identity_parameters_relearn_share: 0}"])
+    assert outcome.success, outcome.failures
+    assert query(f"select distinct learnt_at from {PARAMETERS}") != learnt_at
+    assert _learnt_rows_marked() == dict.fromkeys(LEARNERS, 0)
+    learnt = {table: query(f"select * from {table} order by all") for table in LEARNERS}
+    assert run_dbt([*LEARNING_RUN, "--full-refresh"]).success
+    assert {table: query(f"select * from {table} order by all") for table in LEARNERS} == learnt
+
+    # the records moved past the share: learnt again without any var
+    _mark_every_learnt_row()
+    query(f"update {PARAMETERS} set records_when_learnt = cast(records_when_learnt * 1.2 as bigint)")
+    assert run_dbt(LEARNING_RUN).success
+    assert _learnt_rows_marked() == dict.fromkeys(LEARNERS, 0)
+
+
 def test_the_frozen_parameters_follow_the_seed_and_never_empty(identity_clone: None) -> None:
     """Found by the hostile review: an edited m/u seed was ignored until the records grew, and `--empty` or a null
     `records_when_learnt` left the table empty. The seed's rows are part of the learning fingerprint; no records

@@ -1,85 +1,199 @@
+{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
+    if is_incremental() else [] %}
+{#- What a record's keys depend on besides its summary row: this file, the keys macro as the rules var renders it,
+    and the engine (macro identity_logic_fingerprint). Part of every record's state, so a change keys every record
+    again. -#}
+{%- set keying_logic_fingerprint = customer360.identity_logic_fingerprint(
+    model.raw_code ~ customer360.identity_blocking_keys('records_to_key', ['record_id'])
+) %}
+{%- set key_columns = ['record_id', 'blocking_rule', 'rule_order', 'block_id', 'block_size', 'record_state'] %}
+
 with
 
-records as (
+source_records as (
     select * from {{ ref('int_identity__source_records') }}
 ),
 
-block_keys as (
-    {{ identity_blocking_keys('records', ['record_id']) }}
+{% if is_incremental() -%}
+    stored_keys as (
+        select
+            record_id,
+            blocking_rule,
+            rule_order,
+            block_id,
+            block_size,
+            {%- if 'record_state' in stored_columns %}
+                record_state
+            {%- else %}
+                -- a table from before the states existed: every record is touched (below)
+                null as record_state
+            {%- endif %}
+        from {{ this }}
+    ),
+{%- endif %}
+
+state_parts as (
+    select
+        record_id,
+        {{ customer360.identity_row_hash('source_records') }} as record_hash,
+        {{ keying_logic_fingerprint }} as keying_logic_fingerprint
+    from source_records
 ),
 
-keyed as (
+record_states as (
+    -- what a record's keys depend on: its summary row and the keying logic
+    select
+        record_id,
+        {{ customer360.identity_row_hash('state_parts') }} as record_state
+    from state_parts
+),
+
+{% if is_incremental() and 'record_state' in stored_columns %}
+    touched as (
+        -- records whose state moved since their keys were stored, new records (and records without any key: nothing
+        -- to redo but a look), and records that left: their keys are made again, every other row is kept
+        select record_id
+        from (
+            (
+                select
+                    record_id,
+                    record_state
+                from record_states
+                except
+                select
+                    record_id,
+                    record_state
+                from stored_keys
+            )
+            union all
+            (
+                select
+                    record_id,
+                    record_state
+                from stored_keys
+                except
+                select
+                    record_id,
+                    record_state
+                from record_states
+            )
+        ) as moved
+        group by record_id
+    ),
+{% elif is_incremental() %}
+    touched as (
+        -- a table from before the states existed: every record is keyed again
+        select record_id from record_states
+        union
+        select record_id from stored_keys
+    ),
+{% else %}
+    touched as (
+        select record_id from record_states
+    ),
+{% endif %}
+
+records_to_key as (
+    select source_records.*
+    from source_records
+    inner join touched on source_records.record_id = touched.record_id
+),
+
+block_keys as (
+    {{ identity_blocking_keys('records_to_key', ['record_id']) }}
+),
+
+new_keys as (
     -- blocks by a 64-bit hash of (rule, key): integer joins, not long strings (a collision, vanishingly
     -- rare, merges two blocks)
     select
-        record_id,
-        blocking_rule,
-        rule_order,
-        hash(rule_order, block_key) as block_id
+        block_keys.record_id,
+        block_keys.blocking_rule,
+        block_keys.rule_order,
+        hash(block_keys.rule_order, block_keys.block_key) as block_id,
+        record_states.record_state
     from block_keys
+    inner join record_states on block_keys.record_id = record_states.record_id
 ),
 
-blocks as (
+{% if is_incremental() %}
+    touched_blocks as (
+        -- the blocks a touched record joins or leaves: only their sizes can move
+        select
+            rule_order,
+            block_id
+        from new_keys
+        union
+        select
+            stored_keys.rule_order,
+            stored_keys.block_id
+        from stored_keys
+        inner join touched on stored_keys.record_id = touched.record_id
+    ),
+
+    block_members as (
+        -- every row of a touched block as it will be: the kept rows of untouched records, and the new keys
+        select
+            stored_keys.record_id,
+            stored_keys.blocking_rule,
+            stored_keys.rule_order,
+            stored_keys.block_id,
+            stored_keys.record_state,
+            stored_keys.block_size as stored_block_size
+        from stored_keys
+        inner join touched_blocks
+            on stored_keys.rule_order = touched_blocks.rule_order and stored_keys.block_id = touched_blocks.block_id
+        left join touched on stored_keys.record_id = touched.record_id
+        where touched.record_id is null
+        union all
+        select
+            record_id,
+            blocking_rule,
+            rule_order,
+            block_id,
+            record_state,
+            null as stored_block_size
+        from new_keys
+    ),
+{% else %}
+    block_members as (
+        select
+            *,
+            null as stored_block_size
+        from new_keys
+    ),
+{% endif %}
+
+sized as (
     select
-        rule_order,
-        block_id,
-        count(*) as block_size
-    from keyed
-    group by rule_order, block_id
+        *,
+        count(*) over (partition by rule_order, block_id) as block_size
+    from block_members
 ),
 
-rule_budgets as (
-    -- each rule may propose var identity_max_pairs_per_record pairs per record it keys: the cost
-    -- of a rule then grows with the records, not with their square
-    select
-        rule_order,
-        count(distinct record_id) * {{ var('identity_max_pairs_per_record') }} as pairs_budget
-    from keyed
-    group by rule_order
-),
-
-blocks_accumulated as (
-    -- smallest blocks first (the most specific keys); blocks of one size are kept or left together
-    select
-        rule_order,
-        block_size,
-        sum(block_size * (block_size - 1) / 2) over (
-            partition by rule_order
-            order by block_size
-            range between unbounded preceding and current row
-        ) as cumulative_pairs
-    from blocks
-),
-
-rule_caps as (
-    -- the largest block the rule would compare, learnt from this warehouse's block sizes (at most var
-    -- identity_max_block_size); the cap in force is int_identity__match_parameters', frozen between re-learnings
-    select
-        blocks_accumulated.rule_order,
-        coalesce(
-            max(blocks_accumulated.block_size) filter (
-                where
-                blocks_accumulated.cumulative_pairs <= rule_budgets.pairs_budget
-                and blocks_accumulated.block_size <= {{ var('identity_max_block_size') }}
-            ),
-            1
-        ) as learnt_block_size_cap
-    from blocks_accumulated
-    inner join rule_budgets on blocks_accumulated.rule_order = rule_budgets.rule_order
-    group by blocks_accumulated.rule_order
+changed_rows as (
+    -- new keys, and kept rows whose block's size moved (rewritten in place by the strategy)
+    select {{ key_columns | join(', ') }}
+    from sized
+    where stored_block_size is null or stored_block_size <> block_size
 ),
 
 final as (
-    select
-        keyed.record_id,
-        keyed.blocking_rule,
-        keyed.rule_order,
-        keyed.block_id,
-        blocks.block_size,
-        rule_caps.learnt_block_size_cap
-    from keyed
-    inner join blocks on keyed.rule_order = blocks.rule_order and keyed.block_id = blocks.block_id
-    inner join rule_caps on keyed.rule_order = rule_caps.rule_order
+    select {{ key_columns | join(', ') }}
+    from changed_rows
+    {%- if is_incremental() %}
+        union all
+        -- one marker per touched record (rule_order 0, no rule has it): the strategy deletes the record's stored
+        -- keys; markers never land
+        select
+            record_id,
+            null as blocking_rule,
+            0 as rule_order,
+            null as block_id,
+            null as block_size,
+            null as record_state
+        from touched
+    {%- endif %}
 )
 
 select * from final

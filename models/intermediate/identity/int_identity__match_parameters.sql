@@ -1,32 +1,8 @@
 {%- set tf_columns = customer360.identity_term_frequency_columns() %}
-{%- set relearn_share = var('identity_parameters_relearn_share') %}
-{%- set seed_row_hash = customer360.identity_row_hash('match_weight_seed') %}
 {%- set parameter_columns = [
     'parameter_kind', 'comparison', 'level', 'term_value', 'blocking_rule', 'rule_order', 'm_probability',
     'u_probability', 'term_frequency', 'block_size_cap', 'learnt_at', 'records_when_learnt', 'learning_fingerprint'
 ] %}
-{#- What the values are learnt by: this file, the models that learn them (block caps, u, training patterns, EM),
-    the comparison and blocking macros they render, and the vars that steer them; with the seed's rows (below). A
-    change learns them again at once. -#}
-{%- set learning_fingerprint = customer360.identity_logic_fingerprint(
-    model.raw_code
-    ~ customer360.identity_models_code([
-        'int_identity__block_keys', 'int_identity__u_probabilities', 'int_identity__training_patterns',
-        'int_identity__match_weight_estimates'
-    ])
-    ~ customer360.identity_comparison_features('a', 'b')
-    ~ customer360.identity_comparison_levels()
-    ~ customer360.identity_dates_within_a_slip('a', 'b')
-    ~ customer360.identity_blocking_keys('records', ['record_id'])
-    ~ tojson([
-        customer360.identity_comparison_names(), tf_columns,
-        var('identity_match_weights_source'), var('identity_blocking_rules'), var('identity_max_block_size'),
-        var('identity_max_pairs_per_record'), var('identity_u_sample_records'), var('identity_em_training_blocks'),
-        var('identity_em_max_pairs_per_block'), var('identity_em_max_iterations'), var('identity_em_tolerance'),
-        var('identity_min_pairs_for_estimate'), var('identity_name_similarity_high'),
-        var('identity_name_similarity_low')
-    ])
-) %}
 
 with
 
@@ -34,8 +10,8 @@ records as (
     select * from {{ ref('int_identity__source_records') }}
 ),
 
-block_keys as (
-    select * from {{ ref('int_identity__block_keys') }}
+block_size_caps as (
+    select * from {{ ref('int_identity__block_size_caps') }}
 ),
 
 match_weight_seed as (
@@ -49,6 +25,12 @@ erasures as (
 estimates as (
     select * from {{ ref('int_identity__match_weight_estimates') }}
 ),
+
+{% if is_incremental() -%}
+    in_force as (
+        select * from {{ this }}
+    ),
+{%- endif %}
 
 weights as (
     -- the m/u in force (var identity_match_weights_source): learnt at build time, or the seed's fixed
@@ -108,10 +90,9 @@ term_frequencies as (
 block_caps as (
     select
         rule_order,
-        any_value(blocking_rule) as blocking_rule,
-        any_value(learnt_block_size_cap) as block_size_cap
-    from block_keys
-    group by rule_order
+        blocking_rule,
+        learnt_block_size_cap as block_size_cap
+    from block_size_caps
 ),
 
 learnt_values as (
@@ -155,23 +136,9 @@ learnt_values as (
     from block_caps
 ),
 
-current_record_count as (
-    select count(*) as records from records
-),
-
-learning_logic as (
-    -- the seed's m/u stand in for the estimates (var identity_match_weights_source: seed, or a level no training
-    -- block taught): an edit to it learns again, as a change of the logic does. So does an erasure (the last one
-    -- that removed rows): the term frequencies hold names, and an erased person's name leaves with the next build.
-    select
-        concat_ws(
-            '|',
-            {{ learning_fingerprint }},
-            coalesce(cast({{ customer360.identity_rows_fingerprint(seed_row_hash) }} as {{ dbt.type_string() }}), ''),
-            coalesce(cast((select max(erasures.blocked_at) from erasures) as {{ dbt.type_string() }}), '')
-        ) as learning_fingerprint
-    from match_weight_seed
-),
+{#- the learning rule's CTEs (macro identity_learning_ctes: the record count, the learning fingerprint with the
+    seed's rows and the last erasure, and in an incremental run the stored set), shared with the models that learn #}
+{{ customer360.identity_learning_ctes(is_incremental()) }}
 
 learnt as (
     select
@@ -185,18 +152,6 @@ learnt as (
 ),
 
 {% if is_incremental() %}
-    in_force as (
-        select * from {{ this }}
-    ),
-
-    in_force_set as (
-        select
-            count(*) as parameter_rows,
-            max(records_when_learnt) as records_when_learnt,
-            max(learning_fingerprint) as learning_fingerprint
-        from in_force
-    ),
-
     weight_levels_moved as (
         -- a comparison level the estimates have and the frozen set lacks, or the other way round (the comparison
         -- logic changed under the same SQL): counted both ways
@@ -233,26 +188,9 @@ learnt as (
     ),
 
     relearning as (
-        -- learn again when nothing is in force, the learning logic, the seed or the last erasure changed, the
-        -- comparison levels moved, or the records grew or shrank by more than var
-        -- identity_parameters_relearn_share since the values were learnt; never from no records while values are in
-        -- force (dbt's --empty, which reads no erasure either) unless an erasure removed them all; a stored value
-        -- that cannot be compared (a null) learns again rather than keep nothing
+        -- learn again when macro identity_learning_due says so, or when the comparison levels moved
         select
-            in_force_set.parameter_rows = 0
-            or (
-                (current_record_count.records > 0 or (select count(*) from erasures) > 0)
-                and coalesce(
-                    in_force_set.learning_fingerprint <> learning_logic.learning_fingerprint
-                    or weight_levels_moved.levels > 0
-                    or abs(current_record_count.records - in_force_set.records_when_learnt)
-                    > {{ relearn_share }} * in_force_set.records_when_learnt
-                    {%- if relearn_share == 0 %}
-                        or true
-                    {%- endif %},
-                    true
-                )
-            ) as is_due
+            {{ customer360.identity_learning_due('weight_levels_moved.levels > 0') | indent(12) }} as is_due
         from in_force_set
         cross join weight_levels_moved
         cross join current_record_count

@@ -1,3 +1,6 @@
+{#- learnt only when int_identity__match_parameters will learn (macro identity_learning_is_due); otherwise the
+    stored rows are kept, as the parameters are #}
+{%- set learning_is_due = customer360.identity_learning_is_due() %}
 {%- set blocks = var('identity_em_training_blocks') %}
 {%- set comparisons = identity_comparison_names() %}
 
@@ -13,6 +16,12 @@ strong_clusters as (
         strong_cluster_id
     from {{ ref('int_identity__strong_clusters') }}
 ),
+
+{% if not learning_is_due -%}
+    learnt_before as (
+        select * from {{ this }}
+    ),
+{%- endif %}
 
 records as (
     select
@@ -171,7 +180,7 @@ patterns as (
     group by all
 ),
 
-final as (
+learnt as (
     select
         concat_ws(
             '|',
@@ -197,6 +206,14 @@ final as (
     from patterns
     inner join block_stats on patterns.training_block = block_stats.training_block
     cross join population
+),
+
+final as (
+    {% if learning_is_due -%}
+        select * from learnt
+    {%- else -%}
+        select * from learnt_before
+    {%- endif %}
 )
 
 select * from final

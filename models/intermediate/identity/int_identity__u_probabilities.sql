@@ -1,3 +1,6 @@
+{#- learnt only when int_identity__match_parameters will learn (macro identity_learning_is_due); otherwise the
+    stored rows are kept, as the parameters are #}
+{%- set learning_is_due = customer360.identity_learning_is_due() %}
 {%- set comparisons = identity_comparison_names() %}
 
 {%- set exact_counted = {
@@ -18,6 +21,12 @@ strong_clusters as (
         strong_cluster_id
     from {{ ref('int_identity__strong_clusters') }}
 ),
+
+{% if not learning_is_due -%}
+    learnt_before as (
+        select * from {{ this }}
+    ),
+{%- endif %}
 
 levels as (
     select
@@ -492,7 +501,7 @@ smoothed as (
     from counted
 ),
 
-final as (
+learnt as (
     select
         comparison || '.' || level as parameter_key,
         comparison,
@@ -515,6 +524,14 @@ final as (
     from smoothed
     -- exact_at_home is conditional on a shared home: without enough counted pairs the seed's value stands.
     where level <> 'exact_at_home' or is_counted
+),
+
+final as (
+    {% if learning_is_due -%}
+        select * from learnt
+    {%- else -%}
+        select * from learnt_before
+    {%- endif %}
 )
 
 select * from final
