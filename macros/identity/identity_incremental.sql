@@ -242,3 +242,52 @@
     {%- set values = answer.columns[0].values() if answer is not none else [] -%}
     {{ return(not (values | length == 1 and values[0] is sameas false)) }}
 {%- endmacro %}
+
+
+{#
+    identity_moved_records(current, stored): a select of the records whose (record_id, record_state) is in one of the
+    two relations and not in the other: changed records, new ones and records that left (the symmetric difference).
+    What an incremental identity model redoes (int_identity__block_keys, int_identity__scored_pairs).
+#}
+{% macro identity_moved_records(current, stored) -%}
+select record_id
+from (
+    (
+        select
+            record_id,
+            record_state
+        from {{ current }}
+        except
+        select
+            record_id,
+            record_state
+        from {{ stored }}
+    )
+    union all
+    (
+        select
+            record_id,
+            record_state
+        from {{ stored }}
+        except
+        select
+            record_id,
+            record_state
+        from {{ current }}
+    )
+) as moved
+group by record_id
+{%- endmacro %}
+
+
+{#
+    identity_learnt_or_kept(learning_is_due): the final select of a model that learns: its CTE learnt when the
+    parameters learn in this build, its stored rows (CTE learnt_before) otherwise.
+#}
+{% macro identity_learnt_or_kept(learning_is_due) -%}
+    {%- if learning_is_due -%}
+        select * from learnt
+    {%- else -%}
+        select * from learnt_before
+    {%- endif -%}
+{%- endmacro %}

@@ -52,33 +52,7 @@ record_states as (
     touched as (
         -- records whose state moved since their keys were stored, new records (and records without any key: nothing
         -- to redo but a look), and records that left: their keys are made again, every other row is kept
-        select record_id
-        from (
-            (
-                select
-                    record_id,
-                    record_state
-                from record_states
-                except
-                select
-                    record_id,
-                    record_state
-                from stored_keys
-            )
-            union all
-            (
-                select
-                    record_id,
-                    record_state
-                from stored_keys
-                except
-                select
-                    record_id,
-                    record_state
-                from record_states
-            )
-        ) as moved
-        group by record_id
+        {{ customer360.identity_moved_records('record_states', 'stored_keys') | indent(8) }}
     ),
 {% elif is_incremental() %}
     touched as (

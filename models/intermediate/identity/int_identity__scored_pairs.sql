@@ -120,33 +120,7 @@ record_states as (
         -- records whose state moved since their stored pairs were scored, records with no stored pair (new, or
         -- without any pair: nothing to redo but a look), and records that left: their pairs are all proposed and
         -- scored again, every other pair is kept as it is
-        select record_id
-        from (
-            (
-                select
-                    record_id,
-                    record_state
-                from record_states
-                except
-                select
-                    record_id,
-                    record_state
-                from stored_states
-            )
-            union all
-            (
-                select
-                    record_id,
-                    record_state
-                from stored_states
-                except
-                select
-                    record_id,
-                    record_state
-                from record_states
-            )
-        ) as moved
-        group by record_id
+        {{ customer360.identity_moved_records('record_states', 'stored_states') | indent(8) }}
     ),
 {% else %}
     touched as (

@@ -209,11 +209,7 @@ learnt as (
 ),
 
 final as (
-    {% if learning_is_due -%}
-        select * from learnt
-    {%- else -%}
-        select * from learnt_before
-    {%- endif %}
+    {{ customer360.identity_learnt_or_kept(learning_is_due) }}
 )
 
 select * from final
