@@ -1,5 +1,3 @@
-{#- learnt only when int_identity__match_parameters will learn (macro identity_learning_is_due); otherwise the
-    stored rows are kept, as the parameters are #}
 {%- set learning_is_due = customer360.identity_learning_is_due() %}
 {%- set comparisons = identity_comparison_names() %}
 
