@@ -153,10 +153,15 @@
     {%- if in_force %}
 
     in_force_set as (
+        -- one stamp on every row, or the set is not one learning (a null, or two stamps): learnt again
         select
             count(*) as parameter_rows,
             max(records_when_learnt) as records_when_learnt,
-            max(learning_fingerprint) as learning_fingerprint
+            max(learning_fingerprint) as learning_fingerprint,
+            count(records_when_learnt) = count(*)
+            and count(learning_fingerprint) = count(*)
+            and coalesce(min(records_when_learnt) = max(records_when_learnt), true)
+            and coalesce(min(learning_fingerprint) = max(learning_fingerprint), true) as is_one_learning
         from in_force
     ),
     {%- endif %}
@@ -167,8 +172,8 @@
     identity_learning_due(levels_moved): true when the values must be learnt again, over in_force_set,
     current_record_count and learning_logic: nothing is in force; or, with records (or an erasure), the learning
     fingerprint differs, the comparison levels moved (levels_moved: an SQL condition), the records grew or shrank by
-    more than var identity_parameters_relearn_share since the values were learnt (0: at every build), or a stored value
-    cannot be compared (a null). Never from no records while values are in force (dbt's --empty, which reads no
+    more than var identity_parameters_relearn_share since the values were learnt (0: at every build), or the stored rows
+    are not one learning (a null stamp, or two stamps). Never from no records while values are in force (dbt's --empty, which reads no
     erasure either) unless an erasure removed them all.
 #}
 {% macro identity_learning_due(levels_moved) -%}
@@ -177,7 +182,8 @@
     or (
         (current_record_count.records > 0 or (select count(*) from erasures) > 0)
         and coalesce(
-            in_force_set.learning_fingerprint <> learning_logic.learning_fingerprint
+            not in_force_set.is_one_learning
+            or in_force_set.learning_fingerprint <> learning_logic.learning_fingerprint
             or {{ levels_moved }}
             or abs(current_record_count.records - in_force_set.records_when_learnt)
             > {{ relearn_share }} * in_force_set.records_when_learnt
@@ -194,7 +200,8 @@
     identity_learning_is_due(): for a model that learns (int_identity__block_size_caps, int_identity__u_probabilities,
     int_identity__training_patterns), whether int_identity__match_parameters will learn in this build, asked before it
     runs (its stored rows are last build's). True when the model is not incremental this run (or is a unit test's),
-    when the parameters table, the seed or the erasures are missing or the table lacks the columns the rule reads, and
+    when the parameters table, the seed or the erasures are missing, when the parameters are not a table (the
+    parameters model would then build whole, and learn) or lack the columns the rule reads, and
     when the answer is anything but a clear false: a model that learns in vain costs time, one that keeps stale rows
     while the parameters learn would teach them old values. The comparison levels (known only after the EM) cannot
     have moved when every model that learns kept its rows. Reads its relations with ref()/source() before anything
@@ -215,6 +222,7 @@
         database=parameters_node.database, schema=parameters_node.schema, identifier=parameters_node.alias
     ) -%}
     {%- if in_force_relation is none
+        or not in_force_relation.is_table
         or load_relation(seed_relation) is none
         or load_relation(erasures_relation) is none -%}
         {{ return(true) }}
@@ -247,9 +255,14 @@
 {#
     identity_moved_records(current, stored): a select of the records whose (record_id, record_state) is in one of the
     two relations and not in the other: changed records, new ones and records that left (the symmetric difference).
-    What an incremental identity model redoes (int_identity__block_keys, int_identity__scored_pairs).
+    What an incremental identity model redoes (int_identity__block_keys, int_identity__scored_pairs); none under dbt's
+    --empty.
 #}
 {% macro identity_moved_records(current, stored) -%}
+{%- if customer360.is_empty_run() -%}
+-- dbt's --empty reads no records: nothing moved, and the stored rows stay as dbt's own incremental models keep theirs
+select record_id from {{ current }} where false
+{%- else -%}
 select record_id
 from (
     (
@@ -277,6 +290,7 @@ from (
     )
 ) as moved
 group by record_id
+{%- endif -%}
 {%- endmacro %}
 
 

@@ -5,7 +5,8 @@
     observations, best first. The candidates carry: trust_rank (seeds/identity/identity_source_priorities:
     1 = most trusted), observed_at, is_order (a Shopify order, guest or not), completeness (how many
     parts of the attribute the observation fills) and value_count (how many of the customer's
-    observations state the same value).
+    observations state the same value), and observation_hash (a hash of the whole observation: the last
+    tie-break, so that a pick never depends on the order rows are read in).
 
     Rules (set per attribute in var identity_survivorship):
       most_trusted       the most trusted source, and its most recent value
@@ -28,7 +29,7 @@
             "unknown survivorship rule '" ~ rule ~ "' in var identity_survivorship; expected one of: "
             ~ (orders.keys() | sort | join(', '))) }}
     {%- endif -%}
-    {{ orders[rule] }}, source_system, source_record_id
+    {{ orders[rule] }}, source_system, source_record_id, observation_hash
 {%- endmacro %}
 
 

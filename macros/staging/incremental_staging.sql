@@ -58,10 +58,15 @@
     on a fresh or full-refreshed table, which was built from the live rows only.
 #}
 {% macro delete_rows_gone_from_source(staged_key, live_rows_sql, key_expr) -%}
-    delete from {{ this }}
-    where {{ staged_key }} not in (
-        select {{ key_expr }} from ({{ live_rows_sql }}) as live_rows where {{ key_expr }} is not null
-    )
+    {%- if customer360.is_empty_run() -%}
+        {#- dbt's --empty reads no source row: nothing is gone, and the stored rows stay -#}
+        select 1
+    {%- else -%}
+        delete from {{ this }}
+        where {{ staged_key }} not in (
+            select {{ key_expr }} from ({{ live_rows_sql }}) as live_rows where {{ key_expr }} is not null
+        )
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -449,6 +449,116 @@ def test_the_models_that_learn_work_only_when_the_parameters_learn(identity_clon
     assert _learnt_rows_marked() == dict.fromkeys(LEARNERS, 0)
 
 
+def test_parameters_learnt_without_their_learners_are_learnt_again(identity_clone: None) -> None:
+    """Found by the hostile review: the parameters learnt alone (a partial selection, a var given to them only) took
+    the learners' rows of an earlier build and stamped them current, so every later build kept those stale rows. Such
+    a learning now gets a stamp no build has, and the next build with the learners learns everything again; a stored
+    set that is not one learning (one null stamp) is learnt again too."""
+    outcome = run_dbt(
+        ["run", "--select", "int_identity__match_parameters", "--vars", "{identity_em_max_iterations: 7}"]
+    )
+    assert outcome.success, outcome.failures
+    stamps = query(f"select distinct learning_fingerprint from {PARAMETERS}")
+    assert len(stamps) == 1 and stamps[0][0].startswith("learnt from earlier learners|")
+    _mark_every_learnt_row()
+    outcome = run_dbt([*LEARNING_RUN, "--vars", "{identity_em_max_iterations: 7}"])
+    assert outcome.success, outcome.failures
+    assert _learnt_rows_marked() == dict.fromkeys(LEARNERS, 0), "the learners kept the rows of an earlier build"
+    assert not query(f"select distinct learning_fingerprint from {PARAMETERS}")[0][0].startswith("learnt from")
+
+    assert run_dbt(LEARNING_RUN).success  # back to the project's vars: all learn together again
+    learnt_at = query(f"select distinct learnt_at from {PARAMETERS}")
+    _mark_every_learnt_row()
+    query(
+        f"update {PARAMETERS} set learning_fingerprint = null "
+        f"where parameter_key = (select min(parameter_key) from {PARAMETERS})"
+    )
+    assert run_dbt(LEARNING_RUN).success
+    assert query(f"select distinct learnt_at from {PARAMETERS}") != learnt_at, "a set with a null stamp was kept"
+    assert _learnt_rows_marked() == dict.fromkeys(LEARNERS, 0)
+
+
+def test_an_empty_run_keeps_every_stored_row(identity_clone: None) -> None:
+    """dbt's --empty reads no rows: the incremental identity and golden-record models must not take that for every
+    record or customer having left (found by the hostile review: it emptied the block keys and the pairs)."""
+    models = [
+        "int_identity__source_records",
+        "int_identity__block_keys",
+        "int_identity__scored_pairs",
+        "int_customers__golden_attributes",
+    ]
+    before = {model: query(f"select count(*) from intermediate.{model}")[0][0] for model in models}
+    assert all(before.values())
+    outcome = run_dbt(["run", "--empty", "--select", *models])
+    assert outcome.success, outcome.failures
+    assert {model: query(f"select count(*) from intermediate.{model}")[0][0] for model in models} == before
+
+
+GOLDEN = "intermediate.int_customers__golden_attributes"
+GOLDEN_RUN = ["run", "--select", "int_customers__golden_attributes"]
+
+
+def _golden_rows() -> set[tuple[object, ...]]:
+    names = [row[0] for row in query(f"select column_name from (describe {GOLDEN}) order by column_name")]
+    return set(query(f"select {', '.join(names)} from {GOLDEN}"))
+
+
+def test_golden_attributes_are_picked_again_for_exactly_the_touched_customers(identity_clone: None) -> None:
+    """An observation altered and a customer's record moved to another customer: only the customers whose
+    observations changed are picked again, the customer left without records leaves, and the table equals a full
+    refresh. The picking logic (a survivorship var) picks every customer again."""
+    assert run_dbt([*GOLDEN_RUN, "--full-refresh"]).success
+    customers = [
+        row[0]
+        for row in query(
+            "select customer_id from intermediate.int_identity__customer_map group by customer_id "
+            "having count(*) = 1 order by customer_id limit 2"
+        )
+    ]
+    altered, merged = customers
+    survivor = query(
+        "select customer_id from intermediate.int_identity__customer_map where customer_id not in (?, ?) "
+        "order by customer_id limit 1",
+        customers,
+    )[0][0]
+    query(f"update {GOLDEN} set email = '{PAIR_MARK}'")
+    altered_record = query(
+        "select source_system, source_record_id from intermediate.int_identity__customer_map where customer_id = ?",
+        [altered],
+    )[0]
+    query(
+        f"update {OBSERVATIONS} set first_name = 'Quixote' where source_system = ? and source_record_id = ?",
+        list(altered_record),
+    )
+    query(
+        "update intermediate.int_identity__customer_map set customer_id = ? where customer_id = ?", [survivor, merged]
+    )
+    outcome = run_dbt(GOLDEN_RUN)
+    assert outcome.success, outcome.failures
+
+    picked_again = {
+        row[0] for row in query(f"select customer_id from {GOLDEN} where email is distinct from ?", [PAIR_MARK])
+    }
+    assert picked_again == {altered, survivor}, "other customers than the touched ones were picked again"
+    assert not query(f"select 1 from {GOLDEN} where customer_id = ?", [merged]), "a customer without records stayed"
+    assert query(f"select first_name from {GOLDEN} where customer_id = ?", [altered]) == [("Quixote",)]
+
+    query(f"update {GOLDEN} set email = '{PAIR_MARK}'")
+    assert run_dbt(
+        [
+            *GOLDEN_RUN,
+            "--vars",
+            "{identity_survivorship: {email: most_trusted, phone: most_recent, "
+            "name: most_complete, address: most_recent_order, date_of_birth: most_frequent}}",
+        ]
+    ).success
+    assert not query(f"select 1 from {GOLDEN} where email = ? limit 1", [PAIR_MARK]), "a logic change kept a pick"
+    assert run_dbt(GOLDEN_RUN).success
+    incremental = _golden_rows()
+    assert run_dbt([*GOLDEN_RUN, "--full-refresh"]).success
+    assert _golden_rows() == incremental
+
+
 def test_the_frozen_parameters_follow_the_seed_and_never_empty(identity_clone: None) -> None:
     """Found by the hostile review: an edited m/u seed was ignored until the records grew, and `--empty` or a null
     `records_when_learnt` left the table empty. The seed's rows are part of the learning fingerprint; no records

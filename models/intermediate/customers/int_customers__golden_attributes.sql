@@ -1,3 +1,16 @@
+{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
+    if is_incremental() else [] %}
+{#- What a customer's picks depend on besides its observations and their sources' trust: this file, the survivorship
+    orders the rules var renders, and the engine (macro identity_logic_fingerprint). Part of every customer's state,
+    so a change picks every customer's attributes again. -#}
+{%- set survivorship_orders = [] %}
+{%- for attribute in ['email', 'phone', 'name', 'address', 'date_of_birth'] %}
+    {%- do survivorship_orders.append(identity_survivorship_order(identity_survivorship_rule(attribute))) %}
+{%- endfor %}
+{%- set picking_logic_fingerprint = customer360.identity_logic_fingerprint(
+    model.raw_code ~ tojson(survivorship_orders)
+) %}
+
 with
 
 identities as (
@@ -19,7 +32,13 @@ source_observations as (
     select * from {{ ref('int_identity__observations') }}
 ),
 
-observations as (
+{% if is_incremental() and 'customer_state' in stored_columns -%}
+    stored_attributes as (
+        select * from {{ this }}
+    ),
+{%- endif %}
+
+all_observations as (
     select
         identities.customer_id,
         observations.*,
@@ -31,6 +50,63 @@ observations as (
             observations.source_system = identities.source_system
             and observations.source_record_id = identities.source_record_id
     left join priorities on observations.source_system = priorities.source_system
+),
+
+hashed_observations as (
+    -- a hash of the whole observation with its customer and its source's trust: part of the customer's state, and
+    -- the last tie-break of every pick (macro identity_survivorship_order), so a choice never depends on read order
+    select
+        all_observations.*,
+        {{ customer360.identity_row_hash('all_observations') }} as observation_hash
+    from all_observations
+),
+
+customer_list as (
+    select distinct customer_id from identities
+),
+
+state_parts as (
+    -- everything a customer's picks depend on: its observations with their sources' trust, and the picking logic
+    select
+        customer_list.customer_id,
+        {{ customer360.identity_rows_fingerprint('hashed_observations.observation_hash') }} as observations_fingerprint,
+        {{ picking_logic_fingerprint }} as picking_logic_fingerprint
+    from customer_list
+    left join hashed_observations on customer_list.customer_id = hashed_observations.customer_id
+    group by customer_list.customer_id
+),
+
+customer_states as (
+    select
+        customer_id,
+        {{ customer360.identity_row_hash('state_parts') }} as customer_state
+    from state_parts
+),
+
+{% if is_incremental() and 'customer_state' in stored_columns %}
+    touched as (
+        -- customers whose state moved since their attributes were picked, and new customers; a customer gone from
+        -- the map leaves by the post-hook; every other row is kept
+        select customer_id
+        from customer_states
+        where not exists (
+            select 1
+            from stored_attributes
+            where
+                stored_attributes.customer_id = customer_states.customer_id
+                and stored_attributes.customer_state = customer_states.customer_state
+        )
+    ),
+{% else %}
+    touched as (
+        select customer_id from customer_states
+    ),
+{% endif %}
+
+observations as (
+    select hashed_observations.*
+    from hashed_observations
+    inner join touched on hashed_observations.customer_id = touched.customer_id
 ),
 
 email_candidates as (
@@ -151,7 +227,11 @@ date_of_birth_pick as (
 ),
 
 customer_ids as (
-    select distinct customer_id from identities
+    select
+        customer_states.customer_id,
+        customer_states.customer_state
+    from customer_states
+    inner join touched on customer_states.customer_id = touched.customer_id
 ),
 
 final as (
@@ -178,7 +258,8 @@ final as (
         address_pick.address_source_record_id,
         date_of_birth_pick.date_of_birth,
         date_of_birth_pick.date_of_birth_source_system,
-        date_of_birth_pick.date_of_birth_source_record_id
+        date_of_birth_pick.date_of_birth_source_record_id,
+        customer_ids.customer_state
     from customer_ids
     left join email_pick on customer_ids.customer_id = email_pick.customer_id
     left join phone_pick on customer_ids.customer_id = phone_pick.customer_id

@@ -61,7 +61,9 @@ learnt as (
                 and blocks_accumulated.block_size <= {{ var('identity_max_block_size') }}
             ),
             1
-        ) as learnt_block_size_cap
+        ) as learnt_block_size_cap,
+        -- this build's start: int_identity__match_parameters learns only from learners of its own build
+        cast('{{ run_started_at }}' as {{ dbt.type_timestamp() }}) as learnt_at
     from rule_budgets
     inner join blocks_accumulated on rule_budgets.rule_order = blocks_accumulated.rule_order
     group by rule_budgets.rule_order, rule_budgets.blocking_rule, rule_budgets.records_keyed, rule_budgets.pairs_budget

@@ -1,4 +1,15 @@
 {%- set tf_columns = customer360.identity_term_frequency_columns() %}
+{%- set learners = [
+    'int_identity__block_size_caps', 'int_identity__u_probabilities', 'int_identity__training_patterns'
+] %}
+{#- a learner's table from before the stamps has no learnt_at: it did not learn in this build -#}
+{%- set learner_stamp = {} %}
+{%- for learner in learners %}
+    {%- set stamped = execute and 'learnt_at' in (
+        adapter.get_columns_in_relation(ref(learner)) | map(attribute='name') | list) %}
+    {%- do learner_stamp.update(
+        {learner: 'learnt_at' if stamped else 'cast(null as ' ~ dbt.type_timestamp() ~ ') as learnt_at'}) %}
+{%- endfor %}
 {%- set parameter_columns = [
     'parameter_kind', 'comparison', 'level', 'term_value', 'blocking_rule', 'rule_order', 'm_probability',
     'u_probability', 'term_frequency', 'block_size_cap', 'learnt_at', 'records_when_learnt', 'learning_fingerprint'
@@ -20,6 +31,15 @@ match_weight_seed as (
 
 erasures as (
     select * from {{ source('privacy', 'erasure_blocks') }}
+),
+
+learner_stamps as (
+    -- when each model that learns last learnt (macro identity_learning_is_due keeps their rows otherwise)
+    {%- for learner in learners %}
+        select {{ learner_stamp[learner] }}
+        from {{ ref(learner) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 estimates as (
@@ -140,15 +160,31 @@ learnt_values as (
     seed's rows and the last erasure, and in an incremental run the stored set), shared with the models that learn #}
 {{ customer360.identity_learning_ctes(is_incremental()) }}
 
+learners_of_this_build as (
+    -- whether every model that learns learnt in this build: values learnt from rows an earlier build kept (a partial
+    -- selection, a full refresh of this model alone) get a stamp no build has, so that the next build learns again,
+    -- all of them
+    select
+        coalesce(
+            bool_and(learnt_at is not null and learnt_at = cast('{{ run_started_at }}' as {{ dbt.type_timestamp() }})),
+            false
+        ) as learnt_together
+    from learner_stamps
+),
+
 learnt as (
     select
         learnt_values.*,
         cast('{{ run_started_at }}' as {{ dbt.type_timestamp() }}) as learnt_at,
         current_record_count.records as records_when_learnt,
-        learning_logic.learning_fingerprint
+        case
+            when learners_of_this_build.learnt_together then learning_logic.learning_fingerprint
+            else 'learnt from earlier learners|' || learning_logic.learning_fingerprint
+        end as learning_fingerprint
     from learnt_values
     cross join current_record_count
     cross join learning_logic
+    cross join learners_of_this_build
 ),
 
 {% if is_incremental() %}

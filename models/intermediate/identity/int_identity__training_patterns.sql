@@ -200,7 +200,9 @@ learnt as (
         block_stats.block_records,
         block_stats.skipped_pairs,
         population.total_records,
-        population.population_pairs
+        population.population_pairs,
+        -- this build's start: int_identity__match_parameters learns only from learners of its own build
+        cast('{{ run_started_at }}' as {{ dbt.type_timestamp() }}) as learnt_at
     from patterns
     inner join block_stats on patterns.training_block = block_stats.training_block
     cross join population

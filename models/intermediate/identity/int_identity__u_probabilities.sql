@@ -518,7 +518,9 @@ learnt as (
         end as u_probability,
         u_pairs,
         u_total,
-        case when is_counted then 'counted' else 'sampled' end as u_method
+        case when is_counted then 'counted' else 'sampled' end as u_method,
+        -- this build's start: int_identity__match_parameters learns only from learners of its own build
+        cast('{{ run_started_at }}' as {{ dbt.type_timestamp() }}) as learnt_at
     from smoothed
     -- exact_at_home is conditional on a shared home: without enough counted pairs the seed's value stands.
     where level <> 'exact_at_home' or is_counted
