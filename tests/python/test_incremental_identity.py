@@ -141,12 +141,15 @@ PARAMETERS = "intermediate.int_identity__match_parameters"
 BLOCK_KEYS = "intermediate.int_identity__block_keys"
 STRONG_CLUSTERS = "intermediate.int_identity__strong_clusters"
 PAIR_MARK = "marked-before-the-run"  # written into blocking_rules: no scoring writes it
-# the records' chain up to the pairs; the parameters model runs too and must keep its frozen values
+# the records' chain up to the pairs; the parameters model and the models that learn run too and must keep their
+# frozen values (the parameters learnt without their learners are learnt again by the next build)
 PAIRS_RUN = [
     "run",
     "--select",
     "int_identity__source_records int_identity__identifiers int_identity__deterministic_edges "
-    "int_identity__strong_clusters int_identity__block_keys int_identity__match_parameters int_identity__scored_pairs",
+    "int_identity__strong_clusters int_identity__block_keys int_identity__block_size_caps "
+    "int_identity__u_probabilities int_identity__training_patterns int_identity__match_weight_estimates "
+    "int_identity__match_parameters int_identity__scored_pairs",
 ]
 
 
@@ -307,13 +310,13 @@ def test_parameters_are_learnt_again_past_the_share_and_then_every_pair_is_resco
     query(
         f"update {PARAMETERS} set records_when_learnt = cast(records_when_learnt * 1.2 as bigint)",
     )
-    assert run_dbt(["run", "--select", "int_identity__match_parameters"]).success
+    assert run_dbt(LEARNING_RUN).success
     assert query(f"select distinct learnt_at from {PARAMETERS}") != relearnt_at
     # within the share nothing moves, and a --full-refresh learns whatever the share says
     kept = query(f"select distinct learnt_at from {PARAMETERS}")
-    assert run_dbt(["run", "--select", "int_identity__match_parameters"]).success
+    assert run_dbt(LEARNING_RUN).success
     assert query(f"select distinct learnt_at from {PARAMETERS}") == kept
-    assert run_dbt(["run", "--select", "int_identity__match_parameters", "--full-refresh"]).success
+    assert run_dbt([*LEARNING_RUN, "--full-refresh"]).success
     assert query(f"select distinct learnt_at from {PARAMETERS}") != kept
 
 
@@ -425,6 +428,7 @@ def test_the_models_that_learn_work_only_when_the_parameters_learn(identity_clon
     refresh), and then agree with what a full refresh learns."""
     for table in LEARNERS:
         assert query(f"select count(*) from {table}")[0][0] > 0
+    assert run_dbt(LEARNING_RUN).success  # settled: whatever the earlier tests left is learnt together
     learnt_at = query(f"select distinct learnt_at from {PARAMETERS}")
     _mark_every_learnt_row()
     marked = _learnt_rows_marked()
@@ -564,14 +568,14 @@ def test_the_frozen_parameters_follow_the_seed_and_never_empty(identity_clone: N
     `records_when_learnt` left the table empty. The seed's rows are part of the learning fingerprint; no records
     (dbt's --empty) never replaces values in force; a value that cannot be compared learns again."""
     kept = query(f"select distinct learnt_at from {PARAMETERS}")
-    assert run_dbt(["run", "--select", "int_identity__match_parameters", "--empty"]).success
+    assert run_dbt([*LEARNING_RUN, "--empty"]).success
     assert query(f"select distinct learnt_at from {PARAMETERS}") == kept, "--empty replaced the values in force"
 
     query(f"update {PARAMETERS} set records_when_learnt = null")
-    assert run_dbt(["run", "--select", "int_identity__match_parameters"]).success
+    assert run_dbt(LEARNING_RUN).success
     relearnt = query(f"select distinct learnt_at from {PARAMETERS}")
     assert relearnt != kept and query(f"select count(*) from {PARAMETERS} where parameter_kind = 'weight'")[0][0] > 0
 
     query("update reference.identity_match_weights set m_probability = m_probability * 0.9 where level = 'exact'")
-    assert run_dbt(["run", "--select", "int_identity__match_parameters"]).success
+    assert run_dbt(LEARNING_RUN).success
     assert query(f"select distinct learnt_at from {PARAMETERS}") != relearnt, "an edited seed was not learnt"
