@@ -37,26 +37,37 @@
 
 
 {#
-    Incremental strategy identity_replace_touched_keys (int_identity__block_keys): the model's rows are the keys of the
-    records a build touched, the kept rows whose block's size moved, and one marker row per touched record
-    (rule_order 0). Every stored key of a marked record is deleted, and every stored row the model gives again (same
-    record, rule and block: a new size); then the rows (not the markers) are inserted. All in the model's transaction.
+    Incremental strategy identity_replace_touched_rows (int_identity__block_keys, int_identity__identifiers,
+    int_identity__deterministic_edges), steered by three model configs:
+    - `touched_by`: the column naming what a build touched (a record, or an identifier's value);
+    - `marker_column`: a column null only on marker rows, one per touched unit: every stored row of a marked unit is
+      deleted, and markers never land;
+    - `rewritten_by` (optional): the columns naming one row; a stored row the model gives again (a kept row of an
+      untouched unit whose count moved) is deleted before the model's rows are inserted.
+    All in the model's transaction, so a crash leaves the stored rows as they were.
 #}
-{% macro get_incremental_identity_replace_touched_keys_sql(arg_dict) -%}
+{% macro get_incremental_identity_replace_touched_rows_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set touched_by = config.require('touched_by') -%}
+    {%- set marker_column = config.require('marker_column') -%}
+    {%- set rewritten_by = config.get('rewritten_by', []) -%}
     delete from {{ target }}
-    where record_id in (select touched.record_id from {{ source }} as touched where touched.rule_order = 0);
-    delete from {{ target }} as stored
-    using {{ source }} as resized
-    where
-        resized.rule_order > 0
-        and stored.record_id = resized.record_id
-        and stored.rule_order = resized.rule_order
-        and stored.block_id = resized.block_id;
+    where {{ touched_by }} in (
+        select touched.{{ touched_by }} from {{ source }} as touched where touched.{{ marker_column }} is null
+    );
+    {%- if rewritten_by %}
+        delete from {{ target }} as stored
+        using {{ source }} as rewritten
+        where
+            rewritten.{{ marker_column }} is not null
+            {%- for column in rewritten_by %}
+                and stored.{{ column }} = rewritten.{{ column }}
+            {%- endfor %};
+    {%- endif %}
     insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ source }} where rule_order > 0
+    select {{ columns }} from {{ source }} where {{ marker_column }} is not null
 {%- endmacro %}
 
 
@@ -253,43 +264,43 @@
 
 
 {#
-    identity_moved_records(current, stored): a select of the records whose (record_id, record_state) is in one of the
-    two relations and not in the other: changed records, new ones and records that left (the symmetric difference).
-    What an incremental identity model redoes (int_identity__block_keys, int_identity__scored_pairs); none under dbt's
-    --empty.
+    identity_moved_records(current, stored, unit='record_id'): a select of the units (records) whose (unit, record_state)
+    is in one of the two relations and not in the other: changed records, new ones and records that left (the
+    symmetric difference). What an incremental identity model redoes (int_identity__block_keys,
+    int_identity__identifiers, int_identity__scored_pairs); none under dbt's --empty.
 #}
-{% macro identity_moved_records(current, stored) -%}
+{% macro identity_moved_records(current, stored, unit='record_id') -%}
 {%- if customer360.is_empty_run() -%}
 -- dbt's --empty reads no records: nothing moved, and the stored rows stay as dbt's own incremental models keep theirs
-select record_id from {{ current }} where false
+select {{ unit }} from {{ current }} where false
 {%- else -%}
-select record_id
+select {{ unit }}
 from (
     (
         select
-            record_id,
+            {{ unit }},
             record_state
         from {{ current }}
         except
         select
-            record_id,
+            {{ unit }},
             record_state
         from {{ stored }}
     )
     union all
     (
         select
-            record_id,
+            {{ unit }},
             record_state
         from {{ stored }}
         except
         select
-            record_id,
+            {{ unit }},
             record_state
         from {{ current }}
     )
 ) as moved
-group by record_id
+group by {{ unit }}
 {%- endif -%}
 {%- endmacro %}
 

@@ -394,6 +394,126 @@ def test_block_keys_are_made_again_for_exactly_the_touched_records(identity_clon
     assert _key_rows() == incremental
 
 
+IDENTIFIERS = "intermediate.int_identity__identifiers"
+EDGES = "intermediate.int_identity__deterministic_edges"
+EDGES_RUN = [
+    "run",
+    "--select",
+    "int_identity__source_records int_identity__identifiers int_identity__deterministic_edges",
+]
+EDGE_COPY_KEY = "csv_contacts|copy-of-a-linked-record"
+IDENTIFIER_COLUMNS = (
+    "record_key, identifier_type, identifier_value, is_excluded, records_sharing, guard_reason, is_usable"
+)
+EDGE_COLUMNS = "record_key_a, record_key_b, match_rule, evidence, veto_reason, is_strong"
+
+
+def _edge_records(where: str, count: int, taken: list[str]) -> list[str]:
+    """Records at one end of an edge where `where`, none of them in `taken`, none sharing a value with another."""
+    picked: list[str] = []
+    values: set[str] = set()
+    for (record_key,) in query(
+        f"select distinct record_key_a from {EDGES} where {where} order by record_key_a limit 200"
+    ):
+        edges = query(f"select evidence from {EDGES} where ? in (record_key_a, record_key_b)", [record_key])
+        own = {row[0] for row in edges}
+        if record_key in taken or own & values:
+            continue
+        picked.append(record_key)
+        values |= own
+        if len(picked) == count:
+            return picked
+    raise AssertionError(f"the demo build has fewer than {count} separate records with an edge where {where}")
+
+
+def _identifier_and_edge_rows() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every identifier and edge, in order, without when they were written."""
+    return (
+        sorted(query(f"select {IDENTIFIER_COLUMNS} from {IDENTIFIERS}"), key=repr),
+        sorted(query(f"select {EDGE_COLUMNS} from {EDGES}"), key=repr),
+    )
+
+
+def _values_of(record_keys: list[str]) -> set[str]:
+    marks = ", ".join("?" for _ in record_keys)
+    rows = query(
+        f"select identifier_type || ' ' || identifier_value from {IDENTIFIERS} where record_key in ({marks})",
+        record_keys,
+    )
+    return {row[0] for row in rows}
+
+
+def test_identifiers_and_edges_are_made_again_for_exactly_the_touched_records(identity_clone: None) -> None:
+    """A first name changed (only the edges read it), an email changed, a record gone and a copy of a record added:
+    only the touched records' identifiers are made again, with the other rows of the values they gain or lose
+    counted again; only those values are paired again; every other row and edge is kept, and both tables equal a
+    full refresh. The sharing cap changed pairs every value again."""
+    assert run_dbt([*EDGES_RUN, "--full-refresh"]).success
+    (renamed,) = _edge_records("match_rule = 'phone_exact_and_name' and is_strong", 1, [])
+    emailed, departed, copied = _edge_records("match_rule = 'email_exact'", 3, [renamed])
+    touched = [renamed, emailed, departed, copied, EDGE_COPY_KEY]
+    values_before = _values_of(touched)
+    (written_before,) = query(f"select max(changed_at) from {IDENTIFIERS}")[0]
+
+    query(
+        f"update {OBSERVATIONS} set first_name_key = 'zebediah', given_name_canonical = 'zebediah', "
+        "first_name = 'Zebediah' where record_key = ?",
+        [renamed],
+    )
+    query(
+        f"update {OBSERVATIONS} set email_match_key = 'moved-away-' || email_match_key, email = 'moved-away-' || email "
+        "where record_key = ? and email_match_key is not null",
+        [emailed],
+    )
+    query(f"delete from {OBSERVATIONS} where record_key = ?", [departed])
+    query(
+        f"insert into {OBSERVATIONS} select * replace ('{EDGE_COPY_KEY}' as record_key, 'copy-of-a-linked-record' as "
+        f"source_record_id, 'csv_contacts' as source_system) from {OBSERVATIONS} where record_key = ?",
+        [copied],
+    )
+    outcome = run_dbt(EDGES_RUN)
+    assert outcome.success, outcome.failures
+
+    touched_values = values_before | _values_of(touched)
+    rewritten = query(
+        f"select record_key, identifier_type || ' ' || identifier_value from {IDENTIFIERS} where changed_at > ?",
+        [written_before],
+    )
+    assert {row[0] for row in rewritten} >= {renamed, emailed, copied, EDGE_COPY_KEY} - {renamed}
+    assert {row[1] for row in rewritten} <= touched_values, "a value no touched record holds was written again"
+    assert not query(f"select 1 from {IDENTIFIERS} where record_key = ?", [departed]), "the departed record stays"
+    assert query(f"select count(*) from {IDENTIFIERS} where changed_at = ?", [written_before])[0][0] > 0
+
+    rebuilt = query(f"select evidence, record_key_a, record_key_b from {EDGES} where built_at > ?", [written_before])
+    kept = query(f"select evidence from {EDGES} where built_at = ?", [written_before])
+    assert rebuilt and kept
+    assert {row[0] for row in rebuilt} <= touched_values, "an edge of an untouched value was made again"
+    assert not {row[0] for row in kept} & touched_values, "an edge of a touched value was kept"
+    assert query(
+        f"select veto_reason from {EDGES} where ? in (record_key_a, record_key_b) "
+        "and match_rule = 'phone_exact_and_name'",
+        [renamed],
+    ) == [("names_differ",)], "the renamed record's phone edge was not judged again"
+    assert not query(f"select 1 from {EDGES} where ? in (record_key_a, record_key_b)", [departed])
+    assert query(f"select 1 from {EDGES} where ? in (record_key_a, record_key_b)", [EDGE_COPY_KEY])
+    assert not query(
+        f"select 1 from {EDGES} where ? in (record_key_a, record_key_b) and match_rule = 'email_exact' "
+        "and not starts_with(identifier_value, 'moved-away-')",
+        [emailed],
+    ), "the changed email's old edges stay"
+
+    incremental = _identifier_and_edge_rows()
+    assert run_dbt([*EDGES_RUN, "--full-refresh"]).success
+    full = _identifier_and_edge_rows()
+    assert incremental == full
+
+    # a cap of one record per identifier: every shared value is unusable and every edge goes; back, as a full refresh
+    assert run_dbt([*EDGES_RUN, "--vars", "{identity_max_records_per_identifier: 1}"]).success
+    assert query(f"select count(*) from {EDGES}") == [(0,)]
+    assert run_dbt(EDGES_RUN).success
+    assert _identifier_and_edge_rows() == full
+
+
 LEARNERS = {
     "intermediate.int_identity__block_size_caps": "blocking_rule",
     "intermediate.int_identity__u_probabilities": "u_method",
@@ -487,6 +607,8 @@ def test_an_empty_run_keeps_every_stored_row(identity_clone: None) -> None:
     record or customer having left (found by the hostile review: it emptied the block keys and the pairs)."""
     models = [
         "int_identity__source_records",
+        "int_identity__identifiers",
+        "int_identity__deterministic_edges",
         "int_identity__block_keys",
         "int_identity__scored_pairs",
         "int_customers__golden_attributes",

@@ -1,6 +1,6 @@
 -- Every row's block_size is the number of records in its block: int_identity__block_keys keeps it up to date by
 -- counting again only the blocks a build's touched records join or leave, so a block whose count drifted (a size
--- left stale, a marker row of the incremental strategy identity_replace_touched_keys that landed) fails here.
+-- left stale, a marker row of the incremental strategy identity_replace_touched_rows that landed) fails here.
 select
     rule_order,
     block_id,

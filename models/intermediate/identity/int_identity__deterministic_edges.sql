@@ -1,13 +1,141 @@
+{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
+    if is_incremental() else [] %}
+{#- What an edge depends on besides its two records and their identifiers: this file, the comparison macros and the
+    engine (macro identity_logic_fingerprint). A build under other logic pairs every value again. -#}
+{%- set edges_logic_fingerprint = customer360.identity_logic_fingerprint(
+    model.raw_code ~ identity_names_compatible('a', 'b')
+    ~ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth')
+) %}
+{%- set is_kept_run = is_incremental() and 'edge_logic_fingerprint' in stored_columns %}
+
 with
 
-identifiers as (
-    select * from {{ ref('int_identity__identifiers') }}
-    where is_usable
+all_identifiers as (
+    select
+        record_key,
+        identifier_type,
+        identifier_value,
+        is_usable,
+        changed_at
+    from {{ ref('int_identity__identifiers') }}
 ),
 
 records as (
     select * from {{ ref('int_identity__source_records') }}
 ),
+
+{% if is_kept_run -%}
+    record_states as (
+        -- what an edge reads of a record: its summary row, named by the fingerprints it is written under
+        select
+            record_key,
+            hash(observations_fingerprint, summary_logic_fingerprint) as record_state
+        from records
+    ),
+
+    stored_edges as (
+        select
+            identifier_type,
+            identifier_value,
+            record_key_a,
+            record_key_b,
+            record_state_a,
+            record_state_b
+        from {{ this }}
+    ),
+
+    last_build as (
+        -- the values int_identity__identifiers wrote since this table's last rows were written are paired again
+        select
+            max(built_at) as built_at,
+            coalesce(bool_and(edge_logic_fingerprint = {{ edges_logic_fingerprint }}), true) as is_logic_current
+        from {{ this }}
+    ),
+
+    stored_ends as (
+        select
+            record_key_a as record_key,
+            record_state_a as record_state,
+            identifier_type,
+            identifier_value
+        from stored_edges
+        union all
+        select
+            record_key_b as record_key,
+            record_state_b as record_state,
+            identifier_type,
+            identifier_value
+        from stored_edges
+    ),
+
+    touched_values as (
+        {%- if customer360.is_empty_run() %}
+            -- dbt's --empty reads no rows: nothing is known to have moved, every stored edge stays
+            select
+                identifier_type,
+                identifier_value
+            from stored_edges
+            where false
+        {%- else %}
+            -- values written since the last build (a record gained or lost one, its count or guard moved), or all of
+            -- them under other logic
+            select
+                all_identifiers.identifier_type,
+                all_identifiers.identifier_value
+            from all_identifiers
+            cross join last_build
+            where
+                last_build.built_at is null
+                or all_identifiers.changed_at is null
+                or all_identifiers.changed_at > last_build.built_at
+                or not last_build.is_logic_current
+            union
+            -- the values of stored edges whose record moved (names, date of birth, emails) or left
+            select
+                stored_ends.identifier_type,
+                stored_ends.identifier_value
+            from stored_ends
+            left join record_states on stored_ends.record_key = record_states.record_key
+            cross join last_build
+            where
+                record_states.record_state is distinct from stored_ends.record_state
+                or not last_build.is_logic_current
+        {%- endif %}
+    ),
+
+    identifiers as (
+        select all_identifiers.*
+        from all_identifiers
+        inner join touched_values
+            on
+                all_identifiers.identifier_type = touched_values.identifier_type
+                and all_identifiers.identifier_value = touched_values.identifier_value
+        where all_identifiers.is_usable
+    ),
+{%- elif is_incremental() %}
+    touched_values as (
+        -- a table from before the states existed: every value is paired again
+        select
+            identifier_type,
+            identifier_value
+        from all_identifiers
+        union
+        select
+            identifier_type,
+            identifier_value
+        from {{ this }}
+    ),
+
+    identifiers as (
+        select * from all_identifiers
+        where is_usable
+    ),
+{%- else %}
+    identifiers as (
+        select * from all_identifiers
+        where is_usable
+    ),
+{%- endif %}
 
 shared_pairs as (
     select
@@ -41,7 +169,9 @@ compared as (
         and a.email_match_key <> b.email_match_key as emails_differ,
         a.date_of_birth is not null and b.date_of_birth is not null
         and a.date_of_birth <> b.date_of_birth
-        and not {{ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth') }} as dob_conflict
+        and not {{ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth') }} as dob_conflict,
+        hash(a.observations_fingerprint, a.summary_logic_fingerprint) as record_state_a,
+        hash(b.observations_fingerprint, b.summary_logic_fingerprint) as record_state_b
     from shared_pairs
     inner join records as a on shared_pairs.record_key_a = a.record_key
     inner join records as b on shared_pairs.record_key_b = b.record_key
@@ -59,7 +189,7 @@ judged as (
     from compared
 ),
 
-final as (
+edges as (
     select
         record_key_a,
         record_key_b,
@@ -70,8 +200,36 @@ final as (
         veto_reason,
         veto_reason is null as is_strong,
         -- Deterministic edges are certain by rule; 1.0 lets them sort above any scored edge.
-        cast(1.0 as double) as match_score
+        cast(1.0 as double) as match_score,
+        -- the two records' states when the edge was made: a record that moves has its values paired again
+        record_state_a,
+        record_state_b,
+        {{ edges_logic_fingerprint }} as edge_logic_fingerprint,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}) as built_at
     from judged
+),
+
+final as (
+    select * from edges
+    {%- if is_incremental() %}
+        union all
+        -- one marker per touched value (no records): the strategy deletes the value's stored edges; markers never land
+        select
+            null as record_key_a,
+            null as record_key_b,
+            null as match_rule,
+            identifier_type,
+            identifier_value,
+            identifier_type || ' ' || identifier_value as evidence,
+            null as veto_reason,
+            null as is_strong,
+            null as match_score,
+            null as record_state_a,
+            null as record_state_b,
+            null as edge_logic_fingerprint,
+            null as built_at
+        from touched_values
+    {%- endif %}
 )
 
 select * from final
