@@ -24,6 +24,11 @@ records as (
     select * from {{ ref('int_identity__source_records') }}
 ),
 
+usable_identifiers as (
+    select * from all_identifiers
+    where is_usable
+),
+
 {% if is_kept_run -%}
     record_states as (
         -- what an edge reads of a record: its summary row, named by the fingerprints it is written under
@@ -104,13 +109,12 @@ records as (
     ),
 
     identifiers as (
-        select all_identifiers.*
-        from all_identifiers
+        select usable_identifiers.*
+        from usable_identifiers
         inner join touched_values
             on
-                all_identifiers.identifier_type = touched_values.identifier_type
-                and all_identifiers.identifier_value = touched_values.identifier_value
-        where all_identifiers.is_usable
+                usable_identifiers.identifier_type = touched_values.identifier_type
+                and usable_identifiers.identifier_value = touched_values.identifier_value
     ),
 {%- elif is_incremental() %}
     touched_values as (
@@ -127,13 +131,11 @@ records as (
     ),
 
     identifiers as (
-        select * from all_identifiers
-        where is_usable
+        select * from usable_identifiers
     ),
 {%- else %}
     identifiers as (
-        select * from all_identifiers
-        where is_usable
+        select * from usable_identifiers
     ),
 {%- endif %}
 
