@@ -514,6 +514,133 @@ def test_identifiers_and_edges_are_made_again_for_exactly_the_touched_records(id
     assert _identifier_and_edge_rows() == full
 
 
+CLUSTERS_RUN = [*EDGES_RUN[:-1], f"{EDGES_RUN[-1]} int_identity__strong_clusters"]
+SIZE_MARK = 1_000_000  # added to every stored cluster size: no cluster is that large
+
+
+def _strong_cluster_rows() -> list[tuple[object, ...]]:
+    return sorted(
+        query(
+            f"select record_id, record_key, strong_cluster_id, cluster_date_of_birth, "
+            f"strong_cluster_size % {SIZE_MARK}, is_converged from {STRONG_CLUSTERS}"
+        ),
+        key=repr,
+    )
+
+
+def test_strong_clusters_are_made_again_for_exactly_the_touched_clusters(identity_clone: None) -> None:
+    """A strong email edge broken, a copy of a clustered record added and a date of birth changed: only the clusters
+    those records were in, or join, are clustered again; every other row is kept; the table equals a full refresh."""
+    assert run_dbt([*CLUSTERS_RUN, "--full-refresh"]).success
+    (emailed,) = _edge_records(
+        f"match_rule = 'email_exact' and is_strong and record_key_a in "
+        f"(select record_key from {STRONG_CLUSTERS} where strong_cluster_size >= 3)",
+        1,
+        [],
+    )
+    copied, redated = _edge_records("match_rule = 'shopify_customer_id' and is_strong", 2, [emailed])
+    touched = [emailed, copied, redated]
+    marks = ", ".join("?" for _ in touched)
+    members_before = {
+        row[0]
+        for row in query(
+            f"select record_key from {STRONG_CLUSTERS} where strong_cluster_id in "
+            f"(select strong_cluster_id from {STRONG_CLUSTERS} where record_key in ({marks}))",
+            touched,
+        )
+    }
+    query(f"update {STRONG_CLUSTERS} set strong_cluster_size = strong_cluster_size + {SIZE_MARK}")
+    query(
+        f"update {OBSERVATIONS} set email_match_key = 'moved-away-' || email_match_key, email = 'moved-away-' || email "
+        "where record_key = ? and email_match_key is not null",
+        [emailed],
+    )
+    query(
+        f"insert into {OBSERVATIONS} select * replace ('{EDGE_COPY_KEY}' as record_key, 'copy-of-a-linked-record' as "
+        f"source_record_id, 'csv_contacts' as source_system) from {OBSERVATIONS} where record_key = ?",
+        [copied],
+    )
+    query(f"update {OBSERVATIONS} set date_of_birth = date '1901-02-03' where record_key = ?", [redated])
+    outcome = run_dbt(CLUSTERS_RUN)
+    assert outcome.success, outcome.failures
+
+    redone = {
+        row[0] for row in query(f"select record_key from {STRONG_CLUSTERS} where strong_cluster_size < {SIZE_MARK}")
+    }
+    kept = query(f"select count(*) from {STRONG_CLUSTERS} where strong_cluster_size >= {SIZE_MARK}")[0][0]
+    assert kept > 0
+    assert redone == members_before | {EDGE_COPY_KEY}, "other clusters than the touched ones were clustered again"
+    copy_cluster = query(f"select strong_cluster_id from {STRONG_CLUSTERS} where record_key = ?", [EDGE_COPY_KEY])
+    copied_cluster = query(f"select strong_cluster_id from {STRONG_CLUSTERS} where record_key = ?", [copied])
+    assert copy_cluster == copied_cluster, "the copy did not join the cluster of the record it copies"
+
+    incremental = _strong_cluster_rows()
+    assert run_dbt([*CLUSTERS_RUN, "--full-refresh"]).success
+    assert incremental == _strong_cluster_rows()
+
+
+FINAL_CLUSTERS = "intermediate.int_identity__clusters"
+FINAL_CLUSTERS_RUN = ["run", "--select", "int_identity__clusters"]
+
+
+def _final_cluster_rows() -> list[tuple[object, ...]]:
+    return sorted(
+        query(
+            f"select record_id, record_key, strong_cluster_id, cluster_id, cluster_size % {SIZE_MARK}, is_converged, "
+            f"linked_component_id from {FINAL_CLUSTERS}"
+        ),
+        key=repr,
+    )
+
+
+def test_final_clusters_are_made_again_for_exactly_the_touched_linked_components(identity_clone: None) -> None:
+    """An accepted pair dropped and a rejected pair between two clusters accepted: only the linked components
+    (strong clusters joined by any accepted pair) of their records are clustered again, the two clusters become one,
+    every other row is kept, and the table equals a full refresh."""
+    assert run_dbt([*FINAL_CLUSTERS_RUN, "--full-refresh"]).success
+    dropped = query(f"select record_id_a, record_id_b from {PAIRS} where decision = 'accept' order by 1, 2 limit 1")[0]
+    joined = query(
+        f"select pairs.record_id_a, pairs.record_id_b from {PAIRS} as pairs "
+        f"inner join {FINAL_CLUSTERS} as a on pairs.record_id_a = a.record_id "
+        f"inner join {FINAL_CLUSTERS} as b on pairs.record_id_b = b.record_id "
+        "where pairs.decision = 'reject' and a.linked_component_id <> b.linked_component_id "
+        "and a.linked_component_id not in (select linked_component_id from "
+        f"{FINAL_CLUSTERS} where record_id in (?, ?)) "
+        "and b.linked_component_id not in (select linked_component_id from "
+        f"{FINAL_CLUSTERS} where record_id in (?, ?)) "
+        "order by 1, 2 limit 1",
+        [*dropped, *dropped],
+    )[0]
+    touched_components = {
+        row[0]
+        for row in query(
+            f"select linked_component_id from {FINAL_CLUSTERS} where record_id in (?, ?, ?, ?)", [*dropped, *joined]
+        )
+    }
+    members = {
+        row[0]
+        for row in query(f"select record_id, linked_component_id from {FINAL_CLUSTERS}")
+        if row[1] in touched_components
+    }
+    query(f"delete from {PAIRS} where record_id_a = ? and record_id_b = ?", list(dropped))
+    query(
+        f"update {PAIRS} set decision = 'accept', match_probability = 0.999 where record_id_a = ? and record_id_b = ?",
+        list(joined),
+    )
+    query(f"update {FINAL_CLUSTERS} set cluster_size = cluster_size + {SIZE_MARK}")
+    outcome = run_dbt(FINAL_CLUSTERS_RUN)
+    assert outcome.success, outcome.failures
+
+    redone = {row[0] for row in query(f"select record_id from {FINAL_CLUSTERS} where cluster_size < {SIZE_MARK}")}
+    assert redone == members, "other linked components than the touched ones were clustered again"
+    ends = query(f"select distinct linked_component_id from {FINAL_CLUSTERS} where record_id in (?, ?)", list(joined))
+    assert len(ends) == 1, "the newly accepted pair did not link its two clusters"
+
+    incremental = _final_cluster_rows()
+    assert run_dbt([*FINAL_CLUSTERS_RUN, "--full-refresh"]).success
+    assert incremental == _final_cluster_rows()
+
+
 LEARNERS = {
     "intermediate.int_identity__block_size_caps": "blocking_rule",
     "intermediate.int_identity__u_probabilities": "u_method",
@@ -609,6 +736,8 @@ def test_an_empty_run_keeps_every_stored_row(identity_clone: None) -> None:
         "int_identity__source_records",
         "int_identity__identifiers",
         "int_identity__deterministic_edges",
+        "int_identity__strong_clusters",
+        "int_identity__clusters",
         "int_identity__block_keys",
         "int_identity__scored_pairs",
         "int_customers__golden_attributes",

@@ -1,10 +1,20 @@
+{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
+    if is_incremental() else [] %}
+{%- set is_kept_run = is_incremental() and 'record_state' in stored_columns %}
+{#- What a record's cluster depends on besides its strong cluster and its accepted pairs: this file, the passes, the
+    slip macro and the engine (macro identity_logic_fingerprint). Part of every record's state. -#}
+{%- set grouping_logic_fingerprint = customer360.identity_logic_fingerprint(
+    model.raw_code ~ '|' ~ var('identity_label_propagation_passes')
+    ~ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth')
+) %}
+
 with
 
-strong as (
+all_strong as (
     select * from {{ ref('int_identity__strong_clusters') }}
 ),
 
-accepted_pairs as (
+all_accepted_pairs as (
     select
         record_id_a,
         record_id_b,
@@ -12,6 +22,117 @@ accepted_pairs as (
     from {{ ref('int_identity__scored_pairs') }}
     where decision = 'accept'
 ),
+
+{% if is_incremental() -%}
+    stored_clusters as (
+        select
+            record_id,
+            {%- if is_kept_run %}
+                linked_component_id,
+                record_state
+            {%- else %}
+                -- a table from before the states existed: every record is touched (below)
+                null as linked_component_id,
+                null as record_state
+            {%- endif %}
+        from {{ this }}
+    ),
+{%- endif %}
+
+neighbour_fingerprints as (
+    -- each record's accepted pairs, as one value
+    select
+        node_id,
+        {{ customer360.identity_rows_fingerprint('hash(neighbour_id, match_probability)') }} as fingerprint
+    from (
+        select
+            record_id_a as node_id,
+            record_id_b as neighbour_id,
+            match_probability
+        from all_accepted_pairs
+        union all
+        select
+            record_id_b as node_id,
+            record_id_a as neighbour_id,
+            match_probability
+        from all_accepted_pairs
+    ) as ends
+    group by node_id
+),
+
+record_states as (
+    -- what a record's cluster row depends on: its strong cluster (id, date, size), its accepted pairs, the logic
+    select
+        all_strong.record_id,
+        hash(
+            all_strong.strong_cluster_id,
+            all_strong.cluster_date_of_birth,
+            all_strong.strong_cluster_size,
+            all_strong.is_converged,
+            neighbour_fingerprints.fingerprint,
+            {{ grouping_logic_fingerprint }}
+        ) as record_state
+    from all_strong
+    left join neighbour_fingerprints on all_strong.record_id = neighbour_fingerprints.node_id
+),
+
+{% if is_kept_run %}
+    touched as (
+        -- records whose state moved since their row was stored, new records and records that left
+        {{ customer360.identity_moved_records('record_states', 'stored_clusters') | indent(8) }}
+    ),
+{% elif is_incremental() %}
+    touched as (
+        select record_id from record_states
+        union
+        select record_id from stored_clusters
+    ),
+{% endif %}
+
+{% if is_incremental() %}
+    seeds as (
+        -- the touched records and the members of the strong clusters they are in now
+        select record_id from touched
+        union
+        select mates.record_id
+        from all_strong as mates
+        inner join all_strong as touched_records on mates.strong_cluster_id = touched_records.strong_cluster_id
+        inner join touched on touched_records.record_id = touched.record_id
+    ),
+
+    affected as (
+        -- ... and every member of the linked components (strong clusters joined by any accepted pair) they were in:
+        -- only these can change. No strong edge or accepted pair leaves this set (an untouched end has the same
+        -- pairs and strong cluster, so it shared the component)
+        select record_id from seeds
+        union
+        select stored_members.record_id
+        from stored_clusters as stored_members
+        inner join stored_clusters as seed_members
+            on stored_members.linked_component_id = seed_members.linked_component_id
+        inner join seeds on seed_members.record_id = seeds.record_id
+    ),
+
+    strong as (
+        select all_strong.*
+        from all_strong
+        inner join affected on all_strong.record_id = affected.record_id
+    ),
+
+    accepted_pairs as (
+        select all_accepted_pairs.*
+        from all_accepted_pairs
+        inner join affected on all_accepted_pairs.record_id_a = affected.record_id
+    ),
+{% else %}
+    strong as (
+        select * from all_strong
+    ),
+
+    accepted_pairs as (
+        select * from all_accepted_pairs
+    ),
+{% endif %}
 
 strong_clusters as (
     select
@@ -69,6 +190,16 @@ undated_edges as (
     from typed
     where dob_a is null and dob_b is null
 ),
+
+linked_edges as (
+    -- every accepted pair between strong clusters, whatever the dates: the unit a build clusters again
+    select
+        cluster_a as node_a,
+        cluster_b as node_b
+    from typed
+),
+
+{{ identity_label_propagation('linked_edges', var('identity_label_propagation_passes'), 'linked') }},
 
 {{ identity_label_propagation('dated_edges', var('identity_label_propagation_passes'), 'dated') }},
 
@@ -144,21 +275,44 @@ final_groups as (
     select
         grouped.strong_cluster_id,
         coalesce(attachments.dated_group_id, grouped.group_id) as cluster_id,
-        grouped.is_converged
+        coalesce(linked_labels.component_id, grouped.strong_cluster_id) as linked_component_id,
+        grouped.is_converged and coalesce(linked_labels.is_converged, true) as is_converged
     from grouped
     left join attachments on grouped.group_id = attachments.undated_group_id
+    left join linked_labels on grouped.strong_cluster_id = linked_labels.node_id
 ),
 
-final as (
+clusters as (
     select
         strong.record_id,
         strong.record_key,
         strong.strong_cluster_id,
         final_groups.cluster_id,
         count(*) over (partition by final_groups.cluster_id) as cluster_size,
-        strong.is_converged and final_groups.is_converged as is_converged
+        strong.is_converged and final_groups.is_converged as is_converged,
+        final_groups.linked_component_id,
+        record_states.record_state
     from strong
     inner join final_groups on strong.strong_cluster_id = final_groups.strong_cluster_id
+    inner join record_states on strong.record_id = record_states.record_id
+),
+
+final as (
+    select * from clusters
+    {%- if is_incremental() %}
+        union all
+        -- one marker per affected record (no key): the strategy deletes its stored row; markers never land
+        select
+            record_id,
+            null as record_key,
+            null as strong_cluster_id,
+            null as cluster_id,
+            null as cluster_size,
+            null as is_converged,
+            null as linked_component_id,
+            null as record_state
+        from affected
+    {%- endif %}
 )
 
 select * from final
