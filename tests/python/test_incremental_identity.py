@@ -641,6 +641,59 @@ def test_final_clusters_are_made_again_for_exactly_the_touched_linked_components
     assert incremental == _final_cluster_rows()
 
 
+HISTORY = "intermediate.int_identity__customer_id_history"
+HISTORY_RUN = ["run", "--select", "int_identity__clusters int_identity__customer_id_history"]
+CHANGE_COLUMNS = "record_key, customer_id, previous_customer_id, change_reason, anchor_record_key, anchor_created_at"
+
+
+def _latest_changes() -> list[tuple[object, ...]]:
+    return sorted(
+        query(f"select {CHANGE_COLUMNS} from {HISTORY} where assigned_at = (select max(assigned_at) from {HISTORY})"),
+        key=repr,
+    )
+
+
+def test_ids_are_assigned_in_the_written_clusters_as_in_all_of_them(identity_clone: None) -> None:
+    """Two clusters joined by a newly accepted pair and another split by a dropped one: the ids a build assigns in
+    the clusters written since the last assignment are the rows assigning every cluster gives."""
+    # every cluster written (history itself is never refreshed), then a build with nothing new
+    assert run_dbt([*HISTORY_RUN, "--full-refresh"]).success
+    assert run_dbt(HISTORY_RUN).success
+    joined = query(
+        f"select pairs.record_id_a, pairs.record_id_b from {PAIRS} as pairs "
+        f"inner join {FINAL_CLUSTERS} as a on pairs.record_id_a = a.record_id "
+        f"inner join {FINAL_CLUSTERS} as b on pairs.record_id_b = b.record_id "
+        "where pairs.decision = 'reject' and a.linked_component_id <> b.linked_component_id "
+        "and a.cluster_size >= 2 and b.cluster_size >= 2 order by 1, 2 limit 1"
+    )[0]
+    dropped = query(
+        f"select record_id_a, record_id_b from {PAIRS} where decision = 'accept' and record_id_a not in (?, ?) "
+        "order by 1, 2 limit 1",
+        list(joined),
+    )[0]
+    query(
+        f"update {PAIRS} set decision = 'accept', match_probability = 0.999 where (record_id_a, record_id_b) = (?, ?)",
+        list(joined),
+    )
+    query(f"delete from {PAIRS} where record_id_a = ? and record_id_b = ?", list(dropped))
+    query(f"create or replace table main.history_before as select * from {HISTORY}")
+
+    outcome = run_dbt(HISTORY_RUN)
+    assert outcome.success, outcome.failures
+    assigned_in_written = _latest_changes()
+    assert any(row[3] == "merge" for row in assigned_in_written), "the two joined clusters were not merged"
+    written = query(
+        f"select count(*) from {FINAL_CLUSTERS} where clustered_at = (select max(clustered_at) from {FINAL_CLUSTERS})"
+    )
+    assert 0 < written[0][0] < query(f"select count(*) from {FINAL_CLUSTERS}")[0][0]
+
+    # the same build, assigning every cluster: the clusters all stamped after the last assignment
+    query(f"create or replace table {HISTORY} as select * from main.history_before")
+    query(f"update {FINAL_CLUSTERS} set clustered_at = timestamp '2999-01-01'")
+    assert run_dbt(["run", "--select", "int_identity__customer_id_history"]).success
+    assert _latest_changes() == assigned_in_written
+
+
 LEARNERS = {
     "intermediate.int_identity__block_size_caps": "blocking_rule",
     "intermediate.int_identity__u_probabilities": "u_method",

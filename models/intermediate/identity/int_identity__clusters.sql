@@ -291,7 +291,9 @@ clusters as (
         count(*) over (partition by final_groups.cluster_id) as cluster_size,
         strong.is_converged and final_groups.is_converged as is_converged,
         final_groups.linked_component_id,
-        record_states.record_state
+        record_states.record_state,
+        -- when the row was written: int_identity__customer_id_history assigns ids in the clusters written since
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}) as clustered_at
     from strong
     inner join final_groups on strong.strong_cluster_id = final_groups.strong_cluster_id
     inner join record_states on strong.record_id = record_states.record_id
@@ -310,7 +312,8 @@ final as (
             null as cluster_size,
             null as is_converged,
             null as linked_component_id,
-            null as record_state
+            null as record_state,
+            null as clustered_at
         from affected
     {%- endif %}
 )

@@ -8,13 +8,23 @@
         {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
+{#- A build assigns ids only in the clusters int_identity__clusters wrote since the last assignment (their rows carry
+    when), when the clusters table says so (a table from before the stamp: every cluster). -#}
+{%- set clusters_written_at = is_incremental() and 'clustered_at' in (
+    adapter.get_columns_in_relation(ref('int_identity__clusters')) | map(attribute='name') | list
+) %}
 
 with
 
 cluster_members as (
     select
         record_key,
-        cluster_id
+        cluster_id,
+        {%- if clusters_written_at %}
+            clustered_at
+        {%- else %}
+            cast(null as timestamp) as clustered_at
+        {%- endif %}
     from {{ ref('int_identity__clusters') }}
 ),
 
@@ -78,6 +88,26 @@ history as (
     {% endif %}
 ),
 
+{% if is_incremental() %}
+    last_assignment as (
+        select max(assigned_at) as assigned_at
+        from history
+    ),
+
+    clusters_to_assign as (
+        -- The clusters written since the last assignment. Every other cluster keeps its records and its id: all of
+        -- them hold it (a build gives every record of a cluster the cluster's id), and no record of a written
+        -- cluster holds it (that record's old cluster, a linked component clustered again whole, was written too).
+        select distinct cluster_members.cluster_id
+        from cluster_members
+        cross join last_assignment
+        where
+            last_assignment.assigned_at is null
+            or cluster_members.clustered_at is null
+            or cluster_members.clustered_at > last_assignment.assigned_at
+    ),
+{% endif %}
+
 clusters as (
     select
         cluster_members.record_key,
@@ -87,25 +117,42 @@ clusters as (
         source_records.source_created_at
     from cluster_members
     inner join source_records on cluster_members.record_key = source_records.record_key
+    {%- if is_incremental() %}
+        inner join clusters_to_assign on cluster_members.cluster_id = clusters_to_assign.cluster_id
+    {%- endif %}
 ),
 
 previous as (
-    -- Each record's id before this build.
+    -- Each record's id before this build (the records of the clusters to assign).
     select
-        record_key,
-        customer_id
+        history.record_key,
+        history.customer_id
     from history
-    qualify row_number() over (partition by record_key order by assigned_at desc, history_seq desc) = 1
+    inner join clusters on history.record_key = clusters.record_key
+    qualify row_number() over (
+        partition by history.record_key order by history.assigned_at desc, history.history_seq desc
+    ) = 1
 ),
 
 known_ids as (
+    -- the ids those records held, over their whole history
     select
         customer_id,
         min(assigned_at) as first_assigned_at,
         any_value(anchor_record_key) filter (where anchor_record_key is not null) as anchor_record_key,
         min(anchor_created_at) as anchor_created_at
     from history
+    where customer_id in (select previous.customer_id from previous)
     group by customer_id
+),
+
+anchors as (
+    select
+        cluster_id,
+        arg_min(record_key, { 'created': source_created_at, 'key': record_key }) as anchor_record_key,
+        min(source_created_at) as anchor_created_at
+    from clusters
+    group by cluster_id
 ),
 
 minted_per_anchor as (
@@ -113,7 +160,7 @@ minted_per_anchor as (
         anchor_record_key,
         count(distinct customer_id) as ids_minted
     from history
-    where anchor_record_key is not null
+    where anchor_record_key in (select anchors.anchor_record_key from anchors)
     group by anchor_record_key
 ),
 
@@ -152,15 +199,6 @@ survivors as (
         partition by owned.cluster_id
         order by known_ids.first_assigned_at, known_ids.anchor_created_at nulls last, owned.customer_id
     ) = 1
-),
-
-anchors as (
-    select
-        cluster_id,
-        arg_min(record_key, { 'created': source_created_at, 'key': record_key }) as anchor_record_key,
-        min(source_created_at) as anchor_created_at
-    from clusters
-    group by cluster_id
 ),
 
 minted as (
