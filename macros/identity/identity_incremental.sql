@@ -306,6 +306,40 @@ group by {{ unit }}
 
 
 {#
+    identity_touched(current, stored, has_states, unit='record_id'): a select of the units (records) an incremental
+    identity model redoes. Not incremental: every unit of `current`. Incremental with stored states: the moved ones
+    (identity_moved_records). Incremental over a table from before the states existed: every unit of either side.
+#}
+{% macro identity_touched(current, stored, has_states, unit='record_id') -%}
+{%- if not is_incremental() -%}
+select {{ unit }} from {{ current }}
+{%- elif has_states -%}
+{{ customer360.identity_moved_records(current, stored, unit) }}
+{%- else -%}
+select {{ unit }} from {{ current }}
+union
+select {{ unit }} from {{ stored }}
+{%- endif -%}
+{%- endmacro %}
+
+
+{#
+    identity_stored_group_members(stored, group_column, seeds): a select of the records in `seeds` (record_id) and of
+    every record `stored` puts in the same group (`group_column`) as one of them: the groups an incremental cluster
+    model makes again whole (int_identity__strong_clusters, int_identity__clusters).
+#}
+{% macro identity_stored_group_members(stored, group_column, seeds) -%}
+select record_id from {{ seeds }}
+union
+select stored_members.record_id
+from {{ stored }} as stored_members
+inner join {{ stored }} as seed_members
+    on stored_members.{{ group_column }} = seed_members.{{ group_column }}
+inner join {{ seeds }} on seed_members.record_id = {{ seeds }}.record_id
+{%- endmacro %}
+
+
+{#
     identity_learnt_or_kept(learning_is_due): the final select of a model that learns: its CTE learnt when the
     parameters learn in this build, its stored rows (CTE learnt_before) otherwise.
 #}

@@ -514,6 +514,29 @@ def test_identifiers_and_edges_are_made_again_for_exactly_the_touched_records(id
     assert _identifier_and_edge_rows() == full
 
 
+def test_a_value_both_holders_lose_loses_its_edge(identity_clone: None) -> None:
+    """Both records of an email edge change their email, and only the identifiers and the edges run (the records'
+    summary rows stay as they were): no identifier row of the old value is left to say it is gone, and its edge must
+    still go (found by the hostile review: it stayed, fusing two customers)."""
+    assert run_dbt([*EDGES_RUN, "--full-refresh"]).success
+    record_a, record_b, value = query(
+        f"select record_key_a, record_key_b, identifier_value from {EDGES} where match_rule = 'email_exact' "
+        f"and identifier_value in (select identifier_value from {IDENTIFIERS} where identifier_type = 'email' "
+        "and records_sharing = 2) order by 1 limit 1"
+    )[0]
+    query(
+        f"update {OBSERVATIONS} set email_match_key = 'moved-away-' || email_match_key, email = 'moved-away-' || email "
+        "where record_key in (?, ?) and email_match_key = ?",
+        [record_a, record_b, value],
+    )
+    two_models = ["run", "--select", "int_identity__identifiers int_identity__deterministic_edges"]
+    assert run_dbt(two_models).success
+    assert not query(f"select 1 from {EDGES} where identifier_value = ?", [value]), "the lost value's edge stayed"
+    incremental = _identifier_and_edge_rows()
+    assert run_dbt([*two_models, "--full-refresh"]).success
+    assert incremental == _identifier_and_edge_rows()
+
+
 CLUSTERS_RUN = [*EDGES_RUN[:-1], f"{EDGES_RUN[-1]} int_identity__strong_clusters"]
 SIZE_MARK = 1_000_000  # added to every stored cluster size: no cluster is that large
 
@@ -692,6 +715,16 @@ def test_ids_are_assigned_in_the_written_clusters_as_in_all_of_them(identity_clo
     query(f"update {FINAL_CLUSTERS} set clustered_at = timestamp '2999-01-01'")
     assert run_dbt(["run", "--select", "int_identity__customer_id_history"]).success
     assert _latest_changes() == assigned_in_written
+
+    # a clock that went back: the stored stamps are after the build's start, and every cluster is assigned again
+    query(f"create or replace table {HISTORY} as select * from main.history_before")
+    query(f"update {HISTORY} set assigned_at = assigned_at + interval 1 day")
+    query(f"update {FINAL_CLUSTERS} set clustered_at = timestamp '2000-01-01'")
+    assert run_dbt(["run", "--select", "int_identity__customer_id_history"]).success
+    appended = query(
+        f"select {CHANGE_COLUMNS} from {HISTORY} where history_seq > (select max(history_seq) from main.history_before)"
+    )
+    assert sorted(appended, key=repr) == assigned_in_written
 
 
 LEARNERS = {

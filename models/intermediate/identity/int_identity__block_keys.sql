@@ -8,6 +8,8 @@
 {%- set keying_logic_fingerprint = customer360.identity_logic_fingerprint(
     model.raw_code ~ customer360.identity_blocking_keys('records_to_key', ['record_id'])
 ) %}
+{%- set has_states = 'record_state' in stored_columns %}
+{%- set stored_for_touched = 'stored_states' if has_states else 'stored_keys' %}
 {%- set key_columns = ['record_id', 'blocking_rule', 'rule_order', 'block_id', 'block_size', 'record_state'] %}
 
 with
@@ -80,24 +82,11 @@ record_states as (
 ),
 
 
-{% if is_incremental() and 'record_state' in stored_columns %}
-    touched as (
-        -- records whose state moved since their keys were stored, new records (and records without any key: nothing
-        -- to redo but a look), and records that left: their keys are made again, every other row is kept
-        {{ customer360.identity_moved_records('record_states', 'stored_states') | indent(8) }}
-    ),
-{% elif is_incremental() %}
-    touched as (
-        -- a table from before the states existed: every record is keyed again
-        select record_id from record_states
-        union
-        select record_id from stored_keys
-    ),
-{% else %}
-    touched as (
-        select record_id from record_states
-    ),
-{% endif %}
+touched as (
+    -- records whose state moved since their keys were stored, new records (and records without any key: nothing to
+    -- redo but a look), and records that left: their keys are made again, every other row is kept
+    {{ customer360.identity_touched('record_states', stored_for_touched, has_states) | indent(4) }}
+),
 
 records_to_key as (
     select source_records.*

@@ -6,6 +6,7 @@
 {%- set grouping_logic_fingerprint = customer360.identity_logic_fingerprint(
     model.raw_code ~ '|' ~ var('identity_label_propagation_passes')
     ~ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth')
+    ~ identity_label_propagation('edges', var('identity_label_propagation_passes'), 'logic')
 ) %}
 
 with
@@ -27,6 +28,7 @@ all_accepted_pairs as (
     stored_clusters as (
         select
             record_id,
+            is_converged,
             {%- if is_kept_run %}
                 linked_component_id,
                 record_state
@@ -76,20 +78,24 @@ record_states as (
     left join neighbour_fingerprints on all_strong.record_id = neighbour_fingerprints.node_id
 ),
 
-{% if is_kept_run %}
-    touched as (
-        -- records whose state moved since their row was stored, new records and records that left
-        {{ customer360.identity_moved_records('record_states', 'stored_clusters') | indent(8) }}
-    ),
-{% elif is_incremental() %}
-    touched as (
-        select record_id from record_states
-        union
-        select record_id from stored_clusters
-    ),
-{% endif %}
-
 {% if is_incremental() %}
+    moved as (
+        -- records whose state moved since their row was stored, new records and records that left
+        {{ customer360.identity_touched('record_states', 'stored_clusters', is_kept_run) | indent(8) }}
+    ),
+
+    touched as (
+        select moved.record_id from moved
+        union
+        -- a stored cluster that had not settled may be a part of its component only: every record is clustered again
+        select record_states.record_id
+        from record_states
+        where exists (
+            select 1 from stored_clusters
+            where not stored_clusters.is_converged
+        )
+    ),
+
     seeds as (
         -- the touched records and the members of the strong clusters they are in now
         select record_id from touched
@@ -104,13 +110,7 @@ record_states as (
         -- ... and every member of the linked components (strong clusters joined by any accepted pair) they were in:
         -- only these can change. No strong edge or accepted pair leaves this set (an untouched end has the same
         -- pairs and strong cluster, so it shared the component)
-        select record_id from seeds
-        union
-        select stored_members.record_id
-        from stored_clusters as stored_members
-        inner join stored_clusters as seed_members
-            on stored_members.linked_component_id = seed_members.linked_component_id
-        inner join seeds on seed_members.record_id = seeds.record_id
+        {{ customer360.identity_stored_group_members('stored_clusters', 'linked_component_id', 'seeds') | indent(8) }}
     ),
 
     strong as (

@@ -10,6 +10,7 @@
 {%- endif -%}
 {#- A build assigns ids only in the clusters int_identity__clusters wrote since the last assignment (their rows carry
     when), when the clusters table says so (a table from before the stamp: every cluster). -#}
+{%- set build_started_at = "cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as timestamp)" %}
 {%- set clusters_written_at = is_incremental() and 'clustered_at' in (
     adapter.get_columns_in_relation(ref('int_identity__clusters')) | map(attribute='name') | list
 ) %}
@@ -90,7 +91,14 @@ history as (
 
 {% if is_incremental() %}
     last_assignment as (
-        select max(assigned_at) as assigned_at
+        -- every cluster is assigned when a stored stamp is after this build's start: the clock went back (another
+        -- host, a copied warehouse), and "since" means nothing
+        select
+            max(assigned_at) as assigned_at,
+            max(assigned_at) is null
+            or max(assigned_at) > {{ build_started_at }}
+            or coalesce((select max(cluster_members.clustered_at) from cluster_members) > {{ build_started_at }}, false)
+                as is_assigning_all
         from history
     ),
 
@@ -102,7 +110,7 @@ history as (
         from cluster_members
         cross join last_assignment
         where
-            last_assignment.assigned_at is null
+            last_assignment.is_assigning_all
             or cluster_members.clustered_at is null
             or cluster_members.clustered_at > last_assignment.assigned_at
     ),
@@ -259,7 +267,7 @@ changes as (
         anchor_record_key,
         anchor_created_at,
         -- The build's start time, the same in every model of one build.
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as assigned_at,
+        {{ build_started_at }} as assigned_at,
         -- Orders rows of one build; with assigned_at it finds a record's latest row.
         row_number() over (order by record_key)
         + coalesce((select max(history.history_seq) from history), 0) as history_seq,

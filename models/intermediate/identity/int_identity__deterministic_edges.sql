@@ -7,6 +7,8 @@
     ~ identity_dates_within_a_slip('a.date_of_birth', 'b.date_of_birth')
 ) %}
 {%- set is_kept_run = is_incremental() and 'edge_logic_fingerprint' in stored_columns %}
+{%- set build_started_at = "cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as "
+    ~ dbt.type_timestamp() ~ ")" %}
 
 with
 
@@ -50,11 +52,25 @@ usable_identifiers as (
     ),
 
     last_build as (
-        -- the values int_identity__identifiers wrote since this table's last rows were written are paired again
+        -- the values int_identity__identifiers wrote since this table's last rows were written are paired again.
+        -- Every value is, under other logic, and when a stored stamp is after this build's start: the clock went
+        -- back (another host, a copied warehouse), and "since" means nothing
         select
             max(built_at) as built_at,
-            coalesce(bool_and(edge_logic_fingerprint = {{ edges_logic_fingerprint }}), true) as is_logic_current
+            max(built_at) is null
+            or max(built_at) > {{ build_started_at }}
+            or coalesce(not bool_and(edge_logic_fingerprint = {{ edges_logic_fingerprint }}), false)
+            or coalesce((select max(all_identifiers.changed_at) from all_identifiers) > {{ build_started_at }}, false)
+                as is_redo_all
         from {{ this }}
+    ),
+
+    written_records as (
+        -- the records int_identity__identifiers wrote rows of since then
+        select distinct all_identifiers.record_key
+        from all_identifiers
+        cross join last_build
+        where all_identifiers.changed_at is null or all_identifiers.changed_at > last_build.built_at
     ),
 
     stored_ends as (
@@ -82,18 +98,16 @@ usable_identifiers as (
             from stored_edges
             where false
         {%- else %}
-            -- values written since the last build (a record gained or lost one, its count or guard moved), or all of
-            -- them under other logic
+            -- values written since the last build (a record gained or lost one, its count or guard moved)
             select
                 all_identifiers.identifier_type,
                 all_identifiers.identifier_value
             from all_identifiers
             cross join last_build
             where
-                last_build.built_at is null
+                last_build.is_redo_all
                 or all_identifiers.changed_at is null
                 or all_identifiers.changed_at > last_build.built_at
-                or not last_build.is_logic_current
             union
             -- the values of stored edges whose record moved (names, date of birth, emails) or left
             select
@@ -104,7 +118,15 @@ usable_identifiers as (
             cross join last_build
             where
                 record_states.record_state is distinct from stored_ends.record_state
-                or not last_build.is_logic_current
+                or last_build.is_redo_all
+            union
+            -- the values of stored edges whose record's identifiers were written since: a value both its holders lost
+            -- (a HubSpot merge undone) has no identifier row left to say so
+            select
+                stored_ends.identifier_type,
+                stored_ends.identifier_value
+            from stored_ends
+            inner join written_records on stored_ends.record_key = written_records.record_key
         {%- endif %}
     ),
 
@@ -207,7 +229,7 @@ edges as (
         record_state_a,
         record_state_b,
         {{ edges_logic_fingerprint }} as edge_logic_fingerprint,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}) as built_at
+        {{ build_started_at }} as built_at
     from judged
 ),
 

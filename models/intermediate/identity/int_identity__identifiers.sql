@@ -4,7 +4,10 @@
     the sharing cap and the engine (macro identity_logic_fingerprint). Part of every record's state. -#}
 {%- set identifiers_logic_fingerprint = customer360.identity_logic_fingerprint(
     model.raw_code ~ '|' ~ var('identity_max_records_per_identifier')
+    ~ identity_record_key("'hubspot'", 'contact_id') ~ customer360.identity_rows_fingerprint('part')
 ) %}
+{%- set has_states = 'record_state' in stored_columns %}
+{%- set stored_for_touched = 'stored_states' if has_states else 'stored_identifiers' %}
 {%- set identifier_columns = [
     'record_key', 'identifier_type', 'identifier_value', 'is_role_email', 'is_excluded', 'records_sharing',
     'last_observed_at', 'guard_reason', 'is_usable', 'record_state', 'changed_at'
@@ -24,7 +27,8 @@ exclusions as (
     select
         lower(trim(identifier_type)) as identifier_type,
         lower(trim(identifier_value)) as identifier_value,
-        any_value(reason) as reason
+        -- the same text in every build when the seed lists a value twice
+        min(reason) as reason
     from {{ ref('identity_exclusions') }}
     group by lower(trim(identifier_type)), lower(trim(identifier_value))
 ),
@@ -96,23 +100,11 @@ record_states as (
     group by state_parts.record_key
 ),
 
-{% if is_incremental() and 'record_state' in stored_columns %}
-    touched as (
-        -- records whose state moved since their identifiers were stored, new records and records that left: their
-        -- identifiers are made again, every other row is kept
-        {{ customer360.identity_moved_records('record_states', 'stored_states', 'record_key') | indent(8) }}
-    ),
-{% elif is_incremental() %}
-    touched as (
-        select record_key from record_states
-        union
-        select record_key from stored_identifiers
-    ),
-{% else %}
-    touched as (
-        select record_key from record_states
-    ),
-{% endif %}
+touched as (
+    -- records whose state moved since their identifiers were stored, new records and records that left: their
+    -- identifiers are made again, every other row is kept
+    {{ customer360.identity_touched('record_states', stored_for_touched, has_states, 'record_key') | indent(4) }}
+),
 
 touched_observations as (
     select observations.*

@@ -3,8 +3,10 @@
 {#- What a record's cluster depends on besides its strong neighbours and its date of birth: this file, the passes and
     the engine (macro identity_logic_fingerprint). Part of every record's state, so a change clusters every record
     again. -#}
+{%- set has_states = 'record_state' in stored_columns %}
 {%- set clustering_logic_fingerprint = customer360.identity_logic_fingerprint(
     model.raw_code ~ '|' ~ var('identity_label_propagation_passes')
+    ~ identity_label_propagation('edges', var('identity_label_propagation_passes'), 'logic')
 ) %}
 
 with
@@ -30,6 +32,7 @@ deterministic_edges as (
         select
             record_id,
             strong_cluster_id,
+            is_converged,
             {%- if 'record_state' in stored_columns %}
                 record_state
             {%- else %}
@@ -80,30 +83,28 @@ record_states as (
     left join neighbour_fingerprints on records.record_id = neighbour_fingerprints.node_id
 ),
 
-{% if is_incremental() and 'record_state' in stored_columns %}
-    touched as (
-        -- records whose state moved since their row was stored, new records and records that left
-        {{ customer360.identity_moved_records('record_states', 'stored_clusters') | indent(8) }}
-    ),
-{% elif is_incremental() %}
-    touched as (
-        select record_id from record_states
-        union
-        select record_id from stored_clusters
-    ),
-{% endif %}
-
 {% if is_incremental() %}
+    moved as (
+        -- records whose state moved since their row was stored, new records and records that left
+        {{ customer360.identity_touched('record_states', 'stored_clusters', has_states) | indent(8) }}
+    ),
+
+    touched as (
+        select moved.record_id from moved
+        union
+        -- a stored cluster that had not settled may be a part of its component only: every record is clustered again
+        select record_states.record_id
+        from record_states
+        where exists (
+            select 1 from stored_clusters
+            where not stored_clusters.is_converged
+        )
+    ),
+
     affected as (
         -- the touched records and every member of the clusters they were in: only these clusters can change. A
         -- strong edge never leaves this set (an untouched end has the same neighbours, so it shared the cluster)
-        select record_id from touched
-        union
-        select stored_members.record_id
-        from stored_clusters as stored_members
-        inner join stored_clusters as touched_members
-            on stored_members.strong_cluster_id = touched_members.strong_cluster_id
-        inner join touched on touched_members.record_id = touched.record_id
+        {{ customer360.identity_stored_group_members('stored_clusters', 'strong_cluster_id', 'touched') | indent(8) }}
     ),
 
     affected_edges as (
