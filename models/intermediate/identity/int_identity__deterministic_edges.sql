@@ -120,13 +120,19 @@ usable_identifiers as (
                 record_states.record_state is distinct from stored_ends.record_state
                 or last_build.is_redo_all
             union
-            -- the values of stored edges whose record's identifiers were written since: a value both its holders lost
-            -- (a HubSpot merge undone) has no identifier row left to say so
+            -- the values of stored edges a record whose identifiers were written since no longer holds: a value both
+            -- its holders lost (a HubSpot merge undone) has no identifier row left to say so
             select
                 stored_ends.identifier_type,
                 stored_ends.identifier_value
             from stored_ends
             inner join written_records on stored_ends.record_key = written_records.record_key
+            left join all_identifiers
+                on
+                    stored_ends.record_key = all_identifiers.record_key
+                    and stored_ends.identifier_type = all_identifiers.identifier_type
+                    and stored_ends.identifier_value = all_identifiers.identifier_value
+            where all_identifiers.record_key is null
         {%- endif %}
     ),
 
