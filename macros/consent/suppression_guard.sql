@@ -113,31 +113,18 @@
 
 {#
     guard_readable_text(expr): text as the guard searches it for addresses: NUL bytes (a UTF-16 file) and
-    the literal "\x00" the loader writes for them removed; zero-width, soft-hyphen and bidirectional marks removed;
-    full-width letters, digits and address signs (@ . _ - + %) read as their ASCII characters; the small
-    at sign and the ideographic full stops read as "@" and "."; JSON's \u0040 / \u002e escapes turned back into
-    "@" and ".". A look-alike character must not hide an address from an unsubscribe (hostile pass, round 21).
-    Portable (chr, replace, translate).
+    the literal "\x00" the loader writes for them removed; JSON's \u0040 / \u002e escapes turned back into "@"
+    and "."; look-alike and invisible characters folded as staging's emails fold them (fold_look_alike_characters).
+    A look-alike character must not hide an address from an unsubscribe (hostile pass, round 21). Portable (chr,
+    replace, translate).
 #}
 {% macro guard_readable_text(expr) -%}
-    {%- set state = namespace(text='cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')') -%}
-    {%- for code in [0, 8203, 8204, 8205, 8288, 65279] -%}
-        {%- set state.text = 'replace(' ~ state.text ~ ', chr(' ~ code ~ '), \'\')' -%}
-    {%- endfor -%}
+    {%- set state = namespace(text='replace(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ '), chr(0), \'\')') -%}
     {%- for literal, replacement in [('\\x00', ''), ('\\u0040', '@'), ('\\U0040', '@'), ('\\u002e', '.'),
         ('\\u002E', '.')] -%}
         {%- set state.text = 'replace(' ~ state.text ~ ', \'' ~ literal ~ '\', \'' ~ replacement ~ '\')' -%}
     {%- endfor -%}
-    {#- One translate (a deeper nest of replace() is past sqlfluff's parse depth): the full-width letters, digits and
-        address signs, the small at sign and the ideographic full stops become their ASCII characters; the soft hyphen,
-        the left-to-right and right-to-left marks and the bidirectional embeddings and overrides (past the end of the
-        second list) are removed. -#}
-    translate(
-        {{ state.text }},
-        'ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９＠．＿－＋％﹫。｡'
-        {%- for code in [173, 8206, 8207, 8234, 8235, 8236, 8237, 8238] %} || chr({{ code }}){% endfor %},
-        'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._-+%@..'
-    )
+    {{ customer360.fold_look_alike_characters(state.text) }}
 {%- endmacro %}
 
 

@@ -5,9 +5,14 @@
     accept raw or already-normalized addresses; for speed pass the normalized column when you have it.
 #}
 
-{# Trim, lower-case, drop a leading "mailto:". Blank -> null. No domain correction. #}
+{#
+    Look-alike characters read as ASCII and invisible ones removed (fold_look_alike_characters: the consent guard
+    reads an unsubscribe's address the same way), trim, lower-case, drop a leading "mailto:". Blank -> null. No
+    domain correction.
+#}
 {% macro clean_email(expr) -%}
-    nullif(trim({{ customer360.regex_replace('lower(trim(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')))', '^mailto:', '') }}), '')
+    {%- set folded = customer360.fold_look_alike_characters('cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')') -%}
+    nullif(trim({{ customer360.regex_replace('lower(trim(' ~ folded ~ '))', '^mailto:', '') }}), '')
 {%- endmacro %}
 
 

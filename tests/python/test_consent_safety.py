@@ -283,9 +283,9 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
     # 10-14. Found by the hostile pass: messy addresses in id-less unsubscribes, unsubscribes inside
     #        input the loader rejects, an unsubscribe naming the customer's other address.
     display_name, zero_width, full_width, placeholder, utf16, escaped_at, *look_alikes = pick_audience_customers(
-        9, with_shopify_account=False, taken=taken
+        11, with_shopify_account=False, taken=taken
     )
-    full_width_dot, ideographic_dot, small_at = look_alikes
+    full_width_dot, ideographic_dot, small_at, soft_hyphen, full_width_letters = look_alikes
     idless = {"anonymousId": None, "userId": None}
     messages += [
         unsubscribe(f"Jane Doe <{display_name.email}>", NOW - timedelta(hours=1), **idless),
@@ -296,6 +296,15 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
         unsubscribe(full_width_dot.email.replace(".", "\uff0e"), NOW - timedelta(hours=1), **idless),
         unsubscribe(ideographic_dot.email.replace(".", "\u3002"), NOW - timedelta(hours=1), **idless),
         unsubscribe(small_at.email.replace("@", "\ufe6b"), NOW - timedelta(hours=1), **idless),
+        # round 22: in the local part these two made staging keep another valid-looking address, so the ledger
+        # disagreed with the guard and every build failed (closed); staging's emails now fold them as the guard does
+        unsubscribe(soft_hyphen.email[:2] + "\u00ad" + soft_hyphen.email[2:], NOW - timedelta(hours=1), **idless),
+        unsubscribe(
+            "".join(chr(ord(c) + 65248) if c.isascii() and c.isalpha() else c for c in full_width_letters.email[:3])
+            + full_width_letters.email[3:],
+            NOW - timedelta(hours=1),
+            **idless,
+        ),
     ]
     day = NOW.strftime("%Y-%m-%d")
     utf16_line = json.dumps(unsubscribe(utf16.email, NOW - timedelta(hours=1))) + "\n"
@@ -324,6 +333,8 @@ def apply_changes(data: Path, run: ConsentRun) -> None:
             "unsubscribe_address_with_full_width_dots": full_width_dot,
             "unsubscribe_address_with_ideographic_dots": ideographic_dot,
             "unsubscribe_address_with_small_at": small_at,
+            "unsubscribe_address_with_soft_hyphen": soft_hyphen,
+            "unsubscribe_address_with_full_width_letters": full_width_letters,
         }
     )
 
@@ -440,6 +451,8 @@ ROUTES_THE_LEDGER_DECIDES = [
     "unsubscribe_address_with_full_width_dots",
     "unsubscribe_address_with_ideographic_dots",
     "unsubscribe_address_with_small_at",
+    "unsubscribe_address_with_soft_hyphen",
+    "unsubscribe_address_with_full_width_letters",
     "hubspot_optout_value_nobody_mapped",
     "legacy_optout_value_nobody_mapped",
 ]

@@ -49,10 +49,17 @@ EMAIL_CASES: dict[str, list[Case]] = {
     "customer360.clean_email('v.input')": [
         ("MAILTO:X@Y.COM ", None, "x@y.com"),
         ("x@gmial.com", None, "x@gmial.com"),
+        # Look-alikes read as the guard reads them (round 21's hostile pass): full-width letters and signs, a soft
+        # hyphen, a no-break space, a left-to-right mark, an ideographic full stop, the small at sign.
+        ("\uff2a\uff41\uff4e\uff45\uff20\uff38\uff0e\uff43\uff4f\uff4d", None, "jane@x.com"),
+        ("ja\u00adne@x.com\u00a0", None, "jane@x.com"),
+        ("\u200ejane@x\u3002com\u2069", None, "jane@x.com"),
+        ("jane\ufe6bx\uff61com", None, "jane@x.com"),
     ],
     "customer360.email_match_key(customer360.normalize_email('v.input'))": [
         ("Jane.Doe+Shop@GMIAL.com", None, "janedoe@gmail.com"),
         ("J.Doe@googlemail.com", None, "jdoe@gmail.com"),
+        ("\uff4aane.doe\uff0bshop\uff20gmial\uff0ecom", None, "janedoe@gmail.com"),
         ("jane.doe+news@acme.com", None, "jane.doe@acme.com"),
         ("bad@@x.com", None, None),
         ("no-at.com", None, None),
