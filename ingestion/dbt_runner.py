@@ -301,6 +301,10 @@ def _parsed_project(args: list[str], common: list[str], settings: Settings) -> A
     key = (build_state.project_fingerprint(root, options), settings.duckdb_path.stem, tuple(options))
     if key not in _MANIFESTS:
         parsed = dbtRunner().invoke(["parse", *options, *common])
+        if parsed.success and dangling_dependencies(parsed.result):
+            # dbt's partial parse can keep a node whose parent it dropped (dbt-core #10903: snapshots defined in
+            # YAML), and every command then stops on "depends on ... which is not in the graph": parse it whole
+            parsed = dbtRunner().invoke(["parse", "--no-partial-parse", *options, *common])
         if not parsed.success:
             return None  # the command itself parses again and reports why
         if not reusable(parsed.result):
@@ -308,6 +312,19 @@ def _parsed_project(args: list[str], common: list[str], settings: Settings) -> A
         _MANIFESTS.clear()  # one manifest at a time: a project edit leaves no old one behind
         _MANIFESTS[key] = parsed.result
     return _MANIFESTS[key]
+
+
+def dangling_dependencies(manifest: Any) -> list[tuple[str, str]]:
+    """(node, parent) for each parent a node of ``manifest`` depends on that the manifest does not hold: the
+    check dbt's graph makes before any command runs (dbt.compilation.Linker.link_node), made after the parse."""
+    known = set(manifest.nodes) | set(manifest.sources) | set(manifest.metrics) | set(manifest.semantic_models)
+    known |= set(getattr(manifest, "functions", None) or {})
+    return [
+        (node.unique_id, parent)
+        for node in manifest.nodes.values()
+        for parent in node.depends_on_nodes
+        if parent not in known
+    ]
 
 
 def reusable(manifest: Any) -> bool:
