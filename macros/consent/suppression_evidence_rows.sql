@@ -14,6 +14,8 @@
       'all'          every raw row (the view when var consent_guard_reuse_build_evidence is false)
       'at_build'     rows of loads dlt had recorded as complete (`_dlt_loads`, status 0) whose every row has
                      an identity: what the table keeps; a load still landing is left to the view
+      'at_build_new' the table's incremental run: 'at_build' rows of the loads (the snapshot's versions) it holds
+                     no reading of yet (`covered` and `at_build` as for 'since_build')
       'since_build'  every other row: loads the table holds no evidence of (still landing when it was built,
                      loaded since, or with no evidence at all). `covered` is then the table's loads
                      (macro suppression_evidence_covered_loads) and `at_build` its relation (the snapshot's
@@ -23,8 +25,8 @@
     evidence_origin, source_system, source_record_id, email_raw, evidence_kind, evidence_at.
 #}
 {% macro suppression_evidence_row_ctes(scope, covered=none, at_build=none) %}
-{%- if scope not in ('all', 'at_build', 'since_build')
-    or (scope == 'since_build' and (covered is none or at_build is none)) -%}
+{%- if scope not in ('all', 'at_build', 'since_build', 'at_build_new')
+    or (scope in ('since_build', 'at_build_new') and (covered is none or at_build is none)) -%}
     {{ exceptions.raise_compiler_error("suppression_evidence_row_ctes: unknown scope " ~ scope) }}
 {%- endif -%}
 {%- set opt_out_events = var('consent_guard_segment_opt_out_events') | map('lower') | list -%}
@@ -180,6 +182,16 @@ guard_rows_consent_history as (
     where
         {%- if scope == 'at_build' %}
             dbt_scd_id is not null
+        {%- elif scope == 'at_build_new' %}
+            -- versions the table has no row of yet
+            dbt_scd_id is not null
+            and not exists (
+                select 1
+                from {{ at_build }} as at_build
+                where
+                    at_build.raw_table = 'snapshots.email_consent_snapshot'
+                    and at_build.raw_row_key = history.dbt_scd_id
+            )
         {%- elif scope == 'since_build' %}
             -- versions the table has no row of (a snapshot taken since, without the table)
             dbt_scd_id is null
@@ -434,7 +446,7 @@ guard_rows_evidence as (
 {% macro suppression_evidence_row_scope(scope, relation, raw_table, row_key, covered=none) -%}
     {%- if scope == 'all' -%}
         true
-    {%- elif scope == 'at_build' -%}
+    {%- elif scope in ('at_build', 'at_build_new') -%}
         {%- set loads = none -%}
         {%- if execute and model.resource_type != 'unit_test' and customer360.relation_exists(relation) -%}
             {%- set loads = api.Relation.create(
@@ -453,6 +465,10 @@ guard_rows_evidence as (
                 select keyless._dlt_load_id from {{ relation }} as keyless
                 where keyless._dlt_load_id is not null and ({{ row_key }}) is null
             )
+            {%- if scope == 'at_build_new' and covered.get(raw_table) %}
+                -- the table's incremental run: only loads it holds no reading of yet
+                and _dlt_load_id not in ({{ customer360.sql_text_list(covered[raw_table]) }})
+            {%- endif %}
         {%- else -%}
             false
         {%- endif -%}
@@ -486,6 +502,71 @@ guard_rows_evidence as (
         {%- endfor -%}
     {%- endif -%}
     {{ return(covered) }}
+{%- endmacro %}
+
+
+{#
+    suppression_evidence_raw_tables(): the raw tables whose rows the table of the last build's reading stands for,
+    each as {raw_table, relation, key (over alias raw_rows), by_load (the key holds together with the row's load
+    id), rows (the condition a row of the reading meets)}: what the view checks is still there before it reuses a
+    row, and what the table's own post-hook checks before it keeps one.
+#}
+{% macro suppression_evidence_raw_tables() -%}
+    {%- set email_events = (var('consent_guard_segment_opt_out_events')
+        + var('consent_guard_segment_undeliverable_events')) | map('lower') | list -%}
+    {%- set tables = [
+        {'raw_table': 'segment.events', 'relation': customer360.source_if_loaded('segment', 'events'),
+            'key': 'raw_rows.message_id', 'by_load': true,
+            'rows': "lower(trim(raw_rows.event)) in ('" ~ email_events | join("', '") ~ "')"},
+        {'raw_table': 'shopify.customers', 'relation': customer360.source_if_loaded('shopify', 'customers'),
+            'key': 'cast(raw_rows.id as ' ~ dbt.type_string() ~ ')', 'by_load': true, 'rows': 'true'},
+        {'raw_table': 'shopify.orders', 'relation': customer360.source_if_loaded('shopify', 'orders'),
+            'key': 'cast(raw_rows.id as ' ~ dbt.type_string() ~ ')', 'by_load': true,
+            'rows': 'raw_rows.buyer_accepts_marketing'},
+        {'raw_table': 'snapshots.email_consent_snapshot', 'relation': ref('email_consent_snapshot'),
+            'key': 'raw_rows.dbt_scd_id', 'by_load': false, 'rows': 'true'}
+    ] -%}
+    {%- for drop in customer360.csv_contact_drop_relations() -%}
+        {%- do tables.append({'raw_table': 'csv_contacts.' ~ drop.identifier, 'relation': drop, 'by_load': true,
+            'key': dbt.concat(['raw_rows._source_file', "':'", 'cast(raw_rows._row_number as ' ~ dbt.type_string() ~ ')']),
+            'rows': 'true'}) -%}
+    {%- endfor -%}
+    {{ return(tables) }}
+{%- endmacro %}
+
+
+{#
+    suppression_evidence_at_build_prune(): the post-hook of int_engagement__suppression_evidence_at_build, an
+    incremental table: rows read with other seeds, vars or code (the build read every raw row again) and rows whose
+    raw row is gone (deleted, erased, reloaded under a new load id: the view would not reuse them) are deleted, so
+    the table holds what a full rebuild would.
+#}
+{% macro suppression_evidence_at_build_prune() -%}
+    {%- set tables = customer360.suppression_evidence_raw_tables() -%}
+    {%- if customer360.is_empty_run() -%}
+        {#- dbt's --empty reads no raw row: nothing is gone, and the stored rows stay -#}
+        select 1
+    {%- else -%}
+    delete from {{ this }} as at_build
+    where
+        at_build.reading_fingerprint is distinct from {{ customer360.suppression_evidence_reading_fingerprint() }}
+        or at_build.raw_table not in ({{ customer360.sql_text_list(tables | map(attribute='raw_table') | list) }})
+        {%- for table in tables %}
+            or (
+                at_build.raw_table = '{{ table.raw_table }}'
+                and not exists (
+                    select 1
+                    from {{ table.relation }} as raw_rows
+                    where
+                        {{ table.rows }}
+                        and {{ table.key }} = at_build.raw_row_key
+                        {%- if table.by_load %}
+                            and raw_rows._dlt_load_id = at_build.raw_load_id
+                        {%- endif %}
+                )
+            )
+        {%- endfor %}
+    {%- endif -%}
 {%- endmacro %}
 
 

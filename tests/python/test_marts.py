@@ -46,6 +46,7 @@ INCREMENTAL_MODELS = {
     "int_identity__clusters": ("intermediate", "record_id"),
     "int_identity__block_keys": ("intermediate", "record_id, rule_order, block_id"),
     "int_customers__golden_attributes": ("intermediate", "customer_id"),
+    "int_engagement__suppression_evidence_at_build": ("intermediate", "at_build_evidence_id"),
     # the full refresh keeps the parameters in force (int_identity__match_parameters is not selected): the pairs a
     # delta build kept or rescored must equal every pair scored anew with them
     "int_identity__scored_pairs": ("intermediate", "record_id_a, record_id_b"),

@@ -2,25 +2,7 @@
 {#- the last build's reading, the loads it covers, and the raw tables whose rows it may stand for (each with its
     key; by_load: the key holds together with the row's load id) -#}
 {%- set covered = customer360.suppression_evidence_covered_loads(at_build_relation) %}
-{%- set email_events = (var('consent_guard_segment_opt_out_events')
-    + var('consent_guard_segment_undeliverable_events')) | map('lower') | list %}
-{%- set reusable = [
-    {'raw_table': 'segment.events', 'relation': customer360.source_if_loaded('segment', 'events'),
-        'key': 'raw_rows.message_id', 'by_load': true,
-        'rows': "lower(trim(raw_rows.event)) in ('" ~ email_events | join("', '") ~ "')"},
-    {'raw_table': 'shopify.customers', 'relation': customer360.source_if_loaded('shopify', 'customers'),
-        'key': 'cast(raw_rows.id as ' ~ dbt.type_string() ~ ')', 'by_load': true, 'rows': 'true'},
-    {'raw_table': 'shopify.orders', 'relation': customer360.source_if_loaded('shopify', 'orders'),
-        'key': 'cast(raw_rows.id as ' ~ dbt.type_string() ~ ')', 'by_load': true,
-        'rows': 'raw_rows.buyer_accepts_marketing'},
-    {'raw_table': 'snapshots.email_consent_snapshot', 'relation': ref('email_consent_snapshot'),
-        'key': 'raw_rows.dbt_scd_id', 'by_load': false, 'rows': 'true'}
-] %}
-{%- for drop in customer360.csv_contact_drop_relations() %}
-    {%- do reusable.append({'raw_table': 'csv_contacts.' ~ drop.identifier, 'relation': drop, 'by_load': true,
-        'key': dbt.concat(['raw_rows._source_file', "':'", 'cast(raw_rows._row_number as ' ~ dbt.type_string() ~ ')']),
-        'rows': 'true'}) %}
-{%- endfor %}
+{%- set reusable = customer360.suppression_evidence_raw_tables() %}
 {%- set email_events_pattern = '(?i)(' ~ (var('consent_guard_segment_opt_out_events')
     + var('consent_guard_segment_undeliverable_events')) | join('|') ~ ')' -%}
 {%- set undeliverable_pattern = '(?i)(' ~ var('consent_guard_segment_undeliverable_events') | join('|') ~ ')' -%}

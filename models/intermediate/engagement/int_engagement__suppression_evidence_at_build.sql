@@ -1,6 +1,22 @@
+{#- Incremental: the raw rows of loads (snapshot versions) the table holds no reading of yet are read, and the
+    post-hook deletes the rows whose raw row is gone (macro suppression_evidence_at_build_prune). Every raw row is
+    read again when a stored row was read with other seeds, vars or code; the post-hook then deletes those rows. -#}
+{%- set read_every_row = true -%}
+{%- if is_incremental() and execute -%}
+    {%- set stale_rows -%}
+        select count(*) from {{ this }}
+        where reading_fingerprint is distinct from {{ customer360.suppression_evidence_reading_fingerprint() }}
+    {%- endset -%}
+    {%- set read_every_row = run_query(stale_rows).columns[0].values()[0] > 0 -%}
+{%- endif -%}
+
 with
 
-{{ customer360.suppression_evidence_row_ctes('at_build') }},
+{% if read_every_row -%}
+    {{ customer360.suppression_evidence_row_ctes('at_build') }},
+{%- else -%}
+    {{ customer360.suppression_evidence_row_ctes('at_build_new', customer360.suppression_evidence_covered_loads(this), this) }},
+{%- endif %}
 
 normalized as (
     select
