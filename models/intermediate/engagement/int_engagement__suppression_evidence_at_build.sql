@@ -1,8 +1,10 @@
 {#- Incremental: the raw rows of loads (snapshot versions) the table holds no reading of yet are read, and the
     post-hook deletes the rows whose raw row is gone (macro suppression_evidence_at_build_prune). Every raw row is
-    read again when a stored row was read with other seeds, vars or code; the post-hook then deletes those rows. -#}
+    read again when a stored row was read with other seeds, vars or code (or the table has no such column); the
+    post-hook then deletes those rows. -#}
 {%- set read_every_row = true -%}
-{%- if is_incremental() and execute -%}
+{%- if is_incremental() and execute
+    and 'reading_fingerprint' in adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     {%- set stale_rows -%}
         select count(*) from {{ this }}
         where reading_fingerprint is distinct from {{ customer360.suppression_evidence_reading_fingerprint() }}
