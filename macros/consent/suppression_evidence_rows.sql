@@ -46,13 +46,14 @@ guard_rows_segment_events as (
                 then {{ dbt.concat(["'anonymous:'", 'trim(anonymous_id)']) }}
             when nullif(trim(user_id), '') is not null then {{ dbt.concat(["'user:'", 'trim(user_id)']) }}
         end as source_record_id,
-        -- every field that may hold the address, as one text: each address found in it counts
-        {{ customer360.guard_readable_text(dbt.concat([
+        -- every field that may hold the address, as one text: each address found in it counts (read as the guard
+        -- reads text in the next step: guard_readable_text names its text more than once)
+        {{ dbt.concat([
             "coalesce(" ~ customer360.json_text('properties', 'email_address') ~ ", '')", "' '",
             "coalesce(" ~ customer360.json_text('properties', 'email') ~ ", '')", "' '",
             "coalesce(" ~ customer360.json_text('traits', 'email') ~ ", '')", "' '",
             "coalesce(" ~ customer360.json_text('context', 'traits.email') ~ ", '')"
-        ])) }} as address_text,
+        ]) }} as address_fields,
         lower(trim(event)) as event_name,
         {{ customer360.to_utc_timestamp('"timestamp"') }} as event_at,
         {{ customer360.load_id_to_timestamp('_dlt_load_id') }} as loaded_at
@@ -78,7 +79,9 @@ guard_rows_segment_addresses as (
         events.loaded_at,
         addresses.email_raw
     from guard_rows_segment_events as events
-    cross join {{ customer360.regex_extract_all_rows('events.address_text', address_pattern) }} as addresses (email_raw)
+    cross join
+        {{ customer360.regex_extract_all_rows(customer360.guard_readable_text('events.address_fields'), address_pattern) }}
+        as addresses (email_raw)
     union all
     -- the record's own evidence, address or not (it reaches the customer through the identity map)
     select

@@ -119,12 +119,16 @@
     replace, translate).
 #}
 {% macro guard_readable_text(expr) -%}
-    {%- set state = namespace(text='replace(cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ '), chr(0), \'\')') -%}
+    {#- folded first: the fold names its text three times (an ASCII test, then the text or its translation), so it
+        takes the caller's expression, not the chain of replace() below (a removed invisible character can also join
+        an escape such as \u0040, which is then read) -#}
+    {%- set folded = customer360.fold_look_alike_characters('cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')') -%}
+    {%- set state = namespace(text='replace(' ~ folded ~ ', chr(0), \'\')') -%}
     {%- for literal, replacement in [('\\x00', ''), ('\\u0040', '@'), ('\\U0040', '@'), ('\\u002e', '.'),
         ('\\u002E', '.')] -%}
         {%- set state.text = 'replace(' ~ state.text ~ ', \'' ~ literal ~ '\', \'' ~ replacement ~ '\')' -%}
     {%- endfor -%}
-    {{ customer360.fold_look_alike_characters(state.text) }}
+    {{ state.text }}
 {%- endmacro %}
 
 

@@ -53,7 +53,13 @@
     non-empty dot-separated labels ending in a TLD of 2+ letters. Null in -> null out.
 #}
 {% macro is_valid_email(expr) -%}
-    {{ customer360.regex_matches(customer360.clean_email(expr), '^[^@[:space:]]+@([^@[:space:].]+[.])+[A-Za-z]{2,}$') }}
+    {{ customer360.is_valid_clean_email(customer360.clean_email(expr)) }}
+{%- endmacro %}
+
+
+{# is_valid_clean_email(expr): is_valid_email for a value clean_email() already cleaned (no second cleaning). #}
+{% macro is_valid_clean_email(expr) -%}
+    {{ customer360.regex_matches(expr, '^[^@[:space:]]+@([^@[:space:].]+[.])+[A-Za-z]{2,}$') }}
 {%- endmacro %}
 
 
@@ -68,7 +74,7 @@
     {%- set local_part = customer360.regex_replace(dbt.split_part(email, "'@'", 1), '[+].*$', '') -%}
     {%- set domain = dbt.split_part(email, "'@'", 2) -%}
     case
-        when not {{ customer360.is_valid_email(email) }} then null
+        when not {{ customer360.is_valid_clean_email(email) }} then null
         when {{ domain }} in ('gmail.com', 'googlemail.com')
             then {{ dbt.concat([dbt.replace(local_part, "'.'", "''"), "'@gmail.com'"]) }}
         else {{ dbt.concat([local_part, "'@'", domain]) }}

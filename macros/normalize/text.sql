@@ -37,11 +37,30 @@
     look-alike never makes the two read different addresses (round 21's hostile pass).
 #}
 {% macro fold_look_alike_characters(expr) -%}
-    translate(
+    {#- translate() builds its map on every call (DuckDB: ~2.3 us a value, 9.5 s for 4M addresses), so text that is
+        all ASCII, nearly all of it, skips it: one byte per character -#}
+    case when {{ customer360.is_ascii_text(expr) }} then {{ expr }} else translate(
         {{ expr }},
         'ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９＠．＿－＋％﹫。｡'
         {%- for code in [160, 12288, 173, 8203, 8204, 8205, 8206, 8207] + range(8234, 8239) | list + range(8288, 8293) | list
             + range(8294, 8298) | list + [65279] %} || chr({{ code }}){% endfor %},
         'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._-+%@..  '
-    )
+    ) end
+{%- endmacro %}
+
+
+{#
+    is_ascii_text(expr): true when every character of the text is ASCII; null for null. DuckDB: one byte per
+    character (strlen against length, ~15x cheaper than a regex); elsewhere a POSIX class.
+#}
+{% macro is_ascii_text(expr) -%}
+    {{ return(adapter.dispatch('is_ascii_text', 'customer360')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__is_ascii_text(expr) -%}
+    strlen({{ expr }}) = length({{ expr }})
+{%- endmacro %}
+
+{% macro default__is_ascii_text(expr) -%}
+    {{ customer360.regex_matches(expr, '^[[:ascii:]]*$') }}
 {%- endmacro %}

@@ -56,6 +56,25 @@ EMAIL_CASES: dict[str, list[Case]] = {
         ("\u200ejane@x\u3002com\u2069", None, "jane@x.com"),
         ("jane\ufe6bx\uff61com", None, "jane@x.com"),
     ],
+    "customer360.is_ascii_text('v.input')": [
+        ("jane@x.com", None, "true"),
+        ("", None, "true"),
+        ("ja\u00adne@x.com", None, "false"),
+        ("\uff4aane@x.com", None, "false"),
+        (None, None, None),
+    ],
+    "customer360.default__is_ascii_text('v.input')": [
+        ("jane@x.com", None, "true"),
+        ("", None, "true"),
+        ("ja\u00adne@x.com", None, "false"),
+        ("\uff4aane@x.com", None, "false"),
+        (None, None, None),
+    ],
+    "customer360.fold_look_alike_characters('v.input')": [
+        ("Jane@X.com", None, "Jane@X.com"),
+        ("\uff2aane\u200b@x\uff0ecom\u3000", None, "Jane@x.com "),
+        (None, None, None),
+    ],
     "customer360.email_match_key(customer360.normalize_email('v.input'))": [
         ("Jane.Doe+Shop@GMIAL.com", None, "janedoe@gmail.com"),
         ("J.Doe@googlemail.com", None, "jdoe@gmail.com"),
