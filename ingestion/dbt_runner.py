@@ -31,7 +31,7 @@ class DbtOutcome:
     success: bool
     statuses: Counter[str] = field(default_factory=Counter)  # "model:success", "test:pass", ...
     failures: list[str] = field(default_factory=list)
-    log_path: Path | None = None  # dbt's full log (logs/dbt.log under the project)
+    log_path: Path | None = None  # dbt's full log (dbt.log in --log-path / DBT_LOG_PATH, else the project's logs/)
     executed: list[str] = field(default_factory=list)  # unique ids of the nodes dbt ran, in order
 
     @property
@@ -142,7 +142,9 @@ def run_dbt(
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     _check_not_locked(settings.duckdb_path)
     view = ProgressView(progress) if progress is not None else None
-    common = ["--project-dir", root, "--profiles-dir", root, "--log-level", "none"]
+    # the console is ours (the compact view); the file log keeps dbt's own account at info level (--log-level alone
+    # would switch it off too: dbt's file level follows the console's unless set)
+    common = ["--project-dir", root, "--profiles-dir", root, "--log-level", "none", "--log-level-file", "info"]
     manifest = None
     if args and args[0] in PARSED_FIRST:
         manifest = _parsed_project(args, common, settings)
@@ -176,7 +178,7 @@ def run_dbt(
             result, node_results, retried = _retry_one_at_a_time(folder, node_results, manifest, common, progress)
     # a success is a success of every node's last run, whatever dbt's own verdict on the last invocation says
     success = bool(result.success) and not any(_status(r) in FAILED_STATUSES for r in node_results)
-    outcome = DbtOutcome(success=success, log_path=Path(root) / "logs" / "dbt.log")
+    outcome = DbtOutcome(success=success, log_path=_log_file(result, root))
     if not_retried:
         outcome.failures.append(not_retried)
     if outcome.success and plan is not None:
@@ -214,6 +216,13 @@ def _exception_line(exception: BaseException) -> str:
     if len(lines) > 1 and lines[0].endswith("Error"):
         return f"{lines[0]}: {lines[1]}"
     return lines[0]
+
+
+def _log_file(result: Any, root: str) -> Path:
+    """The file dbt wrote its full log to: --log-path / DBT_LOG_PATH as dbt read it (relative to the working
+    directory), else the project's ``logs`` folder (dbt's default)."""
+    folder = (getattr(result.result, "args", None) or {}).get("log_path") or os.environ.get("DBT_LOG_PATH")
+    return (Path(folder) if folder else Path(root) / "logs").absolute() / "dbt.log"
 
 
 def _node_results(result: Any) -> list[Any]:

@@ -41,11 +41,18 @@ def test_build_passes_dbt_options_through(warehouse: Path, dbt_args: list[str]) 
     assert "\x1b[" not in result.stdout + result.stderr
 
 
-def test_build_failure_names_the_node_and_exits_1(warehouse: Path) -> None:
-    result = run_cli("build", "--select", "stg_hubspot__contacts", timeout=300)  # no raw tables loaded
+def test_build_failure_names_the_node_and_exits_1(warehouse: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "dbt-logs"
+    result = run_cli(  # no raw tables loaded
+        "build", "--select", "stg_hubspot__contacts", env={"DBT_LOG_PATH": str(logs)}, timeout=300
+    )
     assert result.returncode == 1
     assert "dbt FAILED" in result.stderr and "stg_hubspot__contacts" in result.stderr
     assert "Traceback" not in result.stderr
+    # the log named is the one dbt wrote: DBT_LOG_PATH's, not the project's logs/ folder
+    named = re.search(r"full dbt log: (.+)", result.stderr)
+    assert named is not None and Path(named.group(1).strip()) == logs / "dbt.log", result.stderr
+    assert "stg_hubspot__contacts" in (logs / "dbt.log").read_text(encoding="utf-8", errors="replace")
 
 
 def test_build_on_a_locked_warehouse_is_one_line(
