@@ -7,12 +7,14 @@
 
 {#
     Look-alike characters read as ASCII and invisible ones removed (fold_look_alike_characters: the consent guard
-    reads an unsubscribe's address the same way), trim, lower-case, drop a leading "mailto:". Blank -> null. No
-    domain correction.
+    reads an unsubscribe's address the same way), NUL bytes and the loaders' literal \x00 removed, trim,
+    lower-case, drop a leading "mailto:". Blank -> null. No domain correction.
 #}
 {% macro clean_email(expr) -%}
     {%- set folded = customer360.fold_look_alike_characters('cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')') -%}
-    nullif(trim({{ customer360.regex_replace('lower(trim(' ~ folded ~ '))', '^mailto:', '') }}), '')
+    {#- a NUL byte, and the literal \x00 the loaders write for one, are removed as the guard removes them -#}
+    {%- set without_nul = "replace(replace(" ~ folded ~ ", chr(0), ''), '\\x00', '')" -%}
+    nullif(trim({{ customer360.regex_replace('lower(trim(' ~ without_nul ~ '))', '^mailto:', '') }}), '')
 {%- endmacro %}
 
 

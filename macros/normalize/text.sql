@@ -30,7 +30,7 @@
     fold_look_alike_characters(expr): the characters that look like an address's but are not ASCII read as
     ASCII, and the ones that draw nothing removed, in one portable translate() (PostgreSQL, Snowflake, BigQuery
     and DuckDB delete the characters of the first list past the end of the second). Full-width letters, digits
-    and the signs of an address (@ . _ - + %), the small at sign and the ideographic full stops become their ASCII
+    and the signs of an address (@ . _ - + % and the colon of mailto:), the small at sign and the ideographic full stops become their ASCII
     characters, the no-break and ideographic spaces plain spaces; the soft hyphen, zero-width characters, bidirectional marks, embeddings, overrides and isolates,
     the word joiner and invisible operators and the byte-order mark are removed (invisible_characters_class's
     characters and the zero-width joiners, which an address never holds). Staging's emails and the consent guard read text through it, so a
@@ -41,10 +41,10 @@
         all ASCII, nearly all of it, skips it: one byte per character -#}
     case when {{ customer360.is_ascii_text(expr) }} then {{ expr }} else translate(
         {{ expr }},
-        'ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９＠．＿－＋％﹫。｡'
+        'ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ０１２３４５６７８９＠．＿－＋％：﹫。｡'
         {%- for code in [160, 12288, 173, 8203, 8204, 8205, 8206, 8207] + range(8234, 8239) | list + range(8288, 8293) | list
             + range(8294, 8298) | list + [65279] %} || chr({{ code }}){% endfor %},
-        'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._-+%@..  '
+        'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._-+%:@..  '
     ) end
 {%- endmacro %}
 

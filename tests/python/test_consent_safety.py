@@ -694,3 +694,35 @@ def test_guard_refuses_the_builds_reading_after_a_seed_or_var_changed(
         assert recompiled.success, recompiled.failures
         with pytest.raises(duckdb.Error, match="run customer360 build"):
             query(sendable)
+
+
+def test_an_empty_run_leaves_the_live_views_and_the_builds_reading_in_place(
+    built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
+    """Found by round 22's hostile review: `build --empty` replaced the guard's views with views over zero-row
+    relations (they then saw no unsubscribe, and a fresh unsubscriber was back in the audience) and read the CSV
+    drops with empty seeds into the table of the build's reading. Now every view fails under --empty, naming why,
+    and stays as it was, and the table keeps its rows."""
+    from ingestion.dbt_runner import run_dbt
+
+    views = [
+        "int_identity__departed_records", "int_engagement__suppression_evidence", "int_engagement__suppression_guard",
+        "email_audience", "cart_abandonment_triggers", "published_email_audience",
+    ]  # fmt: skip
+    readings = (
+        "select count(*), count(distinct reading_fingerprint) "
+        "from intermediate.int_engagement__suppression_evidence_at_build"
+    )
+    guard_rows = "select count(*) from intermediate.int_engagement__suppression_guard"
+    with pytest.MonkeyPatch.context() as env:
+        built_warehouse.clone(tmp_path, env)
+        before = (audience(), query(guard_rows), query(readings))
+        table = run_dbt(["run", "--empty", "--select", "int_engagement__suppression_evidence_at_build"])
+        assert table.success, table.failures
+        for view in views:  # one at a time: a view downstream of a refused one would only be skipped
+            refused = run_dbt(["run", "--empty", "--select", view])
+            assert not refused.success, view
+            assert [f.split(":", 1)[0].split(".")[-1] for f in refused.failures] == [view], refused.failures
+            assert "is a live view" in refused.failures[0], refused.failures
+        after = (audience(), query(guard_rows), query(readings))
+        assert after == before

@@ -55,6 +55,9 @@ EMAIL_CASES: dict[str, list[Case]] = {
         ("ja\u00adne@x.com\u00a0", None, "jane@x.com"),
         ("\u200ejane@x\u3002com\u2069", None, "jane@x.com"),
         ("jane\ufe6bx\uff61com", None, "jane@x.com"),
+        # round 22's hostile review: a full-width "mailto:" and the loaders' literal \x00 for a NUL byte
+        ("\uff4d\uff41\uff49\uff4c\uff54\uff4f\uff1aJane@x.com", None, "jane@x.com"),
+        ("jane\\x00@x.com", None, "jane@x.com"),
     ],
     "customer360.is_ascii_text('v.input')": [
         ("jane@x.com", None, "true"),

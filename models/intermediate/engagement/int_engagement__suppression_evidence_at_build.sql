@@ -61,3 +61,8 @@ final as (
 )
 
 select * from final
+{#- dbt's --empty reads no raw row (but the CSV drops, read by name, and the seeds as empty): the stored reading stays
+    as it is (hostile review, round 22) -#}
+{%- if is_incremental() and customer360.is_empty_run() %}
+    where false
+{%- endif %}
