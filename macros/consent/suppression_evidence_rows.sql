@@ -539,6 +539,25 @@ guard_rows_evidence as (
 
 
 {#
+    suppression_evidence_raw_row_exists(table): whether the raw row of an evidence table row (alias at_build) is still
+    there under its key (and load), for one entry of suppression_evidence_raw_tables(): the view reuses a row only
+    then, and the table's post-hook deletes the others.
+#}
+{% macro suppression_evidence_raw_row_exists(table) -%}
+    exists (
+        select 1
+        from {{ table.relation }} as raw_rows
+        where
+            {{ table.rows }}
+            and {{ table.key }} = at_build.raw_row_key
+            {%- if table.by_load %}
+                and raw_rows._dlt_load_id = at_build.raw_load_id
+            {%- endif %}
+    )
+{%- endmacro %}
+
+
+{#
     suppression_evidence_at_build_prune(): the post-hook of int_engagement__suppression_evidence_at_build, an
     incremental table: rows read with other seeds, vars or code (the build read every raw row again) and rows whose
     raw row is gone (deleted, erased, reloaded under a new load id: the view would not reuse them) are deleted, so
@@ -557,16 +576,7 @@ guard_rows_evidence as (
         {%- for table in tables %}
             or (
                 at_build.raw_table = '{{ table.raw_table }}'
-                and not exists (
-                    select 1
-                    from {{ table.relation }} as raw_rows
-                    where
-                        {{ table.rows }}
-                        and {{ table.key }} = at_build.raw_row_key
-                        {%- if table.by_load %}
-                            and raw_rows._dlt_load_id = at_build.raw_load_id
-                        {%- endif %}
-                )
+                and not {{ customer360.suppression_evidence_raw_row_exists(table) }}
             )
         {%- endfor %}
     {%- endif -%}

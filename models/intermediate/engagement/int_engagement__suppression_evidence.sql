@@ -237,16 +237,7 @@ evidence_read_at_build as (
                 {%- if table.by_load %}
                     and {{ customer360.suppression_evidence_reused_loads(covered, table.raw_table) }}
                 {%- endif %}
-                and exists (
-                    select 1
-                    from {{ table.relation }} as raw_rows
-                    where
-                        {{ table.rows }}
-                        and {{ table.key }} = at_build.raw_row_key
-                        {%- if table.by_load %}
-                            and raw_rows._dlt_load_id = at_build.raw_load_id
-                        {%- endif %}
-                )
+                and {{ customer360.suppression_evidence_raw_row_exists(table) }}
             union all
         {%- endfor %}
     {%- endif %}
