@@ -1,8 +1,8 @@
+{%- set read_every_row = true -%}
 {#- Incremental: the raw rows of loads (snapshot versions) the table holds no reading of yet are read, and the
     post-hook deletes the rows whose raw row is gone (macro suppression_evidence_at_build_prune). Every raw row is
     read again when a stored row was read with other seeds, vars or code (or the table has no such column); the
     post-hook then deletes those rows. -#}
-{%- set read_every_row = true -%}
 {%- if is_incremental() and execute
     and 'reading_fingerprint' in adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     {%- set stale_rows -%}
@@ -58,11 +58,11 @@ final as (
         -- what else this reading depends on (vars, drops, seed rows): the view refuses a reading it would not make
         {{ customer360.suppression_evidence_reading_fingerprint() }} as reading_fingerprint
     from keyed
+    {#- dbt's --empty reads no raw row (but the CSV drops, read by name, and the seeds as empty): the stored reading
+        stays as it is (hostile review, round 22) -#}
+    {%- if is_incremental() and customer360.is_empty_run() %}
+        where false
+    {%- endif %}
 )
 
 select * from final
-{#- dbt's --empty reads no raw row (but the CSV drops, read by name, and the seeds as empty): the stored reading stays
-    as it is (hostile review, round 22) -#}
-{%- if is_incremental() and customer360.is_empty_run() %}
-    where false
-{%- endif %}
