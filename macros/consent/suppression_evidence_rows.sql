@@ -185,20 +185,10 @@ guard_rows_consent_history as (
     where
         {%- if scope == 'at_build' %}
             dbt_scd_id is not null
-        {%- elif scope == 'at_build_new' %}
-            -- versions the table has no row of yet
-            dbt_scd_id is not null
-            and not exists (
-                select 1
-                from {{ at_build }} as at_build
-                where
-                    at_build.raw_table = 'snapshots.email_consent_snapshot'
-                    and at_build.raw_row_key = history.dbt_scd_id
-            )
-        {%- elif scope == 'since_build' %}
-            -- versions the table has no row of (a snapshot taken since, without the table)
-            dbt_scd_id is null
-            or not exists (
+        {%- elif scope in ('at_build_new', 'since_build') %}
+            -- versions the table has no row of (yet, or a snapshot taken since without the table)
+            {{ 'dbt_scd_id is not null and' if scope == 'at_build_new' else 'dbt_scd_id is null or' }}
+            not exists (
                 select 1
                 from {{ at_build }} as at_build
                 where
