@@ -56,15 +56,30 @@ edge_ends as (
     from edges
 ),
 
+edge_ranks as (
+    -- each record's best edge: strong first, then the highest score, then the first rule by name; one aggregate
+    -- over that order as a struct (a window over the 9M edge ends took 7.1 of the model's 12 CPU s at 1M people)
+    select
+        record_key,
+        arg_min(
+            { 'match_rule': match_rule, 'match_score': match_score },
+            {
+                'strength': case when is_strong then 0 when not is_strong then 1 else 2 end,
+                'score_order': coalesce(-match_score, cast('infinity' as double)),
+                'rule_missing': match_rule is null,
+                'match_rule': match_rule
+            }
+        ) as best
+    from edge_ends
+    group by record_key
+),
+
 best_edge as (
     select
         record_key,
-        match_rule,
-        match_score
-    from edge_ends
-    qualify row_number() over (
-        partition by record_key order by is_strong desc, match_score desc, match_rule asc
-    ) = 1
+        struct_extract(best, 'match_rule') as match_rule,
+        struct_extract(best, 'match_score') as match_score
+    from edge_ranks
 ),
 
 final as (
