@@ -13,7 +13,6 @@ observations as (
         source_system,
         source_record_id,
         email,
-        email_match_key,
         is_role_email
     from {{ ref('int_identity__observations') }}
     where email is not null
@@ -29,8 +28,9 @@ addresses as (
         observations.email,
         max(case when observations.is_role_email then 1 else 0 end) = 1 as is_role_email,
         -- one mailbox, however it is written: a bounce or opt-out of jane@x.com holds for jane+shop@x.com. The
-        -- observations' stored key (singular test consent_guard_address_keys_are_the_macros: the macro's)
-        coalesce(observations.email_match_key, observations.email) as mailbox_key
+        -- ledger keys the address itself, not through the observations' stored key as the guard does: a wrong
+        -- stored key would then make both miss the same unsubscribe, and consent_ledger_agrees_with_guard see nothing
+        coalesce({{ customer360.email_match_key('observations.email') }}, observations.email) as mailbox_key
     from observations
     inner join identities
         on
