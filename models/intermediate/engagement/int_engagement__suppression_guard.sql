@@ -23,7 +23,7 @@ identities as (
 
 unowned_opt_out_addresses as (
     -- the addresses an unsubscribe with no record of its own names: only their holders are looked up (a few
-    -- thousand of 4M observed addresses at 1M people; every holder of every address took a fifth of a read)
+    -- thousand of 4M observed addresses at 1M people; every holder of every address took a third of a read)
     select distinct email_key
     from evidence
     where customer_id is null and evidence_kind = 'opt_out' and email_key is not null
