@@ -508,17 +508,19 @@ ALL_CASES = {**EMAIL_CASES, **PHONE_CASES, **NAME_CASES, **ADDRESS_CASES, **TIME
 # Generic tests, run inline on a relation with known bad rows: (test macro call, failing rows).
 GENERIC_TEST_FIXTURE = """
     select * from (values
-        ('a@b.com', '+14155550123', 'US', 5.0, date '2020-01-01', 'paid'),
-        ('bad', '4155550123', 'XX', -1.0, date '1899-12-31', 'bogus'),
-        (null, null, null, null, date '2999-01-01', null),
-        ('x@y.org', '+4420', 'us', 0.0, date '2026-06-01', 'refunded')
-    ) as fixture (email, phone, country, amount, event_date, financial_status)
+        ('a@b.com', '+14155550123', 'US', 5.0, date '2020-01-01', 'paid', 0.5),
+        ('bad', '4155550123', 'XX', -1.0, date '1899-12-31', 'bogus', cast('nan' as double)),
+        (null, null, null, null, date '2999-01-01', null, null),
+        ('x@y.org', '+4420', 'us', 0.0, date '2026-06-01', 'refunded', 1.5)
+    ) as fixture (email, phone, country, amount, event_date, financial_status, score)
 """
 GENERIC_TESTS: dict[str, int] = {
     "test_valid_email(model='fixture', column_name='email')": 1,
     "test_e164_phone(model='fixture', column_name='phone')": 2,
     "test_iso2_country(model='fixture', column_name='country')": 2,
     "test_non_negative(model='fixture', column_name='amount')": 1,
+    # NaN and 1.5 (a NaN sorts above every number on DuckDB: it would pass `>= threshold`)
+    "test_probability(model='fixture', column_name='score')": 2,
     "test_not_before(model='fixture', column_name='event_date', date='1900-01-01')": 1,
     "test_not_in_future(model='fixture', column_name='event_date')": 1,
     "test_not_in_future(model='fixture', column_name='event_date', as_of='2026-01-01')": 2,
