@@ -59,6 +59,7 @@ from ingestion.sources.file_loads import (
     FileLoadSummary,
     RawRecord,
     ScannedFile,
+    appends_in_one_file,
     arrow_schema,
     discard_unfinished,
     files_condition,
@@ -571,12 +572,21 @@ def csv_contacts_source(
     state_after: dict[str, Any],
     stats: dict[str, int],
     settings: Settings,
+    append_tables: frozenset[str] = frozenset(),
 ) -> Any:
     """A dlt source named ``csv_contacts_<source_name>`` filling ``<source_name>`` and ``rejected_rows``.
 
     ``state_after`` (file fingerprints and the mapping's checksum) becomes the source state once every
-    file was extracted; dlt commits it together with the data.
+    file was extracted; dlt commits it together with the data. The tables in ``append_tables`` hold no row
+    of these files (``tables_without_rows_of``): their rows are appended, not merged.
     """
+
+    def item(table: pa.Table, name: str) -> Any:
+        if name in append_tables:
+            hints = dlt.mark.make_hints(table_name=name, write_disposition="append")
+            return dlt.mark.with_hints(table, hints, create_table_variant=True)
+        return dlt.mark.with_table_name(table, name)
+
     extra = sorted({c for f in files for c in layouts[f.rel].columns} - set(CANONICAL_FIELDS))
     all_columns = [*CANONICAL_FIELDS, *extra]
     table_columns: dict[str, TColumnSchema] = {name: {"data_type": "text"} for name in all_columns} | META_COLUMNS
@@ -600,12 +610,10 @@ def csv_contacts_source(
         try:
             # at least one table, even empty: the merge must run to delete the reloaded files' previous rows
             for table in row_groups(good_rows(con), target):
-                yield dlt.mark.with_table_name(table, source_name)
+                yield item(table, source_name)
         finally:
             con.close()
-        yield dlt.mark.with_table_name(
-            rejects_table(REJECTED_SCHEMA, rejects, rejected_at, load_id, source_name), REJECTED_TABLE
-        )
+        yield item(rejects_table(REJECTED_SCHEMA, rejects, rejected_at, load_id, source_name), REJECTED_TABLE)
         dlt.current.source_state().update(state_after)
 
     rejects_scope = files_condition("source_file", (f.rel for f in files))
@@ -651,6 +659,35 @@ def make_csv_pipeline(source_name: str, settings: Settings | None = None) -> dlt
         dataset_name=DATASET,
         pipelines_dir=str(settings.pipelines_dir),
     )
+
+
+def tables_without_rows_of(pipeline: dlt.Pipeline, source_name: str, rels: Sequence[str]) -> frozenset[str]:
+    """The drop's tables (its own, ``rejected_rows``) that hold no row of these files: their rows can be appended.
+
+    Asked of the warehouse, not of the state: a load killed after an insert committed but before dlt marked the
+    load complete leaves rows of files the state still calls new, and those must be replaced (merged), not
+    appended twice. Each table is asked for itself: a file all of whose rows were rejected has rows in
+    ``rejected_rows`` only.
+    """
+    free: set[str] = set()
+    with pipeline.sql_client() as client:
+        con = client.native_connection
+        for table, column, same_drop in ((source_name, "_source_file", ""), (REJECTED_TABLE, "source_file", "?")):
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [pipeline.dataset_name, table],
+            ).fetchone()
+            if not exists or not exists[0]:
+                free.add(table)
+                continue
+            where = f'list_contains(?, "{column}")' + (' AND "source_name" = ?' if same_drop else "")
+            params: list[Any] = [list(rels), *([source_name] if same_drop else [])]
+            held = con.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {client.make_qualified_table_name(table)} WHERE {where})", params
+            ).fetchone()
+            if held is not None and not held[0]:
+                free.add(table)
+    return frozenset(free)
 
 
 def _mapping_checksum(mapping: Mapping[str, Sequence[str]]) -> str:
@@ -709,7 +746,18 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str, settings: Set
                 )
             stats: dict[str, int] = {}
             state_after = {"files": plan.state_after, "mapping_sha256": mapping_sha}
-            run_committed(pipeline, csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats, config))
+            # Rows no file of this load has stored yet are appended: the merge would copy them into a staging
+            # table and delete nothing (1M people's two drops: ... -> ... s). Where dlt split a table into
+            # files, an append would be several inserts, so the extract is turned down and merged instead.
+            fresh = tables_without_rows_of(pipeline, source_name, [f.rel for f in plan.to_load])
+            source = csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats, config, fresh)
+            if fresh and run_committed(pipeline, source, keep_extract=appends_in_one_file) is None:
+                progress(f"{source_name}: dlt split the rows into several files; merging them instead of appending")
+                fresh = frozenset()
+            if not fresh:
+                stats.clear()
+                source = csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats, config)
+                run_committed(pipeline, source)
     return FileLoadSummary(
         source_name,
         rows_by_table={source_name: stats.get("rows", 0), REJECTED_TABLE: stats.get("rejected", 0)},

@@ -446,6 +446,24 @@ def run_committed(
         raise
 
 
+def appends_in_one_file(extracted: ExtractInfo) -> bool:
+    """Whether every table an extract appends to was written as one file, so dlt inserts it with one statement.
+
+    A loader appends, rather than merges, the rows of a table none of whose rows it replaces (the merge would copy
+    them into a staging table and then delete nothing). dlt splits a table into files where
+    ``data_writer.file_max_items`` or ``file_max_bytes`` is set, in any of the sections it reads them from
+    (globally, ``extract``, ``sources.<name>`` ...); an append would then be one INSERT per file, and a kill
+    between two would leave part of the load. dlt's own tables (its state row) are left out: they are not ours."""
+    for package in extracted.load_packages:
+        for name, table in package.schema.tables.items():
+            if name.startswith("_dlt") or table.get("write_disposition") != "append":
+                continue
+            files = [job for job in package.jobs.get("new_jobs", []) if job.job_file_info.table_name == name]
+            if len(files) > 1:
+                return False
+    return True
+
+
 @dataclass
 class FileLoadSummary(LoadSummary):
     """A LoadSummary that also says which files were read and how many were skipped as unchanged."""

@@ -42,7 +42,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from dlt.common.pipeline import ExtractInfo
 from dlt.common.schema.typing import TColumnSchema
 
 from ingestion.errors import UserError
@@ -54,6 +53,7 @@ from ingestion.sources.file_loads import (
     FileLoadSummary,
     RawRecord,
     ScannedFile,
+    appends_in_one_file,
     arrow_schema,
     discard_unfinished,
     files_condition,
@@ -537,19 +537,6 @@ def segment_source(
         columns=REJECTED_COLUMNS,
     )
     return resource
-
-
-def appends_in_one_file(extracted: ExtractInfo) -> bool:
-    """Whether an extract that appends the events wrote them as one file, so dlt inserts them with one
-    statement. dlt splits a table into files where ``data_writer.file_max_items`` or ``file_max_bytes`` is set,
-    in any of the sections it reads them from (globally, ``extract``, ``sources.segment`` ...); an append
-    would then be one INSERT per file, and a kill between two would leave part of the load."""
-    for package in extracted.load_packages:
-        table = package.schema.tables.get(EVENTS_TABLE, {})
-        files = [job for job in package.jobs.get("new_jobs", []) if job.job_file_info.table_name == EVENTS_TABLE]
-        if table.get("write_disposition") == "append" and len(files) > 1:
-            return False
-    return True
 
 
 def _stored_hashes(pipeline: dlt.Pipeline) -> StoredHashes:

@@ -382,6 +382,57 @@ def test_csv_reload_killed_keeps_committed_rows_and_converges(
     assert load_csv_contacts(drop, drop / "mapping.json", "crm").skipped
 
 
+CSV_APPEND_KILL_POINTS = {
+    # no row of the new file is stored, so both tables are appended: killed before the first insert
+    "rows_append": insert_into("raw_csv_contacts.crm"),
+    # the rejects not inserted, the rows maybe: the rerun must merge what is stored and append the rest
+    "rejects_append": insert_into("raw_csv_contacts.rejected_rows"),
+    # both inserts committed, the load not yet marked complete (so the state has not advanced)
+    "load_completion": insert_into("raw_csv_contacts._dlt_loads"),
+}
+
+
+@pytest.mark.parametrize("first_load", [True, False], ids=["first_load", "new_file"])
+@pytest.mark.parametrize("point", sorted(CSV_APPEND_KILL_POINTS))
+def test_csv_append_killed_keeps_committed_rows_and_converges(
+    point: str, first_load: bool, tmp_path: Path, warehouse: Path, start_paused: Callable[..., Paused]
+) -> None:
+    """Files the warehouse holds no row of are appended (one insert per table): a kill between the inserts, or
+    after them but before the load completes, leaves rows of files the state still calls new. The rerun asks
+    the warehouse, not the state, so it replaces them instead of adding them twice."""
+    drop = tmp_path / "crm"
+    drop.mkdir()
+    (drop / "mapping.json").write_text(json.dumps(MAPPING))
+    before = 0
+    if not first_load:
+        write_csv(drop / "a.csv", list(range(0, 300)))
+        load_csv_contacts(drop, drop / "mapping.json", "crm")
+        before = 300
+    write_csv(drop / "b.csv", list(range(300, 400)))
+    with (drop / "b.csv").open("a") as handle:
+        handle.write("C999,broken,row,here\n")
+    paused = start_paused(
+        CSV_APPEND_KILL_POINTS[point],
+        *("load", "csv_contacts", "--path", str(drop), "--mapping", str(drop / "mapping.json")),
+        *("--source-name", "crm"),
+    )
+    paused.kill()
+
+    created = query(warehouse, "select count(*) from duckdb_tables() where schema_name = 'raw_csv_contacts'")
+    after_kill = count(warehouse, "raw_csv_contacts.crm") if created[0][0] else 0  # a first load may not have it
+    # dlt runs the two tables' jobs side by side: killed before the rejects' insert, the rows' may or may not be in
+    expected = {"rows_append": {before}, "rejects_append": {before, before + 100}, "load_completion": {before + 100}}
+    assert after_kill in expected[point], point
+
+    summary = load_csv_contacts(drop, drop / "mapping.json", "crm")
+    assert summary.files_read == ["b.csv"]
+    assert query(warehouse, "select count(*), count(distinct contact_id) from raw_csv_contacts.crm") == [
+        (before + 100, before + 100)
+    ]
+    assert query(warehouse, "select source_file, row_number from raw_csv_contacts.rejected_rows") == [("b.csv", 101)]
+    assert load_csv_contacts(drop, drop / "mapping.json", "crm").skipped  # converged: nothing left to do
+
+
 # -- an incremental API load ---------------------------------------------------------------------
 TOKEN = "pat-na1-kill-0000"
 

@@ -639,3 +639,89 @@ def test_load_files_are_cut_in_duckdb_row_groups(
     meta = pq.ParquetFile(job).metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [size, first + second - size]
     assert rows(warehouse, "select count(*) from raw_csv_contacts.crm") == [(first + second,)]
+
+
+def stored_write_dispositions(path: Path, drop_name: str) -> dict[str, str]:
+    """How the drop's last load wrote its two tables, as its stored dlt schema says."""
+    ((text,),) = rows(
+        path,
+        "select schema from raw_csv_contacts._dlt_version where schema_name = ? order by inserted_at desc limit 1",
+        f"csv_contacts_{drop_name}",
+    )
+    tables = json.loads(text)["tables"]
+    return {name: tables[name]["write_disposition"] for name in (drop_name, "rejected_rows")}
+
+
+def staging_copies(path: Path) -> int:
+    """Tables in dlt's staging dataset: a merge copies the load there first, an append does not."""
+    return int(
+        rows(path, "select count(*) from information_schema.tables where table_schema = 'raw_csv_contacts_staging'")[0][
+            0
+        ]
+    )
+
+
+def test_files_the_warehouse_holds_no_rows_of_are_appended(tmp_path: Path, warehouse: Path) -> None:
+    """A table that holds no row of the files a load reads gets their rows appended (dlt's merge would copy them
+    into a staging table and then delete nothing); a table that holds some (a changed file) merges, so the
+    file's old rows and rejects are replaced. Each table is asked for itself, and for this drop only."""
+    crm = write_drop(tmp_path / "crm", {"a.csv": EXPORT_A}, LEGACY_MAPPING)
+    load(crm)
+    assert stored_write_dispositions(warehouse, "crm") == {"crm": "append", "rejected_rows": "append"}
+    assert staging_copies(warehouse) == 0
+    assert rows(warehouse, "select count(*) from raw_csv_contacts.crm") == [(3,)]
+
+    # a new file, and a second drop whose file has the same name: nothing of either is stored yet
+    (crm / "b.csv").write_text(EXPORT_B)
+    assert load(crm).files_read == ["b.csv"]
+    forms = write_drop(tmp_path / "forms", {"a.csv": "id,email\nF1,f@example.com\nF2,x,y\n"}, {"id": "contact_id"})
+    load(forms)
+    assert stored_write_dispositions(warehouse, "forms") == {"forms": "append", "rejected_rows": "append"}
+    assert staging_copies(warehouse) == 0
+
+    # a changed file has rows stored: merged, its old rows and rejects replaced, the rest untouched
+    (crm / "a.csv").write_text("Customer ID,First Name,Last Name,E-mail Address,Birth Date\nC1,Ann,Lee,,\n")
+    assert load(crm).files_read == ["a.csv"]
+    assert stored_write_dispositions(warehouse, "crm") == {"crm": "merge", "rejected_rows": "merge"}
+    assert rows(warehouse, "select _source_file, contact_id from raw_csv_contacts.crm order by 2") == [
+        ("a.csv", "C1"),
+        ("b.csv", "C6"),
+        ("b.csv", "C7"),
+    ]
+    assert rows(
+        warehouse, "select source_name, source_file, row_number from raw_csv_contacts.rejected_rows order by 1"
+    ) == [("forms", "a.csv", 2)]
+
+    # a file whose rows were all rejected has rows in rejected_rows only: its reload merges that table
+    (crm / "c.csv").write_text("Customer ID,E-mail Address\nX1,a,b\n")
+    load(crm)
+    (crm / "c.csv").write_text("Customer ID,E-mail Address\nX1,x@example.com\n")
+    load(crm)
+    assert stored_write_dispositions(warehouse, "crm") == {"crm": "append", "rejected_rows": "merge"}
+    assert rows(warehouse, "select count(*) from raw_csv_contacts.rejected_rows where source_name = 'crm'") == [(0,)]
+    assert rows(warehouse, "select contact_id from raw_csv_contacts.crm where _source_file = 'c.csv'") == [("X1",)]
+    assert load(crm).skipped and load(forms).skipped
+
+
+@pytest.mark.parametrize(
+    "setting", ["DATA_WRITER__FILE_MAX_ITEMS", "SOURCES__CSV_CONTACTS__DATA_WRITER__FILE_MAX_ITEMS"]
+)
+def test_rows_split_into_files_are_merged_not_appended(
+    setting: str, tmp_path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where dlt is set to split a table into files, an append would be one INSERT per file, not all or nothing:
+    the extract is turned down and the rows are merged, each once, with the state committed."""
+    for module in (csv_contacts, file_loads):  # 50 rows: five items of ten
+        monkeypatch.setattr(module, "DUCKDB_ROW_GROUP_ROWS", 10, raising=False)
+    monkeypatch.setenv(setting, "20")
+    folder = write_drop(
+        tmp_path / "crm",
+        {"a.csv": "id,email\n" + "".join(f"C{i},c{i}@example.com\n" for i in range(50))},
+        {"id": "contact_id"},
+    )
+    summary = load(folder)
+    assert stored_write_dispositions(warehouse, "crm")["crm"] == "merge"
+    assert summary.rows_by_table == {"crm": 50, "rejected_rows": 0}
+    assert rows(warehouse, "select count(*), count(distinct contact_id) from raw_csv_contacts.crm") == [(50, 50)]
+    assert rows(warehouse, "select count(*) from raw_csv_contacts._dlt_loads") == [(1,)]
+    assert load(folder).skipped  # the state moved on with the merge
