@@ -746,9 +746,9 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str, settings: Set
                 )
             stats: dict[str, int] = {}
             state_after = {"files": plan.state_after, "mapping_sha256": mapping_sha}
-            # Rows no file of this load has stored yet are appended: the merge would copy them into a staging
-            # table and delete nothing (1M people's two drops: ... -> ... s). Where dlt split a table into
-            # files, an append would be several inserts, so the extract is turned down and merged instead.
+            # A table holding no row of this load's files gets them appended: the merge would copy them into a
+            # staging table and delete nothing (1M people's two drops, 748k rows: 8.9 -> 6.8 CPU s). Where dlt
+            # split a table into files, an append would be several inserts: the extract is turned down and merged.
             fresh = tables_without_rows_of(pipeline, source_name, [f.rel for f in plan.to_load])
             source = csv_contacts_source(source_name, plan.to_load, layouts, state_after, stats, config, fresh)
             if fresh and run_committed(pipeline, source, keep_extract=appends_in_one_file) is None:
