@@ -672,7 +672,8 @@ def tables_without_rows_of(pipeline: dlt.Pipeline, source_name: str, rels: Seque
     free: set[str] = set()
     with pipeline.sql_client() as client:
         con = client.native_connection
-        for table, column, same_drop in ((source_name, "_source_file", ""), (REJECTED_TABLE, "source_file", "?")):
+        # rejected_rows is shared by every drop: only this drop's rows count there
+        for table, column, shared in ((source_name, "_source_file", False), (REJECTED_TABLE, "source_file", True)):
             exists = con.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
                 [pipeline.dataset_name, table],
@@ -680,8 +681,8 @@ def tables_without_rows_of(pipeline: dlt.Pipeline, source_name: str, rels: Seque
             if not exists or not exists[0]:
                 free.add(table)
                 continue
-            where = f'list_contains(?, "{column}")' + (' AND "source_name" = ?' if same_drop else "")
-            params: list[Any] = [list(rels), *([source_name] if same_drop else [])]
+            where = f'list_contains(?, "{column}")' + (' AND "source_name" = ?' if shared else "")
+            params: list[Any] = [list(rels), *([source_name] if shared else [])]
             held = con.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {client.make_qualified_table_name(table)} WHERE {where})", params
             ).fetchone()
