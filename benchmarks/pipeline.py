@@ -7,8 +7,9 @@ stage runs as its own process of the real CLI (``python -m ingestion.cli ...``) 
 file is rewritten after every stage:
 
   generate · serve (start the local HubSpot/Shopify servers) · load hubspot / shopify / segment /
-  csv_contacts · build (full) · generate --delta (1%) · load (the delta, each source) ·
-  build after delta · build with nothing new (both `build --changed`) · evaluate
+  csv_contacts (each alone) · load all, side by side (``customer360 load all`` into a scratch warehouse,
+  removed after: the loads' wall in "load + full build") · build (full) · generate --delta (1%) · load (the
+  delta, each source) · build after delta · build with nothing new (both `build --changed`) · evaluate
 
 Each stage reports wall time, CPU time (user + system of the stage's processes), rows/s where rows are
 counted (raw rows landed by a load, people generated), and the peak resident memory of the stage's
@@ -55,6 +56,7 @@ STAGE_NAMES = (  # in the order they run
     *(f"load {source}" for source in LOAD_SOURCES),
     "duckdb read_json",
     "duckdb read_csv",
+    "load all, side by side",
     "build full",
     "generate --delta (1%)",
     "serve start (delta)",
@@ -368,11 +370,36 @@ def bench_size(
             server.terminate()
             server.wait()
 
+    def load_side_by_side() -> None:
+        """`load all` as the demo and a first deployment run it (the sources side by side) into a scratch
+        warehouse and dlt folder, removed after; the stages above time each source alone."""
+        name = "load all, side by side"
+        if kept(name):
+            return
+        scratch = folder / "side_by_side"
+        shutil.rmtree(scratch, ignore_errors=True)
+        server, exports, _ = start_servers(data, env, log)
+        scratch_env = {
+            **env,
+            **exports,
+            "CUSTOMER360_DUCKDB_PATH": str(scratch / "warehouse.duckdb"),
+            "CUSTOMER360_PIPELINES_DIR": str(scratch / "dlt"),
+        }
+        try:
+            stage = run_stage(size, name, [*cli, "load", "all"], scratch_env, log)
+            stage.rows = sum(raw_rows(scratch / "warehouse.duckdb", source) for source in LOAD_SOURCES)
+        finally:
+            server.terminate()
+            server.wait()
+            shutil.rmtree(scratch, ignore_errors=True)
+        add(stage)
+
     load_all("")
     if not kept("duckdb read_json"):
         add(duckdb_read("json", str(data / "segment" / "*" / "*.jsonl"), env, size, log))
     if not kept("duckdb read_csv"):
         add(duckdb_read("csv", str(data / "csv_contacts" / "*" / "*.csv"), env, size, log))
+    load_side_by_side()
 
     def build(label: str, *dbt_args: str) -> None:
         if kept(label):
@@ -434,6 +461,14 @@ def print_table(results: list[SizeResult]) -> None:
         delta = next((s for s in result.stages if s.name == "build after 1% delta"), None)
         idle = next((s for s in result.stages if s.name == "build, nothing new"), None)
         print(f"\n{result.size}: DuckDB file {result.duckdb_file_mb} MB; servers {result.server_rss_mb} MB RSS")
+        side_by_side = next((s for s in result.stages if s.name == "load all, side by side"), None)
+        alone = [s for s in result.stages if s.name in {f"load {source}" for source in LOAD_SOURCES}]
+        if full and side_by_side:
+            print(
+                f"  load + full build = {side_by_side.wall_s:.1f} s side by side + {full.wall_s:.1f} s = "
+                f"{(side_by_side.wall_s + full.wall_s) / 60:.1f} min (the loads one after another: "
+                f"{sum(s.wall_s for s in alone):.1f} s)"
+            )
         if full and delta and idle:
             print(
                 f"  build after 1% delta = {delta.wall_s / full.wall_s:.0%} of full; "

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary
 from ingestion.settings import Settings, resolve
+
+ALL_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")  # `load all`, reported in this order
+# The order `load all` starts them in, the longest first (docs/benchmarks.md: at 1M people Shopify ~630 s, Segment
+# ~280, HubSpot ~35, CSV ~9), so two side by side end close together.
+START_ORDER = ("shopify", "segment", "hubspot", "csv_contacts")
 
 
 @dataclass(frozen=True)
@@ -37,14 +43,56 @@ def load(
 ) -> list[LoadSummary]:
     """``access``: {source: ApiAccess} for the API sources reached with explicit settings (the demo's servers)."""
     settings = resolve(settings)
-    if source == "all":  # each of its loads checks before and after itself
-        return _load(source, settings, access or {}, data_dir, path, mapping, source_name)
     from ingestion.privacy.erasure import enforce_after_load, print_run
 
+    if source == "all":
+        if path or mapping or source_name:
+            raise UserError("--path, --mapping and --source-name apply to one source, not to `load all`")
+        data = data_dir or settings.data_dir
+        loaded, failed = side_by_side(
+            START_ORDER, lambda each: _load(each, settings, access or {}, data), settings.parallel_loads
+        )
+        # once every load has ended, never beside one: it deletes from every raw table and empties the staging
+        # datasets a running merge reads
+        print_run(enforce_after_load(settings.duckdb_path, settings))
+        for error in failed.values():
+            if not isinstance(error, UserError):
+                raise error  # a bug, with its traceback, once the other loads have ended
+        if failed:
+            done = ", ".join(s for s in ALL_SOURCES if s in loaded) or "none"
+            reasons = "; ".join(f"{each}: {failed[each]}" for each in ALL_SOURCES if each in failed)
+            raise UserError(f"load all: {reasons} (committed: {done})")
+        return [summary for each in ALL_SOURCES for summary in loaded[each]]
     # each loader refuses first, without the salt, a warehouse with erasure requests (refuse_load_without_salt)
     summaries = _load(source, settings, access or {}, data_dir, path, mapping, source_name)
     print_run(enforce_after_load(settings.duckdb_path, settings))  # erased people who came back leave raw
     return summaries
+
+
+def side_by_side(
+    sources: Sequence[str], load_one: Callable[[str], list[LoadSummary]], workers: int
+) -> tuple[dict[str, list[LoadSummary]], dict[str, BaseException]]:
+    """Run ``load_one`` for every source, up to ``workers`` at a time (``CUSTOMER360_PARALLEL_LOADS``), in threads
+    of this process: each load is its own dlt pipeline, all-or-nothing on its own, and their writes share the
+    warehouse's one DuckDB instance, which a second process could not open. What keeps a core busy differs by
+    source (Shopify's dlt normalize holds Python's GIL; Segment and CSV parse in DuckDB, which releases it), so
+    two side by side take about the longest one's time on two cores, not the sum (docs/benchmarks.md, round 25).
+
+    A failed load does not stop the others: returns the summaries of those that loaded and the error of each that
+    failed, once all have ended."""
+    loaded: dict[str, list[LoadSummary]] = {}
+    failed: dict[str, BaseException] = {}
+
+    def attempt(source: str) -> None:
+        try:
+            loaded[source] = load_one(source)
+        except Exception as error:  # reported with the others' outcomes, below
+            failed[source] = error
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="load") as pool:
+        for _ in pool.map(attempt, sources):
+            pass
+    return loaded, failed
 
 
 def _load(
@@ -57,14 +105,6 @@ def _load(
     source_name: str | None = None,
 ) -> list[LoadSummary]:
     data = data_dir or settings.data_dir
-    if source == "all":
-        if path or mapping or source_name:
-            raise UserError("--path, --mapping and --source-name apply to one source, not to `load all`")
-        return [
-            summary
-            for each in ("hubspot", "shopify", "segment", "csv_contacts")
-            for summary in load(each, data_dir=data, settings=settings, access=access)
-        ]
     given = access.get(source)
     if source == "hubspot":
         from ingestion.sources.hubspot import load_hubspot

@@ -36,6 +36,7 @@ MAX_REJECT_TEXT_BYTES_ENV = "CUSTOMER360_MAX_REJECT_TEXT_BYTES"
 DUCKDB_MEMORY_LIMIT_ENV = "CUSTOMER360_DUCKDB_MEMORY_LIMIT"
 DUCKDB_THREADS_ENV = "CUSTOMER360_DUCKDB_THREADS"
 DUCKDB_TEMP_DIRECTORY_ENV = "CUSTOMER360_DUCKDB_TEMP_DIRECTORY"
+PARALLEL_LOADS_ENV = "CUSTOMER360_PARALLEL_LOADS"
 DBT_TARGET_PATH_ENV = "DBT_TARGET_PATH"  # dbt's own variable: the target folder it writes to
 
 PROJECT_FILE = "dbt_project.yml"
@@ -46,6 +47,7 @@ DEFAULT_MAX_LINE_BYTES = 2 * 1024 * 1024
 DEFAULT_MAX_REJECT_TEXT_BYTES = 16 * 1024 * 1024
 DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 DEFAULT_DUCKDB_THREADS = 2
+DEFAULT_PARALLEL_LOADS = 2  # sources `load all` runs side by side (1: one after another)
 # The folder above this package: the project itself when imported from a source checkout.
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -99,6 +101,7 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     duckdb_threads: int = DEFAULT_DUCKDB_THREADS
     duckdb_temp_directory: Path | None = None  # None: DuckDB's default for a file, <warehouse>.tmp
+    parallel_loads: int = DEFAULT_PARALLEL_LOADS
     dbt_target_dir: Path | None = None  # dbt's DBT_TARGET_PATH (relative to the project); None: <project>/target
 
     @classmethod
@@ -129,6 +132,7 @@ class Settings:
             ),
             duckdb_threads=_positive_int(env, DUCKDB_THREADS_ENV, DEFAULT_DUCKDB_THREADS, "threads"),
             duckdb_temp_directory=Path(temp).expanduser().resolve() if temp else None,
+            parallel_loads=_positive_int(env, PARALLEL_LOADS_ENV, DEFAULT_PARALLEL_LOADS, "sources"),
             dbt_target_dir=base / target if (target := env.get(DBT_TARGET_PATH_ENV, "").strip()) else None,
         )
 
@@ -186,6 +190,7 @@ class Settings:
             PIPELINES_DIR_ENV: str(self.pipelines_dir),
             MAX_LINE_BYTES_ENV: str(self.max_line_bytes),
             MAX_REJECT_TEXT_BYTES_ENV: str(self.max_reject_text_bytes),
+            PARALLEL_LOADS_ENV: str(self.parallel_loads),
         }
         if self.project_dir is not None:
             env[PROJECT_DIR_ENV] = str(self.project_dir)
