@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -79,19 +80,33 @@ def side_by_side(
     two side by side take about the longest one's time on two cores, not the sum (docs/benchmarks.md, round 25).
 
     A failed load does not stop the others: returns the summaries of those that loaded and the error of each that
-    failed, once all have ended."""
+    failed, once all have ended. Ctrl-C starts no further load; the running ones finish, each all or nothing (a
+    thread cannot be interrupted; killing the process stops them, and each recovers on its next run as after any
+    crash)."""
     loaded: dict[str, list[LoadSummary]] = {}
     failed: dict[str, BaseException] = {}
+    stopping = threading.Event()
 
     def attempt(source: str) -> None:
+        if stopping.is_set():
+            return
         try:
             loaded[source] = load_one(source)
         except Exception as error:  # reported with the others' outcomes, below
             failed[source] = error
+        except BaseException:
+            stopping.set()
+            raise
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="load") as pool:
-        for _ in pool.map(attempt, sources):
-            pass
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="load")
+    try:
+        for future in [pool.submit(attempt, source) for source in sources]:
+            future.result()
+    except BaseException:
+        stopping.set()  # Ctrl-C (delivered to this thread): a load a worker already took does not start either
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return loaded, failed
 
 

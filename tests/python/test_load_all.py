@@ -65,6 +65,13 @@ def test_a_failed_source_does_not_stop_the_others() -> None:
     assert set(loaded) == {"segment", "hubspot", "csv_contacts"}
 
 
+def test_an_interrupt_starts_no_further_load() -> None:
+    recorder = Recorder(seconds=0.05, failing={"shopify": KeyboardInterrupt()})
+    with pytest.raises(KeyboardInterrupt):
+        loading.side_by_side(loading.START_ORDER, recorder, workers=1)
+    assert recorder.started == ["shopify"]
+
+
 @pytest.fixture
 def fake_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Recorder, list[int]]:
     """`load all` over fake loaders; the erasure enforcement records how many loads ran when it was called."""
