@@ -144,32 +144,91 @@ class BuiltWarehouse:
         return data
 
 
-@pytest.fixture(scope="session")
-def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
-    """`demo_data` served, loaded with dlt (all sources) and built with ONE `dbt build` for the session.
-
-    Shared by the tests that only read the result (staging, quality, identity ...): dbt costs ~10 s per
-    invocation and the build is the same for all of them. Tests that change data build their own.
-    Open it with `duckdb.connect(str(built_warehouse.path))` and close it after each query: dbt-duckdb
-    keeps the file open in this process, and DuckDB refuses a read_only connection beside it.
-    """
+def _build_demo_warehouse(demo_data: Path, root: Path) -> DbtOutcome:
+    """``demo_data`` copied to ``root/data``, served, loaded with dlt (all sources) into ``root/warehouse.duckdb``
+    and built with one `dbt build`; the file checkpointed (nothing left in its write-ahead log)."""
     from ingestion.dbt_runner import run_dbt
     from ingestion.demo_kit.servers.run import running_servers
     from ingestion.loading import load
 
-    root = tmp_path_factory.mktemp("built_warehouse")
+    data = root / "data"
+    shutil.copytree(demo_data, data)
     path = root / "warehouse.duckdb"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CUSTOMER360_DUCKDB_PATH", str(path))
         env.setenv("CUSTOMER360_PIPELINES_DIR", str(root / "dlt_pipelines"))
         env.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
         env.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
-        with running_servers(demo_data) as servers:
+        with running_servers(data) as servers:
             for name, value in servers.loader_environment().items():
                 env.setenv(name, value)
-            load("all", data_dir=demo_data)
+            load("all", data_dir=data)
         outcome = run_dbt(["build"])
-    return BuiltWarehouse(path=path, data=demo_data, outcome=outcome)
+    (root / "target").mkdir()
+    for artifact in DBT_TARGET_DIR.glob("*.json"):  # manifest.json, run_results.json ... of the build
+        shutil.copy2(artifact, root / "target" / artifact.name)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return outcome
+
+
+@contextmanager
+def _session_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` shared by this session's xdist workers (a no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no cross-process lock here; each worker then builds its own
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
+    """`demo_data` served, loaded with dlt (all sources) and built with ONE `dbt build` for the whole session.
+
+    Shared by the tests that only read the result (staging, quality, identity ...): the build (~1 min) is the
+    same for all of them. Tests that change data build their own, or start from a `clone`.
+    Under xdist the first worker to ask builds it (the others wait on a lock in the session's shared temporary
+    folder) and every worker gets a private copy of the built files: DuckDB lets one process open a file for
+    writing, and no worker's connections or dbt runs reach another's copy. Without xdist it is built in place.
+    Open it with `duckdb.connect(str(built_warehouse.path))` and close it after each query: dbt-duckdb
+    keeps the file open in this process, and DuckDB refuses a read_only connection beside it.
+    """
+    import pickle
+
+    if not _XDIST_WORKER or sys.platform == "win32":
+        root = tmp_path_factory.mktemp("built_warehouse")
+        outcome = _build_demo_warehouse(demo_data, root)
+        return BuiltWarehouse(path=root / "warehouse.duckdb", data=root / "data", outcome=outcome)
+    shared_root = tmp_path_factory.getbasetemp().parent  # the session's folder, above each worker's own
+    shared = shared_root / "built_warehouse_shared"
+    done = shared / "outcome.pickle"  # written last: the build is complete (a failed build writes none)
+    with _session_lock(shared_root / "built_warehouse_shared.lock"):
+        if not done.is_file():
+            shutil.rmtree(shared, ignore_errors=True)  # a worker that failed half-way left it
+            shared.mkdir()
+            outcome = _build_demo_warehouse(demo_data, shared)
+            done.write_bytes(pickle.dumps(outcome))
+    outcome = pickle.loads(done.read_bytes())
+    # this worker's dbt target folder as if it had built: tests read the build's manifest.json from it
+    DBT_TARGET_DIR.mkdir(parents=True, exist_ok=True)
+    for artifact in (shared / "target").glob("*.json"):
+        shutil.copy2(artifact, DBT_TARGET_DIR / artifact.name)
+    root = tmp_path_factory.mktemp("built_warehouse")
+    shutil.copy2(shared / "warehouse.duckdb", root / "warehouse.duckdb")
+    for folder in ("dlt_pipelines", "dlt_data"):
+        if (shared / folder).is_dir():
+            shutil.copytree(shared / folder, root / folder)
+    return BuiltWarehouse(path=root / "warehouse.duckdb", data=shared / "data", outcome=outcome)
 
 
 @contextmanager
