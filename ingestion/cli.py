@@ -226,16 +226,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in DEMO_KIT_COMMANDS:
         return _demo_kit_command(args, settings)
     if args.command == "load":
-        from ingestion.loading import load
+        from ingestion.loading import LoadAllFailed, load
 
-        for summary in load(
-            args.source,
-            data_dir=args.data,
-            path=args.path,
-            mapping=args.mapping,
-            source_name=args.source_name,
-            settings=settings,
-        ):
+        try:
+            summaries = load(
+                args.source,
+                data_dir=args.data,
+                path=args.path,
+                mapping=args.mapping,
+                source_name=args.source_name,
+                settings=settings,
+            )
+        except LoadAllFailed as failure:
+            for summary in failure.committed:  # what did load, before the line that names what failed
+                print(summary.line())
+            raise
+        for summary in summaries:
             print(summary.line())
         return 0
     if args.command == "build":

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import threading
+import ctypes
+import os
+import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 from ingestion.errors import UserError
@@ -25,6 +31,14 @@ class ApiAccess:
 
     url: str
     token: str = field(repr=False)  # never printed
+
+
+class LoadAllFailed(UserError):
+    """`load all` where a source failed; ``committed``: the summaries of the sources that loaded."""
+
+    def __init__(self, message: str, committed: list[LoadSummary]) -> None:
+        super().__init__(message)
+        self.committed = committed
 
 
 def csv_drops(data_dir: Path) -> list[Path]:
@@ -51,7 +65,11 @@ def load(
             raise UserError("--path, --mapping and --source-name apply to one source, not to `load all`")
         data = data_dir or settings.data_dir
         loaded, failed = side_by_side(
-            START_ORDER, lambda each: _load(each, settings, access or {}, data), settings.parallel_loads
+            START_ORDER,
+            # each load process gets its share of DuckDB's memory limit and threads
+            partial(_load, settings=settings.shared_by(settings.parallel_loads), access=access or {}, data_dir=data),
+            load_pool(settings.parallel_loads),
+            settings.parallel_loads,
         )
         # once every load has ended, never beside one: it deletes from every raw table and empties the staging
         # datasets a running merge reads
@@ -62,7 +80,9 @@ def load(
         if failed:
             done = ", ".join(s for s in ALL_SOURCES if s in loaded) or "none"
             reasons = "; ".join(f"{each}: {failed[each]}" for each in ALL_SOURCES if each in failed)
-            raise UserError(f"load all: {reasons} (committed: {done})")
+            raise LoadAllFailed(
+                f"load all: {reasons} (committed: {done})", [x for each in ALL_SOURCES for x in loaded.get(each, [])]
+            )
         return [summary for each in ALL_SOURCES for summary in loaded[each]]
     # each loader refuses first, without the salt, a warehouse with erasure requests (refuse_load_without_salt)
     summaries = _load(source, settings, access or {}, data_dir, path, mapping, source_name)
@@ -71,43 +91,74 @@ def load(
 
 
 def side_by_side(
-    sources: Sequence[str], load_one: Callable[[str], list[LoadSummary]], workers: int
+    sources: Sequence[str], load_one: Callable[[str], list[LoadSummary]], pool: Executor, workers: int
 ) -> tuple[dict[str, list[LoadSummary]], dict[str, BaseException]]:
-    """Run ``load_one`` for every source, up to ``workers`` at a time (``CUSTOMER360_PARALLEL_LOADS``), in threads
-    of this process: each load is its own dlt pipeline, all-or-nothing on its own, and their writes share the
-    warehouse's one DuckDB instance, which a second process could not open. What keeps a core busy differs by
-    source (Shopify's dlt normalize holds Python's GIL; Segment and CSV parse in DuckDB, which releases it), so
-    two side by side take about the longest one's time on two cores, not the sum (docs/benchmarks.md, round 25).
+    """Run ``load_one`` for every source in ``pool``, up to ``workers`` at a time (``CUSTOMER360_PARALLEL_LOADS``),
+    starting the next as one ends; shuts the pool down.
 
     A failed load does not stop the others: returns the summaries of those that loaded and the error of each that
-    failed, once all have ended. Ctrl-C starts no further load; the running ones finish, each all or nothing (a
-    thread cannot be interrupted; killing the process stops them, and each recovers on its next run as after any
-    crash)."""
+    failed, once all have ended. Ctrl-C (or any error of this process) starts no further load; the running ones
+    finish, each all or nothing, before it is raised."""
     loaded: dict[str, list[LoadSummary]] = {}
     failed: dict[str, BaseException] = {}
-    stopping = threading.Event()
-
-    def attempt(source: str) -> None:
-        if stopping.is_set():
-            return
-        try:
-            loaded[source] = load_one(source)
-        except Exception as error:  # reported with the others' outcomes, below
-            failed[source] = error
-        except BaseException:
-            stopping.set()
-            raise
-
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="load")
+    waiting = list(sources)
+    running: dict[Future[list[LoadSummary]], str] = {}
     try:
-        for future in [pool.submit(attempt, source) for source in sources]:
-            future.result()
-    except BaseException:
-        stopping.set()  # Ctrl-C (delivered to this thread): a load a worker already took does not start either
-        raise
+        while waiting or running:
+            while waiting and len(running) < max(1, workers):
+                source = waiting.pop(0)
+                running[pool.submit(load_one, source)] = source
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                source = running.pop(future)
+                error = future.exception()
+                if error is None:
+                    loaded[source] = future.result()
+                elif isinstance(error, Exception):
+                    failed[source] = _outcome(error)  # reported with the others' outcomes
+                else:
+                    raise error  # an interrupt inside a load: no further one starts
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return loaded, failed
+
+
+def load_pool(workers: int) -> Executor:
+    """Where `load all` runs its loads: with more than one worker, processes, one Python each, so no load waits
+    for another's hold on the GIL (in two threads of one process, Shopify's dlt normalize slowed HubSpot's 35 s
+    load to 264 s at 1M people; docs/benchmarks.md, round 26). The loads share the warehouse by taking turns
+    at it (``pipeline.warehouse_turn``). With one worker, a thread of this process, one source after another."""
+    if workers <= 1:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="load")
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),  # not fork: the demo's servers run threads in this process
+        initializer=_load_process_started,
+        initargs=(os.getpid(),),
+    )
+
+
+def _load_process_started(parent: int) -> None:
+    """In each load process, first: its own process group, so a Ctrl-C at the terminal reaches only `load all`,
+    which lets the running loads finish and starts no more; and on Linux, death with its parent (prctl
+    PR_SET_PDEATHSIG), so a `load all` killed outright leaves no load running on: each recovers on its next
+    run as after any crash."""
+    os.setpgid(0, 0)
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+
+def _outcome(error: BaseException) -> BaseException:
+    """A load process that died (killed, out of memory) breaks the pool, which stops the other: one line."""
+    if isinstance(error, BrokenProcessPool):
+        return UserError(
+            "its load process ended abruptly (killed, or out of memory), and the other running load was stopped "
+            "with it; run `load all` again: each load recovers as after a crash"
+        )
+    return error
 
 
 def _load(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
@@ -102,6 +103,52 @@ def exclusive_run(pipeline_name: str, source_system: str, pipelines_dir: Path) -
         yield
     finally:
         os.close(descriptor)  # releases the lock
+
+
+WAREHOUSE_TURN_SUFFIX = ".load-turn.lock"
+
+
+@contextmanager
+def warehouse_turn(settings: Settings, what: str) -> Iterator[None]:
+    """Hold the warehouse for one step of a load, waiting while another load's step has it.
+
+    DuckDB lets one process at a time open the file for writing. `load all` runs the loads side by side in
+    separate processes (``loading.side_by_side``), each holding the warehouse only for its steps that read or
+    write it (the checks and state sync before extracting, the load step that commits) and closing it in
+    between, so one load's extract and normalize run beside another's commit. ``what`` ("shopify: load")
+    goes into the lock file, for the line a waiting load prints. The lock is an OS file lock (``flock``): the
+    kernel releases it when its holder dies, even by ``kill -9``. It is not the run's writer lock
+    (``steps.warehouse_writer_lock``), which `customer360 run` holds around its child loads.
+    """
+    lock_path = settings.duckdb_path.with_name(settings.duckdb_path.name + WAREHOUSE_TURN_SUFFIX)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another load"
+            say(f"{what}: waiting for the warehouse ({holder} has it)")
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{what} (pid {os.getpid()})".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def extract_then_load(
+    pipeline: dlt.Pipeline, data: Any, settings: Settings, source_system: str, loader_file_format: str | None = None
+) -> LoadInfo:
+    """dlt's ``run`` after the caller's ``sync_destination``, with the warehouse held only for the load step.
+
+    Extract and normalize work in the pipeline's own folder; only the load step opens the warehouse, under
+    ``warehouse_turn``. The caller synced the state in its own turn, before extracting; the load is still all or
+    nothing (``warehouse_destination``)."""
+    pipeline.extract(data, loader_file_format=loader_file_format)  # type: ignore[arg-type]
+    pipeline.normalize()
+    with warehouse_turn(settings, f"{source_system}: load"):
+        return pipeline.load()
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,20 @@ class Settings:
             "threads": str(self.duckdb_threads),
             "temp_directory": str(self.duckdb_temp_directory or f"{self.duckdb_path}.tmp"),
         }
+
+    def shared_by(self, loads: int) -> Settings:
+        """These settings for one of ``loads`` loads that run side by side (`load all`), each in its own process with
+        its own DuckDB databases: the memory limit and the threads split between them, so together they stay within
+        the limit and the cores set for one (``4GB`` and 2 threads: ``2GB`` and 1 thread each)."""
+        if loads <= 1:
+            return self
+        limit = self.duckdb_memory_limit
+        size = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(.*?)\s*", limit)
+        return self.replace(
+            # a limit that is no size (DuckDB also takes -1, none) is kept as set
+            duckdb_memory_limit=_memory_limit(f"{float(size[1]) / loads:g}{size[2]}") if size else limit,
+            duckdb_threads=max(1, self.duckdb_threads // loads),
+        )
 
     def duckdb_warehouse_settings(self) -> dict[str, str]:
         """``duckdb_config()`` without the spill folder, for settings applied to the warehouse with SET.

@@ -52,7 +52,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema
 
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, exclusive_run, user_errors, warehouse_destination
+from ingestion.pipeline import LoadSummary, exclusive_run, user_errors, warehouse_destination, warehouse_turn
 from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.settings import Settings, resolve
 from ingestion.sources.file_loads import (
@@ -722,9 +722,10 @@ def load_csv_contacts(path: Path, mapping: Path, source_name: str, settings: Set
     ):
         # first: it only touches the local folder, and the check below needs the pipeline's schema files whole
         discard_unfinished(pipeline)
-        refuse_load_without_salt(pipeline)
-        # one open warehouse for the whole run (see warehouse_open)
-        with warehouse_open(pipeline):
+        # the warehouse held for the whole run (warehouse_turn): the extract reads it as it goes, and one open
+        # warehouse costs one checkpoint (see warehouse_open)
+        with warehouse_turn(config, f"{source_name}: load"), warehouse_open(pipeline):
+            refuse_load_without_salt(pipeline)
             pipeline.sync_destination()
             state = source_state(pipeline, schema_name)
             remapped = bool(state.get("files")) and state.get("mapping_sha256") != mapping_sha

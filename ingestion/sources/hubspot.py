@@ -54,10 +54,12 @@ from ingestion.errors import UserError, exception_chain
 from ingestion.pipeline import (
     LoadSummary,
     exclusive_run,
+    extract_then_load,
     finish_interrupted,
     make_pipeline,
     rows_loaded,
     user_errors,
+    warehouse_turn,
 )
 from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.progress import Ticker, say
@@ -579,12 +581,16 @@ def load_hubspot(
         user_errors(SOURCE_SYSTEM, settings.duckdb_path),
         exclusive_run(pipeline.pipeline_name, SOURCE_SYSTEM, settings.pipelines_dir),
     ):
-        refuse_load_without_salt(pipeline)
-        try:
+        # the warehouse is held for these and for the load step only (warehouse_turn), so `load all` runs
+        # another source's load beside this one's requests
+        with warehouse_turn(settings, "hubspot: checks and state"):
+            refuse_load_without_salt(pipeline)
             finish_interrupted(pipeline)
+            pipeline.sync_destination()
             known = known_contact_ids(pipeline) if reconciliation_due(pipeline) else None
+        try:
             source = hubspot_source(base_url=base_url, access_token=access_token, known_ids=known)
-            info = pipeline.run(source)
+            info = extract_then_load(pipeline, source, settings, SOURCE_SYSTEM)
         except Exception as error:  # dlt wraps failures; name the HTTP problem underneath if there is one
             translated = http_user_error(error, base_url)
             if translated is not None and translated is not error:

@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 from dlt.common.schema.typing import TColumnSchema
 
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors
+from ingestion.pipeline import LoadSummary, exclusive_run, make_pipeline, user_errors, warehouse_turn
 from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.settings import Settings, resolve
 from ingestion.sources.file_loads import (
@@ -599,9 +599,10 @@ def load_segment(events_dir: Path, settings: Settings | None = None) -> LoadSumm
     with user_errors(SOURCE, config.duckdb_path), exclusive_run(pipeline.pipeline_name, SOURCE, config.pipelines_dir):
         # first: it only touches the local folder, and the check below needs the pipeline's schema files whole
         discard_unfinished(pipeline)
-        refuse_load_without_salt(pipeline)
-        # one open warehouse for the whole run (see warehouse_open)
-        with warehouse_open(pipeline):
+        # the warehouse held for the whole run (warehouse_turn): the extract reads it as it goes, and one open
+        # warehouse costs one checkpoint (see warehouse_open)
+        with warehouse_turn(config, f"{SOURCE}: load"), warehouse_open(pipeline):
+            refuse_load_without_salt(pipeline)
             pipeline.sync_destination()
             loaded = source_state(pipeline, SOURCE).get("files", {})
             plan = plan_files(candidates, loaded)

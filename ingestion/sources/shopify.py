@@ -47,10 +47,12 @@ from ingestion.errors import UserError, exception_chain, root_cause
 from ingestion.pipeline import (
     LoadSummary,
     exclusive_run,
+    extract_then_load,
     finish_interrupted,
     make_pipeline,
     rows_loaded,
     user_errors,
+    warehouse_turn,
 )
 from ingestion.privacy.erasure import refuse_load_without_salt
 from ingestion.progress import say
@@ -311,6 +313,7 @@ def shopify_source(
     bulk_first_load: bool = True,
     bulk_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     bulk_work_dir: str | None = None,
+    reassembly_duckdb: dict[str, str] | None = None,
 ) -> list[Any]:
     """Shopify customers, orders and products, merged on ``id`` and loaded incrementally on ``updated_at``,
     plus ``deleted_records``: deletions learnt from the events API and stored webhook deliveries.
@@ -331,7 +334,7 @@ def shopify_source(
         BulkSettings(
             timeout_seconds=bulk_timeout_seconds,
             work_dir=Path(bulk_work_dir) if bulk_work_dir else None,
-            duckdb_config=reassembly_duckdb_config(),
+            duckdb_config=reassembly_duckdb,
         ),
         timeout=config.request_timeout,
         download_session=PacedSession(config),  # retries 429/5xx; never carries the token
@@ -543,10 +546,10 @@ def bulk_options() -> tuple[bool, float]:
     return text in _TRUE, timeout
 
 
-def reassembly_duckdb_config() -> dict[str, str]:
+def reassembly_duckdb_config(settings: Settings) -> dict[str, str]:
     """The loaders' DuckDB memory limit and threads for the database a bulk file is regrouped in (it spills
     next to itself, in the bulk folder that each run empties)."""
-    config = Settings.from_environment().duckdb_config()
+    config = settings.duckdb_config()
     return {key: config[key] for key in ("memory_limit", "threads")}
 
 
@@ -584,9 +587,13 @@ def load_shopify(
         exclusive_run(pipeline.pipeline_name, "shopify", settings.pipelines_dir),
     ):
         work_dir = bulk_work_dir(settings)  # first: a killed run's export file goes even when the load is refused
-        refuse_load_without_salt(pipeline)
-        try:
+        # the warehouse is held for these and for the load step only (warehouse_turn): `load all` runs the
+        # other sources' loads beside this one's extract and normalize, the longest part of it
+        with warehouse_turn(settings, "shopify: checks and state"):
+            refuse_load_without_salt(pipeline)
             finish_interrupted(pipeline)
+            pipeline.sync_destination()
+        try:
             source = shopify_source(
                 shop_url=url,
                 access_token=token,
@@ -594,8 +601,9 @@ def load_shopify(
                 bulk_first_load=bulk_first_load,
                 bulk_timeout_seconds=bulk_timeout_seconds,
                 bulk_work_dir=str(work_dir),
+                reassembly_duckdb=reassembly_duckdb_config(settings),
             )
-            info = pipeline.run(source, loader_file_format="parquet")
+            info = extract_then_load(pipeline, source, settings, "shopify", loader_file_format="parquet")
         except Exception as error:  # dlt wraps failures; name the HTTP or input problem underneath
             failure = next((c for c in exception_chain(error) if isinstance(c, UserError)), None) or http_failure(
                 error, url, config

@@ -6,8 +6,13 @@ staging datasets a running merge reads, must run once, after every load has ende
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,7 @@ import pytest
 
 from ingestion import loading
 from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary
+from ingestion.pipeline import WAREHOUSE_TURN_SUFFIX, LoadSummary
 from ingestion.settings import Settings
 
 
@@ -46,21 +51,26 @@ class Recorder:
                 self.running -= 1
 
 
+def threads(workers: int) -> ThreadPoolExecutor:
+    """The fake loaders count in this process: threads stand in for the load processes."""
+    return ThreadPoolExecutor(max_workers=workers)
+
+
 def test_side_by_side_runs_as_many_at_once_as_asked() -> None:
     two = Recorder()
-    loaded, failed = loading.side_by_side(loading.START_ORDER, two, workers=2)
+    loaded, failed = loading.side_by_side(loading.START_ORDER, two, threads(2), workers=2)
     assert two.most == 2 and not failed
     assert sorted(loaded) == sorted(loading.START_ORDER)
     assert two.started[:2] == ["shopify", "segment"]  # the longest first
 
     one = Recorder(seconds=0.05)
-    loading.side_by_side(loading.START_ORDER, one, workers=1)
+    loading.side_by_side(loading.START_ORDER, one, threads(1), workers=1)
     assert one.most == 1 and one.started == list(loading.START_ORDER)
 
 
 def test_a_failed_source_does_not_stop_the_others() -> None:
     recorder = Recorder(failing={"shopify": UserError("shopify rejected the access token (401)")})
-    loaded, failed = loading.side_by_side(loading.START_ORDER, recorder, workers=2)
+    loaded, failed = loading.side_by_side(loading.START_ORDER, recorder, threads(2), workers=2)
     assert set(failed) == {"shopify"}
     assert set(loaded) == {"segment", "hubspot", "csv_contacts"}
 
@@ -68,7 +78,7 @@ def test_a_failed_source_does_not_stop_the_others() -> None:
 def test_an_interrupt_starts_no_further_load() -> None:
     recorder = Recorder(seconds=0.05, failing={"shopify": KeyboardInterrupt()})
     with pytest.raises(KeyboardInterrupt):
-        loading.side_by_side(loading.START_ORDER, recorder, workers=1)
+        loading.side_by_side(loading.START_ORDER, recorder, threads(1), workers=1)
     assert recorder.started == ["shopify"]
 
 
@@ -84,6 +94,7 @@ def fake_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Recorde
         running_at_enforcement.append(recorder.running)
 
     monkeypatch.setattr(loading, "_load", recorder)
+    monkeypatch.setattr(loading, "load_pool", threads)
     monkeypatch.setattr(erasure, "enforce_after_load", enforce)
     return recorder, running_at_enforcement
 
@@ -187,3 +198,182 @@ def test_side_by_side_lands_what_one_after_another_lands(
     assert {"raw_shopify.orders__line_items", "raw_segment.events", "raw_hubspot.contacts"} <= landed[2].keys()
     for table, rows in landed[1].items():
         assert landed[2][table] == rows, table
+
+
+def _cli_env(root: Path, demo_data: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__")}
+    return {
+        **env,
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "DLT_DATA_DIR": str(root / "dlt_data"),
+        "CUSTOMER360_DUCKDB_PATH": str(root / "warehouse.duckdb"),
+        "CUSTOMER360_PIPELINES_DIR": str(root / "dlt_pipelines"),
+        "CUSTOMER360_DATA_DIR": str(demo_data),
+        **extra,
+    }
+
+
+class Lines:
+    """A child's stderr read line by line as it comes, to wait for one."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert process.stderr is not None
+        stream = process.stderr
+        self.reader = threading.Thread(target=lambda: self.lines.extend(stream), daemon=True)
+        self.reader.start()
+
+    def wait_for(self, fragment: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(fragment in line for line in self.lines):
+            assert time.monotonic() < deadline, f"no line with {fragment!r} in: {''.join(self.lines)}"
+            time.sleep(0.05)
+
+
+def test_shopify_holds_the_warehouse_only_to_check_and_to_commit(demo_data: Path, tmp_path: Path) -> None:
+    """`load all` runs the other loads beside Shopify's extract and normalize: the load must not hold the
+    warehouse (its turn, and DuckDB's file) from its checks to its commit. Held from here, it waits twice."""
+    from ingestion.demo_kit.servers.run import running_servers
+
+    turn = tmp_path / f"warehouse.duckdb{WAREHOUSE_TURN_SUFFIX}"
+    normalized = tmp_path / "dlt_pipelines" / "customer360_shopify" / "load" / "normalized"  # dlt's packages
+    with running_servers(demo_data) as servers:
+        access = servers.access()["shopify"]
+        env = _cli_env(
+            tmp_path, demo_data, SOURCES__SHOPIFY__SHOP_URL=access.url, SOURCES__SHOPIFY__ACCESS_TOKEN=access.token
+        )
+        held = _hold(turn, "the test")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ingestion.cli", "load", "shopify"], stderr=subprocess.PIPE, text=True, env=env
+        )
+        try:
+            lines = Lines(process)
+            lines.wait_for("shopify: checks and state: waiting for the warehouse (the test (pid")
+            os.close(held)
+            deadline = time.monotonic() + 60
+            while "shopify: checks and state" not in turn.read_text():  # its turn to check and sync
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            held = _hold(turn, "the test", wait=True)  # as soon as it lets go
+            lines.wait_for("shopify: load: waiting for the warehouse (the test (pid")
+            # extracted and normalized meanwhile, with the warehouse closed: this process can open it to write
+            assert any(normalized.rglob("*.parquet")), "no normalized package while the warehouse was held"
+            with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+                assert con.execute(
+                    "select count(*) from information_schema.tables where table_schema = 'raw_shopify' "
+                    "and table_name = 'orders'"
+                ).fetchone() == (0,)  # nothing committed before its turn
+            os.close(held)
+            held = -1
+            assert process.wait(timeout=120) == 0, "".join(lines.lines)
+        finally:
+            if held >= 0:
+                os.close(held)
+            process.kill()
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        orders = con.execute("select count(*) from raw_shopify.orders").fetchone()
+    assert orders is not None and orders[0] == _demo_order_count(demo_data)
+
+
+def _hold(path: Path, who: str, wait: bool = False) -> int:
+    """Take the warehouse's turn as a load does (an OS file lock); returns the descriptor to close."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(descriptor, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{who} (pid {os.getpid()})".encode(), 0)
+    return descriptor
+
+
+def _demo_order_count(demo_data: Path) -> int:
+    """The orders the demo shop serves: one per line of its orders file."""
+    with (demo_data / "shopify" / "orders.jsonl").open() as lines:
+        return sum(1 for line in lines if line.strip())
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; death with the parent is Linux's")
+def test_load_all_killed_leaves_no_load_running_and_the_rerun_lands_everything(demo_data: Path, tmp_path: Path) -> None:
+    """`kill -9` of `load all` takes its load processes with it (none goes on writing unseen), and the next run
+    lands exactly what an uninterrupted one does."""
+    from ingestion.demo_kit.servers.run import running_servers
+
+    with running_servers(demo_data) as servers:
+        api = servers.loader_environment()
+        killed_root, clean_root = tmp_path / "killed", tmp_path / "clean"
+        env = _cli_env(killed_root, demo_data, CUSTOMER360_PARALLEL_LOADS="2", **api)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ingestion.cli", "load", "all"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        lines = Lines(process)
+        lines.wait_for("shopify: ")  # a load process is at work
+        loads = _children(process.pid)
+        deadline = time.monotonic() + 60
+        while len([pid for pid in loads if _alive(pid)]) < 2:  # both load processes started
+            assert time.monotonic() < deadline, "".join(lines.lines)
+            time.sleep(0.05)
+            loads = _children(process.pid)
+        process.kill()
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in loads):
+            assert time.monotonic() < deadline, f"load processes outlived `load all`: {loads}"
+            time.sleep(0.05)
+
+        rerun = subprocess.run(
+            [sys.executable, "-m", "ingestion.cli", "load", "all"], capture_output=True, text=True, env=env
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        clean = subprocess.run(
+            [sys.executable, "-m", "ingestion.cli", "load", "all"],
+            capture_output=True,
+            text=True,
+            env=_cli_env(clean_root, demo_data, CUSTOMER360_PARALLEL_LOADS="2", **api),
+        )
+        assert clean.returncode == 0, clean.stderr
+    killed, uninterrupted = _raw_tables(killed_root / "warehouse.duckdb"), _raw_tables(clean_root / "warehouse.duckdb")
+    assert killed.keys() == uninterrupted.keys()
+    for table, rows in uninterrupted.items():
+        assert killed[table] == rows, table
+
+
+def test_a_failed_load_all_prints_what_committed_then_the_one_line(demo_data: Path, tmp_path: Path) -> None:
+    """No API settings: HubSpot and Shopify fail, Segment and the CSV drops commit; their summary lines come first."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", "load", "all"],
+        capture_output=True,
+        text=True,
+        env=_cli_env(tmp_path, demo_data, CUSTOMER360_PARALLEL_LOADS="2"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    printed = [line.split(":", 1)[0] for line in result.stdout.splitlines()]
+    drops = [drop.name for drop in loading.csv_drops(demo_data)]
+    assert printed == ["segment", *drops] and drops, result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("customer360: error:")]
+    assert len(errors) == 1 and errors[0].startswith("customer360: error: load all: hubspot: no HubSpot access token")
+    assert errors[0].endswith("(committed: segment, csv_contacts)")
