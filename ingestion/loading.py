@@ -7,12 +7,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary
@@ -22,6 +23,7 @@ ALL_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")  # `load all`, r
 # The order `load all` starts them in, the longest first (docs/benchmarks.md: at 1M people Shopify ~630 s, Segment
 # ~280, HubSpot ~35, CSV ~9), so two side by side end close together.
 START_ORDER = ("shopify", "segment", "hubspot", "csv_contacts")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,15 +129,28 @@ def load_pool(workers: int) -> Executor:
     """Where `load all` runs its loads: with more than one worker, processes, one Python each, so no load waits
     for another's hold on the GIL (in two threads of one process, Shopify's dlt normalize slowed HubSpot's 35 s
     load to 264 s at 1M people; docs/benchmarks.md, round 26). The loads share the warehouse by taking turns
-    at it (``pipeline.warehouse_turn``). With one worker, a thread of this process, one source after another."""
+    at it (``pipeline.warehouse_turn``). With one worker, this process's own thread, one source after another,
+    as `load <source>` runs them (dlt forks its normalize workers only from a main thread)."""
     if workers <= 1:
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="load")
+        return InlineExecutor()
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("spawn"),  # not fork: the demo's servers run threads in this process
         initializer=_load_process_started,
         initargs=(os.getpid(),),
     )
+
+
+class InlineExecutor(Executor):
+    """Runs each submitted call at once, in the calling thread; an interrupt raised inside propagates."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            future.set_exception(error)
+        return future
 
 
 def _load_process_started(parent: int) -> None:

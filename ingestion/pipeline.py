@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,14 +79,49 @@ def write_packages_uncompressed() -> None:
         dlt.config["data_writer.disable_compression"] = True
 
 
+def stop_leftover_workers(lock: Path, holder: int, source_system: str, descriptor: int) -> bool:
+    """When the run lock's recorded holder is dead (Linux: no ``/proc/<pid>``) but the lock is held, the processes
+    holding it are workers that load forked and that outlived it: stop them (SIGKILL; they were writing a package
+    this run builds again from the start) and take the lock. False when the holder lives, or on a system without
+    ``/proc``."""
+    proc = Path("/proc")
+    if not (proc / "self").exists() or (proc / str(holder)).exists():
+        return False
+    leftovers = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if any(os.readlink(fd) == str(lock.resolve()) for fd in (entry / "fd").iterdir()):
+                    leftovers.append(int(entry.name))
+            except OSError:  # another user's process, or one that just ended
+                continue
+    for pid in leftovers:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if leftovers:
+        say(f"{source_system}: stopped {len(leftovers)} worker processes a killed load left behind (pids {leftovers})")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+
 @contextmanager
 def exclusive_run(pipeline_name: str, source_system: str, pipelines_dir: Path) -> Iterator[None]:
     """Hold the pipeline's run lock for the block, or fail at once with one line if another run has it.
 
     Two runs of one pipeline share its working folder: the second would take the first's package for an
     interrupted run's leftovers and delete it. An OS file lock (``flock``) is released by the kernel when
-    its holder dies, even by ``kill -9``, so a crash never leaves a stale lock behind. The lock file lives
-    beside the pipelines' folders, not inside one (dlt deletes a pipeline's folder on ``drop``).
+    its holder dies, even by ``kill -9``, so a crash never leaves a stale lock behind. Processes the holder forked
+    share the lock: dlt's normalize workers (``shopify.normalize_in_parallel``) outlive a killed load, blocked
+    for good and holding it, so a run that finds the lock held by a dead load's pid stops them first
+    (``stop_leftover_workers``). The lock file lives beside the pipelines' folders, not inside one (dlt deletes
+    a pipeline's folder on ``drop``).
     """
     folder = pipelines_dir / ".locks"
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,9 +132,10 @@ def exclusive_run(pipeline_name: str, source_system: str, pipelines_dir: Path) -
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise UserError(
-                f"a load of {source_system} is already running (pid {holder}); wait for it to finish, then retry"
-            ) from None
+            if not (holder.isdigit() and stop_leftover_workers(path, int(holder), source_system, descriptor)):
+                raise UserError(
+                    f"a load of {source_system} is already running (pid {holder}); wait for it to finish, then retry"
+                ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, str(os.getpid()).encode(), 0)
         yield

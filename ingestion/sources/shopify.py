@@ -24,6 +24,7 @@ or a local server) and ``SOURCES__SHOPIFY__ACCESS_TOKEN``. Retries follow dlt's 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -553,6 +554,23 @@ def reassembly_duckdb_config(settings: Settings) -> dict[str, str]:
     return {key: config[key] for key in ("memory_limit", "threads")}
 
 
+NORMALIZE_FILE_ROWS = 50_000  # rows per extracted file: what dlt's normalize workers share out
+
+
+def normalize_in_parallel(pipeline: dlt.Pipeline) -> None:
+    """dlt's normalize of the nested records is most of a Shopify load (53% of it at 100k people; docs/benchmarks.md,
+    round 25) and one Python process: two worker processes (one per core, at most two) share it out file by file,
+    so the extract is cut into files of ``NORMALIZE_FILE_ROWS`` (dlt's ``normalize.workers`` and
+    ``data_writer.file_max_items``, for this pipeline only; a deployment's own values win).
+
+    The workers are forked (dlt's default on Linux, from the main thread, where the loaders run) and share the
+    pipeline's run lock (``exclusive_run``). A killed load leaves them blocked for good, holding it; the next run
+    stops them before it normalizes the package again (test_load_all, the normalize killed mid-way)."""
+    prefix = f"{pipeline.pipeline_name.upper()}__"
+    os.environ.setdefault(prefix + "NORMALIZE__WORKERS", str(min(2, os.cpu_count() or 1)))
+    os.environ.setdefault(prefix + "DATA_WRITER__FILE_MAX_ITEMS", str(NORMALIZE_FILE_ROWS))
+
+
 BULK_WORK_DIR = ".shopify_bulk"  # under the pipelines folder
 
 
@@ -582,6 +600,7 @@ def load_shopify(
     started = time.monotonic()
     settings = resolve(settings)
     pipeline = make_pipeline("shopify", settings)
+    normalize_in_parallel(pipeline)
     with (
         user_errors("shopify", settings.duckdb_path),
         exclusive_run(pipeline.pipeline_name, "shopify", settings.pipelines_dir),

@@ -1,8 +1,10 @@
 """`load all` runs the sources side by side (CUSTOMER360_PARALLEL_LOADS), each all-or-nothing on its own.
 
-The real loaders in threads of one process must land exactly what they land one after another; a failed
-source must not stop the others; the erasure enforcement, which deletes from every raw table and empties the
-staging datasets a running merge reads, must run once, after every load has ended."""
+The real loaders in separate processes, taking turns at the warehouse, must land exactly what they land one after
+another; Shopify must hold the warehouse only for its checks and its commit, so the others load beside its extract;
+a failed source must not stop the others, and what committed is still printed; a killed `load all` must take its
+load processes with it; the erasure enforcement, which deletes from every raw table and empties the staging
+datasets a running merge reads, must run once, after every load has ended."""
 
 from __future__ import annotations
 
@@ -377,3 +379,57 @@ def test_a_failed_load_all_prints_what_committed_then_the_one_line(demo_data: Pa
     errors = [line for line in result.stderr.splitlines() if line.startswith("customer360: error:")]
     assert len(errors) == 1 and errors[0].startswith("customer360: error: load all: hubspot: no HubSpot access token")
     assert errors[0].endswith("(committed: segment, csv_contacts)")
+
+
+def _processes_of(warehouse: Path) -> set[int]:
+    """Live processes started with this warehouse in their environment (a load and the workers it forked)."""
+    marker = f"CUSTOMER360_DUCKDB_PATH={warehouse}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0") and _alive(int(entry.name)):
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_shopify_normalize_killed_mid_way_leaves_workers_the_next_run_stops(demo_data: Path, tmp_path: Path) -> None:
+    """Shopify's normalize runs in forked worker processes (shopify.normalize_in_parallel). Killed mid-normalize,
+    the load leaves them blocked for good, holding its run lock: the next run stops them, then lands exactly what an
+    uninterrupted load lands."""
+    from ingestion.demo_kit.servers.run import running_servers
+
+    killed_root, clean_root = tmp_path / "killed", tmp_path / "clean"
+    small_files = {"CUSTOMER360_SHOPIFY__DATA_WRITER__FILE_MAX_ITEMS": "10"}  # many files: a normalize to stop
+    new_packages = killed_root / "dlt_pipelines" / "customer360_shopify" / "load" / "new"
+    with running_servers(demo_data) as servers:
+        api = servers.loader_environment()
+        env = _cli_env(killed_root, demo_data, **small_files, **api)
+        load = [sys.executable, "-m", "ingestion.cli", "load", "shopify"]
+        process = subprocess.Popen(load, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 120
+        while not (new_packages.is_dir() and any(new_packages.rglob("*.parquet"))):  # normalize under way
+            assert process.poll() is None and time.monotonic() < deadline, "the load ended before its normalize"
+            time.sleep(0.005)
+        process.kill()
+        process.wait(timeout=30)
+        workers = _processes_of(killed_root / "warehouse.duckdb")
+        assert workers, "no normalize worker outlived the load: nothing was tried"
+        warehouse = killed_root / "warehouse.duckdb"
+        leftovers = _processes_of(warehouse)
+        assert leftovers, "no normalize worker outlived the load: nothing was tried"
+        time.sleep(1)
+        assert _processes_of(warehouse) == leftovers  # blocked for good, holding the run lock
+        rerun = subprocess.run(load, capture_output=True, text=True, env=env)
+        assert rerun.returncode == 0, rerun.stderr
+        assert f"shopify: stopped {len(leftovers)} worker processes a killed load left behind" in rerun.stderr
+        assert not _processes_of(warehouse)
+        clean = subprocess.run(load, capture_output=True, text=True, env=_cli_env(clean_root, demo_data, **api))
+        assert clean.returncode == 0, clean.stderr
+    killed, uninterrupted = _raw_tables(killed_root / "warehouse.duckdb"), _raw_tables(clean_root / "warehouse.duckdb")
+    assert killed.keys() == uninterrupted.keys() and "raw_shopify.orders__line_items" in killed
+    for table, rows in uninterrupted.items():
+        assert killed[table] == rows, table
