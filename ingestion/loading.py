@@ -109,7 +109,10 @@ def side_by_side(
         while waiting or running:
             while waiting and len(running) < max(1, workers):
                 source = waiting.pop(0)
-                running[pool.submit(load_one, source)] = source
+                try:
+                    running[pool.submit(load_one, source)] = source
+                except BrokenProcessPool:
+                    failed[source] = UserError("not started: another load's process ended abruptly")
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 source = running.pop(future)

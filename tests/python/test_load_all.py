@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -433,3 +434,37 @@ def test_shopify_normalize_killed_mid_way_leaves_workers_the_next_run_stops(demo
     assert killed.keys() == uninterrupted.keys() and "raw_shopify.orders__line_items" in killed
     for table, rows in uninterrupted.items():
         assert killed[table] == rows, table
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_load_process_killed_fails_load_all_in_one_line(demo_data: Path, tmp_path: Path) -> None:
+    """A load process that dies (here `kill -9`, as the kernel's OOM killer would) breaks the pool: `load all` says
+    so in one line, without a traceback, and the next `load all` loads."""
+    from ingestion.demo_kit.servers.run import running_servers
+
+    with running_servers(demo_data) as servers:
+        env = _cli_env(tmp_path, demo_data, CUSTOMER360_PARALLEL_LOADS="2", **servers.loader_environment())
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ingestion.cli", "load", "all"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        lines = Lines(process)
+        lines.wait_for("shopify: ")
+        spawned = "from multiprocessing.spawn import spawn_main"
+        loads = {pid for pid in _children(process.pid) if spawned in Path(f"/proc/{pid}/cmdline").read_text()}
+        assert loads, "".join(lines.lines)
+        os.kill(min(loads), signal.SIGKILL)
+        returncode = process.wait(timeout=120)
+        lines.reader.join(timeout=10)
+        assert returncode == 2, "".join(lines.lines)
+        lines.reader.join(timeout=10)
+        errors = [line for line in lines.lines if line.startswith("customer360: error:")]
+        assert len(errors) == 1 and "its load process ended abruptly (killed, or out of memory)" in errors[0]
+        assert not any("Traceback" in line for line in lines.lines), "".join(lines.lines)
+        rerun = subprocess.run(
+            [sys.executable, "-m", "ingestion.cli", "load", "all"], capture_output=True, text=True, env=env
+        )
+        assert rerun.returncode == 0, rerun.stderr
