@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -563,11 +564,16 @@ def normalize_in_parallel(pipeline: dlt.Pipeline) -> None:
     so the extract is cut into files of ``NORMALIZE_FILE_ROWS`` (dlt's ``normalize.workers`` and
     ``data_writer.file_max_items``, for this pipeline only; a deployment's own values win).
 
-    The workers are forked (dlt's default on Linux, from the main thread, where the loaders run) and share the
+    The workers are forked (``normalize.start_method``; dlt would spawn them inside an Airflow task) and share the
     pipeline's run lock (``exclusive_run``). A killed load leaves them blocked for good, holding it; the next run
-    stops them before it normalizes the package again (test_load_all, the normalize killed mid-way)."""
+    stops them before it normalizes the package again (test_load_all, the normalize killed mid-way). Spawned
+    workers would hold no lock, and a new run could normalize beside one still writing: where forking is not
+    available, or not from this thread (dlt's own rule), the normalize stays in one process."""
+    if not hasattr(os, "fork") or threading.current_thread() is not threading.main_thread():
+        return
     prefix = f"{pipeline.pipeline_name.upper()}__"
     os.environ.setdefault(prefix + "NORMALIZE__WORKERS", str(min(2, os.cpu_count() or 1)))
+    os.environ.setdefault(prefix + "NORMALIZE__START_METHOD", "fork")
     os.environ.setdefault(prefix + "DATA_WRITER__FILE_MAX_ITEMS", str(NORMALIZE_FILE_ROWS))
 
 

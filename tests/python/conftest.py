@@ -55,6 +55,7 @@ SLOWEST_FILES_FIRST = (
     "test_airflow_dag.py",
     "test_demo.py",
     "test_build_changed.py",
+    "test_load_all.py",
     "test_marts.py",
     "test_identity.py",
     "test_atomic_loads.py",

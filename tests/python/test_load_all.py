@@ -405,10 +405,11 @@ def test_shopify_normalize_killed_mid_way_leaves_workers_the_next_run_stops(demo
 
     killed_root, clean_root = tmp_path / "killed", tmp_path / "clean"
     small_files = {"CUSTOMER360_SHOPIFY__DATA_WRITER__FILE_MAX_ITEMS": "10"}  # many files: a normalize to stop
+    in_airflow = {"AIRFLOW_CTX_TASK_ID": "load_shopify"}  # where dlt would spawn its workers, which hold no lock
     new_packages = killed_root / "dlt_pipelines" / "customer360_shopify" / "load" / "new"
     with running_servers(demo_data) as servers:
         api = servers.loader_environment()
-        env = _cli_env(killed_root, demo_data, **small_files, **api)
+        env = _cli_env(killed_root, demo_data, **small_files, **in_airflow, **api)
         load = [sys.executable, "-m", "ingestion.cli", "load", "shopify"]
         process = subprocess.Popen(load, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 120
