@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from ingestion.errors import UserError
 from ingestion.pipeline import LoadSummary
+from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 
 ALL_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")  # `load all`, reported in this order
@@ -123,6 +124,10 @@ def side_by_side(
                     failed[source] = _outcome(error)  # reported with the others' outcomes
                 else:
                     raise error  # an interrupt inside a load: no further one starts
+    except KeyboardInterrupt:
+        if running:
+            say("load all: interrupted; the running loads finish first (Ctrl-C again stops them at once)")
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return loaded, failed
@@ -170,11 +175,11 @@ def _load_process_started(parent: int) -> None:
 
 
 def _outcome(error: BaseException) -> BaseException:
-    """A load process that died (killed, out of memory) breaks the pool, which stops the other: one line."""
+    """A load process that died (killed, out of memory) breaks the pool, which stops the others: one line each."""
     if isinstance(error, BrokenProcessPool):
         return UserError(
-            "its load process ended abruptly (killed, or out of memory), and the other running load was stopped "
-            "with it; run `load all` again: each load recovers as after a crash"
+            "a load process ended abruptly (killed, or out of memory), which stops every running load; run "
+            "`load all` again: each load recovers as after a crash"
         )
     return error
 

@@ -463,7 +463,7 @@ def test_a_load_process_killed_fails_load_all_in_one_line(demo_data: Path, tmp_p
         assert returncode == 2, "".join(lines.lines)
         lines.reader.join(timeout=10)
         errors = [line for line in lines.lines if line.startswith("customer360: error:")]
-        assert len(errors) == 1 and "its load process ended abruptly (killed, or out of memory)" in errors[0]
+        assert len(errors) == 1 and "a load process ended abruptly (killed, or out of memory)" in errors[0]
         assert not any("Traceback" in line for line in lines.lines), "".join(lines.lines)
         rerun = subprocess.run(
             [sys.executable, "-m", "ingestion.cli", "load", "all"], capture_output=True, text=True, env=env
