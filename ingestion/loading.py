@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing import get_context
@@ -67,12 +68,18 @@ def load(
         if path or mapping or source_name:
             raise UserError("--path, --mapping and --source-name apply to one source, not to `load all`")
         data = data_dir or settings.data_dir
+        workers = settings.parallel_loads
+        if workers > 1 and holds_open(settings.duckdb_path):
+            # (a caller that built with dbt in this process, or has its own connection): no other process could
+            # open the warehouse, while this one's loads share its open DuckDB
+            say("load all: this process has the warehouse open, so its loads run here, one after another")
+            workers = 1
         loaded, failed = side_by_side(
             START_ORDER,
             # each load process gets its share of DuckDB's memory limit and threads
-            partial(_load, settings=settings.shared_by(settings.parallel_loads), access=access or {}, data_dir=data),
-            load_pool(settings.parallel_loads),
-            settings.parallel_loads,
+            partial(_load, settings=settings.shared_by(workers), access=access or {}, data_dir=data),
+            load_pool(workers),
+            workers,
         )
         # once every load has ended, never beside one: it deletes from every raw table and empties the staging
         # datasets a running merge reads
@@ -131,6 +138,20 @@ def side_by_side(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return loaded, failed
+
+
+def holds_open(path: Path) -> bool:
+    """Whether this process has the file open (Linux: ``/proc/self/fd``; elsewhere assumed not)."""
+    target = str(path.resolve())
+    try:
+        descriptors = list(Path("/proc/self/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        with suppress(OSError):
+            if os.readlink(descriptor) == target:
+                return True
+    return False
 
 
 def load_pool(workers: int) -> Executor:

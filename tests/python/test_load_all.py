@@ -122,6 +122,21 @@ def test_load_all_enforces_erasure_once_after_every_load(
     assert [s.source_system for s in summaries] == list(loading.ALL_SOURCES)  # reported in the usual order
 
 
+def test_load_all_loads_in_this_process_when_this_process_has_the_warehouse_open(
+    fake_loads: tuple[Recorder, list[int]], tmp_path: Path
+) -> None:
+    """No other process could open a warehouse this one holds (a caller that built with dbt in-process, a
+    notebook's connection): the loads then run here, one after another, sharing its open DuckDB."""
+    recorder, _ = fake_loads
+    settings = _settings(tmp_path, 2)
+    with duckdb.connect(str(settings.duckdb_path)):
+        loading.load("all", settings=settings)
+    assert recorder.most == 1 and recorder.started == list(loading.START_ORDER)
+    recorder.most, recorder.started = 0, []
+    loading.load("all", settings=settings)  # closed again: side by side
+    assert recorder.most == 2
+
+
 def test_load_all_names_each_failed_source_and_what_committed(
     fake_loads: tuple[Recorder, list[int]], tmp_path: Path
 ) -> None:
