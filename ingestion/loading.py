@@ -6,18 +6,19 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing import get_context
+from multiprocessing import active_children, get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ingestion.errors import UserError
-from ingestion.pipeline import LoadSummary
+from ingestion.errors import UserError, exception_chain
+from ingestion.pipeline import LoadSummary, warehouse_turn
 from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 
@@ -62,28 +63,28 @@ def load(
 ) -> list[LoadSummary]:
     """``access``: {source: ApiAccess} for the API sources reached with explicit settings (the demo's servers)."""
     settings = resolve(settings)
-    from ingestion.privacy.erasure import enforce_after_load, print_run
-
     if source == "all":
         if path or mapping or source_name:
             raise UserError("--path, --mapping and --source-name apply to one source, not to `load all`")
         data = data_dir or settings.data_dir
-        workers = settings.parallel_loads
+        workers = min(settings.parallel_loads, len(START_ORDER))
         if workers > 1 and holds_open(settings.duckdb_path):
             # (a caller that built with dbt in this process, or has its own connection): no other process could
             # open the warehouse, while this one's loads share its open DuckDB
             say("load all: this process has the warehouse open, so its loads run here, one after another")
             workers = 1
-        loaded, failed = side_by_side(
-            START_ORDER,
-            # each load process gets its share of DuckDB's memory limit and threads
-            partial(_load, settings=settings.shared_by(workers), access=access or {}, data_dir=data),
-            load_pool(workers),
-            workers,
-        )
-        # once every load has ended, never beside one: it deletes from every raw table and empties the staging
-        # datasets a running merge reads
-        print_run(enforce_after_load(settings.duckdb_path, settings))
+        try:
+            loaded, failed = side_by_side(
+                START_ORDER,
+                # each load process gets its share of DuckDB's memory limit and threads
+                partial(_load, settings=settings.shared_by(workers), access=access or {}, data_dir=data),
+                load_pool(workers),
+                workers,
+            )
+        finally:
+            # once every load has ended (also after a Ctrl-C: what committed is checked), never beside one: it
+            # deletes from every raw table and empties the staging datasets a running merge reads
+            enforce_erasures(settings)
         for error in failed.values():
             if not isinstance(error, UserError):
                 raise error  # a bug, with its traceback, once the other loads have ended
@@ -96,8 +97,17 @@ def load(
         return [summary for each in ALL_SOURCES for summary in loaded[each]]
     # each loader refuses first, without the salt, a warehouse with erasure requests (refuse_load_without_salt)
     summaries = _load(source, settings, access or {}, data_dir, path, mapping, source_name)
-    print_run(enforce_after_load(settings.duckdb_path, settings))  # erased people who came back leave raw
+    enforce_erasures(settings)  # erased people who came back leave raw
     return summaries
+
+
+def enforce_erasures(settings: Settings) -> None:
+    """The erasure enforcement after loading, in its own turn at the warehouse (another command's loads may be
+    taking theirs)."""
+    from ingestion.privacy.erasure import enforce_after_load, print_run
+
+    with warehouse_turn(settings, "erasure enforcement after loading"):
+        print_run(enforce_after_load(settings.duckdb_path, settings))
 
 
 def side_by_side(
@@ -118,7 +128,8 @@ def side_by_side(
             while waiting and len(running) < max(1, workers):
                 source = waiting.pop(0)
                 try:
-                    running[pool.submit(load_one, source)] = source
+                    with terminal_interrupts_ignored():  # a process started now is out of the terminal's reach
+                        running[pool.submit(load_one, source)] = source
                 except BrokenProcessPool:
                     failed[source] = UserError("not started: another load's process ended abruptly")
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -134,10 +145,34 @@ def side_by_side(
     except KeyboardInterrupt:
         if running:
             say("load all: interrupted; the running loads finish first (Ctrl-C again stops them at once)")
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:  # again: stop them now, each recovers on its next run as after a crash
+            for process in active_children():
+                process.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
+            say("load all: the running loads were stopped")
         raise
-    finally:
+    except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
     return loaded, failed
+
+
+@contextmanager
+def terminal_interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored for the block (in the main thread; elsewhere signals cannot be set): a process started in it
+    inherits that, so a Ctrl-C before it has left the terminal's process group (``_load_process_started``) does
+    not reach it. The load processes never handle a Ctrl-C: `load all` decides what stops."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def holds_open(path: Path) -> bool:
@@ -178,6 +213,9 @@ class InlineExecutor(Executor):
         try:
             future.set_result(fn(*args, **kwargs))
         except Exception as error:
+            if any(isinstance(cause, KeyboardInterrupt) for cause in exception_chain(error)):
+                # in the main thread dlt catches a Ctrl-C itself and fails its step: still an interrupt
+                raise KeyboardInterrupt from error
             future.set_exception(error)
         return future
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -79,27 +80,43 @@ def write_packages_uncompressed() -> None:
         dlt.config["data_writer.disable_compression"] = True
 
 
-def stop_leftover_workers(lock: Path, holder: int, source_system: str, descriptor: int) -> bool:
-    """When the run lock's recorded holder is dead (Linux: no ``/proc/<pid>``) but the lock is held, the processes
-    holding it are workers that load forked and that outlived it: stop them (SIGKILL; they were writing a package
-    this run builds again from the start) and take the lock. False when the holder lives, or on a system without
-    ``/proc``."""
-    proc = Path("/proc")
-    if not (proc / "self").exists() or (proc / str(holder)).exists():
+def lock_holders(lock: Path) -> set[int]:
+    """The processes that hold the flock on ``lock`` (Linux: a descriptor of the file whose ``/proc/<pid>/fdinfo``
+    lists the lock), this one aside; a process that has the file open without the lock is not one."""
+    target = str(lock.resolve())
+    holders = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with suppress(OSError):  # another user's process, or one that just ended
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd) == target and "\nlock:" in (entry / "fdinfo" / fd.name).read_text():
+                    holders.add(int(entry.name))
+    return holders
+
+
+def recorded_pid(descriptor: int) -> int | None:
+    """The pid a holder writes into its lock file (a run lock: the pid; a turn: "what (pid N)")."""
+    text = os.pread(descriptor, 200, 0).decode(errors="replace")
+    found = re.search(r"(?:pid )?(\d+)\)?\s*$", text.strip())
+    return int(found[1]) if found else None
+
+
+def stop_leftover_workers(lock: Path, descriptor: int, who: str) -> bool:
+    """When ``lock`` is held, but not by the process recorded in it, the holders are processes that a killed holder
+    forked and that outlived it (dlt's normalize workers, blocked for good): stop them (SIGKILL; they were writing a
+    package the next run builds again from the start) and take the lock. False when the recorded process holds it
+    (a live run), or on a system without ``/proc``."""
+    if not Path("/proc/self/fdinfo").is_dir():
         return False
-    leftovers = []
-    for entry in proc.iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if any(os.readlink(fd) == str(lock.resolve()) for fd in (entry / "fd").iterdir()):
-                    leftovers.append(int(entry.name))
-            except OSError:  # another user's process, or one that just ended
-                continue
-    for pid in leftovers:
+    first = recorded_pid(descriptor)
+    holders = lock_holders(lock)
+    if not holders or {first, recorded_pid(descriptor)} & holders:  # read twice: a new holder writes right away
+        return False
+    for pid in sorted(holders):
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    if leftovers:
-        say(f"{source_system}: stopped {len(leftovers)} worker processes a killed load left behind (pids {leftovers})")
+    say(f"{who}: stopped {len(holders)} worker processes a killed load left behind (pids {sorted(holders)})")
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -132,7 +149,7 @@ def exclusive_run(pipeline_name: str, source_system: str, pipelines_dir: Path) -
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
-            if not (holder.isdigit() and stop_leftover_workers(path, int(holder), source_system, descriptor)):
+            if not stop_leftover_workers(path, descriptor, source_system):
                 raise UserError(
                     f"a load of {source_system} is already running (pid {holder}); wait for it to finish, then retry"
                 ) from None
@@ -155,7 +172,9 @@ def warehouse_turn(settings: Settings, what: str) -> Iterator[None]:
     write it (the checks and state sync before extracting, the load step that commits) and closing it in
     between, so one load's extract and normalize run beside another's commit. ``what`` ("shopify: load")
     goes into the lock file, for the line a waiting load prints. The lock is an OS file lock (``flock``): the
-    kernel releases it when its holder dies, even by ``kill -9``. It is not the run's writer lock
+    kernel releases it when its holder dies, even by ``kill -9``, and processes forked under it that outlived their
+    killed parent are stopped by the next load that waits for it (``stop_leftover_workers``); nothing is forked
+    under it by design (``finish_interrupted`` normalizes outside it). It is not the run's writer lock
     (``steps.warehouse_writer_lock``), which `customer360 run` holds around its child loads.
     """
     lock_path = settings.duckdb_path.with_name(settings.duckdb_path.name + WAREHOUSE_TURN_SUFFIX)
@@ -165,9 +184,10 @@ def warehouse_turn(settings: Settings, what: str) -> Iterator[None]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another load"
-            say(f"{what}: waiting for the warehouse ({holder} has it)")
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            if not stop_leftover_workers(lock_path, descriptor, what):
+                holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another load"
+                say(f"{what}: waiting for the warehouse ({holder} has it)")
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{what} (pid {os.getpid()})".encode(), 0)
         yield
@@ -213,7 +233,7 @@ def user_errors(source_system: str, duckdb_path: Path) -> Iterator[None]:
 RESUMED_PACKAGE_UNCHECKED = "resumed_package_unchecked"  # see finish_interrupted
 
 
-def finish_interrupted(pipeline: dlt.Pipeline) -> None:
+def finish_interrupted(pipeline: dlt.Pipeline, settings: Settings) -> None:
     """Load the package a killed run left behind before extracting anything new.
 
     For the API sources the package holds both the extracted rows and the cursors that go with them, so
@@ -229,11 +249,13 @@ def finish_interrupted(pipeline: dlt.Pipeline) -> None:
     if pipeline.has_pending_data:
         say(f"{pipeline.pipeline_name}: finishing a load an interrupted run left behind")
         unchecked.touch()
-        pipeline.normalize()
-        pipeline.load()
-    if unchecked.exists():
-        drop_rows_loaded_twice(pipeline)
-        unchecked.unlink()
+        pipeline.normalize()  # outside the warehouse's turn: it may fork workers, which would share the lock
+    with warehouse_turn(settings, f"{pipeline.pipeline_name}: finishing an interrupted load"):
+        if pipeline.has_pending_data:
+            pipeline.load()
+        if unchecked.exists():
+            drop_rows_loaded_twice(pipeline)
+            unchecked.unlink()
 
 
 def drop_rows_loaded_twice(pipeline: dlt.Pipeline) -> int:

@@ -169,10 +169,13 @@ class Settings:
         if loads <= 1:
             return self
         limit = self.duckdb_memory_limit
-        size = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(.*?)\s*", limit)
+        size = re.fullmatch(r"\s*(\d*\.?\d+)\s*(.*?)\s*", limit)
+        # plain decimals (DuckDB reads no exponent: 4000000000B / 2 is 2000000000B, not 2e+09B)
+        share = f"{float(size[1]) / loads:.6f}".rstrip("0").rstrip(".") if size else ""
         return self.replace(
             # a limit that is no size (DuckDB also takes -1, none) is kept as set
-            duckdb_memory_limit=_memory_limit(f"{float(size[1]) / loads:g}{size[2]}") if size else limit,
+            duckdb_memory_limit=_memory_limit(f"{share}{size[2]}") if size else limit,
+            # at least one thread each: with one set, two loads use two
             duckdb_threads=max(1, self.duckdb_threads // loads),
         )
 

@@ -583,9 +583,10 @@ def load_hubspot(
     ):
         # the warehouse is held for these and for the load step only (warehouse_turn), so `load all` runs
         # another source's load beside this one's requests
-        with warehouse_turn(settings, "hubspot: checks and state"):
+        with warehouse_turn(settings, "hubspot: checks"):
             refuse_load_without_salt(pipeline)
-            finish_interrupted(pipeline)
+        finish_interrupted(pipeline, settings)  # takes its own turn to load (a turn is not taken twice)
+        with warehouse_turn(settings, "hubspot: state"):
             pipeline.sync_destination()
             known = known_contact_ids(pipeline) if reconciliation_due(pipeline) else None
         try:

@@ -123,7 +123,7 @@ def load_mailchimp(config: MailchimpSettings | None = None, settings: Settings |
     ):
         refuse_load_without_salt(pipeline)
         try:
-            finish_interrupted(pipeline)
+            finish_interrupted(pipeline, settings)
             source = mailchimp_source(base_url=platform.base_url, list_id=platform.list_id, api_key=platform.api_key)
             info = pipeline.run(source)
         except Exception as error:

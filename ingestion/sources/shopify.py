@@ -614,9 +614,10 @@ def load_shopify(
         work_dir = bulk_work_dir(settings)  # first: a killed run's export file goes even when the load is refused
         # the warehouse is held for these and for the load step only (warehouse_turn): `load all` runs the
         # other sources' loads beside this one's extract and normalize, the longest part of it
-        with warehouse_turn(settings, "shopify: checks and state"):
+        with warehouse_turn(settings, "shopify: checks"):
             refuse_load_without_salt(pipeline)
-            finish_interrupted(pipeline)
+        finish_interrupted(pipeline, settings)  # takes its own turn to load (a turn is not taken twice)
+        with warehouse_turn(settings, "shopify: state"):
             pipeline.sync_destination()
         try:
             source = shopify_source(

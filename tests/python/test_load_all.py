@@ -266,10 +266,10 @@ def test_shopify_holds_the_warehouse_only_to_check_and_to_commit(demo_data: Path
         )
         try:
             lines = Lines(process)
-            lines.wait_for("shopify: checks and state: waiting for the warehouse (the test (pid")
+            lines.wait_for("shopify: checks: waiting for the warehouse (the test (pid")
             os.close(held)
             deadline = time.monotonic() + 60
-            while "shopify: checks and state" not in turn.read_text():  # its turn to check and sync
+            while "shopify: state" not in turn.read_text():  # its last turn before extracting: the state sync
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
             held = _hold(turn, "the test", wait=True)  # as soon as it lets go
