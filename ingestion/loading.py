@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing import active_children, get_context
@@ -128,7 +128,8 @@ def side_by_side(
             while waiting and len(running) < max(1, workers):
                 source = waiting.pop(0)
                 try:
-                    with terminal_interrupts_ignored():  # a process started now is out of the terminal's reach
+                    # a load process started now is out of the terminal's reach (not a load run here, inline)
+                    with terminal_interrupts_ignored() if isinstance(pool, ProcessPoolExecutor) else nullcontext():
                         running[pool.submit(load_one, source)] = source
                 except BrokenProcessPool:
                     failed[source] = UserError("not started: another load's process ended abruptly")
@@ -145,13 +146,14 @@ def side_by_side(
     except KeyboardInterrupt:
         if running:
             say("load all: interrupted; the running loads finish first (Ctrl-C again stops them at once)")
-        try:
+            try:
+                wait(running)
+            except KeyboardInterrupt:  # again: stop them now, each recovers on its next run as after a crash
+                for process in active_children():
+                    process.kill()
+                say("load all: the running loads were stopped")
+        with terminal_interrupts_ignored():  # quick now, and a pool shut down half way never ends
             pool.shutdown(wait=True, cancel_futures=True)
-        except KeyboardInterrupt:  # again: stop them now, each recovers on its next run as after a crash
-            for process in active_children():
-                process.kill()
-            pool.shutdown(wait=True, cancel_futures=True)
-            say("load all: the running loads were stopped")
         raise
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -484,3 +484,66 @@ def test_a_load_process_killed_fails_load_all_in_one_line(demo_data: Path, tmp_p
             [sys.executable, "-m", "ingestion.cli", "load", "all"], capture_output=True, text=True, env=env
         )
         assert rerun.returncode == 0, rerun.stderr
+
+
+def test_memory_and_threads_are_split_in_plain_sizes() -> None:
+    """Each of n load processes gets 1/n of DuckDB's memory limit and threads, written as DuckDB reads sizes."""
+    base = Settings(project_dir=None, duckdb_path=Path("w.duckdb"), data_dir=Path("."), pipelines_dir=Path("."))
+    shares = {
+        limit: base.replace(duckdb_memory_limit=limit).shared_by(2).duckdb_memory_limit
+        for limit in ("4GB", "4000000000B", "3000000KB", ".5GB", "500 MiB", "80%", "-1")
+    }
+    assert shares == {
+        "4GB": "2GB", "4000000000B": "2000000000B", "3000000KB": "1500000KB", ".5GB": "0.25GB",
+        "500 MiB": "250MiB", "80%": "40%", "-1": "-1",
+    }  # fmt: skip
+    assert base.replace(duckdb_threads=2).shared_by(2).duckdb_threads == 1
+    assert base.replace(duckdb_threads=1).shared_by(2).duckdb_threads == 1  # never none
+    assert base.shared_by(1) == base
+
+
+def _interrupted(demo_data: Path, tmp_path: Path, parallel: str, after: str, times: int) -> tuple[int, str, str]:
+    """`load all` sent Ctrl-C as a terminal sends it (SIGINT to its process group) ``times`` times, the first once
+    its stderr shows ``after``; returns its exit code, stdout and stderr."""
+    from ingestion.demo_kit.servers.run import running_servers
+
+    with running_servers(demo_data) as servers:
+        env = _cli_env(tmp_path, demo_data, CUSTOMER360_PARALLEL_LOADS=parallel, **servers.loader_environment())
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ingestion.cli", "load", "all"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        lines = Lines(process)
+        lines.wait_for(after)
+        for _ in range(times):
+            os.killpg(process.pid, signal.SIGINT)
+            time.sleep(0.3)
+        assert process.stdout is not None
+        stdout = process.stdout.read()
+        returncode = process.wait(timeout=120)
+        lines.reader.join(timeout=10)
+    return returncode, stdout, "".join(lines.lines)
+
+
+def test_ctrl_c_twice_stops_the_running_loads_at_once(demo_data: Path, tmp_path: Path) -> None:
+    """The first Ctrl-C lets the running loads finish; a second stops them, and `load all` ends (it once hung)."""
+    returncode, _, stderr = _interrupted(demo_data, tmp_path, "2", "shopify: ", times=2)
+    assert returncode == 130, stderr
+    assert "load all: the running loads were stopped" in stderr and "Traceback" not in stderr, stderr
+    assert not _processes_of(tmp_path / "warehouse.duckdb")
+
+
+def test_ctrl_c_with_one_load_at_a_time_loads_nothing_further(demo_data: Path, tmp_path: Path) -> None:
+    """Loads run in this process's main thread, where dlt catches the Ctrl-C itself and fails its step: still an
+    interrupt, so no further source loads (they did, committing, before)."""
+    returncode, stdout, stderr = _interrupted(demo_data, tmp_path, "1", "shopify: ", times=1)
+    assert returncode == 130, stderr
+    assert stdout == "" and "customer360: interrupted" in stderr
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        schemas = {s for (s,) in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
+    assert not {"raw_hubspot", "raw_segment"} & schemas  # Shopify starts; the others never did
