@@ -308,6 +308,24 @@ def _demo_order_count(demo_data: Path) -> int:
         return sum(1 for line in lines if line.strip())
 
 
+def _load_all_started(env: dict[str, str], own_terminal: bool = False) -> tuple[subprocess.Popen[str], Lines]:
+    """`load all` in the background, returned once a load process is at work (Shopify's first line). With
+    ``own_terminal``, in its own process group with Ctrl-C's default action, as a terminal's foreground job, and
+    its stdout kept."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingestion.cli", "load", "all"],
+        stdout=subprocess.PIPE if own_terminal else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=own_terminal,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if own_terminal else None,
+    )
+    lines = Lines(process)
+    lines.wait_for("shopify: ")
+    return process, lines
+
+
 def _children(pid: int) -> set[int]:
     """The processes whose parent is ``pid`` (from /proc)."""
     found = set()
@@ -340,15 +358,7 @@ def test_load_all_killed_leaves_no_load_running_and_the_rerun_lands_everything(d
         api = servers.loader_environment()
         killed_root, clean_root = tmp_path / "killed", tmp_path / "clean"
         env = _cli_env(killed_root, demo_data, CUSTOMER360_PARALLEL_LOADS="2", **api)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ingestion.cli", "load", "all"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        lines = Lines(process)
-        lines.wait_for("shopify: ")  # a load process is at work
+        process, lines = _load_all_started(env)
         loads = _children(process.pid)
         deadline = time.monotonic() + 60
         while len([pid for pid in loads if _alive(pid)]) < 2:  # both load processes started
@@ -460,15 +470,7 @@ def test_a_load_process_killed_fails_load_all_in_one_line(demo_data: Path, tmp_p
 
     with running_servers(demo_data) as servers:
         env = _cli_env(tmp_path, demo_data, CUSTOMER360_PARALLEL_LOADS="2", **servers.loader_environment())
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ingestion.cli", "load", "all"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        lines = Lines(process)
-        lines.wait_for("shopify: ")
+        process, lines = _load_all_started(env)
         spawned = "from multiprocessing.spawn import spawn_main"
         loads = {pid for pid in _children(process.pid) if spawned in Path(f"/proc/{pid}/cmdline").read_text()}
         assert loads, "".join(lines.lines)
@@ -502,24 +504,14 @@ def test_memory_and_threads_are_split_in_plain_sizes() -> None:
     assert base.shared_by(1) == base
 
 
-def _interrupted(demo_data: Path, tmp_path: Path, parallel: str, after: str, times: int) -> tuple[int, str, str]:
+def _interrupted(demo_data: Path, tmp_path: Path, parallel: str, times: int) -> tuple[int, str, str]:
     """`load all` sent Ctrl-C as a terminal sends it (SIGINT to its process group) ``times`` times, the first once
-    its stderr shows ``after``; returns its exit code, stdout and stderr."""
+    Shopify's load is at work; returns its exit code, stdout and stderr."""
     from ingestion.demo_kit.servers.run import running_servers
 
     with running_servers(demo_data) as servers:
         env = _cli_env(tmp_path, demo_data, CUSTOMER360_PARALLEL_LOADS=parallel, **servers.loader_environment())
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ingestion.cli", "load", "all"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-        lines = Lines(process)
-        lines.wait_for(after)
+        process, lines = _load_all_started(env, own_terminal=True)
         for _ in range(times):
             os.killpg(process.pid, signal.SIGINT)
             time.sleep(0.3)
@@ -532,7 +524,7 @@ def _interrupted(demo_data: Path, tmp_path: Path, parallel: str, after: str, tim
 
 def test_ctrl_c_twice_stops_the_running_loads_at_once(demo_data: Path, tmp_path: Path) -> None:
     """The first Ctrl-C lets the running loads finish; a second stops them, and `load all` ends (it once hung)."""
-    returncode, _, stderr = _interrupted(demo_data, tmp_path, "2", "shopify: ", times=2)
+    returncode, _, stderr = _interrupted(demo_data, tmp_path, "2", times=2)
     assert returncode == 130, stderr
     assert "load all: the running loads were stopped" in stderr and "Traceback" not in stderr, stderr
     assert not _processes_of(tmp_path / "warehouse.duckdb")
@@ -541,7 +533,7 @@ def test_ctrl_c_twice_stops_the_running_loads_at_once(demo_data: Path, tmp_path:
 def test_ctrl_c_with_one_load_at_a_time_loads_nothing_further(demo_data: Path, tmp_path: Path) -> None:
     """Loads run in this process's main thread, where dlt catches the Ctrl-C itself and fails its step: still an
     interrupt, so no further source loads (they did, committing, before)."""
-    returncode, stdout, stderr = _interrupted(demo_data, tmp_path, "1", "shopify: ", times=1)
+    returncode, stdout, stderr = _interrupted(demo_data, tmp_path, "1", times=1)
     assert returncode == 130, stderr
     assert stdout == "" and "customer360: interrupted" in stderr
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
