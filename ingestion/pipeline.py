@@ -95,6 +95,14 @@ def lock_holders(lock: Path) -> set[int]:
     return holders
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (Linux ``/proc``; a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def recorded_pid(descriptor: int) -> int | None:
     """The pid a holder writes into its lock file (a run lock: the pid; a turn: "what (pid N)")."""
     text = os.pread(descriptor, 200, 0).decode(errors="replace")
@@ -102,16 +110,31 @@ def recorded_pid(descriptor: int) -> int | None:
     return int(found[1]) if found else None
 
 
+LEFTOVER_GRACE_SECONDS = 5.0  # a new holder writes its pid right after locking; a leftover never does
+
+
 def stop_leftover_workers(lock: Path, descriptor: int, who: str) -> bool:
-    """When ``lock`` is held, but not by the process recorded in it, the holders are processes that a killed holder
-    forked and that outlived it (dlt's normalize workers, blocked for good): stop them (SIGKILL; they were writing a
-    package the next run builds again from the start) and take the lock. False when the recorded process holds it
-    (a live run), or on a system without ``/proc``."""
+    """When ``lock`` is held while the process recorded in it is dead, the holders are processes that it forked and
+    that outlived it (dlt's normalize workers, blocked for good): stop them (SIGKILL; they were writing a package the
+    next run builds again from the start) and take the lock. Only processes that hold the lock are stopped (Linux
+    ``/proc/<pid>/fdinfo`` lists it on the holder's descriptor), and only after ``LEFTOVER_GRACE_SECONDS`` in which
+    the record stayed the same: a live new holder has locked but not yet written its pid. False when a live
+    process holds it, or on a system without ``/proc``."""
     if not Path("/proc/self/fdinfo").is_dir():
         return False
-    first = recorded_pid(descriptor)
+    record = recorded_pid(descriptor)
+    deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    while record is not None and not alive(record) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        if recorded_pid(descriptor) != record:
+            return False  # a new holder wrote its pid
+        with suppress(BlockingIOError):
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True  # released meanwhile
     holders = lock_holders(lock)
-    if not holders or {first, recorded_pid(descriptor)} & holders:  # read twice: a new holder writes right away
+    if record is None or alive(record) or record in holders or not holders:
+        return False
+    if recorded_pid(descriptor) != record:
         return False
     for pid in sorted(holders):
         with suppress(ProcessLookupError):
@@ -123,8 +146,9 @@ def stop_leftover_workers(lock: Path, descriptor: int, who: str) -> bool:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
         except BlockingIOError:
-            if time.monotonic() > deadline:
-                return False
+            now = recorded_pid(descriptor)
+            if time.monotonic() > deadline or (now is not None and now != record and alive(now)):
+                return False  # another run took it meanwhile
             time.sleep(0.1)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion import loading
+from ingestion import loading, pipeline
 from ingestion.errors import UserError
 from ingestion.pipeline import WAREHOUSE_TURN_SUFFIX, LoadSummary
 from ingestion.settings import Settings
@@ -539,3 +539,51 @@ def test_ctrl_c_with_one_load_at_a_time_loads_nothing_further(demo_data: Path, t
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         schemas = {s for (s,) in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
     assert not {"raw_hubspot", "raw_segment"} & schemas  # Shopify starts; the others never did
+
+
+def _holder(lock: Path, write_after: float | None) -> subprocess.Popen[str]:
+    """Another process that takes the lock and, after ``write_after`` seconds (never: None), records its pid."""
+    code = (
+        "import fcntl, os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "if sys.argv[2] != 'never':\n"
+        "    time.sleep(float(sys.argv[2])); os.ftruncate(fd, 0); os.pwrite(fd, str(os.getpid()).encode(), 0)\n"
+        "time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(lock), "never" if write_after is None else str(write_after)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_live_holder_is_never_taken_for_a_leftover(tmp_path: Path) -> None:
+    """A holder that has locked but not yet recorded its pid (a busy machine can hold it there) must not be stopped:
+    not when the record still names a live process (this one: it had the previous turn), nor when it names a dead
+    one while the holder records itself within the grace period. (The first version stopped such a holder, and a
+    suite run lost Segment's load to Shopify's next turn.)"""
+    lock = tmp_path / "turn.lock"
+    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(descriptor, f"shopify: checks (pid {os.getpid()})".encode(), 0)
+        holder = _holder(lock, write_after=None)
+        assert not pipeline.stop_leftover_workers(lock, descriptor, "test")
+        assert holder.poll() is None
+        holder.kill()
+        holder.wait()
+
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"segment: load (pid {dead.stdout.strip()})".encode(), 0)
+        holder = _holder(lock, write_after=1.0)
+        assert not pipeline.stop_leftover_workers(lock, descriptor, "test")
+        assert holder.poll() is None
+        holder.kill()
+        holder.wait()
+    finally:
+        os.close(descriptor)
