@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing import active_children, get_context
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ingestion.errors import UserError, exception_chain
-from ingestion.pipeline import LoadSummary, warehouse_turn
+from ingestion.pipeline import LoadSummary, descriptors_of, warehouse_turn
 from ingestion.progress import say
 from ingestion.settings import Settings, resolve
 
@@ -179,16 +179,7 @@ def terminal_interrupts_ignored() -> Iterator[None]:
 
 def holds_open(path: Path) -> bool:
     """Whether this process has the file open (Linux: ``/proc/self/fd``; elsewhere assumed not)."""
-    target = str(path.resolve())
-    try:
-        descriptors = list(Path("/proc/self/fd").iterdir())
-    except OSError:
-        return False
-    for descriptor in descriptors:
-        with suppress(OSError):
-            if os.readlink(descriptor) == target:
-                return True
-    return False
+    return bool(descriptors_of(Path("/proc/self"), path))
 
 
 def load_pool(workers: int) -> Executor:

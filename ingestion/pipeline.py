@@ -80,17 +80,29 @@ def write_packages_uncompressed() -> None:
         dlt.config["data_writer.disable_compression"] = True
 
 
+def descriptors_of(process: Path, file: Path) -> list[str]:
+    """The descriptors (names in ``/proc/<pid>/fd``) through which ``process`` (``/proc/<pid>``, Linux) has ``file``
+    open; none when it cannot be read (another user's process, one that just ended, no ``/proc``)."""
+    target = str(file.resolve())
+    found = []
+    with suppress(OSError):
+        for fd in (process / "fd").iterdir():
+            with suppress(OSError):
+                if os.readlink(fd) == target:
+                    found.append(fd.name)
+    return found
+
+
 def lock_holders(lock: Path) -> set[int]:
     """The processes that hold the flock on ``lock`` (Linux: a descriptor of the file whose ``/proc/<pid>/fdinfo``
     lists the lock), this one aside; a process that has the file open without the lock is not one."""
-    target = str(lock.resolve())
     holders = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        with suppress(OSError):  # another user's process, or one that just ended
-            for fd in (entry / "fd").iterdir():
-                if os.readlink(fd) == target and "\nlock:" in (entry / "fdinfo" / fd.name).read_text():
+        for fd in descriptors_of(entry, lock):
+            with suppress(OSError):
+                if "\nlock:" in (entry / "fdinfo" / fd).read_text():
                     holders.add(int(entry.name))
     return holders
 

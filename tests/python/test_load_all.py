@@ -340,14 +340,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; death with the parent is Linux's")
 def test_load_all_killed_leaves_no_load_running_and_the_rerun_lands_everything(demo_data: Path, tmp_path: Path) -> None:
     """`kill -9` of `load all` takes its load processes with it (none goes on writing unseen), and the next run
@@ -361,14 +353,14 @@ def test_load_all_killed_leaves_no_load_running_and_the_rerun_lands_everything(d
         process, lines = _load_all_started(env)
         loads = _children(process.pid)
         deadline = time.monotonic() + 60
-        while len([pid for pid in loads if _alive(pid)]) < 2:  # both load processes started
+        while len([pid for pid in loads if pipeline.alive(pid)]) < 2:  # both load processes started
             assert time.monotonic() < deadline, "".join(lines.lines)
             time.sleep(0.05)
             loads = _children(process.pid)
         process.kill()
         process.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in loads):
+        while any(pipeline.alive(pid) for pid in loads):
             assert time.monotonic() < deadline, f"load processes outlived `load all`: {loads}"
             time.sleep(0.05)
 
@@ -414,7 +406,7 @@ def _processes_of(warehouse: Path) -> set[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
-                if marker in (entry / "environ").read_bytes().split(b"\0") and _alive(int(entry.name)):
+                if marker in (entry / "environ").read_bytes().split(b"\0") and pipeline.alive(int(entry.name)):
                     found.add(int(entry.name))
             except OSError:
                 continue
