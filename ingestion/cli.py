@@ -7,7 +7,6 @@ with status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import sys
@@ -15,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from ingestion import settings as defaults
-from ingestion.errors import UserError
+from ingestion.errors import UserError, device_state_error
 from ingestion.settings import Settings
 
 SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
@@ -226,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in DEMO_KIT_COMMANDS:
         return _demo_kit_command(args, settings)
     if args.command == "load":
-        from ingestion.loading import LoadAllFailed, load
+        from ingestion.loading import LoadAllFailed, LoadAllInterrupted, load
 
         try:
             summaries = load(
@@ -237,8 +236,8 @@ def _run(args: argparse.Namespace) -> int:
                 source_name=args.source_name,
                 settings=settings,
             )
-        except LoadAllFailed as failure:
-            for summary in failure.committed:  # what did load, before the line that names what failed
+        except (LoadAllFailed, LoadAllInterrupted) as stopped:
+            for summary in stopped.committed:  # what did load, before the line that says what stopped it
                 print(summary.line())
             raise
         for summary in summaries:
@@ -336,12 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("customer360: interrupted", file=sys.stderr)
         return 130
-    except OSError as error:
-        # a full or read-only disk is the machine's state, not a bug: said in one line
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+    except Exception as error:
+        # a full or read-only disk is the machine's state, not a bug: said in one line (OSError, or DuckDB's own
+        # IO error for its file); anything else is raised
+        said = device_state_error(error)
+        if said is None:
             raise
-        where = f" ({error.filename})" if error.filename else ""
-        print(f"customer360: error: {error.strerror}{where}: free space on the device, then run again", file=sys.stderr)
+        print(f"customer360: error: {said}", file=sys.stderr)
         return 1
 
 

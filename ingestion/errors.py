@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +44,30 @@ def duckdb_locked(path: Path) -> UserError:
         f"the DuckDB file {path} is locked by another process (a running load, dbt build or open "
         "client); wait for it to finish or close it, then retry"
     )
+
+
+# The device's state, not a bug: the errno, DuckDB's words for it (DuckDB raises its own IOException, not an
+# OSError, when it cannot open or write its file), and what to do about it.
+_DEVICE_STATES = (
+    (errno.EROFS, "Read-only file system", "the file system is read-only: make it writable, or point the setting "
+     "for that file (CUSTOMER360_DUCKDB_PATH, CUSTOMER360_PIPELINES_DIR, --out) at a writable folder, then run again"),
+    (errno.ENOSPC, "No space left on device", "free space on the device, then run again"),
+    (errno.EDQUOT, "Disk quota exceeded", "free space on the device (or raise the quota), then run again"),
+    (errno.EACCES, "Permission denied", "this user may not write there: fix the permissions, or point the setting "
+     "for that file (CUSTOMER360_DUCKDB_PATH, CUSTOMER360_PIPELINES_DIR, --out) at a folder it may write, then run "
+     "again"),
+)  # fmt: skip
+
+
+def device_state_error(error: BaseException) -> str | None:
+    """One line for a full, over-quota, read-only or forbidden place anywhere in ``error``'s chain (an ``OSError``
+    with its file, or DuckDB's IO error, which names its file itself); None for anything else, which stays a
+    traceback: a bug must show where it is."""
+    for cause in exception_chain(error):
+        for number, words, advice in _DEVICE_STATES:
+            if isinstance(cause, OSError) and cause.errno == number:
+                where = f" ({cause.filename})" if cause.filename else ""
+                return f"{cause.strerror or words}{where}: {advice}"
+            if type(cause).__module__.startswith(("duckdb", "_duckdb")) and words in str(cause):
+                return f"{str(cause).strip().splitlines()[0]}: {advice}"
+    return None

@@ -46,6 +46,14 @@ class LoadAllFailed(UserError):
         self.committed = committed
 
 
+class LoadAllInterrupted(KeyboardInterrupt):
+    """`load all` stopped by Ctrl-C; ``committed``: the summaries of the sources that loaded before it ended."""
+
+    def __init__(self, committed: list[LoadSummary]) -> None:
+        super().__init__()
+        self.committed = committed
+
+
 def csv_drops(data_dir: Path) -> list[Path]:
     """Every drop folder (one with a mapping.json) under DATA/csv_contacts."""
     root = data_dir / "csv_contacts"
@@ -118,7 +126,7 @@ def side_by_side(
 
     A failed load does not stop the others: returns the summaries of those that loaded and the error of each that
     failed, once all have ended. Ctrl-C (or any error of this process) starts no further load; the running ones
-    finish, each all or nothing, before it is raised."""
+    finish, each all or nothing, before it is raised (``LoadAllInterrupted``, with what committed)."""
     loaded: dict[str, list[LoadSummary]] = {}
     failed: dict[str, BaseException] = {}
     waiting = list(sources)
@@ -143,7 +151,7 @@ def side_by_side(
                     failed[source] = _outcome(error)  # reported with the others' outcomes
                 else:
                     raise error  # an interrupt inside a load: no further one starts
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if running:
             say("load all: interrupted; the running loads finish first (Ctrl-C again stops them at once)")
             try:
@@ -154,7 +162,10 @@ def side_by_side(
                 say("load all: the running loads were stopped")
         with terminal_interrupts_ignored():  # quick now, and a pool shut down half way never ends
             pool.shutdown(wait=True, cancel_futures=True)
-        raise
+        for future, source in running.items():  # the loads that ended by committing, also after the interrupt
+            if future.done() and not future.cancelled() and future.exception() is None:
+                loaded[source] = future.result()
+        raise LoadAllInterrupted([x for each in sources for x in loaded.get(each, [])]) from interrupt
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,6 +114,43 @@ def test_serve_removes_its_bulk_files_when_terminated(tmp_path: Path) -> None:
     assert list(scratch.iterdir()) == []
 
 
+def test_a_warehouse_duckdb_cannot_write_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """DuckDB raises its own IOException, not an OSError, when the warehouse's device is read-only: `build` and
+    `erase --apply` ended in a traceback from the erasure step that opens the warehouse first (round 26's hostile
+    review). Now one line naming the file; DuckDB's other errors are still raised."""
+    import duckdb
+
+    from ingestion import cli
+    from ingestion.privacy import erasure
+
+    warehouse = tmp_path / "customer360.duckdb"
+    monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", str(warehouse))
+    message = f'IO Error: Cannot open file "{warehouse}": Read-only file system'
+    connect = duckdb.connect
+
+    def refused(error: Exception) -> Any:
+        def opened(database: Any = ":memory:", *args: Any, **kwargs: Any) -> Any:
+            if str(database) == str(warehouse):  # the warehouse only: the settings check opens DuckDB in memory
+                raise error
+            return connect(database, *args, **kwargs)
+
+        return opened
+
+    monkeypatch.setattr(erasure.duckdb, "connect", refused(duckdb.IOException(message)))
+    for command in (["build"], ["erase", "--apply"]):
+        assert cli.main(command) == 1
+        said = capsys.readouterr().err
+        assert said.count("customer360: error:") == 1 and "Traceback" not in said, said
+        assert f"customer360: error: {message}: the file system is read-only" in said
+
+    corrupt = duckdb.SerializationException("Serialization Error: unexpected end of file")
+    monkeypatch.setattr(erasure.duckdb, "connect", refused(corrupt))
+    with pytest.raises(duckdb.SerializationException):
+        cli.main(["build"])
+
+
 def test_a_full_disk_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Seen in a 1M benchmark: `generate --delta` on a full disk ended in a traceback. A full or read-only device is
     said in one line with the file; any other OSError is still raised (a bug must show where it is)."""
@@ -129,6 +167,16 @@ def test_a_full_disk_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: 
     assert "Traceback" not in said
     assert said.count("customer360: error:") == 1
     assert "No space left on device (data/segment/2026-11-30/events-0002.jsonl)" in said
+
+    def read_only_disk(_args: object) -> int:
+        raise OSError(errno.EROFS, "Read-only file system", "warehouse/customer360.duckdb.load-turn.lock")
+
+    monkeypatch.setattr(cli, "_run", read_only_disk)
+    assert cli.main(["load", "all"]) == 1
+    said = capsys.readouterr().err
+    assert said.count("customer360: error:") == 1 and "Traceback" not in said
+    assert "Read-only file system (warehouse/customer360.duckdb.load-turn.lock): the file system is read-only" in said
+    assert "free space" not in said  # round 26 advised freeing space on a read-only device
 
     def broken_disk(_args: object) -> int:
         raise OSError(errno.EIO, "Input/output error")

@@ -85,6 +85,45 @@ def test_an_interrupt_starts_no_further_load() -> None:
     assert recorder.started == ["shopify"]
 
 
+def test_an_interrupt_lets_the_running_loads_commit_and_names_them() -> None:
+    """Ctrl-C while Shopify loads: its load finishes and commits, and the interrupt carries its summary (the CLI
+    prints it); no other load starts."""
+
+    def load_one(source: str) -> list[LoadSummary]:
+        if source == "segment":
+            raise KeyboardInterrupt  # at once, while Shopify's load is still at work
+        time.sleep(0.5)
+        return [LoadSummary(source, rows_by_table={source: 1})]
+
+    with pytest.raises(loading.LoadAllInterrupted) as raised:
+        loading.side_by_side(loading.START_ORDER, load_one, threads(2), workers=2)
+    assert [summary.source_system for summary in raised.value.committed] == ["shopify"]
+
+
+def test_an_interrupted_load_all_prints_what_committed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`customer360 load all` stopped by Ctrl-C: the summary lines of the sources that committed, then one line, exit
+    130 (round 26 printed only the line)."""
+    import ingestion.privacy.erasure as erasure
+    from ingestion import cli
+
+    recorder = Recorder(seconds=0.05, failing={"segment": KeyboardInterrupt()})
+    monkeypatch.setattr(loading, "_load", recorder)
+    monkeypatch.setattr(loading, "load_pool", threads)
+    monkeypatch.setattr(erasure, "enforce_after_load", lambda *args, **kwargs: None)
+    for name, value in {
+        "CUSTOMER360_DUCKDB_PATH": tmp_path / "w.duckdb", "CUSTOMER360_PIPELINES_DIR": tmp_path / "dlt",
+        "CUSTOMER360_DATA_DIR": tmp_path, "CUSTOMER360_PARALLEL_LOADS": 1,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, str(value))
+    assert cli.main(["load", "all"]) == 130
+    said = capsys.readouterr()
+    assert recorder.started == ["shopify", "segment"]
+    assert said.out.splitlines() == [LoadSummary("shopify", rows_by_table={"shopify": 1}).line()]
+    assert said.err.strip().splitlines()[-1] == "customer360: interrupted"
+
+
 @pytest.fixture
 def fake_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Recorder, list[int]]:
     """`load all` over fake loaders; the erasure enforcement records how many loads ran when it was called."""
