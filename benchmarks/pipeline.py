@@ -47,20 +47,20 @@ sys.path.insert(0, str(ROOT))
 import duckdb  # noqa: E402
 
 from ingestion.settings import Settings  # noqa: E402
+from ingestion.sources import LOADED_SOURCES  # noqa: E402
 
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
-LOAD_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
 STAGE_NAMES = (  # in the order they run
     "generate",
     "serve start",
-    *(f"load {source}" for source in LOAD_SOURCES),
+    *(f"load {source}" for source in LOADED_SOURCES),
     "duckdb read_json",
     "duckdb read_csv",
     "load all, side by side",
     "build full",
     "generate --delta (1%)",
     "serve start (delta)",
-    *(f"load {source} (delta)" for source in LOAD_SOURCES),
+    *(f"load {source} (delta)" for source in LOADED_SOURCES),
     "build after 1% delta",
     "build, nothing new",
     "evaluate",
@@ -349,7 +349,7 @@ def bench_size(
         add(stage)
 
     def load_all(label: str) -> None:
-        to_load = [source for source in LOAD_SOURCES if not kept(f"load {source}{label}")]
+        to_load = [source for source in LOADED_SOURCES if not kept(f"load {source}{label}")]
         if not to_load:
             kept(f"serve start{label}")  # no server needed: its measurement is taken over with the loads
             return
@@ -387,7 +387,7 @@ def bench_size(
         }
         try:
             stage = run_stage(size, name, [*cli, "load", "all"], scratch_env, log)
-            stage.rows = sum(raw_rows(scratch / "warehouse.duckdb", source) for source in LOAD_SOURCES)
+            stage.rows = sum(raw_rows(scratch / "warehouse.duckdb", source) for source in LOADED_SOURCES)
         finally:
             server.terminate()
             server.wait()
@@ -462,7 +462,7 @@ def print_table(results: list[SizeResult]) -> None:
         idle = next((s for s in result.stages if s.name == "build, nothing new"), None)
         print(f"\n{result.size}: DuckDB file {result.duckdb_file_mb} MB; servers {result.server_rss_mb} MB RSS")
         side_by_side = next((s for s in result.stages if s.name == "load all, side by side"), None)
-        alone = [s for s in result.stages if s.name in {f"load {source}" for source in LOAD_SOURCES}]
+        alone = [s for s in result.stages if s.name in {f"load {source}" for source in LOADED_SOURCES}]
         if full and side_by_side:
             print(
                 f"  load + full build = {side_by_side.wall_s:.1f} s side by side + {full.wall_s:.1f} s = "

@@ -16,8 +16,8 @@ from pathlib import Path
 from ingestion import settings as defaults
 from ingestion.errors import UserError, device_state_error
 from ingestion.settings import Settings
+from ingestion.sources import LOADED_SOURCES
 
-SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
 FEEDBACK_SOURCES = ("mailchimp",)  # loaded on their own (and by `sync`), not by `load all`
 DEMO_KIT_COMMANDS = ("demo", "generate", "serve")  # the commands that use ingestion.demo_kit
 CHANGED_ONLY = "--changed"  # `build --changed`: only what reads source tables changed since the last complete build
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--mailchimp-port", type=int, default=8703)
 
     load = commands.add_parser("load", help="load one source (or all) into DuckDB with dlt")
-    load.add_argument("source", choices=(*SOURCES, *FEEDBACK_SOURCES, "all"))
+    load.add_argument("source", choices=(*LOADED_SOURCES, *FEEDBACK_SOURCES, "all"))
     load.add_argument("--data", type=Path, default=None, help="demo data folder, for file sources")
     load.add_argument("--path", type=Path, default=None, help="segment: events folder; csv_contacts: drop folder")
     load.add_argument("--mapping", type=Path, default=None, help="csv_contacts: header mapping JSON")

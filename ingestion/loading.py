@@ -21,8 +21,8 @@ from ingestion.errors import UserError, exception_chain
 from ingestion.pipeline import LoadSummary, descriptors_of, warehouse_turn
 from ingestion.progress import say
 from ingestion.settings import Settings, resolve
+from ingestion.sources import LOADED_SOURCES
 
-ALL_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")  # `load all`, reported in this order
 # The order `load all` starts them in, the longest first (docs/benchmarks.md: at 1M people Shopify ~630 s, Segment
 # ~280, HubSpot ~35, CSV ~9), so two side by side end close together.
 START_ORDER = ("shopify", "segment", "hubspot", "csv_contacts")
@@ -97,12 +97,12 @@ def load(
             if not isinstance(error, UserError):
                 raise error  # a bug, with its traceback, once the other loads have ended
         if failed:
-            done = ", ".join(s for s in ALL_SOURCES if s in loaded) or "none"
-            reasons = "; ".join(f"{each}: {failed[each]}" for each in ALL_SOURCES if each in failed)
+            done = ", ".join(s for s in LOADED_SOURCES if s in loaded) or "none"
+            reasons = "; ".join(f"{each}: {failed[each]}" for each in LOADED_SOURCES if each in failed)
             raise LoadAllFailed(
-                f"load all: {reasons} (committed: {done})", [x for each in ALL_SOURCES for x in loaded.get(each, [])]
+                f"load all: {reasons} (committed: {done})", [x for each in LOADED_SOURCES for x in loaded.get(each, [])]
             )
-        return [summary for each in ALL_SOURCES for summary in loaded[each]]
+        return [summary for each in LOADED_SOURCES for summary in loaded[each]]
     # each loader refuses first, without the salt, a warehouse with erasure requests (refuse_load_without_salt)
     summaries = _load(source, settings, access or {}, data_dir, path, mapping, source_name)
     enforce_erasures(settings)  # erased people who came back leave raw

@@ -37,6 +37,7 @@ from ingestion.dbt_runner import DbtOutcome
 from ingestion.orchestration import metrics, steps
 from ingestion.orchestration.alerts import Alert, Alerter, first_line
 from ingestion.settings import Settings
+from ingestion.sources import LOADED_SOURCES
 
 DAG_ID = "customer360"
 POOL = "customer360_duckdb"
@@ -104,7 +105,7 @@ def quality_history_task(**context: Any) -> int:
     ti = context["ti"]
     rows_landed: dict[str, int] = {}
     rows_rejected: dict[str, int] = {}
-    for source in steps.LOAD_SOURCES:
+    for source in LOADED_SOURCES:
         pulled = ti.xcom_pull(task_ids=f"load_{source}") or {}
         rows_landed.update(pulled.get("rows_landed", {}))
         rows_rejected.update(pulled.get("rows_rejected", {}))
@@ -220,7 +221,7 @@ def build_dag() -> DAG:
     ) as dag:
         loads = [
             PythonOperator(task_id=f"load_{source}", python_callable=load_task, op_kwargs={"source": source})
-            for source in steps.LOAD_SOURCES
+            for source in LOADED_SOURCES
         ]
         freshness = PythonOperator(
             task_id="freshness_gate", python_callable=freshness_task, trigger_rule=TriggerRule.ALL_DONE, **gate_args

@@ -19,6 +19,7 @@ from ingestion.dbt_runner import DbtOutcome
 from ingestion.orchestration import metrics, steps
 from ingestion.orchestration.alerts import Alert, Alerter, first_line
 from ingestion.settings import Settings, resolve
+from ingestion.sources import LOADED_SOURCES
 
 GATE_STEPS = ("load", "freshness", "build")
 
@@ -42,7 +43,7 @@ def run_pipeline(
     dbt_args: list[str] | None = None,
     alerter: Alerter | None = None,
     policy: steps.RetryPolicy | None = None,
-    sources: tuple[str, ...] = steps.LOAD_SOURCES,
+    sources: tuple[str, ...] = LOADED_SOURCES,
     settings: Settings | None = None,
 ) -> RunReport:
     settings = resolve(settings)

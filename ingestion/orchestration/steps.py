@@ -32,7 +32,6 @@ from ingestion.errors import UserError, duckdb_locked, is_duckdb_lock_error
 from ingestion.orchestration.alerts import Alert, first_line
 from ingestion.settings import Settings, resolve
 
-LOAD_SOURCES = ("hubspot", "shopify", "segment", "csv_contacts")
 # The activation marts the email platform reads; `published.<name>_rows` keeps their last good rows and
 # the dbt view `published.<name>` serves them through the live suppression guard.
 PUBLISHED_MODELS = ("email_audience", "cart_abandonment_triggers")

@@ -59,6 +59,10 @@ def threads(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers)
 
 
+def test_load_all_starts_every_source_once() -> None:
+    assert sorted(loading.START_ORDER) == sorted(loading.LOADED_SOURCES)
+
+
 def test_side_by_side_runs_as_many_at_once_as_asked() -> None:
     two = Recorder()
     loaded, failed = loading.side_by_side(loading.START_ORDER, two, threads(2), workers=2)
@@ -158,7 +162,7 @@ def test_load_all_enforces_erasure_once_after_every_load(
     summaries = loading.load("all", settings=_settings(tmp_path, 2))
     assert recorder.most == 2
     assert running_at_enforcement == [0]
-    assert [s.source_system for s in summaries] == list(loading.ALL_SOURCES)  # reported in the usual order
+    assert [s.source_system for s in summaries] == list(loading.LOADED_SOURCES)  # reported in the usual order
 
 
 def test_load_all_loads_in_this_process_when_this_process_has_the_warehouse_open(
