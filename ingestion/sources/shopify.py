@@ -555,14 +555,17 @@ def reassembly_duckdb_config(settings: Settings) -> dict[str, str]:
     return {key: config[key] for key in ("memory_limit", "threads")}
 
 
-NORMALIZE_FILE_ROWS = 50_000  # rows per extracted file: what dlt's normalize workers share out
+# Bytes per extracted file: what dlt's normalize workers share out. dlt hands each worker an equal count of files,
+# in name order, so files of equal size (not of equal rows: an order's record is twice a customer's) give each
+# worker an equal share; at most one file's work apart.
+NORMALIZE_FILE_BYTES = 16 * 1024 * 1024
 
 
 def normalize_in_parallel(pipeline: dlt.Pipeline) -> None:
     """dlt's normalize of the nested records is most of a Shopify load (53% of it at 100k people; docs/benchmarks.md,
     round 25) and one Python process: two worker processes (one per core, at most two) share it out file by file,
-    so the extract is cut into files of ``NORMALIZE_FILE_ROWS`` (dlt's ``normalize.workers`` and
-    ``data_writer.file_max_items``, for this pipeline only; a deployment's own values win).
+    so the extract is cut into files of ``NORMALIZE_FILE_BYTES`` (dlt's ``normalize.workers`` and
+    ``data_writer.file_max_bytes``, for this pipeline only; a deployment's own values win).
 
     The workers are forked (``normalize.start_method``; dlt would spawn them inside an Airflow task) and share the
     pipeline's run lock (``exclusive_run``). A killed load leaves them blocked for good, holding it; the next run
@@ -574,7 +577,7 @@ def normalize_in_parallel(pipeline: dlt.Pipeline) -> None:
     prefix = f"{pipeline.pipeline_name.upper()}__"
     os.environ.setdefault(prefix + "NORMALIZE__WORKERS", str(min(2, os.cpu_count() or 1)))
     os.environ.setdefault(prefix + "NORMALIZE__START_METHOD", "fork")
-    os.environ.setdefault(prefix + "DATA_WRITER__FILE_MAX_ITEMS", str(NORMALIZE_FILE_ROWS))
+    os.environ.setdefault(prefix + "DATA_WRITER__FILE_MAX_BYTES", str(NORMALIZE_FILE_BYTES))
 
 
 BULK_WORK_DIR = ".shopify_bulk"  # under the pipelines folder

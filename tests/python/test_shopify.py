@@ -566,3 +566,27 @@ def test_guest_only_load_still_has_customer_columns(tmp_path: Path, warehouse: P
 def test_cursor_function_orders_by_instant() -> None:
     assert latest_timestamp(["2026-03-08T02:10:00-04:00", "2026-03-08T01:30:00-05:00"]) == "2026-03-08T01:30:00-05:00"
     assert latest_timestamp(["garbage", "2020-01-01T00:00:00Z"]) == "2020-01-01T00:00:00Z"
+
+
+def test_the_extract_is_cut_by_size_for_the_normalize_workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """dlt gives each normalize worker an equal count of extracted files: cut by rows, an orders file held twice a
+    customers file's work and one worker idled for half the normalize (round 27). The files are cut by size, two
+    workers at most, forked; a deployment's own settings win."""
+    import os
+
+    from ingestion.settings import Settings
+    from ingestion.sources import shopify
+
+    pipeline = make_pipeline("shopify", Settings(None, tmp_path / "w.duckdb", tmp_path, tmp_path / "dlt"))
+    prefix = pipeline.pipeline_name.upper() + "__"
+    for key in ("NORMALIZE__WORKERS", "NORMALIZE__START_METHOD", "DATA_WRITER__FILE_MAX_BYTES"):
+        monkeypatch.delenv(prefix + key, raising=False)
+    monkeypatch.setenv(prefix + "DATA_WRITER__FILE_MAX_ITEMS", "10")  # a deployment's own setting, kept beside it
+    shopify.normalize_in_parallel(pipeline)
+    assert os.environ[prefix + "DATA_WRITER__FILE_MAX_BYTES"] == str(16 * 1024 * 1024)
+    assert os.environ[prefix + "DATA_WRITER__FILE_MAX_ITEMS"] == "10"
+    assert os.environ[prefix + "NORMALIZE__WORKERS"] == str(min(2, os.cpu_count() or 1))
+    assert os.environ[prefix + "NORMALIZE__START_METHOD"] == "fork"
+    monkeypatch.setenv(prefix + "DATA_WRITER__FILE_MAX_BYTES", "1000")
+    shopify.normalize_in_parallel(pipeline)
+    assert os.environ[prefix + "DATA_WRITER__FILE_MAX_BYTES"] == "1000"
