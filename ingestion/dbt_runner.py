@@ -20,7 +20,16 @@ import duckdb
 
 from ingestion import build_state
 from ingestion.errors import duckdb_locked, is_duckdb_lock_error
-from ingestion.settings import DUCKDB_MEMORY_LIMIT_ENV, Settings, resolve
+from ingestion.settings import (
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DEFAULT_DUCKDB_PATH,
+    DEFAULT_DUCKDB_THREADS,
+    DUCKDB_MEMORY_LIMIT_ENV,
+    DUCKDB_PATH_ENV,
+    DUCKDB_THREADS_ENV,
+    Settings,
+    resolve,
+)
 
 LOCK_MESSAGE = "Could not set lock on file"
 FAILED_STATUSES = ("fail", "error")
@@ -289,8 +298,13 @@ def _retry_one_at_a_time(
 
 # The commands run with a manifest parsed here first (and kept for this process: see _parsed_project).
 PARSED_FIRST = ("build", "test", "run", "seed", "snapshot", "compile", "ls", "list")
-# project fingerprint, warehouse file name, parse options -> the manifest dbt parsed for them in this process
+# project fingerprint, warehouse file name, parse options -> the manifest dbt parsed for them in this process,
+# the most recently used last
 _MANIFESTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+# Manifests kept at once: the project's own and a few with other --vars, so a process that alternates (a test
+# of a changed var, then the project's vars again) parses each once; older ones and a project edit's leftovers
+# are dropped (~10-25 MB each).
+MANIFESTS_KEPT = 4
 
 
 def _parsed_project(args: list[str], common: list[str], settings: Settings) -> Any | None:
@@ -301,7 +315,8 @@ def _parsed_project(args: list[str], common: list[str], settings: Settings) -> A
     command. dbt supports reusing a parsed manifest across invocations (see ``reusable``); the key holds
     everything the parse reads: the files dbt reads, --vars / --target / --profile (and dbt's variables for
     them), dbt's version (build_state.project_fingerprint), and the warehouse file's name, which dbt-duckdb
-    makes the database name.
+    makes the database name. The parse itself sees one profile for every warehouse of that name (see
+    ``_parse_environment``), so dbt's partial parse also carries over from one process to the next.
     """
     from dbt.cli.main import dbtRunner
 
@@ -309,18 +324,43 @@ def _parsed_project(args: list[str], common: list[str], settings: Settings) -> A
     options = _parse_options(args)
     key = (build_state.project_fingerprint(root, options), settings.duckdb_path.stem, tuple(options))
     if key not in _MANIFESTS:
-        parsed = dbtRunner().invoke(["parse", *options, *common])
-        if parsed.success and dangling_dependencies(parsed.result):
-            # dbt's partial parse can keep a node whose parent it dropped (dbt-core #10903: snapshots defined in
-            # YAML), and every command then stops on "depends on ... which is not in the graph": parse it whole
-            parsed = dbtRunner().invoke(["parse", "--no-partial-parse", *options, *common])
+        os.environ.update(_parse_environment(settings))
+        try:
+            parsed = dbtRunner().invoke(["parse", *options, *common])
+            if parsed.success and dangling_dependencies(parsed.result):
+                # dbt's partial parse can keep a node whose parent it dropped (dbt-core #10903: snapshots defined
+                # in YAML), and every command then stops on "depends on ... which is not in the graph": parse it
+                # whole
+                parsed = dbtRunner().invoke(["parse", "--no-partial-parse", *options, *common])
+        finally:
+            os.environ.update(settings.dbt_environment())  # the command runs on the warehouse itself
         if not parsed.success:
             return None  # the command itself parses again and reports why
         if not reusable(parsed.result):
             return parsed.result
-        _MANIFESTS.clear()  # one manifest at a time: a project edit leaves no old one behind
+        while len(_MANIFESTS) >= MANIFESTS_KEPT:
+            del _MANIFESTS[next(iter(_MANIFESTS))]  # the least recently used
         _MANIFESTS[key] = parsed.result
+    _MANIFESTS[key] = _MANIFESTS.pop(key)  # now the most recently used
     return _MANIFESTS[key]
+
+
+def _parse_environment(settings: Settings) -> dict[str, str]:
+    """The variables profiles.yml reads, as the parse before a command sees them: the warehouse file's name in
+    the project's default warehouse folder, and the default memory limit and threads.
+
+    dbt keeps its partial parse (target/partial_parse.msgpack) only while the profile is unchanged, and the
+    warehouse path, memory limit and threads are all part of it: every other warehouse meant a full parse
+    (~10 CPU s), in each process (each CLI command of the test suite on its own warehouse, each Airflow task).
+    None of them reaches the parsed manifest but the file's stem (dbt-duckdb's database name; the models read
+    only ``target.schema``), and the command itself runs with the real ones: the manifest is the one its own
+    parse would give. dbt's partial parse still re-reads every file that changed since.
+    """
+    return {
+        DUCKDB_PATH_ENV: str(settings.dbt_project() / DEFAULT_DUCKDB_PATH.parent / settings.duckdb_path.name),
+        DUCKDB_MEMORY_LIMIT_ENV: DEFAULT_DUCKDB_MEMORY_LIMIT,
+        DUCKDB_THREADS_ENV: str(DEFAULT_DUCKDB_THREADS),
+    }
 
 
 def dangling_dependencies(manifest: Any) -> list[tuple[str, str]]:
