@@ -126,7 +126,8 @@ def side_by_side(
 
     A failed load does not stop the others: returns the summaries of those that loaded and the error of each that
     failed, once all have ended. Ctrl-C (or any error of this process) starts no further load; the running ones
-    finish, each all or nothing, before it is raised (``LoadAllInterrupted``, with what committed)."""
+    finish, each all or nothing, before it is raised (``LoadAllInterrupted``, with what committed, in the order
+    `load all` reports its sources)."""
     loaded: dict[str, list[LoadSummary]] = {}
     failed: dict[str, BaseException] = {}
     waiting = list(sources)
@@ -165,7 +166,8 @@ def side_by_side(
         for future, source in running.items():  # the loads that ended by committing, also after the interrupt
             if future.done() and not future.cancelled() and future.exception() is None:
                 loaded[source] = future.result()
-        raise LoadAllInterrupted([x for each in sources for x in loaded.get(each, [])]) from interrupt
+        reported = sorted(sources, key=lambda s: LOADED_SOURCES.index(s) if s in LOADED_SOURCES else len(sources))
+        raise LoadAllInterrupted([x for each in reported for x in loaded.get(each, [])]) from interrupt
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise

@@ -103,6 +103,13 @@ def test_an_interrupt_lets_the_running_loads_commit_and_names_them() -> None:
         loading.side_by_side(loading.START_ORDER, load_one, threads(2), workers=2)
     assert [summary.source_system for summary in raised.value.committed] == ["shopify"]
 
+    # what committed is reported in the usual order (HubSpot first), not the order the loads started in
+    recorder = Recorder(seconds=0.01, failing={"segment": UserError("no events"), "csv_contacts": KeyboardInterrupt()})
+    with pytest.raises(loading.LoadAllInterrupted) as raised:
+        loading.side_by_side(loading.START_ORDER, recorder, threads(1), workers=1)
+    assert recorder.started == list(loading.START_ORDER)
+    assert [summary.source_system for summary in raised.value.committed] == ["hubspot", "shopify"]
+
 
 def test_an_interrupted_load_all_prints_what_committed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
