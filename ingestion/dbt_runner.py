@@ -325,13 +325,16 @@ def _parsed_project(args: list[str], common: list[str], settings: Settings) -> A
     key = (build_state.project_fingerprint(root, options), settings.duckdb_path.stem, tuple(options))
     if key not in _MANIFESTS:
         os.environ.update(_parse_environment(settings))
+        # no target/manifest.json from this parse: the command itself writes it when it ends (a quarter of a
+        # partial parse's CPU was writing a file the command then overwrote)
+        parse = ["parse", "--no-write-json", *options, *common]
         try:
-            parsed = dbtRunner().invoke(["parse", *options, *common])
+            parsed = dbtRunner().invoke(parse)
             if parsed.success and dangling_dependencies(parsed.result):
                 # dbt's partial parse can keep a node whose parent it dropped (dbt-core #10903: snapshots defined
                 # in YAML), and every command then stops on "depends on ... which is not in the graph": parse it
                 # whole
-                parsed = dbtRunner().invoke(["parse", "--no-partial-parse", *options, *common])
+                parsed = dbtRunner().invoke([*parse, "--no-partial-parse"])
         finally:
             os.environ.update(settings.dbt_environment())  # the command runs on the warehouse itself
         if not parsed.success:

@@ -33,7 +33,7 @@ original = dbt.cli.main.dbtRunner.invoke
 
 def invoke(self, args, **kwargs):
     result = original(self, args, **kwargs)
-    invoked.append(list(args[:2]))
+    invoked.append([args[0], "whole" if "--no-partial-parse" in args else "partial"])
     if args[0] == "parse" and "--no-partial-parse" not in args and result.success:
         result.result.nodes["model.tiny.child"].depends_on.nodes.append("snapshot.tiny.dropped_by_partial_parse")
         invoked.append(["dangling", dangling_dependencies(result.result)])
@@ -69,10 +69,10 @@ def test_a_manifest_with_a_dangling_parent_is_parsed_again_whole(tmp_path: Path)
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
 
     assert outcome["invoked"] == [
-        ["parse", "--project-dir"],
+        ["parse", "partial"],
         ["dangling", [["model.tiny.child", "snapshot.tiny.dropped_by_partial_parse"]]],
-        ["parse", "--no-partial-parse"],
-        ["run", "--project-dir"],
+        ["parse", "whole"],
+        ["run", "partial"],
     ], outcome
     assert outcome["success"], outcome["failures"]
     with duckdb.connect(str(tmp_path / "tiny.duckdb"), read_only=True) as con:
