@@ -111,6 +111,7 @@ def personal_columns(path: Path, schemas: tuple[str, ...] | None = None, by_name
             f"where table_schema in {(*schemas, '')} order by all"
         ).fetchall()
         findings = []
+        copied = None  # the relation whose rows the temporary table holds
         for schema, table, column, data_type in columns:
             flag = data_type == "BOOLEAN" or column.lower().startswith(("is_", "has_"))
             kind = None if flag or not by_name else name_kind(column)
@@ -119,8 +120,13 @@ def personal_columns(path: Path, schemas: tuple[str, ...] | None = None, by_name
                 continue
             if data_type not in ("VARCHAR", "JSON"):
                 continue
+            if copied != (schema, table):
+                # each relation computed once, its columns sampled from the copy: a view (the consent guard reads
+                # every raw table) was computed again for every column
+                con.execute(f'create or replace temporary table pii_sampled as select * from "{schema}"."{table}"')
+                copied = (schema, table)
             sample = con.execute(
-                f'select distinct cast("{column}" as varchar) as v from "{schema}"."{table}" '
+                f'select distinct cast("{column}" as varchar) as v from pii_sampled '
                 f'where "{column}" is not null order by v limit {SAMPLE}'
             ).fetchall()
             found = value_kind([row[0] for row in sample], names)
