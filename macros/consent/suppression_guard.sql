@@ -133,20 +133,36 @@
 
 
 {#
-    guard_unambiguous_timestamp(expr): the guard's own reading of a date or time a CSV drop wrote: the
-    value read by the one format of var('csv_datetime_formats') that reads it, else null (no format, or
-    several that could mean different days: 03/05/2025). Apart from staging's per-drop format detection
-    on purpose: the guard is a second implementation, and an unreadable date only costs an opt-in its
-    power to lift an opt-out (a suppression is dated by guard_latest_reading, else at the load time).
+    guard_timestamp_readings(expr, prefix): one column per format of var('csv_datetime_formats'), `<prefix>_1` ...,
+    each the text read by that format, null when that format does not read it. The guard's own reading of a date or
+    time a CSV drop wrote, apart from staging's per-drop format detection on purpose (a second implementation).
+    Written in a CTE step of its own: guard_unambiguous_reading and guard_plausible_readings then name the columns
+    (each writing the readings inline repeated every format's parse wherever a reading was compared: 73 kB of
+    rendered SQL in the guard's view).
 #}
-{% macro guard_unambiguous_timestamp(expr) -%}
-    {%- set readings = [] -%}
+{% macro guard_timestamp_readings(expr, prefix) -%}
     {%- for format in var('csv_datetime_formats') -%}
         {%- if format == 'iso' -%}
-            {%- do readings.append(customer360.to_utc_timestamp("nullif(trim(" ~ expr ~ "), '')")) -%}
+            {%- set reading = customer360.to_utc_timestamp("nullif(trim(" ~ expr ~ "), '')") -%}
         {%- else -%}
-            {%- do readings.append(customer360.parse_timestamp("nullif(trim(" ~ expr ~ "), '')", format)) -%}
-        {%- endif -%}
+            {%- set reading = customer360.parse_timestamp("nullif(trim(" ~ expr ~ "), '')", format) -%}
+        {%- endif %}
+        {{ reading }} as {{ prefix }}_{{ loop.index }}
+        {{- ',' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
+
+{#
+    guard_unambiguous_reading(relation, prefix): of the guard_timestamp_readings columns `<relation>.<prefix>_1` ...,
+    the one that read the text, else null (no format, or several that could mean different days: 03/05/2025). An
+    unreadable date only costs an opt-in its power to lift an opt-out (a suppression is dated by
+    guard_latest_reading, else at the load time).
+#}
+{% macro guard_unambiguous_reading(relation, prefix) -%}
+    {%- set readings = [] -%}
+    {%- for format in var('csv_datetime_formats') -%}
+        {%- do readings.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
     {%- endfor -%}
     case
         when (
@@ -154,18 +170,14 @@
             case when {{ reading }} is not null then 1 else 0 end{{ ' +' if not loop.last }}
             {%- endfor %}
         ) = 1
-            then coalesce(
-                {%- for reading in readings %}
-                {{ reading }}{{ ',' if not loop.last }}
-                {%- endfor %}
-            )
+            then coalesce({{ readings | join(', ') }})
     end
 {%- endmacro %}
 
 
 {#
-    guard_timestamp_readings(expr, loaded_at, prefix): one column per format of var('csv_datetime_formats'),
-    `<prefix>_1` ..., each the text read by that format, or null when it cannot be meant: before
+    guard_plausible_readings(relation, prefix, loaded_at, as_prefix): the guard_timestamp_readings columns
+    `<relation>.<prefix>_1` ... as columns `<as_prefix>_1` ..., each null when it cannot be meant: before
     `consent_earliest_valid_timestamp`, or after the load by more than `consent_max_clock_skew_minutes` plus
     `consent_max_local_time_ahead_minutes` (a source writing local time ahead of UTC). A reading after the
     load but within that window is read as the load. guard_latest_reading takes the latest of them: an
@@ -173,23 +185,19 @@
     outdated every later opt-in: at 1M people the guard and the ledger then disagreed on 6 addresses and
     failed the build). A reading days in the future is a misreading (07/12 read as Dec 7, loaded Dec 4).
 #}
-{% macro guard_timestamp_readings(expr, loaded_at, prefix) -%}
+{% macro guard_plausible_readings(relation, prefix, loaded_at, as_prefix) -%}
     {%- set latest_meant = dbt.dateadd(
         'minute', var('consent_max_clock_skew_minutes') + var('consent_max_local_time_ahead_minutes'), loaded_at
     ) -%}
     {%- for format in var('csv_datetime_formats') -%}
-        {%- if format == 'iso' -%}
-            {%- set reading = customer360.to_utc_timestamp("nullif(trim(" ~ expr ~ "), '')") -%}
-        {%- else -%}
-            {%- set reading = customer360.parse_timestamp("nullif(trim(" ~ expr ~ "), '')", format) -%}
-        {%- endif %}
+        {%- set reading = relation ~ '.' ~ prefix ~ '_' ~ loop.index %}
         case
             when {{ reading }} < cast('{{ var("consent_earliest_valid_timestamp") }}' as {{ dbt.type_timestamp() }})
                 then null
             when {{ reading }} > {{ latest_meant }} then null
             when {{ reading }} > {{ loaded_at }} then {{ loaded_at }}
             else {{ reading }}
-        end as {{ prefix }}_{{ loop.index }}
+        end as {{ as_prefix }}_{{ loop.index }}
         {{- ',' if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
@@ -197,11 +205,29 @@
 
 {#
     guard_latest_reading(relation, prefix, pick='greatest'): the latest non-null of the
-    guard_timestamp_readings columns `<relation>.<prefix>_1` ..., null when all are null; pick='least' gives
-    the earliest (two that differ: the text is ambiguous). Each argument of `greatest` / `least` falls back to
-    the other readings, so a null reading never nulls the result on engines that return null for any null.
+    guard_plausible_readings columns `<relation>.<prefix>_1` ..., null when all are null; pick='least' gives
+    the earliest (two that differ: the text is ambiguous). default__: each argument of `greatest` / `least` falls
+    back to the other readings, so a null reading never nulls the result on engines that return null for any null
+    (13 x 13 column names per call); DuckDB skips nulls itself.
 #}
 {% macro guard_latest_reading(relation, prefix, pick='greatest') -%}
+    {{ return(adapter.dispatch('guard_latest_reading', 'customer360')(relation, prefix, pick)) }}
+{%- endmacro %}
+
+{#- DuckDB's greatest / least skip nulls (null only when all are): the columns as they are. -#}
+{% macro duckdb__guard_latest_reading(relation, prefix, pick) -%}
+    {%- set columns = [] -%}
+    {%- for format in var('csv_datetime_formats') -%}
+        {%- do columns.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
+    {%- endfor -%}
+    {%- if columns | length == 1 -%}
+        {{ columns[0] }}
+    {%- else -%}
+        {{ pick }}({{ columns | join(', ') }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__guard_latest_reading(relation, prefix, pick) -%}
     {%- set columns = [] -%}
     {%- for format in var('csv_datetime_formats') -%}
         {%- do columns.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}

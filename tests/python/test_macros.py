@@ -643,23 +643,60 @@ GUARD_OPT_OUT_TIMES = {
 }
 
 
+# The guard's reading of an opt-in's consent time: the one format that reads the text, else null.
+GUARD_OPT_IN_TIMES = {
+    "2026-12-04T21:00:00+02:00": "2026-12-04 19:00:00",  # ISO, offset honoured
+    "13/04/2026": "2026-04-13 00:00:00",  # only day/month reads a 13th month-field
+    "04/13/2026 08:30": "2026-04-13 08:30:00",
+    "31.12.2025": "2025-12-31 00:00:00",
+    "20261204": "2026-12-04 00:00:00",
+    "12/04/2026 21:00": None,  # Dec 4 or Apr 12: ambiguous
+    "03/05/2025": None,
+    "soon": None,
+    "  ": None,
+}
+
+
 def test_guard_dates_a_csv_opt_out_at_the_latest_day_its_text_can_mean(
     dbt_run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Both implementations of guard_latest_reading (DuckDB's greatest over the readings, and the default one that
+    falls back to the other readings for engines whose greatest is null on any null) date alike."""
     from dbt.cli.main import dbtRunner
 
     monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", dbt_run["duckdb_path"])
     rows = ", ".join(f"({sql_literal(text)})" for text in GUARD_OPT_OUT_TIMES)
     inline = (
-        "select r.input, cast({{ customer360.guard_latest_reading('r', 'reading') }} as varchar) as dated "
-        "from (select v.input, {{ customer360.guard_timestamp_readings('v.input', "
+        "select r.input, cast({{ customer360.guard_latest_reading('r', 'reading') }} as varchar) as dated, "
+        "cast({{ customer360.default__guard_latest_reading('r', 'reading', 'greatest') }} as varchar) as portable "
+        "from (select b.input, {{ customer360.guard_plausible_readings('b', 'read', "
         "\"cast('2026-12-04 19:32:00' as timestamp)\", 'reading') }} "
-        f"from (values {rows}) as v (input)) as r"
+        "from (select v.input, {{ customer360.guard_timestamp_readings('v.input', 'read') }} "
+        f"from (values {rows}) as v (input)) as b) as r"
     )
     show = dbtRunner().invoke(["show", "--inline", inline, "--limit", "-1", "--quiet", *dbt_run["common"]])
     assert show.success, f"dbt show failed: {show.exception or show.result}"
     dated = {row[0]: row[1] for row in show.result.results[0].agate_table.rows}
+    portable = {row[0]: row[2] for row in show.result.results[0].agate_table.rows}
     assert dated == GUARD_OPT_OUT_TIMES
+    assert portable == GUARD_OPT_OUT_TIMES
+
+
+def test_guard_reads_an_opt_in_time_only_when_one_format_reads_it(
+    dbt_run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.cli.main import dbtRunner
+
+    monkeypatch.setenv("CUSTOMER360_DUCKDB_PATH", dbt_run["duckdb_path"])
+    rows = ", ".join(f"({sql_literal(text)})" for text in GUARD_OPT_IN_TIMES)
+    inline = (
+        "select b.input, cast({{ customer360.guard_unambiguous_reading('b', 'read') }} as varchar) as read_at "
+        "from (select v.input, {{ customer360.guard_timestamp_readings('v.input', 'read') }} "
+        f"from (values {rows}) as v (input)) as b"
+    )
+    show = dbtRunner().invoke(["show", "--inline", inline, "--limit", "-1", "--quiet", *dbt_run["common"]])
+    assert show.success, f"dbt show failed: {show.exception or show.result}"
+    assert {row[0]: row[1] for row in show.result.results[0].agate_table.rows} == GUARD_OPT_IN_TIMES
 
 
 def test_dbt_sessions_run_in_utc_whatever_the_machine_zone(dbt_run: dict[str, Any]) -> None:
