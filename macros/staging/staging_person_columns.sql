@@ -1,8 +1,8 @@
 {#
     One-expression helpers of the person columns of docs/data_contracts.md ("Staging models"). Every
-    person staging model writes its person CTEs itself (person_inputs, person_lookups, person_columns;
-    tests/python/test_quality_rules.py checks the models keep them the same) and calls these for the
-    expressions that would otherwise be written five times.
+    person staging model writes its person CTEs itself (person_inputs, person_lookups, person_checks,
+    person_columns; tests/python/test_quality_rules.py checks the models keep them the same) and calls these
+    for the expressions that would otherwise be written five times.
 #}
 
 {#
@@ -58,18 +58,22 @@
 
 
 {#
-    staging_person_value_rules(postal_code, country, country_code, email, email_normalized): the
-    person-field rules that blank or change a value and have no flag column of their own (invalid
-    emails and phones, dates of birth and oversized values have theirs). The arguments are SQL
-    expressions: the postal code, country and email as sent (after the length guard), the country's ISO
-    code and the normalized email. Each rule: its name (a rule of quality_rules()), the contract column
-    it acts on, what happens to the value (value_nulled or value_changed), when it fires, and the value
-    the source sent.
+    staging_person_value_rules(postal_code, country, country_code, email, email_normalized,
+    postal_code_normalized, is_email_normalized_valid): the person-field rules that blank or change a value
+    and have no flag column of their own (invalid emails and phones, dates of birth and oversized values
+    have theirs). The arguments are SQL expressions: the postal code, country and email as sent (after the
+    length guard), the country's ISO code, the normalized email, the postal code as staged
+    (normalize_postal_code of the two) and whether the normalized email is valid (is_valid_email of it): the
+    person models compute the last two once, in their person_checks step. Each rule: its name (a rule of
+    quality_rules()), the contract column it acts on, what happens to the value (value_nulled or
+    value_changed), when it fires, and the value the source sent.
     Formatting that keeps the meaning (case, spaces, E.164 layout, a country name written as its ISO
     code, proper-case names) is not a change and is not reported: see quality_rules().
 #}
-{% macro staging_person_value_rules(postal_code, country, country_code, email, email_normalized) -%}
-    {%- set normalized_postal = customer360.normalize_postal_code(postal_code, country_code) -%}
+{% macro staging_person_value_rules(
+    postal_code, country, country_code, email, email_normalized, postal_code_normalized, is_email_normalized_valid
+) -%}
+    {%- set normalized_postal = postal_code_normalized -%}
     {#- letters and digits only, to compare a postal code before and after formatting -#}
     {%- set postal_chars = customer360.regex_replace('upper(cast(' ~ postal_code ~ ' as ' ~ dbt.type_string() ~ '))', '[^0-9A-Z]', '') -%}
     {{ return([
@@ -80,22 +84,26 @@
         {'rule': 'unknown_country', 'column': 'country', 'disposition': 'value_nulled', 'value': country,
          'when': customer360.clean_text(country) ~ ' is not null and ' ~ country_code ~ ' is null'},
         {'rule': 'email_domain_corrected', 'column': 'email', 'disposition': 'value_changed', 'value': email,
-         'when': email_normalized ~ ' <> ' ~ customer360.clean_email(email)
-            ~ ' and ' ~ customer360.is_valid_email(email_normalized)},
+         'when': email_normalized ~ ' <> ' ~ customer360.clean_email(email) ~ ' and ' ~ is_email_normalized_valid},
     ]) }}
 {%- endmacro %}
 
 
 {#
-    value_findings(postal_code, country, country_code, email, email_normalized): the rules of
-    staging_person_value_rules() that fired on a row, as entries '<rule>=<column>=<disposition>=<value
+    value_findings(postal_code, country, country_code, email, email_normalized, postal_code_normalized,
+    is_email_normalized_valid): the rules of staging_person_value_rules() that fired on a row, as entries '<rule>=<column>=<disposition>=<value
     sent>' separated by oversized_values_separator() (control characters of the value become spaces),
     or null when none fired.
 #}
-{% macro value_findings(postal_code, country, country_code, email, email_normalized) -%}
+{% macro value_findings(
+    postal_code, country, country_code, email, email_normalized, postal_code_normalized, is_email_normalized_valid
+) -%}
+    {%- set rules = customer360.staging_person_value_rules(
+        postal_code, country, country_code, email, email_normalized, postal_code_normalized, is_email_normalized_valid
+    ) -%}
     nullif(concat_ws(
         {{ customer360.oversized_values_separator() }},
-        {%- for rule in customer360.staging_person_value_rules(postal_code, country, country_code, email, email_normalized) %}
+        {%- for rule in rules %}
         case
             when {{ rule.when }}
                 then {{ dbt.concat([

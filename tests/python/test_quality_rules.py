@@ -1,11 +1,11 @@
 """Every quarantine rule, one at a time, fed its bad value (issue 10: "every field rule that changes or
 blanks a value writes a quarantine row").
 
-The person-field rules run through the real person CTEs (person_inputs, person_lookups, person_columns),
-which every person staging model writes out itself: a test checks the five models keep them the same, then
-the rules run through that SQL in ONE `dbt show` on a copy of the project's macros and seeds: one row per
-rule, equal to a clean control row but for the one bad value, so each row must raise exactly its rule and
-nothing else, with the value nulled or changed as the rule says. Formatting that keeps the meaning (case,
+The person-field rules run through the real person CTEs (person_inputs, person_lookups, person_checks,
+person_columns), which every person staging model writes out itself: a test checks the five models keep them
+the same, then the rules run through that SQL in ONE `dbt show` on a copy of the project's macros and seeds:
+one row per rule, equal to a clean control row but for the one bad value, so each row must raise exactly its
+rule and nothing else, with the value nulled or changed as the rule says. Formatting that keeps the meaning (case,
 spacing, E.164 layout, ISO codes) must raise nothing. The other rules (order totals, enums, rejected lines
 ...) need whole records and are fed their bad value by the tests listed in OTHER_RULE_TESTS; this module
 checks that list covers `quality_rules()` exactly, so a new rule without a test fails here.

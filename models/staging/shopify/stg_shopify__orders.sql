@@ -126,61 +126,71 @@ person_lookups as (
     from person_inputs
 ),
 
+person_checks as (
+    -- what the columns below read more than once, computed once: whether the normalized address is valid,
+    -- the phone and the postal code as staged (each written out again where it was read made the rendered
+    -- SQL of this step several times longer)
+    select
+        person_lookups.*,
+        {{ customer360.is_valid_email('person_lookups.email_normalized') }} as is_email_normalized_valid,
+        {{ customer360.normalize_phone_e164('person_lookups.phone_input', 'person_lookups.country_code') }}
+            as phone_normalized,
+        {{ customer360.normalize_postal_code('person_lookups.postal_code_input', 'person_lookups.country_code') }}
+            as postal_code_normalized
+    from person_lookups
+),
+
 person_columns as (
     -- a value that fails validation is nulled and flagged; the row stays
     select
-        person_lookups.*,
+        person_checks.*,
         case
-            when {{ customer360.is_valid_email('person_lookups.email_normalized') }}
-                then person_lookups.email_normalized
+            when person_checks.is_email_normalized_valid then person_checks.email_normalized
         end as email,
-        {{ customer360.email_match_key('person_lookups.email_normalized') }} as email_match_key,
+        {{ customer360.email_match_key('person_checks.email_normalized') }} as email_match_key,
         case
-            when {{ customer360.is_valid_email('person_lookups.email_normalized') }}
-                then coalesce({{ customer360.is_role_email('person_lookups.email_normalized') }}, false)
+            when person_checks.is_email_normalized_valid
+                then coalesce({{ customer360.is_role_email('person_checks.email_normalized') }}, false)
             else false
         end as is_role_email,
         coalesce(
-            person_lookups.email_normalized is not null
-            and not {{ customer360.is_valid_email('person_lookups.email_normalized') }},
-            false
+            person_checks.email_normalized is not null and not person_checks.is_email_normalized_valid, false
         ) as is_email_invalid,
-        {{ customer360.normalize_phone_e164('person_lookups.phone_input', 'person_lookups.country_code') }}
-            as phone_e164,
+        person_checks.phone_normalized as phone_e164,
         coalesce(
-            {{ customer360.clean_text('person_lookups.phone_input') }} is not null
-            and {{ customer360.normalize_phone_e164('person_lookups.phone_input', 'person_lookups.country_code') }}
-            is null,
+            {{ customer360.clean_text('person_checks.phone_input') }} is not null
+            and person_checks.phone_normalized is null,
             false
         ) as is_phone_invalid,
-        {{ customer360.clean_name('person_lookups.first_name_input') }} as first_name,
-        {{ customer360.clean_name('person_lookups.last_name_input') }} as last_name,
+        {{ customer360.clean_name('person_checks.first_name_input') }} as first_name,
+        {{ customer360.clean_name('person_checks.last_name_input') }} as last_name,
         coalesce(
             {{ customer360.seed_lookup(
-                'given_name_nicknames', 'nickname', 'canonical_given_name', 'person_lookups.first_name_key'
+                'given_name_nicknames', 'nickname', 'canonical_given_name', 'person_checks.first_name_key'
             ) }},
-            person_lookups.first_name_key
+            person_checks.first_name_key
         ) as given_name_canonical,
         {{ customer360.date_of_birth_issue(
-            'person_lookups.date_of_birth_input', 'person_lookups.date_of_birth_read'
+            'person_checks.date_of_birth_input', 'person_checks.date_of_birth_read'
         ) }} as date_of_birth_issue,
-        {{ customer360.clean_name('person_lookups.address_line1_input') }} as address_line1,
-        {{ customer360.clean_name('person_lookups.address_line2_input') }} as address_line2,
-        {{ customer360.clean_name('person_lookups.city_input') }} as city,
-        {{ customer360.normalize_postal_code('person_lookups.postal_code_input', 'person_lookups.country_code') }}
-            as postal_code,
+        {{ customer360.clean_name('person_checks.address_line1_input') }} as address_line1,
+        {{ customer360.clean_name('person_checks.address_line2_input') }} as address_line2,
+        {{ customer360.clean_name('person_checks.city_input') }} as city,
+        person_checks.postal_code_normalized as postal_code,
         coalesce(
-            {{ customer360.region_code('person_lookups.region_input', 'person_lookups.country_code') }},
-            {{ customer360.clean_text('person_lookups.region_input') }}
+            {{ customer360.region_code('person_checks.region_input', 'person_checks.country_code') }},
+            {{ customer360.clean_text('person_checks.region_input') }}
         ) as region_code,
         {{ customer360.value_findings(
-            postal_code='person_lookups.postal_code_input',
-            country='person_lookups.country_input',
-            country_code='person_lookups.country_code',
-            email='person_lookups.email_input',
-            email_normalized='person_lookups.email_normalized'
+            postal_code='person_checks.postal_code_input',
+            country='person_checks.country_input',
+            country_code='person_checks.country_code',
+            email='person_checks.email_input',
+            email_normalized='person_checks.email_normalized',
+            postal_code_normalized='person_checks.postal_code_normalized',
+            is_email_normalized_valid='person_checks.is_email_normalized_valid'
         ) }} as value_findings
-    from person_lookups
+    from person_checks
 ),
 
 validated as (
