@@ -60,12 +60,22 @@
 {% macro parse_datetime_as(expr, format_expr) -%}
     case {{ format_expr }}
         {%- for format in var('csv_datetime_formats') %}
-        when {{ customer360.sql_string_literal(format) }} then
-            {%- if format == 'iso' %} {{ customer360.to_utc_timestamp(customer360.blank_to_null(expr)) }}
-            {%- else %} {{ customer360.parse_timestamp(customer360.blank_to_null(expr), format) }}
-            {%- endif %}
+        when {{ customer360.sql_string_literal(format) }} then {{ customer360.parse_datetime_in(expr, format) }}
         {%- endfor %}
     end
+{%- endmacro %}
+
+
+{#
+    parse_datetime_in(expr, format): expr (text) read in `format`, known when the model compiles (one of
+    var('csv_datetime_formats')): parse_datetime_as's branch for it alone, without the others.
+#}
+{% macro parse_datetime_in(expr, format) -%}
+    {%- if format == 'iso' -%}
+        {{ customer360.to_utc_timestamp(customer360.blank_to_null(expr)) }}
+    {%- else -%}
+        {{ customer360.parse_timestamp(customer360.blank_to_null(expr), format) }}
+    {%- endif -%}
 {%- endmacro %}
 
 

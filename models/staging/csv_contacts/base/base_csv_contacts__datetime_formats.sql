@@ -38,8 +38,7 @@ candidates as (
             {{ customer360.sql_string_literal(datetime_format) }} as datetime_format,
             {{ loop.index }} as format_rank,
             count(written_value) as distinct_values,
-            count({{ customer360.parse_datetime_as('written_value', customer360.sql_string_literal(datetime_format)) }})
-                as values_read
+            count({{ customer360.parse_datetime_in('written_value', datetime_format) }}) as values_read
         from field_values
         group by source_system, field_name
         {%- if not loop.last %}
