@@ -154,16 +154,26 @@
 
 
 {#
+    guard_reading_columns(relation, prefix): the names of the guard_timestamp_readings columns,
+    `<relation>.<prefix>_1` ..., one per format of var('csv_datetime_formats'), as a list.
+#}
+{% macro guard_reading_columns(relation, prefix) -%}
+    {%- set columns = [] -%}
+    {%- for format in var('csv_datetime_formats') -%}
+        {%- do columns.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+
+{#
     guard_unambiguous_reading(relation, prefix): of the guard_timestamp_readings columns `<relation>.<prefix>_1` ...,
     the one that read the text, else null (no format, or several that could mean different days: 03/05/2025). An
     unreadable date only costs an opt-in its power to lift an opt-out (a suppression is dated by
     guard_latest_reading, else at the load time).
 #}
 {% macro guard_unambiguous_reading(relation, prefix) -%}
-    {%- set readings = [] -%}
-    {%- for format in var('csv_datetime_formats') -%}
-        {%- do readings.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
-    {%- endfor -%}
+    {%- set readings = customer360.guard_reading_columns(relation, prefix) -%}
     case
         when (
             {%- for reading in readings %}
@@ -189,8 +199,7 @@
     {%- set latest_meant = dbt.dateadd(
         'minute', var('consent_max_clock_skew_minutes') + var('consent_max_local_time_ahead_minutes'), loaded_at
     ) -%}
-    {%- for format in var('csv_datetime_formats') -%}
-        {%- set reading = relation ~ '.' ~ prefix ~ '_' ~ loop.index %}
+    {%- for reading in customer360.guard_reading_columns(relation, prefix) %}
         case
             when {{ reading }} < cast('{{ var("consent_earliest_valid_timestamp") }}' as {{ dbt.type_timestamp() }})
                 then null
@@ -216,22 +225,11 @@
 
 {#- DuckDB's greatest / least skip nulls (null only when all are): the columns as they are. -#}
 {% macro duckdb__guard_latest_reading(relation, prefix, pick) -%}
-    {%- set columns = [] -%}
-    {%- for format in var('csv_datetime_formats') -%}
-        {%- do columns.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
-    {%- endfor -%}
-    {%- if columns | length == 1 -%}
-        {{ columns[0] }}
-    {%- else -%}
-        {{ pick }}({{ columns | join(', ') }})
-    {%- endif -%}
+    {{ pick }}({{ customer360.guard_reading_columns(relation, prefix) | join(', ') }})
 {%- endmacro %}
 
 {% macro default__guard_latest_reading(relation, prefix, pick) -%}
-    {%- set columns = [] -%}
-    {%- for format in var('csv_datetime_formats') -%}
-        {%- do columns.append(relation ~ '.' ~ prefix ~ '_' ~ loop.index) -%}
-    {%- endfor -%}
+    {%- set columns = customer360.guard_reading_columns(relation, prefix) -%}
     {%- if columns | length == 1 -%}
         {{ columns[0] }}
     {%- else -%}

@@ -73,14 +73,13 @@
 {% macro staging_person_value_rules(
     postal_code, country, country_code, email, email_normalized, postal_code_normalized, is_email_normalized_valid
 ) -%}
-    {%- set normalized_postal = postal_code_normalized -%}
     {#- letters and digits only, to compare a postal code before and after formatting -#}
     {%- set postal_chars = customer360.regex_replace('upper(cast(' ~ postal_code ~ ' as ' ~ dbt.type_string() ~ '))', '[^0-9A-Z]', '') -%}
     {{ return([
         {'rule': 'invalid_postal_code', 'column': 'postal_code', 'disposition': 'value_nulled', 'value': postal_code,
-         'when': customer360.clean_text(postal_code) ~ ' is not null and ' ~ normalized_postal ~ ' is null'},
+         'when': customer360.clean_text(postal_code) ~ ' is not null and ' ~ postal_code_normalized ~ ' is null'},
         {'rule': 'postal_code_shortened', 'column': 'postal_code', 'disposition': 'value_changed', 'value': postal_code,
-         'when': dbt.length(dbt.replace(normalized_postal, "' '", "''")) ~ ' < ' ~ dbt.length(postal_chars)},
+         'when': dbt.length(dbt.replace(postal_code_normalized, "' '", "''")) ~ ' < ' ~ dbt.length(postal_chars)},
         {'rule': 'unknown_country', 'column': 'country', 'disposition': 'value_nulled', 'value': country,
          'when': customer360.clean_text(country) ~ ' is not null and ' ~ country_code ~ ' is null'},
         {'rule': 'email_domain_corrected', 'column': 'email', 'disposition': 'value_changed', 'value': email,
@@ -91,9 +90,9 @@
 
 {#
     value_findings(postal_code, country, country_code, email, email_normalized, postal_code_normalized,
-    is_email_normalized_valid): the rules of staging_person_value_rules() that fired on a row, as entries '<rule>=<column>=<disposition>=<value
-    sent>' separated by oversized_values_separator() (control characters of the value become spaces),
-    or null when none fired.
+    is_email_normalized_valid): the rules of staging_person_value_rules() that fired on a row, as entries
+    '<rule>=<column>=<disposition>=<value sent>' separated by oversized_values_separator() (control characters
+    of the value become spaces), or null when none fired.
 #}
 {% macro value_findings(
     postal_code, country, country_code, email, email_normalized, postal_code_normalized, is_email_normalized_valid
