@@ -72,8 +72,8 @@ class Stage:
     size: str
     name: str
     wall_s: float
-    cpu_s: float
-    peak_rss_mb: float
+    cpu_s: float | None  # None: a stage kept from a JSON file that recorded no figure (a generate run apart)
+    peak_rss_mb: float | None
     rows: int | None = None
     ok: bool = True
     note: str = ""
@@ -434,6 +434,11 @@ def bench_size(
     return result
 
 
+def _figure(value: float | None, width: int, spec: str) -> str:
+    """A table cell: the figure, or "-" where a kept stage recorded none."""
+    return f"{value:>{width}{spec}}" if value is not None else f"{'-':>{width}}"
+
+
 def print_table(results: list[SizeResult]) -> None:
     names: list[str] = []
     for result in results:
@@ -453,7 +458,8 @@ def print_table(results: list[SizeResult]) -> None:
                 row += " " * 43
                 continue
             rate = f"{stage.rows_per_s:,.0f}" if stage.rows_per_s else ""
-            row += f"{stage.wall_s:>14.1f}{stage.cpu_s:>9.1f}{stage.peak_rss_mb:>9.0f}{rate:>11}"
+            row += f"{stage.wall_s:>14.1f}{_figure(stage.cpu_s, 9, '.1f')}{_figure(stage.peak_rss_mb, 9, '.0f')}"
+            row += f"{rate:>11}"
             row += "" if stage.ok else " FAILED"
         print(row)
     for result in results:
