@@ -279,6 +279,23 @@ class Resume:
         self.from_stage = from_stage
         self.reached = False
 
+    def missing_files(self, data: Path, warehouse: Path) -> str | None:
+        """Why the stages this resume keeps do not match the size's folder, or None: a kept stage stands for files
+        the stages after it read (a resumed build on a warehouse removed since would build nothing, or the round's
+        own figures would describe another folder)."""
+        cut = STAGE_NAMES.index(self.from_stage) if self.from_stage else len(STAGE_NAMES)
+        kept = [name for name in STAGE_NAMES[:cut] if name in self.kept]
+        if "generate" in kept and not data.is_dir():
+            return f"--resume keeps 'generate' but its data folder {data} is missing; resume with --from generate"
+        first_load = f"load {LOADED_SOURCES[0]}"
+        loads = [name for name in kept if name in {f"load {source}" for source in LOADED_SOURCES}]
+        if loads and not warehouse.is_file():
+            return (
+                f"--resume keeps '{loads[0]}' but the warehouse it loaded ({warehouse}) is missing; resume with "
+                f"--from '{first_load}' to load it again"
+            )
+        return None
+
     def take(self, name: str) -> Stage | None:
         """The stage measured before, if it is kept; None if it must run."""
         if name == self.from_stage:
@@ -302,6 +319,8 @@ def bench_size(
         shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     data, warehouse, log = folder / "data", folder / "warehouse.duckdb", folder / "bench.log"
+    if resume and (problem := resume.missing_files(data, warehouse)):
+        raise SystemExit(f"pipeline.py: error: {size}: {problem}")
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
